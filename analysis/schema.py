@@ -133,3 +133,25 @@ LABS = TableSpec(
 
 SPECS: dict[str, TableSpec] = {t.name: t for t in (COURSES, VISITS, ADVERSE_EVENTS, LABS)}
 COURSE_KEY = ("patient_id", "course_number")
+
+
+KIND_LABELS = {
+    "text": "text", "int": "whole number", "float": "number", "category": "one of a list",
+    "date": "date (YYYY-MM-DD)", "yesno": "yes / no",
+}
+
+
+def data_dictionary() -> "pd.DataFrame":
+    """The canonical format as a table: what a user's files may hold and what each column means."""
+    import pandas as pd
+
+    rows = []
+    for spec in SPECS.values():
+        for column in spec.columns:
+            bounds = "" if column.minimum is None else f"{column.minimum:g} to {column.maximum:g}"
+            rows.append({
+                "file": f"{spec.name}.csv", "column": column.name, "required": "yes" if column.required else "",
+                "type": KIND_LABELS[column.kind], "allowed": ", ".join(column.allowed) or bounds,
+                "meaning": column.description,
+            })
+    return pd.DataFrame(rows)

@@ -1,0 +1,142 @@
+"""The cohort at a glance: size, demographics, dosing, course length and data completeness."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort
+from .figures import PALETTE, count_bars, histogram_bars, styled
+from .schema import SPECS, TABLES
+
+TYPICAL_COURSE_DAYS = (120, 183)  # "Treatment typically lasts 4 to 6 months" (source document)
+
+
+def profile(cohort: Cohort) -> dict:
+    """Headline figures for the top of the Overview page and the JSON summary."""
+    courses = cohort.courses
+    return {
+        "courses": cohort.n_courses,
+        "patients": cohort.n_patients,
+        "second_or_later_courses": int((courses["course_number"] > 1).sum()),
+        "female_share": _share(courses["sex"] == "F", courses["sex"].notna()),
+        "median_age": _median(courses.get("age")),
+        "median_duration_days": _median(courses["duration_days"]),
+        "median_cumulative_dose_mg_per_kg": _median(courses["cumulative_dose_mg_per_kg"]),
+        "median_daily_dose_mg_per_kg": _median(courses["daily_dose_mg_per_kg"]),
+        "sites": int(courses["site"].nunique()),
+        "start_years": _year_range(courses["start_year"]),
+    }
+
+
+def _share(hits: pd.Series, known: pd.Series) -> float | None:
+    n = int(known.sum())
+    return round(float((hits & known).sum()) / n, 4) if n else None
+
+
+def _median(values: pd.Series | None) -> float | None:
+    if values is None or values.dropna().empty:
+        return None
+    return round(float(values.dropna().astype("float").median()), 2)
+
+
+def _year_range(years: pd.Series) -> list[int] | None:
+    known = years.dropna()
+    return [int(known.min()), int(known.max())] if len(known) else None
+
+
+def category_counts(courses: pd.DataFrame, column: str, order: tuple | None = None) -> pd.Series:
+    """Counts per category, in the given order, missing values counted as '(missing)'."""
+    counts = courses[column].astype("object").fillna("(missing)").value_counts()
+    if order is not None:
+        ordered = [c for c in order if c in counts.index] + [c for c in counts.index if c not in order]
+        counts = counts.reindex(ordered)
+    else:
+        counts = counts.sort_index(key=lambda idx: idx.map(str))
+    return counts
+
+
+def demographics_table(cohort: Cohort) -> pd.DataFrame:
+    """One row per characteristic and level: courses and share of courses."""
+    courses = cohort.courses
+    parts = []
+    for label, column, order in (
+        ("Sex", "sex", ("F", "M", "other", "unknown")),
+        ("Age band", "age_band", AGE_BAND_LABELS),
+        ("Baseline IGA", "baseline_iga", None),
+        ("Daily dose (mg/kg/day)", "daily_dose_band", DAILY_DOSE_BANDS),
+        ("Cumulative dose (mg/kg)", "cumulative_dose_band", CUMULATIVE_DOSE_BANDS),
+        ("Site", "site", None),
+        ("Course number", "course_number", None),
+    ):
+        counts = category_counts(courses, column, order)
+        parts.append(pd.DataFrame({"characteristic": label, "level": counts.index.map(str), "courses": counts.to_numpy()}))
+    table = pd.concat(parts, ignore_index=True)
+    table["percent"] = (table["courses"] / max(len(courses), 1) * 100).round(1)
+    return table
+
+
+def completeness(cohort: Cohort) -> pd.DataFrame:
+    """Share of non-missing values per canonical column of each table (absent columns show 0%)."""
+    rows = []
+    for name in TABLES:
+        table = cohort.table(name)
+        for spec in SPECS[name].columns:
+            filled = int(table[spec.name].notna().sum()) if spec.name in table else 0
+            rows.append({
+                "table": name, "column": spec.name, "required": spec.required, "rows": len(table),
+                "filled": filled, "percent_filled": round(filled / len(table) * 100, 1) if len(table) else 0.0,
+            })
+    return pd.DataFrame(rows)
+
+
+def demographics_figure(cohort: Cohort) -> go.Figure:
+    courses = cohort.courses
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("Sex", "Age at start (years)", "Baseline IGA"), horizontal_spacing=0.08)
+    fig.add_trace(count_bars(category_counts(courses, "sex", ("F", "M", "other", "unknown")), "Sex", PALETTE[0]), row=1, col=1)
+    fig.add_trace(histogram_bars(courses["age"], 2, name="Age", color=PALETTE[1], unit=" y"), row=1, col=2)
+    fig.add_trace(count_bars(category_counts(courses, "baseline_iga"), "Baseline IGA", PALETTE[2]), row=1, col=3)
+    fig.update_yaxes(title_text="Courses", row=1, col=1)
+    fig.update_layout(showlegend=False)
+    return styled(fig, "Who was treated", f"{cohort.n_courses:,} courses of {cohort.n_patients:,} patients; hover for counts")
+
+
+def dose_figure(cohort: Cohort) -> go.Figure:
+    courses = cohort.courses
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("Mean daily dose (mg/kg/day)", "Cumulative dose (mg/kg)"))
+    fig.add_trace(histogram_bars(courses["daily_dose_mg_per_kg"], 0.05, start=0, name="Daily dose", color=PALETTE[0], unit=" mg/kg/d"), row=1, col=1)
+    fig.add_trace(histogram_bars(courses["cumulative_dose_mg_per_kg"], 10, start=0, name="Cumulative dose", color=PALETTE[1], unit=" mg/kg"), row=1, col=2)
+    for x in (0.5, 1.0):
+        fig.add_vline(x=x, line_dash="dot", line_color="#555", row=1, col=1)
+    for x in (120, 220):
+        fig.add_vline(x=x, line_dash="dot", line_color="#555", row=1, col=2)
+    fig.update_yaxes(title_text="Courses", row=1, col=1)
+    fig.update_layout(showlegend=False)
+    known = int(courses["cumulative_dose_mg_per_kg"].notna().sum())
+    return styled(fig, "Dose received", f"Dotted lines: dose bands (<0.5 / 0.5-1.0 / >1.0 mg/kg/day; <120 / 120-220 / >220 mg/kg). Dose known for {known:,} of {len(courses):,} courses")
+
+
+def duration_figure(cohort: Cohort) -> go.Figure:
+    courses = cohort.courses
+    fig = go.Figure(histogram_bars(courses["duration_days"], 14, start=0, name="Course length", unit=" days"))
+    low, high = TYPICAL_COURSE_DAYS
+    fig.add_vrect(x0=low, x1=high, fillcolor="#3a9a5b", opacity=0.12, line_width=0,
+                  annotation_text="4-6 months (the article's 'typically')", annotation_position="top left")
+    fig.update_xaxes(title_text="Days from first to last dose")
+    fig.update_yaxes(title_text="Courses")
+    known = int(courses["duration_days"].notna().sum())
+    return styled(fig, "How long courses lasted", f"{known:,} courses with a known last dose; 2-week bins")
+
+
+def completeness_figure(table: pd.DataFrame) -> go.Figure:
+    present = table[table["rows"] > 0]
+    labels = present["table"] + "." + present["column"]
+    fig = go.Figure(go.Bar(
+        x=present["percent_filled"], y=labels, orientation="h", marker_color=PALETTE[0],
+        customdata=present[["filled", "rows"]].to_numpy(),
+        hovertemplate="%{y}: %{x}% filled (%{customdata[0]:,} of %{customdata[1]:,} rows)<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="% of rows with a value", range=[0, 100])
+    fig.update_yaxes(autorange="reversed")
+    return styled(fig, "Data completeness per column", "Columns of loaded tables; 0% means the column is absent", height=max(300, 18 * len(present) + 120))

@@ -1,0 +1,21 @@
+"""The app in a real browser: it renders the Overview and talks to nobody but localhost."""
+import shutil
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.browser import CHROMIUM, browser_page, running_app, wait_for_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")]
+
+
+def test_overview_renders_and_no_request_leaves_localhost(tmp_path):
+    with running_app() as base_url, browser_page() as page:
+        page.goto(base_url)
+        wait_for_app(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        assert page.get_by_role("heading", name="Overview").is_visible()
+        assert page.get_by_text("Synthetic demo data").first.is_visible()
+        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+        hosts = {urlparse(url).hostname for url in page.requested_urls if urlparse(url).scheme in ("http", "https", "ws", "wss")}
+        assert hosts == {"127.0.0.1"}, f"requests left the machine: {hosts}"

@@ -1,0 +1,73 @@
+"""Derived fields of the cohort, checked against values computed by hand."""
+import pandas as pd
+import pytest
+
+from analysis.cohort import band, month_of_day
+
+
+def test_month_is_round_of_day_over_30_4375():
+    days = pd.Series([0, 15, 16, 45, 46, 183, -15, -16], dtype="Int64")
+    # 15/30.4375 = 0.49 -> 0; 16 -> 0.53 -> 1; 45 -> 1.48 -> 1; 46 -> 1.51 -> 2; 183 -> 6.01 -> 6
+    assert month_of_day(days).tolist() == [0, 0, 1, 1, 2, 6, 0, -1]
+
+
+def test_every_table_carries_its_course_index(tiny_cohort):
+    assert tiny_cohort.courses["course_idx"].tolist() == [0, 1, 2, 3]
+    assert tiny_cohort.visits.groupby("course_idx").size().to_dict() == {0: 3, 1: 3, 2: 1}
+
+
+def test_total_lesions_derived_only_where_absent(tiny_cohort):
+    visits = tiny_cohort.visits
+    a = visits[visits["patient_id"] == "A"]
+    assert a["total_lesions"].tolist() == [50, 55, 5]
+    c = visits[visits["patient_id"] == "C"]
+    assert c["total_lesions"].tolist() == [25]  # given, kept although the parts sum to 20
+
+
+def test_percent_change_from_baseline(tiny_cohort):
+    a = tiny_cohort.visits[tiny_cohort.visits["patient_id"] == "A"]
+    assert a["pct_change_total_lesions"].tolist() == pytest.approx([0.0, 10.0, -90.0])
+    b = tiny_cohort.visits[tiny_cohort.visits["patient_id"] == "B"]
+    # baseline is the screening visit on day -7: 40 lesions
+    assert b["pct_change_total_lesions"].tolist() == pytest.approx([0.0, -50.0, -95.0])
+
+
+def test_baseline_iga_taken_from_baseline_visit_when_not_given(tiny_cohort):
+    assert tiny_cohort.courses["baseline_iga"].tolist() == [4, 3, 3, 3]
+
+
+def test_age_band_and_start_year(tiny_cohort):
+    assert tiny_cohort.courses["age_band"].tolist() == ["<18", "18-24", "25-34", "25-34"]
+    assert tiny_cohort.courses["start_year"].tolist() == [2019, 2021, 2020, 2021]
+
+
+def test_cumulative_dose_given_or_integrated_from_visits(tiny_cohort):
+    courses = tiny_cohort.courses
+    # A: 6000 mg given / 50 kg = 120 mg/kg over 150 days -> 0.8 mg/kg/day
+    assert courses.loc[0, "cumulative_dose_mg_per_kg"] == pytest.approx(120.0)
+    assert courses.loc[0, "daily_dose_mg_per_kg"] == pytest.approx(0.8)
+    # B: 40 mg from day 0 (screening dose starts at day 0) to day 49 = 50 days, 80 mg days 50-99 = 50 days
+    assert courses.loc[1, "cumulative_dose_mg"] == pytest.approx(40 * 50 + 80 * 50)
+    assert courses.loc[1, "cumulative_dose_source"] == "visits"
+    assert courses.loc[1, "cumulative_dose_mg_per_kg"] == pytest.approx(75.0)
+    # C course 2: no end day and no dose -> unknown
+    assert pd.isna(courses.loc[3, "cumulative_dose_mg"])
+    assert courses.loc[3, "cumulative_dose_source"] == "unknown"
+
+
+def test_dose_bands_at_their_edges():
+    values = pd.Series([0.49, 0.5, 1.0, 1.01, None], dtype="Float64")
+    assert band(values, (0.5, 1.0), ("<0.5", "0.5-1.0", ">1.0")).tolist()[:4] == ["<0.5", "0.5-1.0", "0.5-1.0", ">1.0"]
+    assert pd.isna(band(values, (0.5, 1.0), ("<0.5", "0.5-1.0", ">1.0")).iloc[4])
+    cumulative = pd.Series([119.9, 120, 220, 220.1], dtype="Float64")
+    assert band(cumulative, (120, 220), ("<120", "120-220", ">220")).tolist() == ["<120", "120-220", "120-220", ">220"]
+
+
+def test_bands_of_the_tiny_cohort(tiny_cohort):
+    courses = tiny_cohort.courses
+    assert courses["cumulative_dose_band"].tolist()[:3] == ["120-220", "<120", ">220"]  # C: 14400 mg / 60 kg = 240
+    assert courses["daily_dose_band"].tolist()[:3] == ["0.5-1.0", "0.5-1.0", ">1.0"]
+
+
+def test_unknown_columns_become_custom_fields(tiny_cohort):
+    assert tiny_cohort.custom_columns == ("arm",)
