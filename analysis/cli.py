@@ -1,0 +1,239 @@
+"""The command line: check a dataset, print its summary, write a synthetic cohort.
+
+    python -m analysis validate PATH [--all]
+    python -m analysis summary [PATH | demo] [--json] [--group-by COLUMN] [--set KEY=VALUE ...]
+    python -m analysis demo --out DIR [--courses N] [--seed S]
+
+PATH is a folder or a .zip holding courses.csv (and optionally visits.csv, adverse_events.csv,
+labs.csv), or a single courses.csv. Exit status: 0 done, 1 the data has errors or cannot be
+loaded, 2 the command was not used as intended.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+FINDINGS_SHOWN = 50
+LIST_ITEMS_SHOWN = 20
+
+
+class UsageError(Exception):
+    """The command was not used as intended; the message says how."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with status 2 on a usage problem
+    _tolerant_output()
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        return EXIT_OK
+    except Exception as error:  # a defect: one plain line unless asked for the details
+        if args.traceback:
+            raise
+        print(f"error: {type(error).__name__}: {error} (run again with --traceback for details)", file=sys.stderr)
+        return EXIT_DATA
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description="Isotretinoin course outcomes.")
+    parser.add_argument("--traceback", action="store_true", help="show the full error on an unexpected failure")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a dataset and list every problem found")
+    validate.add_argument("path", metavar="PATH", help="folder, .zip or courses.csv")
+    validate.add_argument("--all", action="store_true", help=f"list every finding (default: the first {FINDINGS_SHOWN})")
+    validate.set_defaults(run=run_validate)
+
+    summary = commands.add_parser("summary", help="print the outcome summary of a dataset")
+    summary.add_argument("path", metavar="PATH", nargs="?", default="demo", help="folder, .zip or courses.csv; 'demo' (the default) for the bundled demo")
+    summary.add_argument("--json", action="store_true", help="print JSON instead of text")
+    summary.add_argument("--group-by", metavar="COLUMN", help="a column of courses to compare groups by, e.g. sex")
+    summary.add_argument("--set", metavar="KEY=VALUE", action="append", type=key_value, default=[],
+                         help="a definition or threshold, e.g. --set clearance_reduction_pct=80 (repeatable)")
+    summary.set_defaults(run=run_summary)
+
+    demo = commands.add_parser("demo", help="write a synthetic cohort as CSV files")
+    demo.add_argument("--out", metavar="DIR", required=True, type=Path, help="folder to write the four CSV files to")
+    demo.add_argument("--courses", metavar="N", type=positive_int, help="number of courses")
+    demo.add_argument("--seed", metavar="S", type=int, help="random seed; the same seed gives the same files")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """KEY=VALUE with VALUE read as JSON when it is JSON (numbers, true/false), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return number
+
+
+def _tolerant_output() -> None:
+    """Characters the terminal cannot show are replaced rather than ending the program."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def load(path: str | None):
+    from .loading import load_bundle, load_demo
+
+    if path in (None, "demo"):
+        return load_demo()
+    if not Path(path).exists():
+        raise UsageError(f"no such file or folder: {path}")
+    return load_bundle(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    report = load(args.path).report
+    print("\n".join(report.summary_lines()))
+    lines = report.finding_lines(None if args.all else FINDINGS_SHOWN)
+    if lines:
+        print()
+        print("\n".join(lines))
+    hidden = len(report.issues) - len(lines)
+    if hidden:
+        print(f"... and {hidden:,} more (use --all to list every finding)")
+    return EXIT_DATA if report.has_errors else EXIT_OK
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    from .summary import SummaryOptions, summarize
+
+    result = load(args.path)
+    report = result.report
+    if result.cohort is None:
+        print("\n".join(report.summary_lines() + [""] + report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
+        return EXIT_DATA
+    if not report.issues.empty:
+        print(f"note: {report.error_count:,} errors and {report.warning_count:,} warnings in the input; "
+              f"`python -m analysis validate {args.path}` lists them", file=sys.stderr)
+    options = SummaryOptions(group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set)))
+    summary = json_ready(summarize(result.cohort, options))
+    print(json.dumps(summary, indent=2, allow_nan=False) if args.json else "\n".join(text_lines(summary)))
+    return EXIT_OK
+
+
+def _checked_settings(settings: dict) -> dict:
+    """A --set the analysis cannot use (unknown claim, definition or threshold) is a usage error."""
+    from .claims import check_area_settings, check_claim_settings
+
+    try:
+        check_claim_settings(settings)
+        check_area_settings(settings)
+    except ValueError as error:
+        raise UsageError(f"--set: {error}") from None
+    return settings
+
+
+def _group_column(column: str | None, cohort) -> str | None:
+    if column is None or column in cohort.courses.columns:
+        return column
+    choices = ", ".join(c for c in cohort.courses.columns if c != "course_idx")
+    raise UsageError(f"--group-by: courses has no column {column!r}; choose one of: {choices}")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+
+    chosen = {"n_courses": args.courses, "seed": args.seed}
+    try:
+        write_demo(args.out, **{name: value for name, value in chosen.items() if value is not None})
+    except OSError as error:
+        print(f"error: could not write to {args.out} ({error.strerror or error})", file=sys.stderr)
+        return EXIT_DATA
+    print(f"wrote a synthetic cohort to {args.out}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def json_ready(value):
+    """Plain JSON values: numpy and pandas scalars unwrapped, NaN and missing as null."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return json_ready(value.tolist())
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def text_lines(value, indent: int = 0) -> list[str]:
+    """A nested summary as indented `key: value` lines; long lists are cut short."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item and not _scalars(item):
+                lines += [f"{pad}{key}:", *text_lines(item, indent + 1)]
+            else:
+                lines.append(f"{pad}{key}: {_inline(item)}")
+        return lines
+    if isinstance(value, list):
+        lines = []
+        for item in value[:LIST_ITEMS_SHOWN]:
+            block = text_lines(item, indent + 1)
+            lines.append(f"{pad}- {block[0].strip()}" if block else f"{pad}-")
+            lines += block[1:]
+        if len(value) > LIST_ITEMS_SHOWN:
+            lines.append(f"{pad}... and {len(value) - LIST_ITEMS_SHOWN} more")
+        return lines
+    return [f"{pad}{_inline(value)}"]
+
+
+def _scalars(items) -> bool:
+    return isinstance(items, list) and not any(isinstance(item, (dict, list)) for item in items)
+
+
+def _inline(value) -> str:
+    if isinstance(value, list):
+        shown = ", ".join(_inline(item) for item in value[:LIST_ITEMS_SHOWN])
+        return shown + (f", ... ({len(value)} in all)" if len(value) > LIST_ITEMS_SHOWN else "")
+    if isinstance(value, dict):
+        return "{}"
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

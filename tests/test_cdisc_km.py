@@ -1,0 +1,91 @@
+"""The CDISC pilot's time to first dermatologic event (ADTTE TTDE) through the relapse analysis.
+
+Reproduces the number-at-risk table published under the pilot's Kaplan-Meier plot (R Consortium
+submission pilot 1): ADSL SAFFL == "Y" inner-joined to ADTTE PARAMCD == "TTDE", strata TRT01A,
+number at risk at day t = subjects with AVAL >= t. The event stands in for a relapse, the arm for
+a custom column, and time runs from the first dose (origin "start").
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+
+from analysis import relapse
+from analysis.cohort import build_cohort
+from analysis.relapse import RelapseSettings
+from test_relapse import course_table
+
+PILOT = Path(__file__).resolve().parents[2] / "shared" / "external" / "cdisc_pilot"
+PUBLISHED_EVENTS = {"Placebo": 29, "Xanomeline Low Dose": 62, "Xanomeline High Dose": 61}
+START = RelapseSettings(origin="start")
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    if not (PILOT / "adtte.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {PILOT} (the shared external folder is absent)")
+    adsl = pd.read_csv(PILOT / "adsl.csv")
+    adtte = pd.read_csv(PILOT / "adtte.csv")
+    subjects = adsl.loc[adsl["SAFFL"] == "Y", ["USUBJID", "TRT01A", "SEX", "AGE"]]
+    return subjects.merge(adtte.loc[adtte["PARAMCD"] == "TTDE", ["USUBJID", "AVAL", "CNSR"]], on="USUBJID", how="inner")
+
+
+@pytest.fixture(scope="module")
+def cohort(pilot):
+    event = pilot["CNSR"] == 0
+    table = course_table(
+        sex=pilot["SEX"], age=pilot["AGE"].astype(float),
+        relapse_day=pilot["AVAL"].where(event), followup_end_day=pilot["AVAL"].where(~event), arm=pilot["TRT01A"],
+    )
+    table["patient_id"] = pilot["USUBJID"].to_numpy()
+    return build_cohort({"courses": table}, source="CDISC pilot ADTTE")
+
+
+@pytest.fixture(scope="module")
+def by_arm(cohort):
+    return relapse.relapse_analysis(cohort, START, group_by="arm")
+
+
+def test_every_subject_enters(by_arm, pilot):
+    assert by_arm.times.entered == len(pilot) == 254
+    assert by_arm.times.excluded.empty
+
+
+def test_published_number_at_risk_reproduced_exactly(by_arm):
+    published = pd.read_csv(PILOT / "published" / "pilot1_km_ttde_number_at_risk.csv")
+    days = np.sort(published["day"].unique())
+    ours = relapse.number_at_risk_table(by_arm, days).melt(id_vars="group", var_name="day", value_name="ours")
+    ours["day"] = ours["day"].str.removeprefix("day ")
+    compared = published.merge(ours.rename(columns={"group": "arm"}).astype({"day": "int64"}), on=["arm", "day"], how="left")
+    assert len(compared) == 33
+    mismatches = compared[compared["n_at_risk"] != compared["ours"]]
+    assert mismatches.empty, mismatches.to_string()
+
+
+def test_published_event_counts(by_arm):
+    assert {label: km.events for label, km in by_arm.groups.items()} == PUBLISHED_EVENTS
+    assert {label: km.n for label, km in by_arm.groups.items()} == {"Placebo": 86, "Xanomeline High Dose": 84, "Xanomeline Low Dose": 84}
+
+
+def test_curves_and_logrank_match_lifelines_directly(by_arm, pilot):
+    event = pilot["CNSR"] == 0
+    for arm, km in by_arm.groups.items():
+        rows = pilot["TRT01A"] == arm
+        direct = KaplanMeierFitter().fit(pilot.loc[rows, "AVAL"], event[rows])
+        np.testing.assert_allclose(km.table["survival"], direct.survival_function_.iloc[:, 0].reindex(km.table["day"]).to_numpy())
+        median = direct.median_survival_time_
+        assert km.median_day == (median if np.isfinite(median) else None)
+    test = multivariate_logrank_test(pilot["AVAL"], pilot["TRT01A"], event)
+    assert by_arm.comparison.p_value == pytest.approx(test.p_value)
+    assert by_arm.comparison.degrees_of_freedom == 2
+
+
+def test_end_origin_needs_the_last_dose(cohort):
+    times = relapse.relapse_times(cohort, RelapseSettings(origin="end"))
+    assert times.entered == 0
+    assert set(times.excluded["reason"]) == {relapse.MISSING_END}

@@ -1,0 +1,119 @@
+"""The Relapse page, driven headlessly: every definition option renders without an exception."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.loading import DEMO_DIR
+from ui.data_source import UPLOAD, UPLOAD_STATE
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "pages/relapse.py"
+ORIGIN_LABELS = {"end": "the last dose (end of course)", "start": "the first dose (trial data)"}
+needs_demo = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
+
+
+def courses_csv(n: int = 300, seed: int = 1, follow_up: bool = True) -> bytes:
+    """A small upload in the canonical format, with or without follow-up after the course."""
+    rng = np.random.default_rng(seed)
+    relapse_after = np.ceil(rng.exponential(500, n))
+    followup = rng.integers(100, 1200, n)
+    table = pd.DataFrame({
+        "patient_id": [f"U{i:04d}" for i in range(n)], "course_number": 1, "sex": rng.choice(["F", "M"], n),
+        "age": rng.uniform(15, 40, n).round(1), "weight_kg": 60, "end_day": 150,
+        "cumulative_dose_mg": (rng.uniform(80, 260, n) * 60).round(), "site": rng.choice(["North", "South"], n),
+        "trial_arm": rng.choice(["a", "b"], n),
+    })
+    if follow_up:
+        table["followup_end_day"] = 150 + followup
+        table["relapse_day"] = np.where(relapse_after <= followup, 150 + relapse_after, np.nan)
+        table.loc[:4, "end_day"] = np.nan  # five courses that cannot enter
+    return table.to_csv(index=False).encode()
+
+
+def open_page(query: dict | None = None, upload: bytes | None = None) -> AppTest:
+    """The page on the demo, or on `upload` as this session's courses.csv (as the Data page stores it)."""
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    if upload is not None:
+        at.session_state[UPLOAD_STATE] = (("courses.csv", upload),)
+        at.session_state["source"] = UPLOAD
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+
+
+@pytest.fixture(scope="module")
+def uploaded():
+    return open_page(upload=courses_csv())
+
+
+def test_page_shows_relapse_curves_tables_and_second_courses(uploaded):
+    at = uploaded
+    assert at.title[0].value == "Relapse"
+    titles = chart_titles(at)
+    assert any(t.startswith("Staying free of relapse after the course<br>") for t in titles)
+    assert any("by cumulative dose" in t and "Log-rank" in t for t in titles)
+    assert any(t.startswith("Relapse: this data beside published figures") for t in titles)
+    assert any(t.startswith("Starting a further course") for t in titles)
+    labels = [m.label for m in at.metric]
+    assert {"Relapse-free at 1 year", "Relapse-free at 2 years", "Relapse-free at 3 years", "Median time to relapse"} <= set(labels)
+    assert any("Minimal Relapse" in m.value for m in at.markdown)
+    assert len(at.get("download_button")) >= 6
+
+
+def test_courses_left_out_are_listed(uploaded):
+    assert any("5 courses left out of the relapse estimate" in e.label for e in uploaded.expander)
+
+
+def test_cox_table_is_shown(uploaded):
+    frames = [df.value for df in uploaded.dataframe]
+    assert any("hazard_ratio" in frame.columns for frame in frames)
+
+
+@pytest.mark.parametrize("origin", ["end", "start"])
+@pytest.mark.parametrize("retreat", [True, False])
+def test_each_definition_option(uploaded, origin, retreat):
+    at = uploaded
+    at.radio(key="relapse_origin").set_value(ORIGIN_LABELS[origin])
+    at.toggle(key="relapse_retreat").set_value(retreat).run()
+    assert not at.exception
+    titles = chart_titles(at)
+    assert any(("last dose" if origin == "end" else "first dose") in t for t in titles)
+    wording = "counts as relapse" if retreat else "censored when a further course starts"
+    assert any(wording in t for t in titles)
+
+
+def test_every_grouping_option(uploaded):
+    at = uploaded
+    selector = at.selectbox(key="relapse_by")
+    assert selector.options[0] == "Cumulative dose (mg/kg)" and "trial_arm" in selector.options
+    for index, option in enumerate(selector.options):
+        at.selectbox(key="relapse_by").select_index(index).run()
+        assert not at.exception, option
+    at.selectbox(key="relapse_by").select("Sex").run()
+    assert any("by sex" in t for t in chart_titles(at))
+
+
+def test_data_without_follow_up_says_what_is_missing():
+    at = open_page(upload=courses_csv(follow_up=False))
+    assert any("relapse_day and followup_end_day" in info.value for info in at.info)
+    assert not at.get("plotly_chart")
+
+
+@needs_demo
+def test_demo_page():
+    at = open_page()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 5
