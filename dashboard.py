@@ -6,11 +6,16 @@ import streamlit as st
 
 from ui.sidebar import render_sidebar
 
-st.set_page_config(page_title="Isotretinoin outcomes", page_icon=":material/clinical_notes:", layout="wide")
+st.set_page_config(page_title="Isotretinoin outcomes", page_icon="💊", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/table:", url_path="data"),
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("views/data.py", title="Data", icon=":material/table:", url_path="data"),
+    st.Page("views/clearance.py", title="Clearance", icon=":material/trending_down:", url_path="clearance"),
+    st.Page("views/side_effects.py", title="Side effects", icon=":material/healing:", url_path="side-effects"),
+    st.Page("views/relapse.py", title="Relapse", icon=":material/replay:", url_path="relapse"),
+    st.Page("views/labs.py", title="Labs", icon=":material/science:", url_path="labs"),
+    st.Page("views/timeline.py", title="Course timeline", icon=":material/timeline:", url_path="timeline"),
 ]
 
 page = st.navigation(PAGES)

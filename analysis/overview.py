@@ -47,7 +47,8 @@ def _year_range(years: pd.Series) -> list[int] | None:
 
 def category_counts(courses: pd.DataFrame, column: str, order: tuple | None = None) -> pd.Series:
     """Counts per category, in the given order, missing values counted as '(missing)'."""
-    counts = courses[column].astype("object").fillna("(missing)").value_counts()
+    values = courses[column].astype("object")
+    counts = values.where(values.notna(), "(missing)").value_counts()
     if order is not None:
         ordered = [c for c in order if c in counts.index] + [c for c in counts.index if c not in order]
         counts = counts.reindex(ordered)

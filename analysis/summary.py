@@ -29,6 +29,11 @@ def cohort_section(cohort: Cohort, options: SummaryOptions) -> dict:
 # Section name -> function(cohort, options) -> JSON-ready dict. Outcome areas add theirs here.
 SUMMARY_SECTIONS: dict[str, Callable[[Cohort, SummaryOptions], dict]] = {
     "cohort": cohort_section,
+    "adverse_events": lambda cohort, options: __import__("analysis.side_effects", fromlist=["_"]).summary_section(cohort, options),
+    "clearance": lambda cohort, options: __import__("analysis.clearance", fromlist=["_"]).clearance_section(cohort, options),
+    "relapse": lambda cohort, options: __import__("analysis.relapse", fromlist=["_"]).summary_section(cohort, options),
+    "labs": lambda cohort, options: __import__("analysis.labs", fromlist=["_"]).summary_section(cohort, options),
+    "claims": lambda cohort, options: __import__("analysis.claims", fromlist=["_"]).summary_section(cohort, options),
 }
 
 

@@ -19,3 +19,13 @@ def test_overview_renders_and_no_request_leaves_localhost(tmp_path):
         page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
         hosts = {urlparse(url).hostname for url in page.requested_urls if urlparse(url).scheme in ("http", "https", "ws", "wss")}
         assert hosts == {"127.0.0.1"}, f"requests left the machine: {hosts}"
+
+
+def test_a_deep_link_on_a_fresh_server_opens_that_page_with_its_filters():
+    with running_app() as base_url, browser_page() as page:
+        page.goto(f"{base_url}/relapse?sex=M")
+        wait_for_app(page)
+        page.wait_for_selector("h1:has-text('Relapse')", timeout=60_000)
+        page.wait_for_selector("text=of 2,000 courses", timeout=60_000)
+        assert not page.get_by_text("2,000 of 2,000 courses").count()
+        assert not page.get_by_text("This app has encountered an error").count()

@@ -13,7 +13,7 @@ from analysis.loading import DEMO_DIR
 from ui.data_source import UPLOAD, UPLOAD_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = "pages/relapse.py"
+PAGE = "views/relapse.py"
 ORIGIN_LABELS = {"end": "the last dose (end of course)", "start": "the first dose (trial data)"}
 needs_demo = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
 

@@ -13,7 +13,7 @@ from csv_bundles import bundle
 from ui.data_source import UPLOAD, UPLOAD_STATE
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
-PAGE = "pages/side_effects.py"
+PAGE = "views/side_effects.py"
 
 
 def _open(query: dict | None = None) -> AppTest:

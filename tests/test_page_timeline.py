@@ -15,7 +15,7 @@ from analysis import timeline
 from analysis.loading import load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = "pages/timeline.py"
+PAGE = "views/timeline.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,137 @@
+"""The Overview page with the claims scorecard, driven headlessly."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.clearance import DEFINITIONS, MISSING_RULES
+from analysis.loading import DEMO_DIR
+from ui.data_source import UPLOAD, UPLOAD_STATE
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "views/overview.py"
+IDS = [f"C{i:02d}" for i in range(1, 21)]
+BADGES = {"supported": ":green-badge[Supported]", "contradicted": ":red-badge[Contradicted]", "inconclusive": ":orange-badge[Inconclusive]",
+          "described": ":gray-badge[Described]", "not testable": ":violet-badge[Not testable]"}
+pytestmark = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
+
+
+def open_page(query: dict | None = None, upload: bytes | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    if upload is not None:
+        at.session_state[UPLOAD_STATE] = (("courses.csv", upload),)
+        at.session_state["source"] = UPLOAD
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def badge_of(at: AppTest, claim_id: str) -> str:
+    """The verdict badge in the claim's row (the markdown just before its quote)."""
+    texts = [m.value for m in at.markdown]
+    row = next(i for i, text in enumerate(texts) if text.startswith(f"**{claim_id}**"))
+    return texts[row - 1]
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+
+
+@pytest.fixture(scope="module")
+def default():
+    return open_page()
+
+
+def test_every_claim_has_a_row_with_a_verdict(default):
+    for claim_id in IDS:
+        assert badge_of(default, claim_id) in BADGES.values(), claim_id
+    assert badge_of(default, "C13") == BADGES["contradicted"]  # "rare" liver enzyme changes: ~11% of normal-baseline courses
+    assert badge_of(default, "C09") == BADGES["supported"]  # cheilitis and the others are common
+    assert badge_of(default, "C20") == BADGES["not testable"]
+    captions = " ".join(c.value for c in default.caption)
+    assert "Not testable: needs a scar score" in captions  # the reason is always shown
+    assert "87% (Patel, Baquerizo Nole, Fleischer 2021)" in captions  # the published figure beside C02
+
+
+def test_explanations_can_be_shown_under_each_claim():
+    at = open_page({"claims_explain": "true"})
+    explanations = [c.value for c in at.caption if "the article says" in c.value or "the article gives no figure" in c.value]
+    assert len(explanations) == 19  # all but the untestable C20
+    assert any(text.endswith("(\\> 50%): supported.") for text in explanations)
+
+
+def test_scorecard_comes_before_the_cohort_and_has_its_chart(default):
+    titles = chart_titles(default)
+    assert titles[0].startswith("The article's claims against the data")
+    assert any(title.startswith("Who was treated") for title in titles)
+    subheaders = [s.value for s in default.subheader]
+    assert subheaders.index("The article's claims, tested on these courses") < subheaders.index("The courses")
+    assert any(button.label == "Download the scorecard (CSV)" for button in default.get("download_button"))
+    links = [link.proto.label for link in default.get("page_link")]
+    assert {"Clearance", "Side effects", "Relapse", "Labs"} <= set(links) and len(links) == 20
+
+
+def test_changing_a_threshold_changes_a_verdict(default):
+    assert badge_of(default, "C01") == BADGES["supported"]
+    stricter = open_page({"claims_C01_threshold": "90"})
+    assert badge_of(stricter, "C01") == BADGES["contradicted"]
+    assert stricter.number_input(key="claims_C01_threshold").value == 90
+
+
+def test_threshold_widget_changes_the_verdict_in_the_session(default):
+    at = open_page()
+    at.number_input(key="claims_C11_threshold").set_value(10.0).run()
+    assert not at.exception
+    assert badge_of(at, "C11") == BADGES["supported"]  # vision disorders are below 1 in 10
+
+
+@pytest.mark.parametrize("query", [
+    {"claims_definition": DEFINITIONS["iga01"]}, {"claims_definition": DEFINITIONS["iga_success"]},
+    {"claims_definition": DEFINITIONS["lesion_reduction"]}, {"claims_missing": MISSING_RULES["locf"]},
+    {"claims_missing": MISSING_RULES["nri"]}, {"claims_reduction": "50"},
+    {"claims_retreatment": "false", "claims_treatment_emergent": "false", "claims_min_n": "500"},
+])
+def test_each_definition_option_renders(query):
+    at = open_page(query)
+    for key, value in query.items():
+        widget = at.selectbox(key=key) if key in ("claims_definition", "claims_missing") else None
+        if widget is not None:
+            assert widget.format_func(widget.value) == value
+    for claim_id in IDS:
+        assert badge_of(at, claim_id) in BADGES.values()
+
+
+def test_definition_shows_in_the_explanation(default):
+    at = open_page({"claims_missing": MISSING_RULES["nri"], "claims_definition": DEFINITIONS["iga01"], "claims_explain": "true"})
+    assert not any("ended the course at IGA 0/1" in c.value for c in default.caption)
+    assert any("ended the course at IGA 0/1" in c.value for c in at.caption)
+
+
+def test_sensitivity_view():
+    at = open_page({"claims_sensitivity": "true"})
+    table = next(frame.value for frame in at.dataframe if "variant" in frame.value.columns)
+    assert set(table["id"]) == set(IDS) and (table["in_use"] == "in use").sum() == 20
+    verdict_line = (at.warning or at.success)[0].value
+    assert verdict_line.startswith(("The verdict depends on the definition for: C", "No verdict changes"))
+    assert any(button.label == "Download CSV" for button in at.get("download_button"))
+
+
+def test_claims_follow_the_sidebar_filters(default):
+    women = open_page({"sex": "F"})
+    captions = [c.value for c in women.caption]
+    assert not any("of 2,000 courses" in text for text in captions)
+    assert badge_of(women, "C13") == BADGES["contradicted"]
+
+
+def test_an_upload_without_visits_names_what_is_missing():
+    courses = (DEMO_DIR / "courses.csv").read_bytes()
+    at = open_page(upload=b"\n".join(courses.splitlines()[:301]))
+    assert badge_of(at, "C02") == BADGES["not testable"]
+    assert any("Not testable: no visits with IGA." == c.value for c in at.caption)
+    assert badge_of(at, "C05") in (BADGES["supported"], BADGES["inconclusive"], BADGES["contradicted"])

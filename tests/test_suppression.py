@@ -1,0 +1,91 @@
+"""Small-cell suppression at its edges: 4 is hidden, 5 is shown, 0 is kept, and nothing gives a hidden cell away."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.suppression import (DEFAULT_THRESHOLD, SUPPRESSED, is_small, suppress_any_table, suppress_count,
+                                  suppress_table)
+
+
+def test_default_threshold_is_five():
+    assert DEFAULT_THRESHOLD == 5
+
+
+@pytest.mark.parametrize("n, shown", [(0, 0), (1, "<5"), (4, "<5"), (5, 5), (6, 6), (1000, 1000), (4.0, "<5"), (5.0, 5)])
+def test_count_edges(n, shown):
+    assert suppress_count(n) == shown
+
+
+def test_zero_is_kept_and_missing_passes_through():
+    assert suppress_count(0) == 0
+    assert np.isnan(suppress_count(float("nan")))
+    assert suppress_count(None) is None
+    assert not is_small(0) and not is_small(None) and not is_small("text")
+
+
+def test_threshold_is_in_the_text():
+    assert suppress_count(9, threshold=10) == "<10"
+    assert suppress_count(10, threshold=10) == 10
+    assert suppress_count(4, threshold=3) == 4
+
+
+def test_percentages_of_a_suppressed_count_are_suppressed():
+    table = pd.DataFrame({"group": ["a", "b", "c"], "n": [40, 50, 60], "events": [3, 20, 30],
+                          "percent": [7.5, 40.0, 50.0], "ci_low": [1.6, 26.0, 37.0]})
+    out = suppress_table(table, ["n", "events"], percent_columns=["percent", "ci_low"])
+    assert out.loc[0, "events"] == "<5"
+    assert out.loc[0, "percent"] == SUPPRESSED and out.loc[0, "ci_low"] == SUPPRESSED
+    assert out.loc[0, "n"] == 40  # the group size alone reveals nothing
+
+
+def test_two_row_table_complement_is_secondarily_suppressed():
+    # With the total of 20 known, "no 17" would give "yes 3" away.
+    table = pd.DataFrame({"answer": ["yes", "no"], "courses": [3, 17], "percent": [15.0, 85.0]})
+    out = suppress_table(table, ["courses"], percent_columns=["percent"])
+    assert out["courses"].tolist() == ["<5", SUPPRESSED]
+    assert out["percent"].tolist() == [SUPPRESSED, SUPPRESSED]
+
+
+def test_secondary_suppression_picks_the_smallest_other_nonzero_cell():
+    table = pd.DataFrame({"group": list("abcd"), "events": [2, 0, 40, 9]})
+    out = suppress_table(table, ["events"])
+    assert out["events"].tolist() == ["<5", 0, 40, SUPPRESSED]
+
+
+def test_two_small_cells_need_no_secondary():
+    table = pd.DataFrame({"group": list("abc"), "events": [2, 3, 40]})
+    out = suppress_table(table, ["events"])
+    assert out["events"].tolist() == ["<5", "<5", 40]
+
+
+def test_small_complement_of_a_count_with_its_denominator():
+    # 18 of 20 reveals 2 courses without the event.
+    table = pd.DataFrame({"group": ["a", "b", "c"], "n": [20, 50, 60], "events": [18, 20, 30], "percent": [90.0, 40.0, 50.0]})
+    out = suppress_table(table, ["n", "events"], percent_columns=["percent"], denominators={"events": "n"})
+    assert out.loc[0, "events"] == SUPPRESSED and out.loc[0, "percent"] == SUPPRESSED
+    # the lone hidden events cell is protected by a secondary one in the same column
+    assert (out["events"] == SUPPRESSED).sum() == 2
+
+
+def test_nothing_small_leaves_the_table_unchanged():
+    table = pd.DataFrame({"group": ["a", "b"], "n": [10, 20], "percent": [1.0, 2.0]})
+    out = suppress_table(table, ["n"], percent_columns=["percent"])
+    pd.testing.assert_frame_equal(out, table, check_dtype=False)
+    assert table is not out
+
+
+def test_absent_columns_are_ignored_and_input_is_not_modified():
+    table = pd.DataFrame({"n": [1, 10]})
+    out = suppress_table(table, ["n", "missing"], percent_columns=["nope"])
+    assert table["n"].tolist() == [1, 10]
+    assert out["n"].tolist() == ["<5", SUPPRESSED]
+
+
+def test_generic_table_finds_counts_and_derived_columns_by_name():
+    table = pd.DataFrame({"daily_dose_band": ["<0.5", ">1.0"], "course_number": [1, 2], "n_courses": [3, 80],
+                          "cleared": [1, 60], "percent_cleared": [33.3, 75.0], "ci_high": [90.0, 84.0]})
+    out = suppress_any_table(table)
+    assert out["course_number"].tolist() == [1, 2]
+    assert out["n_courses"].tolist() == ["<5", SUPPRESSED]
+    assert out["percent_cleared"].tolist() == [SUPPRESSED, SUPPRESSED]
+    assert out["ci_high"].tolist() == [SUPPRESSED, SUPPRESSED]

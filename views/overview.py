@@ -1,0 +1,229 @@
+"""Overview: the article's claims held against the data, then the cohort at a glance."""
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from analysis import claims, claims_figures, clearance, overview
+from ui.page import csv_download, page_header, require_data
+
+BADGES = {
+    claims.SUPPORTED: ":green-badge[Supported]",
+    claims.CONTRADICTED: ":red-badge[Contradicted]",
+    claims.INCONCLUSIVE: ":orange-badge[Inconclusive]",
+    claims.DESCRIBED: ":gray-badge[Described]",
+    claims.NOT_TESTABLE: ":violet-badge[Not testable]",
+}
+OWN_DEFINITION = "own"
+PAGE_NAMES = {"views/clearance.py": "Clearance", "views/side_effects.py": "Side effects", "views/relapse.py": "Relapse",
+              "views/labs.py": "Labs", "views/data.py": "Data", "views/overview.py": "Below"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Definitions and thresholds (widgets bound to the URL; only changed values become settings)
+
+
+def definition_widgets() -> dict:
+    settings = {}
+    top = st.columns(3)
+    definitions = {OWN_DEFINITION: "Each claim's own definition", **clearance.DEFINITIONS}
+    definition = top[0].selectbox("What counts as clear", list(definitions), format_func=definitions.get, key="claims_definition",
+                                  bind="query-params", help="Used by C01, C02, C15, C16 and C17. Each claim's own: at least 80% fewer lesions for C01 (the article's "
+                                       "80-100% clearance), IGA 0/1 for the others. IGA = Investigator's Global Assessment.")
+    if definition != OWN_DEFINITION:
+        settings["clearance.definition"] = definition
+    missing = top[1].selectbox("Missed visits", list(clearance.MISSING_RULES), format_func=clearance.MISSING_RULES.get,
+                               key="claims_missing", bind="query-params", help="How courses without an assessment near the end count.")
+    if missing != "observed":
+        settings["clearance.missing"] = missing
+    reduction = top[2].number_input("Lesion reduction counted as clear (%)", min_value=10, max_value=100, value=80, step=5,
+                                    key="claims_reduction", bind="query-params", help="The article speaks of 80-100% clearance (C01).")
+    if reduction != 80:
+        settings["clearance.reduction_percent"] = float(reduction)
+    bottom = st.columns(3)
+    if not bottom[0].toggle("A further course counts as relapse", value=True, key="claims_retreatment", bind="query-params",
+                            help="When off, a course followed by another without a recorded relapse is censored instead (C06, C07)."):
+        settings["relapse.retreatment_counts_as_relapse"] = False
+    if not bottom[1].toggle("Only side effects that began on treatment", value=True, key="claims_treatment_emergent", bind="query-params",
+                            help="From the first dose to 30 days after the last (C09-C12). When off, every recorded side effect counts."):
+        settings["adverse_events.treatment_emergent"] = False
+    min_n = bottom[2].number_input("Fewest courses for a verdict", min_value=1, max_value=100_000, value=20, step=5, key="claims_min_n",
+                                   bind="query-params", help="With fewer courses counted, a claim is inconclusive.")
+    if min_n != 20:
+        settings["claims.min_n"] = int(min_n)
+    return settings
+
+
+def threshold_widgets() -> dict:
+    settings = {}
+    tested = [spec for spec in claims.claim_specs().values() if spec.tested]
+    columns = st.columns(4)
+    for index, spec in enumerate(tested):
+        default = round(spec.threshold * 100, 6)
+        value = columns[index % 4].number_input(
+            f"{spec.id} {spec.label} ({claims.DIRECTIONS[spec.direction]} %)", min_value=0.0, max_value=100.0, value=default,
+            step=0.01 if default < 1 else 5.0, format="%g", key=f"claims_{spec.id}_threshold", bind="query-params",
+            help=f"The article says \"{spec.says}\"; default {claims.rule_text(spec.direction, spec.threshold)}.")
+        if abs(value - default) > 1e-9:
+            settings[f"claims.{spec.id}.threshold"] = value / 100
+    return settings
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached evaluation: keyed on the dataset, the filters and the settings
+
+
+def view_key(view) -> tuple:
+    return (view.cohort.fingerprint, view.cohort.source, view.cohort.n_courses, view.filters.describe(), view.filtered.n_courses,
+            len(view.filtered.visits))
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner="Checking the article's claims ...")
+def scorecard(key: tuple, settings: tuple, _cohort) -> list[claims.ClaimResult]:
+    return claims.evaluate_claims(_cohort, dict(settings))
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner="Trying every definition ...")
+def sensitivity(key: tuple, settings: tuple, _cohort):
+    return claims.sensitivity(_cohort, None, dict(settings))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+ROW_WIDTHS = [1.4, 5.2, 2.1, 0.9, 2.1, 1.6]
+
+
+def estimate_text(result: claims.ClaimResult) -> str:
+    if result.estimate is None:
+        return "–"
+    bound = "upper bound " if result.method == claims.ONE_SIDED_METHOD else ""
+    lowest = f" lowest of {len(result.parts)}" if result.parts else ""
+    return (f"**{claims.percent(result.estimate)}**{lowest} ({bound}{claims.interval_text(result.ci_low, result.ci_high)})  \n"
+            f"n = {result.n:,} {result.unit}")
+
+
+def detail_link(page: str) -> None:
+    try:
+        st.page_link(page, label=PAGE_NAMES.get(page, "Details"), icon=":material/arrow_forward:")
+    except StreamlitAPIException:  # the area's page is not part of this app (yet)
+        st.caption("Details page not available")
+
+
+def plain(text: str) -> str:
+    """Text shown as markdown without '>' or '<' turning into quotes or tags."""
+    return text.replace(">", "\\>").replace("<", "\\<")
+
+
+def claim_row(result: claims.ClaimResult, explain: bool) -> None:
+    columns = st.columns(ROW_WIDTHS, vertical_alignment="center")
+    columns[0].markdown(BADGES[result.verdict])
+    columns[1].markdown(f"**{result.id}** *“{result.quote}”*",
+                        help=f"{plain(result.explanation)}\n\n**What was counted:** {plain(result.definition)}")
+    if explain or result.verdict == claims.NOT_TESTABLE:
+        columns[1].caption(plain(result.explanation))
+    columns[2].markdown(estimate_text(result))
+    columns[3].markdown("no figure" if result.direction == "described" else plain(claims.rule_text(result.direction, result.threshold)))
+    keys = claims.claim_spec(result.id).literature
+    columns[4].caption(claims.literature_short(keys) or "No published figure", help=result.literature or None)
+    with columns[5]:
+        detail_link(result.page)
+
+
+def header_row() -> None:
+    labels = ["Verdict", "The article's words (hover ? for the explanation)", "Estimate (95% CI)", "Article", "Published", "Details"]
+    for column, label in zip(st.columns(ROW_WIDTHS), labels):
+        column.markdown(f"**{label}**")
+
+
+def tally(results: list[claims.ClaimResult]) -> str:
+    counts = claims.verdict_counts(results)
+    return " ".join(f"{BADGES[verdict].split('[')[0]}[{count} {verdict}]" for verdict, count in counts.items() if count)
+
+
+def render_scorecard(results: list[claims.ClaimResult], view) -> None:
+    st.subheader("The article's claims, tested on these courses")
+    st.markdown(f"{tally(results)} · {len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. "
+                "Each verdict compares the 95% confidence interval with the article's words turned into a number; "
+                "the claims follow the sidebar filters.")
+    explain = st.toggle("Show the explanation under each claim", key="claims_explain", bind="query-params")
+    header_row()
+    for result in results:
+        claim_row(result, explain)
+    subtitle = f"{view.filtered.n_courses:,} courses" + (" of synthetic demo data" if view.cohort.synthetic else "")
+    st.plotly_chart(claims_figures.scorecard_figure(results, subtitle), width="stretch", key="claims_chart")
+
+
+@st.fragment
+def sensitivity_section(view, settings: dict) -> None:
+    st.caption("Each claim measured again under every alternative definition (what counts as clear, missed visits, relapse, "
+               "side-effect window, lab baseline). A verdict that changes hangs on the definition.")
+    if not st.toggle("Try every definition", key="claims_sensitivity", bind="query-params"):
+        return
+    table = sensitivity(view_key(view), tuple(sorted(settings.items())), view.filtered)
+    fragile = claims.fragile_claims(table)
+    if fragile:
+        st.warning(f"The verdict depends on the definition for: {', '.join(fragile)}.")
+    else:
+        st.success("No verdict changes with the definition.")
+    shown = table.assign(verdict=table["verdict"].str.capitalize(), in_use=table["current"].map({True: "in use", False: ""}))
+    st.dataframe(shown[["id", "label", "variant", "in_use", "verdict", "estimate", "ci_low", "ci_high", "n", "depends_on_definition"]],
+                 hide_index=True, width="stretch",
+                 column_config={"estimate": st.column_config.NumberColumn("estimate", format="percent"),
+                                "ci_low": st.column_config.NumberColumn("95% CI low", format="percent"),
+                                "ci_high": st.column_config.NumberColumn("95% CI high", format="percent")})
+    csv_download(table, "claims_sensitivity.csv", key="claims_sensitivity_csv")
+
+
+def claims_section(view) -> None:
+    board = st.container()
+    with st.expander("Change thresholds and definitions"):
+        st.caption("The article gives words (\"most\", \"rare\"); the defaults turn them into numbers. Change them to see whether a "
+                   "verdict holds. The link in the address bar keeps your choices.")
+        settings = definition_widgets()
+        st.markdown("**Thresholds** (% of courses, side effects or months)")
+        settings |= threshold_widgets()
+    try:
+        results = scorecard(view_key(view), tuple(sorted(settings.items())), view.filtered)
+    except ValueError as error:  # a setting out of range: say which
+        board.error(f"These settings cannot be used: {error}")
+        return
+    with board:
+        render_scorecard(results, view)
+    with st.expander("Does a verdict hang on a definition? (sensitivity)"):
+        sensitivity_section(view, settings)
+    csv_download(claims.scorecard_table(results), "claims_scorecard.csv", label="Download the scorecard (CSV)", key="claims_scorecard_csv")
+
+
+def cohort_section(view) -> None:
+    cohort = view.filtered
+    st.subheader("The courses")
+    facts = overview.profile(cohort)
+    columns = st.columns(5)
+    columns[0].metric("Courses", f"{facts['courses']:,}")
+    columns[1].metric("Patients", f"{facts['patients']:,}")
+    columns[2].metric("Female", "–" if facts["female_share"] is None else f"{facts['female_share']:.0%}")
+    columns[3].metric("Median course length", "–" if facts["median_duration_days"] is None else f"{facts['median_duration_days']:.0f} days")
+    columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
+
+    st.plotly_chart(overview.demographics_figure(cohort), width="stretch")
+    left, right = st.columns(2)
+    left.plotly_chart(overview.dose_figure(cohort), width="stretch")
+    right.plotly_chart(overview.duration_figure(cohort), width="stretch")
+
+    with st.expander("Demographics table"):
+        table = overview.demographics_table(cohort)
+        st.dataframe(table, hide_index=True, width="stretch")
+        csv_download(table, "demographics.csv")
+    completeness = overview.completeness(cohort)
+    with st.expander("Data completeness per table and column"):
+        st.plotly_chart(overview.completeness_figure(completeness), width="stretch")
+        st.dataframe(completeness, hide_index=True, width="stretch")
+        csv_download(completeness, "completeness.csv")
+
+
+view = page_header("Overview", "The article's claims held against the data, then who was treated, with how much, for how long, "
+                               "and how complete the data is.")
+if require_data(view):
+    claims_section(view)
+    st.divider()
+    cohort_section(view)
