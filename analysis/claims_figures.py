@@ -63,11 +63,14 @@ def _plotted(values: pd.Series, log: bool) -> np.ndarray:
 
 
 def _estimate_traces(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: int, shown: set[str]) -> None:
-    for verdict, group in rows[rows["verdict"] != NOT_TESTABLE].groupby("verdict", sort=False):
+    for rank, verdict in enumerate(VERDICT_COLORS):
+        group = rows[rows["verdict"] == verdict]
+        if verdict == NOT_TESTABLE or group.empty:
+            continue
         x = _plotted(group["estimate"], log)
         fig.add_trace(go.Scatter(
             x=x, y=group["label"], mode="markers", name=VERDICT_LABELS[verdict], legendgroup=verdict,
-            showlegend=verdict not in shown, marker={"color": VERDICT_COLORS[verdict], "size": 11},
+            showlegend=verdict not in shown, legendrank=rank + 1, marker={"color": VERDICT_COLORS[verdict], "size": 11},
             error_x={"type": "data", "symmetric": False, "array": _plotted(group["ci_high"], log) - x,
                      "arrayminus": x - _plotted(group["ci_low"], log), "color": VERDICT_COLORS[verdict], "thickness": 2.5, "width": 6},
             hovertext=_hover(group), hoverinfo="text",
@@ -84,7 +87,7 @@ def _marker_trace(fig: go.Figure, rows: pd.DataFrame, column: str, log: bool, pa
     text = [f"{label}: {name.lower()} {rule if column == 'threshold' else percent(value)}"
             for label, rule, value in zip(present["label"], present["rule"], values)]
     fig.add_trace(go.Scatter(
-        x=_plotted(values, log), y=present["label"], mode="markers", name=name, legendgroup=name, showlegend=show,
+        x=_plotted(values, log), y=present["label"], mode="markers", name=name, legendgroup=name, showlegend=show, legendrank=10,
         marker={"symbol": symbol, "size": size, "color": color, "line": {"width": 2.5, "color": color}},
         hovertext=text, hoverinfo="text",
     ), row=panel, col=1)
@@ -134,8 +137,8 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "") -> go.Figur
     note = "Dot and line: estimate and 95% CI, coloured by verdict. Bar: the article's threshold. Diamond: published figure. Hover for n."
     height = ROW_HEIGHT * len(rows) + 150 * len(panels) + 80
     styled(fig, "The article's claims against the data", f"{subtitle + '. ' if subtitle else ''}{note}", height=height)
-    fig.update_layout(margin={"l": 260, "r": 30, "t": 140, "b": 60}, hovermode="closest",
-                      legend={"orientation": "h", "yref": "container", "y": 1 - 78 / height, "yanchor": "top", "xanchor": "left", "x": 0})
+    fig.update_layout(margin={"l": 260, "r": 30, "t": 150, "b": 60}, hovermode="closest",
+                      legend={"orientation": "h", "yref": "container", "y": 1 - 92 / height, "yanchor": "top", "xanchor": "left", "x": 0})
     return fig
 
 

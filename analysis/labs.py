@@ -159,14 +159,23 @@ class LabData:
         return str(self.labs["unit"].iloc[rows[0]])
 
     def rows(self, tests=None, periods=None, columns=None) -> pd.DataFrame:
-        """Rows of the given tests (all when None) and periods, in their original order."""
-        frame = self.labs if columns is None else self.labs[list(dict.fromkeys(["course_idx", "test", "period", *columns]))]
-        if tests is not None:
+        """Rows of the given tests (all when None) and periods, in their original order, with
+        course_idx, test, period and the given columns (all when None); one take per column."""
+        labs = self.labs
+        if tests is None:
+            positions = None
+        else:
             chosen = [self.positions[t] for t in tests if t in self.positions]
-            frame = frame.iloc[np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype="int64")]
+            positions = np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype="int64")
         if periods is not None:
-            frame = frame[frame["period"].isin(periods).to_numpy()]
-        return frame
+            codes = labs["period"].cat.codes.to_numpy()
+            wanted = np.isin(codes if positions is None else codes[positions], [PERIODS.index(p) for p in periods])
+            positions = np.flatnonzero(wanted) if positions is None else positions[wanted]
+        names = labs.columns if columns is None else list(dict.fromkeys(["course_idx", "test", "period", *columns]))
+        if positions is None:  # a new frame sharing the columns' memory: adding a column to it leaves `labs` alone
+            return pd.DataFrame({c: labs[c].array for c in names}, copy=False)
+        return pd.DataFrame({c: labs[c].array.take(positions) if isinstance(labs[c].dtype, pd.CategoricalDtype)
+                             else labs[c].to_numpy()[positions] for c in names}, copy=False)
 
 
 def lab_data(source: Cohort | LabData, settings: LabSettings | None = None) -> LabData:
@@ -573,7 +582,7 @@ def trend_table(source: Cohort | LabData, settings: LabSettings | None = None, g
         keys.append("group")
     if by_phase:
         after = (labs["period"] == "after").to_numpy().astype("int8")
-        labs = labs.assign(phase=pd.Categorical.from_codes(after, [PHASES["course"], PHASES["after"]]))
+        labs["phase"] = pd.Categorical.from_codes(after, [PHASES["course"], PHASES["after"]])
         keys.append("phase")
     table = summary_statistics(labs, keys + [time])
     table["test"] = table["test"].astype(str)
@@ -661,13 +670,14 @@ def range_categories(labs: pd.DataFrame, keys: list[str], rule: str = "any") -> 
     beyond 1.5 x upper limit or below 0.5 x lower limit (the first such value on ties), the rule of
     the CDISC pilot's analysis flag, and classifies it.
     """
-    rows = labs[labs["upper_limit"].notna() | labs["lower_limit"].notna()]
+    rows = labs[labs["upper_limit"].notna().to_numpy() | labs["lower_limit"].notna().to_numpy()]
     group_keys = [*keys, "course_idx"]
     if rule == "any":
-        rows = rows.assign(below_lln=_below(rows))
-        per = rows.groupby(group_keys, sort=False, observed=True).agg(high=("above_uln", "max"), low=("below_lln", "max"))
-        category = np.where(per["high"] == 1, "high", np.where(per["low"] == 1, "low", "normal"))
-        return per.reset_index()[group_keys].assign(category=category)
+        ids, table = group_ids(rows, group_keys)
+        known = ids >= 0
+        high = np.bincount(ids[known], weights=(rows["above_uln"].to_numpy() == 1)[known], minlength=len(table)) > 0
+        low = np.bincount(ids[known], weights=(_below(rows) == 1)[known], minlength=len(table)) > 0
+        return table.assign(category=np.where(high, "high", np.where(low, "low", "normal")))
     if rule != "most_extreme":
         raise ValueError(f"Unknown range rule '{rule}'")
     rows = rows.sort_values([*group_keys, "day"], kind="stable")
@@ -900,10 +910,10 @@ def monitoring_compliance(source: Cohort | LabData) -> Estimate:
     return proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags))
 
 
-def compliance_table(source: Cohort | LabData) -> pd.DataFrame:
+def compliance_table(source: Cohort | LabData, flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per monitoring criterion: courses, courses meeting it, share and 95% CI."""
     data = lab_data(source)
-    flags = monitoring_flags(data)
+    flags = monitoring_flags(data) if flags is None else flags
     start, stop = data.settings.month1_window
     table = pd.DataFrame({
         "criterion": [label.format(start=start, stop=stop) for label in COMPLIANCE_ROWS.values()],
@@ -941,12 +951,12 @@ def pregnancy_months(source: Cohort | LabData) -> pd.DataFrame:
     return table
 
 
-def pregnancy_test_compliance(source: Cohort | LabData) -> Estimate:
+def pregnancy_test_compliance(source: Cohort | LabData, months: pd.DataFrame | None = None) -> Estimate:
     """C19: share of treatment months with a pregnancy test, courses with can_become_pregnant = yes.
 
     Months of one course are not independent: the interval is a guide, not exact.
     """
-    table = pregnancy_months(source)
+    table = pregnancy_months(source) if months is None else months
     return proportion(int(table["months_tested"].sum()), int(table["months"].sum()))
 
 
@@ -956,9 +966,9 @@ def positive_pregnancy_tests(source: Cohort | LabData) -> Estimate:
     return proportion(int(table["positive_test"].sum()), len(table))
 
 
-def pregnancy_table(source: Cohort | LabData) -> pd.DataFrame:
+def pregnancy_table(source: Cohort | LabData, months: pd.DataFrame | None = None) -> pd.DataFrame:
     """The pregnancy-prevention measures as rows: what was counted, k, n, share and 95% CI."""
-    table = pregnancy_months(source)
+    table = pregnancy_months(source) if months is None else months
     rows = [
         ("Treatment months with a pregnancy test", int(table["months_tested"].sum()), int(table["months"].sum()), "months"),
         ("Courses with every treatment month tested", int((table["months_tested"] >= table["months"]).sum()), len(table), "courses"),
@@ -999,26 +1009,32 @@ class LabAnalysis:
 
 
 def analyse(source: Cohort | LabData, settings: LabSettings | None = None, group_by: str | pd.Series | None = None,
-            cohort: Cohort | None = None, tests: tuple[str, ...] | None = None, with_recovery: bool = True) -> LabAnalysis:
-    """Every table of the area from one harmonised, derived copy of the lab rows."""
+            cohort: Cohort | None = None, tests: tuple[str, ...] | None = None, with_recovery: bool = True,
+            by_phase: bool | None = None) -> LabAnalysis:
+    """Every table of the area from one harmonised, derived copy of the lab rows.
+
+    Trends are split into results up to and after the last dose unless groups are compared
+    (`by_phase` None), so that each chart line stays readable."""
     data = lab_data(source, settings)
     cohort = cohort if cohort is not None else (source if isinstance(source, Cohort) else None)
     label = group_by if isinstance(group_by, str) else None
     new_abnormal = new_abnormal_table(data)
     if group_by is not None:
         new_abnormal = pd.concat([new_abnormal, new_abnormal_table(data, group_by, cohort)], ignore_index=True)
+    flags, months = monitoring_flags(data), pregnancy_months(data)
     return LabAnalysis(
         data=data,
-        trend=trend_table(data, data.settings, group_by=group_by, tests=tests, cohort=cohort, by_phase=group_by is None),
+        trend=trend_table(data, data.settings, group_by=group_by, tests=tests, cohort=cohort,
+                          by_phase=group_by is None if by_phase is None else by_phase),
         new_abnormal=new_abnormal,
         grades=grade_summary(data),
         ranges=on_treatment_ranges(data),
         recovery=recovery_after_course(data) if with_recovery else pd.DataFrame(),
         edish=edish_points(data),
-        compliance=compliance_table(data),
-        monitoring=monitoring_compliance(data),
-        pregnancy=pregnancy_table(data),
-        pregnancy_months=pregnancy_test_compliance(data),
+        compliance=compliance_table(data, flags),
+        monitoring=proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags)),
+        pregnancy=pregnancy_table(data, months),
+        pregnancy_months=pregnancy_test_compliance(data, months),
         group_by=label,
     )
 
@@ -1037,12 +1053,11 @@ def summary_section(cohort: Cohort, options) -> dict:
             course_groups(group_by, cohort)
     except ValueError:
         group_by = None
-    result = analyse(cohort, settings, group_by=group_by or None, with_recovery=False)
-    result = replace(result, trend=trend_table(result.data, settings, group_by=group_by or None, cohort=cohort))
+    result = analyse(cohort, settings, group_by=group_by or None, with_recovery=False, by_phase=False)
     data, time = result.data, settings.group
     keep = ["test", "unit", *(["group"] if group_by else []), time, "n", "mean", "sd", "median", "q1", "q3",
             "above_uln", "ci_low", "ci_high", "above_uln_n", "limit_known_n"]
-    positive = pregnancy_months(data)
+    positive = result.pregnancy.iloc[-1]
     return {
         "settings": settings.as_dict(),
         "group_by": group_by or None,
@@ -1053,7 +1068,7 @@ def summary_section(cohort: Cohort, options) -> dict:
             "monitoring": result.monitoring.as_dict(),
             "criteria": _records(result.compliance.drop(columns="criterion")),
             "pregnancy_tests": result.pregnancy_months.as_dict(),
-            "positive_pregnancy_tests": proportion(int(positive["positive_test"].sum()), len(positive)).as_dict(),
+            "positive_pregnancy_tests": proportion(int(positive["met"]), int(positive["total"])).as_dict(),
         },
         "harmonisation": {
             "rows_analysed": len(data.labs),

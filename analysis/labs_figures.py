@@ -211,9 +211,9 @@ def grade_figure(grades: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, max(0.1, float(np.nanmax(total)) * 1.25)])
     fig.update_yaxes(autorange="reversed")
-    tg3 = reference("ctcae_grade3_tg")
+    tg3, liver3 = reference("ctcae_grade3_tg"), reference("ctcae_grade3_liver")
     subtitle = (f"Courses with a graded result during treatment; ALT/AST relative to the baseline when it was already above the limit. "
-                f"Published grade 3+: triglycerides under {tg3.value:.0%}, liver tests under 0.5% ({tg3.source}, n=1,863)")
+                f"Published grade 3+: triglycerides under {tg3.value:.0%}, liver tests under {liver3.value:.1%} ({tg3.source}, {tg3.population})")
     return _finish(fig, title, subtitle, height=190 + 40 * len(grades))
 
 

@@ -7,7 +7,6 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -330,6 +329,23 @@ def test_hand_verdicts(hand_results):
         "C10": SUPPORTED, "C11": CONTRADICTED, "C12": CONTRADICTED, "C13": CONTRADICTED, "C14": CONTRADICTED,
         "C15": SUPPORTED, "C16": SUPPORTED, "C17": SUPPORTED, "C18": DESCRIBED, "C19": DESCRIBED, "C20": NOT_TESTABLE,
     }
+
+
+def test_claims_agree_with_the_areas_own_functions(hand, hand_results):
+    from analysis import clearance, labs, relapse, side_effects
+
+    same = {
+        "C02": clearance.first_course_iga01_at_end(hand), "C03": clearance.improvement_by_month_2_3(hand),
+        "C04": clearance.flare_share(hand), "C07": relapse.relapse_probability_at(hand, 1), "C06": relapse.relapse_free_at(hand, 2),
+        "C08": relapse.second_course_probability_at(hand, 2), "C10": side_effects.resolved_within(hand, 90),
+        "C11": side_effects.vision_incidence(hand), "C12": side_effects.mood_incidence(hand), "C13": labs.new_abnormal(hand, ("ALT", "AST")),
+        "C14": labs.new_abnormal(hand, ("TC",)), "C17": clearance.cleared_by_month(hand, 6), "C18": labs.monitoring_compliance(hand),
+        "C19": labs.pregnancy_test_compliance(hand),
+    }
+    for claim_id, estimate in same.items():
+        result = hand_results[claim_id]
+        assert (result.estimate, result.n) == (pytest.approx(estimate.estimate), estimate.n), claim_id
+    assert hand_results["C01"].estimate == pytest.approx(clearance.share_reduction_at_end(hand).estimate)
 
 
 def test_named_side_effects_are_judged_each(hand_results):

@@ -83,3 +83,13 @@ def test_text_output_lists_the_claims():
     completed = run("summary", "demo")
     assert completed.returncode == 0
     assert "claims:" in completed.stdout and "id: C20" in completed.stdout and "verdict: not testable" in completed.stdout
+
+
+def test_readme_documents_every_section_and_claim_key():
+    from analysis.summary import SUMMARY_SECTIONS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Command line JSON" in readme
+    documented = readme.split("## Command line JSON", 1)[1]
+    for name in [*SUMMARY_SECTIONS, *claims.JSON_KEYS, "by_group"]:
+        assert f"`{name}`" in documented, name

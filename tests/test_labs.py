@@ -374,3 +374,18 @@ def test_demo_si_unit_site_is_converted(demo_data):
     others = by_site.drop(si_site)
     assert (abs(by_site[si_site] / others - 1) < 0.06).all()  # same mg/dL scale after conversion
     assert set(data.conversions.loc[data.conversions["test"] == "TC", "unit_as_given"]) == {"mg/dL", "mmol/L"}
+
+
+def test_labs_harmonised_by_the_loader_give_the_same_results(cohort, data):
+    """The loader may call `harmonise` once at load time; the analysis then reuses its columns."""
+    from dataclasses import replace
+
+    from analysis.lab_units import harmonise
+
+    harmonised, _ = harmonise(cohort.labs)
+    again = labs.lab_data(replace(cohort, labs=harmonised))
+    for tests in (("ALT", "AST"), ("TC",), ("TG",)):
+        assert labs.new_abnormal(again, tests) == labs.new_abnormal(data, tests)
+    assert labs.trend_table(again).equals(labs.trend_table(data))
+    assert again.conversions[["test", "unit_as_given", "rows"]].sort_values(["test", "unit_as_given"]).values.tolist() == \
+        data.conversions[["test", "unit_as_given", "rows"]].sort_values(["test", "unit_as_given"]).values.tolist()

@@ -48,7 +48,7 @@ def settings_widgets(cohort) -> tuple[labs.LabSettings, str | None]:
     return settings, None if group == NO_GROUPING else group
 
 
-@st.cache_resource(scope="session", max_entries=6, show_spinner="Harmonising units and analysing lab results ...")
+@st.cache_resource(scope="session", max_entries=2, show_spinner="Harmonising units and analysing lab results ...")
 def analysed(view_key: tuple, settings: labs.LabSettings, group: str | None, _cohort) -> labs.LabAnalysis:
     """The area's numbers, reused while the dataset, the filters and the choices stay the same."""
     return labs.analyse(_cohort, settings, group_by=group)
