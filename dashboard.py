@@ -4,9 +4,12 @@ Run with `make run` (or `streamlit run dashboard.py`).
 """
 import streamlit as st
 
+from ui.access import require_sign_in
+from ui.presenter import initial_sidebar_state, stop_if_hidden, visible_pages
 from ui.sidebar import render_sidebar
 
-st.set_page_config(page_title="Isotretinoin outcomes", page_icon="💊", layout="wide")
+st.set_page_config(page_title="Isotretinoin outcomes", page_icon="💊", layout="wide", initial_sidebar_state=initial_sidebar_state())
+require_sign_in()  # when secrets.toml configures sign-in, nothing below runs before it
 
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
@@ -18,6 +21,7 @@ PAGES = [
     st.Page("views/timeline.py", title="Course timeline", icon=":material/timeline:", url_path="timeline"),
 ]
 
-page = st.navigation(PAGES)
+page = st.navigation(visible_pages(PAGES))
 render_sidebar()
+stop_if_hidden(page)
 page.run()

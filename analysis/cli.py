@@ -1,12 +1,16 @@
 """The command line: check a dataset, print its summary, write a synthetic cohort.
 
-    python -m analysis validate PATH [--all]
-    python -m analysis summary [PATH | demo] [--json] [--group-by COLUMN] [--set KEY=VALUE ...]
+    python -m analysis validate PATH [--all] [--mapping FILE]
+    python -m analysis summary [PATH | demo] [--json] [--group-by COLUMN] [--set KEY=VALUE ...] [--mapping FILE]
+    python -m analysis mapping PATH [--out FILE] [--mapping FILE]
+    python -m analysis report [PATH | demo] --out FILE.html [--group-by COLUMN] [--set KEY=VALUE ...] [--no-suppression]
     python -m analysis demo --out DIR [--courses N] [--seed S]
 
-PATH is a folder or a .zip holding courses.csv (and optionally visits.csv, adverse_events.csv,
-labs.csv), or a single courses.csv. Exit status: 0 done, 1 the data has errors or cannot be
-loaded, 2 the command was not used as intended.
+PATH is a folder or a .zip holding the data files, or a single file: the canonical CSV files
+(courses.csv and optionally visits.csv, adverse_events.csv, labs.csv), CDISC ADaM/SDTM or REDCap
+exports, or any CSV/TSV/Excel/Parquet export. A mapping file (saved from the Data page, or
+written by `mapping`) says how an export's columns become the canonical ones. Exit status: 0
+done, 1 the data has errors or cannot be loaded, 2 the command was not used as intended.
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a dataset and list every problem found")
     validate.add_argument("path", metavar="PATH", help="folder, .zip or courses.csv")
     validate.add_argument("--all", action="store_true", help=f"list every finding (default: the first {FINDINGS_SHOWN})")
+    validate.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     validate.set_defaults(run=run_validate)
 
     summary = commands.add_parser("summary", help="print the outcome summary of a dataset")
@@ -59,7 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--group-by", metavar="COLUMN", help="a column of courses to compare groups by, e.g. sex")
     summary.add_argument("--set", metavar="KEY=VALUE", action="append", type=key_value, default=[],
                          help="a definition or threshold, e.g. --set clearance_reduction_pct=80 (repeatable)")
+    summary.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     summary.set_defaults(run=run_summary)
+
+    mapping = commands.add_parser("mapping", help="propose a column mapping for a dataset and print or save it")
+    mapping.add_argument("path", metavar="PATH", help="folder, .zip or file")
+    mapping.add_argument("--mapping", metavar="FILE", type=Path, help="start from a saved mapping")
+    mapping.add_argument("--out", metavar="FILE", type=Path, help="write the mapping (JSON) here instead of printing it")
+    mapping.set_defaults(run=run_mapping)
+
+    report = commands.add_parser("report", help="write a self-contained HTML report of a dataset")
+    report.add_argument("path", metavar="PATH", nargs="?", default="demo", help="folder, .zip or courses.csv; 'demo' (the default) for the bundled demo")
+    report.add_argument("--out", metavar="FILE", required=True, type=Path, help="the HTML file to write")
+    report.add_argument("--group-by", metavar="COLUMN", help="a column of courses to compare groups by, e.g. sex")
+    report.add_argument("--set", metavar="KEY=VALUE", action="append", type=key_value, default=[],
+                        help="a definition or threshold, e.g. --set clearance.definition=iga_success (repeatable)")
+    report.add_argument("--suppress-below", metavar="N", type=positive_int, default=5,
+                        help="counts from 1 to N-1 are shown as '<N' (default 5)")
+    report.add_argument("--no-suppression", action="store_true", help="show every count, however small: a private report, not for sharing")
+    report.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
+    report.set_defaults(run=run_report)
 
     demo = commands.add_parser("demo", help="write a synthetic cohort as CSV files")
     demo.add_argument("--out", metavar="DIR", required=True, type=Path, help="folder to write the four CSV files to")
@@ -97,14 +121,30 @@ def _tolerant_output() -> None:
             stream.reconfigure(errors="replace")
 
 
-def load(path: str | None):
+def load(path: str | None, mapping_file: Path | None = None):
     from .loading import load_bundle, load_demo
 
     if path in (None, "demo"):
+        if mapping_file is not None:
+            raise UsageError("--mapping applies to your own files, not to the demo")
         return load_demo()
     if not Path(path).exists():
         raise UsageError(f"no such file or folder: {path}")
-    return load_bundle(path)
+    return load_bundle(path, mapping=read_mapping(mapping_file))
+
+
+def read_mapping(path: Path | None):
+    """The saved mapping, or a usage error saying what is wrong with the file."""
+    from .mapping import Mapping, MappingError
+
+    if path is None:
+        return None
+    try:
+        return Mapping.from_json(path.read_bytes())
+    except OSError as error:
+        raise UsageError(f"--mapping: cannot read {path} ({error.strerror or error})") from None
+    except MappingError as error:
+        raise UsageError(f"--mapping {path}: {error}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,8 +152,11 @@ def load(path: str | None):
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    report = load(args.path).report
+    report = load(args.path, args.mapping).report
     print("\n".join(report.summary_lines()))
+    if report.read_as:
+        print()
+        print("\n".join(f"read {line}" for line in report.reading_lines()))
     lines = report.finding_lines(None if args.all else FINDINGS_SHOWN)
     if lines:
         print()
@@ -127,12 +170,12 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_summary(args: argparse.Namespace) -> int:
     from .summary import SummaryOptions, summarize
 
-    result = load(args.path)
+    result = load(args.path, args.mapping)
     report = result.report
     if result.cohort is None:
         print("\n".join(report.summary_lines() + [""] + report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
         return EXIT_DATA
-    if not report.issues.empty:
+    if report.error_count + report.warning_count:
         print(f"note: {report.error_count:,} errors and {report.warning_count:,} warnings in the input; "
               f"`python -m analysis validate {args.path}` lists them", file=sys.stderr)
     options = SummaryOptions(group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set)))
@@ -158,6 +201,56 @@ def _group_column(column: str | None, cohort) -> str | None:
         return column
     choices = ", ".join(c for c in cohort.courses.columns if c != "course_idx")
     raise UsageError(f"--group-by: courses has no column {column!r}; choose one of: {choices}")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    result = load(args.path, args.mapping)
+    if result.cohort is None:
+        print("\n".join(result.report.summary_lines() + [""] + result.report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
+        return EXIT_DATA
+    settings = _checked_settings(dict(args.set))
+    html = build_report(result.cohort, settings, "all courses (no filter)", suppress=not args.no_suppression,
+                        threshold=args.suppress_below, group_by=_group_column(args.group_by, result.cohort))
+    try:
+        args.out.write_text(html, encoding="utf-8")
+    except OSError as error:
+        print(f"error: could not write {args.out} ({error.strerror or error})", file=sys.stderr)
+        return EXIT_DATA
+    shared = "counts under {0} shown as '<{0}'".format(args.suppress_below) if not args.no_suppression else "private: small counts shown"
+    print(f"wrote {args.out} ({len(html.encode('utf-8')) / 1e6:.1f} MB; {shared})")
+    return EXIT_OK
+
+
+def run_mapping(args: argparse.Namespace) -> int:
+    from .loading import BundleError, read_bundle
+    from .upload import plan_upload
+
+    if not Path(args.path).exists():
+        raise UsageError(f"no such file or folder: {args.path}")
+    try:
+        files, _ = read_bundle(Path(args.path))
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DATA
+    plan = plan_upload(files, read_mapping(args.mapping))
+    for sheet_plan in plan.sheets:
+        tables = ", ".join(f"{m.table or 'not used'} ({m.format or 'proposed'}, {m.confidence:.0%} sure)" for m in sheet_plan.mappings)
+        print(f"{sheet_plan.label}: {sheet_plan.sheet.detected()} -> {tables}", file=sys.stderr)
+    for file, reason in plan.problems:
+        print(f"{file}: {reason}", file=sys.stderr)
+    text = plan.mapping.to_json()
+    if args.out is None:
+        print(text)
+        return EXIT_OK
+    try:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        print(f"error: could not write {args.out} ({error.strerror or error})", file=sys.stderr)
+        return EXIT_DATA
+    print(f"wrote the mapping to {args.out}; check it, then use it with --mapping {args.out}", file=sys.stderr)
+    return EXIT_OK
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -6,6 +6,9 @@ cohort is one integer membership test per table, fast at a million courses.
 """
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -47,17 +50,70 @@ class Cohort:
 
     def subset(self, course_idx: np.ndarray | pd.Index) -> "Cohort":
         """The same cohort restricted to the given courses, in every table."""
-        keep = pd.Index(course_idx)
-        tables = {name: _rows_of_courses(self.table(name), keep) for name in TABLES}
+        member = course_membership(course_idx, self.courses["course_idx"])
+        tables = {name: _rows_of_courses(self.table(name), member) for name in TABLES}
         return replace(self, **tables)
+
+    def memo(self, key: tuple, compute: Callable):
+        """`compute()` once per key for these tables: the JSON summary's sections, the claims and a
+        page share one harmonised lab table, one set of event counts, one survival fit.
+
+        Entries remember the tables they were computed from, so a table replaced in place is
+        never answered from a stale entry.
+        """
+        return memoised(self, key, compute, check=tuple(id(self.table(name)) for name in TABLES))
 
     @property
     def label(self) -> str:
         return f"{self.source} (synthetic demo data)" if self.synthetic else self.source
 
 
-def _rows_of_courses(table: pd.DataFrame, keep: pd.Index) -> pd.DataFrame:
-    return table[table["course_idx"].isin(keep)]
+# Owner (a cohort, an area's prepared data) -> its memo; an entry goes when its owner is garbage
+# collected. Kept outside the dataclass so that a cohort built by `replace` or `subset` starts empty.
+_MEMOS: dict[int, dict] = {}
+_MEMO_LOCK = threading.Lock()  # the app serves several sessions from threads
+
+
+def _forget(owner_id: int) -> None:
+    with _MEMO_LOCK:
+        _MEMOS.pop(owner_id, None)
+
+
+def memoised(owner, key: tuple, compute: Callable, check=None):
+    """`compute()` once per key while `owner` lives (any object that takes weak references, e.g. a
+    Cohort or an area's prepared data); `check` is compared on each use, and a changed check recomputes.
+
+    Callers must not modify what they get back: it is shared by everyone asking the same owner.
+    """
+    with _MEMO_LOCK:
+        entry = _MEMOS.get(id(owner), {}).get(key)
+    if entry is not None and entry[0] == check:
+        return entry[1]
+    value = compute()
+    with _MEMO_LOCK:
+        if id(owner) not in _MEMOS:
+            _MEMOS[id(owner)] = {}
+            weakref.finalize(owner, _forget, id(owner))
+        _MEMOS[id(owner)][key] = (check, value)
+    return value
+
+
+def course_membership(course_idx, all_course_idx: pd.Series) -> np.ndarray:
+    """A boolean array indexed by course_idx: True for the given courses (a dense lookup, so that
+    restricting a table of millions of rows is one array index, not a hash lookup per row)."""
+    chosen = np.asarray(pd.array(course_idx, dtype="Int64").dropna(), dtype=np.int64)
+    largest = int(all_course_idx.max()) if len(all_course_idx) else -1
+    member = np.zeros(max(largest, int(chosen.max()) if chosen.size else -1) + 1, dtype=bool)
+    member[chosen[chosen >= 0]] = True
+    return member
+
+
+def _rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
+    codes = table["course_idx"].to_numpy(dtype=np.int64, na_value=-1)
+    inside = (codes >= 0) & (codes < member.size)
+    keep = np.zeros(len(codes), dtype=bool)
+    keep[inside] = member[codes[inside]]
+    return table[keep]
 
 
 def empty_table(name: str) -> pd.DataFrame:
@@ -92,21 +148,73 @@ def build_cohort(tables: dict[str, pd.DataFrame], source: str, synthetic: bool =
 
 def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
     """Adds course_idx; rows whose course is unknown get <NA> (the validator reports them)."""
-    table = table.reset_index(drop=True)
-    keys = courses[list(COURSE_KEY)].assign(course_idx=courses["course_idx"])
-    merged = table.merge(keys, on=list(COURSE_KEY), how="left", sort=False)
-    merged["course_idx"] = merged["course_idx"].astype("Int64")
-    return merged
+    table = _renumbered(table)
+    found = course_positions(courses, table)
+    table["course_idx"] = pd.arrays.IntegerArray(np.where(found >= 0, found, 0), found < 0)
+    return table
+
+
+def course_positions(courses: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """Each row's course (its row in `courses`, numbered as course_idx), -1 where there is none.
+
+    The (patient_id, course_number) key becomes one integer: the patient's position among the
+    courses' patients times a bound on course numbers, plus the course number. Joining on it
+    costs one hash lookup per row for the patient and array indexing for the rest, instead of a
+    two-column merge on text (and no copy of the table). A course key repeated in `courses`
+    resolves to its first row (the validator has excluded repeats already).
+    """
+    patients = pd.Index(pd.unique(_key_values(courses["patient_id"])))
+    course_patient = patients.get_indexer(_key_values(courses["patient_id"]))
+    row_patient = patients.get_indexer(_key_values(table["patient_id"]))
+    course_number, row_number = _course_numbers(courses["course_number"]), _course_numbers(table["course_number"])
+    span = int(max(course_number.max(initial=0), row_number.max(initial=0))) + 3  # numbers -2 .. max
+    course_key = pd.Index(course_patient.astype(np.int64) * span + course_number + 2)
+    row_key = row_patient.astype(np.int64) * span + row_number + 2
+    known = (row_patient >= 0) & (row_number != NOT_A_COURSE_NUMBER)
+    if not course_key.is_unique:  # the first row of a repeated key answers for it
+        first = ~course_key.duplicated(keep="first")
+        course_key, rows = course_key[first], np.flatnonzero(first)
+    else:
+        rows = np.arange(len(course_key))
+    position = np.full(len(table), -1, dtype=np.int64)
+    found = course_key.get_indexer(row_key[known])
+    position[known] = np.where(found >= 0, rows[found], -1)
+    return position
+
+
+def _key_values(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    return values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy(dtype=object)
+
+
+NOT_A_COURSE_NUMBER = -2
+
+
+def _course_numbers(values: pd.Series) -> np.ndarray:
+    """Course numbers as integers: missing as -1 (it matches only a missing number), a fraction as
+    NOT_A_COURSE_NUMBER (it matches nothing)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    whole = np.where(np.isnan(numbers), -1, numbers)
+    return np.where(np.floor(whole) == whole, whole, NOT_A_COURSE_NUMBER).astype(np.int64)
+
+
+def _renumbered(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with rows numbered 0..n-1, sharing its columns' memory (new columns go to the copy only)."""
+    table = table.copy(deep=False)
+    table.index = pd.RangeIndex(len(table))
+    return table
 
 
 def month_of_day(day: pd.Series) -> pd.Series:
     """Month of course as PRODUCT.md defines it: round(day / 30.4375), half away from zero."""
-    months = day.astype("Float64") / DAYS_PER_MONTH
-    return (np.sign(months) * np.floor(months.abs() + 0.5)).astype("Int64")
+    months = pd.to_numeric(day, errors="coerce").to_numpy(dtype="float", na_value=np.nan) / DAYS_PER_MONTH
+    rounded = np.sign(months) * np.floor(np.abs(months) + 0.5)
+    missing = np.isnan(rounded)
+    values = pd.arrays.IntegerArray(np.where(missing, 0, rounded).astype(np.int64), missing)
+    return pd.Series(values, index=day.index, name=day.name)
 
 
 def derive_day_month(table: pd.DataFrame, day_column: str, month_column: str) -> pd.DataFrame:
-    table = table.copy()
+    table = table.copy(deep=False)
     table[month_column] = month_of_day(table[day_column]) if len(table) else pd.Series(dtype="Int64")
     return table
 
@@ -117,11 +225,11 @@ def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
     The baseline is the last assessment on or before day 0 (the first dose). Courses without
     one get no % change: they stay in the table and outcome areas count them as such.
     """
+    visits = _renumbered(visits.take(_course_day_order(visits)))
     visits = derive_day_month(visits, "day", "month")
     parts = visits[["inflammatory_lesions", "noninflammatory_lesions"]]
     summed = parts.sum(axis=1, min_count=2).astype("Int64")
     visits["total_lesions"] = visits["total_lesions"].astype("Int64").fillna(summed)
-    visits = visits.sort_values(["course_idx", "day"], kind="stable").reset_index(drop=True)
     baseline = _baseline_visits(visits)
     for column in ("iga",) + LESION_COLUMNS:
         base = visits["course_idx"].map(baseline[column])
@@ -131,6 +239,13 @@ def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
         change = (visits[column].astype("Float64") - base) / base * 100
         visits[f"pct_change_{column}"] = change.where(base > 0)
     return visits
+
+
+def _course_day_order(visits: pd.DataFrame) -> np.ndarray:
+    """Row order by course, then day, stable, missing values last (as a stable `sort_values`)."""
+    course = visits["course_idx"].to_numpy(dtype="float", na_value=np.nan)
+    day = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    return np.lexsort((np.nan_to_num(day), np.isnan(day), np.nan_to_num(course), np.isnan(course)))
 
 
 def _baseline_visits(visits: pd.DataFrame) -> pd.DataFrame:

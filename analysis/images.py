@@ -16,6 +16,7 @@ FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 DEFAULT_WIDTH = 1100
 DEFAULT_HEIGHT = 500
 PNG_SCALE = 2  # sharp on projectors and in print
+TITLE_PADDING = 16  # pixels between a left-aligned title and the image's edge
 NO_BROWSER_MESSAGE = ("Chart images need Chrome or Chromium on the machine running the app, and none was found. "
                       "Install it (on Debian: apt-get install chromium) or name it in the BROWSER_PATH environment variable.")
 
@@ -51,5 +52,13 @@ def figure_image(fig: go.Figure, fmt: str, width: int | None = None, height: int
         options["scale"] = PNG_SCALE
     with _lock:
         kaleido.start_sync_server(mathjax=False, silence_warnings=True)
-        image = kaleido.calc_fig_sync(fig, opts=options)
+        image = kaleido.calc_fig_sync(with_margin(fig), opts=options)
     return image if isinstance(image, bytes) else str(image).encode("utf-8")
+
+
+def with_margin(fig: go.Figure) -> dict:
+    """The chart as a dict whose left-aligned title keeps a little space from the image's edge (the page has its own)."""
+    spec = fig.to_dict()
+    title = spec.setdefault("layout", {}).setdefault("title", {})
+    title.setdefault("pad", {}).setdefault("l", TITLE_PADDING)
+    return spec

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from .cohort import Cohort
+from .cohort import Cohort, memoised
 from .lab_units import (
     BY_CODE, LIPID_TESTS, LIVER_TESTS, empty_findings, exclusion_reasons, harmonisation_findings, harmonised_columns, map_distinct,
     pair_summary,
@@ -187,6 +187,13 @@ def lab_data(source: Cohort | LabData, settings: LabSettings | None = None) -> L
             return replace(source, settings=settings)
         return lab_data_from_cohort_parts(source, settings)
     settings = settings or LabSettings()
+    # Derived rows depend only on the baseline window: one copy per cohort and window serves
+    # the page, the JSON summary and the claims.
+    derived = source.memo(("labs.lab_data", settings.baseline_days), lambda: _lab_data_of_cohort(source, settings))
+    return derived if derived.settings == settings else replace(derived, settings=settings)
+
+
+def _lab_data_of_cohort(source: Cohort, settings: LabSettings) -> LabData:
     raw = source.labs
     if "harmonised" in raw.columns:  # already harmonised by the loader
         converted, findings = {c: raw[c] for c in HARMONISED_COLUMNS}, empty_findings()
@@ -215,10 +222,25 @@ def _conversions(raw: pd.DataFrame, converted: dict) -> pd.DataFrame:
     """Rows per test and unit as given, the unit they were converted to, and how many were left out."""
     if "_pairs" in converted:
         return pair_summary(converted)
+    if "test_as_given" in raw and "unit_as_given" in raw:  # harmonised by the loader
+        return pair_summary({"_pairs": _given_pairs(raw, converted), "harmonised": np.asarray(converted["harmonised"], dtype=bool)})
     frame = pd.DataFrame({"test": np.asarray(converted["test"], dtype=object), "unit_as_given": raw["unit_as_given"].astype(object).fillna("(none)"),
                           "unit": np.asarray(converted["unit"], dtype=object), "excluded": ~np.asarray(converted["harmonised"], dtype=bool)})
     return frame.groupby(["test", "unit_as_given"], as_index=False, dropna=False).agg(
         unit=("unit", "first"), rows=("excluded", "size"), excluded=("excluded", "sum"))
+
+
+def _given_pairs(raw: pd.DataFrame, converted: dict) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's distinct (test, unit) pair as given and, per pair, the label and unit it was
+    converted to: the plan `lab_units` made when the loader harmonised the rows."""
+    name_ids = pd.factorize(raw["test_as_given"], use_na_sentinel=True)[0].astype("int64")
+    unit_ids, units = pd.factorize(raw["unit_as_given"], use_na_sentinel=True)
+    pair_ids, _ = pd.factorize((name_ids + 1) * (len(units) + 1) + unit_ids + 1)
+    first = np.flatnonzero(~pd.Series(pair_ids).duplicated().to_numpy())  # pair k first appears at first[k]
+    plan = pd.DataFrame({"label": pd.Series(converted["test"]).iloc[first].to_numpy(dtype=object),
+                         "unit": pd.Series(converted["unit"]).iloc[first].to_numpy(dtype=object),
+                         "unit_given": raw["unit_as_given"].iloc[first].to_numpy(dtype=object)})
+    return pair_ids, plan
 
 
 def _excluded_counts(converted: dict, course_known: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
@@ -622,6 +644,10 @@ def new_abnormal_flags(source: Cohort | LabData, tests: tuple[str, ...]) -> pd.D
     """Courses with a normal baseline (every baseline of `tests` known and at or below its upper
     limit) and a result on treatment, and whether any result on treatment was above the limit."""
     data = lab_data(source)
+    return memoised(data, ("new_abnormal_flags", tuple(tests)), lambda: _new_abnormal_flags(data, tuple(tests)))
+
+
+def _new_abnormal_flags(data: LabData, tests: tuple[str, ...]) -> pd.DataFrame:
     base = data.baselines[data.baselines["test"].isin(tests)]
     known = base["baseline_upper"].notna() & base["baseline"].notna()
     normal = (base["baseline"] <= base["baseline_upper"]) & known
@@ -850,6 +876,10 @@ def spaghetti_sample(source: Cohort | LabData, test: str, max_courses: int | Non
 def monitoring_flags(source: Cohort | LabData) -> pd.DataFrame:
     """Per course: liver and lipid tests at baseline, on treatment, around month 1, at least every 3 months."""
     data = lab_data(source)
+    return memoised(data, ("monitoring_flags",), lambda: _monitoring_flags(data))
+
+
+def _monitoring_flags(data: LabData) -> pd.DataFrame:
     settings = data.settings
     flags = pd.DataFrame({"course_idx": data.courses["course_idx"].to_numpy(), "end_day": data.courses["end_day"].to_numpy()})
     for name, tests in (("liver", LIVER_TESTS), ("lipid", LIPID_TESTS)):
@@ -928,6 +958,10 @@ def pregnancy_months(source: Cohort | LabData) -> pd.DataFrame:
     """Per course that can become pregnant and has a known last dose: treatment months, months with a
     pregnancy test, a test before the first dose, after the last dose, and any positive test."""
     data = lab_data(source)
+    return memoised(data, ("pregnancy_months",), lambda: _pregnancy_months(data))
+
+
+def _pregnancy_months(data: LabData) -> pd.DataFrame:
     settings = data.settings
     courses = data.courses[(data.courses["can_become_pregnant"].astype(str).str.lower() == "yes")]
     courses = courses[np.isfinite(courses["end_day"].to_numpy(dtype="float"))]

@@ -29,7 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
 
-from . import __version__
+from . import __version__, claims, claims_figures
 from .cohort import Cohort
 from .stats import Estimate
 from .suppression import DEFAULT_THRESHOLD, is_small, small_label, suppress_count, suppress_table
@@ -51,11 +51,9 @@ IDENTIFIER_WITHHELD = "a course (identifier not shown in shared reports)"
 # Readable column headers; a table can add its own.
 COLUMN_LABELS = {
     "n": "courses counted", "ci_low": "95% CI from", "ci_high": "95% CI to", "rate": "share", "share": "share",
-    "estimate": "estimate", "at_risk": "courses at risk", "courses": "courses", "events": "episodes", "group": "group",
+    "estimate": "estimate", "at_risk": "courses at risk", "courses": "courses", "group": "group",
     "month": "month", "method": "method", "band": "CIOMS band", "ci_bands": "bands the 95% CI covers",
 }
-AREAS = (("clearance", "Clearance"), ("side-effects", "Side effects"), ("relapse", "Relapse"), ("labs", "Labs"),
-         ("overview", "The courses at a glance"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,9 +93,6 @@ class Report:
     def notice(self, words: str) -> None:
         self.text(words, "notice")
 
-    def heading(self, words: str) -> None:
-        self.add(f"<h3>{html.escape(words)}</h3>")
-
     def chart(self, name: str, fig: go.Figure) -> None:
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         if slug in self.charts:
@@ -110,17 +105,18 @@ class Report:
         frame = table.frame
         if self.suppress:
             frame = suppress_table(frame, table.counts, self.threshold, table.derived, table.denominators)
-        self.add(render_table(frame, table, self.small_label))
+        self.add(render_table(frame, table))
 
-    def key_figures(self, title: str, rows: list[tuple[str, Estimate]], unit: str = "courses") -> None:
-        """Headline shares with their interval; each row is suppressed on its own (they are unrelated)."""
-        frame = pd.DataFrame([{"what": what, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high,
-                               "numerator": e.numerator, "n": e.n, "method": e.method} for what, e in rows])
+    def key_figures(self, title: str, rows: list[tuple]) -> None:
+        """Headline shares with their interval, as (what, Estimate) or (what, Estimate, unit counted) rows;
+        each row is suppressed on its own (they are unrelated)."""
+        frame = pd.DataFrame([{"what": what, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "numerator": e.numerator,
+                               "n": e.n, "counted_in": unit[0] if unit else "courses", "method": e.method} for what, e, *unit in rows])
         if self.suppress and not frame.empty:
             frame = pd.concat([suppress_table(frame.iloc[[i]], ("numerator", "n"), self.threshold, ("estimate", "ci_low", "ci_high"),
                                               {"numerator": "n"}) for i in range(len(frame))])
-        labels = {"what": "", "numerator": f"{unit} with it", "n": f"{unit} counted"}
-        self.add(render_table(frame, Table(title, frame, shares=("estimate", "ci_low", "ci_high"), labels=labels), self.small_label))
+        labels = {"what": "", "estimate": "share", "numerator": "with it", "n": "counted", "counted_in": "counted in"}
+        self.add(render_table(frame, Table(title, frame, shares=("estimate", "ci_low", "ci_high"), labels=labels)))
 
     def withheld(self, estimate: Estimate) -> bool:
         """True when this estimate's count (or its complement) is too small to show in a shared report."""
@@ -144,7 +140,7 @@ def _inline(words: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(str(words)))
 
 
-def render_table(frame: pd.DataFrame, table: Table, small: str) -> str:
+def render_table(frame: pd.DataFrame, table: Table) -> str:
     """An HTML table: every cell escaped, shares as percentages, long tables cut with a note."""
     shown = frame.head(MAX_TABLE_ROWS)
     labels = {**COLUMN_LABELS, **table.labels}
@@ -175,17 +171,6 @@ def format_cell(value, share: bool = False) -> str:
             return f"{int(value):,}"
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return html.escape(str(value))
-
-
-def estimate_text(report: Report, estimate: Estimate, unit: str = "courses") -> str:
-    """'62% (95% CI 59%-65%; 1,240 of 2,000 courses)', or why it is not shown."""
-    if estimate.estimate is None:
-        return "not estimable"
-    if report.withheld(estimate):
-        return f"withheld (fewer than {report.threshold} {unit} on one side)"
-    counts = f"; {estimate.numerator:,} of {estimate.n:,} {unit}" if estimate.numerator is not None else f"; {estimate.n:,} {unit}"
-    interval = f"95% CI {estimate.ci_low:.1%}-{estimate.ci_high:.1%}" if estimate.ci_low is not None else "no interval"
-    return f"{estimate.estimate:.1%} ({interval}{counts})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +204,8 @@ def definitions_section(report: Report, settings: dict, filters_description: str
         ("Labs", labs.LabSettings.from_settings(settings).describe()),
         ("Group comparisons", f"by {group_by}" if group_by else "by the first grouping each page offers"),
     ]
-    report.add("<dl class=\"definitions\">" + "".join(f"<dt>{html.escape(a)}</dt><dd>{html.escape(b)}</dd>" for a, b in definitions) + "</dl>")
+    items = "".join(f"<dt>{html.escape(area)}</dt><dd>{html.escape(text[:1].upper() + text[1:])}</dd>" for area, text in definitions)
+    report.add(f'<dl class="definitions">{items}</dl>')
     if report.suppress:
         report.text(f"**Small counts are suppressed**: in the tables, counts from 1 to {report.threshold - 1} are shown as "
                     f"\"{report.small_label}\" and shares that would reveal them as \"suppressed\" or \"{WITHHELD}\"; zero is shown as 0. "
@@ -233,15 +219,13 @@ def definitions_section(report: Report, settings: dict, filters_description: str
 
 
 def claims_section(report: Report, cohort: Cohort, settings: dict) -> None:
-    from . import claims, claims_figures
-
     results = claims.evaluate_claims(cohort, settings)
     counts = claims.verdict_counts(results)
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")
     report.text(f"{len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. Each verdict compares "
                 "the 95% confidence interval with the article's words turned into a number.")
     hidden = [r for r in results if _claim_withheld(report, r)]
-    rows = "".join(claim_row(report, result, claims) for result in results)
+    rows = "".join(claim_row(report, result) for result in results)
     report.add('<div class="table-wrap"><table class="claims"><thead><tr><th>Verdict</th><th>The article\'s words, and what the data show</th>'
                "<th>Estimate</th><th>Article</th><th>Published figures</th></tr></thead>"
                f"<tbody>{rows}</tbody></table></div>")
@@ -263,7 +247,7 @@ def badge(verdict: str) -> str:
     return f'<span class="badge" style="background:{color}">{html.escape(verdict.capitalize())}</span>'
 
 
-def claim_row(report: Report, result, claims) -> str:
+def claim_row(report: Report, result: claims.ClaimResult) -> str:
     withheld = _claim_withheld(report, result)
     if result.estimate is None:
         estimate = "–"
@@ -323,8 +307,8 @@ def clearance_section(report: Report, cohort: Cohort, settings: dict, group_by: 
         report.notice("The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity chart needs them.")
     else:
         report.chart("iga distribution", figs.iga_distribution_figure(result.iga))
-        report.table(Table("IGA grades per month", result.iga, counts=("courses", "n"), derived=("share",), shares=("share",),
-                           denominators={"courses": "n"}, labels={"iga": "IGA grade", "n": "courses assessed"}))
+        grades = iga_table(result.iga)
+        report.table(Table("Courses at each IGA grade per month", grades, counts=tuple(grades.columns[1:])))
     report.chart("initial flare", figs.flare_figure(result.flare))
     report.chart("time to clearance", figs.time_to_clearance_figure(result.time_to_clearance, chosen))
     time_table = clearance.time_to_clearance_table(result.time_to_clearance)
@@ -357,7 +341,8 @@ def side_effects_section(report: Report, cohort: Cohort, settings: dict, group_b
     table = se.incidence_table(data)
     report.key_figures("Key figures", [("Any side effect", se.any_event_estimate(data)),
                                        ("Course stopped because of a side effect", se.discontinuation_estimate(data)),
-                                       (f"Side effects gone within {chosen.resolution_days} days of the last dose", se.resolved_share(data))])
+                                       (f"Side effects gone within {chosen.resolution_days} days of the last dose", se.resolved_share(data),
+                                        "episodes")])
     named = se.named_effects_table(data)
     report.chart("named side effects", figs.named_effects_figure(named, chosen))
     report.table(Table("What the article says, and what happened", named.drop(columns=["method"]), counts=("courses", "at_risk"),
@@ -401,7 +386,7 @@ def side_effects_section(report: Report, cohort: Cohort, settings: dict, group_b
     columns = ["term", "body_system", "courses", "events", "at_risk", "rate", "ci_low", "ci_high", "band", "ci_bands", "recognised"]
     report.table(Table("Every side effect", table[columns], counts=("courses", "events", "at_risk"), derived=("rate", "ci_low", "ci_high"),
                        shares=("rate", "ci_low", "ci_high"), denominators={"courses": "at_risk"},
-                       labels={"term": "side effect", "body_system": "body system", "courses": "courses with it",
+                       labels={"term": "side effect", "body_system": "body system", "courses": "courses with it", "events": "episodes",
                                "recognised": "in the dictionary"}))
     unknown = se.unrecognised_terms(data)
     if not unknown.empty:
@@ -411,7 +396,7 @@ def side_effects_section(report: Report, cohort: Cohort, settings: dict, group_b
 def relapse_section(report: Report, cohort: Cohort, settings: dict, group_by: str | None) -> None:
     from . import relapse, relapse_figures as figs
 
-    if all(cohort.courses[c].isna().all() for c in ("relapse_day", "followup_end_day")):
+    if all(c not in cohort.courses or cohort.courses[c].isna().all() for c in ("relapse_day", "followup_end_day")):
         report.notice("This dataset has no follow-up after the course: the columns relapse_day and followup_end_day are empty, "
                       "so relapse cannot be estimated.")
         return
@@ -453,8 +438,23 @@ def relapse_section(report: Report, cohort: Cohort, settings: dict, group_by: st
     if second.times.entered:
         report.chart("further course", figs.km_figure(second, complement=True))
         report.chart("further course literature", figs.literature_figure(second))
-        report.table(Table("Started a further course within 1, 2 and 3 years", relapse.horizon_table(second, complement=True).drop(columns=["method"]),
-                           **horizon))
+        further = relapse.horizon_table(second, complement=True).drop(columns=["method"])
+        report.table(Table("Started a further course within 1, 2 and 3 years", further, **horizon))
+
+
+def iga_table(iga: pd.DataFrame) -> pd.DataFrame:
+    """Courses per month (rows) and IGA grade (columns), with the courses assessed that month."""
+    wide = iga.pivot_table(index="month", columns="iga", values="courses", aggfunc="sum", fill_value=0)
+    wide.columns = [f"IGA {grade}" for grade in wide.columns]
+    assessed = iga.groupby("month")["n"].first().rename("courses assessed")
+    return pd.concat([assessed, wide], axis=1).reset_index()
+
+
+def grade_table(grades: pd.DataFrame) -> pd.DataFrame:
+    """One row per test and grade level, so that suppressing a rare grade hides nothing else."""
+    rows = [{"test": row["test"], "grade": f"{level} or higher", "courses_with_it": row[f"grade_{level}_plus_n"], "courses": row["courses"],
+             "share": row[f"grade_{level}_plus"]} for row in grades.to_dict("records") for level in (1, 2, 3)]
+    return pd.DataFrame(rows, columns=["test", "grade", "courses_with_it", "courses", "share"])
 
 
 def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
@@ -474,8 +474,8 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
         ("New raised liver enzymes (ALT or AST), normal at baseline", result.new_abnormal_estimate("Liver enzymes (ALT or AST)")),
         ("New raised total cholesterol, normal at baseline", result.new_abnormal_estimate("Total cholesterol")),
         ("New raised triglycerides, normal at baseline", result.new_abnormal_estimate("Triglycerides")),
-        ("Liver and lipids tested before and during treatment", result.monitoring)])
-    report.key_figures("Pregnancy tests", [("Treatment months with a pregnancy test", result.pregnancy_months)], unit="months")
+        ("Liver and lipids tested before and during treatment", result.monitoring),
+        ("Treatment months with a pregnancy test (courses of people who can become pregnant)", result.pregnancy_months, "months")])
     report.chart("new out of range", figs.new_abnormal_figure(result.new_abnormal))
     report.table(Table("New out-of-range values", result.new_abnormal, counts=("courses", "new_abnormal_n"),
                        derived=("new_abnormal", "ci_low", "ci_high"), shares=("new_abnormal", "ci_low", "ci_high", "literature"),
@@ -488,16 +488,20 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
         report.chart(f"trend {test}", figs.trend_figure(result.trend, test, chosen))
     if charted:
         report.chart("above the limit", figs.above_limit_figure(result.trend, charted, chosen))
-    report.table(Table("Summary per test and time point", result.trend, counts=("n", "change_n", "above_uln_n", "limit_known_n"),
-                       derived=("mean", "sd", "median", "q1", "q3", "change_mean", "change_sd", "change_median", "above_uln", "ci_low", "ci_high"),
-                       shares=("above_uln", "ci_low", "ci_high"), denominators={"above_uln_n": "limit_known_n"},
-                       labels={"n": "results", "above_uln_n": "results above the limit", "limit_known_n": "results with a known limit",
-                               "above_uln": "above the limit"}))
+    time_columns = [c for c in ("phase", "month", "visit") if c in result.trend.columns]
+    statistic = ["median", "q1", "q3"] if chosen.statistic == "median_iqr" else ["mean", "sd"]
+    report.table(Table(f"{labs.STATISTICS[chosen.statistic].capitalize()} per test and time point",
+                       result.trend[["test", "unit", *time_columns, "n", *statistic, "upper_limit"]], counts=("n",), derived=tuple(statistic),
+                       labels={"n": "results", "upper_limit": "upper limit"}))
+    report.table(Table("Results above the upper limit per test and time point",
+                       result.trend[["test", *time_columns, "limit_known_n", "above_uln_n", "above_uln", "ci_low", "ci_high"]],
+                       counts=("limit_known_n", "above_uln_n"), derived=("above_uln", "ci_low", "ci_high"), shares=("above_uln", "ci_low", "ci_high"),
+                       denominators={"above_uln_n": "limit_known_n"},
+                       labels={"limit_known_n": "results with a known limit", "above_uln_n": "above the limit", "above_uln": "share"}))
     report.chart("grades", figs.grade_figure(result.grades))
-    grade_counts = tuple(c for c in result.grades.columns if c.endswith("_n") or c == "courses")
-    report.table(Table("CTCAE v5 grades per test", result.grades, counts=grade_counts,
-                       derived=tuple(c for c in result.grades.columns if c not in grade_counts and c != "test"),
-                       shares=tuple(c for c in result.grades.columns if c not in grade_counts and c != "test")))
+    report.table(Table("Worst CTCAE v5 grade on treatment", grade_table(result.grades), counts=("courses_with_it", "courses"),
+                       derived=("share",), shares=("share",), denominators={"courses_with_it": "courses"},
+                       labels={"courses_with_it": "courses reaching it", "courses": "courses graded"}))
     for test in (t for t in labs.GRADED_TESTS if data.has(t)):
         shift = labs.shift_table(data, test)
         report.table(Table(f"{figs.test_name(test)}: grade before treatment (rows) and worst grade during treatment (columns), courses",
@@ -506,7 +510,8 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
                        counts=("low", "normal", "high", "courses")))
     if not result.recovery.empty and int(result.recovery["raised_at_end"].sum()):
         report.table(Table("After the course: back within the limit", result.recovery,
-                           counts=("raised_at_end", "followed_after", "back_within_limit"), derived=("median_days", "median_ci_low", "median_ci_high"),
+                           counts=("raised_at_end", "followed_after", "back_within_limit"),
+                           derived=("median_days", "median_ci_low", "median_ci_high"),
                            labels={"raised_at_end": "raised at the end", "followed_after": "tested after",
                                    "back_within_limit": "back within the limit", "median_days": "median days",
                                    "median_ci_low": "95% CI from", "median_ci_high": "95% CI to"}))
@@ -559,11 +564,9 @@ def build_report(cohort: Cohort, settings: dict, filters_description: str, suppr
     count shown. `group_by` names the course column the comparisons use (each page's default
     otherwise); `full_cohort`, the unfiltered dataset, adds its size to the facts.
     """
-    from .claims import check_area_settings, check_claim_settings
-
     settings = dict(settings or {})
-    check_claim_settings(settings)
-    check_area_settings(settings)
+    claims.check_claim_settings(settings)
+    claims.check_area_settings(settings)
     started = time.perf_counter()
     when = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     report = Report(suppress=suppress, threshold=threshold)
@@ -617,7 +620,8 @@ def page(cohort: Cohort, when: datetime, report: Report, sections: Iterable[tupl
 <body>
 <header>
 <h1>{TITLE}</h1>
-<p class="lead">{synthetic}Report on <strong>{source}</strong> · {cohort.n_courses:,} courses · made {stamp} · software version {html.escape(__version__)}</p>
+<p class="lead">{synthetic}Report on <strong>{html.escape(cohort.source)}</strong> · {cohort.n_courses:,} courses · made {stamp}
+· software version {html.escape(__version__)}</p>
 <nav><ol>{contents}</ol></nav>
 </header>
 <main>{body}</main>

@@ -211,6 +211,10 @@ class EventData:
 def event_data(cohort: Cohort, settings: SideEffectSettings | None = None) -> EventData:
     """Normalise the cohort's adverse events and keep the ones the settings count."""
     settings = settings or SideEffectSettings()
+    return cohort.memo(("side_effects.event_data", settings), lambda: _event_data(cohort, settings))
+
+
+def _event_data(cohort: Cohort, settings: SideEffectSettings) -> EventData:
     courses = cohort.courses[["course_idx", "end_day", *_group_columns(cohort)]].copy()
     courses["end_day"] = courses["end_day"].astype("float")
     ae = cohort.adverse_events

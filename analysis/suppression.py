@@ -30,15 +30,17 @@ DEFAULT_THRESHOLD = 5
 SUPPRESSED = "suppressed"
 
 # For a table whose columns were not declared (a page's table, a download), a column's name is
-# split into words: words of values derived from counts (percentages, rates, interval bounds,
-# summaries, even when whole numbers), and words of labels (a month, a grade, a band) that are
-# neither counts nor derived from them.
+# split into words. Words of counts win (when the values are whole numbers); then words of values
+# derived from counts (percentages, rates, interval bounds, summaries, even when whole numbers);
+# a name made only of label words (month, iga, upper limit, ...) names a label, not a count.
+_COUNT_WORDS = frozenset({"n", "count", "counts", "courses", "patients", "events", "cases", "results", "rows"})
 _DERIVED_WORDS = frozenset({"pct", "percent", "percentage", "share", "rate", "proportion", "estimate", "ci", "ratio",
-                            "fraction", "mean", "median", "sd", "std", "iqr", "p", "hazard", "probability", "survival",
-                            "incidence", "change", "low", "high", "from", "to", "above", "below", "%"})
+                            "fraction", "mean", "median", "sd", "std", "iqr", "q1", "q3", "quartile", "percentile", "min",
+                            "max", "p", "hazard", "probability", "survival", "incidence", "change", "%"})
 _LABEL_WORDS = frozenset({"month", "months", "week", "weeks", "day", "days", "year", "years", "date", "grade", "iga", "band",
                           "number", "idx", "id", "age", "dose", "weight", "horizon", "threshold", "visit", "phq9", "order",
-                          "rank", "uln", "lln", "lower", "upper", "limit", "kg", "mg"})
+                          "rank", "uln", "lln", "lower", "upper", "limit", "kg", "mg", "baseline", "start", "end", "default",
+                          "course", "per", "of", "the", "in", "reference", "value", "values"})
 
 
 def small_label(threshold: int = DEFAULT_THRESHOLD) -> str:
@@ -96,20 +98,29 @@ def suppress_table(table: pd.DataFrame, count_columns: Iterable[str], threshold:
 def suppress_any_table(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """Suppression for a table whose columns were not declared, erring on the side of hiding.
 
-    A numeric column named like a derived value (percent, rate, interval bound, ...) is derived;
-    else one named like a label (month, grade, band, ...) is left alone; else a whole, non-negative
-    one holds counts, and any other is derived from the counts of its row.
+    A whole, non-negative numeric column named like a count (n, courses, events, ...) holds counts;
+    else one named like a derived value (percent, rate, interval bound, ...) is derived; else one
+    named only with label words (month, grade, upper limit, ...) is left alone; any other holds
+    counts when whole and non-negative (`month 6`, `1`, `yes`), else values derived from its row.
     """
+    counts, derived = classify_columns(table)
+    return suppress_table(table, counts, threshold, derived)
+
+
+def classify_columns(table: pd.DataFrame) -> tuple[list, list]:
+    """(count columns, derived columns) of a table, recognised by name and content."""
     counts, derived = [], []
     for column in table.columns:
         if not _numeric(table[column]):
             continue
-        words = _words(column)
-        if words & _DERIVED_WORDS:
+        words, whole = _words(column), _whole_and_non_negative(table[column])
+        if words & _COUNT_WORDS and whole:
+            counts.append(column)
+        elif words & _DERIVED_WORDS:
             derived.append(column)
-        elif not words & _LABEL_WORDS:
-            (counts if _whole_and_non_negative(table[column]) else derived).append(column)
-    return suppress_table(table, counts, threshold, derived)
+        elif not words <= _LABEL_WORDS:
+            (counts if whole else derived).append(column)
+    return counts, derived
 
 
 def _words(name) -> set[str]:
@@ -131,10 +142,12 @@ def _secondary_cells(values: pd.DataFrame, hidden: pd.DataFrame) -> pd.DataFrame
     """In each column with exactly one hidden cell, also hide the smallest other non-zero count."""
     extra = pd.DataFrame(False, index=values.index, columns=values.columns)
     lone = hidden.sum() == 1
-    for column in lone[lone].index:
-        candidates = values[column].where(~hidden[column] & (values[column] > 0))
-        if candidates.notna().any():
-            extra.loc[candidates.idxmin(), column] = True
+    for position, column in enumerate(values.columns):
+        if not lone.iloc[position]:
+            continue
+        candidates = values.iloc[:, position].where(~hidden.iloc[:, position] & (values.iloc[:, position] > 0)).to_numpy(float)
+        if not np.isnan(candidates).all():
+            extra.iloc[int(np.nanargmin(candidates)), position] = True
     return extra
 
 

@@ -22,6 +22,7 @@ Policy. Nothing valid is dropped silently: every excluded row is counted under i
 | resolved_day before onset_day                                          | warning  | value set to missing |
 | relapse_day, retreat_day or followup_end_day before end_day            | warning  | none (kept as recorded) |
 | an unknown column in courses                                           | -        | kept as a custom field |
+| a text cell that looks like a spreadsheet formula (=..., @...)         | warning  | kept as plain text   |
 | an unknown column elsewhere; a repeated or unnamed column; a custom    | warning  | column ignored       |
 |   column named like a derived field                                    |          |                      |
 
@@ -43,6 +44,7 @@ import pyarrow.compute as pc
 from .schema import COURSE_KEY, SPECS, TABLES, ColumnSpec, TableSpec
 
 ERROR, WARNING = "error", "warning"
+NOTE = "note"  # what the loader did to an upload that the user should know (not a problem)
 ROW_EXCLUDED = "row excluded"
 SET_MISSING = "value set to missing"
 FILE_IGNORED = "file ignored"
@@ -87,6 +89,11 @@ class ValidationReport:
     rows_read: dict[str, int] = field(default_factory=dict)
     rows_kept: dict[str, int] = field(default_factory=dict)
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)
+    read_as: dict[str, str] = field(default_factory=dict)  # file -> how it was read (format, encoding, delimiter)
+
+    @property
+    def note_count(self) -> int:
+        return int((self.issues["severity"] == NOTE).sum())
 
     @property
     def error_count(self) -> int:
@@ -124,9 +131,13 @@ class ValidationReport:
         return line + "."
 
     def _totals_line(self) -> str:
-        if self.issues.empty:
+        if self.error_count + self.warning_count == 0:
             return "No problems found."
         return f"{_plural(self.error_count, 'error')} and {_plural(self.warning_count, 'warning')}."
+
+    def reading_lines(self) -> list[str]:
+        """How each file was read: 'visits.csv: CSV, Windows-1252, semicolon-separated, decimal commas'."""
+        return [f"{file}: {how}" for file, how in self.read_as.items()]
 
     def finding_lines(self, limit: int | None = None) -> list[str]:
         """Findings as `file:row column: message [severity; action]`, the first `limit` of them."""
@@ -146,6 +157,7 @@ class ValidationReport:
                 file: {"rows_read": read, "rows_kept": self.rows_kept.get(file, 0), "excluded": dict(self.excluded.get(file, {}))}
                 for file, read in self.rows_read.items()
             },
+            "read_as": dict(self.read_as),
             "issue_count": len(self.issues),
             "issues": _records(issues),
         }
@@ -180,6 +192,7 @@ class ReportBuilder:
         self.rows_read: dict[str, int] = {}
         self.rows_kept: dict[str, int] = {}
         self.excluded: dict[str, Counter] = {}
+        self.read_as: dict[str, str] = {}
 
     def add(self, severity: str, file: str, message: str, *, row: int | None = None, column: str | None = None,
             value: str | None = None, action: str = NO_ACTION) -> None:
@@ -214,6 +227,7 @@ class ReportBuilder:
             rows_read=dict(self.rows_read),
             rows_kept={file: self.rows_kept.get(file, 0) for file in self.rows_read},
             excluded={file: dict(counts) for file, counts in self.excluded.items()},
+            read_as=dict(self.read_as),
         )
 
 
@@ -360,10 +374,13 @@ class RawTable:
     rows: np.ndarray             # int64: each record's row in the file (header = row 1)
     malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # (row, values found, text)
     notes: list[str] = field(default_factory=list)  # remarks made while reading, e.g. the encoding
+    extra: tuple[str, ...] = ()  # non-canonical columns a mapping keeps in a table other than courses
+    pre_excluded: dict[str, int] = field(default_factory=dict)  # rows a mapping left out, by reason
+    relaxed_day_order: bool = False  # event days from a time-to-event file may precede the last dose
 
     @property
     def rows_read(self) -> int:
-        return len(self.rows) + len(self.malformed)
+        return len(self.rows) + len(self.malformed) + sum(self.pre_excluded.values())
 
 
 def file_problem(builder: ReportBuilder, table: str, file: str, message: str, *, empty: bool = False) -> None:
@@ -449,13 +466,15 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
     """Types and checks one table's cells; None when the file cannot be used at all."""
     spec = SPECS[raw.table]
     builder.rows_read[raw.file] = raw.rows_read
+    for reason, count in raw.pre_excluded.items():
+        builder.count_excluded(raw.file, reason, count)
     for note in raw.notes:
         builder.add(WARNING, raw.file, note)
     _report_malformed(raw, builder)
     if raw.rows_read == 0:
         file_problem(builder, raw.table, raw.file, "the file has a header row but no data rows", empty=True)
         return None
-    columns = _usable_columns(raw.file, raw.names, raw.columns, spec, builder)
+    columns = _usable_columns(raw.file, raw.names, raw.columns, spec, builder, raw.extra)
     missing = missing_columns(spec, columns)
     if missing:
         found = ", ".join(name for name in raw.names[:12] if name) or "none"
@@ -467,7 +486,9 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
     _exclude_blank_rows(table)
     _parse_cells(table)
     _check_one_of(table)
-    _check_day_order(table)
+    if not raw.relaxed_day_order:
+        _check_day_order(table)
+    _report_formulas(table)
     return table
 
 
@@ -489,13 +510,13 @@ def _quote_hint(text: str) -> str:
 
 
 def _usable_columns(file: str, names: list[str], columns: list[pa.Array], spec: TableSpec,
-                    builder: ReportBuilder) -> dict[str, pa.Array]:
+                    builder: ReportBuilder, extra: tuple[str, ...] = ()) -> dict[str, pa.Array]:
     """Header name -> cell text, canonical names matched in any letter case; others reported."""
     usable: dict[str, pa.Array] = {}
     for position, (name, text) in enumerate(zip(names, columns), start=1):
         name = name.strip()
         name = name.lower() if name.lower() in spec.names else name
-        problem = _column_problem(name, position, text, usable, spec)
+        problem = _column_problem(name, position, text, usable, spec, extra)
         if problem:
             builder.add(WARNING, file, problem, column=name or None, action=COLUMN_IGNORED)
         elif name:
@@ -503,13 +524,16 @@ def _usable_columns(file: str, names: list[str], columns: list[pa.Array], spec: 
     return usable
 
 
-def _column_problem(name: str, position: int, text: pa.Array, usable: dict, spec: TableSpec) -> str | None:
+def _column_problem(name: str, position: int, text: pa.Array, usable: dict, spec: TableSpec,
+                    extra: tuple[str, ...] = ()) -> str | None:
     """Why a header column cannot be used, or None when it can (nameless empty columns are dropped)."""
     if not name:
         return f"column {position} has no name in the header row; its values are ignored" if text.null_count < len(text) else None
     if name in usable:
         return f"column {name} appears more than once; the copy in column {position} is ignored"
     if name in spec.names:
+        return None
+    if name in extra and name not in derived_course_columns():
         return None
     if spec.name != "courses":
         return f"column {name} is not part of {spec.name} data; it is ignored"
@@ -572,6 +596,21 @@ def _parse_cells(table: CheckedTable) -> None:
             table.report_cells(invalid, spec.name, WARNING, SET_MISSING)
     for name in table.custom:
         table.values[name] = table.text[name] = clean_text(table.text[name])
+
+
+FORMULA_PATTERN = r"^\s*([=@]|[+-]\s*[A-Za-z_]+\s*\()"
+
+
+def _report_formulas(table: CheckedTable) -> None:
+    """Text cells written like spreadsheet formulas: kept as plain text, never evaluated, and said."""
+    text_columns = [c.name for c in table.spec.columns if c.kind == "text"] + list(table.custom)
+    for name in text_columns:
+        values = table.values.get(name)
+        if values is None or values.null_count == len(values):
+            continue
+        formula = as_mask(pc.match_substring_regex(values, FORMULA_PATTERN)) & table.kept
+        table.report(formula, WARNING, "the cell looks like a spreadsheet formula; it is kept as plain text and never "
+                     "calculated (spreadsheets may run it if the data is exported again)", column=name)
 
 
 def _check_one_of(table: CheckedTable) -> None:
@@ -659,22 +698,35 @@ def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
     table.exclude(orphan, "course not loaded")
 
 
-def validate_tables(raw_tables: dict[str, RawTable], builder: ReportBuilder) -> dict[str, pd.DataFrame] | None:
-    """Typed, checked tables holding only valid rows; None when no cohort can be built."""
-    checked = {name: check_table(raw, builder) for name, raw in raw_tables.items()}
-    checked = {name: table for name, table in checked.items() if table is not None}
-    courses = checked.get("courses")
+def validate_tables(raw_tables: dict[str, RawTable | list[RawTable]], builder: ReportBuilder) -> dict[str, pd.DataFrame] | None:
+    """Typed, checked tables holding only valid rows; None when no cohort can be built.
+
+    A table may come in several parts (e.g. chemistry and haematology lab files): each part is
+    checked on its own, with its own file and rows, and the kept rows are stacked.
+    """
+    parts = {name: raw if isinstance(raw, list) else [raw] for name, raw in raw_tables.items()}
+    checked = {name: [table for table in (check_table(raw, builder) for raw in raws) if table is not None]
+               for name, raws in parts.items()}
+    checked = {name: tables for name, tables in checked.items() if tables}
+    courses = checked.get("courses", [None])[0]
     if courses is not None:
         exclude_duplicate_courses(courses)
         if not courses.kept.any():
             file_problem(builder, "courses", courses.file, "no course row is valid")
     if courses is None or not courses.kept.any():
-        for table in checked.values():
-            table.exclude(np.ones(len(table.rows), dtype=bool), "dataset not loaded")
-            table.count_rows()
+        for tables in checked.values():
+            for table in tables:
+                table.exclude(np.ones(len(table.rows), dtype=bool), "dataset not loaded")
+                table.count_rows()
         return None
     keys = CourseKeys(courses)
     for name in TABLES[1:]:
-        if name in checked:
-            exclude_orphans(checked[name], keys)
-    return {name: table.finish() for name, table in checked.items()}
+        for table in checked.get(name, []):
+            exclude_orphans(table, keys)
+    return {name: _stacked([table.finish() for table in tables]) for name, tables in checked.items()}
+
+
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=False, sort=False)

@@ -6,7 +6,7 @@ import pytest
 
 from analysis import loading
 from analysis.loading import DEMO_SOURCE, LoadResult, load_bundle, load_demo, load_tables
-from analysis.validation import ERROR, FILE_IGNORED, NOT_LOADED, SET_MISSING, WARNING
+from analysis.validation import ERROR, FILE_IGNORED, NOT_LOADED, NOTE, SET_MISSING, WARNING
 from csv_bundles import (
     AE_HEADER, COURSES_HEADER, LABS_HEADER, VALID_COURSES, VALID_VISITS, VISITS_HEADER, assert_counts_add_up, bundle,
     csv, findings, only_finding,
@@ -148,12 +148,14 @@ def test_row_numbers_count_blank_and_malformed_lines():
     assert_counts_add_up(result.report)
 
 
-def test_semicolon_separated_files_are_read():
+def test_semicolon_separated_files_with_decimal_commas_are_read():
     files = {"courses.csv": b"patient_id;sex;age;weight_kg\nP1;F;20;60,5\n"}
     result = load_tables(files, source="test")
     assert result.cohort.courses["sex"].tolist() == ["F"]
-    # A decimal comma is not a number: the weight is reported and set to missing.
-    assert only_finding(result.report, "courses.csv", 2, "weight_kg")["action"] == SET_MISSING
+    assert result.cohort.courses["weight_kg"].tolist() == [60.5]
+    note = only_finding(result.report, "courses.csv")
+    assert note["severity"] == NOTE and "decimal commas" in note["message"] and "weight_kg" in note["message"]
+    assert "semicolon-separated" in result.report.read_as["courses.csv"]
 
 
 def test_windows_1252_text_is_read_with_a_warning():
@@ -171,11 +173,17 @@ def test_byte_order_marks_are_understood(encoding):
 
 
 @pytest.mark.parametrize("data, words", [
-    (zipped({"courses.csv": b"x"}), "Excel"), (b"PAR1\x00\x00", "Parquet"), (b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
+    (b"PAR1\x00\x00", "Parquet"), (b"\x89PNG\r\n\x1a\n\x00\x00", "image"), (b"\x00\x01\x02binary", "binary"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
 ])
 def test_binary_files_are_named_as_such(data, words):
     result = load_tables({"courses.csv": data}, source="test")
     assert result.cohort is None and words in only_finding(result.report, "courses.csv")["message"]
+
+
+def test_a_zip_named_like_a_csv_is_opened_as_the_zip_it_is():
+    result = load_tables({"courses.csv": zipped(bundle())}, source="test")
+    assert result.ok and result.cohort.row_counts()["visits"] == 3
 
 
 def test_an_unclosed_quote_is_reported():

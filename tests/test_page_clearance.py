@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from analysis import demo
 from analysis.clearance import DEFINITIONS, MISSING_RULES, ClearanceSettings
 from analysis.loading import DEMO_DIR
@@ -29,20 +31,7 @@ def csv_upload(n_courses: int = 300, visits: bool = True) -> tuple[tuple[str, by
 
 
 def open_page(query: dict | None = None, upload: tuple | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    if upload is not None:
-        at.session_state[UPLOAD_STATE] = upload
-        at.session_state["source"] = UPLOAD
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    return apptest.open_page(PAGE, query, upload)
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -57,7 +46,7 @@ def uploaded():
 def test_page_renders_every_chart_with_the_definition_in_its_subtitle(uploaded):
     at = uploaded
     assert at.title[0].value == "Clearance"
-    titles = chart_titles(at)
+    titles = apptest.chart_titles(at)
     described = ClearanceSettings().describe()
     for start in ("Share of courses clear, month by month", "How far lesion counts fell", "Acne severity (IGA) month by month",
                   "Initial flare", "Time to clearance", "Clear at the end of course, by"):
@@ -83,7 +72,7 @@ def test_each_definition_and_missed_visit_rule(definition, missing):
     query = {"clearance_definition": DEFINITIONS[definition], "clearance_missing": MISSING_RULES[missing], "clearance_reduction": "75"}
     at = open_page(query, upload=csv_upload(150))
     settings = ClearanceSettings(definition=definition, missing=missing, reduction_percent=75)
-    titles = chart_titles(at)
+    titles = apptest.chart_titles(at)
     assert any(settings.describe() in t for t in titles), (settings.describe(), titles)
     assert at.selectbox(key="clearance_definition").value == definition
     assert settings.describe() + "." in [c.value for c in at.caption]
@@ -92,14 +81,14 @@ def test_each_definition_and_missed_visit_rule(definition, missing):
 def test_changing_the_definition_redraws_the_charts(uploaded):
     at = uploaded.selectbox(key="clearance_definition").select("lesion_reduction").run()
     assert not at.exception
-    assert any("at least 80% fewer total lesions" in t for t in chart_titles(at))
+    assert any("at least 80% fewer total lesions" in t for t in apptest.chart_titles(at))
     at = at.selectbox(key="clearance_definition").select("iga01").run()
 
 
 def test_subgroup_choice_changes_the_comparison(uploaded):
     at = uploaded.selectbox(key="clearance_group").select("site").run()
     assert not at.exception
-    assert any(t.startswith("Clear at the end of course, by site") for t in chart_titles(at))
+    assert any(t.startswith("Clear at the end of course, by site") for t in apptest.chart_titles(at))
     groups = next(df.value for df in at.dataframe if "group" in df.value.columns)
     assert set(groups["group"]) == {"North", "Central", "South"}
 

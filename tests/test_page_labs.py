@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from analysis import demo
 from analysis.loading import DEMO_DIR
 from ui.data_source import UPLOAD, UPLOAD_STATE
@@ -30,16 +32,7 @@ def csv_upload(n_courses: int = 200, labs=True, edit=None) -> tuple[tuple[str, b
 
 
 def open_page(query: dict | None = None, upload: tuple | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
-    if upload is not None:
-        at.session_state[UPLOAD_STATE] = upload
-        at.session_state["source"] = UPLOAD
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return apptest.open_page(PAGE, query, upload)
 
 
 def specs(at: AppTest) -> list[dict]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from analysis.clearance import DEFINITIONS, MISSING_RULES
 from analysis.loading import DEMO_DIR
 from ui.data_source import UPLOAD, UPLOAD_STATE
@@ -20,16 +22,7 @@ pytestmark = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason=
 
 
 def open_page(query: dict | None = None, upload: bytes | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
-    if upload is not None:
-        at.session_state[UPLOAD_STATE] = (("courses.csv", upload),)
-        at.session_state["source"] = UPLOAD
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return apptest.open_page(PAGE, query, None if upload is None else (("courses.csv", upload),))
 
 
 def badge_of(at: AppTest, claim_id: str) -> str:
@@ -37,10 +30,6 @@ def badge_of(at: AppTest, claim_id: str) -> str:
     texts = [m.value for m in at.markdown]
     row = next(i for i, text in enumerate(texts) if text.startswith(f"**{claim_id}**"))
     return texts[row - 1]
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +56,7 @@ def test_explanations_can_be_shown_under_each_claim():
 
 
 def test_scorecard_comes_before_the_cohort_and_has_its_chart(default):
-    titles = chart_titles(default)
+    titles = apptest.chart_titles(default)
     assert titles[0].startswith("The article's claims against the data")
     assert any(title.startswith("Who was treated") for title in titles)
     subheaders = [s.value for s in default.subheader]

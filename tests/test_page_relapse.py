@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from analysis.loading import DEMO_DIR
 from ui.data_source import UPLOAD, UPLOAD_STATE
 
@@ -37,21 +39,8 @@ def courses_csv(n: int = 300, seed: int = 1, follow_up: bool = True) -> bytes:
 
 
 def open_page(query: dict | None = None, upload: bytes | None = None) -> AppTest:
-    """The page on the demo, or on `upload` as this session's courses.csv (as the Data page stores it)."""
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    if upload is not None:
-        at.session_state[UPLOAD_STATE] = (("courses.csv", upload),)
-        at.session_state["source"] = UPLOAD
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    """The page on the demo, or on `upload` as this session's courses.csv."""
+    return apptest.open_page(PAGE, query, None if upload is None else (("courses.csv", upload),))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +51,7 @@ def uploaded():
 def test_page_shows_relapse_curves_tables_and_second_courses(uploaded):
     at = uploaded
     assert at.title[0].value == "Relapse"
-    titles = chart_titles(at)
+    titles = apptest.chart_titles(at)
     assert any(t.startswith("Staying free of relapse after the course<br>") for t in titles)
     assert any("by cumulative dose" in t and "Log-rank" in t for t in titles)
     assert any(t.startswith("Relapse: this data beside published figures") for t in titles)
@@ -89,7 +78,7 @@ def test_each_definition_option(uploaded, origin, retreat):
     at.radio(key="relapse_origin").set_value(ORIGIN_LABELS[origin])
     at.toggle(key="relapse_retreat").set_value(retreat).run()
     assert not at.exception
-    titles = chart_titles(at)
+    titles = apptest.chart_titles(at)
     assert any(("last dose" if origin == "end" else "first dose") in t for t in titles)
     wording = "counts as relapse" if retreat else "censored when a further course starts"
     assert any(wording in t for t in titles)
@@ -103,7 +92,7 @@ def test_every_grouping_option(uploaded):
         at.selectbox(key="relapse_by").select_index(index).run()
         assert not at.exception, option
     at.selectbox(key="relapse_by").select("Sex").run()
-    assert any("by sex" in t for t in chart_titles(at))
+    assert any("by sex" in t for t in apptest.chart_titles(at))
 
 
 def test_data_without_follow_up_says_what_is_missing():

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from csv_bundles import bundle
 from ui.data_source import UPLOAD, UPLOAD_STATE
 
@@ -17,17 +19,10 @@ PAGE = "views/side_effects.py"
 
 
 def _open(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return apptest.open_page(PAGE, query)
 
 
-def _titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+_titles = apptest.chart_titles
 
 
 def _metric(at: AppTest, label_start: str) -> str:
@@ -67,8 +62,10 @@ def test_unrecognised_terms_are_listed(default_page):
 
 
 def test_every_table_has_a_download(default_page):
-    # Named effects, resolution, comparison, all terms, unrecognised terms.
-    assert len(default_page.get("download_button")) == 5
+    # Named effects, resolution, comparison, all terms, unrecognised terms: each as CSV and as Excel.
+    labels = [button.label for button in default_page.get("download_button") if not button.key.startswith("export-")]
+    assert labels.count("Download CSV") == 5
+    assert labels.count("Download Excel") == 5
 
 
 def _counted(at: AppTest) -> tuple[int, int]:
@@ -118,13 +115,7 @@ def test_comparison_restored_from_the_url():
 
 
 def _open_upload(files: dict[str, bytes]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state[UPLOAD_STATE] = tuple(files.items())
-    at.session_state["source"] = UPLOAD
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return apptest.open_page(PAGE, files=tuple(files.items()))
 
 
 def test_data_without_adverse_events_says_so():

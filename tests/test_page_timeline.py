@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+
 from analysis import timeline
 from analysis.loading import load_demo
 
@@ -24,13 +26,7 @@ def demo():
 
 
 def _open(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return apptest.open_page(PAGE, query)
 
 
 def _figure_title(at: AppTest) -> str:

@@ -219,10 +219,15 @@ def test_hand_made_cohort_round_trips(tiny_cohort):
     assert reloaded.courses[columns].astype(str).equals(tiny_cohort.courses[columns].astype(str))
 
 
-def test_only_kept_columns_are_saved(store):
-    result = load_tables({"courses.csv": b"patient_id,sex,age,favourite_colour,,\nP1,F,20,blue,,\nP2,M,30,red,,\n"}, "x")
-    files = cohort_files(result.cohort)
-    header = files["courses.csv"].splitlines()[0].decode()
-    assert header.split(",") == [c for c in header.split(",") if c]  # no unnamed columns
-    assert "favourite_colour" in header  # a custom column the loader kept
-    assert set(files) == {"courses.csv"}  # empty tables are not stored
+def test_only_kept_columns_are_saved_never_identifiers(store):
+    upload = (b"patient_id,sex,age,email,patient_name,favourite_colour,,\n"
+              b"P1,F,20,ann@example.org,Ann Smith,blue,,\nP2,M,30,bob@example.org,Bob Jones,red,,\n")
+    result = load_tables({"courses.csv": upload}, "x")
+    token = store.save(cohort_files(result.cohort), "x")
+    saved = store.open(token).files
+    assert set(saved) == {"courses.csv"}  # empty tables are not stored
+    text = saved["courses.csv"].decode()
+    header = text.splitlines()[0].split(",")
+    assert all(header) and "favourite_colour" in header  # a custom column the loader kept
+    assert "email" not in header and "patient_name" not in header
+    assert "example.org" not in text and "Smith" not in text

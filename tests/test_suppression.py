@@ -89,3 +89,32 @@ def test_generic_table_finds_counts_and_derived_columns_by_name():
     assert out["n_courses"].tolist() == ["<5", SUPPRESSED]
     assert out["percent_cleared"].tolist() == [SUPPRESSED, SUPPRESSED]
     assert out["ci_high"].tolist() == [SUPPRESSED, SUPPRESSED]
+
+
+def test_generic_table_wide_counts_by_month_are_counts():
+    # Number at risk by month: the month is in the column's name, the cells are counts.
+    table = pd.DataFrame({"group": ["all"], "month 0": [2000], "month 48": [1]})
+    out = suppress_any_table(table)
+    assert out["month 0"].tolist() == [2000]
+    assert out["month 48"].tolist() == ["<5"]
+
+
+def test_generic_table_leaves_labels_alone_and_hides_summaries_of_small_rows():
+    table = pd.DataFrame({"month": [1, 2, 3], "upper_limit": [3, 40, 40], "results": [2, 50, 60],
+                          "median": [20.0, 22.0, 25.0], "q1": [3, 10, 11], "n_change": [2, 40, 41]})
+    out = suppress_any_table(table)
+    assert out["month"].tolist() == [1, 2, 3]
+    assert out["upper_limit"].tolist() == [3, 40, 40]
+    assert out["results"].tolist() == ["<5", SUPPRESSED, 60]
+    assert out.loc[0, "median"] == SUPPRESSED and out.loc[0, "q1"] == SUPPRESSED
+    assert out.loc[2, "median"] == 25.0
+
+
+def test_generic_table_with_a_custom_threshold():
+    table = pd.DataFrame({"what": ["a", "b", "c"], "courses": [9, 10, 11]})
+    assert suppress_any_table(table, threshold=10)["courses"].tolist() == ["<10", SUPPRESSED, 11]
+
+
+def test_a_repeated_index_does_not_spread_secondary_suppression():
+    table = pd.DataFrame({"group": ["a", "b", "c"], "courses": [2, 30, 8]}, index=[0, 0, 1])
+    assert suppress_table(table, ["courses"])["courses"].tolist() == ["<5", 30, SUPPRESSED]

@@ -266,6 +266,8 @@ def test_loaded_tables_have_the_cohort_dtypes():
     result = load(bundle(courses=("P1,1,F,16,50,4,150,",), visits=("P1,1,0,4,30",)))
     for name in ("courses", "visits", "adverse_events", "labs"):
         expected = empty_table(name).dtypes
+        if name == "labs" and "harmonised" in result.cohort.labs:  # converted once at load (analysis.prepare)
+            expected = expected.drop(["test", "unit", "value", "lower_limit", "upper_limit"])
         actual = result.cohort.table(name)[expected.index].dtypes
         assert actual.astype(str).tolist() == expected.astype(str).tolist(), name
 

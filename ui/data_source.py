@@ -1,18 +1,26 @@
-"""Which dataset the session looks at: the bundled demo, or files this session uploaded.
+"""Which dataset the session looks at: the bundled demo, files this session uploaded, or a
+saved dataset opened from a shared link (`ui.sharing`).
 
 The demo is public and read-only, so one copy serves every session. Uploads are cached per
-session and keyed on their bytes, never on their names: two people uploading different files
-called `courses.csv` never see each other's rows.
+session and keyed on their bytes (and the confirmed column mapping), never on their names: two
+people uploading different files called `courses.csv` never see each other's rows. Uploads are
+held in memory only.
 """
 from __future__ import annotations
 
 import streamlit as st
 
 from analysis.loading import LoadResult, load_demo, load_tables
+from analysis.mapping import Mapping
+from analysis.upload import UploadPlan, plan_upload
 
 DEMO = "demo"
 UPLOAD = "upload"
 UPLOAD_STATE = "uploaded_files"
+UPLOAD_MAPPING_STATE = "uploaded_mapping"  # the confirmed mapping (JSON text) of the uploaded files
+PENDING_STATE = "pending_upload"            # files uploaded on the Data page, mapping not yet confirmed
+SHARED = "shared"
+SHARED_STATE = "shared_files"
 
 
 @st.cache_resource(show_spinner="Loading the synthetic demo cohort ...")
@@ -21,19 +29,54 @@ def demo_result() -> LoadResult:
 
 
 @st.cache_resource(scope="session", max_entries=4, show_spinner="Reading and validating your files ...")
-def uploaded_result(files: tuple[tuple[str, bytes], ...]) -> LoadResult:
-    return load_tables(dict(files), source=", ".join(name for name, _ in files))
+def uploaded_result(files: tuple[tuple[str, bytes], ...], mapping_json: str | None = None) -> LoadResult:
+    mapping = Mapping.from_json(mapping_json) if mapping_json else None
+    return load_tables(dict(files), source=", ".join(name for name, _ in files), mapping=mapping)
 
 
-def remember_upload(files: list) -> None:
+@st.cache_resource(scope="session", max_entries=2, show_spinner="Reading your files (a large file takes a moment) ...")
+def upload_plan(files: tuple[tuple[str, bytes], ...], mapping_json: str | None = None) -> UploadPlan:
+    """What the files hold and the proposed mapping, before the user confirms it."""
+    return plan_upload(dict(files), Mapping.from_json(mapping_json) if mapping_json else None)
+
+
+def remember_upload(files: list, mapping_json: str | None = None) -> None:
     st.session_state[UPLOAD_STATE] = tuple((f.name, f.getvalue()) for f in files)
+    st.session_state[UPLOAD_MAPPING_STATE] = mapping_json
+
+
+def use_pending_upload(mapping_json: str) -> None:
+    """The files awaiting confirmation become this session's data, mapped as confirmed."""
+    st.session_state[UPLOAD_STATE] = st.session_state.get(PENDING_STATE, ())
+    st.session_state[UPLOAD_MAPPING_STATE] = mapping_json
+    st.session_state[PENDING_STATE] = ()
 
 
 def uploaded_files() -> tuple[tuple[str, bytes], ...]:
     return st.session_state.get(UPLOAD_STATE, ())
 
 
+@st.cache_resource(scope="session", max_entries=2, show_spinner="Opening the saved dataset ...")
+def shared_result(files: tuple[tuple[str, bytes], ...], label: str) -> LoadResult:
+    return load_tables(dict(files), source=label)
+
+
+def remember_shared(files: dict[str, bytes], label: str) -> None:
+    st.session_state[SHARED_STATE] = (label, tuple(files.items()))
+
+
+def forget_shared() -> None:
+    st.session_state.pop(SHARED_STATE, None)
+
+
+def shared_files() -> tuple[str, tuple[tuple[str, bytes], ...]] | None:
+    return st.session_state.get(SHARED_STATE)
+
+
 def active_result(source: str) -> LoadResult:
     if source == UPLOAD and uploaded_files():
-        return uploaded_result(uploaded_files())
+        return uploaded_result(uploaded_files(), st.session_state.get(UPLOAD_MAPPING_STATE))
+    if source == SHARED and shared_files():
+        label, files = shared_files()
+        return shared_result(files, label)
     return demo_result()

@@ -1,10 +1,19 @@
 """Page furniture: the header with the dataset's label, downloads, and empty-state messages."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import PurePath
+
 import pandas as pd
 import streamlit as st
 
+from analysis.suppression import suppress_any_table, suppress_table
+from analysis.table_files import csv_bytes, excel_bytes
+
+from .presenter import presentable_table, presenter_on, shown_count, suppression_note, suppression_threshold
 from .sidebar import View, current_view
+
+EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def page_header(title: str, intro: str = "") -> View:
@@ -12,7 +21,10 @@ def page_header(title: str, intro: str = "") -> View:
     st.title(title)
     if view.cohort is not None:
         badge = ":orange-badge[Synthetic demo data]" if view.cohort.synthetic else ":blue-badge[Your data]"
-        st.markdown(f"{badge} {view.cohort.source} · **{view.filtered.n_courses:,}** of {view.cohort.n_courses:,} courses · filters: {view.filters.describe()}")
+        st.markdown(f"{badge} {view.cohort.source} · **{shown_count(view.filtered.n_courses)}** of "
+                    f"{shown_count(view.cohort.n_courses)} courses · filters: {view.filters.describe()}")
+    if presenter_on():
+        st.caption(suppression_note())
     if intro:
         st.caption(intro)
     return view
@@ -29,6 +41,44 @@ def require_data(view: View) -> bool:
     return True
 
 
-def csv_download(table: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
-    st.download_button(label, table.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv",
-                       key=key or f"download-{file_name}", on_click="ignore")
+def shareable_table(table: pd.DataFrame, suppress: bool = False, count_columns: Iterable[str] | None = None,
+                    percent_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """The table as it may leave the app: small counts suppressed in presenter mode or when asked.
+
+    With `count_columns` the caller names the counts (and the percentages derived from them);
+    otherwise they are recognised by name and content (`analysis.suppression.suppress_any_table`).
+    """
+    if not (suppress or presenter_on()):
+        return table
+    if count_columns is not None:
+        return suppress_table(table, count_columns, suppression_threshold(), percent_columns)
+    return suppress_any_table(table, suppression_threshold())
+
+
+def csv_download(table: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None,
+                 suppress: bool = False, count_columns: Iterable[str] | None = None, percent_columns: Iterable[str] = ()) -> None:
+    """CSV and Excel downloads of a table: formula-looking text made inert, small counts suppressed in presenter mode."""
+    shared = shareable_table(table, suppress, count_columns, percent_columns)
+    row = st.container(horizontal=True, gap="small")
+    row.download_button(label, csv_bytes(shared), file_name=file_name, mime="text/csv",
+                        key=key or f"download-{file_name}", on_click="ignore", icon=":material/download:")
+    excel_download(shared, str(PurePath(file_name).with_suffix(".xlsx")), key=f"{key or 'download-' + file_name}-xlsx",
+                   container=row, already_shared=True)
+
+
+def excel_download(table: pd.DataFrame, file_name: str, label: str = "Download Excel", key: str | None = None,
+                   suppress: bool = False, container=None, already_shared: bool = False) -> None:
+    """An Excel (.xlsx) download, built only when clicked; text is never run as a formula."""
+    shared = table if already_shared else shareable_table(table, suppress)
+    target = container if container is not None else st
+    target.download_button(label, lambda: excel_bytes(shared, PurePath(file_name).stem), file_name=file_name,
+                           mime=EXCEL_MIME, key=key or f"download-{file_name}", on_click="ignore", icon=":material/table_view:")
+
+
+def show_table(table: pd.DataFrame, **options) -> None:
+    """`st.dataframe`, with small counts suppressed while presenter mode is on."""
+    if presenter_on():
+        table, config = presentable_table(table, options.get("column_config"))
+        if config is not None:
+            options["column_config"] = config
+    return st.dataframe(table, **options)

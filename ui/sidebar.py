@@ -9,7 +9,10 @@ from analysis.cohort import Cohort
 from analysis.filters import CATEGORICAL_FILTERS, FilterSpec, apply_filters, filter_options
 from analysis.loading import LoadResult
 
-from .data_source import DEMO, UPLOAD, active_result, uploaded_files
+from .access import sign_out_control
+from .data_source import DEMO, SHARED, UPLOAD, active_result, shared_files, uploaded_files
+from .presenter import presenter_controls, shown_count
+from .sharing import open_linked_dataset, sharing_controls
 
 FILTER_LABELS = {
     "sex": "Sex",
@@ -35,6 +38,7 @@ class View:
 
 
 def render_sidebar() -> View:
+    open_linked_dataset()
     source = _source_picker()
     result = active_result(source)
     cohort = result.cohort
@@ -47,6 +51,9 @@ def render_sidebar() -> View:
         _count_line(filtered, cohort)
         view = View(result, cohort, filtered, spec)
     st.session_state[VIEW_STATE] = view
+    sharing_controls(view)
+    presenter_controls()
+    sign_out_control()
     return view
 
 
@@ -55,8 +62,8 @@ def current_view() -> View:
 
 
 def _source_picker() -> str:
-    choices = [DEMO, UPLOAD] if uploaded_files() else [DEMO]
-    labels = {DEMO: "Synthetic demo cohort", UPLOAD: "My uploaded files"}
+    choices = ([DEMO, UPLOAD] if uploaded_files() else [DEMO]) + ([SHARED] if shared_files() else [])
+    labels = {DEMO: "Synthetic demo cohort", UPLOAD: "My uploaded files", SHARED: "Saved dataset (shared link)"}
     st.sidebar.header("Data")
     return st.sidebar.radio("Data source", choices, format_func=labels.get, key="source", bind="query-params",
                             help="Upload your own files on the Data page.")
@@ -94,6 +101,6 @@ def _year_slider(cohort: Cohort) -> tuple[int, int] | None:
 
 
 def _count_line(filtered: Cohort, cohort: Cohort) -> None:
-    st.sidebar.markdown(f"**{filtered.n_courses:,} of {cohort.n_courses:,} courses** selected")
+    st.sidebar.markdown(f"**{shown_count(filtered.n_courses)} of {shown_count(cohort.n_courses)} courses** selected")
     if cohort.synthetic:
         st.sidebar.caption("Synthetic demo data: generated, not real patients.")

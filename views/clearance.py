@@ -4,7 +4,8 @@ import streamlit as st
 from analysis import clearance, clearance_figures
 from analysis.clearance import ClearanceSettings
 from analysis.literature import reference
-from ui.page import csv_download, page_header, require_data
+from ui.charts import show_chart
+from ui.page import csv_download, page_header, require_data, show_table
 
 
 def settings_widgets() -> ClearanceSettings:
@@ -77,13 +78,13 @@ def published_comparison(settings: ClearanceSettings) -> str:
 
 
 def by_month_section(result: clearance.ClearanceAnalysis) -> None:
-    st.plotly_chart(clearance_figures.clearance_by_month_figure(result.by_month, result.settings), width="stretch", key="clearance_by_month")
+    show_chart(clearance_figures.clearance_by_month_figure(result.by_month, result.settings), "Clearance by month", key="clearance_by_month")
     published = " The purple dotted line is the published end-of-course figure." if result.settings.definition == "iga01" else ""
     st.caption("The number under each month is the denominator: the courses counted that month under the missed-visit rule. "
                "The red dashed line is the article's \"80-100% clearance\"." + published + left_out_text(result))
     with st.expander("Clearance by month (table)"):
         table = result.by_month.rename(columns={"n": "courses_counted", "cleared": "courses_clear", "rate": "share_clear"})
-        st.dataframe(table, hide_index=True, width="stretch")
+        show_table(table, hide_index=True, width="stretch")
         csv_download(table, "clearance_by_month.csv", key="clearance_by_month_csv")
 
 
@@ -103,9 +104,9 @@ def lesions_section(result: clearance.ClearanceAnalysis) -> None:
         st.info("The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or total_lesions): "
                 "the lesion chart needs at least one of them.")
         return
-    st.plotly_chart(clearance_figures.lesion_change_figure(result.lesions), width="stretch", key="clearance_lesions")
+    show_chart(clearance_figures.lesion_change_figure(result.lesions), "Lesion change by month", key="clearance_lesions")
     with st.expander("Lesion counts and change from baseline per month (table)"):
-        st.dataframe(result.lesions, hide_index=True, width="stretch")
+        show_table(result.lesions, hide_index=True, width="stretch")
         csv_download(result.lesions, "clearance_lesions_by_month.csv", key="clearance_lesions_csv")
 
 
@@ -113,26 +114,26 @@ def iga_section(result: clearance.ClearanceAnalysis) -> None:
     if result.iga.empty:
         st.info("The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity chart needs them.")
         return
-    st.plotly_chart(clearance_figures.iga_distribution_figure(result.iga), width="stretch", key="clearance_iga")
+    show_chart(clearance_figures.iga_distribution_figure(result.iga), "IGA by month", key="clearance_iga")
     with st.expander("IGA grades per month (table)"):
-        st.dataframe(result.iga, hide_index=True, width="stretch")
+        show_table(result.iga, hide_index=True, width="stretch")
         csv_download(result.iga, "clearance_iga_by_month.csv", key="clearance_iga_csv")
 
 
 def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(clearance_figures.flare_figure(result.flare), width="stretch", key="clearance_flare_chart")
+        show_chart(clearance_figures.flare_figure(result.flare), "Initial flare", key="clearance_flare_chart")
         st.caption(f"Not counted: {result.flare.without_baseline:,} courses without a baseline lesion count, "
                    f"{result.flare.without_early_visit:,} with a baseline but no visit in the first 6 weeks.")
     with right:
-        st.plotly_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings), width="stretch",
-                        key="clearance_time")
+        show_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings), "Time to clearance",
+                   key="clearance_time")
         st.caption(f"Missed visits do not change this curve: it uses the assessments that took place. "
                    f"Numbers under the months: courses still followed and not yet clear.")
     with st.expander("Time to clearance (table)"):
         table = clearance.time_to_clearance_table(result.time_to_clearance)
-        st.dataframe(table, hide_index=True, width="stretch")
+        show_table(table, hide_index=True, width="stretch")
         csv_download(table, "clearance_time_to_clearance.csv", key="clearance_time_csv")
 
 
@@ -145,8 +146,8 @@ def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     key = st.selectbox("Compare end-of-course clearance by", list(options), format_func=options.get, key="clearance_group",
                        bind="query-params")
     comparison = clearance.compare_groups(cohort, key, result.settings)
-    st.plotly_chart(clearance_figures.group_comparison_figure(comparison, result.settings, options[key]), width="stretch",
-                    key="clearance_groups")
+    show_chart(clearance_figures.group_comparison_figure(comparison, result.settings, options[key]), f"Clearance by {key}",
+               key="clearance_groups")
     if comparison.difference is not None and comparison.difference.estimate is not None:
         diff = comparison.difference
         first, second = comparison.table["group"].tolist()
@@ -155,7 +156,7 @@ def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     p_text = "" if comparison.p_value is None else f", p = {comparison.p_value:.3g}"
     st.caption(f"Test: {comparison.test}{p_text}. Courses whose group is unknown: {comparison.missing_group:,} (left out).")
     with st.expander("Clearance by group (table)"):
-        st.dataframe(comparison.table, hide_index=True, width="stretch")
+        show_table(comparison.table, hide_index=True, width="stretch")
         csv_download(comparison.table, f"clearance_by_{key}.csv", key="clearance_groups_csv")
 
 
@@ -165,7 +166,7 @@ def counting_section(result: clearance.ClearanceAnalysis) -> None:
             st.markdown(f"- {rule}")
         not_counted = ", ".join(f"{reason}: {count:,}" for reason, count in result.end_not_counted.items()) or "none"
         st.markdown(f"Courses left out of the end-of-course share: {not_counted}.")
-        st.dataframe(result.quality, hide_index=True, width="stretch")
+        show_table(result.quality, hide_index=True, width="stretch")
         csv_download(result.quality, "clearance_data_quality.csv", key="clearance_quality_csv")
 
 

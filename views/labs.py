@@ -6,19 +6,20 @@ from analysis import labs, labs_figures
 from analysis.clearance import grouping_options
 from analysis.lab_units import BY_CODE, reference_table
 from analysis.literature import reference
-from ui.page import csv_download, page_header, require_data
+from ui.charts import show_chart
+from ui.page import csv_download, page_header, require_data, show_table
 
 DEFAULT_TESTS = ("ALT", "AST", "TG", "TC")
 NO_GROUPING = "none"
 SHARE_LABELS = {"share": "share", "new_abnormal": "share", "above_uln": "above the limit", "ci_low": "95% CI from", "ci_high": "95% CI to", "literature": "published"}
 
 
-def show_table(table, file_name: str, key: str, labels: dict | None = None) -> None:
+def table_with_download(table, file_name: str, key: str, labels: dict | None = None) -> None:
     """A table with plain column names and shares as percentages, and its CSV download (raw values)."""
     shown = table.rename(columns={**SHARE_LABELS, **(labels or {})})
     percent = [SHARE_LABELS[c] for c in table.columns if c in SHARE_LABELS]
     config = {c: st.column_config.NumberColumn(format="percent") for c in percent}
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+    show_table(shown, hide_index=True, width="stretch", column_config=config)
     csv_download(table, file_name, key=key)
 
 
@@ -100,9 +101,9 @@ def headline(result: labs.LabAnalysis) -> None:
 
 def out_of_range_section(result: labs.LabAnalysis) -> None:
     st.subheader("How often values left the normal range")
-    st.plotly_chart(labs_figures.new_abnormal_figure(result.new_abnormal), width="stretch", key="labs_new_abnormal_chart")
+    show_chart(labs_figures.new_abnormal_figure(result.new_abnormal), "New out-of-range lab values", key="labs_new_abnormal_chart")
     with st.expander("New out-of-range values (table)"):
-        show_table(result.new_abnormal, "labs_new_abnormal.csv", "labs_new_abnormal_csv",
+        table_with_download(result.new_abnormal, "labs_new_abnormal.csv", "labs_new_abnormal_csv",
                    {"courses": "courses with a normal baseline", "new_abnormal_n": "went above the limit", "literature_source": "source"})
 
 
@@ -112,16 +113,16 @@ def trends_section(result: labs.LabAnalysis, tests: list[str]) -> None:
     columns = st.columns(2)
     for i, test in enumerate(tests):
         with columns[i % 2]:
-            st.plotly_chart(labs_figures.trend_figure(result.trend, test, settings), width="stretch", key=f"labs_trend_{test}")
-    st.plotly_chart(labs_figures.above_limit_figure(result.trend, tests, settings), width="stretch", key="labs_above_limit")
+            show_chart(labs_figures.trend_figure(result.trend, test, settings), f"{test} during and after the course", key=f"labs_trend_{test}")
+    show_chart(labs_figures.above_limit_figure(result.trend, tests, settings), "Lab results above the upper limit", key="labs_above_limit")
     with st.expander("Summary per test and time point (table)"):
-        show_table(result.trend, "labs_by_time.csv", "labs_trend_csv",
+        table_with_download(result.trend, "labs_by_time.csv", "labs_trend_csv",
                    {"n": "results", "above_uln_n": "results above the limit", "limit_known_n": "results with a known limit"})
 
 
 def grades_section(result: labs.LabAnalysis) -> None:
     st.subheader("How far values rose (CTCAE v5 grades)")
-    st.plotly_chart(labs_figures.grade_figure(result.grades), width="stretch", key="labs_grades_chart")
+    show_chart(labs_figures.grade_figure(result.grades), "Lab CTCAE grades", key="labs_grades_chart")
     graded = [t for t in labs.GRADED_TESTS if result.data.has(t)]
     if not graded:
         st.info("No gradable test (ALT, AST, TG, TC or CK) in the data: the shift table needs one of them.")
@@ -129,15 +130,15 @@ def grades_section(result: labs.LabAnalysis) -> None:
     test = st.selectbox("Shift table for", graded, format_func=labs_figures.test_name, key="labs_shift_test", bind="query-params")
     table = labs.shift_table(result.data, test)
     st.markdown(f"**{labs_figures.test_name(test)}: grade before treatment (rows) and worst grade during treatment (columns)**, courses")
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table, hide_index=True, width="stretch")
     csv_download(table, f"labs_shift_{test}.csv", key="labs_shift_csv")
     st.caption("Grade 0 = not above the limit. Only courses with a graded result during treatment are counted; "
                "'no graded baseline' = no result in the baseline window or no upper limit known.")
     with st.expander("Low / normal / high during treatment, per course (table)"):
         st.caption(labs.RANGE_RULES[result.data.settings.range_rule].capitalize() + ".")
-        show_table(result.ranges, "labs_low_normal_high.csv", "labs_ranges_csv")
+        table_with_download(result.ranges, "labs_low_normal_high.csv", "labs_ranges_csv")
     with st.expander("Grades per test (table)"):
-        show_table(result.grades, "labs_grades.csv", "labs_grades_csv")
+        table_with_download(result.grades, "labs_grades.csv", "labs_grades_csv")
 
 
 def after_course_section(result: labs.LabAnalysis) -> None:
@@ -145,7 +146,7 @@ def after_course_section(result: labs.LabAnalysis) -> None:
     if result.recovery.empty or int(result.recovery["raised_at_end"].sum()) == 0:
         st.info("No course was still above the upper limit at its last result during treatment, or the last dose (end_day) is unknown.")
         return
-    show_table(result.recovery, "labs_after_course.csv", "labs_recovery_csv", {
+    table_with_download(result.recovery, "labs_after_course.csv", "labs_recovery_csv", {
         "raised_at_end": "raised at the end", "followed_after": "tested after", "back_within_limit": "back within the limit",
         "median_days": "median days", "median_ci_low": "95% CI from", "median_ci_high": "95% CI to"})
     st.caption("Raised at the end: courses whose last result during treatment was above the upper limit. Tested after: of these, "
@@ -160,7 +161,7 @@ def liver_section(result: labs.LabAnalysis) -> None:
         missing = " and ".join(t for t in ("ALT", "BILI") if not result.data.has(t))
         st.info(f"The eDISH plot needs ALT and total bilirubin results; the data has no {missing} results.")
         return
-    st.plotly_chart(labs_figures.edish_figure(result.edish), width="stretch", key="labs_edish")
+    show_chart(labs_figures.edish_figure(result.edish), "eDISH liver safety", key="labs_edish")
     st.caption("Each point is one course's highest ALT and highest total bilirubin during treatment, as multiples of the upper limit "
                "(log scales). A point top right (ALT at least 3 times and bilirubin over 2 times the limit) is a possible Hy's law "
                "case: a signal of drug-induced liver injury that needs a clinician's review.")
@@ -171,7 +172,7 @@ def individual_section(result: labs.LabAnalysis) -> None:
     tests = [t for t in result.data.tests if t != "HCG"]
     test = st.selectbox("Test", tests, format_func=labs_figures.test_name, key="labs_spaghetti_test", bind="query-params")
     sample, total = labs.spaghetti_sample(result.data, test)
-    st.plotly_chart(labs_figures.spaghetti_figure(sample, total, test), width="stretch", key="labs_spaghetti")
+    show_chart(labs_figures.spaghetti_figure(sample, total, test), f"{test} individual courses", key="labs_spaghetti")
     if total > len(sample["course_idx"].unique()):
         st.caption(f"At most {result.data.settings.spaghetti_courses:,} courses are drawn so the chart stays readable.")
 
@@ -180,15 +181,15 @@ def monitoring_section(result: labs.LabAnalysis) -> None:
     st.subheader("Was monitoring done?")
     st.markdown("The article: **\"Regular blood tests are recommended during the treatment to monitor liver health and lipid levels.\"** "
                 "and **\"Effective birth control is required before, during, and after the course.\"**")
-    st.plotly_chart(labs_figures.compliance_figure(result.compliance), width="stretch", key="labs_compliance_chart")
+    show_chart(labs_figures.compliance_figure(result.compliance), "Lab monitoring", key="labs_compliance_chart")
     with st.expander("Monitoring (table)"):
-        show_table(result.compliance.drop(columns="key"), "labs_monitoring.csv", "labs_compliance_csv",
+        table_with_download(result.compliance.drop(columns="key"), "labs_monitoring.csv", "labs_compliance_csv",
                    {"met": "courses meeting it", "courses": "courses"})
     st.markdown("**Pregnancy tests** (courses of people who can become pregnant)")
     if int(result.pregnancy["total"].max()) == 0:
         st.info("No course has can_become_pregnant = yes with a known last dose (end_day): pregnancy-test compliance cannot be assessed.")
         return
-    show_table(result.pregnancy, "labs_pregnancy_tests.csv", "labs_pregnancy_csv", {"met": "yes", "total": "out of", "counted_in": "counted in"})
+    table_with_download(result.pregnancy, "labs_pregnancy_tests.csv", "labs_pregnancy_csv", {"met": "yes", "total": "out of", "counted_in": "counted in"})
     st.caption("Treatment months = the course's length in months, rounded; a month counts as tested when a pregnancy test (HCG) falls in it "
                "(the first month also takes a test in the 30 days before the first dose). Months of one course are not independent, "
                "so treat the interval as a guide. A positive test = above the test's upper limit.")
@@ -202,18 +203,18 @@ def data_notes_section(result: labs.LabAnalysis) -> None:
                     "unit per test (mg/dL for lipids, glucose and bilirubin; U/L for enzymes) with the factors in LITERATURE.md. "
                     "Where a result has no reference limit, the default limit of its test is used.")
         units = data.conversions
-        st.dataframe(units, hide_index=True, width="stretch")
+        show_table(units, hide_index=True, width="stretch")
         csv_download(units, "labs_units.csv", key="labs_units_csv")
         if excluded:
-            st.dataframe(data.excluded, hide_index=True, width="stretch")
+            show_table(data.excluded, hide_index=True, width="stretch")
             csv_download(data.excluded, "labs_rows_left_out.csv", key="labs_excluded_csv")
         if len(data.findings):
             st.markdown("Problems found in the lab file (row as counted in the file, header = row 1):")
-            st.dataframe(data.findings, hide_index=True, width="stretch")
+            show_table(data.findings, hide_index=True, width="stretch")
             csv_download(data.findings, "labs_findings.csv", key="labs_findings_csv")
         reference_tests = reference_table()
         st.markdown("Recognised tests, accepted units and default limits:")
-        st.dataframe(reference_tests, hide_index=True, width="stretch")
+        show_table(reference_tests, hide_index=True, width="stretch")
         csv_download(reference_tests, "labs_recognised_tests.csv", key="labs_reference_csv")
 
 

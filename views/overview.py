@@ -3,7 +3,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from analysis import claims, claims_figures, clearance, overview
-from ui.page import csv_download, page_header, require_data
+from ui.charts import show_chart
+from ui.page import csv_download, page_header, require_data, show_table
+from ui.report_download import report_download
 
 BADGES = {
     claims.SUPPORTED: ":green-badge[Supported]",
@@ -60,7 +62,7 @@ def threshold_widgets() -> dict:
         default = round(spec.threshold * 100, 6)
         value = columns[index % 4].number_input(
             f"{spec.id} {spec.label} ({claims.DIRECTIONS[spec.direction]} %)", min_value=0.0, max_value=100.0, value=default,
-            step=0.01 if default < 1 else 5.0, format="%g", key=f"claims_{spec.id}_threshold", bind="query-params",
+            step=0.01 if default <= 1 else 5.0, format="%g", key=f"claims_{spec.id}_threshold", bind="query-params",
             help=f"The article says \"{spec.says}\"; default {claims.rule_text(spec.direction, spec.threshold)}.")
         if abs(value - default) > 1e-9:
             settings[f"claims.{spec.id}.threshold"] = value / 100
@@ -150,7 +152,7 @@ def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     for result in results:
         claim_row(result, explain)
     subtitle = f"{view.filtered.n_courses:,} courses" + (" of synthetic demo data" if view.cohort.synthetic else "")
-    st.plotly_chart(claims_figures.scorecard_figure(results, subtitle), width="stretch", key="claims_chart")
+    show_chart(claims_figures.scorecard_figure(results, subtitle), "Claims scorecard", key="claims_chart")
 
 
 @st.fragment
@@ -165,16 +167,21 @@ def sensitivity_section(view, settings: dict) -> None:
         st.warning(f"The verdict depends on the definition for: {', '.join(fragile)}.")
     else:
         st.success("No verdict changes with the definition.")
-    shown = table.assign(verdict=table["verdict"].str.capitalize(), in_use=table["current"].map({True: "in use", False: ""}))
-    st.dataframe(shown[["id", "label", "variant", "in_use", "verdict", "estimate", "ci_low", "ci_high", "n", "depends_on_definition"]],
+    shown = table.assign(verdict=table["verdict"].str.capitalize(), in_use=table["current"].map({True: "in use", False: ""}),
+                         **{column: (table[column] * 100).round(1) for column in ("estimate", "ci_low", "ci_high")})
+    show_table(shown[["id", "variant", "in_use", "verdict", "estimate", "ci_low", "ci_high", "n", "depends_on_definition"]],
                  hide_index=True, width="stretch",
-                 column_config={"estimate": st.column_config.NumberColumn("estimate", format="percent"),
-                                "ci_low": st.column_config.NumberColumn("95% CI low", format="percent"),
-                                "ci_high": st.column_config.NumberColumn("95% CI high", format="percent")})
+                 column_config={"id": "Claim", "variant": "Definition", "in_use": "Scorecard", "verdict": "Verdict",
+                                "estimate": st.column_config.NumberColumn("Estimate (%)", format="%.1f"),
+                                "ci_low": st.column_config.NumberColumn("95% CI low (%)", format="%.1f"),
+                                "ci_high": st.column_config.NumberColumn("95% CI high (%)", format="%.1f"),
+                                "n": st.column_config.NumberColumn("n", format="%d"),
+                                "depends_on_definition": "Verdict changes"})
     csv_download(table, "claims_sensitivity.csv", key="claims_sensitivity_csv")
 
 
-def claims_section(view) -> None:
+def claims_section(view) -> dict | None:
+    """The scorecard; returns the settings it used (None when they cannot be used)."""
     board = st.container()
     with st.expander("Change thresholds and definitions"):
         st.caption("The article gives words (\"most\", \"rare\"); the defaults turn them into numbers. Change them to see whether a "
@@ -186,12 +193,13 @@ def claims_section(view) -> None:
         results = scorecard(view_key(view), tuple(sorted(settings.items())), view.filtered)
     except ValueError as error:  # a setting out of range: say which
         board.error(f"These settings cannot be used: {error}")
-        return
+        return None
     with board:
         render_scorecard(results, view)
     with st.expander("Does a verdict hang on a definition? (sensitivity)"):
         sensitivity_section(view, settings)
     csv_download(claims.scorecard_table(results), "claims_scorecard.csv", label="Download the scorecard (CSV)", key="claims_scorecard_csv")
+    return settings
 
 
 def cohort_section(view) -> None:
@@ -205,25 +213,27 @@ def cohort_section(view) -> None:
     columns[3].metric("Median course length", "–" if facts["median_duration_days"] is None else f"{facts['median_duration_days']:.0f} days")
     columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
 
-    st.plotly_chart(overview.demographics_figure(cohort), width="stretch")
+    show_chart(overview.demographics_figure(cohort), "Who was treated")
     left, right = st.columns(2)
-    left.plotly_chart(overview.dose_figure(cohort), width="stretch")
-    right.plotly_chart(overview.duration_figure(cohort), width="stretch")
+    show_chart(overview.dose_figure(cohort), "Dose received", container=left)
+    show_chart(overview.duration_figure(cohort), "Course length", container=right)
 
     with st.expander("Demographics table"):
         table = overview.demographics_table(cohort)
-        st.dataframe(table, hide_index=True, width="stretch")
+        show_table(table, hide_index=True, width="stretch")
         csv_download(table, "demographics.csv")
     completeness = overview.completeness(cohort)
     with st.expander("Data completeness per table and column"):
-        st.plotly_chart(overview.completeness_figure(completeness), width="stretch")
-        st.dataframe(completeness, hide_index=True, width="stretch")
+        show_chart(overview.completeness_figure(completeness), "Data completeness")
+        show_table(completeness, hide_index=True, width="stretch")
         csv_download(completeness, "completeness.csv")
 
 
 view = page_header("Overview", "The article's claims held against the data, then who was treated, with how much, for how long, "
                                "and how complete the data is.")
 if require_data(view):
-    claims_section(view)
+    settings = claims_section(view)
     st.divider()
     cohort_section(view)
+    st.divider()
+    report_download(view, settings)

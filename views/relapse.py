@@ -3,7 +3,8 @@ import streamlit as st
 
 from analysis import relapse, relapse_figures
 from analysis.literature import reference
-from ui.page import csv_download, page_header, require_data
+from ui.charts import show_chart
+from ui.page import csv_download, page_header, require_data, show_table
 
 NEEDED = ("relapse_day", "followup_end_day")
 
@@ -88,17 +89,17 @@ def relapse_section(cohort, settings, times) -> None:
             f"(95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%}). For comparison, {lai.value:.1%} of 19,907 patients in US "
             f"claims data relapsed after the course, with at least a year of follow-up ({lai.source}).")
     st.caption("How follow-up ended: " + outcome_line(overall.times))
-    st.plotly_chart(relapse_figures.km_figure(overall), width="stretch", key="relapse_km_overall")
+    show_chart(relapse_figures.km_figure(overall), "Relapse-free after the course", key="relapse_km_overall")
     with st.expander("Number at risk and relapse-free shares (tables)"):
         risk = relapse.number_at_risk_table(overall, in_months=True)
-        st.dataframe(risk, hide_index=True, width="stretch")
+        show_table(risk, hide_index=True, width="stretch")
         csv_download(risk, "relapse_number_at_risk.csv")
-        st.dataframe(free, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
+        show_table(free, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
         csv_download(free, "relapse_free_by_year.csv")
-    st.plotly_chart(relapse_figures.literature_figure(overall), width="stretch", key="relapse_literature")
+    show_chart(relapse_figures.literature_figure(overall), "Relapse beside published figures", key="relapse_literature")
     with st.expander("Published figures used for comparison"):
         published = relapse_figures.literature_table(overall)
-        st.dataframe(published, hide_index=True, width="stretch")
+        show_table(published, hide_index=True, width="stretch")
         csv_download(published, "relapse_literature.csv")
     excluded_section(overall.times)
 
@@ -112,11 +113,11 @@ def dose_section(cohort, settings, times) -> None:
     columns = {label: column for column, label in options.items()}
     group_by = columns[st.selectbox("Compare relapse by", list(columns), key="relapse_by", bind="query-params")]
     grouped = relapse.relapse_analysis(cohort, settings, group_by, times)
-    st.plotly_chart(relapse_figures.km_figure(grouped), width="stretch", key="relapse_km_grouped")
+    show_chart(relapse_figures.km_figure(grouped), f"Relapse-free by {group_by}", key="relapse_km_grouped")
     medians = relapse.median_table(grouped)
     medians["median_days"] = medians["median_days"].map(lambda d: "not reached" if d != d else f"{d:.0f}")
     table = relapse.horizon_table(grouped).merge(medians[["group", "median_days"]], on="group")
-    st.dataframe(table, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
+    show_table(table, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
     csv_download(table, f"relapse_by_{group_by}.csv")
     if group_by == "cumulative_dose_band":
         low, high = reference("relapse_12m_low_dose"), reference("relapse_12m_high_dose")
@@ -131,7 +132,7 @@ def cox_section(cohort, settings, times) -> None:
         st.info("The Cox model was not fitted: " + "; ".join(model.notes))
         return
     shown = model.table.assign(p_value=model.table["p_value"].map(relapse_figures.format_p))
-    st.dataframe(shown, hide_index=True, width="stretch",
+    show_table(shown, hide_index=True, width="stretch",
                  column_config={"hazard_ratio": st.column_config.NumberColumn("hazard ratio", format="%.3f"),
                                 "ci_low": st.column_config.NumberColumn("95% CI low", format="%.3f"),
                                 "ci_high": st.column_config.NumberColumn("95% CI high", format="%.3f"),
@@ -151,13 +152,13 @@ def second_course_section(cohort, settings) -> None:
     table = relapse.horizon_table(analysis, complement=True)
     horizon_metrics(table, "Further course within {years}").metric("Courses followed", f"{analysis.times.entered:,}")
     st.caption("How follow-up ended: " + outcome_line(analysis.times))
-    st.plotly_chart(relapse_figures.km_figure(analysis, complement=True), width="stretch", key="relapse_km_second")
-    st.plotly_chart(relapse_figures.literature_figure(analysis), width="stretch", key="relapse_literature_second")
+    show_chart(relapse_figures.km_figure(analysis, complement=True), "Further course after the course", key="relapse_km_second")
+    show_chart(relapse_figures.literature_figure(analysis), "Further course beside published figures", key="relapse_literature_second")
     with st.expander("Second-course tables"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=horizon_columns("started a further course"))
+        show_table(table, hide_index=True, width="stretch", column_config=horizon_columns("started a further course"))
         csv_download(table, "second_course_by_year.csv")
         risk = relapse.number_at_risk_table(analysis, in_months=True)
-        st.dataframe(risk, hide_index=True, width="stretch")
+        show_table(risk, hide_index=True, width="stretch")
         csv_download(risk, "second_course_number_at_risk.csv")
 
 
@@ -167,8 +168,8 @@ def excluded_section(times: relapse.EventTimes) -> None:
         return
     with st.expander(f"{len(times.excluded):,} courses left out of the relapse estimate, and why"):
         counts = times.exclusion_counts()
-        st.dataframe(counts, hide_index=True, width="stretch")
-        st.dataframe(times.excluded, hide_index=True, width="stretch")
+        show_table(counts, hide_index=True, width="stretch")
+        show_table(times.excluded, hide_index=True, width="stretch")
         csv_download(times.excluded, "relapse_courses_left_out.csv")
 
 

@@ -3,7 +3,8 @@ import streamlit as st
 
 from analysis import side_effects as se
 from analysis import side_effects_figures as figs
-from ui.page import csv_download, page_header, require_data
+from ui.charts import show_chart
+from ui.page import csv_download, page_header, require_data, show_table
 from ui.sidebar import FILTER_LABELS
 
 RATE_COLUMNS = {
@@ -64,12 +65,12 @@ def _interval(estimate) -> str:
 def _named_effects(data: se.EventData) -> None:
     st.subheader("What the document says, and what happened")
     named = se.named_effects_table(data)
-    st.plotly_chart(figs.named_effects_figure(named, data.settings), width="stretch")
+    show_chart(figs.named_effects_figure(named, data.settings), "Side effects named in the article")
     shown = named.assign(
         **{"in the data": [f"{r:.1%} ({lo:.1%} to {hi:.1%})" if r == r and r is not None else "–"
                            for r, lo, hi in zip(named["rate"], named["ci_low"], named["ci_high"])]},
     )[["effect", "document_says", "in the data", "band", "ci_bands", "comparison", "literature"]]
-    st.dataframe(shown.rename(columns={"document_says": "document says", "band": "band in the data",
+    show_table(shown.rename(columns={"document_says": "document says", "band": "band in the data",
                                        "ci_bands": "bands the 95% CI covers", "literature": "published figure"}),
                  hide_index=True, width="stretch")
     csv_download(named, "side_effects_named.csv", key="ae-download-named")
@@ -79,12 +80,12 @@ def _named_effects(data: se.EventData) -> None:
 
 def _all_terms(data: se.EventData, table) -> None:
     st.subheader("Every side effect, ranked")
-    st.plotly_chart(figs.incidence_figure(table, data.settings), width="stretch")
+    show_chart(figs.incidence_figure(table, data.settings), "Side effects ranked")
     left, right = st.columns(2)
     terms = table["term"].head(12).tolist()
-    left.plotly_chart(figs.onset_figure(se.onset_table(data, terms), terms, data.settings), width="stretch")
+    show_chart(figs.onset_figure(se.onset_table(data, terms), terms, data.settings), "Side effect onset", container=left)
     if data.events["grade"].notna().any():
-        right.plotly_chart(figs.grade_figure(se.worst_grade_table(data, terms), terms, data.settings), width="stretch")
+        show_chart(figs.grade_figure(se.worst_grade_table(data, terms), terms, data.settings), "Side effect grades", container=right)
     else:
         right.info("No severity grade is recorded (column `grade` of the adverse events is empty), so the grade chart is not shown.")
 
@@ -95,19 +96,19 @@ def _resolution(data: se.EventData, table) -> None:
     resolution = None
     if data.events["resolved_day"].notna().any():
         resolution = se.resolution_table(data, table["term"].head(8).tolist())
-        left.plotly_chart(figs.resolution_figure(resolution, data.settings), width="stretch")
+        show_chart(figs.resolution_figure(resolution, data.settings), "Side effect resolution", container=left)
     else:
         left.info("No resolution day is recorded (column `resolved_day` of the adverse events is empty), so resolution cannot be shown.")
-    right.plotly_chart(figs.events_per_course_figure(se.events_per_course(data), data.settings), width="stretch")
+    show_chart(figs.events_per_course_figure(se.events_per_course(data), data.settings), "Side effects per course", container=right)
     actions = se.action_table(data)
     recorded = actions[actions["recorded"]]
     if recorded.empty:
         st.info("Neither `end_reason` of the courses nor `action` of the adverse events is recorded, so stopping and dose changes cannot be shown.")
     else:
-        st.dataframe(recorded.drop(columns=["recorded", "interval"]), hide_index=True, width="stretch", column_config=RATE_COLUMNS)
+        show_table(recorded.drop(columns=["recorded", "interval"]), hide_index=True, width="stretch", column_config=RATE_COLUMNS)
     if resolution is not None:
         with st.expander("Resolution table"):
-            st.dataframe(resolution, hide_index=True, width="stretch")
+            show_table(resolution, hide_index=True, width="stretch")
             csv_download(resolution, "side_effects_resolution.csv", key="ae-download-resolution")
 
 
@@ -125,8 +126,8 @@ def _comparison(data: se.EventData, table) -> None:
     terms, column = _effect_terms(effect, data.settings)
     compared = se.comparison_table(data, group_by, terms, column)
     label = FILTER_LABELS.get(group_by, group_by)
-    st.plotly_chart(figs.comparison_figure(compared, effect, label, data.settings), width="stretch")
-    st.dataframe(compared.drop(columns=["interval"]), hide_index=True, width="stretch", column_config=RATE_COLUMNS)
+    show_chart(figs.comparison_figure(compared, effect, label, data.settings), f"Side effects by {group_by}")
+    show_table(compared.drop(columns=["interval"]), hide_index=True, width="stretch", column_config=RATE_COLUMNS)
     st.caption("Risk difference with Newcombe's interval, risk ratio with a log interval (shown when both groups have cases), "
                "two-sided Fisher's exact test, each group against the reference.")
     csv_download(compared, "side_effects_comparison.csv", key="ae-download-comparison")
@@ -143,7 +144,7 @@ def _effect_terms(effect: str, settings: se.SideEffectSettings) -> tuple:
 def _tables(data: se.EventData, table) -> None:
     st.subheader("All side effects")
     columns = ["term", "body_system", "courses", "events", "at_risk", "rate", "ci_low", "ci_high", "band", "ci_bands", "recognised"]
-    st.dataframe(table[columns], hide_index=True, width="stretch", column_config=RATE_COLUMNS)
+    show_table(table[columns], hide_index=True, width="stretch", column_config=RATE_COLUMNS)
     csv_download(table, "side_effects_all_terms.csv", key="ae-download-terms")
     unknown = se.unrecognised_terms(data)
     st.subheader("Terms the dictionary did not recognise")
@@ -151,7 +152,7 @@ def _tables(data: se.EventData, table) -> None:
         st.success("Every recorded term was recognised.")
     else:
         st.caption("These are counted under the words they were written in. Add them to `data/ae_terms.csv` to merge them with a preferred term.")
-        st.dataframe(unknown, hide_index=True, width="stretch")
+        show_table(unknown, hide_index=True, width="stretch")
         csv_download(unknown, "side_effects_unrecognised.csv", key="ae-download-unrecognised")
 
 

@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis import timeline
-from ui.page import csv_download, page_header
+from ui.charts import show_chart
+from ui.page import csv_download, page_header, show_table
 
 COURSE = timeline.COURSE_PARAM  # the URL parameter other pages link with: ?course=P000123%2F1
 MAX_OPTIONS = 5_000  # courses listed in the picker; any other id can still be typed
@@ -95,7 +96,7 @@ def _worth_a_look(view) -> None:
                           format_func=lambda key: "All reasons" if key == "all" else timeline.REASONS[key])
     chosen = table if reason == "all" else table[table["reason_key"] == reason]
     shown = chosen.head(LIST_LIMIT)[["course", "reason", "detail"]]
-    st.dataframe(shown, hide_index=True, width="stretch", on_select=partial(_open_selected, shown["course"].tolist()),
+    show_table(shown, hide_index=True, width="stretch", on_select=partial(_open_selected, shown["course"].tolist()),
                  selection_mode="single-row", key="timeline_pick")
     if len(chosen) > LIST_LIMIT:
         st.caption(f"Showing the first {LIST_LIMIT:,} of {len(chosen):,}; the CSV holds them all.")
@@ -120,7 +121,7 @@ if chosen:
     try:
         record = timeline.course_record(view.cohort, chosen)
         _header(view.cohort, record)
-        st.plotly_chart(timeline.course_timeline_figure(view.cohort, record), width="stretch", key="timeline_figure")
+        show_chart(timeline.course_timeline_figure(view.cohort, record), "Course timeline", key="timeline_figure")
     except timeline.CourseNotFound as missing:
         st.warning(str(missing))
 _worth_a_look(view)

@@ -1,0 +1,34 @@
+"""Opening the app headlessly (Streamlit's AppTest) the way every page test needs it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from ui.data_source import UPLOAD, UPLOAD_STATE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_app(query: dict | None = None, files: tuple | None = None, timeout: float = 120) -> AppTest:
+    """The app after one run of the entry point: on the demo, or on `files` ((name, bytes), ...) as this session's upload."""
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=timeout)
+    if files is not None:
+        at.session_state[UPLOAD_STATE] = tuple(files)
+        at.session_state["source"] = UPLOAD
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def open_page(page: str, query: dict | None = None, files: tuple | None = None, timeout: float = 120) -> AppTest:
+    """`page` (e.g. "views/clearance.py") reached as a user does: the entry point first, then the page."""
+    at = open_app(query, files, timeout)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]

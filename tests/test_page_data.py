@@ -1,0 +1,133 @@
+"""The Data page's upload flow, headless: files -> recognised table and proposed mapping -> confirmed
+-> validation report; saved mappings; identifiers; and two sessions never seeing each other's files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE
+
+PAGE = "views/data.py"
+EXPORT = ("Patient ID;Gender;Age (years);Weight (kg);Start of treatment\n"
+          "A01;female;17;55,5;03/02/2021\nA02;male;22;80;15/03/2021\nA03;f;30;61;01/04/2021\n").encode()
+PILOT = Path(__file__).resolve().parents[2] / "shared" / "external" / "cdisc_pilot"
+
+
+def data_page() -> AppTest:
+    at = AppTest.from_file("../dashboard.py", default_timeout=90)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.file_uploader(key="upload_widget").set_value([(name, data, "text/csv") for name, data in files]).run()
+    assert not at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in [*at.markdown, *at.caption, *at.warning, *at.error, *at.info, *at.success]]
+    return "\n".join(str(p) for p in parts)
+
+
+def confirm(at: AppTest) -> AppTest:
+    at.button(key="use_upload").click().run()
+    assert not at.exception
+    return at
+
+
+def test_a_non_canonical_export_is_recognised_mapped_and_confirmed():
+    at = upload(data_page(), ("clinic_export.csv", EXPORT))
+    shown = texts(at)
+    assert "Read as CSV, UTF-8, semicolon-separated, decimal commas." in shown
+    assert "How sure the app is" in shown
+    assert next(s for s in at.selectbox if s.label == "This file holds").value == "courses"
+    assert at.session_state[PENDING_STATE][0][0] == "clinic_export.csv"
+    assert [b.label for b in at.button] == ["Use this data"]
+    at = confirm(at)
+    assert at.session_state["source"] == UPLOAD
+    saved = json.loads(at.session_state[UPLOAD_MAPPING_STATE])
+    assert saved["files"][0]["columns"]["sex"]["source"] == "Gender"
+    shown = texts(at)
+    assert "clinic_export.csv · **3** of 3 courses" in shown
+    assert "clinic_export.csv: 3 rows read, 3 kept." in shown
+    at.switch_page("views/overview.py").run()
+    assert not at.exception and ":blue-badge[Your data]" in texts(at)
+
+
+def test_the_table_can_be_changed_and_the_proposal_follows():
+    at = upload(data_page(), ("clinic_export.csv", EXPORT))
+    table = next(s for s in at.selectbox if s.label == "This file holds")
+    assert table.value == "courses"
+    table.select("labs").run()
+    assert not at.exception
+    assert next(s for s in at.selectbox if s.label == "This file holds").value == "labs"
+
+
+def test_a_saved_mapping_file_is_applied_and_a_bad_one_refused():
+    at = upload(data_page(), ("clinic_export.csv", EXPORT))
+    mapping = {"files": [{"file": "clinic_export.csv", "table": "courses", "keep_other_columns": False, "columns": {
+        "patient_id": {"source": "Patient ID"}, "sex": {"source": "Gender", "values": {"female": "F", "f": "F", "male": "other"}},
+        "age": {"source": "Age (years)"}}}]}
+    at.file_uploader(key="mapping_widget").set_value(("mapping.json", json.dumps(mapping).encode(), "application/json")).run()
+    assert not at.exception
+    at = confirm(at)
+    assert "clinic_export.csv · **3** of 3 courses" in texts(at)
+    assert json.loads(at.session_state[UPLOAD_MAPPING_STATE])["files"][0]["columns"]["sex"]["values"]["male"] == "other"
+
+    at = upload(data_page(), ("clinic_export.csv", EXPORT))
+    at.file_uploader(key="mapping_widget").set_value(("mapping.json", b"{not json", "application/json")).run()
+    assert not at.exception and "cannot be used: the mapping file is not valid JSON" in texts(at)
+
+
+def test_identifier_columns_are_shown_as_dropped_and_a_names_only_file_refused():
+    with_email = b"patient_id,sex,age,email\nP1,F,17,ann@example.org\nP2,M,30,bo@example.org\n"
+    names_only = b"Patient,sex,age\nJane Smith,F,17\nOmar Haddad,M,22\nLi Wei,F,30\nAnna Berg,F,19\nJohn Doe,M,40\n"
+    at = upload(data_page(), ("courses.csv", with_email), ("other.csv", names_only))
+    warnings = " ".join(w.value for w in at.warning)
+    assert "column email holds e-mail addresses" in warnings and "dropped" in warnings
+    errors = " ".join(e.value for e in at.error)
+    assert "This file is not used" in errors and "people's names" in errors
+    at = confirm(at)
+    assert "email" not in at.session_state[UPLOAD_MAPPING_STATE]
+    assert "courses.csv, other.csv · **2** of 2 courses" in texts(at)
+
+
+def test_unreadable_files_are_named_on_the_page():
+    at = upload(data_page(), ("scan.csv", b"%PDF-1.7 ..."), ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+                ("courses.csv", b"patient_id,sex,age\nP1,F,20\n"))
+    shown = texts(at)
+    assert "**scan.csv** cannot be read: the file is a PDF document, not a table." in shown
+    assert "**old.xls** cannot be read: the file is an old-style Office file (Excel .xls or Word .doc); save it as .xlsx or CSV." in shown
+
+
+def test_two_sessions_uploading_files_of_the_same_name_each_see_only_their_own():
+    first, second = data_page(), data_page()
+    upload(first, ("courses.csv", b"patient_id,sex,age\nALPHA-1,F,20\nALPHA-2,M,31\n"))
+    upload(second, ("courses.csv", b"patient_id,sex,age\nBETA-1,F,40\n"))
+    confirm(first)
+    confirm(second)
+    assert "courses.csv · **2** of 2 courses" in texts(first)
+    assert "courses.csv · **1** of 1 courses" in texts(second)
+    assert first.session_state[UPLOAD_STATE] != second.session_state[UPLOAD_STATE]
+    first.run()  # a rerun of the first session still sees its own rows after the second loaded the same name
+    assert "courses.csv · **2** of 2 courses" in texts(first) and "BETA" not in texts(first)
+    first.switch_page("views/timeline.py").run()
+    assert not first.exception
+    assert "BETA-1" not in str([s.options for s in first.selectbox])
+
+
+def test_a_cdisc_upload_needs_no_mapping():
+    if not (PILOT / "adsl.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {PILOT}")
+    at = upload(data_page(), *((name, (PILOT / name).read_bytes()) for name in ("adsl.csv", "adae.csv", "adtte.csv")))
+    shown = texts(at)
+    assert "Recognised as **CDISC ADaM ADSL**" in shown and "Recognised as **CDISC ADaM ADAE**" in shown
+    assert any(c.label.startswith("Leave out not treatment-emergent") for c in at.checkbox)
+    at = confirm(at)
+    assert "254 courses of 254 patients" in texts(at)

@@ -1,0 +1,175 @@
+"""Presenter mode: a clean, large view for a projector, in which no small count is shown.
+
+Switched on by the sidebar toggle or by `?presenter=1` in a link (the address keeps it while on). While it is on, every table the
+app shows and every download it offers goes through small-cell suppression
+(`analysis.suppression`): counts below the threshold (default 5, settable) read "<5", and values
+that would reveal them read "suppressed". The Course timeline page is hidden (a single course is
+the easiest thing to recognise) and the sidebar starts collapsed.
+"""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import streamlit as st
+
+from analysis.suppression import DEFAULT_THRESHOLD, suppress_any_table, suppress_count
+
+PRESENTER_KEY = "presenter"
+THRESHOLD_KEY = "presenter_threshold"
+ON_TEXTS = ("1", "true", "yes", "on")
+HIDDEN_PAGES = ("timeline",)  # url paths not offered in presenter mode
+
+# Large type, no decoration, and charts that share a row stacked one per row.
+# A constant: user data never reaches this block.
+PRESENTER_CSS = """
+<style>
+[data-testid="stMain"] { font-size: 1.2rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.2rem; }
+[data-testid="stMain"] h1 { font-size: 3rem; }
+[data-testid="stMain"] h2 { font-size: 2.2rem; }
+[data-testid="stMain"] h3 { font-size: 1.8rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 2rem; max-width: 1500px; }
+[data-testid="stDecoration"] { display: none; }
+[data-testid="stHorizontalBlock"]:has([data-testid="stPlotlyChart"]) { flex-direction: column; }
+[data-testid="stHorizontalBlock"]:has([data-testid="stPlotlyChart"]) > [data-testid="stColumn"] {
+    width: 100% !important; flex: 1 1 100% !important; }
+</style>
+"""
+
+
+def presenter_requested() -> bool:
+    """Presenter mode as the URL asks for it; readable before any widget exists (page config, navigation)."""
+    return str(st.query_params.get(PRESENTER_KEY, "")).lower() in ON_TEXTS
+
+
+def presenter_on() -> bool:
+    """Whether this session's page is in presenter mode (the toggle once drawn, else the URL)."""
+    try:
+        if PRESENTER_KEY in st.session_state:
+            return bool(st.session_state[PRESENTER_KEY])
+        return presenter_requested()
+    except Exception:  # outside a running app (a notebook, the command line): nothing is presented
+        return False
+
+
+def suppression_threshold() -> int:
+    try:
+        return int(st.session_state.get(THRESHOLD_KEY) or DEFAULT_THRESHOLD)
+    except Exception:
+        return DEFAULT_THRESHOLD
+
+
+def initial_sidebar_state() -> str:
+    return "collapsed" if presenter_requested() else "auto"
+
+
+def visible_pages(pages: list) -> list:
+    """The pages for the navigation: in presenter mode the Course timeline leaves the menu."""
+    if not presenter_on():
+        return pages
+    return [_hidden_from_menu(page) if page.url_path in HIDDEN_PAGES else page for page in pages]
+
+
+def stop_if_hidden(page) -> None:
+    """In presenter mode a hidden page (opened by its address) shows only why, and nothing of its content."""
+    if presenter_on() and page.url_path in HIDDEN_PAGES:
+        st.info("This page is hidden in presenter mode: a single patient's course is never shown to an audience "
+                "or included in shared reports. Leave presenter mode (sidebar) to open it.")
+        st.stop()
+
+
+def _hidden_from_menu(page):
+    hidden = copy.copy(page)
+    hidden._visibility = "hidden"  # what st.Page(..., visibility="hidden") sets
+    return hidden
+
+
+def presenter_controls() -> bool:
+    """The sidebar switch and, when on, the threshold and the layout.
+
+    The switch keeps `presenter=1` in the address itself (rather than through a widget binding,
+    which would write `true` and drop a link's `1`), so links in either form keep working.
+    """
+    if PRESENTER_KEY not in st.session_state:
+        st.session_state[PRESENTER_KEY] = presenter_requested()
+    st.sidebar.header("Presenting")
+    on = st.sidebar.toggle(
+        "Presenter mode", key=PRESENTER_KEY,
+        help="Large type and one chart per row for a projector. Counts below the threshold show as \"<5\" in every table "
+             "and download, and percentages that would reveal them as \"suppressed\". The Course timeline is hidden.")
+    _keep_in_url(on)
+    if on:
+        st.sidebar.number_input("Hide counts below", min_value=2, max_value=100, value=DEFAULT_THRESHOLD, step=1,
+                                key=THRESHOLD_KEY, bind="query-params",
+                                help="Counts from 1 up to this number minus one are shown as \"<N\". Zero is shown as 0.")
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    return on
+
+
+def _keep_in_url(on: bool) -> None:
+    if on and st.query_params.get(PRESENTER_KEY) != "1":
+        st.query_params[PRESENTER_KEY] = "1"
+    elif not on and PRESENTER_KEY in st.query_params:
+        del st.query_params[PRESENTER_KEY]
+
+
+def suppression_note() -> str:
+    threshold = suppression_threshold()
+    return (f"Presenter mode: counts from 1 to {threshold - 1} show as \"<{threshold}\", and numbers that would reveal them "
+            f"(percentages, intervals, a complementary count) as \"suppressed\", in tables and downloads. Zero is shown as 0.")
+
+
+def shown_count(n: int) -> str:
+    """A count for a line of text: suppressed in presenter mode, with thousands separators otherwise."""
+    if presenter_on():
+        value = suppress_count(n, suppression_threshold())
+        return value if isinstance(value, str) else f"{value:,}"
+    return f"{n:,}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every table shown in presenter mode is suppressed, whichever page draws it
+
+
+
+def presentable_table(table: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.DataFrame, dict | None]:
+    """The table suppressed for showing: a column holding "<5" or "suppressed" becomes text, its
+    numbers written as its number format would show them."""
+    shown = suppress_any_table(table, suppression_threshold())
+    config = dict(column_config or {})
+    for column in shown.columns:
+        if shown[column].dtype != object or not shown[column].map(type).eq(str).any() or table[column].dtype == object:
+            continue
+        setting = config.get(column)
+        number_format = _number_format(setting)
+        shown[column] = shown[column].map(lambda value: value if isinstance(value, str) else _as_text(value, number_format))
+        if setting is None or isinstance(setting, (str, dict)):
+            label = setting if isinstance(setting, str) else (setting or {}).get("label")
+            help_text = (setting or {}).get("help") if isinstance(setting, dict) else None
+            config[column] = st.column_config.TextColumn(label, help=help_text)
+    return shown, config or None
+
+
+def _number_format(setting) -> str | None:
+    if isinstance(setting, dict):
+        return (setting.get("type_config") or {}).get("format")
+    return None
+
+
+def _as_text(value, number_format: str | None) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    if number_format == "percent":
+        return f"{float(value):.1%}"
+    if number_format and number_format.startswith("%"):
+        try:
+            return number_format % value
+        except (TypeError, ValueError):
+            pass
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):,.4g}"
+
