@@ -19,7 +19,7 @@ run: setup
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.headless false
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 demo: setup
 	$(BIN)/python -m analysis demo --out data/demo

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from .claims import (CONTRADICTED, DESCRIBED, INCONCLUSIVE, NOT_TESTABLE, ONE_SIDED_METHOD, SUPPORTED, ClaimResult,
                      interval_text, percent, rule_text)
 from .figures import styled
+from .suppression import count_label, hidden_shares
 
 VERDICT_COLORS = {SUPPORTED: "#2e7d32", CONTRADICTED: "#c62828", INCONCLUSIVE: "#ef6c00", DESCRIBED: "#757575",
                   NOT_TESTABLE: "#7b1fa2"}
@@ -26,11 +27,14 @@ CIOMS_SPANS = (("very rare", LOG_FLOOR, 1e-4), ("rare", 1e-4, 1e-3), ("uncommon"
 LOG_TICKS = ((1e-5, "1 in 100,000"), (1e-4, "1 in 10,000"), (1e-3, "1 in 1,000"), (1e-2, "1 in 100"), (1e-1, "1 in 10"), (1.0, "100%"))
 ROW_HEIGHT = 30
 THRESHOLD_COLOR = "#212121"
+WITHHELD = "withheld"  # a row whose estimate rests on a count under the suppression threshold
+WITHHELD_COLOR = "#757575"
 LITERATURE_COLOR = "#1565c0"
 
 
-def chart_rows(results: list[ClaimResult]) -> pd.DataFrame:
-    """One row per plotted item (a claim, or each item of a claim naming several)."""
+def chart_rows(results: list[ClaimResult], suppress_below: int | None = None) -> pd.DataFrame:
+    """One row per plotted item (a claim, or each item of a claim naming several); with
+    `suppress_below`, an item whose estimate rests on a count under it is marked withheld."""
     rows = []
     for result in results:
         items = [(part, f"{result.id} {part.label}") for part in result.parts] or [(result, f"{result.id} {result.label}")]
@@ -40,20 +44,30 @@ def chart_rows(results: list[ClaimResult]) -> pd.DataFrame:
                 "label": label, "panel": 2 if rare else 1, "verdict": item.verdict, "estimate": item.estimate,
                 "ci_low": item.ci_low, "ci_high": item.ci_high, "n": item.n, "unit": item.unit, "threshold": item.threshold,
                 "rule": rule_text(item.direction, item.threshold), "compare": item.compare_value, "reason": item.reason,
-                "one_sided": item.method == ONE_SIDED_METHOD,
+                "one_sided": item.method == ONE_SIDED_METHOD, "numerator": item.numerator,
             })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if suppress_below and not table.empty:
+        measured = table["estimate"].notna() & (table["verdict"] != NOT_TESTABLE)
+        table["withheld"] = measured.to_numpy() & hidden_shares(table["numerator"], table["n"], suppress_below)
+    else:
+        table["withheld"] = False
+    return table
 
 
-def _hover(rows: pd.DataFrame) -> list[str]:
+def _hover(rows: pd.DataFrame, suppress_below: int | None = None) -> list[str]:
     texts = []
     for row in rows.itertuples():
         if row.verdict == NOT_TESTABLE:
             texts.append(f"<b>{row.label}</b><br>Not testable: {row.reason}")
             continue
+        if row.withheld:
+            texts.append(f"<b>{row.label}</b><br>Estimate withheld: it rests on a count under {suppress_below} "
+                         f"(n = {count_label(row.n, suppress_below)} {row.unit})")
+            continue
         bound = "one-sided upper 95% bound" if row.one_sided else "95% CI"
         texts.append(f"<b>{row.label}</b><br>{percent(row.estimate)} ({bound} {interval_text(row.ci_low, row.ci_high)})"
-                     f"<br>n = {row.n:,} {row.unit}<br>Article: {row.rule}<br>Verdict: {VERDICT_LABELS[row.verdict]}")
+                     f"<br>n = {count_label(row.n)} {row.unit}<br>Article: {row.rule}<br>Verdict: {VERDICT_LABELS[row.verdict]}")
     return texts
 
 
@@ -64,7 +78,7 @@ def _plotted(values: pd.Series, log: bool) -> np.ndarray:
 
 def _estimate_traces(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: int, shown: set[str]) -> None:
     for rank, verdict in enumerate(VERDICT_COLORS):
-        group = rows[rows["verdict"] == verdict]
+        group = rows[(rows["verdict"] == verdict) & ~rows["withheld"]]
         if verdict == NOT_TESTABLE or group.empty:
             continue
         x = _plotted(group["estimate"], log)
@@ -94,6 +108,18 @@ def _marker_trace(fig: go.Figure, rows: pd.DataFrame, column: str, log: bool, pa
     return False
 
 
+def _withheld_trace(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: int, suppress_below: int | None) -> None:
+    withheld = rows[rows["withheld"]]
+    if withheld.empty:
+        return
+    x = np.full(len(withheld), LOG_FLOOR * 1.2 if log else 0.005)  # at the left edge, clear of the threshold marks
+    fig.add_trace(go.Scatter(
+        x=x, y=withheld["label"], mode="text", text=[f"withheld: a count under {suppress_below}"] * len(withheld), name=WITHHELD,
+        textposition="middle right", textfont={"color": WITHHELD_COLOR}, showlegend=False, hovertext=_hover(withheld, suppress_below),
+        hoverinfo="text",
+    ), row=panel, col=1)
+
+
 def _not_testable_trace(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: int, shown: set[str]) -> None:
     missing = rows[rows["verdict"] == NOT_TESTABLE]
     if missing.empty:
@@ -106,10 +132,11 @@ def _not_testable_trace(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: in
     shown.add(NOT_TESTABLE)
 
 
-def scorecard_figure(results: list[ClaimResult], subtitle: str = "") -> go.Figure:
+def scorecard_figure(results: list[ClaimResult], subtitle: str = "", *, suppress_below: int | None = None) -> go.Figure:
     """Forest-plot style chart of every claim: estimate and CI (coloured by verdict), the article's
-    threshold (a bar) and the published figure for the same quantity (a diamond)."""
-    rows = chart_rows(results)
+    threshold (a bar) and the published figure for the same quantity (a diamond). With
+    `suppress_below`, an estimate resting on a count under it is not drawn ("withheld")."""
+    rows = chart_rows(results, suppress_below)
     panels = [panel for panel in (1, 2) if (rows["panel"] == panel).any()]
     heights = [int((rows["panel"] == panel).sum()) for panel in panels]
     titles = {1: "Shares (linear scale)", 2: "Rare and common events (log scale, CIOMS frequency bands)"}
@@ -126,6 +153,7 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "") -> go.Figur
         show_literature = _marker_trace(fig, part, "compare", panel == 2, target, "Published figure", "diamond-open", LITERATURE_COLOR, 11,
                                         show_literature)
         _not_testable_trace(fig, part, panel == 2, target, shown)
+        _withheld_trace(fig, part, panel == 2, target, suppress_below)
         fig.update_yaxes(categoryorder="array", categoryarray=list(part["label"])[::-1], row=target, col=1)
         if panel == 1:
             fig.update_xaxes(range=[0, 1.0], tickformat=".0%", title_text="Share of courses (or events, months), 95% CI", row=target, col=1)
@@ -135,6 +163,10 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "") -> go.Figur
                              title_text="Share, log scale", row=target, col=1)
             _cioms_bands(fig, target, len(part))
     note = "Dot and line: estimate and 95% CI, coloured by verdict. Bar: the article's threshold. Diamond: published figure. Hover for n."
+    if rows["withheld"].any():
+        withheld = ", ".join(dict.fromkeys(label.split()[0] for label in rows.loc[rows["withheld"], "label"]))
+        subtitle = f"{subtitle}; " if subtitle else ""
+        subtitle += f"not drawn (counts under {suppress_below}): {withheld}"
     height = ROW_HEIGHT * len(rows) + 150 * len(panels) + 80
     styled(fig, "The article's claims against the data", f"{subtitle + '. ' if subtitle else ''}{note}", height=height)
     fig.update_layout(margin={"l": 260, "r": 30, "t": 150, "b": 60}, hovermode="closest",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 FINDINGS_SHOWN = 50
+PLAIN_CSV = "CSV, UTF-8, comma-separated"
 LIST_ITEMS_SHOWN = 20
 
 
@@ -153,10 +154,11 @@ def read_mapping(path: Path | None):
 
 def run_validate(args: argparse.Namespace) -> int:
     report = load(args.path, args.mapping).report
-    print("\n".join(report.summary_lines()))
-    if report.read_as:
+    unusual = [f"read {file}: {how}" for file, how in report.read_as.items() if how != PLAIN_CSV]
+    if unusual:  # said when a file was not plain UTF-8 CSV with commas
+        print("\n".join(unusual))
         print()
-        print("\n".join(f"read {line}" for line in report.reading_lines()))
+    print("\n".join(report.summary_lines()))
     lines = report.finding_lines(None if args.all else FINDINGS_SHOWN)
     if lines:
         print()

@@ -49,10 +49,18 @@ class Cohort:
         return {name: len(self.table(name)) for name in TABLES}
 
     def subset(self, course_idx: np.ndarray | pd.Index) -> "Cohort":
-        """The same cohort restricted to the given courses, in every table."""
+        """The same cohort restricted to the given courses, in every table.
+
+        The subset remembers where it came from (`Lineage`), so that results prepared for the
+        whole cohort can be restricted to its courses instead of being computed again (`derived`).
+        """
         member = course_membership(course_idx, self.courses["course_idx"])
-        tables = {name: _rows_of_courses(self.table(name), member) for name in TABLES}
-        return replace(self, **tables)
+        rows = {name: _rows_of_courses(self.table(name), member) for name in TABLES}
+        child = replace(self, **{name: self.table(name)[rows[name]] for name in TABLES})
+        with _MEMO_LOCK:
+            _LINEAGE[id(child)] = Lineage(weakref.ref(self), rows, member)
+        weakref.finalize(child, _forget_lineage, id(child))
+        return child
 
     def memo(self, key: tuple, compute: Callable):
         """`compute()` once per key for these tables: the JSON summary's sections, the claims and a
@@ -61,7 +69,35 @@ class Cohort:
         Entries remember the tables they were computed from, so a table replaced in place is
         never answered from a stale entry.
         """
-        return memoised(self, key, compute, check=tuple(id(self.table(name)) for name in TABLES))
+        return memoised(self, key, compute, check=self._tables_check())
+
+    def derived(self, key: tuple, compute: Callable, restrict: Callable):
+        """Like `memo`, for a result made of per-course parts: when this cohort is a subset of one
+        that has the result already (typically the whole cohort, when a filter changes), the
+        result is `restrict(that result, lineage, self)` rather than computed again."""
+        found = _memo_entry(self, key, self._tables_check())
+        if found is not None:
+            return found[0]
+        value = self._restricted(key, restrict)
+        if value is None:
+            return self.memo(key, compute)
+        return memoised(self, key, lambda: value, check=self._tables_check())
+
+    def _restricted(self, key: tuple, restrict: Callable):
+        lineage = _LINEAGE.get(id(self))
+        parent = lineage.parent() if lineage is not None else None
+        if parent is None:
+            return None
+        found = _memo_entry(parent, key, parent._tables_check())
+        value = found[0] if found is not None else parent._restricted(key, restrict)
+        if value is None:
+            return None
+        if found is None:  # an intermediate subset: keep its share too
+            memoised(parent, key, lambda: value, check=parent._tables_check())
+        return restrict(value, lineage, self)
+
+    def _tables_check(self) -> tuple:
+        return tuple(id(self.table(name)) for name in TABLES)
 
     @property
     def label(self) -> str:
@@ -71,12 +107,51 @@ class Cohort:
 # Owner (a cohort, an area's prepared data) -> its memo; an entry goes when its owner is garbage
 # collected. Kept outside the dataclass so that a cohort built by `replace` or `subset` starts empty.
 _MEMOS: dict[int, dict] = {}
-_MEMO_LOCK = threading.Lock()  # the app serves several sessions from threads
+_MEMO_LOCK = threading.RLock()  # sessions run in threads; a finalizer may run while this thread holds it
 
 
 def _forget(owner_id: int) -> None:
     with _MEMO_LOCK:
         _MEMOS.pop(owner_id, None)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """How a subset was cut from its parent cohort: the rows kept of each parent table, and the
+    courses kept (a boolean array indexed by course_idx)."""
+
+    parent: weakref.ref
+    rows: dict[str, np.ndarray]
+    member: np.ndarray
+
+    def keeps(self, course_idx) -> np.ndarray:
+        """For each of the given course indices (parent's numbering): is the course in the subset?"""
+        codes = np.asarray(course_idx, dtype=np.int64)
+        inside = (codes >= 0) & (codes < self.member.size)
+        keep = np.zeros(len(codes), dtype=bool)
+        keep[inside] = self.member[codes[inside]]
+        return keep
+
+
+_LINEAGE: dict[int, Lineage] = {}
+
+
+def _forget_lineage(cohort_id: int) -> None:
+    with _MEMO_LOCK:
+        _LINEAGE.pop(cohort_id, None)
+
+
+def _memo_entry(owner, key: tuple, check) -> tuple | None:
+    """(value,) when `owner` has `key` computed under `check`, else None."""
+    with _MEMO_LOCK:
+        entry = _MEMOS.get(id(owner), {}).get(key)
+    return (entry[1],) if entry is not None and entry[0] == check else None
+
+
+def memo_items(owner) -> list[tuple[tuple, object]]:
+    """(key, value) of every result memoised for `owner`."""
+    with _MEMO_LOCK:
+        return [(key, entry[1]) for key, entry in _MEMOS.get(id(owner), {}).items()]
 
 
 def memoised(owner, key: tuple, compute: Callable, check=None):
@@ -85,10 +160,9 @@ def memoised(owner, key: tuple, compute: Callable, check=None):
 
     Callers must not modify what they get back: it is shared by everyone asking the same owner.
     """
-    with _MEMO_LOCK:
-        entry = _MEMOS.get(id(owner), {}).get(key)
-    if entry is not None and entry[0] == check:
-        return entry[1]
+    found = _memo_entry(owner, key, check)
+    if found is not None:
+        return found[0]
     value = compute()
     with _MEMO_LOCK:
         if id(owner) not in _MEMOS:
@@ -108,12 +182,13 @@ def course_membership(course_idx, all_course_idx: pd.Series) -> np.ndarray:
     return member
 
 
-def _rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
+def _rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> np.ndarray:
+    """Boolean mask of the table's rows whose course is a member."""
     codes = table["course_idx"].to_numpy(dtype=np.int64, na_value=-1)
     inside = (codes >= 0) & (codes < member.size)
     keep = np.zeros(len(codes), dtype=bool)
     keep[inside] = member[codes[inside]]
-    return table[keep]
+    return keep
 
 
 def empty_table(name: str) -> pd.DataFrame:
@@ -126,6 +201,9 @@ def _dtype(kind: str) -> str:
 
 def build_cohort(tables: dict[str, pd.DataFrame], source: str, synthetic: bool = False, fingerprint: str = "") -> Cohort:
     """Cohort from already typed canonical tables (missing tables become empty ones)."""
+    from .prepare import report_stage
+
+    report_stage("Linking visits, side effects and lab results to their courses")
     full = {name: tables[name] if name in tables and tables[name] is not None else empty_table(name) for name in TABLES}
     courses = full["courses"].reset_index(drop=True).copy()
     courses["course_idx"] = np.arange(len(courses), dtype=np.int64)

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .suppression import HATCH, bar_heights, hatch_pattern, share_labels
+
 PALETTE = ("#2f6f9f", "#d9822b", "#3a9a5b", "#b8463f", "#7d5ba6", "#8c6d31", "#5a8f9c", "#c46aa0")
 SUPPORTED_COLOR = "#2e7d32"
 CONTRADICTED_COLOR = "#c62828"
@@ -32,8 +34,11 @@ def styled(fig: go.Figure, title: str, subtitle: str = "", height: int = 380) ->
 
 
 def histogram_bars(values: pd.Series, bin_width: float, start: float | None = None, name: str = "", color: str = PALETTE[0],
-                   unit: str = "") -> go.Bar:
-    """A histogram as bars of precomputed counts (bin edges in the hover, with n)."""
+                   unit: str = "", *, suppress_below: int | None = None) -> go.Bar:
+    """A histogram as bars of precomputed counts (bin edges in the hover, with n).
+
+    With `suppress_below`, bins of fewer courses are drawn hatched at that height and read "<5"
+    (analysis.suppression)."""
     data = values.dropna().astype("float").to_numpy()
     if data.size == 0:
         return go.Bar(x=[], y=[], name=name)
@@ -44,17 +49,43 @@ def histogram_bars(values: pd.Series, bin_width: float, start: float | None = No
     counts, edges = np.histogram(data, bins=edges)
     centers = (edges[:-1] + edges[1:]) / 2
     labels = [f"{a:g}-{b:g}{unit}" for a, b in zip(edges[:-1], edges[1:])]
+    heights, texts, hidden = bar_heights(counts, suppress_below)
     return go.Bar(
-        x=centers, y=counts, width=bin_width * 0.95, name=name, marker_color=color,
-        customdata=labels, hovertemplate="%{customdata}: %{y:,} courses<extra>" + name + "</extra>",
+        x=centers, y=heights if hidden.any() else counts, width=bin_width * 0.95, name=name, marker_color=color,
+        marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
+        customdata=np.column_stack([labels, texts]), hovertemplate="%{customdata[0]}: %{customdata[1]} courses<extra>" + name + "</extra>",
     )
 
 
-def count_bars(counts: pd.Series, name: str = "", color: str = PALETTE[0], unit: str = "courses") -> go.Bar:
+def count_bars(counts: pd.Series, name: str = "", color: str = PALETTE[0], unit: str = "courses", *,
+               suppress_below: int | None = None) -> go.Bar:
+    """Bars of counts per category with each one's share of the total in the hover; small counts
+    hatched and written "<5" with `suppress_below`."""
     total = counts.sum()
     share = (counts / total * 100) if total else counts * 0
+    heights, texts, hidden = bar_heights(counts.to_numpy(), suppress_below)
+    shares = share_labels(share.round(1).to_numpy() / 100, hidden, ".1%") if suppress_below else share.round(1).map("{:g}%".format).to_numpy()
     return go.Bar(
-        x=[str(i) for i in counts.index], y=counts.to_numpy(), name=name, marker_color=color,
-        customdata=share.round(1).to_numpy(),
-        hovertemplate="%{x}: %{y:,} " + unit + " (%{customdata}%)<extra>" + name + "</extra>",
+        x=[str(i) for i in counts.index], y=heights if hidden.any() else counts.to_numpy(), name=name, marker_color=color,
+        marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
+        customdata=np.column_stack([texts, shares]),
+        hovertemplate="%{x}: %{customdata[0]} " + unit + " (%{customdata[1]})<extra>" + name + "</extra>",
+    )
+
+
+def has_hatched_bars(fig: go.Figure) -> bool:
+    """Whether any bar of the figure stands for a hidden count (drawn hatched)."""
+    for trace in fig.data:
+        pattern = getattr(getattr(trace, "marker", None), "pattern", None)
+        shapes = getattr(pattern, "shape", None) if pattern is not None else None
+        if shapes is not None and not isinstance(shapes, str) and HATCH in shapes:
+            return True
+    return False
+
+
+def withheld_rows(labels, texts, x, hover=None, name: str = "count under 5") -> go.Scatter:
+    """Rows of a category chart whose value is not drawn: a grey note in the row instead of a point."""
+    return go.Scatter(
+        x=list(x), y=list(labels), mode="text", text=list(texts), textposition="middle right", name=name, showlegend=False,
+        textfont={"color": NEUTRAL_COLOR, "size": 11}, hovertext=list(hover if hover is not None else texts), hoverinfo="text",
     )

@@ -16,6 +16,7 @@ import pandas as pd
 
 FINDING_COLUMNS = ("severity", "file", "row", "column", "value", "message", "action")
 EXCLUDED_ACTION = "row excluded from the lab analysis"
+UNRECOGNISED_ACTION = "kept; not converted and not graded"
 
 # Factors from LITERATURE.md ("unit conversions"): conventional = SI x factor.
 TG_MG_PER_MMOL = 88.57
@@ -340,7 +341,7 @@ def _unrecognised_findings(rows: np.ndarray, names: pd.Series, mask: np.ndarray,
         "severity": "warning", "file": file, "row": rows[first.index].astype("int64"), "column": "test",
         "value": first.to_numpy(),
         "message": [f"'{n}' is not a recognised test name or LOINC code ({counts[n]:,} rows): kept as given, in its own unit" for n in first],
-        "action": "kept; not converted and not graded",
+        "action": UNRECOGNISED_ACTION,
     })
 
 

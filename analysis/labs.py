@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from .cohort import Cohort, memoised
+from .cohort import Cohort, Lineage, memo_items, memoised
 from .lab_units import (
     BY_CODE, LIPID_TESTS, LIVER_TESTS, empty_findings, exclusion_reasons, harmonisation_findings, harmonised_columns, map_distinct,
     pair_summary,
@@ -189,8 +189,39 @@ def lab_data(source: Cohort | LabData, settings: LabSettings | None = None) -> L
     settings = settings or LabSettings()
     # Derived rows depend only on the baseline window: one copy per cohort and window serves
     # the page, the JSON summary and the claims.
-    derived = source.memo(("labs.lab_data", settings.baseline_days), lambda: _lab_data_of_cohort(source, settings))
+    derived = source.derived(("labs.lab_data", settings.baseline_days), lambda: _lab_data_of_cohort(source, settings),
+                             _restricted_lab_data)
     return derived if derived.settings == settings else replace(derived, settings=settings)
+
+
+# Per-course tables memoised on a LabData, which a subset's LabData takes by restriction.
+PER_COURSE_RESULTS = ("monitoring_flags", "pregnancy_months", "new_abnormal_flags")
+
+
+def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> LabData:
+    """The lab data of a subset of courses, cut from the whole cohort's: periods, baselines and
+    grades are per course, so this equals deriving them again, for a fraction of the time."""
+    if "harmonised" not in cohort.labs.columns:
+        return _lab_data_of_cohort(cohort, data.settings)
+    labs = data.labs.take(np.flatnonzero(lineage.keeps(data.labs["course_idx"].to_numpy())))
+    labs.index = pd.RangeIndex(len(labs))
+    labs["test"] = labs["test"].cat.remove_unused_categories()
+    test = labs["test"].array
+    raw = cohort.labs
+    converted = {c: raw[c] for c in HARMONISED_COLUMNS}
+    course_known = raw["course_idx"].notna().to_numpy()
+    usable = np.asarray(converted["harmonised"], dtype=bool) & course_known
+    restricted = LabData(
+        labs=labs,
+        baselines=data.baselines[lineage.keeps(data.baselines["course_idx"].to_numpy())].reset_index(drop=True),
+        courses=data.courses[lineage.keeps(data.courses["course_idx"].to_numpy())].reset_index(drop=True),
+        findings=data.findings, excluded=_excluded_counts(converted, course_known, usable), settings=data.settings,
+        positions=_positions(np.asarray(test.codes), test.categories), conversions=_conversions(raw, converted, cohort))
+    for key, table in memo_items(data):
+        if key[0] in PER_COURSE_RESULTS:
+            part = table[lineage.keeps(table["course_idx"].to_numpy())].reset_index(drop=True)
+            memoised(restricted, key, lambda part=part: part)
+    return restricted
 
 
 def _lab_data_of_cohort(source: Cohort, settings: LabSettings) -> LabData:
@@ -204,7 +235,7 @@ def _lab_data_of_cohort(source: Cohort, settings: LabSettings) -> LabData:
     usable = np.asarray(converted["harmonised"], dtype=bool) & course_known
     courses = _course_frame(source.courses)
     data = _derive(_lean_columns(raw, converted, usable), courses, findings, _excluded_counts(converted, course_known, usable), settings)
-    return replace(data, conversions=_conversions(raw, converted))
+    return replace(data, conversions=_conversions(raw, converted, source))
 
 
 HARMONISED_COLUMNS = ("test", "unit", "value", "lower_limit", "upper_limit", "exclusion", "harmonised")
@@ -218,12 +249,16 @@ def lab_data_from_cohort_parts(data: LabData, settings: LabSettings) -> LabData:
     return replace(derived, conversions=data.conversions)
 
 
-def _conversions(raw: pd.DataFrame, converted: dict) -> pd.DataFrame:
+def _conversions(raw: pd.DataFrame, converted: dict, cohort: Cohort | None = None) -> pd.DataFrame:
     """Rows per test and unit as given, the unit they were converted to, and how many were left out."""
     if "_pairs" in converted:
         return pair_summary(converted)
     if "test_as_given" in raw and "unit_as_given" in raw:  # harmonised by the loader
-        return pair_summary({"_pairs": _given_pairs(raw, converted), "harmonised": np.asarray(converted["harmonised"], dtype=bool)})
+        pairs = _given_pairs(raw, converted) if cohort is None else cohort.derived(
+            ("labs.given_pairs",), lambda: _given_pairs(raw, converted),
+            lambda whole, lineage, _: (whole[0][lineage.rows["labs"]], whole[1]))
+        table = pair_summary({"_pairs": pairs, "harmonised": np.asarray(converted["harmonised"], dtype=bool)})
+        return table[table["rows"] > 0].reset_index(drop=True)  # pairs of the whole cohort absent from a subset
     frame = pd.DataFrame({"test": np.asarray(converted["test"], dtype=object), "unit_as_given": raw["unit_as_given"].astype(object).fillna("(none)"),
                           "unit": np.asarray(converted["unit"], dtype=object), "excluded": ~np.asarray(converted["harmonised"], dtype=bool)})
     return frame.groupby(["test", "unit_as_given"], as_index=False, dropna=False).agg(
@@ -292,9 +327,13 @@ def _lean_columns(raw: pd.DataFrame, converted: dict, usable: np.ndarray) -> dic
 
 def _as_categorical(values) -> pd.Categorical:
     values = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.cat.remove_unused_categories()
-        return pd.Categorical.from_codes(values.cat.codes.to_numpy(), values.cat.categories.astype(str))
+    if isinstance(values.dtype, pd.CategoricalDtype):  # unused categories dropped, in one counting pass
+        codes, categories = values.cat.codes.to_numpy().astype("int64"), values.cat.categories
+        used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+        if not used.all():
+            codes = np.where(codes >= 0, (np.cumsum(used) - 1)[np.maximum(codes, 0)], -1)
+            categories = categories[used]
+        return pd.Categorical.from_codes(codes, categories.astype(str))
     return pd.Categorical(values.astype("object").fillna("").astype(str))
 
 
@@ -487,10 +526,14 @@ def grouped_quantiles(values: np.ndarray, ids: np.ndarray, groups: int, quantile
     ok = np.isfinite(values)
     if not ok.any():
         return [np.full(groups, np.nan) for _ in quantiles]
-    grouped = pd.Series(values[ok]).groupby(ids[ok])
+    # The ids are already dense: as categorical codes they group without being hashed again.
+    keys = pd.Categorical.from_codes(ids[ok], pd.RangeIndex(groups))
+    grouped = pd.Series(values[ok]).groupby(keys, observed=True, sort=True)
     if tuple(quantiles) == (0.5,):  # the median alone has a much faster path
-        return [grouped.median().reindex(range(groups)).to_numpy(dtype="float")]
-    table = grouped.quantile(list(quantiles)).unstack().reindex(index=range(groups))
+        median = grouped.median()
+        return [median.set_axis(median.index.astype("int64")).reindex(range(groups)).to_numpy(dtype="float")]
+    table = grouped.quantile(list(quantiles)).unstack()
+    table = table.set_axis(table.index.astype("int64")).reindex(index=range(groups))
     return [table[q].to_numpy(dtype="float") for q in quantiles]
 
 
@@ -524,6 +567,29 @@ def with_course_column(labs: pd.DataFrame, group_by: str | pd.Series, source: Co
     return labs.assign(group=group.to_numpy())
 
 
+DENSE_KEY_SPACE = 1_000_000
+
+
+def _key_codes(column: pd.Series) -> tuple[np.ndarray, object]:
+    """Codes 0..k-1 (-1 where missing) and the k values they stand for, in sorted order: categories
+    as they are, whole numbers over a short range by subtraction, anything else factorised."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy().astype("int64"), column.cat.categories
+    if column.dtype.kind in "iuf" and len(column):
+        values = column.to_numpy()
+        known = np.isfinite(values) if column.dtype.kind == "f" else np.ones(len(values), dtype=bool)
+        if known.any():
+            low, high = values[known].min(), values[known].max()
+            whole = (values[known] == np.floor(values[known])).all() if column.dtype.kind == "f" else True
+            if whole and high - low <= 4 * len(values) + 1000:
+                code = np.where(known, values - low, -1).astype("int64") if not known.all() else (values - low).astype("int64")
+                present = np.zeros(int(high - low) + 1, dtype=bool)
+                present[code[code >= 0]] = True
+                lookup = np.cumsum(present) - 1  # codes of the values that occur, in order
+                return np.where(code >= 0, lookup[np.maximum(code, 0)], -1), (np.flatnonzero(present) + low).astype(values.dtype)
+    return pd.factorize(column, sort=True, use_na_sentinel=True)
+
+
 def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """An integer group id per row (-1 where a key is missing) and the groups' key values, sorted.
 
@@ -532,19 +598,24 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
     """
     codes, uniques = [], []
     for key in keys:
-        column = frame[key]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            code, values = column.cat.codes.to_numpy().astype("int64"), column.cat.categories
-        else:
-            code, values = pd.factorize(column, sort=True, use_na_sentinel=True)
+        code, values = _key_codes(frame[key])
         codes.append(code)
         uniques.append(values)
     combined = np.zeros(len(frame), dtype="int64")
     missing = np.zeros(len(frame), dtype=bool)
+    space = 1
     for code, values in zip(codes, uniques):
         combined = combined * (len(values) + 1) + code
         missing |= code < 0
-    ids, present = pd.factorize(combined[~missing], sort=True)
+        space *= len(values) + 1
+    valid = combined[~missing]
+    if space <= max(DENSE_KEY_SPACE, 4 * len(frame)):  # every combination fits an array: count, no hashing or sorting
+        present = np.flatnonzero(np.bincount(valid, minlength=space))
+        lookup = np.full(space, -1, dtype="int64")
+        lookup[present] = np.arange(present.size)
+        ids = lookup[valid]
+    else:
+        ids, present = pd.factorize(valid, sort=True)
     row_ids = np.full(len(frame), -1, dtype="int64")
     row_ids[~missing] = ids
     table = {}
@@ -648,15 +719,23 @@ def new_abnormal_flags(source: Cohort | LabData, tests: tuple[str, ...]) -> pd.D
 
 
 def _new_abnormal_flags(data: LabData, tests: tuple[str, ...]) -> pd.DataFrame:
-    base = data.baselines[data.baselines["test"].isin(tests)]
-    known = base["baseline_upper"].notna() & base["baseline"].notna()
-    normal = (base["baseline"] <= base["baseline_upper"]) & known
-    per_course = pd.DataFrame({"course_idx": base["course_idx"], "normal": normal, "known": known}).groupby("course_idx").all()
-    normal_courses = per_course.index[per_course["normal"] & per_course["known"]]
+    # Per course by dense arrays indexed by course_idx (no hashing or sorting at millions of rows).
+    base = data.baselines[data.baselines["test"].isin(tests).to_numpy()]
+    course = base["course_idx"].to_numpy(dtype="int64")
+    value, upper = base["baseline"].to_numpy(dtype="float"), base["baseline_upper"].to_numpy(dtype="float")
+    with np.errstate(invalid="ignore"):
+        normal = ~np.isnan(value) & ~np.isnan(upper) & (value <= upper)
     on = data.rows(tests, ["on_treatment"], ["above_uln"])
-    on = on[on["above_uln"].notna().to_numpy() & on["course_idx"].isin(normal_courses).to_numpy()]
-    flags = on.groupby("course_idx")["above_uln"].max().astype(bool)
-    return pd.DataFrame({"course_idx": flags.index.to_numpy(dtype="int64"), "new_abnormal": flags.to_numpy()})
+    on_course, above = on["course_idx"].to_numpy(dtype="int64"), on["above_uln"].to_numpy(dtype="float")
+    size = int(max(course.max(initial=-1), on_course.max(initial=-1))) + 1
+    has_baseline, abnormal_baseline = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+    has_baseline[course] = True
+    abnormal_baseline[course[~normal]] = True
+    counted = ~np.isnan(above) & (has_baseline & ~abnormal_baseline)[on_course]
+    results = np.bincount(on_course[counted], minlength=size)
+    raised = np.bincount(on_course[counted], weights=above[counted], minlength=size)
+    courses = np.flatnonzero(results > 0)
+    return pd.DataFrame({"course_idx": courses.astype("int64"), "new_abnormal": raised[courses] > 0})
 
 
 def new_abnormal(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST")) -> Estimate:

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import NEUTRAL_COLOR, PALETTE, styled
+from .figures import NEUTRAL_COLOR, PALETTE, styled, withheld_rows
 from .lab_units import BY_CODE
 from .labs import ARTICLE_RARE, EDISH_QUADRANTS, PHASES, LabSettings, proportion_intervals
 from .literature import reference
 from .schema import DAYS_PER_MONTH
+from .suppression import (SUPPRESSED, blank_rows, count_labels, hidden_cells, hidden_shares, how_many, numerator_labels, share_labels,
+                          small_label, withheld_note)
 
 ARTICLE_COLOR = "#c62828"
 LITERATURE_COLOR = "#6a4c93"
@@ -24,6 +26,8 @@ GRADE_COLORS = {1: "#f1c232", 2: "#e08214", 3: "#b2182b"}
 PHASE_ORDER = (PHASES["course"], PHASES["after"])
 MIN_RESULTS = 10  # time points with fewer results are not drawn (too noisy to read)
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
+INDIVIDUAL_LEVEL = ("Not shown in presenter mode or in a shared report: this chart draws each course's own values, "
+                    "and a single patient's results can be recognised. Leave presenter mode to see it.")
 
 
 def _finish(fig: go.Figure, title: str, subtitle: str, height: int, wrap: int = 120, legend_below: bool = True) -> go.Figure:
@@ -61,10 +65,13 @@ def _time_axis(rows: pd.DataFrame, settings: LabSettings) -> tuple[list, dict]:
     return rows["month"].tolist(), {"title": "Month of course (0 = first dose; negative = before)", "dtick": 1}
 
 
-def trend_figure(trend: pd.DataFrame, test: str, settings: LabSettings, min_results: int = MIN_RESULTS) -> go.Figure:
+def trend_figure(trend: pd.DataFrame, test: str, settings: LabSettings, min_results: int = MIN_RESULTS, *,
+                 suppress_below: int | None = None) -> go.Figure:
     """One test over the course: median and IQR (or mean and SD) per month or visit, per group,
-    with the upper limit of normal as a dashed line."""
+    with the upper limit of normal as a dashed line. With `suppress_below`, time points need at
+    least that many results, and a share above the limit resting on a small count reads "suppressed"."""
     name = test_name(test)
+    min_results = max(min_results, suppress_below or 0)
     rows = trend[(trend["test"] == test) & (trend["n"] >= min_results)]
     title = f"{name} during and after the course"
     if rows.empty:
@@ -75,7 +82,8 @@ def trend_figure(trend: pd.DataFrame, test: str, settings: LabSettings, min_resu
     fig = go.Figure()
     for i, group in enumerate(groups):
         part = rows if group is None else rows[rows[series] == group]
-        _add_center_and_band(fig, part, settings, unit, PALETTE[i % len(PALETTE)], group, dashed=group == PHASES["after"])
+        _add_center_and_band(fig, part, settings, unit, PALETTE[i % len(PALETTE)], group, dashed=group == PHASES["after"],
+                             suppress_below=suppress_below)
     limit = float(trend.loc[trend["test"] == test, "upper_limit"].median())
     if np.isfinite(limit):
         fig.add_hline(y=limit, line={"color": LIMIT_COLOR, "dash": "dash", "width": 1.5},
@@ -91,7 +99,7 @@ def trend_figure(trend: pd.DataFrame, test: str, settings: LabSettings, min_resu
 
 
 def _add_center_and_band(fig: go.Figure, part: pd.DataFrame, settings: LabSettings, unit: str, color: str, group,
-                         dashed: bool = False) -> None:
+                         dashed: bool = False, suppress_below: int | None = None) -> None:
     x, _ = _time_axis(part, settings)
     if settings.statistic == "median_iqr":
         centre, low, high = part["median"], part["q1"], part["q3"]
@@ -103,20 +111,24 @@ def _add_center_and_band(fig: go.Figure, part: pd.DataFrame, settings: LabSettin
     fig.add_trace(go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=label))
     fig.add_trace(go.Scatter(x=x, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=_rgba(color, 0.16),
                              hoverinfo="skip", showlegend=False, legendgroup=label))
-    custom = np.column_stack([part["n"], low, high, part["sd"], part["above_uln"].fillna(np.nan)])
+    hidden = hidden_shares(part["above_uln_n"], part["limit_known_n"], suppress_below)
+    custom = np.column_stack([count_labels(part["n"], suppress_below), low, high, part["sd"], share_labels(part["above_uln"], hidden, ".0%")])
     where = "Visit %{x}" if settings.group == "visit" else "Month %{x}"
     fig.add_trace(go.Scatter(
         x=x, y=centre, mode="lines+markers", name=label, line={"color": color, "width": 2.5, "dash": "dot" if dashed else "solid"},
         legendgroup=label,
         customdata=custom,
-        hovertemplate=f"<b>{label}</b> · {where}: {text}<br>n = %{{customdata[0]:,}} results · "
-                      "%{customdata[4]:.0%} above the upper limit<extra></extra>",
+        hovertemplate=f"<b>{label}</b> · {where}: {text}<br>n = %{{customdata[0]}} results · "
+                      "%{customdata[4]} above the upper limit<extra></extra>",
     ))
 
 
-def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSettings, min_results: int = MIN_RESULTS) -> go.Figure:
-    """Share of results above the upper limit per month (or visit), one line per test, 95% CI bars."""
+def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSettings, min_results: int = MIN_RESULTS, *,
+                       suppress_below: int | None = None) -> go.Figure:
+    """Share of results above the upper limit per month (or visit), one line per test, 95% CI bars
+    (a point resting on a count under `suppress_below` left as a gap)."""
     title = "How often results were above the upper limit of normal"
+    min_results = max(min_results, suppress_below or 0)
     rows = trend[trend["test"].isin(tests)]
     during = "phase" in rows
     if during:
@@ -131,19 +143,24 @@ def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSetti
     if rows.empty:
         return empty_figure(title, "No results with a known upper limit.")
     fig = go.Figure()
+    withheld = 0
     for i, test in enumerate([t for t in tests if t in set(rows["test"])]):
         part = rows[rows["test"] == test]
         if settings.group == "visit":
             part = part.sort_values("visit_order")
         x, _ = _time_axis(part, settings)
-        custom = np.column_stack([part["above_uln_n"], part["limit_known_n"], part["ci_low"], part["ci_high"]])
+        hidden = hidden_shares(part["above_uln_n"], part["limit_known_n"], suppress_below)
+        withheld += int(hidden.sum())
+        shown = blank_rows(part[["above_uln", "ci_low", "ci_high"]], hidden)
+        custom = np.column_stack([numerator_labels(part["above_uln_n"], part["limit_known_n"], suppress_below), count_labels(part["limit_known_n"], suppress_below),
+                                  share_labels(part["ci_low"], hidden), share_labels(part["ci_high"], hidden)])
         fig.add_trace(go.Scatter(
-            x=x, y=part["above_uln"], mode="lines+markers", name=test, line={"color": PALETTE[i % len(PALETTE)], "width": 2},
-            error_y={"type": "data", "symmetric": False, "array": part["ci_high"] - part["above_uln"],
-                     "arrayminus": part["above_uln"] - part["ci_low"], "thickness": 1, "width": 3},
+            x=x, y=shown["above_uln"], mode="lines+markers", name=test, line={"color": PALETTE[i % len(PALETTE)], "width": 2},
+            error_y={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["above_uln"],
+                     "arrayminus": shown["above_uln"] - shown["ci_low"], "thickness": 1, "width": 3},
             customdata=custom,
             hovertemplate=f"<b>{test_name(test)}</b> %{{x}}: %{{y:.1%}} above the limit "
-                          "(95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})<br>%{customdata[0]:,} of %{customdata[1]:,} results<extra></extra>",
+                          "(95% CI %{customdata[2]} to %{customdata[3]})<br>%{customdata[0]} of %{customdata[1]} results<extra></extra>",
         ))
     _, axis = _time_axis(rows.sort_values(settings.group if settings.group == "month" else "visit_order"), settings)
     fig.update_xaxes(**axis)
@@ -151,27 +168,37 @@ def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSetti
     which = "results up to the last dose" if during else "all results"
     subtitle = (f"Share of {which} at each time point; bars: 95% CI (Wilson; exact below 30). "
                 f"Points with fewer than {min_results} results hidden")
+    if withheld:
+        subtitle += f". {withheld_note(suppress_below, how_many(withheld, 'point'), 'results')}"
     return _finish(fig, title, subtitle, height=400)
 
 
-def new_abnormal_figure(table: pd.DataFrame) -> go.Figure:
+def new_abnormal_figure(table: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
     """Courses with a normal baseline that went above the limit on treatment, beside Zane 2006 and
-    the article's 'rare' (under 1 in 1,000)."""
+    the article's 'rare' (under 1 in 1,000); a measure resting on a count under `suppress_below`
+    keeps its row with a note instead of a bar."""
     title = "New out-of-range values on treatment (baseline normal)"
     rows = table[table["group"] == "all courses"] if "group" in table else table
     rows = rows[rows["courses"] > 0]
     if rows.empty:
         return empty_figure(title, "No course has both a normal baseline and a result on treatment.")
     labels = rows["measure"].tolist()
-    custom = np.column_stack([rows["new_abnormal_n"], rows["courses"], rows["ci_low"], rows["ci_high"]])
+    hidden = hidden_shares(rows["new_abnormal_n"], rows["courses"], suppress_below)
+    shown = blank_rows(rows[["new_abnormal", "ci_low", "ci_high"]], hidden)
+    counts, totals = numerator_labels(rows["new_abnormal_n"], rows["courses"], suppress_below), count_labels(rows["courses"], suppress_below)
+    custom = np.column_stack([counts, totals, share_labels(rows["ci_low"], hidden), share_labels(rows["ci_high"], hidden)])
     fig = go.Figure(go.Bar(
-        y=labels, x=rows["new_abnormal"], orientation="h", name="This dataset", marker_color=PALETTE[0],
-        error_x={"type": "data", "symmetric": False, "array": rows["ci_high"] - rows["new_abnormal"],
-                 "arrayminus": rows["new_abnormal"] - rows["ci_low"], "thickness": 1.2},
+        y=labels, x=shown["new_abnormal"], orientation="h", name="This dataset", marker_color=PALETTE[0],
+        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["new_abnormal"],
+                 "arrayminus": shown["new_abnormal"] - shown["ci_low"], "thickness": 1.2},
         customdata=custom,
-        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})"
-                      "<br>%{customdata[0]:,} of %{customdata[1]:,} courses with a normal baseline<extra></extra>",
+        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
+                      "<br>%{customdata[0]} of %{customdata[1]} courses with a normal baseline<extra></extra>",
     ))
+    if hidden.any():
+        fig.add_trace(withheld_rows(rows["measure"][hidden], [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                                    np.zeros(int(hidden.sum())), [f"{m}: {k} of {n} courses; share not shown" for m, k, n in
+                                                                  zip(rows["measure"][hidden], counts[hidden], totals[hidden])]))
     published = rows[rows["literature"].notna()]
     if len(published):
         fig.add_trace(go.Scatter(
@@ -186,41 +213,68 @@ def new_abnormal_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     subtitle = ("Among courses whose last result before the first dose (baseline window) was within limits and with a result "
                 "during treatment; bars: 95% CI (Wilson; exact below 30 courses)")
+    if hidden.any():
+        subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'measure'))}"
     return _finish(fig, title, subtitle, height=170 + 48 * len(rows))
 
 
-def grade_figure(grades: pd.DataFrame) -> go.Figure:
-    """Worst CTCAE grade on treatment per test: share of courses at grade 1, 2 and 3 or more."""
+def grade_figure(grades: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
+    """Worst CTCAE grade on treatment per test: share of courses at grade 1, 2 and 3 or more.
+
+    With `suppress_below`, a grade reached by fewer courses (or hidden with one, so the test's total
+    cannot give it away) is not drawn and is named at the end of its row; a test graded in fewer
+    courses is named with a note (analysis.suppression)."""
     title = "How far values rose: worst CTCAE v5 grade on treatment"
     if grades.empty:
         return empty_figure(title, "No graded test (ALT, AST, triglycerides, cholesterol, CK) on treatment.")
     fig = go.Figure()
     share = {1: grades["grade_1_plus"] - grades["grade_2_plus"], 2: grades["grade_2_plus"] - grades["grade_3_plus"], 3: grades["grade_3_plus"]}
-    counts = {1: grades["grade_1_plus_n"] - grades["grade_2_plus_n"], 2: grades["grade_2_plus_n"] - grades["grade_3_plus_n"],
-              3: grades["grade_3_plus_n"]}
-    for grade, label in ((1, "Grade 1 (mild)"), (2, "Grade 2 (moderate)"), (3, "Grade 3-4 (severe)")):
+    counts = pd.DataFrame({1: grades["grade_1_plus_n"] - grades["grade_2_plus_n"], 2: grades["grade_2_plus_n"] - grades["grade_3_plus_n"],
+                           3: grades["grade_3_plus_n"], 0: grades["courses"] - grades["grade_1_plus_n"]})
+    too_few = grades["courses"].between(1, (suppress_below or 1) - 1).to_numpy()
+    small, protecting = hidden_cells(counts.mask(np.broadcast_to(too_few[:, None], counts.shape), 0), suppress_below)
+    hidden = small | protecting
+    names = {1: "Grade 1 (mild)", 2: "Grade 2 (moderate)", 3: "Grade 3-4 (severe)"}
+    for grade, label in names.items():
+        texts = count_labels(counts[grade], suppress_below)
+        texts[protecting[grade].to_numpy()] = SUPPRESSED
         fig.add_trace(go.Bar(
-            y=grades["test"], x=share[grade], orientation="h", name=label, marker_color=GRADE_COLORS[grade],
-            customdata=np.column_stack([counts[grade], grades["courses"]]),
-            hovertemplate="<b>%{y}</b>: " + label + " in %{x:.1%} of courses (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+            y=grades["test"], x=share[grade].where(~(hidden[grade].to_numpy() | too_few)), orientation="h", name=label,
+            marker_color=GRADE_COLORS[grade],
+            customdata=np.column_stack([texts, count_labels(grades["courses"], suppress_below), share_labels(share[grade], hidden[grade])]),
+            hovertemplate="<b>%{y}</b>: " + label + " in %{customdata[2]} of courses (%{customdata[0]} of %{customdata[1]})<extra></extra>",
         ))
-    total = grades["grade_1_plus"].to_numpy()
+    labels = [f"  grade 3+: {text}" for text in share_labels(grades["grade_3_plus"], hidden[3])]
+    if suppress_below:
+        labels = ["" if few else _hidden_grades_label(label, small.loc[i], hidden.loc[i], suppress_below)
+                  for i, label, few in zip(grades.index, labels, too_few)]
+    total = grades["grade_1_plus"].to_numpy() if not suppress_below else np.nansum([share[g].where(~hidden[g]) for g in names], axis=0)
     fig.add_trace(go.Scatter(
-        y=grades["test"], x=total, mode="text", text=[f"  grade 3+: {g:.1%}" for g in grades["grade_3_plus"]], textposition="middle right",
+        y=grades["test"], x=total, mode="text", text=labels, textposition="middle right",
         showlegend=False, hoverinfo="skip", textfont={"size": 11, "color": NEUTRAL_COLOR}))
+    if too_few.any():
+        fig.add_trace(withheld_rows(grades["test"][too_few], [f"fewer than {suppress_below} courses graded: not shown"] * int(too_few.sum()),
+                                    np.zeros(int(too_few.sum()))))
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, max(0.1, float(np.nanmax(total)) * 1.25)])
     fig.update_yaxes(autorange="reversed")
     tg3, liver3 = reference("ctcae_grade3_tg"), reference("ctcae_grade3_liver")
     subtitle = (f"Courses with a graded result during treatment; ALT/AST relative to the baseline when it was already above the limit. "
                 f"Published grade 3+: triglycerides under {tg3.value:.0%}, liver tests under {liver3.value:.1%} ({tg3.source}, {tg3.population})")
+    if hidden.to_numpy().any():
+        subtitle += (f"; grades of fewer than {suppress_below} courses (or hidden with one so that a total cannot give it away) "
+                     "are not drawn and are named beside the bar")
     return _finish(fig, title, subtitle, height=190 + 40 * len(grades))
 
 
-def edish_figure(points: pd.DataFrame, max_points: int = 5000, seed: int = 0) -> go.Figure:
+def edish_figure(points: pd.DataFrame, max_points: int = 5000, seed: int = 0, *, suppress_below: int | None = None) -> go.Figure:
     """eDISH: each course's peak ALT against peak total bilirubin on treatment, as multiples of the
-    upper limit, log axes, lines at ALT 3x and bilirubin 2x (FDA DILI guidance 2009)."""
+    upper limit, log axes, lines at ALT 3x and bilirubin 2x (FDA DILI guidance 2009).
+
+    One point per course: with `suppress_below` (presenter mode, shared reports) it is not drawn."""
     title = "Liver safety (eDISH): peak ALT against peak bilirubin"
+    if suppress_below:
+        return empty_figure(title, "<br>".join(textwrap.wrap(INDIVIDUAL_LEVEL, 95)))
     if points.empty:
         return empty_figure(title, "Needs ALT and total bilirubin (BILI) results on treatment for the same courses.")
     shown = points if len(points) <= max_points else _sample_keeping_outliers(points, max_points, seed)
@@ -252,24 +306,44 @@ def edish_figure(points: pd.DataFrame, max_points: int = 5000, seed: int = 0) ->
     fig.update_yaxes(type="log", title="Peak total bilirubin (x upper limit)", range=[np.log10(y_min), np.log10(y_max)],
                      tickvals=ticks, ticktext=[f"{t:g}x" for t in ticks])
     counts = points["quadrant"].value_counts()
-    drawn = "" if len(shown) == len(points) else f"; {len(shown):,} drawn (all outside the normal quadrant, a random sample inside)"
+    outside = int((points["quadrant"] != "normal").sum())
+    drawn = ("" if len(shown) == len(points) else
+             f"; {len(shown):,} drawn (all outside the normal quadrant, a random sample inside)" if len(shown) >= outside else
+             f"; {len(shown):,} drawn at random, possible Hy's law cases first")
     subtitle = (f"{len(points):,} courses with both tests during treatment; possible Hy's law: {counts.get('hys_law', 0):,}{drawn}. "
                 "Dashed: ALT 3x, bilirubin 2x the upper limit. Hover for the course's pseudonymous id")
     return _finish(fig, title, subtitle, height=520)
 
 
+def _hidden_grades_label(label: str, small: pd.Series, hidden: pd.Series, threshold: int) -> str:
+    """The end-of-row label naming the grades not drawn: "grade 1: <5 · grade 3+: 0.0%"."""
+    parts = [f"grade {grade}: {small_label(threshold) if small[grade] else SUPPRESSED}" for grade in (1, 2) if hidden[grade]]
+    third = f"grade 3+: {small_label(threshold) if small[3] else SUPPRESSED} courses" if hidden[3] else label.strip()
+    return "  " + " · ".join([*parts, third])
+
+
 def _sample_keeping_outliers(points: pd.DataFrame, max_points: int, seed: int) -> pd.DataFrame:
-    outside = points[points["quadrant"] != "normal"]
-    inside = points[points["quadrant"] == "normal"]
-    room = max(max_points - len(outside), 0)
-    return pd.concat([outside, inside.sample(n=min(room, len(inside)), random_state=seed)])
+    """At most `max_points` courses: possible Hy's law cases first, then the rest outside the normal
+    quadrant, then normal ones; a group that does not fit is sampled at random (seeded)."""
+    hys_law = (points["quadrant"] == "hys_law").to_numpy()
+    normal = (points["quadrant"] == "normal").to_numpy()
+    parts, room = [], max_points
+    for group in (points[hys_law], points[~hys_law & ~normal], points[normal]):
+        taken = group if len(group) <= room else group.sample(n=room, random_state=seed)
+        parts.append(taken)
+        room -= len(taken)
+    return pd.concat(parts)
 
 
-def spaghetti_figure(sample: pd.DataFrame, total_courses: int, test: str) -> go.Figure:
+def spaghetti_figure(sample: pd.DataFrame, total_courses: int, test: str, *, suppress_below: int | None = None) -> go.Figure:
     """Individual courses' results of one test over time (a random sample when there are many),
-    with the monthly median of the sample and the upper limit."""
+    with the monthly median of the sample and the upper limit.
+
+    One line per course: with `suppress_below` (presenter mode, shared reports) it is not drawn."""
     name = test_name(test)
     title = f"{name}: individual courses"
+    if suppress_below:
+        return empty_figure(title, "<br>".join(textwrap.wrap(INDIVIDUAL_LEVEL, 95)))
     if sample.empty:
         return empty_figure(title, f"No {test} results to show.")
     unit = sample["unit"].iloc[0]
@@ -308,22 +382,33 @@ def _with_breaks(values: np.ndarray, starts: np.ndarray, fill=np.nan) -> np.ndar
     return np.insert(values.astype(object if fill is None else values.dtype), positions, fill)
 
 
-def compliance_figure(table: pd.DataFrame) -> go.Figure:
-    """Share of courses meeting each monitoring criterion, with 95% CI."""
+def compliance_figure(table: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
+    """Share of courses meeting each monitoring criterion, with 95% CI (a criterion resting on a
+    count under `suppress_below` keeps its row with a note instead of a bar)."""
     title = "Was monitoring done? Liver tests and lipids"
     if table.empty or int(table["courses"].max()) == 0:
         return empty_figure(title, "No courses to assess.")
-    custom = np.column_stack([table["met"], table["courses"], table["ci_low"], table["ci_high"]])
+    hidden = hidden_shares(table["met"], table["courses"], suppress_below)
+    shown = blank_rows(table[["share", "ci_low", "ci_high"]], hidden)
+    met, courses = numerator_labels(table["met"], table["courses"], suppress_below), count_labels(table["courses"], suppress_below)
+    custom = np.column_stack([met, courses, share_labels(table["ci_low"], hidden), share_labels(table["ci_high"], hidden)])
     fig = go.Figure(go.Bar(
-        y=table["criterion"], x=table["share"], orientation="h", marker_color=PALETTE[2],
-        error_x={"type": "data", "symmetric": False, "array": table["ci_high"] - table["share"],
-                 "arrayminus": table["share"] - table["ci_low"], "thickness": 1.2},
+        y=table["criterion"], x=shown["share"], orientation="h", marker_color=PALETTE[2],
+        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["share"],
+                 "arrayminus": shown["share"] - shown["ci_low"], "thickness": 1.2},
         customdata=custom,
-        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%})"
-                      "<br>%{customdata[0]:,} of %{customdata[1]:,} courses<extra></extra>",
+        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
+                      "<br>%{customdata[0]} of %{customdata[1]} courses<extra></extra>",
     ))
+    if hidden.any():
+        fig.add_trace(withheld_rows(table["criterion"][hidden], [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                                    np.zeros(int(hidden.sum())), [f"{c}: {k} of {n} courses; share not shown" for c, k, n in
+                                                                  zip(table["criterion"][hidden], met[hidden], courses[hidden])]))
+        fig.update_layout(showlegend=False)
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(autorange="reversed")
     subtitle = ("EU label: liver tests and lipids at baseline, after 1 month, then every 3 months. "
                 "Every course counts; a course without lab results counts as not monitored. Bars: 95% CI")
+    if hidden.any():
+        subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'criterion', 'criteria'))}"
     return _finish(fig, title, subtitle, height=140 + 34 * len(table), legend_below=False)

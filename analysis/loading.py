@@ -17,11 +17,11 @@ from pathlib import Path
 
 from .cohort import Cohort, build_cohort
 from .mapping import Mapping
-from .prepare import harmonise_labs, release_memory
+from .prepare import harmonise_labs, release_memory, report_stage
 from .readers import is_hidden, may_hold_data
 from .schema import TABLES
 from .upload import UploadPlan, plan_upload, raw_tables
-from .validation import ERROR, FILE_IGNORED, NOT_LOADED, WARNING, ReportBuilder, ValidationReport, file_problem, validate_tables
+from .validation import ERROR, FILE_IGNORED, NOT_LOADED, NOTE, ReportBuilder, ValidationReport, file_problem, validate_tables
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 DEMO_SOURCE = "Synthetic demo cohort"
@@ -90,8 +90,8 @@ def load_tables(files: dict[str, bytes], source: str, synthetic: bool = False, m
     """
     builder = ReportBuilder()
     try:
-        for name in skipped or ():
-            builder.add(WARNING, name, NOT_DATA, action=FILE_IGNORED)
+        for name in skipped or ():  # documentation beside the data is expected, not a problem
+            builder.add(NOTE, name, NOT_DATA, action=FILE_IGNORED)
         return load_plan(plan_upload(files, mapping), source, synthetic, builder)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
@@ -113,6 +113,7 @@ def load_plan(plan: UploadPlan, source: str, synthetic: bool = False, builder: R
 
 
 def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder) -> LoadResult:
+    report_stage("Reading the files")
     tables = raw_tables(plan, builder)
     for sheet_plan in plan.sheets:
         used = [m for m in sheet_plan.mappings if m.table]
@@ -122,9 +123,13 @@ def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder
     if "courses" not in tables and not _courses_reported(builder):
         file_problem(builder, "courses", "courses.csv", "the file is missing; every dataset needs it" + _recognised(plan))
     _list_files_in_table_order(plan, tables, builder)
+    report_stage("Checking every value")
     checked = validate_tables(tables, builder)
+    lab_files = [raw.file for raw in tables.get("labs", [])]
+    del tables  # the cells as text: free them before the cohort is built (a million courses need the room)
+    release_memory()
     if checked is not None and "labs" in checked:  # once here, not on every page (analysis.prepare)
-        checked["labs"] = harmonise_labs(checked["labs"], [raw.file for raw in tables.get("labs", [])], builder)
+        checked["labs"] = harmonise_labs(checked["labs"], lab_files, builder)
     cohort = None if checked is None else build_cohort(checked, source, synthetic, fingerprint(plan))
     release_memory()
     return LoadResult(cohort, builder.build())

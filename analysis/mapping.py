@@ -262,24 +262,27 @@ class Mapping:
             raise MappingError(f"the mapping file is of version {data['version']}; this app reads version {MAPPING_VERSION}")
         return cls([FileMapping.from_dict(entry) for entry in data["files"]])
 
-    def for_sheet(self, sheet: Sheet) -> list[FileMapping]:
-        """The entries for one sheet: by file (and sheet) name in any letter case, else by its columns."""
-        named = [f for f in self.files if _same_name(f.file, sheet.file) and (f.sheet or None) == (sheet.sheet or None)]
-        if named:
-            return [_rebased(f, sheet) for f in named]
+    def named_for(self, sheet: Sheet) -> list[FileMapping]:
+        """The entries naming this sheet: its file (and workbook sheet) in any letter case."""
+        return [f for f in self.files if _same_name(f.file, sheet.file) and (f.sheet or None) == (sheet.sheet or None)]
+
+    def fitting(self, sheet: Sheet, candidates: list[FileMapping]) -> list[FileMapping]:
+        """Of the candidates, those whose every column is in the sheet (a renamed export of the same layout)."""
         present = {n.lower() for n in sheet.names}
-        fitting = [f for f in self.files if f.used_sources() and {s.lower() for s in f.used_sources()} <= present]
-        return [_rebased(f, sheet) for f in fitting]
+        return [f for f in candidates if f.used_sources() and {s.lower() for s in f.used_sources()} <= present]
 
 
 def _same_name(a: str, b: str) -> bool:
     return re.split(r"[\\/]", a)[-1].lower() == re.split(r"[\\/]", b)[-1].lower()
 
 
-def _rebased(entry: FileMapping, sheet: Sheet) -> FileMapping:
+def rebased(entry: FileMapping, sheet: Sheet) -> FileMapping:
+    """A copy of a saved entry applied to this sheet (which may be named otherwise)."""
     copy = FileMapping.from_dict(entry.to_dict())
     copy.file, copy.sheet = sheet.file, sheet.sheet
-    copy.reason = "from the mapping file"
+    copy.reason = "as the mapping file says"
+    copy.notes = [f"mapped as the mapping file's entry for {entry.label} says"
+                  + (f" ({entry.format})" if entry.format and entry.format != "canonical" else "")]
     return copy
 
 
@@ -653,28 +656,44 @@ def _measure(stem: str) -> str | None:
 
 
 def mapping_rows(mapping: FileMapping, sheet: Sheet) -> pd.DataFrame:
-    """One row per source column: example values, the canonical column it becomes, confidence, why."""
-    by_source = {rule.source: (target, rule) for target, rule in mapping.columns.items() if rule.source}
+    """One row per source column: example values, the canonical column(s) it becomes, confidence,
+    why. Mapped columns come first, in the file's order; the others follow."""
+    by_source: dict[str, list[tuple[str, ColumnRule]]] = {}
+    for target, rule in mapping.columns.items():
+        if rule.source:
+            by_source.setdefault(rule.source, []).append((target, rule))
     wide = {w.source: w for w in mapping.wide}
-    rows = []
+    mapped, others = [], []
     for name in usable_names(sheet):
         examples = ", ".join(distinct_values(sheet.column(name), limit=4)[:4])
         if name in by_source:
-            target, rule = by_source[name]
-            how = vocab.TRANSFORMS.get(rule.transform, rule.transform)
-            if rule.date_format:
-                how += f" ({DATE_FORMAT_WORDS.get(rule.date_format, rule.date_format)})"
-            rows.append({"column": name, "examples": examples, "becomes": target, "how": how,
-                         "confidence": rule.confidence, "why": rule.reason})
+            pairs = by_source[name]
+            mapped.append({"column": name, "examples": examples, "becomes": JOINED.join(t for t, _ in pairs),
+                           "how": "; ".join(_how(t, r) for t, r in pairs), "confidence": min(r.confidence for _, r in pairs),
+                           "why": "; ".join(r.reason for _, r in pairs if r.reason)})
         elif name in wide:
             w = wide[name]
-            rows.append({"column": name, "examples": examples, "becomes": f"{w.target} at day {w.day}", "how": "wide → long",
-                         "confidence": 0.9, "why": f"{w.visit}: one row per visit"})
+            mapped.append({"column": name, "examples": examples, "becomes": f"{w.target} at day {w.day}", "how": "wide → long",
+                           "confidence": 0.9, "why": f"{w.visit}: one row per visit"})
         else:
             kept = mapping.keep_other_columns and mapping.table == "courses" and name not in mapping.ignore
-            rows.append({"column": name, "examples": examples, "becomes": OWN_COLUMN if kept else NOT_USED, "how": "",
-                         "confidence": None, "why": ""})
-    return pd.DataFrame(rows, columns=["column", "examples", "becomes", "how", "confidence", "why"])
+            others.append({"column": name, "examples": examples, "becomes": OWN_COLUMN if kept else NOT_USED, "how": "",
+                           "confidence": None, "why": ""})
+    return pd.DataFrame(mapped + others, columns=["column", "examples", "becomes", "how", "confidence", "why"])
+
+
+JOINED = " + "
+
+
+def _how(target: str, rule: ColumnRule) -> str:
+    how = vocab.TRANSFORMS.get(rule.transform, rule.transform)
+    if rule.transform == vocab.DATE and target == "start_date":
+        how = "calendar date"
+    if rule.date_format:
+        how += f" ({DATE_FORMAT_WORDS.get(rule.date_format, rule.date_format)})"
+    if rule.when:
+        how += " where " + " and ".join(f"{c} is {' or '.join(v)}" for c, v in rule.when.items())
+    return how
 
 
 OWN_COLUMN = "(keep as your own column)"
@@ -695,7 +714,10 @@ def with_edits(mapping: FileMapping, sheet: Sheet, choices: dict[str, str]) -> F
     A source newly given a target gets a fresh proposal for that target (transform, value map);
     columns unchanged keep their rules; wide columns and filters stay as they are.
     """
-    current = {rule.source: target for target, rule in mapping.columns.items() if rule.source}
+    current: dict[str, list[str]] = {}
+    for target, rule in mapping.columns.items():
+        if rule.source:
+            current.setdefault(rule.source, []).append(target)
     columns = {t: r for t, r in mapping.columns.items() if not r.source}  # constants and conditions stay
     ignore = set(mapping.ignore)
     wide_sources = {w.source for w in mapping.wide}
@@ -709,13 +731,13 @@ def with_edits(mapping: FileMapping, sheet: Sheet, choices: dict[str, str]) -> F
                 ignore.discard(source)
             continue
         ignore.discard(source)
-        if current.get(source) == chosen:
-            columns[chosen] = next(r for t, r in mapping.columns.items() if t == chosen)
+        if chosen == JOINED.join(current.get(source, [])) or chosen in current.get(source, []):
+            columns |= {t: mapping.columns[t] for t in current[source] if chosen == JOINED.join(current[source]) or t == chosen}
         else:
             columns[chosen] = _rule_for(sheet, mapping.table, source, chosen)
-    for source, target in current.items():
-        if source not in choices and target not in columns:
-            columns[target] = mapping.columns[target]
+    for source, targets in current.items():
+        if source not in choices:
+            columns |= {t: mapping.columns[t] for t in targets if t not in columns}
     wide = [w for w in mapping.wide if choices.get(w.source, "").startswith(tuple(vocab.WIDE_MEASURES)) or w.source not in choices]
     return FileMapping(mapping.file, mapping.sheet, mapping.table, columns, mapping.filters, wide, mapping.keep_other_columns,
                        sorted(ignore), mapping.format, mapping.confidence, mapping.reason, mapping.notes)

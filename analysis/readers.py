@@ -202,7 +202,7 @@ def may_hold_data(name: str) -> bool:
 
 def read_file(name: str, data: bytes) -> list[Sheet]:
     """Every sheet of one file; raises ReadError with a plain reason when nothing can be read."""
-    if not data.strip():
+    if not data[:SNIFF_BYTES].strip() and not data.strip():
         raise ReadError(EMPTY_FILE)
     kind = magic_kind(data)
     if kind == "gzip":
@@ -342,7 +342,7 @@ def decimal_comma_columns(names: list[str], columns: list[pa.Array]) -> tuple[li
 def read_csv(name: str, data: bytes) -> Sheet:
     """A delimited text file; raises ReadError when it cannot be parsed at all."""
     text, encoding, notes = decode(data)
-    if not text.strip():
+    if not text[:SNIFF_BYTES].strip() and not text.strip():
         raise ReadError(EMPTY_FILE)
     if not text.endswith(b"\n"):
         text += b"\n"  # a last line without its line break is still a line
@@ -351,9 +351,12 @@ def read_csv(name: str, data: bytes) -> Sheet:
     decimal_comma = _decimal_comma_file(text, delimiter)
     malformed: list[tuple[int | None, int, str]] = []
     try:
-        parsed = _parse(text, delimiter, malformed, threads=True)
-        if malformed:  # only a single-threaded read knows the row numbers of malformed lines
-            malformed.clear()
+        try:  # fast: many threads, no Python called back while parsing
+            parsed = _parse(text, delimiter, None, threads=True)
+        except pa.ArrowInvalid as error:
+            if "columns" not in str(error):
+                raise
+            # Lines with more or fewer values than the header: one thread, each line noted with its row.
             parsed = _parse(text, delimiter, malformed, threads=False)
     except pa.ArrowException as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -389,8 +392,12 @@ def clean_name(name: str) -> str:
     return re.sub(r"\s+", " ", str(name)).strip()
 
 
-def _parse(data: bytes, delimiter: str, malformed: list, threads: bool, block_size: int | None = None) -> pa.Table:
-    """The file's records (header included, as the first) with every column as text."""
+def _parse(data: bytes, delimiter: str, malformed: list | None, threads: bool, block_size: int | None = None) -> pa.Table:
+    """The file's records (header included, as the first) with every column as text.
+
+    With `malformed` given, lines with the wrong number of values are skipped and listed there;
+    without, they raise.
+    """
     def skip(row) -> str:
         malformed.append((row.number, row.actual_columns, row.text))
         return "skip"
@@ -399,7 +406,7 @@ def _parse(data: bytes, delimiter: str, malformed: list, threads: bool, block_si
                                      **({"block_size": block_size} if block_size else {}))
     # Quoted cells may hold line breaks; without any quote the faster line-per-record parser is exact.
     parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in data, ignore_empty_lines=False,
-                                       invalid_row_handler=skip)
+                                       invalid_row_handler=skip if malformed is not None else None)
     width = _header_width(data, delimiter)
     convert_options = pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(width)},
                                            null_values=NULL_MARKERS, strings_can_be_null=True,
@@ -409,7 +416,8 @@ def _parse(data: bytes, delimiter: str, malformed: list, threads: bool, block_si
     except pa.ArrowInvalid as error:
         if "straddl" not in str(error) or block_size:
             raise
-        malformed.clear()  # a cell longer than a block (an unclosed quote): read the file as one block
+        if malformed is not None:  # a cell longer than a block (an unclosed quote): read the file as one block
+            malformed.clear()
         return _parse(data, delimiter, malformed, threads, block_size=min(len(data) + 1, 2**31 - 1))
 
 

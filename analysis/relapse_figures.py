@@ -11,6 +11,7 @@ from .figures import NEUTRAL_COLOR, PALETTE, styled
 from .literature import reference
 from .relapse import FREE_OF, GROUPINGS, HAD, ORIGINS, RELAPSE, SurvivalAnalysis, horizon_table, risk_days
 from .schema import DAYS_PER_MONTH
+from .suppression import count_label, count_labels
 from .survival import KaplanMeier
 
 MINIMAL_RELAPSE_THRESHOLD = 0.10  # claim C07's default: "minimal" read as under 10% at 1 year
@@ -18,23 +19,30 @@ RELAPSE_REFERENCES = ("relapse_any", "relapse_12m_low_dose", "relapse_12m_high_d
 SECOND_COURSE_REFERENCES = ("retrial_any", "second_course_quebec")
 
 
-def km_figure(analysis: SurvivalAnalysis, complement: bool = False, title: str | None = None) -> go.Figure:
+def km_figure(analysis: SurvivalAnalysis, complement: bool = False, title: str | None = None, *,
+              suppress_below: int | None = None) -> go.Figure:
     """Kaplan-Meier curves with 95% CI bands and, beneath, the number at risk every 6 months.
 
     With `complement` the curves show the share who have had the event (1 - S) instead of the
-    share still free of it; used for second courses, which read more naturally rising.
+    share still free of it; used for second courses, which read more naturally rising. With
+    `suppress_below`, numbers at risk and event counts under it read "<5" and a curve of fewer
+    courses is not drawn (the curves themselves are cumulative estimates and stay).
     """
     curves = analysis.curves()
+    left_out = [label for label, km in curves.items() if suppress_below and 0 < km.n < suppress_below]
+    curves = {label: km for label, km in curves.items() if label not in left_out}
     risk_share = min(0.3, 0.08 + 0.045 * len(curves))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[1 - risk_share, risk_share], vertical_spacing=0.16)
     for position, (label, km) in enumerate(curves.items()):
         color = PALETTE[position % len(PALETTE)]
-        for trace in _curve_traces(km, label, color, complement, analysis.kind):
+        for trace in _curve_traces(km, label, color, complement, analysis.kind, suppress_below):
             fig.add_trace(trace, row=1, col=1)
     days = risk_days(analysis)
     for position, (label, km) in enumerate(curves.items()):
-        fig.add_trace(_risk_row(km, label, days, PALETTE[position % len(PALETTE)]), row=2, col=1)
-    subtitle = _subtitle(analysis)
+        fig.add_trace(_risk_row(km, label, days, PALETTE[position % len(PALETTE)], suppress_below), row=2, col=1)
+    subtitle = _subtitle(analysis, suppress_below)
+    if left_out:
+        subtitle += f"<br>Not drawn, fewer than {suppress_below} courses: {', '.join(map(str, left_out))}."
     styled(fig, title or _default_title(analysis, complement), subtitle, height=560 + 24 * max(len(curves) - 2, 0))
     _axes(fig, analysis, complement, days, list(curves))
     _title_on_top(fig, subtitle.count("<br>") + 1)
@@ -47,7 +55,8 @@ def _title_on_top(fig: go.Figure, subtitle_lines: int) -> None:
     fig.update_layout(title={"yref": "container", "y": 1 - 26 / height, "yanchor": "top"}, margin={"t": 52 + 20 * subtitle_lines})
 
 
-def _curve_traces(km: KaplanMeier, label: str, color: str, complement: bool, kind: str) -> list[go.Scatter]:
+def _curve_traces(km: KaplanMeier, label: str, color: str, complement: bool, kind: str,
+                  suppress_below: int | None = None) -> list[go.Scatter]:
     table = km.table
     months = table["day"] / DAYS_PER_MONTH
     value, low, high = table["survival"], table["ci_low"], table["ci_high"]
@@ -56,16 +65,18 @@ def _curve_traces(km: KaplanMeier, label: str, color: str, complement: bool, kin
     events = table["events"].cumsum()
     band = _transparent(color)
     meaning = (HAD if complement else FREE_OF)[kind].lower()
-    customdata = np.column_stack([table["day"], low * 100, high * 100, table["at_risk"], events])
+    customdata = np.column_stack([table["day"], low * 100, high * 100, count_labels(table["at_risk"], suppress_below),
+                                  count_labels(events, suppress_below)])
     hover = (f"<b>{label}</b><br>Day %{{customdata[0]:.0f}} (month %{{x:.1f}}): %{{y:.1f}}% {meaning}"
-             "<br>95% CI %{customdata[1]:.1f}-%{customdata[2]:.1f}%<br>At risk: %{customdata[3]:,}; "
-             f"events so far: %{{customdata[4]:,}} of n = {km.n:,}<extra></extra>")
+             "<br>95% CI %{customdata[1]:.1f}-%{customdata[2]:.1f}%<br>At risk: %{customdata[3]}; "
+             f"events so far: %{{customdata[4]}} of n = {count_label(km.n, suppress_below)}<extra></extra>")
     return [
         go.Scatter(x=months, y=high * 100, mode="lines", line={"width": 0, "shape": "hv"}, hoverinfo="skip", showlegend=False, legendgroup=label),
         go.Scatter(x=months, y=low * 100, mode="lines", line={"width": 0, "shape": "hv"}, fill="tonexty", fillcolor=band,
                    hoverinfo="skip", showlegend=False, legendgroup=label),
         go.Scatter(x=months, y=value * 100, mode="lines", line={"color": color, "width": 2.2, "shape": "hv"},
-                   name=f"{label} (n = {km.n:,}, events {km.events:,})", legendgroup=label, customdata=customdata, hovertemplate=hover),
+                   name=f"{label} (n = {count_label(km.n, suppress_below)}, events {count_label(km.events, suppress_below)})",
+                   legendgroup=label, customdata=customdata, hovertemplate=hover),
     ]
 
 
@@ -74,12 +85,12 @@ def _transparent(color: str, alpha: float = 0.16) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def _risk_row(km: KaplanMeier, label: str, days: np.ndarray, color: str) -> go.Scatter:
-    at_risk = km.at_risk_at(days)
+def _risk_row(km: KaplanMeier, label: str, days: np.ndarray, color: str, suppress_below: int | None = None) -> go.Scatter:
+    at_risk = count_labels(km.at_risk_at(days), suppress_below)
     return go.Scatter(
-        x=days / DAYS_PER_MONTH, y=[label] * len(days), mode="text", text=[f"{n:,}" for n in at_risk],
-        textfont={"color": color, "size": 12}, showlegend=False, customdata=np.column_stack([days, at_risk]),
-        hovertemplate=f"<b>{label}</b><br>Day %{{customdata[0]}}: %{{customdata[1]:,}} at risk<extra></extra>",
+        x=days / DAYS_PER_MONTH, y=[label] * len(days), mode="text", text=list(at_risk),
+        textfont={"color": color, "size": 12}, showlegend=False, customdata=np.column_stack([np.asarray(days, dtype=object), at_risk]),
+        hovertemplate=f"<b>{label}</b><br>Day %{{customdata[0]}}: %{{customdata[1]}} at risk<extra></extra>",
     )
 
 
@@ -111,13 +122,14 @@ def _default_title(analysis: SurvivalAnalysis, complement: bool) -> str:
     return "Starting a further course after this one"
 
 
-def _subtitle(analysis: SurvivalAnalysis) -> str:
+def _subtitle(analysis: SurvivalAnalysis, suppress_below: int | None = None) -> str:
     times = analysis.times
     counts = times.exclusion_counts()
     missing = int(counts.loc[counts["problem"].str.startswith("cannot"), "courses"].sum())
     inconsistent = int(counts["courses"].sum()) - missing
+    entered, total, missing, inconsistent = count_labels([times.entered, times.total, missing, inconsistent], suppress_below)
     lines = [f"{analysis.settings.describe(analysis.kind).capitalize()}.",
-             f"{times.entered:,} of {times.total:,} courses; left out: {missing:,} for missing dates, {inconsistent:,} for inconsistent dates. "
+             f"{entered} of {total} courses; left out: {missing} for missing dates, {inconsistent} for inconsistent dates. "
              "Shaded: 95% CI (Kaplan-Meier, log-log)."]
     if analysis.comparison is not None:
         lines.append(_logrank_text(analysis))
@@ -138,12 +150,16 @@ def format_p(p: float | None) -> str:
     return "" if p is None or p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def literature_figure(analysis: SurvivalAnalysis) -> go.Figure:
-    """The data's share with the event at each horizon (with 95% CI) beside the published figures."""
+def literature_figure(analysis: SurvivalAnalysis, *, suppress_below: int | None = None) -> go.Figure:
+    """The data's share with the event at each horizon (with 95% CI) beside the published figures
+    (counts under `suppress_below` read "<5"; no estimate drawn from fewer courses)."""
     data = horizon_table(analysis, complement=True)
     data = data[data["group"] == next(iter(analysis.curves()))].dropna(subset=["estimate"])
+    if suppress_below:
+        data = data[data["courses"] >= suppress_below]
     keys = RELAPSE_REFERENCES if analysis.kind == RELAPSE else SECOND_COURSE_REFERENCES
-    rows = [(f"This data: {HAD[analysis.kind].lower()} by {int(r.years)} year{'s' if r.years > 1 else ''}", r.estimate, r.ci_low, r.ci_high, f"n = {r.courses:,}; {r.events_by_then:,} events")
+    rows = [(f"This data: {HAD[analysis.kind].lower()} by {int(r.years)} year{'s' if r.years > 1 else ''}", r.estimate, r.ci_low, r.ci_high,
+             f"n = {count_label(r.courses, suppress_below)}; {count_label(r.events_by_then, suppress_below)} events")
             for r in data.itertuples()]
     rows += [_reference_row(key) for key in keys]
     labels = [r[0] for r in rows]

@@ -7,9 +7,10 @@ file loads nothing from anywhere (no CDN, no web font, no remote image), and a C
 Policy forbids any request the page might otherwise make.
 
 Reports are shared outputs, so small counts are suppressed by default (analysis.suppression:
-1-4 shown as "<5" and the shares that would reveal them withheld); `suppress=False` makes a
-private report. The course timeline, a single patient's record, is never included
-(analysis.timeline.INCLUDE_IN_REPORTS).
+1-4 shown as "<5" and the shares that would reveal them withheld), in the tables and in the charts
+(every figure is drawn with `suppress_below`; charts of single courses are left out);
+`suppress=False` makes a private report. The course timeline, a single patient's record, is
+never included (analysis.timeline.INCLUDE_IN_REPORTS).
 
 Every value that comes from the data (terms, site names, the source label) is escaped, so a
 term like "<script>" shows as text.
@@ -32,7 +33,7 @@ import plotly.offline
 from . import __version__, claims, claims_figures
 from .cohort import Cohort
 from .stats import Estimate
-from .suppression import DEFAULT_THRESHOLD, is_small, small_label, suppress_count, suppress_table
+from .suppression import DEFAULT_THRESHOLD, count_label, is_small, small_label, suppress_count, suppress_table
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ VERDICT_COLORS = {"supported": "#2e7d32", "contradicted": "#c62828", "inconclusi
                   "not testable": "#7b1fa2"}
 WITHHELD = "withheld"
 LAB_TESTS_CHARTED = ("ALT", "AST", "TG", "TC")  # as the Labs page charts by default
-IDENTIFIER_WITHHELD = "a course (identifier not shown in shared reports)"
+INDIVIDUAL_CHARTS_LEFT_OUT = ("{chart} is not included in a shared report: it draws each course's own values, and a single "
+                              "patient's results can be recognised. A private report includes it.")
 
 # Readable column headers; a table can add its own.
 COLUMN_LABELS = {
@@ -128,6 +130,11 @@ class Report:
         return any(is_small(count, self.threshold) for count in counts if count is not None)
 
     @property
+    def suppress_below(self) -> int | None:
+        """What every figure of the report is drawn with: the threshold, or None in a private report."""
+        return self.threshold if self.suppress else None
+
+    @property
     def small_label(self) -> str:
         return small_label(self.threshold)
 
@@ -207,9 +214,10 @@ def definitions_section(report: Report, settings: dict, filters_description: str
     items = "".join(f"<dt>{html.escape(area)}</dt><dd>{html.escape(text[:1].upper() + text[1:])}</dd>" for area, text in definitions)
     report.add(f'<dl class="definitions">{items}</dl>')
     if report.suppress:
-        report.text(f"**Small counts are suppressed**: in the tables, counts from 1 to {report.threshold - 1} are shown as "
+        report.text(f"**Small counts are suppressed**: in the tables and charts, counts from 1 to {report.threshold - 1} are shown as "
                     f"\"{report.small_label}\" and shares that would reveal them as \"suppressed\" or \"{WITHHELD}\"; zero is shown as 0. "
-                    "Charts are drawn from the full numbers; course identifiers are left out of them.")
+                    f"In the charts, hatched bars stand for hidden counts and a point resting on a count under {report.threshold} is "
+                    "not drawn (each chart says which); charts of single courses are left out.")
     else:
         report.text("**Private report: every count is shown, however small.** Do not share it outside the care team.", "warning")
 
@@ -224,16 +232,12 @@ def claims_section(report: Report, cohort: Cohort, settings: dict) -> None:
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")
     report.text(f"{len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. Each verdict compares "
                 "the 95% confidence interval with the article's words turned into a number.")
-    hidden = [r for r in results if _claim_withheld(report, r)]
     rows = "".join(claim_row(report, result) for result in results)
     report.add('<div class="table-wrap"><table class="claims"><thead><tr><th>Verdict</th><th>The article\'s words, and what the data show</th>'
                "<th>Estimate</th><th>Article</th><th>Published figures</th></tr></thead>"
                f"<tbody>{rows}</tbody></table></div>")
-    drawn = [r for r in results if r not in hidden]
-    subtitle = f"{cohort.n_courses:,} courses" + (" of synthetic demo data" if cohort.synthetic else "")
-    if hidden:
-        subtitle += f"; not drawn (counts under {report.threshold}): {', '.join(r.id for r in hidden)}"
-    report.chart("claims scorecard", claims_figures.scorecard_figure(drawn, subtitle))
+    subtitle = f"{count_label(cohort.n_courses, report.suppress_below)} courses" + (" of synthetic demo data" if cohort.synthetic else "")
+    report.chart("claims scorecard", claims_figures.scorecard_figure(results, subtitle, suppress_below=report.suppress_below))
 
 
 def _claim_withheld(report: Report, result) -> bool:
@@ -292,25 +296,25 @@ def clearance_section(report: Report, cohort: Cohort, settings: dict, group_by: 
                                        ("Had been clear by month 6 (Kaplan-Meier)", result.cleared_by_month_6),
                                        ("Fewer inflammatory lesions at month 2-3 than at baseline", result.improvement),
                                        ("Initial flare", result.flare.estimate)])
-    report.chart("clearance by month", figs.clearance_by_month_figure(result.by_month, chosen))
+    report.chart("clearance by month", figs.clearance_by_month_figure(result.by_month, chosen, suppress_below=report.suppress_below))
     report.table(Table("Clearance by month", result.by_month, counts=("n", "cleared"), derived=("rate", "ci_low", "ci_high"),
                        shares=("rate", "ci_low", "ci_high"), denominators={"cleared": "n"}, labels={"cleared": "courses clear"}))
     if result.lesions.empty:
         report.notice("The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or total_lesions): "
                       "the lesion chart needs at least one of them.")
     else:
-        report.chart("lesion change", figs.lesion_change_figure(result.lesions))
+        report.chart("lesion change", figs.lesion_change_figure(result.lesions, suppress_below=report.suppress_below))
         report.table(Table("Lesion counts and change from baseline (%) per month", result.lesions.drop(columns=["measure"]),
                            counts=("n", "n_change"), derived=("median", "q1", "q3", "change_median", "change_q1", "change_q3"),
                            labels={"label": "lesions", "n_change": "courses with a change"}))
     if result.iga.empty:
         report.notice("The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity chart needs them.")
     else:
-        report.chart("iga distribution", figs.iga_distribution_figure(result.iga))
+        report.chart("iga distribution", figs.iga_distribution_figure(result.iga, suppress_below=report.suppress_below))
         grades = iga_table(result.iga)
         report.table(Table("Courses at each IGA grade per month", grades, counts=tuple(grades.columns[1:])))
-    report.chart("initial flare", figs.flare_figure(result.flare))
-    report.chart("time to clearance", figs.time_to_clearance_figure(result.time_to_clearance, chosen))
+    report.chart("initial flare", figs.flare_figure(result.flare, suppress_below=report.suppress_below))
+    report.chart("time to clearance", figs.time_to_clearance_figure(result.time_to_clearance, chosen, suppress_below=report.suppress_below))
     time_table = clearance.time_to_clearance_table(result.time_to_clearance)
     report.table(Table("Time to clearance (Kaplan-Meier)", time_table, counts=("still_followed_not_clear", "cleared_that_month", "censored"),
                        derived=("share_cleared", "ci_low", "ci_high"), shares=("share_cleared", "ci_low", "ci_high")))
@@ -320,7 +324,7 @@ def clearance_section(report: Report, cohort: Cohort, settings: dict, group_by: 
         report.notice("No grouping field has at least two values in these courses, so groups are not compared.")
     else:
         comparison = clearance.compare_groups(cohort, key, chosen)
-        report.chart(f"clearance by {key}", figs.group_comparison_figure(comparison, chosen, options[key]))
+        report.chart(f"clearance by {key}", figs.group_comparison_figure(comparison, chosen, options[key], suppress_below=report.suppress_below))
         p_text = "" if comparison.p_value is None else f", p = {comparison.p_value:.3g}"
         report.table(Table(f"Clear at the end of the course by {options[key].lower()}", comparison.table, counts=("n", "cleared"),
                            derived=("rate", "ci_low", "ci_high"), shares=("rate", "ci_low", "ci_high"), denominators={"cleared": "n"},
@@ -344,28 +348,28 @@ def side_effects_section(report: Report, cohort: Cohort, settings: dict, group_b
                                        (f"Side effects gone within {chosen.resolution_days} days of the last dose", se.resolved_share(data),
                                         "episodes")])
     named = se.named_effects_table(data)
-    report.chart("named side effects", figs.named_effects_figure(named, chosen))
+    report.chart("named side effects", figs.named_effects_figure(named, chosen, suppress_below=report.suppress_below))
     report.table(Table("What the article says, and what happened", named.drop(columns=["method"]), counts=("courses", "at_risk"),
                        derived=("rate", "ci_low", "ci_high"), shares=("rate", "ci_low", "ci_high", "literature_rate"),
                        denominators={"courses": "at_risk"},
                        labels={"effect": "side effect", "preferred_terms": "preferred terms", "document_says": "article says",
                                "literature_rate": "published", "courses": "courses with it"}))
-    report.chart("incidence", figs.incidence_figure(table, chosen))
+    report.chart("incidence", figs.incidence_figure(table, chosen, suppress_below=report.suppress_below))
     terms = table["term"].head(12).tolist()
-    report.chart("onset", figs.onset_figure(se.onset_table(data, terms), terms, chosen))
+    report.chart("onset", figs.onset_figure(se.onset_table(data, terms), terms, chosen, suppress_below=report.suppress_below))
     if data.events["grade"].notna().any():
-        report.chart("grade", figs.grade_figure(se.worst_grade_table(data, terms), terms, chosen))
+        report.chart("grade", figs.grade_figure(se.worst_grade_table(data, terms), terms, chosen, suppress_below=report.suppress_below))
     else:
         report.notice("No severity grade is recorded (column grade of the adverse events is empty), so the grade chart is not shown.")
     if data.events["resolved_day"].notna().any():
         resolution = se.resolution_table(data, table["term"].head(8).tolist())
-        report.chart("resolution", figs.resolution_figure(resolution, chosen))
+        report.chart("resolution", figs.resolution_figure(resolution, chosen, suppress_below=report.suppress_below))
         report.table(Table("Did they go away? (episodes)", resolution,
                            counts=tuple(c for c in resolution.columns if c not in ("term", "median_days_onset_to_resolution")),
                            derived=("median_days_onset_to_resolution",), labels={"term": "side effect"}))
     else:
         report.notice("No resolution day is recorded (column resolved_day of the adverse events is empty), so resolution cannot be shown.")
-    report.chart("side effects per course", figs.events_per_course_figure(se.events_per_course(data), chosen))
+    report.chart("side effects per course", figs.events_per_course_figure(se.events_per_course(data), chosen, suppress_below=report.suppress_below))
     actions = se.action_table(data)
     actions = actions[actions["recorded"]].drop(columns=["recorded", "interval"])
     if not actions.empty:
@@ -377,7 +381,7 @@ def side_effects_section(report: Report, cohort: Cohort, settings: dict, group_b
     if key is not None:
         label = clearance.grouping_options(cohort).get(key, key)
         compared = se.comparison_table(data, key, None, "preferred_term")
-        report.chart(f"side effects by {key}", figs.comparison_figure(compared, se.ANY_EFFECT, label, chosen))
+        report.chart(f"side effects by {key}", figs.comparison_figure(compared, se.ANY_EFFECT, label, chosen, suppress_below=report.suppress_below))
         report.table(Table(f"Any side effect by {label.lower()}", compared.drop(columns=["interval"]), counts=("courses", "at_risk"),
                            derived=("rate", "ci_low", "ci_high", "risk_difference", "rd_ci_low", "rd_ci_high", "risk_ratio", "rr_ci_low",
                                     "rr_ci_high", "fisher_p"),
@@ -409,11 +413,11 @@ def relapse_section(report: Report, cohort: Cohort, settings: dict, group_by: st
     horizon = dict(counts=("courses", "at_risk", "events_by_then"), derived=("estimate", "ci_low", "ci_high"),
                    shares=("estimate", "ci_low", "ci_high"), labels={"at_risk": "still followed", "events_by_then": "events by then",
                                                                     "years": "years after"})
-    report.chart("relapse free", figs.km_figure(overall))
+    report.chart("relapse free", figs.km_figure(overall, suppress_below=report.suppress_below))
     report.table(Table("Relapse-free at 1, 2 and 3 years (Kaplan-Meier)", relapse.horizon_table(overall).drop(columns=["method"]), **horizon))
     risk = relapse.number_at_risk_table(overall, in_months=True)
     report.table(Table("Number still followed", risk, counts=tuple(c for c in risk.columns if c != "group")))
-    report.chart("relapse literature", figs.literature_figure(overall))
+    report.chart("relapse literature", figs.literature_figure(overall, suppress_below=report.suppress_below))
     report.table(Table("Published figures used for comparison", figs.literature_table(overall)))
     exclusions = overall.times.exclusion_counts()
     if not exclusions.empty:
@@ -422,7 +426,7 @@ def relapse_section(report: Report, cohort: Cohort, settings: dict, group_by: st
     key = _grouping(options, group_by)
     if key is not None:
         grouped = relapse.relapse_analysis(cohort, chosen, key, times)
-        report.chart(f"relapse by {key}", figs.km_figure(grouped))
+        report.chart(f"relapse by {key}", figs.km_figure(grouped, suppress_below=report.suppress_below))
         medians = relapse.median_table(grouped)[["group", "median_days"]]
         table = relapse.horizon_table(grouped).drop(columns=["method"]).merge(medians, on="group")
         report.table(Table(f"Relapse-free by {options[key].lower()}", table, **{**horizon, "derived": (*horizon["derived"], "median_days")},
@@ -436,8 +440,8 @@ def relapse_section(report: Report, cohort: Cohort, settings: dict, group_by: st
                            note=" ".join(model.notes)))
     second = relapse.second_course_analysis(cohort, chosen)
     if second.times.entered:
-        report.chart("further course", figs.km_figure(second, complement=True))
-        report.chart("further course literature", figs.literature_figure(second))
+        report.chart("further course", figs.km_figure(second, complement=True, suppress_below=report.suppress_below))
+        report.chart("further course literature", figs.literature_figure(second, suppress_below=report.suppress_below))
         further = relapse.horizon_table(second, complement=True).drop(columns=["method"])
         report.table(Table("Started a further course within 1, 2 and 3 years", further, **horizon))
 
@@ -476,7 +480,7 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
         ("New raised triglycerides, normal at baseline", result.new_abnormal_estimate("Triglycerides")),
         ("Liver and lipids tested before and during treatment", result.monitoring),
         ("Treatment months with a pregnancy test (courses of people who can become pregnant)", result.pregnancy_months, "months")])
-    report.chart("new out of range", figs.new_abnormal_figure(result.new_abnormal))
+    report.chart("new out of range", figs.new_abnormal_figure(result.new_abnormal, suppress_below=report.suppress_below))
     report.table(Table("New out-of-range values", result.new_abnormal, counts=("courses", "new_abnormal_n"),
                        derived=("new_abnormal", "ci_low", "ci_high"), shares=("new_abnormal", "ci_low", "ci_high", "literature"),
                        denominators={"new_abnormal_n": "courses"},
@@ -485,9 +489,9 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
     present = [t for t in data.tests if t != "HCG"]
     charted = [t for t in LAB_TESTS_CHARTED if t in present] or present[:4]
     for test in charted:
-        report.chart(f"trend {test}", figs.trend_figure(result.trend, test, chosen))
+        report.chart(f"trend {test}", figs.trend_figure(result.trend, test, chosen, suppress_below=report.suppress_below))
     if charted:
-        report.chart("above the limit", figs.above_limit_figure(result.trend, charted, chosen))
+        report.chart("above the limit", figs.above_limit_figure(result.trend, charted, chosen, suppress_below=report.suppress_below))
     time_columns = [c for c in ("phase", "month", "visit") if c in result.trend.columns]
     statistic = ["median", "q1", "q3"] if chosen.statistic == "median_iqr" else ["mean", "sd"]
     report.table(Table(f"{labs.STATISTICS[chosen.statistic].capitalize()} per test and time point",
@@ -498,7 +502,7 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
                        counts=("limit_known_n", "above_uln_n"), derived=("above_uln", "ci_low", "ci_high"), shares=("above_uln", "ci_low", "ci_high"),
                        denominators={"above_uln_n": "limit_known_n"},
                        labels={"limit_known_n": "results with a known limit", "above_uln_n": "above the limit", "above_uln": "share"}))
-    report.chart("grades", figs.grade_figure(result.grades))
+    report.chart("grades", figs.grade_figure(result.grades, suppress_below=report.suppress_below))
     report.table(Table("Worst CTCAE v5 grade on treatment", grade_table(result.grades), counts=("courses_with_it", "courses"),
                        derived=("share",), shares=("share",), denominators={"courses_with_it": "courses"},
                        labels={"courses_with_it": "courses reaching it", "courses": "courses graded"}))
@@ -515,17 +519,18 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
                            labels={"raised_at_end": "raised at the end", "followed_after": "tested after",
                                    "back_within_limit": "back within the limit", "median_days": "median days",
                                    "median_ci_low": "95% CI from", "median_ci_high": "95% CI to"}))
-    if data.has("ALT") and data.has("BILI"):
-        points = result.edish.assign(label=IDENTIFIER_WITHHELD) if report.suppress else result.edish
-        report.chart("edish", figs.edish_figure(points))
-    else:
+    if not (data.has("ALT") and data.has("BILI")):
         report.notice("The eDISH plot needs ALT and total bilirubin results; the data lacks one of them.")
-    if present:
+    elif report.suppress:
+        report.notice(INDIVIDUAL_CHARTS_LEFT_OUT.format(chart="The eDISH plot (each course's peak ALT against peak bilirubin)"))
+    else:
+        report.chart("edish", figs.edish_figure(result.edish, suppress_below=report.suppress_below))
+    if present and report.suppress:
+        report.notice(INDIVIDUAL_CHARTS_LEFT_OUT.format(chart=f"The chart of individual courses' {figs.test_name(present[0])} results"))
+    elif present:
         sample, total = labs.spaghetti_sample(data, present[0])
-        if report.suppress:
-            sample = sample.assign(label=IDENTIFIER_WITHHELD)
-        report.chart(f"individual {present[0]}", figs.spaghetti_figure(sample, total, present[0]))
-    report.chart("monitoring", figs.compliance_figure(result.compliance))
+        report.chart(f"individual {present[0]}", figs.spaghetti_figure(sample, total, present[0], suppress_below=report.suppress_below))
+    report.chart("monitoring", figs.compliance_figure(result.compliance, suppress_below=report.suppress_below))
     report.table(Table("Monitoring", result.compliance.drop(columns="key"), counts=("courses", "met"), derived=("share", "ci_low", "ci_high"),
                        shares=("share", "ci_low", "ci_high"), denominators={"met": "courses"}, labels={"met": "courses meeting it"}))
     if int(result.pregnancy["total"].max()):
@@ -539,12 +544,12 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
 def overview_section(report: Report, cohort: Cohort) -> None:
     from . import overview
 
-    report.chart("demographics", overview.demographics_figure(cohort))
-    report.chart("dose", overview.dose_figure(cohort))
-    report.chart("duration", overview.duration_figure(cohort))
+    report.chart("demographics", overview.demographics_figure(cohort, suppress_below=report.suppress_below))
+    report.chart("dose", overview.dose_figure(cohort, suppress_below=report.suppress_below))
+    report.chart("duration", overview.duration_figure(cohort, suppress_below=report.suppress_below))
     report.table(Table("Demographics", overview.demographics_table(cohort), counts=("courses",), derived=("percent",)))
     completeness = overview.completeness(cohort)
-    report.chart("completeness", overview.completeness_figure(completeness))
+    report.chart("completeness", overview.completeness_figure(completeness, suppress_below=report.suppress_below))
     report.table(Table("Data completeness per table and column", completeness, counts=("filled",), derived=("percent_filled",),
                        labels={"percent_filled": "% filled"}))
 

@@ -15,8 +15,35 @@ The rule (applied in presenter mode and to every export made in it):
   18 events of 20 reveals 2 courses without one, so a count whose complement is small is
   suppressed too.
 
+Charts follow the same rule, because a mark's position is a number too. Every figure function of
+`analysis` takes `suppress_below` (the threshold, or None to draw every count as it is); the app
+passes it in presenter mode and the shared report always:
+
+- Counts drawn as bars (histogram bins, category bars, stacked bars, heat-map cells): a bar of 1 to
+  threshold - 1 is drawn hatched at the height of the threshold, with "<5" in its hover. A series
+  (a histogram, one stack) has a known total, so when its small bars could be worked out from it
+  (a lone small bar, or small bars all 1 or all threshold - 1) the smallest other bar is hatched
+  too and reads "suppressed". Zero stays 0.
+- Stacks of shares that make 100% (IGA grades per month, how episodes ended): the hidden parts of a
+  stack share their combined height equally, so the stack still reads 100% and no hidden part
+  shows its own size.
+- Stacks of shares that do not make 100% (worst lab grade per test): a hidden part is not drawn
+  and is named at the end of its row.
+- Shares with a confidence interval (k of n): the point and its interval are not drawn when n is
+  under the threshold (too few to estimate), or k or n - k is 1 to threshold - 1 (the share times
+  n would give the small count back). A line leaves a gap; a chart with one row per category keeps
+  the row and says "count under 5" in it; the subtitle says what was left out.
+- Medians and other summaries per time point: not drawn when based on fewer results or courses
+  than the threshold.
+- Kaplan-Meier curves are cumulative and stay; a curve of fewer courses than the threshold is not
+  drawn; the number at risk, event counts in hovers and the n in the legend read "<5".
+- Charts of single courses (eDISH, individual-course lines) are not drawn at all: one point per
+  course names nobody, but it shows a recognisable patient's values.
+- Every count written in a chart (hover, text, axis labels such as "n=<5", subtitles) reads "<5",
+  and every share computed from a hidden count reads "suppressed".
+
 The module works on plain DataFrames, never imports streamlit, and is shared by the app's
-presenter mode, the CSV/Excel downloads and the HTML report.
+presenter mode, the CSV/Excel downloads, the charts and the HTML report.
 """
 from __future__ import annotations
 
@@ -166,3 +193,143 @@ def _numeric(series: pd.Series) -> bool:
 def _whole_and_non_negative(series: pd.Series) -> bool:
     present = series.dropna().astype(float)
     return bool(((present % 1) == 0).all() and (present >= 0).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts: counts and shares as a figure may show them (threshold None: everything as it is)
+
+HATCH = "/"
+
+
+def _numbers(values) -> np.ndarray:
+    """Any list, array or Series of counts as floats (missing and non-numbers as NaN)."""
+    return pd.to_numeric(pd.Series(np.asarray(values, dtype=object).ravel()), errors="coerce").to_numpy(float)
+
+
+def small_counts(values, threshold: int | None) -> np.ndarray:
+    """True where a count must not be drawn or written (1 .. threshold - 1); nothing without a threshold."""
+    counts = _numbers(values)
+    if threshold is None:
+        return np.zeros(counts.shape, dtype=bool)
+    return (counts > 0) & (counts < threshold)
+
+
+def count_label(n, threshold: int | None = None) -> str:
+    """One count as a chart writes it: "1,234"; "<5" for 1-4 under a threshold of 5; "–" when missing."""
+    return str(count_labels([n], threshold)[0])
+
+
+def count_labels(values, threshold: int | None = None) -> np.ndarray:
+    """Counts as chart text (hover, labels, ticks): thousands separators, small ones as "<threshold"."""
+    counts = _numbers(values)
+    small = small_counts(counts, threshold)
+    text = np.array(["–" if np.isnan(c) else f"{int(c):,}" if float(c).is_integer() else f"{c:,}" for c in counts], dtype=object)
+    if small.any():
+        text[small] = small_label(threshold)
+    return text
+
+
+def hidden_shares(numerators, totals, threshold: int | None) -> np.ndarray:
+    """Shares k of n that must not be drawn: n under the threshold, or k or n - k from 1 to threshold - 1."""
+    k = _numbers(numerators)
+    n = _numbers(totals)
+    if threshold is None:
+        return np.zeros(k.shape, dtype=bool)
+    too_few = (n > 0) & (n < threshold)
+    return too_few | small_counts(k, threshold) | small_counts(n - k, threshold)
+
+
+def numerator_labels(numerators, totals, threshold: int | None) -> np.ndarray:
+    """The k of "k of n" as chart text: "<5" when small, "suppressed" when n - k is small (18 of 20
+    would reveal the 2 without it), else the count."""
+    text = count_labels(numerators, threshold)
+    k = _numbers(numerators)
+    n = _numbers(totals)
+    text[small_counts(n - k, threshold) & ~small_counts(k, threshold)] = SUPPRESSED
+    return text
+
+
+def share_labels(values, hidden, number_format: str = ".1%") -> np.ndarray:
+    """Shares as chart text: formatted, or "suppressed" where the count behind them is hidden."""
+    shares = _numbers(values)
+    text = np.array(["–" if np.isnan(v) else format(v, number_format) for v in shares], dtype=object)
+    text[np.asarray(hidden, dtype=bool)] = SUPPRESSED
+    return text
+
+
+def hidden_bars(counts, threshold: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(small, protecting) masks for bars of one series whose total is known (a histogram, one stack).
+
+    The small bars are hidden; when their total would pin them down (a lone small bar, or small
+    bars that are all 1 or all threshold - 1), the smallest other non-zero bar is hidden too."""
+    values = _numbers(counts)
+    small = small_counts(values, threshold)
+    protecting = np.zeros(values.shape, dtype=bool)
+    hidden, total = int(small.sum()), float(values[small].sum())
+    if hidden and (hidden == 1 or total in (hidden, hidden * (threshold - 1))):
+        others = np.where(~small & (values > 0), values, np.nan)
+        if not np.isnan(others).all():
+            protecting[int(np.nanargmin(others))] = True
+    return small, protecting
+
+
+def bar_heights(counts, threshold: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heights to draw and chart text for a series of count bars, with the mask of hatched bars.
+
+    A hidden bar is drawn at the threshold; its text is "<threshold" (small) or "suppressed"
+    (hidden to protect a small one)."""
+    values = _numbers(counts)
+    small, protecting = hidden_bars(values, threshold)
+    hidden = small | protecting
+    heights = np.where(hidden, threshold or 0, values)
+    text = count_labels(values, threshold)
+    text[protecting] = SUPPRESSED
+    return heights, text, hidden
+
+
+def hidden_cells(counts: pd.DataFrame, threshold: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(small, protecting) masks for a grid whose rows are series with a known total (stacked bars,
+    heat-map rows), each row protected as `hidden_bars` protects a series."""
+    values = counts.apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    masks = [hidden_bars(row, threshold) for row in values]
+    small = np.array([m[0] for m in masks], dtype=bool).reshape(values.shape)
+    protecting = np.array([m[1] for m in masks], dtype=bool).reshape(values.shape)
+    return (pd.DataFrame(small, index=counts.index, columns=counts.columns),
+            pd.DataFrame(protecting, index=counts.index, columns=counts.columns))
+
+
+def pooled(values: pd.DataFrame, hidden: pd.DataFrame) -> pd.DataFrame:
+    """Values of a grid with each row's hidden cells sharing their row's hidden total equally: a
+    stack of shares keeps its true height while no hidden part shows its own size."""
+    numbers = values.astype(float)
+    hidden_total = numbers.where(hidden, 0).sum(axis=1)
+    hidden_number = hidden.sum(axis=1).replace(0, np.nan)
+    share = (hidden_total / hidden_number).to_numpy()[:, None]
+    return numbers.mask(hidden, np.broadcast_to(share, numbers.shape), axis=None)
+
+
+def hatch_pattern(hidden) -> dict:
+    """Plotly marker pattern: hatched where a bar stands for a hidden count, plain elsewhere."""
+    return {"shape": [HATCH if h else "" for h in np.asarray(hidden, dtype=bool)], "solidity": 0.45}
+
+
+def hidden_bars_note(threshold: int, unit: str = "courses", pooled_parts: bool = False) -> str:
+    """Subtitle words for a chart with hatched bars (`pooled_parts`: hidden parts of a stack of shares)."""
+    drawn = "sharing their combined height" if pooled_parts else f"drawn at {threshold}"
+    return f"Hatched: fewer than {threshold} {unit} (or hidden with one so totals cannot reveal it), {drawn}"
+
+
+def how_many(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 group', '3 groups': for the notes of left-out points."""
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
+def withheld_note(threshold: int, what: str, unit: str = "courses") -> str:
+    """Subtitle words for points left out: `what` names them ("months 1, 14", "2 groups")."""
+    return f"Not drawn: {what} (a count under {threshold}: fewer than {threshold} {unit}, or fewer than {threshold} with or without it)"
+
+
+def blank_rows(frame: pd.DataFrame, hidden) -> pd.DataFrame:
+    """`frame` with the values of hidden rows made missing (so a chart leaves them out)."""
+    mask = np.broadcast_to(np.asarray(hidden, dtype=bool)[:, None], frame.shape)
+    return frame.mask(mask)

@@ -21,17 +21,17 @@ import pyarrow.compute as pc
 from . import vocabulary as vocab
 from .identifiers import IdentifierColumn, find_identifiers
 from .mapping import (
-    COURSE_EVENTS, ColumnRule, FileMapping, Mapping, RowFilter, name_match, parse_dates, propose_file,
+    COURSE_EVENTS, DATE_FORMAT_WORDS, ColumnRule, FileMapping, Mapping, RowFilter, name_match, parse_dates, propose_file,
+    rebased,
 )
 from .readers import ReadError, Sheet, expand_archives, read_file
 from .schema import SPECS, TABLES
 from .validation import (
-    COLUMN_IGNORED, ERROR, FILE_IGNORED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING, RawTable, ReportBuilder,
+    ERROR, FILE_IGNORED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING, RawTable, ReportBuilder, file_problem,
 )
 
 CANONICAL_FILES = {f"{name}.csv": name for name in TABLES}
 COLUMN_DROPPED = "column dropped"
-EPOCH = pd.Timestamp("1970-01-01")
 
 
 @dataclass
@@ -62,20 +62,19 @@ class UploadPlan:
 
     def with_mapping(self, saved: Mapping) -> "UploadPlan":
         """The plan with each sheet the mapping names mapped as it says (others keep their proposal)."""
-        sheets, used = [], set()
-        for plan in self.sheets:
-            entries = saved.for_sheet(plan.sheet)
-            used |= {id(entry) for entry in saved.files if _entry_matches(entry, plan.sheet, entries)}
+        named = {id(plan): saved.named_for(plan.sheet) for plan in self.sheets}
+        claimed = {id(entry) for entries in named.values() for entry in entries}
+        unclaimed = [entry for entry in saved.files if id(entry) not in claimed]
+        sheets, used = [], set(claimed)
+        for plan in self.sheets:  # entries naming a sheet first; others by the columns they use
+            entries = named[id(plan)] or saved.fitting(plan.sheet, unclaimed)
+            used |= {id(entry) for entry in entries}
             if entries:
-                plan = replace(plan, mappings=entries, refused=plan.refused or _needs_dropped(entries, plan))
+                mappings = [rebased(entry, plan.sheet) for entry in entries]
+                plan = replace(plan, mappings=mappings, refused=plan.refused or _needs_dropped(mappings, plan))
             sheets.append(plan)
         unused = [entry.label for entry in saved.files if id(entry) not in used]
         return UploadPlan(sheets, self.problems, unused)
-
-
-def _entry_matches(entry: FileMapping, sheet: Sheet, chosen: list[FileMapping]) -> bool:
-    return any(c.table == entry.table and c.to_dict() | {"file": "", "sheet": None} == entry.to_dict() | {"file": "", "sheet": None}
-               for c in chosen)
 
 
 def _needs_dropped(entries: list[FileMapping], plan: SheetPlan) -> str | None:
@@ -192,7 +191,6 @@ def _report_plan(plan: UploadPlan, builder: ReportBuilder) -> None:
     for file, reason in plan.problems:
         table = CANONICAL_FILES.get(re.split(r"[\\/]", file)[-1].lower())
         if table == "courses":
-            from .validation import file_problem
             file_problem(builder, "courses", file, reason, empty=False)
         else:
             severity = WARNING if reason == "the file is empty" and table else ERROR
@@ -272,7 +270,7 @@ def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: Repor
     """The sheet's rows and columns for one table, as the validator reads them."""
     pre_excluded: Counter = Counter()
     keep = _filtered(sheet, mapping, label, builder, pre_excluded)
-    selected = pa.array(keep)
+    selected = None if keep.all() else pa.array(keep)  # None: every row, no copy
     rows = sheet.rows[keep]
     missing = [rule.source for rule in mapping.columns.values() if rule.source and sheet.column(rule.source) is None]
     for source in dict.fromkeys(missing):
@@ -281,9 +279,6 @@ def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: Repor
     outputs = {target: _rule_values(sheet, rule, selected, len(rows)) for target, rule in mapping.columns.items()}
     outputs = {target: values for target, values in outputs.items() if values is not None}
     context = _Context(mapping, label, builder, rows, outputs, pre_excluded)
-    for target, rule in mapping.columns.items():
-        if target in outputs:
-            outputs[target] = _strip_units(target, outputs[target], context)
     start_days = _apply_dates(context, starts)
     drop = context.drop
     names, columns = _ordered_output(sheet, mapping, outputs, selected)
@@ -363,7 +358,7 @@ def _rule_values(sheet: Sheet, rule: ColumnRule, selected: pa.Array, size: int) 
         column = sheet.column(rule.source)
         if column is None:
             return None
-        values = column.filter(selected)
+        values = _rows(column, selected)
     elif rule.constant is not None:
         values = pa.repeat(pa.scalar(str(rule.constant), pa.string()), size)
     else:
@@ -384,10 +379,14 @@ def _rule_values(sheet: Sheet, rule: ColumnRule, selected: pa.Array, size: int) 
             if column is None:
                 condition[:] = False
                 continue
-            text = pc.utf8_trim_whitespace(column.filter(selected))
+            text = pc.utf8_trim_whitespace(_rows(column, selected))
             condition &= _mask(pc.is_in(text, value_set=pa.array([str(a) for a in allowed], pa.string())))
         values = pc.if_else(pa.array(condition), values, pa.scalar(None, pa.string()))
     return values
+
+
+def _rows(column: pa.Array, selected: pa.Array | None) -> pa.Array:
+    return column if selected is None else column.filter(selected)
 
 
 def map_values(values: pa.Array, mapping: dict[str, str]) -> pa.Array:
@@ -414,27 +413,6 @@ def numbers_as_text(numbers: np.ndarray, original: pa.Array) -> pa.Array:
 def _shifted(values: pa.Array, shift) -> pa.Array:
     numbers = _numbers(values)
     return numbers_as_text(shift(numbers), values)
-
-
-def _strip_units(target: str, values: pa.Array, context: _Context) -> pa.Array:
-    """'60 kg' in weight_kg becomes 60 (the column's own unit); other units are left for the validator to report."""
-    units = vocab.SAME_UNITS.get(target)
-    if not units or len(values) == 0:
-        return values
-    try:
-        pc.cast(values, pa.float64())
-        return values  # every cell is a plain number (or empty)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    parts = pc.extract_regex(pc.fill_null(values, ""), r"^\s*(?P<number>[-+]?\d+(?:[.,]\d+)?)\s*(?P<unit>[A-Za-zµ/%° .]+?)\.?\s*$")
-    unit = pc.utf8_lower(pc.struct_field(parts, "unit"))
-    same = _mask(pc.is_in(unit, value_set=pa.array(sorted(units), pa.string())))
-    if not same.any():
-        return values
-    number = pc.replace_substring(pc.struct_field(parts, "number"), ",", ".")
-    context.builder.add(NOTE, context.label, f"{int(same.sum()):,} cells of {target} carried the unit of the column "
-                        f"(e.g. '{values.filter(pa.array(same))[0].as_py().strip()}'); the unit was removed", column=target)
-    return pc.if_else(pa.array(same), number, values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,8 +472,6 @@ def _dates_to_days(context: _Context, target: str, rule: ColumnRule, start: np.n
 
 
 def _format_words(fmt: str) -> str:
-    from .mapping import DATE_FORMAT_WORDS
-
     return DATE_FORMAT_WORDS.get(fmt, fmt)
 
 
@@ -540,7 +516,7 @@ def _ordered_output(sheet: Sheet, mapping: FileMapping, outputs: dict[str, pa.Ar
         passes = mapping.keep_other_columns and lowered not in ignored and (not first or lowered not in used)
         if passes and (lowered not in targets_lower or not first):
             names.append(name)
-            columns.append(column.filter(selected))
+            columns.append(_rows(column, selected))
     for target, values in outputs.items():
         if target not in placed:
             names.append(target)
@@ -563,7 +539,7 @@ def _long_from_wide(sheet: Sheet, mapping: FileMapping, names: list[str], column
         for target in targets:
             source = at_day.get(target)
             column = sheet.column(source.source) if source else None
-            measures.append(column.filter(selected) if column is not None else pa.nulls(len(rows), pa.string()))
+            measures.append(_rows(column, selected) if column is not None else pa.nulls(len(rows), pa.string()))
         has_value = np.logical_or.reduce([_mask(pc.is_valid(m)) for m in measures])
         visit = next((w.visit for w in at_day.values() if w.visit), None)
         chosen = pa.array(has_value)

@@ -581,6 +581,8 @@ def _parse_cells(table: CheckedTable) -> None:
         values, text = parse_column(table.text[spec.name], spec)
         table.text[spec.name] = text
         invalid = as_mask(pc.and_(pc.is_valid(text), pc.is_null(values)))
+        if invalid.any() and spec.kind in ("int", "float"):
+            values, invalid = _without_own_unit(table, spec, text, values, invalid)
         if spec.default is not None:
             values = pc.fill_null(values, pa.scalar(spec.default, values.type))
         table.values[spec.name] = values
@@ -596,6 +598,31 @@ def _parse_cells(table: CheckedTable) -> None:
             table.report_cells(invalid, spec.name, WARNING, SET_MISSING)
     for name in table.custom:
         table.values[name] = table.text[name] = clean_text(table.text[name])
+
+
+NUMBER_AND_UNIT = r"^\s*(?P<number>[-+]?\d+(?:[.,]\d+)?)\s*(?P<unit>[A-Za-zµ/%° .]+?)\.?\s*$"
+
+
+def _without_own_unit(table: CheckedTable, spec: ColumnSpec, text: pa.Array, values: pa.Array,
+                      invalid: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Numbers written with the column's own unit ('60 kg' in weight_kg, '17 years' in age) are read
+    as numbers, and said once; other units ('150 lb') stay invalid for the caller to report."""
+    from .vocabulary import SAME_UNITS
+
+    units = SAME_UNITS.get(spec.name)
+    if not units:
+        return values, invalid
+    parts = pc.extract_regex(pc.fill_null(text, ""), NUMBER_AND_UNIT)
+    same = invalid & as_mask(pc.is_in(pc.utf8_lower(pc.struct_field(parts, "unit")), value_set=pa.array(sorted(units))))
+    if not same.any():
+        return values, invalid
+    number = pc.replace_substring(pc.struct_field(parts, "number"), ",", ".")
+    reread = PARSERS[spec.kind](pc.if_else(pa.array(same), number, pa.scalar(None, pa.string())), spec)
+    values = pc.if_else(pa.array(same), reread, values)
+    example = text.filter(pa.array(same))[0].as_py().strip()
+    table.builder.add(NOTE, table.file, f"{int(same.sum()):,} cells of {spec.name} carried the unit of the column "
+                      f"(e.g. '{example}'); the unit was removed", column=spec.name)
+    return values, invalid & ~(same & as_mask(pc.is_valid(values)))
 
 
 FORMULA_PATTERN = r"^\s*([=@]|[+-]\s*[A-Za-z_]+\s*\()"

@@ -55,8 +55,9 @@ def test_two_browser_sessions_uploading_the_same_file_name_see_only_their_own_ro
         open_data_page(second, base_url)
         upload_and_confirm(first, "courses.csv", b"patient_id,sex,age\nALPHA-1,F,20\nALPHA-2,M,31\n")
         upload_and_confirm(second, "courses.csv", b"patient_id,sex,age\nBETA-1,F,40\n")
-        first.reload()
-        wait_for_app(first)
+        # The first session runs again after the second loaded its file (a reload would start a new session).
+        first.get_by_test_id("stSidebarNav").get_by_role("link", name="Overview").click()
+        first.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
         first.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
         first.get_by_text("courses.csv: 2 rows read, 2 kept.").wait_for(timeout=60_000)
         second.get_by_text("courses.csv: 1 rows read, 1 kept.").wait_for(timeout=60_000)

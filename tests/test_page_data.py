@@ -131,3 +131,35 @@ def test_a_cdisc_upload_needs_no_mapping():
     assert any(c.label.startswith("Leave out not treatment-emergent") for c in at.checkbox)
     at = confirm(at)
     assert "254 courses of 254 patients" in texts(at)
+
+
+def test_a_redcap_export_and_a_wide_workbook_show_one_mapping_per_table():
+    import io
+
+    import pandas as pd
+
+    redcap = (b"record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,age,iga,ae_term,ae_onset_day\n"
+              b"1,baseline_arm_1,,,F,17,4,,\n1,month_3_arm_1,,,,,2,,\n1,month_3_arm_1,side_effects,1,,,,Dry lips,20\n")
+    buffer = io.BytesIO()
+    pd.DataFrame({"Patient ID": ["W1", "W2"], "Sex": ["F", "M"], "Age": [19, 23], "iga_m0": [4, 3], "iga_m6": [1, 0]}
+                 ).to_excel(buffer, index=False, sheet_name="Trial")
+    at = upload(data_page(), ("export.csv", redcap), ("trial.xlsx", buffer.getvalue()))
+    tables = [s.value for s in at.selectbox if s.label == "This file holds"]
+    assert tables == ["courses", "visits", "adverse_events", "courses", "visits"]
+    at = confirm(at)
+    shown = texts(at)
+    assert "1 courses of 1 patients" in shown and "export.csv (visits): 2 rows read, 2 kept." in shown
+    issues = at.dataframe[0].value
+    second = issues[issues["file"] == "trial.xlsx [Trial] (courses)"]["message"].tolist()
+    assert second == ["a second courses table; only export.csv (courses) is read"]
+
+
+def test_the_loaded_files_can_be_mapped_again_from_their_mapping():
+    at = confirm(upload(data_page(), ("clinic_export.csv", EXPORT)))
+    at.button(key="reopen_upload").click().run()
+    assert not at.exception
+    assert "Use this data" in [b.label for b in at.button]
+    table = next(s for s in at.selectbox if s.label == "This file holds")
+    assert table.value == "courses"
+    at = confirm(at)
+    assert "clinic_export.csv · **3** of 3 courses" in texts(at)

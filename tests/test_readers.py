@@ -161,3 +161,34 @@ def test_the_acne_n_of_1_files_read_with_their_quirks_named():
 def test_utf16_bom_bytes_do_not_leak_into_the_first_header():
     sheet = one("c.csv", codecs.BOM_UTF16_LE + "patient_id,sex\nP1,F\n".encode("utf-16-le"))
     assert sheet.names[0] == "patient_id"
+
+
+def test_uploads_are_read_in_memory_and_never_written_to_disk(monkeypatch):
+    import builtins
+    import tempfile
+
+    from analysis.loading import load_tables
+
+    workbook = _workbook({"Courses": pd.DataFrame({"patient_id": ["A"], "sex": ["F"], "age": [20]})})
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"patient_id": ["B"], "day": [0], "iga": [3]}), buffer)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("adverse_events.csv", "patient_id,term,onset_day\nA,dry lips,3\n")
+    files = {"clinic.xlsx": workbook, "visits.parquet": buffer.getvalue(), "more.zip": archive.getvalue(),
+             "labs.csv.gz": gzip.compress(b"patient_id,day,test,value,unit\nA,0,ALT,30,U/L\n")}
+    real_open = builtins.open
+
+    def reading_only(file, mode="r", *args, **kwargs):
+        assert not set(mode) & set("wax+"), f"an upload was about to be written to {file}"
+        return real_open(file, mode, *args, **kwargs)
+
+    def no_temporary_files(*args, **kwargs):
+        raise AssertionError("an upload was about to be written to a temporary file")
+
+    monkeypatch.setattr(builtins, "open", reading_only)
+    monkeypatch.setattr(io, "open", reading_only)
+    for name in ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, no_temporary_files)
+    result = load_tables(files, source="in memory")
+    assert result.ok and result.cohort.row_counts()["adverse_events"] == 1

@@ -8,10 +8,16 @@ held in memory only.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+
 import streamlit as st
 
 from analysis.loading import LoadResult, load_demo, load_tables
 from analysis.mapping import Mapping
+from analysis.prepare import reporting_stages
 from analysis.upload import UploadPlan, plan_upload
 
 DEMO = "demo"
@@ -23,15 +29,51 @@ SHARED = "shared"
 SHARED_STATE = "shared_files"
 
 
-@st.cache_resource(show_spinner="Loading the synthetic demo cohort ...")
+# Loaded datasets are kept here rather than by `st.cache_resource`, so that a load can show which
+# stage it is at (a cached function may not write to the page). The demo is one copy for every
+# session; uploads and saved datasets are kept per session, keyed on their bytes, never their names.
+RESULTS_STATE = "loaded_results"
+_DEMO_LOCK = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_store() -> dict:
+    return {}
+
+
 def demo_result() -> LoadResult:
-    return load_demo()
+    store = _demo_store()
+    with _DEMO_LOCK:  # sessions opening at once load the demo once
+        if "demo" not in store:
+            with st.spinner("Loading the synthetic demo cohort ..."), loading_progress():
+                store["demo"] = load_demo()
+    return store["demo"]
 
 
-@st.cache_resource(scope="session", max_entries=4, show_spinner="Reading and validating your files ...")
+def _session_result(kind: str, files: tuple[tuple[str, bytes], ...], extra: str | None, keep: int, message: str,
+                    load: Callable[[], LoadResult]) -> LoadResult:
+    """This session's result for these exact bytes (and mapping or label), loaded on first use;
+    at most `keep` results of a kind are kept."""
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(f"{name}\n{len(data)}\n".encode())
+        digest.update(data)
+    key = (kind, digest.hexdigest(), extra)
+    store = st.session_state.setdefault(RESULTS_STATE, {})
+    if key not in store:
+        with st.spinner(message), loading_progress():
+            result = load()
+        same_kind = [k for k in store if k[0] == kind]  # oldest first
+        for old in same_kind[: max(0, len(same_kind) - keep + 1)]:
+            del store[old]
+        store[key] = result
+    return store[key]
+
+
 def uploaded_result(files: tuple[tuple[str, bytes], ...], mapping_json: str | None = None) -> LoadResult:
     mapping = Mapping.from_json(mapping_json) if mapping_json else None
-    return load_tables(dict(files), source=", ".join(name for name, _ in files), mapping=mapping)
+    return _session_result(UPLOAD, files, mapping_json, 4, "Reading and validating your files ...",
+                           lambda: load_tables(dict(files), source=", ".join(name for name, _ in files), mapping=mapping))
 
 
 @st.cache_resource(scope="session", max_entries=2, show_spinner="Reading your files (a large file takes a moment) ...")
@@ -56,9 +98,8 @@ def uploaded_files() -> tuple[tuple[str, bytes], ...]:
     return st.session_state.get(UPLOAD_STATE, ())
 
 
-@st.cache_resource(scope="session", max_entries=2, show_spinner="Opening the saved dataset ...")
 def shared_result(files: tuple[tuple[str, bytes], ...], label: str) -> LoadResult:
-    return load_tables(dict(files), source=label)
+    return _session_result(SHARED, files, label, 2, "Opening the saved dataset ...", lambda: load_tables(dict(files), source=label))
 
 
 def remember_shared(files: dict[str, bytes], label: str) -> None:
@@ -74,9 +115,21 @@ def shared_files() -> tuple[str, tuple[tuple[str, bytes], ...]] | None:
 
 
 def active_result(source: str) -> LoadResult:
-    if source == UPLOAD and uploaded_files():
-        return uploaded_result(uploaded_files(), st.session_state.get(UPLOAD_MAPPING_STATE))
-    if source == SHARED and shared_files():
-        label, files = shared_files()
-        return shared_result(files, label)
-    return demo_result()
+    with loading_progress():
+        if source == UPLOAD and uploaded_files():
+            return uploaded_result(uploaded_files(), st.session_state.get(UPLOAD_MAPPING_STATE))
+        if source == SHARED and shared_files():
+            label, files = shared_files()
+            return shared_result(files, label)
+        return demo_result()
+
+
+@contextmanager
+def loading_progress():
+    """While a dataset loads (a million courses take a while), a line names the stage it is at."""
+    line = st.empty()
+    with reporting_stages(lambda stage: line.caption(f":material/hourglass_top: {stage} ...")):
+        try:
+            yield
+        finally:
+            line.empty()

@@ -75,10 +75,17 @@ def excel_download(table: pd.DataFrame, file_name: str, label: str = "Download E
                            mime=EXCEL_MIME, key=key or f"download-{file_name}", on_click="ignore", icon=":material/table_view:")
 
 
+MAX_TABLE_ROWS = 1_000  # a page never sends a million rows to the browser; downloads hold them all
+
+
 def show_table(table: pd.DataFrame, **options) -> None:
-    """`st.dataframe`, with small counts suppressed while presenter mode is on."""
+    """`st.dataframe`, with small counts suppressed while presenter mode is on, and at most
+    MAX_TABLE_ROWS rows shown (a note says how many there are)."""
     if presenter_on():
         table, config = presentable_table(table, options.get("column_config"))
         if config is not None:
             options["column_config"] = config
+    if len(table) > MAX_TABLE_ROWS:
+        st.caption(f"Showing the first {MAX_TABLE_ROWS:,} of {len(table):,} rows; the download below holds them all.")
+        table = table.head(MAX_TABLE_ROWS)
     return st.dataframe(table, **options)

@@ -1,9 +1,10 @@
 """Presenter mode: a clean, large view for a projector, in which no small count is shown.
 
 Switched on by the sidebar toggle or by `?presenter=1` in a link (the address keeps it while on). While it is on, every table the
-app shows and every download it offers goes through small-cell suppression
-(`analysis.suppression`): counts below the threshold (default 5, settable) read "<5", and values
-that would reveal them read "suppressed". The Course timeline page is hidden (a single course is
+app shows, every chart it draws (figures take `suppress_below=chart_suppression()`) and every
+download it offers goes through small-cell suppression (`analysis.suppression`): counts below the
+threshold (default 5, settable) read "<5", and values that would reveal them read "suppressed";
+charts of single courses are not drawn. The Course timeline page is hidden (a single course is
 the easiest thing to recognise) and the sidebar starts collapsed.
 """
 from __future__ import annotations
@@ -62,6 +63,11 @@ def suppression_threshold() -> int:
         return DEFAULT_THRESHOLD
 
 
+def chart_suppression() -> int | None:
+    """The `suppress_below` every figure function takes: the threshold in presenter mode, else None."""
+    return suppression_threshold() if presenter_on() else None
+
+
 def initial_sidebar_state() -> str:
     return "collapsed" if presenter_requested() else "auto"
 
@@ -98,8 +104,9 @@ def presenter_controls() -> bool:
     st.sidebar.header("Presenting")
     on = st.sidebar.toggle(
         "Presenter mode", key=PRESENTER_KEY,
-        help="Large type and one chart per row for a projector. Counts below the threshold show as \"<5\" in every table "
-             "and download, and percentages that would reveal them as \"suppressed\". The Course timeline is hidden.")
+        help="Large type and one chart per row for a projector. Counts below the threshold show as \"<5\" in every table, "
+             "chart and download, and percentages that would reveal them as \"suppressed\". The Course timeline and charts "
+             "of single courses are hidden.")
     _keep_in_url(on)
     if on:
         st.sidebar.number_input("Hide counts below", min_value=2, max_value=100, value=DEFAULT_THRESHOLD, step=1,
@@ -119,7 +126,8 @@ def _keep_in_url(on: bool) -> None:
 def suppression_note() -> str:
     threshold = suppression_threshold()
     return (f"Presenter mode: counts from 1 to {threshold - 1} show as \"<{threshold}\", and numbers that would reveal them "
-            f"(percentages, intervals, a complementary count) as \"suppressed\", in tables and downloads. Zero is shown as 0.")
+            f"(percentages, intervals, a complementary count) as \"suppressed\", in tables, charts and downloads. Zero is shown as 0. "
+            f"In charts, hatched bars stand for hidden counts.")
 
 
 def shown_count(n: int) -> str:

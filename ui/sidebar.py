@@ -6,8 +6,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from analysis.cohort import Cohort
-from analysis.filters import CATEGORICAL_FILTERS, FilterSpec, apply_filters, filter_options
+from analysis.filters import CATEGORICAL_FILTERS, FilterSpec
 from analysis.loading import LoadResult
+from analysis.prepare import filter_choices
+from analysis.prepare import filtered as filtered_cohort
 
 from .access import sign_out_control
 from .data_source import DEMO, SHARED, UPLOAD, active_result, shared_files, uploaded_files
@@ -47,7 +49,7 @@ def render_sidebar() -> View:
         view = View(result, None, None, FilterSpec())
     else:
         spec = _filter_widgets(cohort)
-        filtered = apply_filters(cohort, spec)
+        filtered = filtered_cohort(cohort, spec)  # the same object on a rerun: its results are reused
         _count_line(filtered, cohort)
         view = View(result, cohort, filtered, spec)
     st.session_state[VIEW_STATE] = view
@@ -71,7 +73,7 @@ def _source_picker() -> str:
 
 def _filter_widgets(cohort: Cohort) -> FilterSpec:
     st.sidebar.header("Filters")
-    options = filter_options(cohort)
+    options = filter_choices(cohort)
     values = {}
     for key in CATEGORICAL_FILTERS:
         if key in options:

@@ -101,13 +101,14 @@ def _columns_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fi
     edited = st.data_editor(
         rows, key=f"{key}_columns", hide_index=True, width="stretch", disabled=["column", "examples", "how", "confidence", "why"],
         column_config={
-            "column": st.column_config.TextColumn("Your column"),
-            "examples": st.column_config.TextColumn("Examples"),
-            "becomes": st.column_config.SelectboxColumn("Becomes", options=options, required=True,
-                                                        help="The dashboard's column it maps to"),
-            "how": st.column_config.TextColumn("Conversion"),
-            "confidence": st.column_config.ProgressColumn("Confidence", min_value=0.0, max_value=1.0, format="percent"),
-            "why": st.column_config.TextColumn("Why"),
+            "column": st.column_config.TextColumn("Your column", width="small"),
+            "examples": st.column_config.TextColumn("Examples", width="small"),
+            "becomes": st.column_config.SelectboxColumn("Becomes", options=options, required=True, width="medium",
+                                                        help="The dashboard's column it maps to: click to change"),
+            "how": st.column_config.TextColumn("Conversion", width="medium"),
+            "confidence": st.column_config.ProgressColumn("Confidence", min_value=0.0, max_value=1.0, format="percent",
+                                                          width="small"),
+            "why": st.column_config.TextColumn("Why", width="large"),
         },
     )
     constants = [f"{t} = {r.constant}" for t, r in mapping.columns.items() if r.constant is not None and not r.source]

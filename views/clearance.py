@@ -6,6 +6,7 @@ from analysis.clearance import ClearanceSettings
 from analysis.literature import reference
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
+from ui.presenter import chart_suppression
 
 
 def settings_widgets() -> ClearanceSettings:
@@ -78,7 +79,8 @@ def published_comparison(settings: ClearanceSettings) -> str:
 
 
 def by_month_section(result: clearance.ClearanceAnalysis) -> None:
-    show_chart(clearance_figures.clearance_by_month_figure(result.by_month, result.settings), "Clearance by month", key="clearance_by_month")
+    show_chart(clearance_figures.clearance_by_month_figure(result.by_month, result.settings,
+                                                           suppress_below=chart_suppression()), "Clearance by month", key="clearance_by_month")
     published = " The purple dotted line is the published end-of-course figure." if result.settings.definition == "iga01" else ""
     st.caption("The number under each month is the denominator: the courses counted that month under the missed-visit rule. "
                "The red dashed line is the article's \"80-100% clearance\"." + published + left_out_text(result))
@@ -104,7 +106,8 @@ def lesions_section(result: clearance.ClearanceAnalysis) -> None:
         st.info("The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or total_lesions): "
                 "the lesion chart needs at least one of them.")
         return
-    show_chart(clearance_figures.lesion_change_figure(result.lesions), "Lesion change by month", key="clearance_lesions")
+    show_chart(clearance_figures.lesion_change_figure(result.lesions,
+                                                      suppress_below=chart_suppression()), "Lesion change by month", key="clearance_lesions")
     with st.expander("Lesion counts and change from baseline per month (table)"):
         show_table(result.lesions, hide_index=True, width="stretch")
         csv_download(result.lesions, "clearance_lesions_by_month.csv", key="clearance_lesions_csv")
@@ -114,7 +117,8 @@ def iga_section(result: clearance.ClearanceAnalysis) -> None:
     if result.iga.empty:
         st.info("The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity chart needs them.")
         return
-    show_chart(clearance_figures.iga_distribution_figure(result.iga), "IGA by month", key="clearance_iga")
+    show_chart(clearance_figures.iga_distribution_figure(result.iga,
+                                                         suppress_below=chart_suppression()), "IGA by month", key="clearance_iga")
     with st.expander("IGA grades per month (table)"):
         show_table(result.iga, hide_index=True, width="stretch")
         csv_download(result.iga, "clearance_iga_by_month.csv", key="clearance_iga_csv")
@@ -123,11 +127,13 @@ def iga_section(result: clearance.ClearanceAnalysis) -> None:
 def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
     left, right = st.columns(2)
     with left:
-        show_chart(clearance_figures.flare_figure(result.flare), "Initial flare", key="clearance_flare_chart")
+        show_chart(clearance_figures.flare_figure(result.flare,
+                                                  suppress_below=chart_suppression()), "Initial flare", key="clearance_flare_chart")
         st.caption(f"Not counted: {result.flare.without_baseline:,} courses without a baseline lesion count, "
                    f"{result.flare.without_early_visit:,} with a baseline but no visit in the first 6 weeks.")
     with right:
-        show_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings), "Time to clearance",
+        show_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings,
+                                                              suppress_below=chart_suppression()), "Time to clearance",
                    key="clearance_time")
         st.caption(f"Missed visits do not change this curve: it uses the assessments that took place. "
                    f"Numbers under the months: courses still followed and not yet clear.")
@@ -146,7 +152,8 @@ def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     key = st.selectbox("Compare end-of-course clearance by", list(options), format_func=options.get, key="clearance_group",
                        bind="query-params")
     comparison = clearance.compare_groups(cohort, key, result.settings)
-    show_chart(clearance_figures.group_comparison_figure(comparison, result.settings, options[key]), f"Clearance by {key}",
+    show_chart(clearance_figures.group_comparison_figure(comparison, result.settings, options[key],
+                                                         suppress_below=chart_suppression()), f"Clearance by {key}",
                key="clearance_groups")
     if comparison.difference is not None and comparison.difference.estimate is not None:
         diff = comparison.difference

@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.schema import data_dictionary
 from ui.access import access_note
-from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, upload_plan, use_pending_upload
+from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, upload_plan, use_pending_upload
 from ui.page import csv_download, page_header, show_table
 from ui.upload_flow import DRAFT_STATE, plan_key, problems_table, render_plan, saved_mapping_text
 
@@ -23,6 +23,20 @@ def _hold_upload() -> None:
 def _confirm() -> None:
     use_pending_upload(st.session_state[DRAFT_STATE])
     st.session_state["source"] = UPLOAD
+    st.session_state.pop(REOPENED, None)
+
+
+def _reopen() -> None:
+    """The loaded files back in the mapping step, starting from the mapping they were loaded with."""
+    st.session_state[PENDING_STATE] = st.session_state.get(UPLOAD_STATE, ())
+    st.session_state[REOPENED] = st.session_state.get(UPLOAD_MAPPING_STATE)
+
+
+REOPENED = "reopened_mapping"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 st.subheader("Load your own files")
@@ -42,7 +56,7 @@ pending = st.session_state.get(PENDING_STATE, ())
 if pending:
     mapping_file = st.file_uploader("Apply a saved mapping (optional)", type=["json"], key="mapping_widget",
                                     help="A mapping downloaded from this page earlier maps the same export the same way.")
-    saved = saved_mapping_text(mapping_file)
+    saved = saved_mapping_text(mapping_file) or st.session_state.get(REOPENED)
     plan = upload_plan(pending, saved)
     st.markdown("#### Check what each file holds and how its columns map")
     mapping = render_plan(plan, plan_key(pending, saved))
@@ -51,9 +65,12 @@ if pending:
     left.button("Use this data", type="primary", on_click=_confirm, key="use_upload", icon=":material/check:")
     right.download_button("Download this mapping (JSON)", mapping.to_json(), file_name="column_mapping.json",
                           mime="application/json", on_click="ignore", key="download_draft_mapping")
-elif st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_MAPPING_STATE):
-    st.download_button("Download the mapping of the loaded files (JSON)", st.session_state[UPLOAD_MAPPING_STATE],
-                       file_name="column_mapping.json", mime="application/json", on_click="ignore", key="download_mapping")
+elif st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_STATE):
+    left, right = st.columns(2)
+    left.button("Change how the files map", on_click=_reopen, key="reopen_upload", icon=":material/edit:")
+    if st.session_state.get(UPLOAD_MAPPING_STATE):
+        right.download_button("Download the mapping of the loaded files (JSON)", st.session_state[UPLOAD_MAPPING_STATE],
+                              file_name="column_mapping.json", mime="application/json", on_click="ignore", key="download_mapping")
 
 st.subheader("What is loaded")
 report = result.report
@@ -63,7 +80,7 @@ if view.cohort is not None:
     st.caption(f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`")
 for line in report.summary_lines():
     st.markdown(f"- {line}")
-if report.read_as:
+if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
     st.caption("Read as: " + "; ".join(report.reading_lines()) + ".")
 notes = report.issues[report.issues["severity"] == "note"]
 if len(notes):
@@ -77,7 +94,7 @@ if issues.empty:
     st.success("No problems found: every row was kept.")
 else:
     errors, warnings = report.error_count, report.warning_count
-    st.markdown(f"**{errors:,} errors** and **{warnings:,} warnings**. Each names the file, the row as counted in the file "
+    st.markdown(f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted in the file "
                 "(the header is row 1) and the column.")
     show_table(issues, hide_index=True, width="stretch")
     csv_download(issues, "validation_report.csv", "Download the validation report (CSV)")

@@ -6,8 +6,10 @@ from analysis import labs, labs_figures
 from analysis.clearance import grouping_options
 from analysis.lab_units import BY_CODE, reference_table
 from analysis.literature import reference
+from analysis.prepare import lab_findings
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
+from ui.presenter import chart_suppression
 
 DEFAULT_TESTS = ("ALT", "AST", "TG", "TC")
 NO_GROUPING = "none"
@@ -101,7 +103,8 @@ def headline(result: labs.LabAnalysis) -> None:
 
 def out_of_range_section(result: labs.LabAnalysis) -> None:
     st.subheader("How often values left the normal range")
-    show_chart(labs_figures.new_abnormal_figure(result.new_abnormal), "New out-of-range lab values", key="labs_new_abnormal_chart")
+    show_chart(labs_figures.new_abnormal_figure(result.new_abnormal,
+                                                suppress_below=chart_suppression()), "New out-of-range lab values", key="labs_new_abnormal_chart")
     with st.expander("New out-of-range values (table)"):
         table_with_download(result.new_abnormal, "labs_new_abnormal.csv", "labs_new_abnormal_csv",
                    {"courses": "courses with a normal baseline", "new_abnormal_n": "went above the limit", "literature_source": "source"})
@@ -113,8 +116,10 @@ def trends_section(result: labs.LabAnalysis, tests: list[str]) -> None:
     columns = st.columns(2)
     for i, test in enumerate(tests):
         with columns[i % 2]:
-            show_chart(labs_figures.trend_figure(result.trend, test, settings), f"{test} during and after the course", key=f"labs_trend_{test}")
-    show_chart(labs_figures.above_limit_figure(result.trend, tests, settings), "Lab results above the upper limit", key="labs_above_limit")
+            show_chart(labs_figures.trend_figure(result.trend, test, settings,
+                                                 suppress_below=chart_suppression()), f"{test} during and after the course", key=f"labs_trend_{test}")
+    show_chart(labs_figures.above_limit_figure(result.trend, tests, settings,
+                                               suppress_below=chart_suppression()), "Lab results above the upper limit", key="labs_above_limit")
     with st.expander("Summary per test and time point (table)"):
         table_with_download(result.trend, "labs_by_time.csv", "labs_trend_csv",
                    {"n": "results", "above_uln_n": "results above the limit", "limit_known_n": "results with a known limit"})
@@ -122,7 +127,7 @@ def trends_section(result: labs.LabAnalysis, tests: list[str]) -> None:
 
 def grades_section(result: labs.LabAnalysis) -> None:
     st.subheader("How far values rose (CTCAE v5 grades)")
-    show_chart(labs_figures.grade_figure(result.grades), "Lab CTCAE grades", key="labs_grades_chart")
+    show_chart(labs_figures.grade_figure(result.grades, suppress_below=chart_suppression()), "Lab CTCAE grades", key="labs_grades_chart")
     graded = [t for t in labs.GRADED_TESTS if result.data.has(t)]
     if not graded:
         st.info("No gradable test (ALT, AST, TG, TC or CK) in the data: the shift table needs one of them.")
@@ -161,6 +166,9 @@ def liver_section(result: labs.LabAnalysis) -> None:
         missing = " and ".join(t for t in ("ALT", "BILI") if not result.data.has(t))
         st.info(f"The eDISH plot needs ALT and total bilirubin results; the data has no {missing} results.")
         return
+    if chart_suppression():
+        st.info(labs_figures.INDIVIDUAL_LEVEL)
+        return
     show_chart(labs_figures.edish_figure(result.edish), "eDISH liver safety", key="labs_edish")
     st.caption("Each point is one course's highest ALT and highest total bilirubin during treatment, as multiples of the upper limit "
                "(log scales). A point top right (ALT at least 3 times and bilirubin over 2 times the limit) is a possible Hy's law "
@@ -169,6 +177,9 @@ def liver_section(result: labs.LabAnalysis) -> None:
 
 def individual_section(result: labs.LabAnalysis) -> None:
     st.subheader("Individual courses")
+    if chart_suppression():
+        st.info(labs_figures.INDIVIDUAL_LEVEL)
+        return
     tests = [t for t in result.data.tests if t != "HCG"]
     test = st.selectbox("Test", tests, format_func=labs_figures.test_name, key="labs_spaghetti_test", bind="query-params")
     sample, total = labs.spaghetti_sample(result.data, test)
@@ -181,7 +192,8 @@ def monitoring_section(result: labs.LabAnalysis) -> None:
     st.subheader("Was monitoring done?")
     st.markdown("The article: **\"Regular blood tests are recommended during the treatment to monitor liver health and lipid levels.\"** "
                 "and **\"Effective birth control is required before, during, and after the course.\"**")
-    show_chart(labs_figures.compliance_figure(result.compliance), "Lab monitoring", key="labs_compliance_chart")
+    show_chart(labs_figures.compliance_figure(result.compliance,
+                                              suppress_below=chart_suppression()), "Lab monitoring", key="labs_compliance_chart")
     with st.expander("Monitoring (table)"):
         table_with_download(result.compliance.drop(columns="key"), "labs_monitoring.csv", "labs_compliance_csv",
                    {"met": "courses meeting it", "courses": "courses"})
@@ -195,9 +207,10 @@ def monitoring_section(result: labs.LabAnalysis) -> None:
                "so treat the interval as a guide. A positive test = above the test's upper limit.")
 
 
-def data_notes_section(result: labs.LabAnalysis) -> None:
+def data_notes_section(result: labs.LabAnalysis, report) -> None:
     with st.expander("Units, reference limits and rows not used"):
         data = result.data
+        findings = data.findings if len(data.findings) else lab_findings(report.issues)  # found once, at load
         excluded = int(data.excluded["rows"].sum()) if len(data.excluded) else 0
         st.markdown(f"**{len(data.labs):,}** lab results analysed; **{excluded:,}** left out (see below). Values were converted to one "
                     "unit per test (mg/dL for lipids, glucose and bilirubin; U/L for enzymes) with the factors in LITERATURE.md. "
@@ -208,10 +221,10 @@ def data_notes_section(result: labs.LabAnalysis) -> None:
         if excluded:
             show_table(data.excluded, hide_index=True, width="stretch")
             csv_download(data.excluded, "labs_rows_left_out.csv", key="labs_excluded_csv")
-        if len(data.findings):
+        if len(findings):
             st.markdown("Problems found in the lab file (row as counted in the file, header = row 1):")
-            show_table(data.findings, hide_index=True, width="stretch")
-            csv_download(data.findings, "labs_findings.csv", key="labs_findings_csv")
+            show_table(findings, hide_index=True, width="stretch")
+            csv_download(findings, "labs_findings.csv", key="labs_findings_csv")
         reference_tests = reference_table()
         st.markdown("Recognised tests, accepted units and default limits:")
         show_table(reference_tests, hide_index=True, width="stretch")
@@ -246,4 +259,4 @@ if require_data(view):
             liver_section(result)
             individual_section(result)
             monitoring_section(result)
-        data_notes_section(result)
+        data_notes_section(result, view.result.report)

@@ -5,6 +5,7 @@ from streamlit.errors import StreamlitAPIException
 from analysis import claims, claims_figures, clearance, overview
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
+from ui.presenter import chart_suppression
 from ui.report_download import report_download
 
 BADGES = {
@@ -152,7 +153,8 @@ def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     for result in results:
         claim_row(result, explain)
     subtitle = f"{view.filtered.n_courses:,} courses" + (" of synthetic demo data" if view.cohort.synthetic else "")
-    show_chart(claims_figures.scorecard_figure(results, subtitle), "Claims scorecard", key="claims_chart")
+    show_chart(claims_figures.scorecard_figure(results, subtitle,
+                                               suppress_below=chart_suppression()), "Claims scorecard", key="claims_chart")
 
 
 @st.fragment
@@ -213,10 +215,10 @@ def cohort_section(view) -> None:
     columns[3].metric("Median course length", "–" if facts["median_duration_days"] is None else f"{facts['median_duration_days']:.0f} days")
     columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
 
-    show_chart(overview.demographics_figure(cohort), "Who was treated")
+    show_chart(overview.demographics_figure(cohort, suppress_below=chart_suppression()), "Who was treated")
     left, right = st.columns(2)
-    show_chart(overview.dose_figure(cohort), "Dose received", container=left)
-    show_chart(overview.duration_figure(cohort), "Course length", container=right)
+    show_chart(overview.dose_figure(cohort, suppress_below=chart_suppression()), "Dose received", container=left)
+    show_chart(overview.duration_figure(cohort, suppress_below=chart_suppression()), "Course length", container=right)
 
     with st.expander("Demographics table"):
         table = overview.demographics_table(cohort)
@@ -224,7 +226,7 @@ def cohort_section(view) -> None:
         csv_download(table, "demographics.csv")
     completeness = overview.completeness(cohort)
     with st.expander("Data completeness per table and column"):
-        show_chart(overview.completeness_figure(completeness), "Data completeness")
+        show_chart(overview.completeness_figure(completeness, suppress_below=chart_suppression()), "Data completeness")
         show_table(completeness, hide_index=True, width="stretch")
         csv_download(completeness, "completeness.csv")
 

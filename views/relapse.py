@@ -5,6 +5,7 @@ from analysis import relapse, relapse_figures
 from analysis.literature import reference
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
+from ui.presenter import chart_suppression
 
 NEEDED = ("relapse_day", "followup_end_day")
 
@@ -89,14 +90,16 @@ def relapse_section(cohort, settings, times) -> None:
             f"(95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%}). For comparison, {lai.value:.1%} of 19,907 patients in US "
             f"claims data relapsed after the course, with at least a year of follow-up ({lai.source}).")
     st.caption("How follow-up ended: " + outcome_line(overall.times))
-    show_chart(relapse_figures.km_figure(overall), "Relapse-free after the course", key="relapse_km_overall")
+    show_chart(relapse_figures.km_figure(overall,
+                                         suppress_below=chart_suppression()), "Relapse-free after the course", key="relapse_km_overall")
     with st.expander("Number at risk and relapse-free shares (tables)"):
         risk = relapse.number_at_risk_table(overall, in_months=True)
         show_table(risk, hide_index=True, width="stretch")
         csv_download(risk, "relapse_number_at_risk.csv")
         show_table(free, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
         csv_download(free, "relapse_free_by_year.csv")
-    show_chart(relapse_figures.literature_figure(overall), "Relapse beside published figures", key="relapse_literature")
+    show_chart(relapse_figures.literature_figure(overall,
+                                                 suppress_below=chart_suppression()), "Relapse beside published figures", key="relapse_literature")
     with st.expander("Published figures used for comparison"):
         published = relapse_figures.literature_table(overall)
         show_table(published, hide_index=True, width="stretch")
@@ -113,7 +116,8 @@ def dose_section(cohort, settings, times) -> None:
     columns = {label: column for column, label in options.items()}
     group_by = columns[st.selectbox("Compare relapse by", list(columns), key="relapse_by", bind="query-params")]
     grouped = relapse.relapse_analysis(cohort, settings, group_by, times)
-    show_chart(relapse_figures.km_figure(grouped), f"Relapse-free by {group_by}", key="relapse_km_grouped")
+    show_chart(relapse_figures.km_figure(grouped,
+                                         suppress_below=chart_suppression()), f"Relapse-free by {group_by}", key="relapse_km_grouped")
     medians = relapse.median_table(grouped)
     medians["median_days"] = medians["median_days"].map(lambda d: "not reached" if d != d else f"{d:.0f}")
     table = relapse.horizon_table(grouped).merge(medians[["group", "median_days"]], on="group")
@@ -152,8 +156,10 @@ def second_course_section(cohort, settings) -> None:
     table = relapse.horizon_table(analysis, complement=True)
     horizon_metrics(table, "Further course within {years}").metric("Courses followed", f"{analysis.times.entered:,}")
     st.caption("How follow-up ended: " + outcome_line(analysis.times))
-    show_chart(relapse_figures.km_figure(analysis, complement=True), "Further course after the course", key="relapse_km_second")
-    show_chart(relapse_figures.literature_figure(analysis), "Further course beside published figures", key="relapse_literature_second")
+    show_chart(relapse_figures.km_figure(analysis, complement=True,
+                                         suppress_below=chart_suppression()), "Further course after the course", key="relapse_km_second")
+    show_chart(relapse_figures.literature_figure(analysis,
+                                                 suppress_below=chart_suppression()), "Further course beside published figures", key="relapse_literature_second")
     with st.expander("Second-course tables"):
         show_table(table, hide_index=True, width="stretch", column_config=horizon_columns("started a further course"))
         csv_download(table, "second_course_by_year.csv")

@@ -5,6 +5,7 @@ from analysis import side_effects as se
 from analysis import side_effects_figures as figs
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
+from ui.presenter import chart_suppression
 from ui.sidebar import FILTER_LABELS
 
 RATE_COLUMNS = {
@@ -65,7 +66,7 @@ def _interval(estimate) -> str:
 def _named_effects(data: se.EventData) -> None:
     st.subheader("What the document says, and what happened")
     named = se.named_effects_table(data)
-    show_chart(figs.named_effects_figure(named, data.settings), "Side effects named in the article")
+    show_chart(figs.named_effects_figure(named, data.settings, suppress_below=chart_suppression()), "Side effects named in the article")
     shown = named.assign(
         **{"in the data": [f"{r:.1%} ({lo:.1%} to {hi:.1%})" if r == r and r is not None else "–"
                            for r, lo, hi in zip(named["rate"], named["ci_low"], named["ci_high"])]},
@@ -80,12 +81,14 @@ def _named_effects(data: se.EventData) -> None:
 
 def _all_terms(data: se.EventData, table) -> None:
     st.subheader("Every side effect, ranked")
-    show_chart(figs.incidence_figure(table, data.settings), "Side effects ranked")
+    show_chart(figs.incidence_figure(table, data.settings, suppress_below=chart_suppression()), "Side effects ranked")
     left, right = st.columns(2)
     terms = table["term"].head(12).tolist()
-    show_chart(figs.onset_figure(se.onset_table(data, terms), terms, data.settings), "Side effect onset", container=left)
+    show_chart(figs.onset_figure(se.onset_table(data, terms), terms, data.settings,
+                                 suppress_below=chart_suppression()), "Side effect onset", container=left)
     if data.events["grade"].notna().any():
-        show_chart(figs.grade_figure(se.worst_grade_table(data, terms), terms, data.settings), "Side effect grades", container=right)
+        show_chart(figs.grade_figure(se.worst_grade_table(data, terms), terms, data.settings,
+                                     suppress_below=chart_suppression()), "Side effect grades", container=right)
     else:
         right.info("No severity grade is recorded (column `grade` of the adverse events is empty), so the grade chart is not shown.")
 
@@ -96,10 +99,12 @@ def _resolution(data: se.EventData, table) -> None:
     resolution = None
     if data.events["resolved_day"].notna().any():
         resolution = se.resolution_table(data, table["term"].head(8).tolist())
-        show_chart(figs.resolution_figure(resolution, data.settings), "Side effect resolution", container=left)
+        show_chart(figs.resolution_figure(resolution, data.settings,
+                                          suppress_below=chart_suppression()), "Side effect resolution", container=left)
     else:
         left.info("No resolution day is recorded (column `resolved_day` of the adverse events is empty), so resolution cannot be shown.")
-    show_chart(figs.events_per_course_figure(se.events_per_course(data), data.settings), "Side effects per course", container=right)
+    show_chart(figs.events_per_course_figure(se.events_per_course(data), data.settings,
+                                             suppress_below=chart_suppression()), "Side effects per course", container=right)
     actions = se.action_table(data)
     recorded = actions[actions["recorded"]]
     if recorded.empty:
@@ -126,7 +131,8 @@ def _comparison(data: se.EventData, table) -> None:
     terms, column = _effect_terms(effect, data.settings)
     compared = se.comparison_table(data, group_by, terms, column)
     label = FILTER_LABELS.get(group_by, group_by)
-    show_chart(figs.comparison_figure(compared, effect, label, data.settings), f"Side effects by {group_by}")
+    show_chart(figs.comparison_figure(compared, effect, label, data.settings,
+                                      suppress_below=chart_suppression()), f"Side effects by {group_by}")
     show_table(compared.drop(columns=["interval"]), hide_index=True, width="stretch", column_config=RATE_COLUMNS)
     st.caption("Risk difference with Newcombe's interval, risk ratio with a log interval (shown when both groups have cases), "
                "two-sided Fisher's exact test, each group against the reference.")

@@ -118,7 +118,8 @@ def _main_mappings(sheet: Sheet, record: str, event: str | None, instrument: str
     names = _filled_names(main, np.ones(main.n_rows, dtype=bool), {record})
     mappings = []
     course_rules = _coded(propose_columns(main, "courses", names), main, "courses", choices)
-    course_rules = {t: r for t, r in course_rules.items() if t != "patient_id" and r.confidence >= 0.6}
+    needed = {"sex", "age", "age_band"}  # kept even when unsure: the user checks them on the Data page
+    course_rules = {t: r for t, r in course_rules.items() if t != "patient_id" and (r.confidence >= 0.6 or t in needed)}
     used = {r.source for r in course_rules.values()}
     base_filters = [RowFilter(instrument, keep=[""])] if instrument else []
     if {"sex", "age", "age_band"} & set(course_rules):

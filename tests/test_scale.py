@@ -1,0 +1,143 @@
+"""What makes the dashboard fast at a million courses must not change a number: the integer-key
+join, results shared through the cohort's memo, results of a filtered cohort cut from the whole
+cohort's, lab units converted once at load, and charts and tables that stay small.
+
+Timing is never asserted here; `benchmarks/run.py` measures it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import labs, side_effects
+from analysis.cohort import build_cohort, course_positions, month_of_day
+from analysis.filters import FilterSpec, apply_filters
+from analysis.lab_units import harmonise
+from analysis.labs_figures import edish_figure
+from analysis.loading import load_demo, load_tables
+from analysis.prepare import reporting_stages
+from analysis.summary import summarize
+from tests.conftest import tiny_tables
+
+FILTERS = [
+    FilterSpec(values={"sex": ("F",)}),
+    FilterSpec(values={"age_band": ("18-24",), "site": ("North",)}),
+    FilterSpec(values={"course_number": (2,)}),
+]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo().cohort
+
+
+def merged_course_idx(courses: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
+    """The course of each row by a merge on the text key, as the cohort was first built."""
+    keys = courses[["patient_id", "course_number"]].assign(course_idx=courses["course_idx"])
+    return table[["patient_id", "course_number"]].merge(keys, on=["patient_id", "course_number"], how="left")["course_idx"]
+
+
+def test_integer_key_join_matches_a_merge_on_patient_and_course_number(demo):
+    for name in ("visits", "adverse_events", "labs"):
+        table = demo.table(name)
+        expected = merged_course_idx(demo.courses, table).astype("Int64").to_numpy()
+        assert np.array_equal(table["course_idx"].astype("Int64").to_numpy(), expected), name
+
+
+def test_every_row_points_at_its_own_course(demo):
+    courses = demo.courses.set_index("course_idx")
+    for name in ("visits", "adverse_events", "labs"):
+        table = demo.table(name)
+        owner = courses.loc[table["course_idx"].to_numpy(dtype=np.int64)]
+        assert (owner["patient_id"].to_numpy() == table["patient_id"].to_numpy()).all()
+        assert (owner["course_number"].to_numpy() == table["course_number"].to_numpy()).all()
+
+
+def test_unknown_and_repeated_course_keys():
+    courses = pd.DataFrame({"patient_id": ["A", "A", "B", "A"], "course_number": pd.array([1, 2, 1, 1], dtype="Int64")})
+    rows = pd.DataFrame({"patient_id": ["A", "B", "C", "B", None], "course_number": pd.array([1, 1, 1, 2, 1], dtype="Int64")})
+    # A/1 is repeated: the first row answers; C/1 and B/2 are not courses; a missing patient matches nothing.
+    assert course_positions(courses, rows).tolist() == [0, 2, -1, -1, -1]
+
+
+def test_derived_visit_columns_are_those_of_a_stable_sort_by_course_and_day():
+    cohort = build_cohort(tiny_tables(), source="tiny")
+    visits = cohort.visits
+    assert visits.index.equals(pd.RangeIndex(len(visits)))
+    order = visits[["course_idx", "day"]].astype("float")
+    assert order.equals(order.sort_values(["course_idx", "day"], kind="stable"))
+    assert visits["month"].tolist() == month_of_day(visits["day"]).tolist()
+    assert month_of_day(pd.Series([-46, -45, -15, 15, 16, 45, 46, None], dtype="Int64")).tolist()[:7] == [-2, -1, 0, 0, 1, 1, 2]
+
+
+def test_the_memo_shares_a_result_until_a_table_is_replaced(demo):
+    first = labs.lab_data(demo)
+    assert labs.lab_data(demo) is first
+    assert side_effects.event_data(demo) is side_effects.event_data(demo)
+    copy = replace(demo, labs=demo.labs.copy())
+    assert labs.lab_data(copy) is not first
+
+
+@pytest.mark.parametrize("spec", FILTERS, ids=lambda spec: spec.describe())
+def test_a_filtered_cohort_cut_from_the_whole_gives_the_same_numbers(demo, spec):
+    summarize(demo)  # the whole cohort's results, as the app has them when a filter changes
+    cut = apply_filters(demo, spec)
+    fresh = replace(cut)  # the same rows, with nothing to restrict from
+    cut_data, fresh_data = labs.lab_data(cut), labs.lab_data(fresh)
+    assert cut_data is not fresh_data
+    for name in ("baselines", "courses", "excluded", "conversions"):
+        pd.testing.assert_frame_equal(getattr(cut_data, name), getattr(fresh_data, name), check_exact=True)
+    as_text = {"test": lambda frame: frame["test"].astype(str)}
+    pd.testing.assert_frame_equal(cut_data.labs.assign(**as_text), fresh_data.labs.assign(**as_text), check_exact=True)
+    pd.testing.assert_frame_equal(labs.monitoring_flags(cut_data), labs.monitoring_flags(fresh_data), check_exact=True)
+    assert json.dumps(summarize(cut), default=str, sort_keys=True) == json.dumps(summarize(fresh), default=str, sort_keys=True)
+
+
+def test_labs_are_harmonised_once_at_load(demo):
+    assert "harmonised" in demo.labs and "unit_as_given" in demo.labs
+    raw = demo.labs[["patient_id", "course_number", "day", "visit", "course_idx", "month"]].assign(
+        **{column: demo.labs[f"{column}_as_given"] for column in ("test", "unit", "value", "lower_limit", "upper_limit")})
+    harmonised_here = labs.analyse(replace(demo, labs=harmonise(raw)[0]))
+    loaded = labs.analyse(demo)
+    for name in ("trend", "new_abnormal", "grades", "ranges", "compliance", "pregnancy"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(harmonised_here, name), check_exact=True)
+    pd.testing.assert_frame_equal(loaded.data.conversions, harmonised_here.data.conversions, check_exact=True)
+
+
+def test_lab_units_that_cannot_be_converted_are_findings_of_the_validation_report():
+    courses = "patient_id,course_number,sex,age\nP1,1,F,20\n"
+    lab_rows = "patient_id,course_number,day,test,value,unit\nP1,1,0,ALT,30,U/L\nP1,1,30,ALT,3,furlongs\n"
+    result = load_tables({"courses.csv": courses.encode(), "labs.csv": lab_rows.encode()}, source="test")
+    issue = result.report.issues[result.report.issues["column"] == "unit"]
+    assert len(issue) == 1
+    assert (issue["file"].iloc[0], int(issue["row"].iloc[0]), issue["severity"].iloc[0]) == ("labs.csv", 3, "error")
+    assert "furlongs" in issue["message"].iloc[0]
+    assert result.cohort.labs["harmonised"].tolist() == [True, False]
+    assert labs.lab_data(result.cohort).excluded["rows"].sum() == 1
+
+
+def test_loading_announces_its_stages():
+    heard = []
+    with reporting_stages(heard.append):
+        load_demo()
+    assert heard[:2] == ["Reading the files", "Checking every value"]
+    assert any("lab" in stage for stage in heard) and any("Linking" in stage for stage in heard)
+
+
+def test_edish_draws_a_sample_at_most_and_says_so():
+    rng = np.random.default_rng(1)
+    n = 30_000
+    alt, bili = rng.lognormal(0, 1.2, n), rng.lognormal(-0.5, 0.9, n)
+    points = pd.DataFrame({"course_idx": np.arange(n), "alt_uln": alt, "bili_uln": bili, "label": "x",
+                           "quadrant": labs.edish_quadrant(alt, bili)})
+    assert (points["quadrant"] != "normal").sum() > 5_000  # more outside the normal quadrant than can be drawn
+    fig = edish_figure(points, max_points=5_000)
+    drawn = sum(len(trace.x) for trace in fig.data)
+    assert drawn == 5_000
+    hys_law = next(trace for trace in fig.data if trace.name == labs.EDISH_QUADRANTS["hys_law"])
+    assert len(hys_law.x) == (points["quadrant"] == "hys_law").sum()  # every possible Hy's law case is kept
+    assert "5,000 drawn at random" in fig.layout.title.text
