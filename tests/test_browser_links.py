@@ -9,6 +9,7 @@ import re
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, running_app, wait_for_app
 
@@ -41,8 +42,12 @@ def _new_page(browser):
     return context, context.new_page()
 
 
+def _header_element(page):
+    return page.get_by_test_id("stMarkdownContainer").filter(has_text=HEADER).first
+
+
 def _header(page) -> str:
-    return page.get_by_test_id("stMarkdownContainer").filter(has_text=HEADER).first.inner_text()
+    return _header_element(page).inner_text()
 
 
 def _settle(page, url_has: str) -> None:
@@ -55,6 +60,7 @@ def _choose_sex_f(page) -> None:
     page.get_by_role("option", name="F", exact=True).click()
     page.keyboard.press("Escape")
     _settle(page, "sex=F")
+    expect(_header_element(page)).to_contain_text("sex in F", timeout=30_000)
 
 
 def _set_number(page, label: str, value: str, param: str) -> None:
