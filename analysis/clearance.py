@@ -48,6 +48,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from .cohort import Cohort
+from .filters import COLUMN_LABELS
 from .schema import DAYS_PER_MONTH
 from .stats import Estimate, proportion
 from .survival import KaplanMeier, fit_km
@@ -685,14 +686,9 @@ def iga_by_month(cohort: Cohort) -> pd.DataFrame:
 
 
 GROUPINGS = {
-    "sex": "Sex",
+    "sex": COLUMN_LABELS["sex"],
     "age_group": "Adult (18+) or adolescent",
-    "age_band": "Age band",
-    "baseline_iga": "Baseline IGA",
-    "daily_dose_band": "Daily dose (mg/kg/day)",
-    "cumulative_dose_band": "Cumulative dose (mg/kg)",
-    "site": "Site",
-    "course_number": "Course number",
+    **{key: COLUMN_LABELS[key] for key in ("age_band", "baseline_iga", "daily_dose_band", "cumulative_dose_band", "site", "course_number")},
     "prior_systemic_antibiotic": "Prior oral/systemic antibiotic",
     "end_reason": "Why the course ended",
 }

@@ -18,6 +18,16 @@ CATEGORICAL_FILTERS = {
     "course_number": "course_number",
 }
 MISSING_LABEL = "(missing)"
+# How course columns are named on screen, as filters and as groupings.
+COLUMN_LABELS = {
+    "sex": "Sex",
+    "age_band": "Age band",
+    "baseline_iga": "Baseline IGA",
+    "daily_dose_band": "Daily dose (mg/kg/day)",
+    "cumulative_dose_band": "Cumulative dose (mg/kg)",
+    "site": "Site",
+    "course_number": "Course number",
+}
 
 
 @dataclass(frozen=True)

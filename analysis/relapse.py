@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort
-from .filters import MISSING_LABEL
+from .filters import COLUMN_LABELS, MISSING_LABEL
 from .schema import DAYS_PER_MONTH
 from .stats import Estimate
 from .survival import DAYS_PER_YEAR, KM_METHOD, KaplanMeier, LogRank, cox_hazard_ratios, fit_km, fit_km_by_group, logrank
@@ -38,14 +38,8 @@ EVENT_NAMES = {RELAPSE: "relapse", SECOND_COURSE: "further course"}
 # Axis and metric wording: the share still free of the event, and the share who had it.
 FREE_OF = {RELAPSE: "Free of relapse", SECOND_COURSE: "No further course yet"}
 HAD = {RELAPSE: "Relapsed", SECOND_COURSE: "Started a further course"}
-GROUPINGS = {
-    "cumulative_dose_band": "Cumulative dose (mg/kg)",
-    "daily_dose_band": "Daily dose (mg/kg/day)",
-    "sex": "Sex",
-    "age_band": "Age band",
-    "site": "Site",
-    "course_number": "Course number",
-}
+GROUPINGS = {key: COLUMN_LABELS[key] for key in
+             ("cumulative_dose_band", "daily_dose_band", "sex", "age_band", "site", "course_number")}
 GROUP_ORDER = {"cumulative_dose_band": CUMULATIVE_DOSE_BANDS, "daily_dose_band": DAILY_DOSE_BANDS,
                "age_band": AGE_BAND_LABELS, "sex": ("F", "M", "other", "unknown")}
 RISK_STEP_MONTHS = 6

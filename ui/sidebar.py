@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from analysis.cohort import Cohort
-from analysis.filters import CATEGORICAL_FILTERS, FilterSpec
+from analysis.filters import CATEGORICAL_FILTERS, COLUMN_LABELS, FilterSpec
 from analysis.loading import LoadResult
 from analysis.prepare import filter_choices
 from analysis.prepare import filtered as filtered_cohort
@@ -16,15 +16,7 @@ from .data_source import DEMO, SHARED, UPLOAD, active_result, shared_files, uplo
 from .presenter import presenter_controls, shown_count
 from .sharing import open_linked_dataset, sharing_controls
 
-FILTER_LABELS = {
-    "sex": "Sex",
-    "age_band": "Age band",
-    "baseline_iga": "Baseline IGA",
-    "daily_dose_band": "Daily dose (mg/kg/day)",
-    "cumulative_dose_band": "Cumulative dose (mg/kg)",
-    "site": "Site",
-    "course_number": "Course number",
-}
+FILTER_LABELS = COLUMN_LABELS
 CUSTOM_PREFIX = "x_"
 VIEW_STATE = "view"
 
