@@ -96,8 +96,8 @@ class Cohort:
             memoised(parent, key, lambda: value, check=parent._tables_check())
         return restrict(value, lineage, self)
 
-    def _tables_check(self) -> tuple:
-        return tuple(id(self.table(name)) for name in TABLES)
+    def _tables_check(self) -> "_SameObjects":
+        return _SameObjects(tuple(self.table(name) for name in TABLES))
 
     @property
     def label(self) -> str:
@@ -113,6 +113,20 @@ _MEMO_LOCK = threading.RLock()  # sessions run in threads; a finalizer may run w
 def _forget(owner_id: int) -> None:
     with _MEMO_LOCK:
         _MEMOS.pop(owner_id, None)
+
+
+class _SameObjects:
+    """Equal to another only when both hold the very same objects (weakly: it keeps none alive)."""
+
+    def __init__(self, objects: tuple):
+        self._refs = tuple(weakref.ref(o) for o in objects)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _SameObjects) or len(other._refs) != len(self._refs):
+            return False
+        return all(mine() is not None and mine() is theirs() for mine, theirs in zip(self._refs, other._refs))
+
+    __hash__ = None
 
 
 @dataclass(frozen=True)
@@ -227,8 +241,12 @@ def build_cohort(tables: dict[str, pd.DataFrame], source: str, synthetic: bool =
 def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
     """Adds course_idx; rows whose course is unknown get <NA> (the validator reports them)."""
     table = _renumbered(table)
-    found = course_positions(courses, table)
+    found, row_patient, patients = _course_keys(courses, table)
     table["course_idx"] = pd.arrays.IntegerArray(np.where(found >= 0, found, 0), found < 0)
+    if len(table) and (found >= 0).all() and table["patient_id"].dtype == object:
+        # Every row belongs to a course: its patient as a code into the courses' patients (four
+        # bytes a row instead of a pointer to a string; filtering copies codes, not objects).
+        table["patient_id"] = pd.Categorical.from_codes(row_patient, patients)
     return table
 
 
@@ -241,6 +259,11 @@ def course_positions(courses: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     two-column merge on text (and no copy of the table). A course key repeated in `courses`
     resolves to its first row (the validator has excluded repeats already).
     """
+    return _course_keys(courses, table)[0]
+
+
+def _course_keys(courses: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """`course_positions`, each row's patient as a position in the courses' patients (-1: none), and those patients."""
     patients = pd.Index(pd.unique(_key_values(courses["patient_id"])))
     course_patient = patients.get_indexer(_key_values(courses["patient_id"]))
     row_patient = patients.get_indexer(_key_values(table["patient_id"]))
@@ -257,7 +280,7 @@ def course_positions(courses: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     position = np.full(len(table), -1, dtype=np.int64)
     found = course_key.get_indexer(row_key[known])
     position[known] = np.where(found >= 0, rows[found], -1)
-    return position
+    return position, row_patient, patients
 
 
 def _key_values(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:

@@ -203,10 +203,12 @@ def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> Lab
     grades are per course, so this equals deriving them again, for a fraction of the time."""
     if "harmonised" not in cohort.labs.columns:
         return _lab_data_of_cohort(cohort, data.settings)
-    labs = data.labs.take(np.flatnonzero(lineage.keeps(data.labs["course_idx"].to_numpy())))
+    keep = lineage.keeps(data.labs["course_idx"].to_numpy())
+    labs = data.labs.take(np.flatnonzero(keep))
     labs.index = pd.RangeIndex(len(labs))
     labs["test"] = labs["test"].cat.remove_unused_categories()
-    test = labs["test"].array
+    position = np.cumsum(keep) - 1  # a kept row's position in the subset
+    positions = {test: position[rows[keep[rows]]] for test, rows in data.positions.items()}
     raw = cohort.labs
     converted = {c: raw[c] for c in HARMONISED_COLUMNS}
     course_known = raw["course_idx"].notna().to_numpy()
@@ -216,7 +218,8 @@ def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> Lab
         baselines=data.baselines[lineage.keeps(data.baselines["course_idx"].to_numpy())].reset_index(drop=True),
         courses=data.courses[lineage.keeps(data.courses["course_idx"].to_numpy())].reset_index(drop=True),
         findings=data.findings, excluded=_excluded_counts(converted, course_known, usable), settings=data.settings,
-        positions=_positions(np.asarray(test.codes), test.categories), conversions=_conversions(raw, converted, cohort))
+        positions={test: rows for test, rows in positions.items() if test in set(labs["test"].cat.categories)},
+        conversions=_conversions(raw, converted, cohort))
     for key, table in memo_items(data):
         if key[0] in PER_COURSE_RESULTS:
             part = table[lineage.keeps(table["course_idx"].to_numpy())].reset_index(drop=True)

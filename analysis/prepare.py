@@ -39,7 +39,8 @@ CONVERTED_COLUMNS = ("test", "unit", "value", "lower_limit", "upper_limit", "low
 
 def harmonise_labs(labs: pd.DataFrame, files: list[str], builder: ReportBuilder) -> pd.DataFrame:
     """The validated lab table with harmonised columns, as `lab_units.harmonise` returns it (values
-    as given in `*_as_given`, `exclusion`, `harmonised`), and its findings added to the report.
+    as given in `*_as_given`, `exclusion`, `harmonised`; the texts as given and the reasons as
+    categoricals), and its findings added to the report.
 
     Built on a shallow copy: the columns as given are the validated arrays themselves, so the
     table grows only by the converted columns, without a copy of a table of tens of millions of rows.

@@ -80,6 +80,9 @@ def test_the_memo_shares_a_result_until_a_table_is_replaced(demo):
     assert side_effects.event_data(demo) is side_effects.event_data(demo)
     copy = replace(demo, labs=demo.labs.copy())
     assert labs.lab_data(copy) is not first
+    shared = labs.lab_data(copy)
+    copy.labs = copy.labs.copy()  # a table replaced in place: never answered from the old entry
+    assert labs.lab_data(copy) is not shared
 
 
 @pytest.mark.parametrize("spec", FILTERS, ids=lambda spec: spec.describe())
@@ -141,3 +144,61 @@ def test_edish_draws_a_sample_at_most_and_says_so():
     hys_law = next(trace for trace in fig.data if trace.name == labs.EDISH_QUADRANTS["hys_law"])
     assert len(hys_law.x) == (points["quadrant"] == "hys_law").sum()  # every possible Hy's law case is kept
     assert "5,000 drawn at random" in fig.layout.title.text
+
+
+def test_a_reopened_bundle_is_the_cohort_and_report_it_was(tmp_path):
+    from analysis.cohort_cache import load_bundle_cached
+    from analysis.loading import DEMO_DIR
+
+    first = load_bundle_cached(DEMO_DIR, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    again = load_bundle_cached(DEMO_DIR, tmp_path / "cache")
+    for name in ("courses", "visits", "adverse_events", "labs"):
+        pd.testing.assert_frame_equal(first.cohort.table(name), again.cohort.table(name), check_exact=True)
+    pd.testing.assert_frame_equal(first.report.issues, again.report.issues, check_exact=True)
+    assert first.report.summary_lines() == again.report.summary_lines()
+    assert (first.cohort.fingerprint, first.cohort.custom_columns) == (again.cohort.fingerprint, again.cohort.custom_columns)
+
+
+def test_changed_files_are_never_answered_from_the_parquet_copy(tmp_path):
+    from analysis.cohort_cache import load_bundle_cached
+    from analysis.loading import DEMO_DIR
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name in ("courses.csv", "visits.csv"):
+        (bundle / name).write_bytes((DEMO_DIR / name).read_bytes())
+    before = load_bundle_cached(bundle, tmp_path / "cache").cohort
+    lines = (bundle / "courses.csv").read_text().splitlines()
+    (bundle / "courses.csv").write_text("\n".join(lines[:-10]) + "\n")
+    after = load_bundle_cached(bundle, tmp_path / "cache").cohort
+    assert after.n_courses == before.n_courses - 10
+
+
+def test_the_same_filters_give_the_same_filtered_cohort_and_only_the_last_few_are_kept(demo):
+    from analysis.prepare import FILTERED_KEPT, filter_choices, filtered
+
+    assert filter_choices(demo) is filter_choices(demo)
+    assert filtered(demo, FilterSpec()) is demo
+    women = filtered(demo, FILTERS[0])
+    assert filtered(demo, FILTERS[0]) is women
+    assert women.courses["sex"].eq("F").all()
+    for spec in FILTERS[1:]:
+        filtered(demo, spec)
+    assert FILTERED_KEPT < len(FILTERS) and filtered(demo, FILTERS[0]) is not women
+
+
+def test_long_tables_show_their_first_rows_and_say_so():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import pandas as pd
+
+        from ui.page import show_table
+
+        show_table(pd.DataFrame({"course": range(2_500)}), hide_index=True)
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1_000
+    assert "Showing the first 1,000 of 2,500 rows" in at.caption[0].value
