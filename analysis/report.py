@@ -341,7 +341,8 @@ def side_effects_section(report: Report, cohort: Cohort, settings: dict, group_b
     if not data.has_event_data:
         report.notice("These courses have no adverse events recorded (the adverse_events table is empty), so side effects cannot be measured.")
         return
-    report.text(f"Counted per course: {chosen.describe()}. {data.recorded_events:,} episodes recorded, {len(data.events):,} counted.")
+    report.text(f"Counted per course: {chosen.describe()}. {count_label(data.recorded_events, report.suppress_below)} episodes recorded, "
+                f"{count_label(len(data.events), report.suppress_below)} counted.")
     table = se.incidence_table(data)
     report.key_figures("Key figures", [("Any side effect", se.any_event_estimate(data)),
                                        ("Course stopped because of a side effect", se.discontinuation_estimate(data)),
@@ -625,7 +626,7 @@ def page(cohort: Cohort, when: datetime, report: Report, sections: Iterable[tupl
 <body>
 <header>
 <h1>{TITLE}</h1>
-<p class="lead">{synthetic}Report on <strong>{html.escape(cohort.source)}</strong> · {cohort.n_courses:,} courses · made {stamp}
+<p class="lead">{synthetic}Report on <strong>{html.escape(cohort.source)}</strong> · {html.escape(count_label(cohort.n_courses, report.suppress_below))} courses · made {stamp}
 · software version {html.escape(__version__)}</p>
 <nav><ol>{contents}</ol></nav>
 </header>

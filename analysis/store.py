@@ -8,10 +8,11 @@ keeps only its SHA-256, so a copy of the database does not give away any link.
 
 Storage is an embedded SQLite database in WAL mode in a data folder (`ISOTRET_DATA_DIR`,
 default `store/` in the project folder). A team may point `ISOTRET_DATABASE_URL` at a server
-database instead (`postgresql://user:password@host/db`, needs the `psycopg` package) or at
-another SQLite file (`sqlite:////absolute/path.db`). Each save is one transaction: a process
-killed mid-save leaves no half-saved dataset and loses none saved before. Saved datasets expire
-after `ISOTRET_SHARE_DAYS` days (default 30); expired ones are refused on open and purged.
+database instead (`postgresql://user:password@host/db`, through psycopg; the first server process
+to start creates the table) or at another SQLite file (`sqlite:////absolute/path.db`). Each save
+is one transaction: a process killed mid-save leaves no half-saved dataset and loses none saved
+before. Saved datasets expire after `ISOTRET_SHARE_DAYS` days (default 30); expired ones are
+refused on open and purged.
 """
 from __future__ import annotations
 
@@ -30,8 +31,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-import pandas as pd
-
 from .schema import SPECS, TABLES
 
 DATA_DIR_ENV = "ISOTRET_DATA_DIR"
@@ -43,6 +42,8 @@ DEFAULT_SHARE_DAYS = 30.0
 TOKEN_BYTES = 24  # 192 bits of randomness; the issue asks for at least 128
 SECONDS_PER_DAY = 86_400
 BUSY_TIMEOUT_SECONDS = 60
+CONNECT_TIMEOUT_SECONDS = 10
+SCHEMA_LOCK_KEY = 0x15_07_2E_7D  # PostgreSQL advisory lock taken while creating the table
 # What a link's token can look like; anything else is refused before the database is asked.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
@@ -227,8 +228,7 @@ class _SqliteBackend:
         self.description = f"SQLite file {path}"
 
     def create_schema(self) -> None:
-        if not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, mode=0o700)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with closing(self._connect()) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(SCHEMA.format(blob="BLOB"))
@@ -265,21 +265,34 @@ class _PostgresBackend:
         self.psycopg = psycopg
         self.url = url
         self.description = "PostgreSQL database (" + re.sub(r"//[^@/]*@", "//", url) + ")"
+        # An unreachable server fails the page within seconds rather than psycopg's two minutes.
+        given = psycopg.conninfo.conninfo_to_dict(url)
+        self.options = {} if "connect_timeout" in given else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
     def create_schema(self) -> None:
+        """Creates the table once. Server processes starting together would otherwise race:
+        `CREATE TABLE IF NOT EXISTS` is not atomic in PostgreSQL (the loser fails on a duplicate
+        catalog key), so creators queue on an advisory lock; and an existing table is left alone,
+        since `CREATE INDEX IF NOT EXISTS` locks the table against saves under way."""
+        if self.fetch_one("SELECT to_regclass('saved_datasets')", ())[0] is not None:
+            return
         with self.transaction() as run:
+            run("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
             run(SCHEMA.format(blob="BYTEA"), ())
             run(EXPIRY_INDEX, ())
 
+    def _connect(self, autocommit: bool = False):
+        return self.psycopg.connect(self.url, autocommit=autocommit, **self.options)
+
     @contextmanager
     def transaction(self) -> Iterator[Callable[[str, tuple], int]]:
-        with self.psycopg.connect(self.url) as connection, connection.transaction(), connection.cursor() as cursor:
+        with self._connect() as connection, connection.transaction(), connection.cursor() as cursor:
             def run(sql: str, parameters: tuple) -> int:
                 cursor.execute(sql.replace("?", "%s"), parameters)
                 return cursor.rowcount
             yield run
 
     def fetch_one(self, sql: str, parameters: tuple):
-        with self.psycopg.connect(self.url) as connection, connection.cursor() as cursor:
+        with self._connect(autocommit=True) as connection, connection.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), parameters)
             return cursor.fetchone()

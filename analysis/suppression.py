@@ -8,9 +8,12 @@ The rule (applied in presenter mode and to every export made in it):
   is often the finding; this follows the common disclosure policies that suppress 1-4 and keep 0.
 - Every percentage, rate or interval in a row whose count was suppressed becomes "suppressed":
   9% of 33 courses is 3 courses.
-- Secondary suppression: a count column with exactly one suppressed cell would give it away
-  through the column total (a two-row table "yes 3 / no 17" of 20 courses), so the smallest
-  other non-zero count in that column is suppressed as well ("suppressed").
+- Complementary suppression, across columns and rows: a column or row of counts has a total the
+  reader may know (a two-row table "yes 3 / no 17" of 20 courses, a shift table's row of grades),
+  so when its hidden cells could be worked out from that total (exactly one hidden cell, or hidden
+  cells that are all 1 or all threshold - 1) its smallest other non-zero count (a zero when it has
+  none) is suppressed as well ("suppressed"), repeated until no column or row gives a hidden cell
+  away. A column named as the total of a row (a denominator, below) is not one of the row's parts.
 - Complements: when a count is given with its denominator (`denominators={"events": "n"}`),
   18 events of 20 reveals 2 courses without one, so a count whose complement is small is
   suppressed too.
@@ -93,14 +96,46 @@ def suppress_count(n, threshold: int = DEFAULT_THRESHOLD):
     return n
 
 
+# A count written in words: "3 courses", "2 of 40", "n = 4" (a count word after the number, or "n =" before it).
+_COUNT_IN_TEXT = re.compile(
+    r"(?<![\w.,\-+<])(?P<k>\d[\d,]*)(?![\d.%])(?P<rest>\s+of\s+(?P<n>\d[\d,]*)(?![\d.%])"
+    r"|\s*(?:courses?|patients?|people|episodes?|events?|results?|rows?|cases?|relapses?|visits?|side effects?)\b)"
+    r"|(?P<eq>\bn\s*=\s*)(?P<m>\d[\d,]*)(?![\d.])", re.IGNORECASE)
+
+
+def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """`text` with every small count written in it as "<threshold": a number from 1 to threshold - 1
+    before a count word or after "n =", and in "k of n" also a k whose rest n - k is small ("suppressed")."""
+    def replace(match: re.Match) -> str:
+        if match["eq"]:
+            return match["eq"] + _shown_in_text(_number(match["m"]), threshold, match["m"])
+        k, rest = _number(match["k"]), match["rest"]
+        if match["n"]:
+            n = _number(match["n"])
+            shown_k = SUPPRESSED if is_small(n - k, threshold) and not is_small(k, threshold) else _shown_in_text(k, threshold, match["k"])
+            return f"{shown_k}{rest[:match.start('n') - match.start('rest')]}{_shown_in_text(n, threshold, match['n'])}"
+        return _shown_in_text(k, threshold, match["k"]) + rest
+    return _COUNT_IN_TEXT.sub(replace, text)
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def _shown_in_text(n: int, threshold: int, written: str) -> str:
+    return small_label(threshold) if is_small(n, threshold) else written
+
+
 def suppress_table(table: pd.DataFrame, count_columns: Iterable[str], threshold: int = DEFAULT_THRESHOLD,
-                   percent_columns: Iterable[str] = (), denominators: Mapping[str, str] | None = None) -> pd.DataFrame:
+                   percent_columns: Iterable[str] = (), denominators: Mapping[str, str] | None = None,
+                   row_totals: Iterable[str] | None = None) -> pd.DataFrame:
     """A copy of `table` safe to show: small counts as "<threshold", revealing values as "suppressed".
 
     `count_columns` hold counts of people or courses; `percent_columns` hold values computed from
     them (percentages, rates, intervals); `denominators` maps a count column to the column holding
-    its total, so that a small complement (total - count) is protected too. Columns that are absent
-    are ignored, so one call serves tables with and without optional columns.
+    its total, so that a small complement (total - count) is protected too. `row_totals` are the
+    count columns that are not parts of their row (by default the denominators' columns). Columns
+    that are absent are ignored, so one call serves tables with and without optional columns.
     """
     out = table.copy()
     counts = [c for c in dict.fromkeys(count_columns) if c in out.columns]
@@ -110,7 +145,11 @@ def suppress_table(table: pd.DataFrame, count_columns: Iterable[str], threshold:
     values = out[counts].apply(pd.to_numeric, errors="coerce")
     primary = (values > 0) & (values < threshold)
     complement = _small_complements(values, out, denominators or {}, threshold) & ~primary
-    secondary = _secondary_cells(values, primary | complement)
+    totals = set((denominators or {}).values() if row_totals is None else row_totals)
+    row_parts = [c not in totals for c in counts]
+    secondary = pd.DataFrame(complementary_cells(values.to_numpy(float), primary.to_numpy(), (primary | complement).to_numpy(),
+                                                 threshold, np.array(row_parts, dtype=bool)),
+                             index=values.index, columns=values.columns) & ~(primary | complement)
     hidden_rows = (primary | complement | secondary).any(axis=1)
     for column in counts:
         cells = out[column].astype(object)
@@ -129,9 +168,23 @@ def suppress_any_table(table: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) 
     else one named like a derived value (percent, rate, interval bound, ...) is derived; else one
     named only with label words (month, grade, upper limit, ...) is left alone; any other holds
     counts when whole and non-negative (`month 6`, `1`, `yes`), else values derived from its row.
+    A count column never smaller than another is taken as its total, so "18 of 20" hides the 18
+    (`inferred_totals`); every count column stays a part of its row, since that guess may be wrong.
     """
     counts, derived = classify_columns(table)
-    return suppress_table(table, counts, threshold, derived)
+    return suppress_table(table, counts, threshold, derived, inferred_totals(table, counts), row_totals=())
+
+
+def inferred_totals(table: pd.DataFrame, counts: list) -> dict:
+    """count column -> the smallest other count column at least as large in every row (its likely
+    total: courses counted for courses clear, courses at risk for courses with a side effect)."""
+    values = table[counts].apply(pd.to_numeric, errors="coerce")
+    totals = {}
+    for part in counts:
+        covering = [c for c in counts if c != part and (values[c] >= values[part]).all() and not values[c].equals(values[part])]
+        if covering:
+            totals[part] = min(covering, key=lambda c: values[c].sum())
+    return totals
 
 
 def classify_columns(table: pd.DataFrame) -> tuple[list, list]:
@@ -163,19 +216,6 @@ def _small_complements(values: pd.DataFrame, table: pd.DataFrame, denominators: 
             rest = pd.to_numeric(table[total_column], errors="coerce") - values[column]
             flags[column] = ((rest > 0) & (rest < threshold)).to_numpy()
     return flags
-
-
-def _secondary_cells(values: pd.DataFrame, hidden: pd.DataFrame) -> pd.DataFrame:
-    """In each column with exactly one hidden cell, also hide the smallest other non-zero count."""
-    extra = pd.DataFrame(False, index=values.index, columns=values.columns)
-    lone = hidden.sum() == 1
-    for position, column in enumerate(values.columns):
-        if not lone.iloc[position]:
-            continue
-        candidates = values.iloc[:, position].where(~hidden.iloc[:, position] & (values.iloc[:, position] > 0)).to_numpy(float)
-        if not np.isnan(candidates).all():
-            extra.iloc[int(np.nanargmin(candidates)), position] = True
-    return extra
 
 
 def _integers_where_possible(cells: pd.Series) -> pd.Series:
@@ -258,19 +298,52 @@ def share_labels(values, hidden, number_format: str = ".1%") -> np.ndarray:
 
 
 def hidden_bars(counts, threshold: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(small, protecting) masks for bars of one series whose total is known (a histogram, one stack).
-
-    The small bars are hidden; when their total would pin them down (a lone small bar, or small
-    bars that are all 1 or all threshold - 1), the smallest other non-zero bar is hidden too."""
+    """(small, protecting) masks for bars of one series whose total is known (a histogram, one stack):
+    the small bars, and the bar hidden with them when their total would pin them down."""
     values = _numbers(counts)
     small = small_counts(values, threshold)
-    protecting = np.zeros(values.shape, dtype=bool)
-    hidden, total = int(small.sum()), float(values[small].sum())
-    if hidden and (hidden == 1 or total in (hidden, hidden * (threshold - 1))):
-        others = np.where(~small & (values > 0), values, np.nan)
-        if not np.isnan(others).all():
-            protecting[int(np.nanargmin(others))] = True
-    return small, protecting
+    if threshold is None:
+        return small, np.zeros(values.shape, dtype=bool)
+    hidden = complementary_cells(values[None, :], small[None, :], small[None, :], threshold)[0]
+    return small, hidden & ~small
+
+
+def complementary_cells(values: np.ndarray, small: np.ndarray, hidden: np.ndarray, threshold: int,
+                        row_parts: np.ndarray | None = None) -> np.ndarray:
+    """`hidden` grown until no column, and no row (over its `row_parts` columns), gives a hidden cell away.
+
+    A line whose total may be known gives its hidden cells away when there is one, or when they are
+    all small and add up to their number or to their number times threshold - 1 (all 1, all 4); its
+    smallest other non-zero cell (a zero when there is none) is then hidden too. Each added cell may
+    expose another line, hence the repetition; columns go first, so a cell added for a column can
+    serve its row too. Rows and columns are the same rule, and the charts' series use it as well.
+    """
+    hidden = hidden.copy()
+    parts = np.ones(values.shape[1], dtype=bool) if row_parts is None else np.asarray(row_parts, dtype=bool)
+    while True:
+        by_columns = _protect_lines(values.T, small.T, hidden.T, threshold).T
+        by_rows = _protect_lines(values, small, hidden | by_columns, threshold, parts)  # after the columns' cells: fewer added
+        if not (by_columns | by_rows).any():
+            return hidden
+        hidden |= by_columns | by_rows
+
+
+def _protect_lines(values: np.ndarray, small: np.ndarray, hidden: np.ndarray, threshold: int,
+                   parts: np.ndarray | None = None) -> np.ndarray:
+    """For each row of `values` (over its `parts` columns) that gives its hidden cells away, its smallest
+    other non-zero cell, or a zero when nothing else is left (a lone 4 among zeros is its line's total)."""
+    parts = np.ones(values.shape[1], dtype=bool) if parts is None else parts
+    in_line = hidden & parts
+    count = in_line.sum(axis=1)
+    total = np.where(in_line, values, 0).sum(axis=1)
+    only_small = ~(in_line & ~small).any(axis=1)
+    pinned = (count == 1) | ((count > 1) & only_small & ((total == count) | (total == count * (threshold - 1))))
+    others = np.where(~hidden & parts & (values >= 0), np.where(values > 0, values, np.finfo(float).max), np.inf)
+    smallest = others.argmin(axis=1) if values.shape[1] else np.zeros(len(values), dtype=int)
+    chosen = pinned & np.isfinite(others.min(axis=1, initial=np.inf))
+    added = np.zeros(values.shape, dtype=bool)
+    added[np.flatnonzero(chosen), smallest[chosen]] = True
+    return added
 
 
 def bar_heights(counts, threshold: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.suppression import (DEFAULT_THRESHOLD, SUPPRESSED, is_small, suppress_any_table, suppress_count,
+from analysis.suppression import (DEFAULT_THRESHOLD, SUPPRESSED, hidden_bars, is_small, suppress_any_table, suppress_count,
                                   suppress_table)
 
 
@@ -32,10 +32,10 @@ def test_threshold_is_in_the_text():
 def test_percentages_of_a_suppressed_count_are_suppressed():
     table = pd.DataFrame({"group": ["a", "b", "c"], "n": [40, 50, 60], "events": [3, 20, 30],
                           "percent": [7.5, 40.0, 50.0], "ci_low": [1.6, 26.0, 37.0]})
-    out = suppress_table(table, ["n", "events"], percent_columns=["percent", "ci_low"])
+    out = suppress_table(table, ["n", "events"], percent_columns=["percent", "ci_low"], denominators={"events": "n"})
     assert out.loc[0, "events"] == "<5"
     assert out.loc[0, "percent"] == SUPPRESSED and out.loc[0, "ci_low"] == SUPPRESSED
-    assert out.loc[0, "n"] == 40  # the group size alone reveals nothing
+    assert out.loc[0, "n"] == 40  # the group size, declared as the row's total, reveals nothing
 
 
 def test_two_row_table_complement_is_secondarily_suppressed():
@@ -93,10 +93,11 @@ def test_generic_table_finds_counts_and_derived_columns_by_name():
 
 def test_generic_table_wide_counts_by_month_are_counts():
     # Number at risk by month: the month is in the column's name, the cells are counts.
-    table = pd.DataFrame({"group": ["all"], "month 0": [2000], "month 48": [1]})
+    table = pd.DataFrame({"group": ["all"], "month 0": [2000], "month 24": [30], "month 48": [1]})
     out = suppress_any_table(table)
     assert out["month 0"].tolist() == [2000]
     assert out["month 48"].tolist() == ["<5"]
+    assert out["month 24"].tolist() == [SUPPRESSED]  # the row's lone small cell is protected by its next-smallest
 
 
 def test_generic_table_leaves_labels_alone_and_hides_summaries_of_small_rows():
@@ -118,3 +119,78 @@ def test_generic_table_with_a_custom_threshold():
 def test_a_repeated_index_does_not_spread_secondary_suppression():
     table = pd.DataFrame({"group": ["a", "b", "c"], "courses": [2, 30, 8]}, index=[0, 0, 1])
     assert suppress_table(table, ["courses"])["courses"].tolist() == ["<5", 30, SUPPRESSED]
+
+
+# ---------------------------------------------------------------------------------------------
+# Complementary suppression across rows and columns (a cross-table such as a shift table)
+
+
+def test_four_is_hidden_five_and_zero_are_shown_and_two_small_cells_need_no_partner():
+    out = suppress_table(pd.DataFrame({"events": [4, 5, 0, 1, 40]}), ["events"])
+    assert out["events"].tolist() == ["<5", 5, 0, "<5", 40]  # 4 + 1 = 5 could be 3 + 2: nothing is pinned down
+
+
+def test_a_cross_table_protects_its_small_cell_in_its_row_and_its_column():
+    grades = ["grade 0", "grade 1", "grade 2", "grade 3"]
+    table = pd.DataFrame({"baseline": ["0", "1", "2"], "grade 0": [40, 30, 50], "grade 1": [5, 7, 8], "grade 2": [4, 20, 9],
+                          "grade 3": [0, 6, 10]})
+    out = suppress_table(table, grades)
+    assert out.loc[0, "grade 2"] == "<5"
+    assert out.loc[0, "grade 1"] == SUPPRESSED  # its row's next-smallest
+    assert out.loc[2, "grade 2"] == SUPPRESSED  # its column's next-smallest
+    assert out.loc[2, "grade 1"] == SUPPRESSED  # which in turn needs a partner in its row: a rectangle of four
+    assert out.loc[1, ["grade 0", "grade 1", "grade 2", "grade 3"]].tolist() == [30, 7, 20, 6]
+    assert out.loc[0, "grade 3"] == 0  # a true zero names nobody, and a non-zero cell could protect instead
+    hidden = out[grades].isin(["<5", SUPPRESSED])
+    assert (hidden.sum(axis=1) != 1).all() and (hidden.sum(axis=0) != 1).all()
+
+
+def test_a_row_total_cannot_reveal_a_lone_small_cell():
+    # Without the row rule, 50 - 40 - 6 = 4 gives the hidden cell back from the row's total.
+    table = pd.DataFrame({"group": ["a", "b", "c"], "yes": [40, 60, 70], "no": [6, 80, 90], "unknown": [4, 0, 0],
+                          "total": [50, 140, 160]})
+    out = suppress_table(table, ["yes", "no", "unknown", "total"])
+    assert out.loc[0, "unknown"] == "<5"
+    assert out.loc[0, "no"] == SUPPRESSED  # the next-smallest cell of its row
+    hidden = out[["yes", "no", "unknown", "total"]].isin(["<5", SUPPRESSED])
+    assert (hidden.sum(axis=1) != 1).all() and (hidden.sum(axis=0) != 1).all()
+    assert out.loc[1, "unknown"] == SUPPRESSED  # the 4 is its column's only non-zero cell: a zero hides with it
+
+
+def test_protection_cascades_until_no_row_or_column_has_a_lone_hidden_cell():
+    table = pd.DataFrame({"r": list("abc"), "x": [3, 10, 20], "y": [30, 12, 40], "z": [50, 60, 70]})
+    out = suppress_table(table, ["x", "y", "z"])
+    hidden = out[["x", "y", "z"]].isin(["<5", SUPPRESSED]).to_numpy()
+    assert out.loc[0, "x"] == "<5"
+    assert (hidden.sum(axis=0) != 1).all() and (hidden.sum(axis=1) != 1).all()
+    assert hidden.sum() == 4  # x: 3 and 10; then row b's 12 and row a's 30 close the rectangle
+
+
+def test_small_cells_that_add_up_to_their_number_are_protected_like_chart_bars():
+    # Two hidden cells adding up to 2 are each 1: the column's total would pin them down.
+    table = pd.DataFrame({"group": list("abcd"), "events": [1, 1, 40, 9]})
+    assert suppress_table(table, ["events"])["events"].tolist() == ["<5", "<5", 40, SUPPRESSED]
+
+
+def test_a_declared_total_is_not_a_part_of_its_row():
+    table = pd.DataFrame({"group": ["a", "b", "c"], "n": [40, 30, 20], "cases": [3, 12, 6]})
+    assert suppress_table(table, ["n", "cases"], denominators={"cases": "n"})["n"].tolist() == [40, 30, 20]
+    # undeclared, n is a part of its row: 40 protects the 3, then 20 protects 40 in its column, and 6 protects 20 in its row
+    out = suppress_table(table, ["n", "cases"])
+    assert out["n"].tolist() == [SUPPRESSED, 30, SUPPRESSED] and out["cases"].tolist() == ["<5", 12, SUPPRESSED]
+
+
+def test_chart_bars_and_table_columns_follow_one_rule():
+    counts = [0, 3, 10, 7, 20]
+    small, protecting = hidden_bars(counts, 5)
+    table = suppress_table(pd.DataFrame({"courses": counts}), ["courses"])["courses"].tolist()
+    assert [c == "<5" for c in table] == small.tolist() and [c == SUPPRESSED for c in table] == protecting.tolist()
+
+
+def test_an_undeclared_table_hides_a_count_whose_rest_is_small():
+    # 18 of 20 courses clear reveals the 2 who were not: the larger column is taken as the total.
+    table = pd.DataFrame({"month": [3, 6, 9], "courses_counted": [20, 40, 60], "courses_clear": [18, 20, 30],
+                          "share_clear": [0.9, 0.5, 0.5]})
+    out = suppress_any_table(table)
+    assert out.loc[0, "courses_clear"] == SUPPRESSED and out.loc[0, "share_clear"] == SUPPRESSED
+    assert out.loc[2, "courses_counted"] == 60 and out["month"].tolist() == [3, 6, 9]

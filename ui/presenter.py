@@ -4,8 +4,10 @@ Switched on by the sidebar toggle or by `?presenter=1` in a link (the address ke
 app shows, every chart it draws (figures take `suppress_below=chart_suppression()`) and every
 download it offers goes through small-cell suppression (`analysis.suppression`): counts below the
 threshold (default 5, settable) read "<5", and values that would reveal them read "suppressed";
-charts of single courses are not drawn. The Course timeline page is hidden (a single course is
-the easiest thing to recognise) and the sidebar starts collapsed.
+charts of single courses are not drawn. Counts and shares written in words (metrics, captions,
+sentences) go through `shown_count`, `shown_of`, `shown_share` and `shown_text` for the same rule.
+The Course timeline page is hidden (a single course is the easiest thing to recognise) and the
+sidebar starts collapsed.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from analysis.suppression import DEFAULT_THRESHOLD, suppress_any_table, suppress_count
+from analysis.suppression import (DEFAULT_THRESHOLD, SUPPRESSED, hidden_shares, is_small, numerator_labels, redact_small_counts,
+                                  suppress_any_table, suppress_count)
 
 PRESENTER_KEY = "presenter"
 THRESHOLD_KEY = "presenter_threshold"
@@ -126,16 +129,74 @@ def _keep_in_url(on: bool) -> None:
 def suppression_note() -> str:
     threshold = suppression_threshold()
     return (f"Presenter mode: counts from 1 to {threshold - 1} show as \"<{threshold}\", and numbers that would reveal them "
-            f"(percentages, intervals, a complementary count) as \"suppressed\", in tables, charts and downloads. Zero is shown as 0. "
+            f"(percentages, intervals, a complementary count) as \"suppressed\", in text, tables, charts and downloads. Zero is shown as 0. "
             f"In charts, hatched bars stand for hidden counts.")
 
 
-def shown_count(n: int) -> str:
-    """A count for a line of text: suppressed in presenter mode, with thousands separators otherwise."""
+def shown_count(n) -> str:
+    """A count for a line of text: "<5" for 1-4 in presenter mode, with thousands separators otherwise.
+
+    Zero is shown as 0 even in presenter mode: it names nobody, and "no course had X" is often the
+    finding itself.
+    """
     if presenter_on():
         value = suppress_count(n, suppression_threshold())
         return value if isinstance(value, str) else f"{value:,}"
     return f"{n:,}"
+
+
+def any_small(*counts) -> bool:
+    """In presenter mode, whether any of `counts` (None ignored) is from 1 to threshold - 1."""
+    return presenter_on() and any(is_small(n, suppression_threshold()) for n in counts if n is not None)
+
+
+def withheld(numerator, n) -> bool:
+    """In presenter mode, whether a share `numerator` of `n` would give a small count back: n, the
+    numerator or the rest (n - numerator) from 1 to threshold - 1 (9% of 33 is 3; 30 of 33 leaves 3)."""
+    if not presenter_on():
+        return False
+    return bool(hidden_shares([numerator if numerator is not None else float("nan")], [n], suppression_threshold())[0])
+
+
+def shown_share(text: str, numerator, n) -> str:
+    """`text` (a share, an interval, a difference) or "suppressed" where the counts behind it are small."""
+    return SUPPRESSED if withheld(numerator, n) else text
+
+
+def shown_of(numerator, n) -> str:
+    """"k of n" for a line of text: in presenter mode k reads "<5" when small and "suppressed" when
+    n - k is small (18 of 20 would reveal the 2 without it), and n reads "<5" when small."""
+    k = numerator or 0
+    shown_k = str(numerator_labels([k], [n], suppression_threshold())[0]) if presenter_on() else f"{k:,}"
+    return f"{shown_k} of {shown_count(n)}"
+
+
+def shown_text(text: str) -> str:
+    """Words written elsewhere (a claim's explanation, a model's notes) with small counts next to
+    count words ("3 courses", "n = 2", "3 of 40", "38 of 40") made "<5" or "suppressed" in presenter mode."""
+    return redact_small_counts(text, suppression_threshold()) if presenter_on() else text
+
+
+ESTIMATE_FIGURES = ["estimate", "ci_low", "ci_high", "explanation"]
+
+
+def withheld_rows(table: pd.DataFrame) -> pd.Series:
+    """Rows of a table of estimates (the claims scorecard, its sensitivity) whose share gives a small
+    count back in presenter mode, judged on estimate × n since such tables carry no numerator."""
+    return pd.Series([withheld(None if pd.isna(e) else round(e * n), n) for e, n in zip(table["estimate"], table["n"])],
+                     index=table.index, dtype=bool)
+
+
+def presentable_estimates(table: pd.DataFrame, hidden: pd.Series) -> pd.DataFrame:
+    """A table of estimates as a presenter may share it: the `hidden` rows' estimate, interval and
+    explanation read "suppressed", and small counts in the other explanations are redacted."""
+    if not presenter_on():
+        return table
+    shown = table.assign(explanation=table["explanation"].map(shown_text)) if "explanation" in table else table.copy()
+    figures = [c for c in ESTIMATE_FIGURES if c in shown]
+    shown[figures] = shown[figures].astype(object)
+    shown.loc[hidden, figures] = SUPPRESSED
+    return shown
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +210,7 @@ def presentable_table(table: pd.DataFrame, column_config: dict | None = None) ->
     shown = suppress_any_table(table, suppression_threshold())
     config = dict(column_config or {})
     for column in shown.columns:
-        if shown[column].dtype != object or not shown[column].map(type).eq(str).any() or table[column].dtype == object:
+        if not _numbers_and_words(shown[column]):
             continue
         setting = config.get(column)
         number_format = _number_format(setting)
@@ -159,6 +220,15 @@ def presentable_table(table: pd.DataFrame, column_config: dict | None = None) ->
             help_text = (setting or {}).get("help") if isinstance(setting, dict) else None
             config[column] = st.column_config.TextColumn(label, help=help_text)
     return shown, config or None
+
+
+def _numbers_and_words(cells: pd.Series) -> bool:
+    """Whether a column mixes numbers with words ("<5", "suppressed"): it must be shown as text."""
+    if cells.dtype != object:
+        return False
+    kinds = cells.map(lambda value: "word" if isinstance(value, str) else "number" if isinstance(value, (int, float)) and not
+                      isinstance(value, bool) and not pd.isna(value) else "other")
+    return bool(kinds.eq("word").any() and kinds.eq("number").any())
 
 
 def _number_format(setting) -> str | None:

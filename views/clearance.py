@@ -6,7 +6,7 @@ from analysis.clearance import ClearanceSettings
 from analysis.literature import reference
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import chart_suppression
+from ui.presenter import SUPPRESSED, chart_suppression, shown_count, shown_of, shown_share, suppression_threshold, withheld
 
 
 def settings_widgets() -> ClearanceSettings:
@@ -39,35 +39,39 @@ def view_key(view) -> tuple:
 
 
 def share(estimate) -> str:
-    return "–" if estimate.estimate is None else f"{estimate.estimate:.0%}"
+    return "–" if estimate.estimate is None else shown_share(f"{estimate.estimate:.0%}", estimate.numerator, estimate.n)
 
 
 def interval(estimate) -> str:
     if estimate.estimate is None or estimate.ci_low is None:
         return "not estimable"
-    return f"95% CI {estimate.ci_low:.0%}-{estimate.ci_high:.0%}"
+    return shown_share(f"95% CI {estimate.ci_low:.0%}-{estimate.ci_high:.0%}", estimate.numerator, estimate.n)
+
+
 
 
 def headline(result: clearance.ClearanceAnalysis) -> None:
     columns = st.columns(4)
     end = result.end_of_course
     columns[0].metric("Clear at end of course", share(end), interval(end), delta_color="off", delta_arrow="off",
-                      help=f"{end.numerator or 0:,} of {end.n:,} courses. {end.method}.")
+                      help=f"{shown_of(end.numerator, end.n)} courses. {end.method}.")
     km = result.cleared_by_month_6
     columns[1].metric("Had been clear by month 6", share(km), interval(km), delta_color="off", delta_arrow="off",
-                      help=f"Kaplan-Meier estimate over {km.n:,} assessed courses; {km.numerator or 0:,} cleared by then.")
+                      help=f"Kaplan-Meier estimate: {shown_of(km.numerator, km.n)} assessed courses cleared by then.")
     early = result.improvement
     columns[2].metric("Improved by month 2-3", share(early), interval(early), delta_color="off", delta_arrow="off",
-                      help=f"Fewer inflammatory lesions in months 2-3 than at baseline: {early.numerator or 0:,} of {early.n:,} courses with both counts. "
+                      help=f"Fewer inflammatory lesions in months 2-3 than at baseline: {shown_of(early.numerator, early.n)} courses with both counts. "
                            f"{early.test}" + ("" if early.p_value is None else f": p = {early.p_value:.3g}."))
     flare = result.flare.estimate
     columns[3].metric("Initial flare", share(flare), interval(flare), delta_color="off", delta_arrow="off",
-                      help=f"{flare.numerator or 0:,} of {flare.n:,} courses with a baseline and a visit in the first 6 weeks.")
+                      help=f"{shown_of(flare.numerator, flare.n)} courses with a baseline and a visit in the first 6 weeks.")
     if end.estimate is not None:
+        measured = (f"the share of the {shown_count(end.n)} courses clear at the end of the course is **{SUPPRESSED}** (a count under "
+                    f"{suppression_threshold()})" if withheld(end.numerator, end.n) else
+                    f"**{share(end)}** of {end.n:,} courses were clear at the end of the course ({interval(end)})")
         st.markdown(
             f"The article says **\"By the end of the course, most users report 80-100% clearance of acne\"**. Here, with "
-            f"*{result.settings.definition_text()}*, **{end.estimate:.0%}** of {end.n:,} courses were clear at the end of the course "
-            f"({interval(end)}). {published_comparison(result.settings)}")
+            f"*{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)}")
 
 
 def published_comparison(settings: ClearanceSettings) -> str:
@@ -93,7 +97,7 @@ def by_month_section(result: clearance.ClearanceAnalysis) -> None:
 def left_out_text(result: clearance.ClearanceAnalysis) -> str:
     """Courses no month could count, said next to the chart (details under 'How these numbers are counted')."""
     counts = result.quality.set_index("what")["count"]
-    parts = [f"{counts[what]:,} {label}" for what, label in (
+    parts = [f"{shown_count(counts[what])} {label}" for what, label in (
         ("Courses without any visit", "without any visit"),
         ("Courses without a baseline for this definition", "without the baseline this definition needs"),
         ("Courses never assessed during the course", "never assessed during the course"),
@@ -129,8 +133,8 @@ def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
     with left:
         show_chart(clearance_figures.flare_figure(result.flare,
                                                   suppress_below=chart_suppression()), "Initial flare", key="clearance_flare_chart")
-        st.caption(f"Not counted: {result.flare.without_baseline:,} courses without a baseline lesion count, "
-                   f"{result.flare.without_early_visit:,} with a baseline but no visit in the first 6 weeks.")
+        st.caption(f"Not counted: {shown_count(result.flare.without_baseline)} courses without a baseline lesion count, "
+                   f"{shown_count(result.flare.without_early_visit)} with a baseline but no visit in the first 6 weeks.")
     with right:
         show_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings,
                                                               suppress_below=chart_suppression()), "Time to clearance",
@@ -158,10 +162,13 @@ def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     if comparison.difference is not None and comparison.difference.estimate is not None:
         diff = comparison.difference
         first, second = comparison.table["group"].tolist()
-        st.markdown(f"Difference **{first}** minus **{second}**: **{diff.estimate * 100:+.1f} percentage points** "
-                    f"(95% CI {diff.ci_low * 100:+.1f} to {diff.ci_high * 100:+.1f}; Newcombe interval).")
+        if any(withheld(row.cleared, row.n) for row in comparison.table.itertuples()):
+            st.markdown(f"Difference **{first}** minus **{second}**: {SUPPRESSED} (a group's count is under the presenter threshold).")
+        else:
+            st.markdown(f"Difference **{first}** minus **{second}**: **{diff.estimate * 100:+.1f} percentage points** "
+                        f"(95% CI {diff.ci_low * 100:+.1f} to {diff.ci_high * 100:+.1f}; Newcombe interval).")
     p_text = "" if comparison.p_value is None else f", p = {comparison.p_value:.3g}"
-    st.caption(f"Test: {comparison.test}{p_text}. Courses whose group is unknown: {comparison.missing_group:,} (left out).")
+    st.caption(f"Test: {comparison.test}{p_text}. Courses whose group is unknown: {shown_count(comparison.missing_group)} (left out).")
     with st.expander("Clearance by group (table)"):
         show_table(comparison.table, hide_index=True, width="stretch")
         csv_download(comparison.table, f"clearance_by_{key}.csv", key="clearance_groups_csv")
@@ -171,7 +178,7 @@ def counting_section(result: clearance.ClearanceAnalysis) -> None:
     with st.expander("How these numbers are counted, and what could not be used"):
         for rule in clearance.counting_rules(result.settings):
             st.markdown(f"- {rule}")
-        not_counted = ", ".join(f"{reason}: {count:,}" for reason, count in result.end_not_counted.items()) or "none"
+        not_counted = ", ".join(f"{reason}: {shown_count(count)}" for reason, count in result.end_not_counted.items()) or "none"
         st.markdown(f"Courses left out of the end-of-course share: {not_counted}.")
         show_table(result.quality, hide_index=True, width="stretch")
         csv_download(result.quality, "clearance_data_quality.csv", key="clearance_quality_csv")

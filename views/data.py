@@ -6,6 +6,7 @@ from analysis.schema import data_dictionary
 from ui.access import access_note
 from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, upload_plan, use_pending_upload
 from ui.page import csv_download, page_header, show_table
+from ui.presenter import shown_count, shown_text
 from ui.upload_flow import DRAFT_STATE, plan_key, problems_table, render_plan, saved_mapping_text
 
 FILE_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "xls", "parquet", "zip", "gz"]  # .xls: to say how to convert it
@@ -76,17 +77,17 @@ st.subheader("What is loaded")
 report = result.report
 if view.cohort is not None:
     cohort = view.cohort
-    st.markdown(f"**{cohort.label}** · {cohort.n_courses:,} courses of {cohort.n_patients:,} patients")
+    st.markdown(f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients")
     st.caption(f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`")
 for line in report.summary_lines():
-    st.markdown(f"- {line}")
+    st.markdown(f"- {shown_text(line)}")
 if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
     st.caption("Read as: " + "; ".join(report.reading_lines()) + ".")
 notes = report.issues[report.issues["severity"] == "note"]
 if len(notes):
     with st.expander(f"What was done to your files ({len(notes)} notes)"):
         for note in notes.itertuples():
-            st.markdown(f"- **{note.file}**: {note.message}")
+            st.markdown(f"- **{note.file}**: {shown_text(note.message)}")
 
 st.subheader("Validation report")
 issues = problems_table(report)

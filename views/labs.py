@@ -9,7 +9,7 @@ from analysis.literature import reference
 from analysis.prepare import lab_findings
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import chart_suppression
+from ui.presenter import chart_suppression, shown_count, shown_of, shown_share
 
 DEFAULT_TESTS = ("ALT", "AST", "TG", "TC")
 NO_GROUPING = "none"
@@ -63,13 +63,15 @@ def view_key(view) -> tuple:
 
 
 def percent(estimate) -> str:
-    return "–" if estimate.estimate is None else f"{estimate.estimate:.1%}" if estimate.estimate < 0.1 else f"{estimate.estimate:.0%}"
+    if estimate.estimate is None:
+        return "–"
+    return shown_share(f"{estimate.estimate:.1%}" if estimate.estimate < 0.1 else f"{estimate.estimate:.0%}", estimate.numerator, estimate.n)
 
 
 def interval(estimate) -> str:
     if estimate.estimate is None or estimate.ci_low is None:
         return "not estimable"
-    return f"95% CI {estimate.ci_low:.1%}-{estimate.ci_high:.1%}"
+    return shown_share(f"95% CI {estimate.ci_low:.1%}-{estimate.ci_high:.1%}", estimate.numerator, estimate.n)
 
 
 def headline(result: labs.LabAnalysis) -> None:
@@ -84,14 +86,14 @@ def headline(result: labs.LabAnalysis) -> None:
     ):
         published = reference(key)
         column.metric(label, percent(estimate), interval(estimate), delta_color="off", delta_arrow="off",
-                      help=f"{estimate.numerator or 0:,} of {estimate.n:,} courses with a normal baseline went above the upper limit "
+                      help=f"{shown_of(estimate.numerator, estimate.n)} courses with a normal baseline went above the upper limit "
                            f"on treatment. Published: {published.value:.0%} ({published.source}).")
     columns[3].metric("Liver and lipids monitored", percent(result.monitoring), interval(result.monitoring), delta_color="off",
-                      delta_arrow="off", help=f"{result.monitoring.numerator or 0:,} of {result.monitoring.n:,} courses had liver tests "
+                      delta_arrow="off", help=f"{shown_of(result.monitoring.numerator, result.monitoring.n)} courses had liver tests "
                                               "and lipids both before the first dose and during treatment.")
     months = result.pregnancy_months
     columns[4].metric("Months with a pregnancy test", percent(months), interval(months), delta_color="off", delta_arrow="off",
-                      help=f"{months.numerator or 0:,} of {months.n:,} treatment months, courses of people who can become pregnant.")
+                      help=f"{shown_of(months.numerator, months.n)} treatment months, courses of people who can become pregnant.")
     if liver.estimate is not None or cholesterol.estimate is not None:
         st.markdown(
             "The article lists **\"Liver enzyme changes\"** and **\"Increased cholesterol levels\"** among *rare* side effects, "
@@ -212,7 +214,7 @@ def data_notes_section(result: labs.LabAnalysis, report) -> None:
         data = result.data
         findings = data.findings if len(data.findings) else lab_findings(report.issues)  # found once, at load
         excluded = int(data.excluded["rows"].sum()) if len(data.excluded) else 0
-        st.markdown(f"**{len(data.labs):,}** lab results analysed; **{excluded:,}** left out (see below). Values were converted to one "
+        st.markdown(f"**{shown_count(len(data.labs))}** lab results analysed; **{shown_count(excluded)}** left out (see below). Values were converted to one "
                     "unit per test (mg/dL for lipids, glucose and bilirubin; U/L for enzymes) with the factors in LITERATURE.md. "
                     "Where a result has no reference limit, the default limit of its test is used.")
         units = data.conversions

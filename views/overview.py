@@ -5,7 +5,8 @@ from streamlit.errors import StreamlitAPIException
 from analysis import claims, claims_figures, clearance, overview
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import chart_suppression
+from ui.presenter import (SUPPRESSED, any_small, chart_suppression, presentable_estimates, shown_count, shown_share, shown_text,
+                          suppression_threshold, withheld, withheld_rows)
 from ui.report_download import report_download
 
 BADGES = {
@@ -99,10 +100,26 @@ ROW_WIDTHS = [1.4, 5.2, 2.1, 0.9, 2.1, 1.6]
 def estimate_text(result: claims.ClaimResult) -> str:
     if result.estimate is None:
         return "–"
+    counted = f"n = {shown_count(result.n)} {result.unit}"
+    if claim_withheld(result):
+        return f"**{SUPPRESSED}** (a count under {suppression_threshold()})  \n{counted}"
     bound = "upper bound " if result.method == claims.ONE_SIDED_METHOD else ""
     lowest = f" lowest of {len(result.parts)}" if result.parts else ""
     return (f"**{claims.percent(result.estimate)}**{lowest} ({bound}{claims.interval_text(result.ci_low, result.ci_high)})  \n"
-            f"n = {result.n:,} {result.unit}")
+            f"{counted}")
+
+
+def claim_withheld(result: claims.ClaimResult) -> bool:
+    """In presenter mode, whether the claim's share (or one of its parts') would give a small count back."""
+    return any(withheld(r.numerator, r.n) for r in (result, *result.parts) if r.estimate is not None)
+
+
+def explanation_text(result: claims.ClaimResult) -> str:
+    """The claim's explanation; in presenter mode withheld when it rests on a small count, since it
+    quotes the share and its counts."""
+    if claim_withheld(result):
+        return f"Details {SUPPRESSED} in presenter mode: a count under {suppression_threshold()}."
+    return shown_text(result.explanation)
 
 
 def detail_link(page: str) -> None:
@@ -121,9 +138,9 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
     columns = st.columns(ROW_WIDTHS, vertical_alignment="center")
     columns[0].markdown(BADGES[result.verdict])
     columns[1].markdown(f"**{result.id}** *“{result.quote}”*",
-                        help=f"{plain(result.explanation)}\n\n**What was counted:** {plain(result.definition)}")
+                        help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}")
     if explain or result.verdict == claims.NOT_TESTABLE:
-        columns[1].caption(plain(result.explanation))
+        columns[1].caption(plain(explanation_text(result)))
     columns[2].markdown(estimate_text(result))
     columns[3].markdown("no figure" if result.direction == "described" else plain(claims.rule_text(result.direction, result.threshold)))
     keys = claims.claim_spec(result.id).literature
@@ -152,7 +169,7 @@ def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     header_row()
     for result in results:
         claim_row(result, explain)
-    subtitle = f"{view.filtered.n_courses:,} courses" + (" of synthetic demo data" if view.cohort.synthetic else "")
+    subtitle = f"{shown_count(view.filtered.n_courses)} courses" + (" of synthetic demo data" if view.cohort.synthetic else "")
     show_chart(claims_figures.scorecard_figure(results, subtitle,
                                                suppress_below=chart_suppression()), "Claims scorecard", key="claims_chart")
 
@@ -164,6 +181,7 @@ def sensitivity_section(view, settings: dict) -> None:
     if not st.toggle("Try every definition", key="claims_sensitivity", bind="query-params"):
         return
     table = sensitivity(view_key(view), tuple(sorted(settings.items())), view.filtered)
+    hidden = withheld_rows(table)
     fragile = claims.fragile_claims(table)
     if fragile:
         st.warning(f"The verdict depends on the definition for: {', '.join(fragile)}.")
@@ -171,7 +189,8 @@ def sensitivity_section(view, settings: dict) -> None:
         st.success("No verdict changes with the definition.")
     shown = table.assign(verdict=table["verdict"].str.capitalize(), in_use=table["current"].map({True: "in use", False: ""}),
                          **{column: (table[column] * 100).round(1) for column in ("estimate", "ci_low", "ci_high")})
-    show_table(shown[["id", "variant", "in_use", "verdict", "estimate", "ci_low", "ci_high", "n", "depends_on_definition"]],
+    columns = ["id", "variant", "in_use", "verdict", "estimate", "ci_low", "ci_high", "n", "depends_on_definition"]
+    show_table(presentable_estimates(shown[columns], hidden),
                  hide_index=True, width="stretch",
                  column_config={"id": "Claim", "variant": "Definition", "in_use": "Scorecard", "verdict": "Verdict",
                                 "estimate": st.column_config.NumberColumn("Estimate (%)", format="%.1f"),
@@ -179,7 +198,7 @@ def sensitivity_section(view, settings: dict) -> None:
                                 "ci_high": st.column_config.NumberColumn("95% CI high (%)", format="%.1f"),
                                 "n": st.column_config.NumberColumn("n", format="%d"),
                                 "depends_on_definition": "Verdict changes"})
-    csv_download(table, "claims_sensitivity.csv", key="claims_sensitivity_csv")
+    csv_download(presentable_estimates(table, hidden), "claims_sensitivity.csv", key="claims_sensitivity_csv")
 
 
 def claims_section(view) -> dict | None:
@@ -200,8 +219,18 @@ def claims_section(view) -> dict | None:
         render_scorecard(results, view)
     with st.expander("Does a verdict hang on a definition? (sensitivity)"):
         sensitivity_section(view, settings)
-    csv_download(claims.scorecard_table(results), "claims_scorecard.csv", label="Download the scorecard (CSV)", key="claims_scorecard_csv")
+    scorecard_rows = claims.scorecard_table(results)
+    csv_download(presentable_estimates(scorecard_rows, withheld_rows(scorecard_rows)), "claims_scorecard.csv",
+                 label="Download the scorecard (CSV)", key="claims_scorecard_csv")
     return settings
+
+
+def female_text(share: float | None, cohort) -> str:
+    """The share of women among courses of known sex, withheld in presenter mode when it gives a small count back."""
+    if share is None:
+        return "–"
+    sex = cohort.courses["sex"]
+    return shown_share(f"{share:.0%}", int((sex == "F").sum()), int(sex.notna().sum()))
 
 
 def cohort_section(view) -> None:
@@ -209,11 +238,14 @@ def cohort_section(view) -> None:
     st.subheader("The courses")
     facts = overview.profile(cohort)
     columns = st.columns(5)
-    columns[0].metric("Courses", f"{facts['courses']:,}")
-    columns[1].metric("Patients", f"{facts['patients']:,}")
-    columns[2].metric("Female", "–" if facts["female_share"] is None else f"{facts['female_share']:.0%}")
-    columns[3].metric("Median course length", "–" if facts["median_duration_days"] is None else f"{facts['median_duration_days']:.0f} days")
-    columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
+    columns[0].metric("Courses", shown_count(facts["courses"]))
+    columns[1].metric("Patients", shown_count(facts["patients"]))
+    columns[2].metric("Female", female_text(facts["female_share"], cohort))
+    few = any_small(facts["courses"])  # a median of a handful of courses is one course's value
+    columns[3].metric("Median course length", "–" if facts["median_duration_days"] is None else SUPPRESSED if few
+                      else f"{facts['median_duration_days']:.0f} days")
+    columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else SUPPRESSED if few
+                      else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
 
     show_chart(overview.demographics_figure(cohort, suppress_below=chart_suppression()), "Who was treated")
     left, right = st.columns(2)

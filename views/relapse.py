@@ -5,7 +5,7 @@ from analysis import relapse, relapse_figures
 from analysis.literature import reference
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import chart_suppression
+from ui.presenter import SUPPRESSED, any_small, chart_suppression, shown_count, shown_text
 
 NEEDED = ("relapse_day", "followup_end_day")
 
@@ -30,6 +30,12 @@ def interval(row) -> str:
     return "not estimable" if row["estimate"] is None or row["ci_low"] != row["ci_low"] else f"95% CI {row['ci_low'] * 100:.1f}-{row['ci_high'] * 100:.1f}%"
 
 
+def horizon_withheld(row) -> bool:
+    """In presenter mode, whether a share at a horizon rests on a small count (courses, still followed or events),
+    as in the tables and the shared report."""
+    return any_small(row["courses"], row["at_risk"], row["events_by_then"])
+
+
 def years_text(years: int) -> str:
     return f"{years} year{'s' if years > 1 else ''}"
 
@@ -38,10 +44,11 @@ def horizon_metrics(table, label: str):
     """One metric per horizon ("{years}" in `label` is filled in); returns the spare last column."""
     columns = st.columns(len(table) + 1)
     for column, row in zip(columns, table.to_dict("records")):
-        help_text = (f"{row['events_by_then']:,} events among {row['courses']:,} courses; {row['at_risk']:,} still followed "
-                     f"at {years_text(row['years'])}. {row['method']}")
-        column.metric(label.format(years=years_text(row["years"])), percent(row["estimate"]), interval(row),
-                      delta_color="off", delta_arrow="off", help=help_text)
+        help_text = (f"{shown_count(row['events_by_then'])} events among {shown_count(row['courses'])} courses; "
+                     f"{shown_count(row['at_risk'])} still followed at {years_text(row['years'])}. {row['method']}")
+        hidden = horizon_withheld(row)
+        column.metric(label.format(years=years_text(row["years"])), SUPPRESSED if hidden else percent(row["estimate"]),
+                      SUPPRESSED if hidden else interval(row), delta_color="off", delta_arrow="off", help=help_text)
     return columns[-1]
 
 
@@ -61,13 +68,16 @@ def horizon_columns(share_label: str) -> dict:
 
 def outcome_line(times: relapse.EventTimes) -> str:
     counts = times.outcome_counts()
-    return "; ".join(f"{row.outcome}: {row.courses:,}" for row in counts.itertuples()) + f" (of {times.entered:,} courses in the estimate)."
+    return ("; ".join(f"{row.outcome}: {shown_count(row.courses)}" for row in counts.itertuples())
+            + f" (of {shown_count(times.entered)} courses in the estimate).")
 
 
 def median_text(analysis: relapse.SurvivalAnalysis) -> str:
     km = analysis.overall
     if km.median_day is None:
         return "not reached"
+    if any_small(analysis.times.entered):  # the median of a handful of courses is one course's time
+        return SUPPRESSED
     low, high = km.median_ci
     bounds = f" (95% CI {low / 30.4375:.1f}-{high / 30.4375:.1f})" if low is not None and high is not None else ""
     return f"{km.median_day / 30.4375:.1f} months{bounds}"
@@ -85,9 +95,10 @@ def relapse_section(cohort, settings, times) -> None:
     one_year = overall.overall.failure_at(relapse.DAYS_PER_YEAR)
     lai = reference("relapse_any")
     if one_year.estimate is not None:
+        measured = (f"the share relapsed within a year is **{SUPPRESSED}** (a count under the presenter threshold)" if horizon_withheld(free.iloc[0]) else
+                    f"**{one_year.estimate:.1%}** had relapsed within a year (95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%})")
         st.markdown(
-            f"The article promises **\"Minimal Relapse\"**. In these courses, **{one_year.estimate:.1%}** had relapsed within a year "
-            f"(95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%}). For comparison, {lai.value:.1%} of 19,907 patients in US "
+            f"The article promises **\"Minimal Relapse\"**. In these courses, {measured}. For comparison, {lai.value:.1%} of 19,907 patients in US "
             f"claims data relapsed after the course, with at least a year of follow-up ({lai.source}).")
     st.caption("How follow-up ended: " + outcome_line(overall.times))
     show_chart(relapse_figures.km_figure(overall,
@@ -133,7 +144,7 @@ def cox_section(cohort, settings, times) -> None:
     st.markdown("**Hazard ratios for relapse (Cox model)**")
     model = relapse.cox_model(cohort, settings, times)
     if model.table.empty:
-        st.info("The Cox model was not fitted: " + "; ".join(model.notes))
+        st.info("The Cox model was not fitted: " + shown_text("; ".join(model.notes)))
         return
     shown = model.table.assign(p_value=model.table["p_value"].map(relapse_figures.format_p))
     show_table(shown, hide_index=True, width="stretch",
@@ -142,7 +153,7 @@ def cox_section(cohort, settings, times) -> None:
                                 "ci_high": st.column_config.NumberColumn("95% CI high", format="%.3f"),
                                 "p_value": "p (Wald)"})
     st.caption("A hazard ratio below 1 means a lower rate of relapse. Both terms are in one model (Efron ties). "
-               + " ".join(f"{note[0].upper()}{note[1:]}." for note in model.notes)
+               + shown_text(" ".join(f"{note[0].upper()}{note[1:]}." for note in model.notes))
                + " Published: HR 0.996 per mg/kg (0.96 per 10 mg/kg) and 1.43 for women (Lai & Barbieri 2025).")
     csv_download(model.table, "relapse_cox_model.csv")
 
@@ -154,7 +165,7 @@ def second_course_section(cohort, settings) -> None:
         st.info("No course can enter the second-course estimate: each needs a last-dose day (end_day) and either a further course (retreat_day) or a follow-up end.")
         return
     table = relapse.horizon_table(analysis, complement=True)
-    horizon_metrics(table, "Further course within {years}").metric("Courses followed", f"{analysis.times.entered:,}")
+    horizon_metrics(table, "Further course within {years}").metric("Courses followed", shown_count(analysis.times.entered))
     st.caption("How follow-up ended: " + outcome_line(analysis.times))
     show_chart(relapse_figures.km_figure(analysis, complement=True,
                                          suppress_below=chart_suppression()), "Further course after the course", key="relapse_km_second")
@@ -170,9 +181,9 @@ def second_course_section(cohort, settings) -> None:
 
 def excluded_section(times: relapse.EventTimes) -> None:
     if times.excluded.empty:
-        st.caption(f"All {times.total:,} courses entered the estimate.")
+        st.caption(f"All {shown_count(times.total)} courses entered the estimate.")
         return
-    with st.expander(f"{len(times.excluded):,} courses left out of the relapse estimate, and why"):
+    with st.expander(f"{shown_count(len(times.excluded))} courses left out of the relapse estimate, and why"):
         counts = times.exclusion_counts()
         show_table(counts, hide_index=True, width="stretch")
         show_table(times.excluded, hide_index=True, width="stretch")

@@ -5,7 +5,7 @@ from analysis import side_effects as se
 from analysis import side_effects_figures as figs
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import chart_suppression
+from ui.presenter import SUPPRESSED, chart_suppression, shown_count, shown_of, shown_share, withheld
 from ui.sidebar import FILTER_LABELS
 
 RATE_COLUMNS = {
@@ -46,21 +46,22 @@ def _settings() -> se.SideEffectSettings:
 
 def _metrics(data: se.EventData, anyone, discontinued, resolved) -> None:
     columns = st.columns(4)
-    columns[0].metric("Courses at risk", f"{data.at_risk:,}", help="Every course in the selection: each has a first dose.")
-    columns[1].metric("With any side effect", _percent(anyone.estimate), help=_interval(anyone))
-    columns[2].metric("Stopped because of a side effect", _percent(discontinued.estimate), help=_interval(discontinued))
-    columns[3].metric(f"Gone within {data.settings.resolution_days} days of the last dose", _percent(resolved.estimate),
+    columns[0].metric("Courses at risk", shown_count(data.at_risk), help="Every course in the selection: each has a first dose.")
+    columns[1].metric("With any side effect", _percent(anyone), help=_interval(anyone))
+    columns[2].metric("Stopped because of a side effect", _percent(discontinued), help=_interval(discontinued))
+    columns[3].metric(f"Gone within {data.settings.resolution_days} days of the last dose", _percent(resolved),
                       help=_interval(resolved))
 
 
-def _percent(value) -> str:
-    return "–" if value is None else f"{value:.1%}"
+def _percent(estimate) -> str:
+    return "–" if estimate.estimate is None else shown_share(f"{estimate.estimate:.1%}", estimate.numerator, estimate.n)
 
 
 def _interval(estimate) -> str:
     if estimate.estimate is None:
         return estimate.method
-    return f"{estimate.numerator:,} of {estimate.n:,}; 95% CI {estimate.ci_low:.1%} to {estimate.ci_high:.1%} ({estimate.method})"
+    ci = shown_share(f"95% CI {estimate.ci_low:.1%} to {estimate.ci_high:.1%}", estimate.numerator, estimate.n)
+    return f"{shown_of(estimate.numerator, estimate.n)}; {ci} ({estimate.method})"
 
 
 def _named_effects(data: se.EventData) -> None:
@@ -68,9 +69,11 @@ def _named_effects(data: se.EventData) -> None:
     named = se.named_effects_table(data)
     show_chart(figs.named_effects_figure(named, data.settings, suppress_below=chart_suppression()), "Side effects named in the article")
     shown = named.assign(
-        **{"in the data": [f"{r:.1%} ({lo:.1%} to {hi:.1%})" if r == r and r is not None else "–"
-                           for r, lo, hi in zip(named["rate"], named["ci_low"], named["ci_high"])]},
+        **{"in the data": [shown_share(f"{r:.1%} ({lo:.1%} to {hi:.1%})", k, n) if r == r and r is not None else "–"
+                           for r, lo, hi, k, n in zip(named["rate"], named["ci_low"], named["ci_high"], named["courses"], named["at_risk"])]},
     )[["effect", "document_says", "in the data", "band", "ci_bands", "comparison", "literature"]]
+    hidden = [withheld(k, n) for k, n in zip(named["courses"], named["at_risk"])]
+    shown.loc[hidden, ["band", "ci_bands"]] = SUPPRESSED  # a band is a coarse share of the same small count
     show_table(shown.rename(columns={"document_says": "document says", "band": "band in the data",
                                        "ci_bands": "bands the 95% CI covers", "literature": "published figure"}),
                  hide_index=True, width="stretch")
@@ -170,8 +173,8 @@ if require_data(view):
     if not data.has_event_data:
         st.info("These courses have no adverse events recorded (the `adverse_events` table is empty), so side effects cannot be measured.")
     else:
-        st.caption(f"Counted per course: {settings.describe()}. {data.recorded_events:,} episodes recorded, "
-                   f"{len(data.events):,} counted, {data.outside_window:,} outside the window.")
+        st.caption(f"Counted per course: {settings.describe()}. {shown_count(data.recorded_events)} episodes recorded, "
+                   f"{shown_count(len(data.events))} counted, {shown_count(data.outside_window)} outside the window.")
         table = se.incidence_table(data)
         _metrics(data, se.any_event_estimate(data), se.discontinuation_estimate(data), se.resolved_share(data))
         _named_effects(data)
