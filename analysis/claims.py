@@ -474,7 +474,7 @@ class ClaimContext:
         return self._memo[full_key]
 
     def require(self, table: str, column: str, reason: str) -> None:
-        if not has_values(self.cohort.table(table), column):
+        if not self.cohort.has_values(table, column):
             raise NotTestable(reason)
 
     # Areas -------------------------------------------------------------------------------
@@ -488,10 +488,7 @@ class ClaimContext:
         return self.memo(("side_effects", chosen), lambda: module.event_data(self.cohort, chosen))
 
     def first_courses(self) -> Cohort:
-        """First courses, with only the tables clearance reads (copying labs would cost more than the claim)."""
-        clearance = area("clearance")
-        lean = replace(self.cohort, adverse_events=self.cohort.adverse_events.iloc[:0], labs=self.cohort.labs.iloc[:0])
-        return self.memo(("first_courses",), lambda: clearance.first_courses(lean))
+        return area("clearance").first_courses(self.cohort)
 
     def relapse_settings(self):
         return area("relapse").RelapseSettings.from_settings(self.settings)
@@ -758,7 +755,7 @@ def mood_changes(ctx: ClaimContext) -> Measured:
 
 
 def require_tests(ctx: ClaimContext, tests: tuple[str, ...], reason: str):
-    if ctx.cohort.labs.empty:
+    if ctx.cohort.n_rows("labs") == 0:
         raise NotTestable(reason)
     data = ctx.lab_data()
     if not any(data.has(test) for test in tests):
@@ -793,7 +790,7 @@ def cholesterol(ctx: ClaimContext) -> Measured:
 
 @quantity("C18")
 def blood_tests_done(ctx: ClaimContext) -> Measured:
-    if ctx.cohort.labs.empty:
+    if ctx.cohort.n_rows("labs") == 0:
         raise NotTestable("no lab results in the data")
     flags = area("labs").monitoring_flags(ctx.lab_data())  # once for both shares (as labs.monitoring_compliance counts)
     estimate = proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags))

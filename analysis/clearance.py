@@ -38,8 +38,6 @@ that is clear; courses that never clear are censored at the month of their last 
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +45,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from .cohort import Cohort
+from .cohort import Cohort, Lineage
 from .filters import COLUMN_LABELS
 from .schema import DAYS_PER_MONTH
 from .stats import Estimate, proportion
@@ -165,7 +163,7 @@ class VisitArrays:
     """The visits tied to a course and a day, as numpy arrays in (course, day) order.
 
     Built once per cohort (see `visit_arrays`) so that the many summaries of one page share a
-    single pass over what may be ten million rows.
+    single pass over what may be ten million rows; a filtered cohort cuts the whole cohort's.
     """
 
     def __init__(self, cohort: Cohort):
@@ -177,23 +175,29 @@ class VisitArrays:
         if course.size and not _in_course_day_order(course, day):
             order = np.lexsort((day, course))
             rows, course, day = rows[order], course[order], day[order]
-        self.frame = visits
-        self.rows = rows
-        self.course = course
-        self.day = day
-        self.month = month_of(day)
         indices = cohort.courses["course_idx"].to_numpy(dtype="int64")
-        self.size = int(max(indices.max() if indices.size else -1, course.max() if course.size else -1)) + 1
+        size = int(max(indices.max() if indices.size else -1, course.max() if course.size else -1)) + 1
+        self._set(course, day, month_of(day), size, lambda column: _column_values(visits, column, rows))
+
+    def _set(self, course: np.ndarray, day: np.ndarray, month: np.ndarray, size: int, read) -> None:
+        self.course, self.day, self.month, self.size = course, day, month, size
+        self._read = read  # column name -> its floats in this order
         self._columns: dict[str, np.ndarray] = {}
         self.window: np.ndarray | None = None  # see `course_window`
+
+    @classmethod
+    def restricted(cls, whole: "VisitArrays", lineage: Lineage, cohort: Cohort) -> "VisitArrays":
+        """The visits of a subset's courses: the same rows, in the same order, as building them
+        from the subset's visits, cut from the whole cohort's arrays."""
+        keep = lineage.keeps(whole.course)
+        part = cls.__new__(cls)
+        part._set(whole.course[keep], whole.day[keep], whole.month[keep], whole.size, lambda column: whole.values(column)[keep])
+        return part
 
     def values(self, column: str) -> np.ndarray:
         """A column as floats in this order (all NaN when the table lacks it)."""
         if column not in self._columns:
-            if column in self.frame:
-                self._columns[column] = _floats(self.frame[column]).take(self.rows) if self.rows.size else np.zeros(0)
-            else:
-                self._columns[column] = np.full(self.rows.size, np.nan)
+            self._columns[column] = self._read(column)
         return self._columns[column]
 
     def per_course(self, values: np.ndarray) -> np.ndarray:
@@ -203,29 +207,20 @@ class VisitArrays:
         return table
 
 
+def _column_values(visits: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    if column not in visits:
+        return np.full(rows.size, np.nan)
+    return _floats(visits[column]).take(rows) if rows.size else np.zeros(0)
+
+
 def _in_course_day_order(course: np.ndarray, day: np.ndarray) -> bool:
     step = np.diff(course)
     return bool(np.all((step > 0) | ((step == 0) & (np.diff(day) >= 0))))
 
 
-_VISIT_CACHE: dict[tuple[int, int], tuple[weakref.ref, weakref.ref, VisitArrays]] = {}
-_VISIT_CACHE_SIZE = 4
-_VISIT_CACHE_LOCK = threading.Lock()  # the app serves several sessions from threads
-
-
 def visit_arrays(cohort: Cohort) -> VisitArrays:
-    """The cohort's `VisitArrays`, reused while the same visits and courses tables are alive."""
-    key = (id(cohort.visits), id(cohort.courses))
-    with _VISIT_CACHE_LOCK:
-        cached = _VISIT_CACHE.get(key)
-        if cached is not None and cached[0]() is cohort.visits and cached[1]() is cohort.courses:
-            return cached[2]
-    arrays = VisitArrays(cohort)
-    with _VISIT_CACHE_LOCK:
-        while len(_VISIT_CACHE) >= _VISIT_CACHE_SIZE:
-            _VISIT_CACHE.pop(next(iter(_VISIT_CACHE)))
-        _VISIT_CACHE[key] = (weakref.ref(cohort.visits), weakref.ref(cohort.courses), arrays)
-    return arrays
+    """The cohort's `VisitArrays`, reused while the same tables are alive (cut from the whole cohort's for a subset)."""
+    return cohort.derived(("clearance.visit_arrays",), lambda: VisitArrays(cohort), VisitArrays.restricted)
 
 
 def course_window(cohort: Cohort) -> np.ndarray:
@@ -246,6 +241,16 @@ def _course_lookup(cohort: Cohort, values: np.ndarray, size: int) -> np.ndarray:
     table = np.full(size, np.nan)
     table[_course_index(cohort)] = values
     return table
+
+
+def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by `key`: each row's run of equal keys (0, 1, ...) and the first row of each run."""
+    if key.size == 0:
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    starts = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    run = np.zeros(key.size, dtype="int64")
+    run[starts[1:]] = 1
+    return np.cumsum(run), starts
 
 
 def _last_of_runs(*keys: np.ndarray) -> np.ndarray:
@@ -296,6 +301,15 @@ def assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
 
     Columns: course_idx, day, month, clear (bool). Sorted by course and month.
     """
+    return cohort.derived(("clearance.assessments", settings), lambda: _assessments(cohort, settings), _rows_of_kept_courses)
+
+
+def _rows_of_kept_courses(table: pd.DataFrame, lineage: Lineage, cohort: Cohort) -> pd.DataFrame:
+    """A per-course table of the whole cohort cut to a subset's courses (each row depends only on its course)."""
+    return table[lineage.keeps(table["course_idx"])].reset_index(drop=True)
+
+
+def _assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
     visits = visit_arrays(cohort)
     status = visit_clear_status(cohort, settings)
     keep = ~np.isnan(status) & course_window(cohort)
@@ -401,6 +415,10 @@ def end_of_course_table(cohort: Cohort, settings: ClearanceSettings | None = Non
     Columns: course_idx, end_day, assessment_day, counted (bool), clear (bool), reason (why not counted).
     """
     settings = settings or ClearanceSettings()
+    return cohort.derived(("clearance.end_of_course", settings), lambda: _end_of_course_table(cohort, settings), _rows_of_kept_courses)
+
+
+def _end_of_course_table(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
     courses = cohort.courses
     index = courses["course_idx"].to_numpy(dtype="int64")
     end_day = _floats(courses["end_day"])
@@ -453,6 +471,13 @@ def first_course_iga01_at_end(cohort: Cohort, missing: str = "observed", complet
 
 def first_courses(cohort: Cohort, completed_only: bool = False) -> Cohort:
     """First courses (a missing course number counts as 1), optionally only those completed."""
+    return cohort.memo(("clearance.first_courses", completed_only), lambda: _first_courses(cohort, completed_only))
+
+
+def _first_courses(cohort: Cohort, completed_only: bool) -> Cohort:
+    parent = cohort.parent()
+    if parent is not None:  # the parent's first courses that are in this subset: results are cut from theirs
+        return first_courses(parent, completed_only).subset(cohort.courses["course_idx"])
     courses = cohort.courses
     keep = courses["course_number"].fillna(1).astype("int64") == 1
     if completed_only:
@@ -524,8 +549,9 @@ def flare_share(cohort: Cohort, settings: ClearanceSettings | None = None) -> Es
 
 def time_to_clearance(cohort: Cohort, settings: ClearanceSettings | None = None) -> KaplanMeier:
     """Kaplan-Meier over months (table column `day` holds months): first clear assessment or censoring."""
-    durations, events = clearance_durations(cohort, settings or ClearanceSettings())
-    return fit_km(durations, events, label="time to clearance")
+    settings = settings or ClearanceSettings()
+    return cohort.memo(("clearance.time_to_clearance", settings),
+                       lambda: fit_km(*clearance_durations(cohort, settings), label="time to clearance"))
 
 
 def clearance_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -534,10 +560,12 @@ def clearance_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np
     course = rows["course_idx"].to_numpy()
     clear = rows["clear"].to_numpy()
     month = rows["month"].to_numpy()
-    first_clear = clear & ~_seen_clear_before(course, clear)
-    last = _last_of_runs(course)
-    cleared_courses = np.unique(course[first_clear])
-    censored = last & ~np.isin(course, cleared_courses)
+    run, starts = _runs(course)
+    clear_count = clear.astype("int64")
+    clear_before = np.cumsum(clear_count) - clear_count  # clear rows before each row
+    first_clear = clear & (clear_before == clear_before[starts][run])  # none of them in the same course
+    ever_clear = np.add.reduceat(clear_count, starts) > 0 if starts.size else np.zeros(0, dtype=bool)
+    censored = _last_of_runs(course) & ~ever_clear[run]
     durations = np.concatenate([month[first_clear], month[censored]]).astype(float)
     events = np.concatenate([np.ones(first_clear.sum(), bool), np.zeros(censored.sum(), bool)])
     return durations, events
@@ -550,12 +578,6 @@ def time_to_clearance_table(km: KaplanMeier) -> pd.DataFrame:
         "month": table["day"].astype("int64"), "still_followed_not_clear": table["at_risk"], "cleared_that_month": table["events"],
         "censored": table["censored"], "share_cleared": 1 - table["survival"], "ci_low": 1 - table["ci_high"], "ci_high": 1 - table["ci_low"],
     })
-
-
-def _seen_clear_before(course: np.ndarray, clear: np.ndarray) -> np.ndarray:
-    """True where an earlier row of the same course was already clear."""
-    counts = pd.Series(clear.astype("int64")).groupby(course).cumsum().to_numpy()
-    return (counts - clear.astype("int64")) > 0
 
 
 def cleared_by_month(cohort: Cohort, month: int = 6, settings: ClearanceSettings | None = None) -> Estimate:
@@ -718,17 +740,24 @@ def group_values(cohort: Cohort, key: str) -> pd.Series | None:
 
 def adult_group(courses: pd.DataFrame) -> pd.Series:
     """'adult (18+)' or 'adolescent (<18)' from age, else from the age band."""
-    age = pd.to_numeric(courses.get("age"), errors="coerce") if "age" in courses else pd.Series(np.nan, index=courses.index)
-    from_band = courses["age_band"].map(lambda band: None if pd.isna(band) else band != "<18")
-    adult = age.ge(18).where(age.notna(), from_band)
-    return adult.map({True: "adult (18+)", False: "adolescent (<18)"}).astype("object")
+    if "age" in courses:
+        age = pd.to_numeric(courses["age"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    else:
+        age = np.full(len(courses), np.nan)
+    band = courses["age_band"]
+    by_age = ~np.isnan(age)
+    adult = np.where(by_age, age >= 18, band.to_numpy(dtype=object) != "<18")
+    labels = np.where(adult, "adult (18+)", "adolescent (<18)").astype(object)
+    labels[~(by_age | band.notna().to_numpy())] = np.nan
+    return pd.Series(labels, index=courses.index, dtype=object)
 
 
 def prior_systemic_antibiotic(courses: pd.DataFrame) -> pd.Series:
     """'yes' when the prior treatments name an oral/systemic antibiotic (e.g. doxycycline), 'no' if not, NaN if unknown."""
-    prior = courses["prior_treatments"].astype("object")
-    found = prior.astype(str).str.contains(SYSTEMIC_ANTIBIOTIC)
-    return found.map({True: "yes", False: "no"}).where(prior.notna()).astype("object")
+    codes, treatments = pd.factorize(courses["prior_treatments"].astype("object"))  # each distinct text searched once
+    found = pd.Index(treatments, dtype=object).astype(str).str.contains(SYSTEMIC_ANTIBIOTIC)
+    labels = np.append(np.where(found, "yes", "no").astype(object), np.nan)
+    return pd.Series(labels[codes], index=courses.index, dtype=object)
 
 
 @dataclass(frozen=True)

@@ -46,21 +46,86 @@ class Cohort:
         return int(self.courses["patient_id"].nunique())
 
     def row_counts(self) -> dict[str, int]:
-        return {name: len(self.table(name)) for name in TABLES}
+        return {name: self.n_rows(name) for name in TABLES}
+
+    def n_rows(self, name: str) -> int:
+        pending = self._pending_cut(name)
+        return len(self.table(name)) if pending is None else int(pending.positions.size)
 
     def subset(self, course_idx: np.ndarray | pd.Index) -> "Cohort":
         """The same cohort restricted to the given courses, in every table.
 
+        Only the courses table is cut at once; the others are cut when first read (`_Cut`), so a
+        page whose results are all restricted from the whole cohort's never copies the visits or
+        the lab results (tens of millions of rows at a million courses).
         The subset remembers where it came from (`Lineage`), so that results prepared for the
         whole cohort can be restricted to its courses instead of being computed again (`derived`).
         """
         member = course_membership(course_idx, self.courses["course_idx"])
-        rows = {name: _rows_of_courses(self.table(name), member) for name in TABLES}
-        child = replace(self, **{name: self.table(name)[rows[name]] for name in TABLES})
+        cuts = {name: self._cut_of(name, member) for name in TABLES}
+        child = replace(self, courses=cuts["courses"].table(), **{name: cuts[name].source.iloc[:0] for name in TABLES[1:]})
+        for name in TABLES[1:]:
+            del child.__dict__[name]
+        child.__dict__["_cuts"] = cuts
         with _MEMO_LOCK:
-            _LINEAGE[id(child)] = Lineage(weakref.ref(self), rows, member)
+            _LINEAGE[id(child)] = Lineage(weakref.ref(self), {name: cut.rows for name, cut in cuts.items()}, member)
         weakref.finalize(child, _forget_lineage, id(child))
         return child
+
+    def _cut_of(self, name: str, member: np.ndarray) -> "_Cut":
+        """The rows of table `name` whose course is a member, as a cut of the table they come from."""
+        codes = self._course_codes(name)
+        rows = _is_member(codes, member)
+        pending = self._pending_cut(name)
+        if pending is None:
+            table = self.table(name)
+            positions = np.flatnonzero(rows)
+            return _Cut(table, positions.astype(np.int32) if len(table) < 2**31 else positions, rows, codes[rows])
+        return _Cut(pending.source, pending.positions[rows], rows, codes[rows])
+
+    def _course_codes(self, name: str) -> np.ndarray:
+        """Each row's course_idx of table `name` (-1 where unknown), kept so that cutting subsets of
+        subsets never reads the column again."""
+        token = self._table_token(name)
+        if isinstance(token, _Cut):
+            return token.codes
+        return self.memo(("cohort.course_codes", name), lambda: course_codes(self.table(name)["course_idx"]))
+
+    def _pending_cut(self, name: str) -> "_Cut | None":
+        """The cut of table `name` when it has not been read yet."""
+        cut = self.__dict__.get("_cuts", {}).get(name)
+        return cut if cut is not None and name not in self.__dict__ else None
+
+    def __getattr__(self, name: str):
+        # Only called for attributes not set: a table of a subset, cut on first use.
+        cut = self.__dict__.get("_cuts", {}).get(name)
+        if cut is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = table = cut.table()
+        return table
+
+    def column(self, table: str, column: str) -> pd.Series | None:
+        """One column of a table (None when absent), without cutting the whole table of a subset."""
+        pending = self._pending_cut(table)
+        if pending is None:
+            frame = self.table(table)
+            return frame[column] if column in frame else None
+        return pending.column(column)
+
+    def has_values(self, table: str, column: str) -> bool:
+        """Does the column exist with at least one value? (Once per cohort: every claim asks.)"""
+        def check() -> bool:
+            values = self.column(table, column)
+            return values is not None and bool(values.notna().any())
+        return self.memo(("cohort.has_values", table, column), check)
+
+    def parent(self) -> "Cohort | None":
+        """The cohort this subset was cut from, while it is alive and every table is still the one
+        cut from it (None for a cohort of its own, or once a table was replaced)."""
+        lineage = _LINEAGE.get(id(self))
+        if lineage is None or not all(isinstance(self._table_token(name), _Cut) for name in TABLES):
+            return None
+        return lineage.parent()
 
     def memo(self, key: tuple, compute: Callable):
         """`compute()` once per key for these tables: the JSON summary's sections, the claims and a
@@ -85,7 +150,7 @@ class Cohort:
 
     def _restricted(self, key: tuple, restrict: Callable):
         lineage = _LINEAGE.get(id(self))
-        parent = lineage.parent() if lineage is not None else None
+        parent = self.parent()
         if parent is None:
             return None
         found = _memo_entry(parent, key, parent._tables_check())
@@ -97,7 +162,14 @@ class Cohort:
         return restrict(value, lineage, self)
 
     def _tables_check(self) -> "_SameObjects":
-        return _SameObjects(tuple(self.table(name) for name in TABLES))
+        return _SameObjects(tuple(self._table_token(name) for name in TABLES))
+
+    def _table_token(self, name: str):
+        """What identifies a table's content: the table, or its cut while the table is the one cut from it."""
+        cut = self.__dict__.get("_cuts", {}).get(name)
+        if cut is not None and (name not in self.__dict__ or self.__dict__[name] is cut.taken):
+            return cut
+        return self.table(name)
 
     @property
     def label(self) -> str:
@@ -129,6 +201,37 @@ class _SameObjects:
     __hash__ = None
 
 
+class _Cut:
+    """Rows `positions` of the table `source`, copied on first use (`table`) and then kept.
+
+    `rows` marks the rows kept of the parent's table (the parent's own numbering, for `Lineage`);
+    `codes` holds the course_idx of each row kept. Positions and codes are 32-bit: a subset kept in
+    a memo (the first courses, a filter) holds them for tens of millions of rows.
+    """
+
+    def __init__(self, source: pd.DataFrame, positions: np.ndarray, rows: np.ndarray, codes: np.ndarray):
+        self.source, self.positions, self.rows, self.codes = source, positions, rows, codes
+        self.taken: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:  # a copied or pickled subset gets a lock of its own
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def table(self) -> pd.DataFrame:
+        with self._lock:
+            if self.taken is None:
+                self.taken = self.source.take(self.positions)
+            return self.taken
+
+    def column(self, column: str) -> pd.Series | None:
+        if self.taken is not None:
+            return self.taken[column] if column in self.taken else None
+        return self.source[column].take(self.positions) if column in self.source else None
+
+
 @dataclass(frozen=True)
 class Lineage:
     """How a subset was cut from its parent cohort: the rows kept of each parent table, and the
@@ -140,11 +243,7 @@ class Lineage:
 
     def keeps(self, course_idx) -> np.ndarray:
         """For each of the given course indices (parent's numbering): is the course in the subset?"""
-        codes = np.asarray(course_idx, dtype=np.int64)
-        inside = (codes >= 0) & (codes < self.member.size)
-        keep = np.zeros(len(codes), dtype=bool)
-        keep[inside] = self.member[codes[inside]]
-        return keep
+        return _is_member(np.asarray(course_idx, dtype=np.int64), self.member)
 
 
 _LINEAGE: dict[int, Lineage] = {}
@@ -196,9 +295,14 @@ def course_membership(course_idx, all_course_idx: pd.Series) -> np.ndarray:
     return member
 
 
-def _rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> np.ndarray:
-    """Boolean mask of the table's rows whose course is a member."""
-    codes = table["course_idx"].to_numpy(dtype=np.int64, na_value=-1)
+def course_codes(course_idx: pd.Series) -> np.ndarray:
+    """A course_idx column as 32-bit integers, -1 where unknown (half the memory of int64 for a
+    column of tens of millions of rows)."""
+    return course_idx.to_numpy(dtype=np.int64, na_value=-1).astype(np.int32)
+
+
+def _is_member(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """For each course code: is it a member (`member` is indexed by course_idx)?"""
     inside = (codes >= 0) & (codes < member.size)
     keep = np.zeros(len(codes), dtype=bool)
     keep[inside] = member[codes[inside]]
@@ -218,7 +322,8 @@ def build_cohort(tables: dict[str, pd.DataFrame], source: str, synthetic: bool =
     from .prepare import report_stage
 
     report_stage("Linking visits, side effects and lab results to their courses")
-    full = {name: tables[name] if name in tables and tables[name] is not None else empty_table(name) for name in TABLES}
+    full = {name: _plain_text(tables[name], name) if name in tables and tables[name] is not None else empty_table(name)
+            for name in TABLES}
     courses = full["courses"].reset_index(drop=True).copy()
     courses["course_idx"] = np.arange(len(courses), dtype=np.int64)
     others = {name: _attach_course_idx(full[name], courses) for name in TABLES[1:]}
@@ -243,10 +348,32 @@ def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFra
     table = _renumbered(table)
     found, row_patient, patients = _course_keys(courses, table)
     table["course_idx"] = pd.arrays.IntegerArray(np.where(found >= 0, found, 0), found < 0)
-    if len(table) and (found >= 0).all() and table["patient_id"].dtype == object:
+    if len(table) and (found >= 0).all():
         # Every row belongs to a course: its patient as a code into the courses' patients (four
         # bytes a row instead of a pointer to a string; filtering copies codes, not objects).
         table["patient_id"] = pd.Categorical.from_codes(row_patient, patients)
+    return table
+
+
+# Text columns kept as categoricals in the cohort: patients (re-coded to the courses' patients) and
+# the lab tests and units (as harmonised). Other text the validator hands over dictionary-encoded
+# becomes plain text, as the outcome areas read it.
+CATEGORICAL_TEXT = {"courses": (), "visits": ("patient_id",), "adverse_events": ("patient_id",),
+                    "labs": ("patient_id", "test", "unit")}
+
+
+def _plain_text(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table with its categorical text columns (but those of CATEGORICAL_TEXT) as objects,
+    missing as None; no string is copied, each row points to its category's text."""
+    text = [spec.name for spec in SPECS[name].columns if spec.kind in ("text", "category", "yesno")]
+    columns = [c for c in text if c in table and c not in CATEGORICAL_TEXT[name] and isinstance(table[c].dtype, pd.CategoricalDtype)]
+    if not columns:
+        return table
+    table = table.copy(deep=False)
+    for column in columns:
+        values = table[column].array
+        texts = np.append(values.categories.to_numpy(dtype=object), None)
+        table[column] = pd.Series(texts[values.codes], index=table.index, dtype=object)
     return table
 
 
@@ -266,21 +393,41 @@ def _course_keys(courses: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray
     """`course_positions`, each row's patient as a position in the courses' patients (-1: none), and those patients."""
     patients = pd.Index(pd.unique(_key_values(courses["patient_id"])))
     course_patient = patients.get_indexer(_key_values(courses["patient_id"]))
-    row_patient = patients.get_indexer(_key_values(table["patient_id"]))
+    row_patient = _patient_positions(patients, table["patient_id"])
     course_number, row_number = _course_numbers(courses["course_number"]), _course_numbers(table["course_number"])
     span = int(max(course_number.max(initial=0), row_number.max(initial=0))) + 3  # numbers -2 .. max
-    course_key = pd.Index(course_patient.astype(np.int64) * span + course_number + 2)
+    course_key = course_patient.astype(np.int64) * span + course_number + 2
     row_key = row_patient.astype(np.int64) * span + row_number + 2
     known = (row_patient >= 0) & (row_number != NOT_A_COURSE_NUMBER)
-    if not course_key.is_unique:  # the first row of a repeated key answers for it
-        first = ~course_key.duplicated(keep="first")
-        course_key, rows = course_key[first], np.flatnonzero(first)
-    else:
-        rows = np.arange(len(course_key))
     position = np.full(len(table), -1, dtype=np.int64)
-    found = course_key.get_indexer(row_key[known])
-    position[known] = np.where(found >= 0, rows[found], -1)
+    position[known] = _first_rows(course_key, len(patients) * span)(row_key[known])
     return position, row_patient, patients
+
+
+def _first_rows(keys: np.ndarray, key_space: int):
+    """A lookup: key -> the first position of that key in `keys` (-1 when absent). Keys of a
+    compact range (course keys of validated data) are looked up by array index, others by hash."""
+    if (not len(keys) or keys.min() >= 0) and key_space <= 4 * len(keys) + 2**20:
+        first = np.full(key_space + 1, len(keys), dtype=np.int64)  # the last entry answers keys out of range
+        np.minimum.at(first, keys, np.arange(len(keys)))
+        first[first == len(keys)] = -1
+        return lambda wanted: first[np.where((wanted >= 0) & (wanted < key_space), wanted, key_space)]
+    index = pd.Index(keys)
+    if not index.is_unique:  # the first row of a repeated key answers for it
+        unique = ~index.duplicated(keep="first")
+        index, rows = index[unique], np.flatnonzero(unique)
+    else:
+        rows = np.arange(len(index))
+    return lambda wanted: np.where((found := index.get_indexer(wanted)) >= 0, rows[found], -1)
+
+
+def _patient_positions(patients: pd.Index, values: pd.Series) -> np.ndarray:
+    """Each row's patient as a position in `patients` (-1: none); categorical ids are looked up once per category."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return patients.get_indexer(_key_values(values))
+    per_category = np.append(patients.get_indexer(values.cat.categories), -1)
+    codes = values.cat.codes.to_numpy()
+    return per_category[np.where(codes >= 0, codes, len(per_category) - 1)]
 
 
 def _key_values(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
@@ -293,6 +440,8 @@ NOT_A_COURSE_NUMBER = -2
 def _course_numbers(values: pd.Series) -> np.ndarray:
     """Course numbers as integers: missing as -1 (it matches only a missing number), a fraction as
     NOT_A_COURSE_NUMBER (it matches nothing)."""
+    if pd.api.types.is_integer_dtype(values.dtype):  # validated data: no fraction to look for
+        return values.to_numpy(dtype=np.int64, na_value=-1)
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float", na_value=np.nan)
     whole = np.where(np.isnan(numbers), -1, numbers)
     return np.where(np.floor(whole) == whole, whole, NOT_A_COURSE_NUMBER).astype(np.int64)
@@ -326,10 +475,11 @@ def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
     The baseline is the last assessment on or before day 0 (the first dose). Courses without
     one get no % change: they stay in the table and outcome areas count them as such.
     """
-    visits = _renumbered(visits.take(_course_day_order(visits)))
+    order = _course_day_order(visits)
+    in_order = bool((order == np.arange(len(order))).all())  # as most exports are: no copy needed
+    visits = _renumbered(visits if in_order else visits.take(order))
     visits = derive_day_month(visits, "day", "month")
-    parts = visits[["inflammatory_lesions", "noninflammatory_lesions"]]
-    summed = parts.sum(axis=1, min_count=2).astype("Int64")
+    summed = visits["inflammatory_lesions"].astype("Int64") + visits["noninflammatory_lesions"].astype("Int64")  # missing if either is
     visits["total_lesions"] = visits["total_lesions"].astype("Int64").fillna(summed)
     baseline = _baseline_visits(visits)
     for column in ("iga",) + LESION_COLUMNS:
@@ -346,6 +496,9 @@ def _course_day_order(visits: pd.DataFrame) -> np.ndarray:
     """Row order by course, then day, stable, missing values last (as a stable `sort_values`)."""
     course = visits["course_idx"].to_numpy(dtype="float", na_value=np.nan)
     day = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    step_course, step_day = np.diff(course), np.diff(day)
+    if not (np.isnan(course).any() or np.isnan(day).any()) and ((step_course > 0) | ((step_course == 0) & (step_day >= 0))).all():
+        return np.arange(len(course))  # already in order, as most exports are: no sort needed
     return np.lexsort((np.nan_to_num(day), np.isnan(day), np.nan_to_num(course), np.isnan(course)))
 
 

@@ -92,12 +92,23 @@ def read_entry(entry: Path, source: str) -> LoadResult:
 
 
 def _read_frame(file: Path) -> pd.DataFrame:
-    """The frame as written; a categorical column without any value (stored as nulls) stays categorical."""
-    table = pq.read_table(file)
-    frame = table.to_pandas()
-    for column in (table.schema.pandas_metadata or {}).get("columns", []):
+    """The frame as written; a categorical column without any value (stored as nulls) stays categorical.
+
+    Read a column at a time, so that besides the frame only one column is ever held twice (as
+    read and as converted): a million courses' lab table would otherwise need its size again.
+    """
+    parquet = pq.ParquetFile(file)
+    metadata = parquet.schema_arrow.pandas_metadata or {}
+    columns = metadata.get("columns", [])
+    index_fields = [name for name in metadata.get("index_columns", []) if isinstance(name, str)]
+    frame = pd.DataFrame({name: _read_column(parquet, name) for name in parquet.schema_arrow.names if name not in index_fields},
+                         copy=False)
+    if index_fields:
+        names = {column.get("field_name"): column.get("name") for column in columns}
+        frame.index = pd.Index(parquet.read(columns=index_fields[:1]).column(0).to_numpy(), name=names.get(index_fields[0]))
+    for column in columns:
         name = column.get("name")
-        if name not in frame:
+        if name not in frame or column.get("field_name") in index_fields:
             continue
         if column.get("pandas_type") == "categorical" and not isinstance(frame[name].dtype, pd.CategoricalDtype):
             empty = frame[name].isna().all()  # Parquet keeps a categorical without values as nulls
@@ -106,3 +117,7 @@ def _read_frame(file: Path) -> pd.DataFrame:
         elif column.get("numpy_type") == "string" and isinstance(frame[name].dtype, pd.StringDtype):
             frame[name] = frame[name].astype(pd.StringDtype("pyarrow"))  # the report's text columns, as built
     return frame
+
+
+def _read_column(parquet: pq.ParquetFile, name: str) -> pd.Series:
+    return parquet.read(columns=[name]).to_pandas(self_destruct=True)[name]

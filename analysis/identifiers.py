@@ -183,7 +183,7 @@ def kind_from_values(name: str, column: pa.Array) -> tuple[str, str] | None:
 
 
 def _sample(column: pa.Array) -> pa.Array:
-    present = pc.drop_null(pc.utf8_trim_whitespace(column.slice(0, 5 * SAMPLE_SIZE)))
+    present = pc.drop_null(pc.utf8_trim_whitespace(column.slice(0, 5 * SAMPLE_SIZE).cast(pa.string())))
     present = present.filter(pc.not_equal(present, ""))
     return present.slice(0, SAMPLE_SIZE)
 

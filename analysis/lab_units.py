@@ -309,15 +309,6 @@ def _label_mixed_unit_names(plan: pd.DataFrame) -> None:
     plan.loc[mixed, "label"] = plan.loc[mixed, "label"] + " [" + plan.loc[mixed, "unit_given"].fillna("no unit").astype(str) + "]"
 
 
-def map_distinct(values: pd.Series, function) -> np.ndarray:
-    """`function` applied once per distinct value (missing values get function(None)), fast at millions of rows."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [function(u) for u in uniques]
-    mapped[-1] = function(None)
-    return mapped[codes]
-
-
 def _row_findings(rows: np.ndarray, unit: pd.Series, mask: np.ndarray, file: str, message) -> pd.DataFrame:
     """One error per excluded row, naming the unit column of that row; `message(mask) -> texts`."""
     if not mask.any():

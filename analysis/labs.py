@@ -22,6 +22,8 @@ Definitions used throughout (all days are days from the first dose, day 0):
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
@@ -30,7 +32,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .cohort import Cohort, Lineage, memo_items, memoised
 from .lab_units import (
-    BY_CODE, LIPID_TESTS, LIVER_TESTS, empty_findings, exclusion_reasons, harmonisation_findings, harmonised_columns, map_distinct,
+    BY_CODE, LIPID_TESTS, LIVER_TESTS, empty_findings, exclusion_reasons, harmonisation_findings, harmonised_columns,
     pair_summary,
 )
 from .literature import reference
@@ -120,62 +122,189 @@ def _parse_setting(key: str, raw, default):
 
 
 # ---------------------------------------------------------------------------------------------
-# Prepared data: harmonised rows with period, baseline, range flags and grades, computed once
+# Prepared data: harmonised rows with period and baseline, computed once per cohort
+
+
+class _Once:
+    """A table computed on first use, then kept (shared by copies of a LabData under other settings)."""
+
+    def __init__(self, compute: Callable | None = None, value=None):
+        self._compute, self._value, self._lock = compute, value, threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._compute is not None:
+                self._value, self._compute = self._compute(), None
+            return self._value
+
+    def __getstate__(self) -> dict:  # pickled as its value (a lock and a pending computation are not picklable)
+        return {"value": self.get()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(value=state["value"])
+
+
+@dataclass(frozen=True)
+class LabRows:
+    """A whole cohort's lab rows in the compact form the analyses read, shared by the LabData of
+    every subset of its courses (a filter change copies no lab row).
+
+    `table`: course_idx (int32), day (int32 when whole days), month (int16), test, unit, period
+    (categorical codes), value, lower_limit, upper_limit (float64: the loaded arrays themselves when
+    every row is usable). `visit` is made categorical on first use: only the nominal-visit axis reads it.
+    Each row's baseline, above-the-limit flag and CTCAE grade are computed for the rows asked for
+    (`LabData.rows`) from `baselines` and `baseline_at`, so no second full-width table is kept.
+    """
+
+    table: pd.DataFrame
+    visit: _Once
+    positions: dict  # test -> ascending row positions in `table`
+    baselines: pd.DataFrame  # one row per course and test: course_idx, test, baseline, baseline_upper, baseline_lower, baseline_grade
+    baseline_at: np.ndarray  # by course_idx * (tests + 1) + test code: the row of `baselines` (-1: none)
+    baseline_tests: np.ndarray  # each row of `baselines`: its test's code in `table`
+    course_slots: int  # 1 + the largest course_idx of the cohort
+    baseline_values: dict = field(default_factory=dict, repr=False)  # baseline, baseline_upper: `baselines` columns and a NaN for row -1
+
+    def __post_init__(self) -> None:
+        for column in ("baseline", "baseline_upper"):
+            self.baseline_values[column] = np.append(self.baselines[column].to_numpy(dtype="float"), np.nan)
+
+    def baseline_rows(self, course_idx: np.ndarray, test: pd.Categorical) -> np.ndarray:
+        """Each row's position in `baselines`, -1 where its course has no baseline of its test."""
+        width = len(test.categories) + 1
+        return self.baseline_at[course_idx.astype(np.int64) * width + np.asarray(test.codes)]
+
+
+DERIVED_COLUMNS = {"baseline": ("course_idx", "test"), "above_uln": ("value", "upper_limit"),
+                   "grade": ("course_idx", "test", "value", "upper_limit")}  # column -> stored columns it is computed from
+LAB_COLUMNS = ("course_idx", "day", "month", "visit", "test", "unit", "value", "lower_limit", "upper_limit", "period", *DERIVED_COLUMNS)
 
 
 @dataclass(frozen=True)
 class LabData:
-    """The lab rows an analysis uses, with derived columns, plus what harmonisation left out.
+    """The lab rows an analysis uses (a whole cohort's, or those of a subset's courses), plus what
+    harmonisation left out.
 
-    `labs` columns: course_idx, day, month, visit, test, unit, value, lower_limit, upper_limit,
-    period, baseline, above_uln (1.0, 0.0, or NaN where the limit is unknown), grade. Other
-    per-row quantities (change from baseline, below the lower limit, multiple of the upper
-    limit) are computed where needed, which keeps this table small at millions of rows.
+    `rows()` gives rows with any of LAB_COLUMNS: period, baseline, above_uln (1.0, 0.0, or NaN
+    where the limit is unknown) and grade are derived; `labs` is every row with every column.
     `baselines`: one row per course and test (baseline, baseline_upper, baseline_lower, baseline_grade).
     """
 
-    labs: pd.DataFrame
-    baselines: pd.DataFrame
+    store: LabRows
     courses: pd.DataFrame
     findings: pd.DataFrame
-    excluded: pd.DataFrame  # test, reason, rows
     settings: LabSettings
-    positions: dict = field(default_factory=dict, repr=False)  # test -> row positions in `labs`
-    conversions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # test, unit as given, unit, rows, excluded
+    member: np.ndarray | None = field(default=None, repr=False)  # a subset's courses (bool by course_idx); None: every stored row
+    parts: dict = field(default_factory=dict, repr=False)  # name -> _Once: excluded, conversions, a subset's baselines
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """Rows left out: test, reason, rows."""
+        return self.parts["excluded"].get()
+
+    @property
+    def conversions(self) -> pd.DataFrame:
+        """Rows per test and unit as given: the unit they were converted to, rows, excluded."""
+        return self.parts["conversions"].get()
+
+    @property
+    def baselines(self) -> pd.DataFrame:
+        return self.store.baselines if self.member is None else self.parts["baselines"].get()
+
+    @property
+    def labs(self) -> pd.DataFrame:
+        """Every row with every column, as a new frame (analyses read only what they need through
+        `rows`); days and months as floats, as the loaded table has them."""
+        rows = self.rows()
+        return rows.assign(day=rows["day"].astype("float"), month=rows["month"].astype("float"))
+
+    @property
+    def n_rows(self) -> int:
+        positions = self._positions()
+        return len(self.store.table) if positions is None else int(positions.size)
 
     @property
     def tests(self) -> list[str]:
-        present = [t for t, rows in self.positions.items() if rows.size]
+        present = [t for t in self.store.positions if self.has(t)]
         known = [t for t in BY_CODE if t in present]
         return known + sorted(set(present) - set(known), key=str)
 
     def has(self, test: str) -> bool:
-        return test in self.positions and self.positions[test].size > 0
+        return test in self.store.positions and self._positions([test]).size > 0
 
     def unit(self, test: str) -> str:
-        rows = self.positions.get(test)
-        if rows is None or rows.size == 0:
+        rows = self._positions([test])
+        if rows.size == 0:
             return BY_CODE[test].unit if test in BY_CODE else ""
-        return str(self.labs["unit"].iloc[rows[0]])
+        return str(self.store.table["unit"].iloc[rows[0]])
 
     def rows(self, tests=None, periods=None, columns=None) -> pd.DataFrame:
         """Rows of the given tests (all when None) and periods, in their original order, with
-        course_idx, test, period and the given columns (all when None); one take per column."""
-        labs = self.labs
-        if tests is None:
-            positions = None
-        else:
-            chosen = [self.positions[t] for t in tests if t in self.positions]
-            positions = np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype="int64")
+        course_idx, test, period and the given columns (all of LAB_COLUMNS when None)."""
+        names = list(LAB_COLUMNS) if columns is None else list(dict.fromkeys(["course_idx", "test", "period", *columns]))
+        values = self.columns(names, tests, periods)
+        values["course_idx"] = values["course_idx"].astype(np.int64)  # stored as int32; callers index and join with int64
+        # A new frame sharing the stored columns' memory: adding a column to it leaves the store alone.
+        return pd.DataFrame(values, copy=False)
+
+    def columns(self, names, tests=None, periods=None) -> dict:
+        """The named columns (of LAB_COLUMNS) of the rows of the given tests and periods, in row
+        order, as arrays (categoricals for test, unit and period): what per-course results read."""
+        positions = self._positions(tests, periods)
+        needed = set(names).union(*(DERIVED_COLUMNS[c] for c in names if c in DERIVED_COLUMNS))
+        table = self.store.table
+        values = {c: _take(table[c], positions) for c in table.columns if c in needed}
+        if "visit" in names:
+            values["visit"] = _visit_labels(_take(self.store.visit.get(), positions))
+        if "baseline" in names or "grade" in names:
+            at = self.store.baseline_rows(values["course_idx"], values["test"])
+            values["baseline"] = self.store.baseline_values["baseline"][at]
+        if "above_uln" in names:
+            values["above_uln"] = _compare(values["value"], values["upper_limit"], np.greater)
+        if "grade" in names:
+            values["grade"] = grade_rows({"value": values["value"], "upper_limit": values["upper_limit"], "baseline": values["baseline"],
+                                          "baseline_upper": self.store.baseline_values["baseline_upper"][at]},
+                                         _graded_rows(np.asarray(values["test"].codes), values["test"].categories))
+        return {c: values[c] for c in names}
+
+    def _positions(self, tests=None, periods=None) -> np.ndarray | None:
+        """Ascending positions in the stored table of the rows of the given tests and periods and
+        of this data's courses; None for every stored row."""
+        table, positions = self.store.table, None
+        if tests is not None:
+            chosen = [t for t in dict.fromkeys(tests) if t in self.store.positions]
+            if len(chosen) == 1:
+                positions = self.store.positions[chosen[0]]
+            else:
+                categories = table["test"].cat.categories
+                wanted = np.zeros(len(categories) + 1, dtype=bool)  # the last entry answers code -1 (no test)
+                wanted[categories.get_indexer(chosen)] = True
+                positions = np.flatnonzero(wanted[table["test"].cat.codes.to_numpy()])
         if periods is not None:
-            codes = labs["period"].cat.codes.to_numpy()
-            wanted = np.isin(codes if positions is None else codes[positions], [PERIODS.index(p) for p in periods])
-            positions = np.flatnonzero(wanted) if positions is None else positions[wanted]
-        names = labs.columns if columns is None else list(dict.fromkeys(["course_idx", "test", "period", *columns]))
-        if positions is None:  # a new frame sharing the columns' memory: adding a column to it leaves `labs` alone
-            return pd.DataFrame({c: labs[c].array for c in names}, copy=False)
-        return pd.DataFrame({c: labs[c].array.take(positions) if isinstance(labs[c].dtype, pd.CategoricalDtype)
-                             else labs[c].to_numpy()[positions] for c in names}, copy=False)
+            codes = table["period"].cat.codes.to_numpy()
+            wanted = np.isin(np.arange(len(PERIODS)), [PERIODS.index(p) for p in periods])
+            positions = np.flatnonzero(wanted[codes]) if positions is None else positions[wanted[codes[positions]]]
+        if self.member is not None:
+            course = table["course_idx"].to_numpy()
+            positions = np.flatnonzero(self.member[course]) if positions is None else positions[self.member[course[positions]]]
+        return positions
+
+
+def _take(column, positions: np.ndarray | None):
+    """A stored column's values at the given rows (all rows: the stored array itself)."""
+    values = (column.array if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()) if isinstance(column, pd.Series) else column
+    if positions is None:
+        return values
+    if isinstance(values, pd.Categorical):
+        return pd.Categorical.from_codes(values.codes[positions], dtype=values.dtype)
+    return values[positions]
+
+
+
+
+def _visit_labels(visit: pd.Categorical) -> np.ndarray:
+    """Nominal visit labels as objects, None where there is none."""
+    return np.append(np.asarray(visit.categories, dtype=object), None)[np.asarray(visit.codes)]
 
 
 def lab_data(source: Cohort | LabData, settings: LabSettings | None = None) -> LabData:
@@ -199,46 +328,61 @@ PER_COURSE_RESULTS = ("monitoring_flags", "pregnancy_months", "new_abnormal_flag
 
 
 def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> LabData:
-    """The lab data of a subset of courses, cut from the whole cohort's: periods, baselines and
-    grades are per course, so this equals deriving them again, for a fraction of the time."""
-    if "harmonised" not in cohort.labs.columns:
+    """The lab data of a subset of courses: the whole cohort's rows seen through the subset's courses.
+
+    Periods, baselines and grades are per course, so this equals deriving them again; no lab row
+    is copied, and the subset's own lab table is never read. Its baselines, exclusions and unit
+    conversions are cut from the whole cohort's on first use, and per-course results the whole
+    cohort has already are cut by course.
+    """
+    if "given" not in data.parts:  # not harmonised by the loader: derived again from the subset's rows
         return _lab_data_of_cohort(cohort, data.settings)
-    keep = lineage.keeps(data.labs["course_idx"].to_numpy())
-    labs = data.labs.take(np.flatnonzero(keep))
-    labs.index = pd.RangeIndex(len(labs))
-    labs["test"] = labs["test"].cat.remove_unused_categories()
-    position = np.cumsum(keep) - 1  # a kept row's position in the subset
-    positions = {test: position[rows[keep[rows]]] for test, rows in data.positions.items()}
-    raw = cohort.labs
-    converted = {c: raw[c] for c in HARMONISED_COLUMNS}
-    course_known = raw["course_idx"].notna().to_numpy()
-    usable = np.asarray(converted["harmonised"], dtype=bool) & course_known
+    member = np.zeros(max(data.store.course_slots, lineage.member.size), dtype=bool)
+    member[:lineage.member.size] = lineage.member
+    whole_baselines, left_out, given = data.store.baselines, data.parts["left_out"], data.parts["given"]
     restricted = LabData(
-        labs=labs,
-        baselines=data.baselines[lineage.keeps(data.baselines["course_idx"].to_numpy())].reset_index(drop=True),
-        courses=data.courses[lineage.keeps(data.courses["course_idx"].to_numpy())].reset_index(drop=True),
-        findings=data.findings, excluded=_excluded_counts(converted, course_known, usable), settings=data.settings,
-        positions={test: rows for test, rows in positions.items() if test in set(labs["test"].cat.categories)},
-        conversions=_conversions(raw, converted, cohort))
+        store=data.store, courses=_of_courses(data.courses, member), findings=data.findings, settings=data.settings, member=member,
+        parts={"baselines": _Once(lambda: _of_courses(whole_baselines, member)),
+               "left_out": _Once(lambda: _of_courses(left_out.get(), member)),
+               "excluded": _Once(lambda: _excluded_counts(_of_courses(left_out.get(), member))),
+               "given": given, "conversions": _Once(lambda: _given_summary(given.get(), member))})
     for key, table in memo_items(data):
         if key[0] in PER_COURSE_RESULTS:
-            part = table[lineage.keeps(table["course_idx"].to_numpy())].reset_index(drop=True)
+            part = _of_courses(table, member)
             memoised(restricted, key, lambda part=part: part)
     return restricted
 
 
+def _of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
+    """The rows of a per-course table whose course is a member, numbered afresh."""
+    return table[_members(table["course_idx"].to_numpy(dtype=np.int64), member)].reset_index(drop=True)
+
+
+def _members(course: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """Is each course (-1: none) a member?"""
+    keep = np.zeros(course.size, dtype=bool)
+    inside = (course >= 0) & (course < member.size)
+    keep[inside] = member[course[inside]]
+    return keep
+
+
 def _lab_data_of_cohort(source: Cohort, settings: LabSettings) -> LabData:
     raw = source.labs
+    course_known = raw["course_idx"].notna().to_numpy()
     if "harmonised" in raw.columns:  # already harmonised by the loader
         converted, findings = {c: raw[c] for c in HARMONISED_COLUMNS}, empty_findings()
     else:
         converted = harmonised_columns(raw)
         findings = harmonisation_findings(raw, converted)
-    course_known = raw["course_idx"].notna().to_numpy()
     usable = np.asarray(converted["harmonised"], dtype=bool) & course_known
-    courses = _course_frame(source.courses)
-    data = _derive(_lean_columns(raw, converted, usable), courses, findings, _excluded_counts(converted, course_known, usable), settings)
-    return replace(data, conversions=_conversions(raw, converted, source))
+    left_out = _left_out_rows(raw, converted, course_known, usable)
+    parts = {"left_out": _Once(value=left_out), "excluded": _Once(value=_excluded_counts(left_out))}
+    if "harmonised" in raw.columns and "test_as_given" in raw and "unit_as_given" in raw:
+        given = _Once(lambda: _given_pairs(raw, converted))
+        parts.update(given=given, conversions=_Once(lambda: _given_summary(given.get())))
+    else:
+        parts["conversions"] = _Once(lambda: _conversions(raw, converted))
+    return _derive(_lean_columns(raw, converted, usable), _course_frame(source.courses), findings, parts, settings)
 
 
 HARMONISED_COLUMNS = ("test", "unit", "value", "lower_limit", "upper_limit", "exclusion", "harmonised")
@@ -246,31 +390,39 @@ HARMONISED_COLUMNS = ("test", "unit", "value", "lower_limit", "upper_limit", "ex
 
 def lab_data_from_cohort_parts(data: LabData, settings: LabSettings) -> LabData:
     """The same rows re-derived under other settings (e.g. another baseline window)."""
-    columns = ["course_idx", "day", "month", "visit", "test", "unit", "value", "lower_limit", "upper_limit"]
-    derived = _derive({c: data.labs[c].array if c in ("test", "unit") else data.labs[c].to_numpy() for c in columns},
-                      data.courses, data.findings, data.excluded, settings)
-    return replace(derived, conversions=data.conversions)
+    rows = data.rows(columns=["day", "unit", "value", "lower_limit", "upper_limit"])
+    positions = data._positions()
+    visits = data.store.visit
+    columns = {"course_idx": rows["course_idx"].to_numpy(), "day": rows["day"].to_numpy(dtype="float"),
+               "visit": _Once(lambda: _take(visits.get(), positions)),
+               **{c: rows[c].array if c in ("test", "unit") else rows[c].to_numpy() for c in ("test", "unit", "value", "lower_limit", "upper_limit")}}
+    return _derive(columns, data.courses, data.findings, {k: v for k, v in data.parts.items() if k != "baselines"}, settings)
 
 
-def _conversions(raw: pd.DataFrame, converted: dict, cohort: Cohort | None = None) -> pd.DataFrame:
+def _conversions(raw: pd.DataFrame, converted: dict) -> pd.DataFrame:
     """Rows per test and unit as given, the unit they were converted to, and how many were left out."""
     if "_pairs" in converted:
         return pair_summary(converted)
-    if "test_as_given" in raw and "unit_as_given" in raw:  # harmonised by the loader
-        pairs = _given_pairs(raw, converted) if cohort is None else cohort.derived(
-            ("labs.given_pairs",), lambda: _given_pairs(raw, converted),
-            lambda whole, lineage, _: (whole[0][lineage.rows["labs"]], whole[1]))
-        table = pair_summary({"_pairs": pairs, "harmonised": np.asarray(converted["harmonised"], dtype=bool)})
-        return table[table["rows"] > 0].reset_index(drop=True)  # pairs of the whole cohort absent from a subset
     frame = pd.DataFrame({"test": np.asarray(converted["test"], dtype=object), "unit_as_given": raw["unit_as_given"].astype(object).fillna("(none)"),
                           "unit": np.asarray(converted["unit"], dtype=object), "excluded": ~np.asarray(converted["harmonised"], dtype=bool)})
     return frame.groupby(["test", "unit_as_given"], as_index=False, dropna=False).agg(
         unit=("unit", "first"), rows=("excluded", "size"), excluded=("excluded", "sum"))
 
 
-def _given_pairs(raw: pd.DataFrame, converted: dict) -> tuple[np.ndarray, pd.DataFrame]:
-    """Each row's distinct (test, unit) pair as given and, per pair, the label and unit it was
-    converted to: the plan `lab_units` made when the loader harmonised the rows."""
+def _given_summary(given: tuple, member: np.ndarray | None = None) -> pd.DataFrame:
+    """`_conversions` of the loader's rows (of the member courses only, when given)."""
+    pair_ids, plan, harmonised, course = given
+    if member is not None:
+        keep = _members(course, member)
+        pair_ids, harmonised = pair_ids[keep], harmonised[keep]
+    table = pair_summary({"_pairs": (pair_ids, plan), "harmonised": harmonised})
+    return table[table["rows"] > 0].reset_index(drop=True)  # pairs of the whole cohort absent from a subset
+
+
+def _given_pairs(raw: pd.DataFrame, converted: dict) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Each row's distinct (test, unit) pair as given; per pair, the label and unit it was converted
+    to (the plan `lab_units` made when the loader harmonised the rows); and each row's harmonised
+    flag and course (-1: none), from which any subset's conversions are counted."""
     name_ids = pd.factorize(raw["test_as_given"], use_na_sentinel=True)[0].astype("int64")
     unit_ids, units = pd.factorize(raw["unit_as_given"], use_na_sentinel=True)
     pair_ids, _ = pd.factorize((name_ids + 1) * (len(units) + 1) + unit_ids + 1)
@@ -278,61 +430,86 @@ def _given_pairs(raw: pd.DataFrame, converted: dict) -> tuple[np.ndarray, pd.Dat
     plan = pd.DataFrame({"label": pd.Series(converted["test"]).iloc[first].to_numpy(dtype=object),
                          "unit": pd.Series(converted["unit"]).iloc[first].to_numpy(dtype=object),
                          "unit_given": raw["unit_as_given"].iloc[first].to_numpy(dtype=object)})
-    return pair_ids, plan
+    return (pair_ids.astype(np.int32), plan, np.asarray(converted["harmonised"], dtype=bool),
+            raw["course_idx"].to_numpy(dtype="int64", na_value=-1))
 
 
-def _excluded_counts(converted: dict, course_known: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
-    """Rows left out of the analysis, per test and reason."""
+def _left_out_rows(raw: pd.DataFrame, converted: dict, course_known: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    """The rows left out of the analysis (few): course (-1: not loaded), test and reason."""
     left_out = ~usable
     if not left_out.any():
-        return pd.DataFrame({"test": pd.Series(dtype="object"), "reason": pd.Series(dtype="object"), "rows": pd.Series(dtype="int64")})
+        return pd.DataFrame({"course_idx": pd.Series(dtype="int64"), "test": pd.Series(dtype="object"), "reason": pd.Series(dtype="object")})
     reasons = exclusion_reasons(converted) if "_pairs" in converted else np.asarray(converted["exclusion"], dtype=object)
     reason = pd.Series(reasons[left_out], dtype=object).fillna("course not loaded")
     reason[~course_known[left_out]] = "course not loaded"
     test = pd.Series(np.asarray(converted["test"], dtype=object)[left_out]).fillna("(none)").astype(str)
-    return pd.DataFrame({"test": test, "reason": reason}).value_counts().rename("rows").reset_index()
+    return pd.DataFrame({"course_idx": raw["course_idx"].to_numpy(dtype="int64", na_value=-1)[left_out], "test": test.to_numpy(),
+                         "reason": reason.to_numpy()})
+
+
+def _excluded_counts(left_out: pd.DataFrame) -> pd.DataFrame:
+    """Rows left out of the analysis, per test and reason."""
+    if left_out.empty:
+        return pd.DataFrame({"test": pd.Series(dtype="object"), "reason": pd.Series(dtype="object"), "rows": pd.Series(dtype="int64")})
+    return left_out[["test", "reason"]].value_counts().rename("rows").reset_index()
 
 
 def _course_frame(courses: pd.DataFrame) -> pd.DataFrame:
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "course_idx": courses["course_idx"].to_numpy(dtype="int64"),
         "end_day": pd.to_numeric(courses["end_day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan),
         "can_become_pregnant": courses["can_become_pregnant"].astype("object").to_numpy()
         if "can_become_pregnant" in courses else np.full(len(courses), None, dtype="object"),
-    })
-    frame["label"] = (courses["patient_id"].astype(str) + " · course " + courses["course_number"].astype("Int64").astype(str)).to_numpy()
-    return frame
+        "patient_id": courses["patient_id"].array,
+        "course_number": courses["course_number"].array,
+    }, copy=False)
+
+
+def course_labels(data: LabData, course_idx) -> np.ndarray:
+    """The pseudonymous label ("patient · course n") of each given course, made for these courses only."""
+    rows = data.courses.iloc[pd.Index(data.courses["course_idx"]).get_indexer(np.asarray(course_idx, dtype="int64"))]
+    return (rows["patient_id"].astype(str) + " · course " + rows["course_number"].astype("Int64").astype(str)).to_numpy()
 
 
 def _lean_columns(raw: pd.DataFrame, converted: dict, usable: np.ndarray) -> dict:
     """The columns the analysis reads, for usable rows with a known day."""
-    day = pd.to_numeric(raw["day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    day = raw["day"] if pd.api.types.is_numeric_dtype(raw["day"].dtype) else pd.to_numeric(raw["day"], errors="coerce")
+    day = day.to_numpy(dtype="float", na_value=np.nan)
     keep = usable & np.isfinite(day)
     everything = bool(keep.all())
 
     def kept(values):
         return values if everything else values[keep]
 
-    visit = (map_distinct(raw["visit"] if everything else raw["visit"][keep], lambda v: (str(v).strip() or None) if v is not None else None)
-             if "visit" in raw else np.full(int(keep.sum()), None, dtype=object))
-    day = kept(day)
-    month = day / DAYS_PER_MONTH
+    visits = raw["visit"] if "visit" in raw else pd.Series(None, index=raw.index, dtype=object)
     return {
-        "course_idx": kept(raw["course_idx"].to_numpy(dtype="float", na_value=np.nan)).astype("int64"),
-        "day": day,
-        "month": np.sign(month) * np.floor(np.abs(month) + 0.5) + 0.0,
-        "visit": visit,
+        "course_idx": kept(raw["course_idx"].to_numpy(dtype="int64", na_value=-1)),
+        "day": kept(day),
+        "visit": _Once(lambda: _visit_categories(visits if everything else visits[keep])),
         "test": kept(_as_categorical(converted["test"])),
         "unit": kept(_as_categorical(converted["unit"])),
         **{c: kept(np.asarray(converted[c], dtype="float")) for c in ("value", "lower_limit", "upper_limit")},
     }
 
 
+def _visit_categories(visits: pd.Series) -> pd.Categorical:
+    """Nominal visit labels, trimmed (blank as none), as codes into the sorted labels."""
+    codes, uniques = pd.factorize(visits, use_na_sentinel=True)
+    labels = [str(v).strip() or None for v in uniques]
+    categories = sorted({label for label in labels if label is not None})
+    position = {label: i for i, label in enumerate(categories)}
+    lookup = np.array([position.get(label, -1) for label in labels] + [-1], dtype=np.int64)  # the last answers code -1
+    return pd.Categorical.from_codes(lookup[codes], categories)
+
+
 def _as_categorical(values) -> pd.Categorical:
     values = pd.Series(values) if not isinstance(values, pd.Series) else values
     if isinstance(values.dtype, pd.CategoricalDtype):  # unused categories dropped, in one counting pass
-        codes, categories = values.cat.codes.to_numpy().astype("int64"), values.cat.categories
+        codes, categories = values.cat.codes.to_numpy(), values.cat.categories
         used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+        if used.all() and not values.cat.ordered and categories.dtype == object and all(isinstance(c, str) for c in categories):
+            return values.array  # the loader's own codes, not copied
+        codes = codes.astype("int64")
         if not used.all():
             codes = np.where(codes >= 0, (np.cumsum(used) - 1)[np.maximum(codes, 0)], -1)
             categories = categories[used]
@@ -340,33 +517,58 @@ def _as_categorical(values) -> pd.Categorical:
     return pd.Categorical(values.astype("object").fillna("").astype(str))
 
 
-def _derive(columns: dict, courses: pd.DataFrame, findings: pd.DataFrame, excluded: pd.DataFrame,
-            settings: LabSettings) -> LabData:
-    """Period, baseline, above the limit and CTCAE grade for every row, built into one frame."""
-    columns = dict(columns)
-    course_idx, day, value = columns["course_idx"], columns["day"], columns["value"]
-    upper = columns["upper_limit"]
+def _derive(columns: dict, courses: pd.DataFrame, findings: pd.DataFrame, parts: dict, settings: LabSettings) -> LabData:
+    """Period and baseline of every row, stored compactly (see LabRows)."""
+    course_idx, day, test = columns["course_idx"], columns["day"], columns["test"]
+    slots = int(max(course_idx.max(initial=-1), courses["course_idx"].max() if len(courses) else -1)) + 1
     period = _periods(day, _course_lookup(courses, "end_day", course_idx), settings.baseline_days)
-    test = columns["test"]
-    codes = np.asarray(test.codes)
-    baselines, key = _baselines(course_idx, day, test, value, upper, columns["lower_limit"], period)
-    found = key >= 0
-    baseline = np.where(found, baselines["baseline"].to_numpy()[key], np.nan) if len(baselines) else np.full(day.size, np.nan)
-    baseline_upper = np.where(found, baselines["baseline_upper"].to_numpy()[key], np.nan) if len(baselines) else np.full(day.size, np.nan)
-    columns.update({
+    baselines, baseline_at, baseline_tests = _baselines(course_idx, day, test, columns["value"], columns["upper_limit"],
+                                                        columns["lower_limit"], period, slots)
+    day = _compact_whole(day, np.int32)
+    table = pd.DataFrame({
+        "course_idx": course_idx.astype(np.int32), "day": day, "month": _months(day),
+        "test": test, "unit": columns["unit"],
+        **{c: columns[c] for c in ("value", "lower_limit", "upper_limit")},
         "period": pd.Categorical.from_codes(period, PERIODS),
-        "baseline": baseline,
-        "above_uln": _compare(value, upper, np.greater),
-    })
-    positions = _positions(codes, test.categories)
-    columns["grade"] = grade_rows({"value": value, "upper_limit": upper, "baseline": baseline, "baseline_upper": baseline_upper}, positions)
-    return LabData(pd.DataFrame(columns, copy=False), baselines, courses, findings, excluded, settings, positions)
+    }, copy=False)
+    store = LabRows(table, columns["visit"], _positions(np.asarray(test.codes), test.categories), baselines, baseline_at, baseline_tests, slots)
+    return LabData(store, courses, findings, settings, parts=parts)
+
+
+def _compact_whole(values: np.ndarray, dtype) -> np.ndarray:
+    """Whole numbers as the given integer type when they fit it (a quarter or half of float64's
+    bytes at millions of rows); other values unchanged."""
+    limit = np.iinfo(dtype).max // 2  # room for differences and small offsets without overflow
+    if values.size == 0 or not (-limit <= values.min() and values.max() <= limit):  # NaN fails both
+        return values
+    whole = values.astype(dtype)
+    return whole if values.dtype.kind in "iu" or (whole == values).all() else values
+
+
+def _months(day: np.ndarray) -> np.ndarray:
+    """Month of course of each day: round(day / 30.4375), half away from zero (as `cohort.month_of_day`);
+    whole days over a short range through a table of their months, one lookup a row."""
+    if day.dtype.kind == "i" and day.size and int(day.max()) - int(day.min()) <= 1_000_000:
+        low = int(day.min())
+        return _months(np.arange(low, int(day.max()) + 1, dtype="float"))[day - low]
+    month = day / DAYS_PER_MONTH
+    return _compact_whole(np.sign(month) * np.floor(np.abs(month) + 0.5) + 0.0, np.int16)
 
 
 def _positions(codes: np.ndarray, categories) -> dict[str, np.ndarray]:
+    """Ascending row positions of each category (one comparison of the codes per category when few)."""
+    if len(categories) <= 64:  # positions as int32 where they fit: half the bytes at tens of millions of rows
+        dtype = np.int32 if codes.size < 2 ** 31 else np.int64
+        return {str(test): np.flatnonzero(codes == i).astype(dtype) for i, test in enumerate(categories)}
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(categories) + 1))
     return {str(test): order[bounds[i]:bounds[i + 1]] for i, test in enumerate(categories)}
+
+
+def _graded_rows(codes: np.ndarray, categories: pd.Index) -> dict[str, np.ndarray]:
+    """Row positions of each graded test present (one comparison of codes per test)."""
+    found = categories.get_indexer(list(GRADED_TESTS))
+    return {test: np.flatnonzero(codes == code) for test, code in zip(GRADED_TESTS, found) if code >= 0}
 
 
 def _course_lookup(courses: pd.DataFrame, column: str, course_idx: np.ndarray) -> np.ndarray:
@@ -378,20 +580,26 @@ def _course_lookup(courses: pd.DataFrame, column: str, course_idx: np.ndarray) -
 
 
 def _periods(day: np.ndarray, end_day: np.ndarray, baseline_days: int) -> np.ndarray:
-    """Codes into PERIODS: before, baseline, on_treatment, after."""
-    after = np.isfinite(end_day) & (day > end_day)
-    return np.select([day < -baseline_days, day <= 0, after], [0, 1, 3], 2).astype("int8")
+    """Codes into PERIODS: before (0), baseline (1), on_treatment (2), after (3), added up from comparisons."""
+    started = day > 0
+    with np.errstate(invalid="ignore"):
+        after = started & (day > end_day)  # false where the last dose is unknown
+    return (day >= -baseline_days).view(np.int8) + started.view(np.int8) + after.view(np.int8)
 
 
 def _compare(value: np.ndarray, limit: np.ndarray, op) -> np.ndarray:
     """1.0 / 0.0 where the limit is known, NaN where it is not (float, so sums and maxima are fast)."""
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(limit) & np.isfinite(value), op(value, limit).astype(float), np.nan)
+        return np.where(np.isfinite(limit) & np.isfinite(value), op(value, limit), np.nan)
+
+
+def _kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    return values if keep.all() else values[keep]
 
 
 def _change(labs: pd.DataFrame) -> np.ndarray:
     """Change from the course's baseline, for results after the first dose."""
-    day, value, baseline = (labs[c].to_numpy(dtype="float") for c in ("day", "value", "baseline"))
+    day, value, baseline = labs["day"].to_numpy(), labs["value"].to_numpy(dtype="float"), labs["baseline"].to_numpy(dtype="float")
     return np.where(day >= 1, value - baseline, np.nan)
 
 
@@ -401,27 +609,40 @@ def _below(labs: pd.DataFrame) -> np.ndarray:
 
 def uln_multiple(labs: pd.DataFrame) -> np.ndarray:
     """Each result as a multiple of its upper limit (NaN where the limit is unknown or zero)."""
-    value, upper = labs["value"].to_numpy(dtype="float"), labs["upper_limit"].to_numpy(dtype="float")
+    value, upper = np.asarray(labs["value"], dtype="float"), np.asarray(labs["upper_limit"], dtype="float")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(upper > 0, value / upper, np.nan)
 
 
 def _baselines(course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, value: np.ndarray, upper: np.ndarray,
-               lower: np.ndarray, period: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """Each course's last result per test in the baseline window (with its limits and grade), and
-    for every row the position of its course and test in that table (-1 where there is none)."""
+               lower: np.ndarray, period: np.ndarray, slots: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Each course's last result per test in the baseline window (with its limits and grade; the
+    row read last on a tie of days), a dense lookup from (course, test) to its row of that table,
+    and each of its rows' test code.
+
+    Slots are indexed by course_idx * (tests + 1) + test code, so finding a row's baseline is array
+    indexing: no sort or hash of millions of rows.
+    """
     width = len(test.categories) + 1
-    pair = course_idx * width + np.asarray(test.codes)
+    codes = np.asarray(test.codes).astype(np.int64)
     rows = np.flatnonzero(period == 1)
-    rows = rows[np.lexsort((day[rows], pair[rows]))]
-    last = rows[np.r_[pair[rows][1:] != pair[rows][:-1], True]] if rows.size else rows
+    pair, days = course_idx[rows].astype(np.int64) * width + codes[rows], day[rows]
+    latest = np.full(slots * width, -np.inf)
+    np.maximum.at(latest, pair, days)
+    on_latest = days == latest[pair]
+    last = np.full(slots * width, -1, dtype=np.int64)
+    np.maximum.at(last, pair[on_latest], rows[on_latest])
+    present = np.flatnonzero(last >= 0)
+    last = last[present]
+    baseline_at = np.full(slots * width, -1, dtype=np.int32)
+    baseline_at[present] = np.arange(present.size, dtype=np.int32)
     table = pd.DataFrame({
-        "course_idx": course_idx[last], "test": np.asarray(test.categories, dtype=object)[np.asarray(test.codes)[last]],
+        "course_idx": course_idx[last].astype(np.int64), "test": np.asarray(test.categories, dtype=object)[codes[last]],
         "baseline": value[last], "baseline_upper": upper[last], "baseline_lower": lower[last],
     })
-    table["baseline_grade"] = grade_rows(table.rename(columns={"baseline": "value", "baseline_upper": "upper_limit"}), with_baseline=False)
-    key = pd.Index(pair[last]).get_indexer(pair) if last.size else np.full(day.size, -1)
-    return table, key
+    table["baseline_grade"] = grade_rows({"value": value[last], "upper_limit": upper[last]}, _graded_rows(codes[last], test.categories),
+                                         with_baseline=False)
+    return table, baseline_at, codes[last].astype(np.int8 if width < 2 ** 7 else np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,7 +735,7 @@ def proportion_intervals(successes, totals, alpha: float = 0.05) -> pd.DataFrame
 def grouped_moments(values: np.ndarray, ids: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count, mean and sample SD (n - 1) of the finite values per integer group id, by bincount."""
     ok = np.isfinite(values)
-    v, g = values[ok], ids[ok]
+    v, g = (values, ids) if ok.all() else (values[ok], ids[ok])
     n = np.bincount(g, minlength=groups).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(g, weights=v, minlength=groups) / n
@@ -525,19 +746,76 @@ def grouped_moments(values: np.ndarray, ids: np.ndarray, groups: int) -> tuple[n
 
 def grouped_quantiles(values: np.ndarray, ids: np.ndarray, groups: int, quantiles=(0.25, 0.5, 0.75)) -> list[np.ndarray]:
     """Quantiles of the finite values per integer group id (0 .. groups-1), linear interpolation
-    (R type 7, numpy's default); groups without values get NaN."""
-    ok = np.isfinite(values)
-    if not ok.any():
-        return [np.full(groups, np.nan) for _ in quantiles]
-    # The ids are already dense: as categorical codes they group without being hashed again.
-    keys = pd.Categorical.from_codes(ids[ok], pd.RangeIndex(groups))
-    grouped = pd.Series(values[ok]).groupby(keys, observed=True, sort=True)
-    if tuple(quantiles) == (0.5,):  # the median alone has a much faster path
-        median = grouped.median()
-        return [median.set_axis(median.index.astype("int64")).reindex(range(groups)).to_numpy(dtype="float")]
-    table = grouped.quantile(list(quantiles)).unstack()
-    table = table.set_axis(table.index.astype("int64")).reindex(index=range(groups))
-    return [table[q].to_numpy(dtype="float") for q in quantiles]
+    (R type 7, as pandas' groupby quantile; the median alone as pandas' groupby median, the mean
+    of the two middle values); groups without values get NaN.
+
+    The values are brought together by group with one stable sort of the ids, then only the order
+    statistics needed are selected in each group, in linear time.
+    """
+    return _quantiles_in_group_order(values[group_order(ids, groups)], np.bincount(ids, minlength=groups), quantiles)
+
+
+def _quantiles_in_group_order(v: np.ndarray, sizes: np.ndarray, quantiles=(0.25, 0.5, 0.75),
+                              counts: np.ndarray | None = None) -> list[np.ndarray]:
+    """`grouped_quantiles` of values already brought together by group (`sizes`: rows per group),
+    rearranged in place; `counts`, when the caller has them, are the finite values per group.
+
+    Values that are not finite stay where they are: as NaN they come after every number when a
+    group's order statistics are selected, so no compacted copy is made.
+    """
+    infinite = np.isinf(v)
+    if infinite.any():
+        v[infinite] = np.nan
+    starts = np.cumsum(sizes) - sizes
+    present = np.flatnonzero(sizes)
+    if counts is None:
+        counts = np.zeros(sizes.size, dtype=np.int64)
+        counts[present] = np.add.reduceat(~np.isnan(v), starts[present]) if present.size else 0
+    if not counts.any():
+        return [np.full(sizes.size, np.nan) for _ in quantiles]
+    last = np.maximum(counts - 1, 0)
+    median_only = tuple(quantiles) == (0.5,)
+    positions = [last // 2] if median_only else [q * last for q in quantiles]
+    lows = [np.floor(p).astype(np.int64) for p in positions]
+    highs = [counts // 2] if median_only else [np.minimum(low + 1, last) for low in lows]
+    _select_in_groups(v, starts, sizes, counts, lows + highs)
+    low_values = [v[np.minimum(starts + low, v.size - 1)] for low in lows]
+    high_values = [v[np.minimum(starts + high, v.size - 1)] for high in highs]
+    if median_only:
+        a, b = low_values[0], high_values[0]
+        results = [np.where(counts % 2 == 1, b, (a + b) / 2)]
+    else:
+        results = []
+        for position, low, a, b in zip(positions, lows, low_values, high_values):
+            fraction = position - low
+            results.append(np.where(fraction == 0, a, a + (b - a) * fraction))
+    return [np.where(counts > 0, result, np.nan) for result in results]
+
+
+SORT_WHOLE_ABOVE_GROUPS = 2_000  # beyond this many groups one full sort beats selecting group by group
+
+
+def group_order(ids: np.ndarray, groups: int) -> np.ndarray:
+    """Row order that brings each group's rows together, rows of a group in their original order
+    (a stable sort: a radix sort when the ids fit 16 bits)."""
+    return np.argsort(ids.astype(np.int16 if groups < 2 ** 15 else np.int64), kind="stable")
+
+
+def _select_in_groups(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, counts: np.ndarray, ranks: list[np.ndarray]) -> None:
+    """Rearranges each group's values (contiguous from `starts`, NaN last) in place so that the
+    given ranks within the group hold the values of those ranks in sorted order."""
+    present = np.flatnonzero(counts)
+    if present.size > SORT_WHOLE_ABOVE_GROUPS:
+        group = np.repeat(np.arange(sizes.size), sizes)
+        values[:] = values[np.lexsort((values, group))]
+        return
+    # A group of one value throughout (an upper limit, typically) is in order already.
+    begins = starts[present]
+    varies = (np.fmax.reduceat(values, begins) > np.fmin.reduceat(values, begins)) | (counts[present] < sizes[present])
+    wanted = np.stack(ranks)
+    for i in present[varies]:
+        start = starts[i]
+        values[start:start + sizes[i]].partition(np.unique(wanted[:, i]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,11 +841,37 @@ def course_groups(group_by: str | pd.Series, source: Cohort | pd.DataFrame | Non
     return pd.Series(values.to_numpy(), index=courses["course_idx"].to_numpy())
 
 
-def with_course_column(labs: pd.DataFrame, group_by: str | pd.Series, source: Cohort | pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows keyed by course_idx with the course's group as column `group` ('(missing)' when unknown)."""
+def with_course_column(labs: pd.DataFrame, group_by: str | pd.Series, source: Cohort | pd.DataFrame | None = None,
+                       categorical: bool = False) -> pd.DataFrame:
+    """Rows keyed by course_idx with the course's group as column `group` ('(missing)' when unknown),
+    looked up per course rather than per row; as a categorical of the sorted labels when asked for."""
     groups = course_groups(group_by, source).astype("object")
-    group = labs["course_idx"].map(groups).fillna(MISSING_GROUP).astype(str)
-    return labs.assign(group=group.to_numpy())
+    course = labs["course_idx"].to_numpy(dtype="int64")
+    if _dense_course_index(groups.index) and (course.size == 0 or course.min() >= 0):
+        group = _group_labels(groups, course, categorical)
+    else:
+        group = labs["course_idx"].map(groups).fillna(MISSING_GROUP).astype(str)
+        group = group.astype("category") if categorical else group.to_numpy()
+    out = labs.copy(deep=False)  # the rows' columns shared, not copied
+    out["group"] = group
+    return out
+
+
+def _dense_course_index(index: pd.Index) -> bool:
+    """Can the index (course_idx values) address a dense array?"""
+    return index.dtype.kind in "iu" and index.is_unique and (len(index) == 0 or index.min() >= 0)
+
+
+def _group_labels(groups: pd.Series, course: np.ndarray, categorical: bool):
+    """The group label of each row's course, by dense lookup; MISSING_GROUP for unknown groups and courses."""
+    index = groups.index.to_numpy()
+    labels = groups.fillna(MISSING_GROUP).astype(str)
+    categories = sorted(set(labels) | {MISSING_GROUP})
+    course_codes = np.append(pd.Categorical(labels, categories=categories).codes.astype(np.int64), categories.index(MISSING_GROUP))
+    position = np.full(int(max(index.max(initial=-1), course.max(initial=-1))) + 1, -1, dtype=np.int64)  # -1: the MISSING_GROUP entry
+    position[index] = np.arange(index.size)
+    codes = course_codes[position[course]]
+    return pd.Categorical.from_codes(codes, categories) if categorical else np.asarray(categories, dtype=object)[codes]
 
 
 DENSE_KEY_SPACE = 1_000_000
@@ -577,19 +881,24 @@ def _key_codes(column: pd.Series) -> tuple[np.ndarray, object]:
     """Codes 0..k-1 (-1 where missing) and the k values they stand for, in sorted order: categories
     as they are, whole numbers over a short range by subtraction, anything else factorised."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy().astype("int64"), column.cat.categories
+        return column.cat.codes.to_numpy(), column.cat.categories
     if column.dtype.kind in "iuf" and len(column):
         values = column.to_numpy()
-        known = np.isfinite(values) if column.dtype.kind == "f" else np.ones(len(values), dtype=bool)
-        if known.any():
-            low, high = values[known].min(), values[known].max()
-            whole = (values[known] == np.floor(values[known])).all() if column.dtype.kind == "f" else True
+        known = np.isfinite(values) if column.dtype.kind == "f" else None
+        present_values = values if known is None or known.all() else values[known]
+        if present_values.size:
+            low, high = present_values.min(), present_values.max()
+            whole = column.dtype.kind != "f" or (present_values == np.floor(present_values)).all()
             if whole and high - low <= 4 * len(values) + 1000:
-                code = np.where(known, values - low, -1).astype("int64") if not known.all() else (values - low).astype("int64")
-                present = np.zeros(int(high - low) + 1, dtype=bool)
-                present[code[code >= 0]] = True
-                lookup = np.cumsum(present) - 1  # codes of the values that occur, in order
-                return np.where(code >= 0, lookup[np.maximum(code, 0)], -1), (np.flatnonzero(present) + low).astype(values.dtype)
+                offset = (present_values - low).astype(np.int32 if high - low < 2 ** 31 else np.int64)
+                occurs = np.bincount(offset, minlength=int(high - low) + 1) > 0
+                lookup = np.cumsum(occurs) - 1  # codes of the values that occur, in order
+                uniques = (np.flatnonzero(occurs) + low).astype(values.dtype)
+                if present_values is values:
+                    return lookup[offset], uniques
+                codes = np.full(len(values), -1, dtype=np.int64)
+                codes[known] = lookup[offset]
+                return codes, uniques
     return pd.factorize(column, sort=True, use_na_sentinel=True)
 
 
@@ -605,13 +914,15 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
         codes.append(code)
         uniques.append(values)
     combined = np.zeros(len(frame), dtype="int64")
-    missing = np.zeros(len(frame), dtype=bool)
+    missing = None
     space = 1
     for code, values in zip(codes, uniques):
-        combined = combined * (len(values) + 1) + code
-        missing |= code < 0
+        combined *= len(values) + 1
+        combined += code
+        if code.size and code.min() < 0:
+            missing = code < 0 if missing is None else missing | (code < 0)
         space *= len(values) + 1
-    valid = combined[~missing]
+    valid = combined if missing is None else combined[~missing]
     if space <= max(DENSE_KEY_SPACE, 4 * len(frame)):  # every combination fits an array: count, no hashing or sorting
         present = np.flatnonzero(np.bincount(valid, minlength=space))
         lookup = np.full(space, -1, dtype="int64")
@@ -619,8 +930,11 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
         ids = lookup[valid]
     else:
         ids, present = pd.factorize(valid, sort=True)
-    row_ids = np.full(len(frame), -1, dtype="int64")
-    row_ids[~missing] = ids
+    if missing is None:
+        row_ids = ids
+    else:
+        row_ids = np.full(len(frame), -1, dtype="int64")
+        row_ids[~missing] = ids
     table = {}
     for key, values in zip(reversed(keys), reversed(uniques)):
         table[key] = np.asarray(values)[present % (len(values) + 1)]
@@ -633,17 +947,20 @@ def summary_statistics(labs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ids, table = group_ids(labs, keys)
     size = len(table)
     keep = ids >= 0
-    ids = ids[keep]
-    column = {c: labs[c].to_numpy(dtype="float")[keep] for c in ("value", "above_uln", "upper_limit")}
-    column["change"] = _change(labs)[keep]
+    if not keep.all():
+        ids = ids[keep]
+    column = {c: _kept(labs[c].to_numpy(dtype="float"), keep) for c in ("value", "above_uln", "upper_limit")}
+    column["change"] = _kept(_change(labs), keep)
     n, mean, sd = grouped_moments(column["value"], ids, size)
-    q1, median, q3 = grouped_quantiles(column["value"], ids, size)
     change_n, change_mean, change_sd = grouped_moments(column["change"], ids, size)
-    (change_median,) = grouped_quantiles(column["change"], ids, size, (0.5,))
-    (upper,) = grouped_quantiles(column["upper_limit"], ids, size, (0.5,))
+    order, sizes = group_order(ids, size), np.bincount(ids, minlength=size)  # one sort serves every quantile
+    q1, median, q3 = _quantiles_in_group_order(column["value"][order], sizes, counts=n.astype(np.int64))
+    (change_median,) = _quantiles_in_group_order(column["change"][order], sizes, (0.5,), counts=change_n.astype(np.int64))
+    (upper,) = _quantiles_in_group_order(column["upper_limit"][order], sizes, (0.5,))
     known = np.isfinite(column["above_uln"])
-    above = np.bincount(ids[known], weights=column["above_uln"][known], minlength=size)
-    limit_known = np.bincount(ids[known], minlength=size)
+    known_ids, known_above = (ids, column["above_uln"]) if known.all() else (ids[known], column["above_uln"][known])
+    above = np.bincount(known_ids, weights=known_above, minlength=size)
+    limit_known = np.bincount(known_ids, minlength=size)
     table = table.assign(
         n=n.astype("int64"), mean=mean, sd=sd, median=median, q1=q1, q3=q3, upper_limit=upper,
         change_n=change_n.astype("int64"), change_mean=change_mean, change_sd=change_sd, change_median=change_median,
@@ -674,7 +991,7 @@ def trend_table(source: Cohort | LabData, settings: LabSettings | None = None, g
         labs = labs[known_time]
     keys = ["test", "unit"]
     if group_by is not None:
-        labs = with_course_column(labs, group_by, cohort if cohort is not None else source)
+        labs = with_course_column(labs, group_by, cohort if cohort is not None else source, categorical=True)
         keys.append("group")
     if by_phase:
         after = (labs["period"] == "after").to_numpy().astype("int8")
@@ -717,28 +1034,61 @@ def visit_order(labs: pd.DataFrame, max_courses: int = 20_000) -> pd.Series:
 def new_abnormal_flags(source: Cohort | LabData, tests: tuple[str, ...]) -> pd.DataFrame:
     """Courses with a normal baseline (every baseline of `tests` known and at or below its upper
     limit) and a result on treatment, and whether any result on treatment was above the limit."""
-    data = lab_data(source)
-    return memoised(data, ("new_abnormal_flags", tuple(tests)), lambda: _new_abnormal_flags(data, tuple(tests)))
+    data, tests = lab_data(source), tuple(tests)
+    return memoised(data, ("new_abnormal_flags", tests), lambda: _new_abnormal_flags(data, [tests])[tests])
 
 
-def _new_abnormal_flags(data: LabData, tests: tuple[str, ...]) -> pd.DataFrame:
-    # Per course by dense arrays indexed by course_idx (no hashing or sorting at millions of rows).
-    base = data.baselines[data.baselines["test"].isin(tests).to_numpy()]
-    course = base["course_idx"].to_numpy(dtype="int64")
-    value, upper = base["baseline"].to_numpy(dtype="float"), base["baseline_upper"].to_numpy(dtype="float")
+def _compute_new_abnormal_flags(data: LabData, measures: list[tuple[str, ...]]) -> None:
+    """Memoises `new_abnormal_flags` of each set of tests not done yet, all from one pass over the
+    baselines and the results on treatment."""
+    done = {key for key, _ in memo_items(data)}
+    pending = [tests for tests in dict.fromkeys(measures) if ("new_abnormal_flags", tests) not in done]
+    if pending:
+        for tests, flags in _new_abnormal_flags(data, pending).items():
+            memoised(data, ("new_abnormal_flags", tests), lambda flags=flags: flags)
+
+
+def _new_abnormal_flags(data: LabData, measures: list[tuple[str, ...]]) -> dict[tuple[str, ...], pd.DataFrame]:
+    """Per course and test, by dense course x test arrays (no hashing or sorting at millions of
+    rows): a baseline, an abnormal one, results on treatment with a known limit, and those above
+    it; each measure then combines its tests' columns."""
+    store, slots = data.store, data.store.course_slots
+    categories = store.table["test"].cat.categories
+    width = len(categories) + 1
+    tests = [t for t in dict.fromkeys(t for m in measures for t in m) if t in store.positions]
+    course, code, value, upper = _baseline_values(data, tests)
     with np.errstate(invalid="ignore"):
         normal = ~np.isnan(value) & ~np.isnan(upper) & (value <= upper)
-    on = data.rows(tests, ["on_treatment"], ["above_uln"])
-    on_course, above = on["course_idx"].to_numpy(dtype="int64"), on["above_uln"].to_numpy(dtype="float")
-    size = int(max(course.max(initial=-1), on_course.max(initial=-1))) + 1
-    has_baseline, abnormal_baseline = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
-    has_baseline[course] = True
-    abnormal_baseline[course[~normal]] = True
-    counted = ~np.isnan(above) & (has_baseline & ~abnormal_baseline)[on_course]
-    results = np.bincount(on_course[counted], minlength=size)
-    raised = np.bincount(on_course[counted], weights=above[counted], minlength=size)
-    courses = np.flatnonzero(results > 0)
-    return pd.DataFrame({"course_idx": courses.astype("int64"), "new_abnormal": raised[courses] > 0})
+    key = course * width + code
+    has_baseline, abnormal_baseline = np.zeros(slots * width, dtype=bool), np.zeros(slots * width, dtype=bool)
+    has_baseline[key] = True
+    abnormal_baseline[key[~normal]] = True
+    on = data.columns(["course_idx", "test", "above_uln"], tests, ["on_treatment"])
+    known = ~np.isnan(on["above_uln"])
+    key = on["course_idx"][known].astype(np.int64) * width + np.asarray(on["test"].codes)[known]
+    results = np.bincount(key, minlength=slots * width).reshape(-1, width)
+    raised = np.bincount(key, weights=on["above_uln"][known], minlength=slots * width).reshape(-1, width)
+    has_baseline, abnormal_baseline = has_baseline.reshape(-1, width), abnormal_baseline.reshape(-1, width)
+    flags = {}
+    for measure in measures:
+        columns = [categories.get_loc(t) for t in measure if t in tests]
+        at_risk = has_baseline[:, columns].any(axis=1) & ~abnormal_baseline[:, columns].any(axis=1)
+        courses = np.flatnonzero(at_risk & (results[:, columns].sum(axis=1) > 0))
+        flags[measure] = pd.DataFrame({"course_idx": courses.astype("int64"), "new_abnormal": raised[courses][:, columns].sum(axis=1) > 0})
+    return flags
+
+
+def _baseline_values(data: LabData, tests: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Course (int64), test code, value and upper limit of the baselines of the given tests, for this data's courses."""
+    store = data.store
+    wanted = np.zeros(len(store.table["test"].cat.categories) + 1, dtype=bool)
+    wanted[store.table["test"].cat.categories.get_indexer(tests)] = True
+    keep = wanted[store.baseline_tests]
+    course = store.baselines["course_idx"].to_numpy()
+    if data.member is not None:
+        keep &= data.member[course]
+    return (course[keep], store.baseline_tests[keep].astype(np.int64), store.baselines["baseline"].to_numpy()[keep],
+            store.baselines["baseline_upper"].to_numpy()[keep])
 
 
 def new_abnormal(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST")) -> Estimate:
@@ -750,10 +1100,10 @@ def new_abnormal(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST
 def new_abnormal_table(source: Cohort | LabData, group_by: str | pd.Series | None = None, cohort: Cohort | None = None) -> pd.DataFrame:
     """One row per measure (and group): courses at risk, with a new abnormality, share, CI, literature."""
     data = lab_data(source)
+    measures = {label: (tests, key) for label, (tests, key) in NEW_ABNORMAL_MEASURES.items() if any(data.has(t) for t in tests)}
+    _compute_new_abnormal_flags(data, [tests for tests, _ in measures.values()])
     rows = []
-    for label, (tests, key) in NEW_ABNORMAL_MEASURES.items():
-        if not any(data.has(t) for t in tests):
-            continue
+    for label, (tests, key) in measures.items():
         flags = new_abnormal_flags(data, tests)
         if group_by is not None:
             flags = with_course_column(flags, group_by, cohort if cohort is not None else source)
@@ -770,6 +1120,9 @@ def new_abnormal_table(source: Cohort | LabData, group_by: str | pd.Series | Non
     return pd.concat([table, shares.rename(columns={"share": "new_abnormal"})], axis=1)
 
 
+CATEGORIES = np.array(["low", "normal", "high"], dtype=object)
+
+
 def range_categories(labs: pd.DataFrame, keys: list[str], rule: str = "any") -> pd.DataFrame:
     """Each course's low / normal / high category per group of keys, from the given lab rows.
 
@@ -778,31 +1131,42 @@ def range_categories(labs: pd.DataFrame, keys: list[str], rule: str = "any") -> 
     beyond 1.5 x upper limit or below 0.5 x lower limit (the first such value on ties), the rule of
     the CDISC pilot's analysis flag, and classifies it.
     """
-    rows = labs[labs["upper_limit"].notna().to_numpy() | labs["lower_limit"].notna().to_numpy()]
+    table, codes = _range_codes(labs, keys, rule)
+    return table.assign(category=CATEGORIES[codes])
+
+
+def _range_codes(labs: pd.DataFrame, keys: list[str], rule: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """`range_categories` as the keys and course of each group, and its category as a code into CATEGORIES."""
+    known = labs["upper_limit"].notna().to_numpy() | labs["lower_limit"].notna().to_numpy()
+    rows = labs if known.all() else labs[known]
     group_keys = [*keys, "course_idx"]
     if rule == "any":
         ids, table = group_ids(rows, group_keys)
-        known = ids >= 0
-        high = np.bincount(ids[known], weights=(rows["above_uln"].to_numpy() == 1)[known], minlength=len(table)) > 0
-        low = np.bincount(ids[known], weights=(_below(rows) == 1)[known], minlength=len(table)) > 0
-        return table.assign(category=np.where(high, "high", np.where(low, "low", "normal")))
+        inside = ids >= 0
+        high = np.bincount(ids[inside], weights=(rows["above_uln"].to_numpy() == 1)[inside], minlength=len(table)) > 0
+        low = np.bincount(ids[inside], weights=(_below(rows) == 1)[inside], minlength=len(table)) > 0
+        return table, np.where(high, 2, np.where(low, 0, 1))
     if rule != "most_extreme":
         raise ValueError(f"Unknown range rule '{rule}'")
     rows = rows.sort_values([*group_keys, "day"], kind="stable")
     beyond = np.fmax(rows["value"] - 1.5 * rows["upper_limit"], 0.5 * rows["lower_limit"] - rows["value"])
     pick = beyond.groupby([rows[k] for k in group_keys], sort=False, observed=True).idxmax().dropna()
     chosen = rows.loc[pick.to_numpy()]
-    category = np.where(chosen["above_uln"] == 1, "high", np.where(_below(chosen) == 1, "low", "normal"))
-    return chosen[group_keys].assign(category=category).reset_index(drop=True)
+    codes = np.where(chosen["above_uln"] == 1, 2, np.where(_below(chosen) == 1, 0, 1))
+    return chosen[group_keys].reset_index(drop=True), codes
 
 
 def range_category_counts(labs: pd.DataFrame, keys: list[str], rule: str = "any") -> pd.DataFrame:
     """Courses low / normal / high per group of keys (the CDISC 14-6.02 layout)."""
-    categories = range_categories(labs, keys, rule)
-    counts = categories.groupby([*keys, "category"], observed=True).size().unstack("category", fill_value=0)
-    counts = counts.reindex(columns=["low", "normal", "high"], fill_value=0)
-    counts["courses"] = counts.sum(axis=1)
-    return counts.reset_index().rename_axis(columns=None)
+    table, codes = _range_codes(labs, keys, rule)
+    ids, counts = group_ids(table, keys)
+    inside = ids >= 0
+    tally = np.bincount(ids[inside] * 3 + codes[inside], minlength=3 * len(counts)).reshape(-1, 3)
+    counts = counts.assign(low=tally[:, 0], normal=tally[:, 1], high=tally[:, 2], courses=tally.sum(axis=1))
+    for key in keys:  # a categorical key stays categorical, as in a groupby
+        if isinstance(table[key].dtype, pd.CategoricalDtype):
+            counts[key] = pd.Categorical(counts[key], dtype=table[key].dtype)
+    return counts[counts["courses"] > 0].reset_index(drop=True)
 
 
 def on_treatment_ranges(source: Cohort | LabData, tests: tuple[str, ...] | None = None, group_by: str | pd.Series | None = None,
@@ -840,9 +1204,26 @@ def shift_table(source: Cohort | LabData, test: str) -> pd.DataFrame:
 
 
 def _worst_grades(data: LabData, test: str) -> pd.Series:
-    """Each course's worst CTCAE grade of one test on treatment."""
-    on = data.rows([test], ["on_treatment"], ["grade"])
-    return on[on["grade"].notna().to_numpy()].groupby("course_idx")["grade"].max()
+    """Each course's worst CTCAE grade of one test on treatment (courses with a graded result)."""
+    return _worst_grades_of(data, [test])[test]
+
+
+def _worst_grades_of(data: LabData, tests: list[str]) -> dict[str, pd.Series]:
+    """`_worst_grades` of each of the tests, in one pass over their results on treatment (the
+    worst grade per course and test gathered in a dense course x test array)."""
+    on = data.columns(["course_idx", "test", "grade"], tests, ["on_treatment"])
+    categories, width = on["test"].categories, len(on["test"].categories) + 1
+    graded = ~np.isnan(on["grade"])
+    worst = np.full(data.store.course_slots * width, -1.0)
+    key = on["course_idx"][graded].astype(np.int64) * width + np.asarray(on["test"].codes)[graded]
+    np.maximum.at(worst, key, on["grade"][graded])
+    worst = worst.reshape(-1, width)
+    result = {}
+    for test in tests:
+        column = worst[:, categories.get_loc(test)] if test in categories else np.empty(0)
+        courses = np.flatnonzero(column >= 0)
+        result[test] = pd.Series(column[courses], index=pd.Index(courses, name="course_idx"), name="grade")
+    return result
 
 
 def grade_at_least(source: Cohort | LabData, test: str, grade: int = 3) -> Estimate:
@@ -856,8 +1237,7 @@ def grade_summary(source: Cohort | LabData) -> pd.DataFrame:
     """Per graded test: courses graded on treatment and the share reaching grade >= 1, >= 2, >= 3."""
     data = lab_data(source)
     rows = []
-    for test in [t for t in GRADED_TESTS if data.has(t)]:
-        grades = _worst_grades(data, test)
+    for test, grades in _worst_grades_of(data, [t for t in GRADED_TESTS if data.has(t)]).items():
         if grades.empty:
             continue
         row = {"test": test, "courses": len(grades)}
@@ -911,15 +1291,18 @@ def recovery_after_course(source: Cohort | LabData, tests: tuple[str, ...] = ("A
 def edish_points(source: Cohort | LabData) -> pd.DataFrame:
     """Per course with both on treatment: peak ALT and peak total bilirubin as multiples of the upper limit."""
     data = lab_data(source)
-    on = data.rows(["ALT", "BILI"], ["on_treatment"], ["value", "upper_limit"])
-    on = on.assign(uln_multiple=uln_multiple(on))
-    peaks = on[on["uln_multiple"].notna().to_numpy()].groupby(["course_idx", "test"], observed=True)["uln_multiple"].max().unstack("test")
-    if not {"ALT", "BILI"} <= set(peaks.columns):
-        return pd.DataFrame(columns=["course_idx", "alt_uln", "bili_uln", "label", "quadrant"])
-    peaks = peaks.dropna(subset=["ALT", "BILI"])
-    points = pd.DataFrame({"course_idx": peaks.index.to_numpy(dtype="int64"), "alt_uln": peaks["ALT"].to_numpy(),
-                           "bili_uln": peaks["BILI"].to_numpy()})
-    points["label"] = points["course_idx"].map(data.courses.set_index("course_idx")["label"])
+    on = data.columns(["course_idx", "test", "value", "upper_limit"], ["ALT", "BILI"], ["on_treatment"])
+    multiple, course, test = uln_multiple(on), on["course_idx"], on["test"]
+    peaks = {}
+    for name in ("ALT", "BILI"):
+        rows = (np.asarray(test.codes) == test.categories.get_indexer([name])[0]) & ~np.isnan(multiple)
+        if not rows.any():
+            return pd.DataFrame(columns=["course_idx", "alt_uln", "bili_uln", "label", "quadrant"])
+        peaks[name] = np.full(data.store.course_slots, np.nan)
+        np.fmax.at(peaks[name], course[rows], multiple[rows])
+    courses = np.flatnonzero(~np.isnan(peaks["ALT"]) & ~np.isnan(peaks["BILI"]))
+    points = pd.DataFrame({"course_idx": courses.astype("int64"), "alt_uln": peaks["ALT"][courses], "bili_uln": peaks["BILI"][courses]})
+    points["label"] = course_labels(data, courses)
     points["quadrant"] = edish_quadrant(points["alt_uln"].to_numpy(), points["bili_uln"].to_numpy())
     return points
 
@@ -943,11 +1326,12 @@ def spaghetti_sample(source: Cohort | LabData, test: str, max_courses: int | Non
     courses had the test. Rows sorted by course and day, with the course's pseudonymous label."""
     data = lab_data(source)
     limit = max_courses or data.settings.spaghetti_courses
-    rows = data.rows([test])
+    rows = data.rows([test], columns=["day", "month", "value", "unit", "upper_limit"])
     courses = np.sort(rows["course_idx"].unique())
     chosen = courses if courses.size <= limit else np.sort(np.random.default_rng(seed).choice(courses, limit, replace=False))
     sample = rows[rows["course_idx"].isin(chosen)].sort_values(["course_idx", "day"])
-    sample = sample.assign(label=sample["course_idx"].map(data.courses.set_index("course_idx")["label"]))
+    sample = sample.assign(label=course_labels(data, sample["course_idx"]), day=sample["day"].astype("float"),
+                           month=sample["month"].astype("float"))
     return sample[["course_idx", "label", "day", "month", "value", "unit", "upper_limit", "period"]], int(courses.size)
 
 
@@ -963,13 +1347,16 @@ def monitoring_flags(source: Cohort | LabData) -> pd.DataFrame:
 
 def _monitoring_flags(data: LabData) -> pd.DataFrame:
     settings = data.settings
-    flags = pd.DataFrame({"course_idx": data.courses["course_idx"].to_numpy(), "end_day": data.courses["end_day"].to_numpy()})
+    course, end = data.courses["course_idx"].to_numpy(), data.courses["end_day"].to_numpy()
+    flags = pd.DataFrame({"course_idx": course, "end_day": end})
     for name, tests in (("liver", LIVER_TESTS), ("lipid", LIPID_TESTS)):
-        rows = data.rows(tests, columns=["day"])
-        for period in ("baseline", "on_treatment"):
-            done = rows.loc[rows["period"] == period, "course_idx"].unique()
-            flags[f"{name}_{period}"] = flags["course_idx"].isin(done).to_numpy()
-        flags[f"{name}_month1"], flags[f"{name}_every_3_months"] = _schedule(rows, flags, settings)
+        rows = data.columns(["course_idx", "period", "day"], tests)
+        row_course, period = rows["course_idx"], np.asarray(rows["period"].codes)
+        for code, label in ((1, "baseline"), (2, "on_treatment")):
+            done = np.zeros(data.store.course_slots, dtype=bool)
+            done[row_course[period == code]] = True
+            flags[f"{name}_{label}"] = done[course]
+        flags[f"{name}_month1"], flags[f"{name}_every_3_months"] = _schedule(row_course, rows["day"], course, end, data, settings)
         flags[f"{name}_eu_schedule"] = flags[f"{name}_baseline"] & flags[f"{name}_month1"] & flags[f"{name}_every_3_months"]
     flags["baseline_and_on_treatment"] = (flags["liver_baseline"] & flags["liver_on_treatment"]
                                           & flags["lipid_baseline"] & flags["lipid_on_treatment"])
@@ -977,26 +1364,43 @@ def _monitoring_flags(data: LabData) -> pd.DataFrame:
     return flags
 
 
-def _schedule(rows: pd.DataFrame, flags: pd.DataFrame, settings: LabSettings) -> tuple[np.ndarray, np.ndarray]:
+def _ascending(course: np.ndarray, day: np.ndarray) -> bool:
+    """Are the rows in course order, and by day within a course?"""
+    step = np.diff(course)
+    return bool((step >= 0).all() and (np.diff(day)[step == 0] >= 0).all())
+
+
+def _schedule(row_course: np.ndarray, day: np.ndarray, course: np.ndarray, end: np.ndarray, data: LabData,
+              settings: LabSettings) -> tuple[np.ndarray, np.ndarray]:
     """Month-1 test and no gap over `max_gap_days` from the month-1 window to the last dose.
 
     Courses whose last dose came before the month-1 window ends need no month-1 test; courses
-    without a known last dose cannot be judged and count as not on schedule.
+    without a known last dose cannot be judged and count as not on schedule. Per course by dense
+    arrays indexed by course_idx, the test days in course and day order.
     """
     start, stop = settings.month1_window
-    end = pd.Series(flags["end_day"].to_numpy(), index=flags["course_idx"].to_numpy())
-    tested = rows[(rows["day"] >= start)][["course_idx", "day"]].drop_duplicates()
-    tested = tested[tested["day"] <= tested["course_idx"].map(end).fillna(-np.inf)].sort_values(["course_idx", "day"])
-    first = tested.groupby("course_idx")["day"].min()
-    last = tested.groupby("course_idx")["day"].max()
-    gaps = tested.groupby("course_idx")["day"].diff().groupby(tested["course_idx"]).max()
-    known_end = end.notna()
+    end_of = np.full(data.store.course_slots, np.nan)
+    end_of[course] = end
+    with np.errstate(invalid="ignore"):
+        tested = (day >= start) & (day <= end_of[row_course])
+    tested_course, tested_day = row_course[tested].astype(np.int64), day[tested].astype("float")
+    if not _ascending(tested_course, tested_day):
+        order = np.lexsort((tested_day, tested_course))
+        tested_course, tested_day = tested_course[order], tested_day[order]
+    first, last, largest_gap = (np.full(data.store.course_slots, np.nan) for _ in range(3))
+    if tested_course.size:  # each course's tests are one run of rows
+        starts = np.flatnonzero(np.r_[True, tested_course[1:] != tested_course[:-1]])
+        course_of_run = tested_course[starts]
+        first[course_of_run], last[course_of_run] = tested_day[starts], tested_day[np.r_[starts[1:], tested_course.size] - 1]
+        gaps = np.diff(tested_day, prepend=np.nan)
+        gaps[starts] = np.nan  # a course's first test has no gap before it
+        largest_gap[course_of_run] = np.fmax.reduceat(gaps, starts)
+    known_end = np.isfinite(end)
     short = known_end & (end < stop)
-    month1 = short | (end.index.map(first).to_numpy(dtype="float") <= stop)
-    tail = end - end.index.map(last).to_numpy(dtype="float")
-    largest_gap = np.fmax(end.index.map(gaps).to_numpy(dtype="float"), tail.to_numpy())
+    month1 = short | (first[course] <= stop)
+    largest_gap = np.fmax(largest_gap[course], end - last[course])
     regular = short | (np.nan_to_num(largest_gap, nan=np.inf) <= settings.max_gap_days)
-    return (month1 & known_end).to_numpy(), (regular & known_end & month1).to_numpy()
+    return month1 & known_end, regular & known_end & month1
 
 
 COMPLIANCE_ROWS = {
@@ -1045,26 +1449,45 @@ def pregnancy_months(source: Cohort | LabData) -> pd.DataFrame:
 
 def _pregnancy_months(data: LabData) -> pd.DataFrame:
     settings = data.settings
-    courses = data.courses[(data.courses["can_become_pregnant"].astype(str).str.lower() == "yes")]
+    courses = data.courses[_is_yes(data.courses["can_become_pregnant"])]
     courses = courses[np.isfinite(courses["end_day"].to_numpy(dtype="float"))]
-    months = np.maximum(1, np.floor((courses["end_day"].to_numpy(dtype="float") + 1) / DAYS_PER_MONTH + 0.5)).astype("int64")
+    end = courses["end_day"].to_numpy(dtype="float")
+    months = np.maximum(1, np.floor((end + 1) / DAYS_PER_MONTH + 0.5)).astype("int64")
     table = pd.DataFrame({"course_idx": courses["course_idx"].to_numpy(), "end_day": courses["end_day"].to_numpy(), "months": months})
-    tests = data.rows(["HCG"], columns=["day", "month", "above_uln"])
-    tests = tests[tests["course_idx"].isin(table["course_idx"]).to_numpy()]
-    month = np.where((tests["day"] >= -settings.pregnancy_lookback_days) & (tests["day"] <= 0), 0, tests["month"])
-    limit = tests["course_idx"].map(table.set_index("course_idx")["months"]).to_numpy()
-    inside = (month >= 0) & (month < limit)
-    covered = pd.DataFrame({"course_idx": tests["course_idx"].to_numpy()[inside], "month": month[inside]}).drop_duplicates()
-    index = table.set_index("course_idx").index
-    table["months_tested"] = covered.groupby("course_idx").size().reindex(index, fill_value=0).to_numpy()
-    end = tests["course_idx"].map(table.set_index("course_idx")["end_day"])
-    before = tests.loc[(tests["day"] >= -settings.pregnancy_lookback_days) & (tests["day"] <= 0), "course_idx"].unique()
-    after = tests.loc[(tests["day"] > end) & (tests["day"] <= end + 60), "course_idx"].unique()
-    positive = tests.loc[tests["above_uln"] == 1, "course_idx"].unique()
-    table["tested_before_start"] = table["course_idx"].isin(before).to_numpy()
-    table["tested_after_end"] = table["course_idx"].isin(after).to_numpy()
-    table["positive_test"] = table["course_idx"].isin(positive).to_numpy()
+    slots = data.store.course_slots
+    course_months, course_end = np.zeros(slots, dtype=np.int64), np.full(slots, np.nan)
+    course_months[table["course_idx"]], course_end[table["course_idx"]] = months, end
+    tests = data.columns(["course_idx", "day", "month", "above_uln"], ["HCG"])
+    eligible = course_months[tests["course_idx"]] > 0
+    course, day, above = tests["course_idx"][eligible].astype(np.int64), tests["day"][eligible], tests["above_uln"][eligible]
+    before_start = (day >= -settings.pregnancy_lookback_days) & (day <= 0)
+    month = np.where(before_start, 0, tests["month"][eligible]).astype(np.int64)
+    inside = (month >= 0) & (month < course_months[course])
+    table["months_tested"] = _distinct_months(course[inside], month[inside], slots, int(course_months.max(initial=0)))[table["course_idx"]]
+    ended = course_end[course]
+    for column, done in (("tested_before_start", before_start), ("tested_after_end", (day > ended) & (day <= ended + 60)),
+                         ("positive_test", above == 1)):
+        flag = np.zeros(slots, dtype=bool)
+        flag[course[done]] = True
+        table[column] = flag[table["course_idx"]]
     return table
+
+
+def _is_yes(values: pd.Series) -> np.ndarray:
+    """Is each value "yes" (any case)? Judged once per distinct value."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    yes = np.array([str(u).lower() == "yes" for u in uniques] + [str(np.nan).lower() == "yes"], dtype=bool)
+    return yes[codes]
+
+
+def _distinct_months(course: np.ndarray, month: np.ndarray, slots: int, months: int) -> np.ndarray:
+    """Per course_idx: how many distinct months (0 .. months-1) the rows cover."""
+    if slots * months <= 50_000_000:  # a course x month grid: marking cells beats sorting the rows
+        covered = np.zeros((slots, max(months, 1)), dtype=bool)
+        covered[course, month] = True
+        return covered.sum(axis=1)
+    distinct = np.unique(course * months + month) // months
+    return np.bincount(distinct, minlength=slots)
 
 
 def pregnancy_test_compliance(source: Cohort | LabData, months: pd.DataFrame | None = None) -> Estimate:
@@ -1125,12 +1548,13 @@ class LabAnalysis:
 
 
 def analyse(source: Cohort | LabData, settings: LabSettings | None = None, group_by: str | pd.Series | None = None,
-            cohort: Cohort | None = None, tests: tuple[str, ...] | None = None, with_recovery: bool = True,
+            cohort: Cohort | None = None, tests: tuple[str, ...] | None = None, with_page_tables: bool = True,
             by_phase: bool | None = None) -> LabAnalysis:
     """Every table of the area from one harmonised, derived copy of the lab rows.
 
     Trends are split into results up to and after the last dose unless groups are compared
-    (`by_phase` None), so that each chart line stays readable."""
+    (`by_phase` None), so that each chart line stays readable. Without `with_page_tables` the
+    tables only the page and the report show (ranges, recovery, eDISH points) are left empty."""
     data = lab_data(source, settings)
     cohort = cohort if cohort is not None else (source if isinstance(source, Cohort) else None)
     label = group_by if isinstance(group_by, str) else None
@@ -1144,9 +1568,9 @@ def analyse(source: Cohort | LabData, settings: LabSettings | None = None, group
                           by_phase=group_by is None if by_phase is None else by_phase),
         new_abnormal=new_abnormal,
         grades=grade_summary(data),
-        ranges=on_treatment_ranges(data),
-        recovery=recovery_after_course(data) if with_recovery else pd.DataFrame(),
-        edish=edish_points(data),
+        ranges=on_treatment_ranges(data) if with_page_tables else pd.DataFrame(),
+        recovery=recovery_after_course(data) if with_page_tables else pd.DataFrame(),
+        edish=edish_points(data) if with_page_tables else pd.DataFrame(),
         compliance=compliance_table(data, flags),
         monitoring=proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags)),
         pregnancy=pregnancy_table(data, months),
@@ -1169,7 +1593,7 @@ def summary_section(cohort: Cohort, options) -> dict:
             course_groups(group_by, cohort)
     except ValueError:
         group_by = None
-    result = analyse(cohort, settings, group_by=group_by or None, with_recovery=False, by_phase=False)
+    result = analyse(cohort, settings, group_by=group_by or None, with_page_tables=False, by_phase=False)
     data, time = result.data, settings.group
     keep = ["test", "unit", *(["group"] if group_by else []), time, "n", "mean", "sd", "median", "q1", "q3",
             "above_uln", "ci_low", "ci_high", "above_uln_n", "limit_known_n"]
@@ -1187,7 +1611,7 @@ def summary_section(cohort: Cohort, options) -> dict:
             "positive_pregnancy_tests": proportion(int(positive["met"]), int(positive["total"])).as_dict(),
         },
         "harmonisation": {
-            "rows_analysed": len(data.labs),
+            "rows_analysed": data.n_rows,
             "rows_excluded": int(data.excluded["rows"].sum()) if len(data.excluded) else 0,
             "excluded": _records(data.excluded),
         },

@@ -4,14 +4,17 @@ The app's upload, the command line and notebooks share `load_tables`. The files 
 canonical CSV files, standard exports (CDISC ADaM/SDTM, REDCap), or any CSV/TSV/Excel/Parquet
 export with a column mapping (`analysis.mapping`), proposed automatically or saved by the user.
 Loading never raises for bad input: what is wrong with a file becomes a finding in the report,
-and only valid rows reach the cohort (the policy is in `analysis.validation`). Files are read
-as text, mapped, then typed and checked column by column, so a million rows cost no Python loop.
+and only valid rows reach the cohort (the policy is in `analysis.validation`). Canonical files
+are read with the schema's types (text dictionary-encoded), other files as text that is mapped
+and then typed; every column is checked whole, so a million rows cost no Python loop, and each
+table's cells are freed once checked.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +66,7 @@ def load_bundle(path: str | Path, source: str | None = None, synthetic: bool = F
         builder = ReportBuilder()
         builder.add(ERROR, path.name or str(path), str(error), action=NOT_LOADED)
         return LoadResult(None, builder.build())
-    return load_tables(files, source or path.name, synthetic, mapping=mapping, skipped=skipped)
+    return _load_files(files, source or path.name, synthetic, mapping, skipped, owns_files=True)
 
 
 def read_bundle(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -88,11 +91,21 @@ def load_tables(files: dict[str, bytes], source: str, synthetic: bool = False, m
     Without a mapping, standard formats are recognised and other files mapped as proposed; with
     one, the files it names are mapped as it says.
     """
+    return _load_files(files, source, synthetic, mapping, skipped, owns_files=False)
+
+
+def _load_files(files: dict[str, bytes], source: str, synthetic: bool, mapping: Mapping | None, skipped: list[str] | None,
+                owns_files: bool) -> LoadResult:
+    """`load_tables`; with `owns_files`, the dict is emptied once read, so that the bytes go with
+    the sheets read from them as soon as the cells are checked (a million courses need the room)."""
     builder = ReportBuilder()
     try:
         for name in skipped or ():  # documentation beside the data is expected, not a problem
             builder.add(NOTE, name, NOT_DATA, action=FILE_IGNORED)
-        return load_plan(plan_upload(files, mapping), source, synthetic, builder)
+        plan = plan_upload(files, mapping)
+        if owns_files:
+            files.clear()
+        return load_plan(plan, source, synthetic, builder, _owns_plan=True)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
         builder.add(ERROR, source, f"internal error while loading ({type(error).__name__}: {error}); please report it",
@@ -100,11 +113,16 @@ def load_tables(files: dict[str, bytes], source: str, synthetic: bool = False, m
         return LoadResult(None, builder.build())
 
 
-def load_plan(plan: UploadPlan, source: str, synthetic: bool = False, builder: ReportBuilder | None = None) -> LoadResult:
-    """Loads an upload whose mapping the user has seen (and perhaps changed) on the Data page."""
+def load_plan(plan: UploadPlan, source: str, synthetic: bool = False, builder: ReportBuilder | None = None,
+              _owns_plan: bool = False) -> LoadResult:
+    """Loads an upload whose mapping the user has seen (and perhaps changed) on the Data page.
+
+    A plan the loader made itself (`_owns_plan`) gives up its sheets' cells and bytes once they
+    are mapped; a plan from the Data page is left whole, to be loaded again with another mapping.
+    """
     builder = builder or ReportBuilder()
     try:
-        return _load(plan, source, synthetic, builder)
+        return _load(plan, source, synthetic, builder, _owns_plan)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
         builder.add(ERROR, source, f"internal error while loading ({type(error).__name__}: {error}); please report it",
@@ -112,9 +130,12 @@ def load_plan(plan: UploadPlan, source: str, synthetic: bool = False, builder: R
         return LoadResult(None, builder.build())
 
 
-def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder) -> LoadResult:
+def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder, owns_plan: bool) -> LoadResult:
     report_stage("Reading the files")
+    data_fingerprint = fingerprint(plan)
     tables = raw_tables(plan, builder)
+    if owns_plan:
+        _release_sheets(plan)
     for sheet_plan in plan.sheets:
         used = [m for m in sheet_plan.mappings if m.table]
         if used and not sheet_plan.refused:
@@ -126,13 +147,21 @@ def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder
     report_stage("Checking every value")
     checked = validate_tables(tables, builder)
     lab_files = [raw.file for raw in tables.get("labs", [])]
-    del tables  # the cells as text: free them before the cohort is built (a million courses need the room)
+    del tables  # the cells as read: free them before the cohort is built (a million courses need the room)
     release_memory()
     if checked is not None and "labs" in checked:  # once here, not on every page (analysis.prepare)
         checked["labs"] = harmonise_labs(checked["labs"], lab_files, builder)
-    cohort = None if checked is None else build_cohort(checked, source, synthetic, fingerprint(plan))
+    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint)
     release_memory()
     return LoadResult(cohort, builder.build())
+
+
+def _release_sheets(plan: UploadPlan) -> None:
+    """The sheets' cells and bytes dropped: the raw tables hold the cells they need, and the
+    validator frees those a table at a time."""
+    for sheet_plan in plan.sheets:
+        sheet_plan.sheet.columns = []
+        sheet_plan.sheet.data = b""
 
 
 def _list_files_in_table_order(plan: UploadPlan, tables: dict, builder: ReportBuilder) -> None:
@@ -172,10 +201,12 @@ def fingerprint(plan: UploadPlan) -> str:
             continue
         tables = "+".join(sorted(m.table for m in mappings))
         rules = [m.to_dict() | {"file": "", "sheet": None} for m in mappings if m.format != "canonical"]
-        data = sheet_plan.sheet.data
-        used.append((tables, hashlib.sha256(data).hexdigest(), sheet_plan.sheet.sheet or "", data,
-                     json.dumps(rules, sort_keys=True)))
-    for tables, _, sheet, data, rules in sorted(used, key=lambda item: item[:3]):
+        used.append((tables, sheet_plan.sheet.sheet or "", sheet_plan.sheet.data, json.dumps(rules, sort_keys=True)))
+    repeated = Counter(tables for tables, *_ in used)
+    # Sheets feeding the same tables are ordered by their content's hash (then sheet name), so
+    # the order of the files does not matter; that hash is needed only for them.
+    order = {id(item): (item[0], hashlib.sha256(item[2]).hexdigest() if repeated[item[0]] > 1 else "", item[1]) for item in used}
+    for tables, sheet, data, rules in sorted(used, key=lambda item: order[id(item)]):
         digest.update(f"{tables}.csv\n{sheet}\n{len(data)}\n".encode())
         digest.update(data)
         if rules != "[]":

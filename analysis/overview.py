@@ -1,12 +1,14 @@
 """The cohort at a glance: size, demographics, dosing, course length and data completeness."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort
+from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from .figures import PALETTE, count_bars, has_hatched_bars, histogram_bars, styled, withheld_rows
 from .schema import SPECS, TABLES
 from .suppression import count_label, count_labels, hidden_bars_note, hidden_shares, how_many, numerator_labels, withheld_note
@@ -81,16 +83,61 @@ def demographics_table(cohort: Cohort) -> pd.DataFrame:
 
 def completeness(cohort: Cohort) -> pd.DataFrame:
     """Share of non-missing values per canonical column of each table (absent columns show 0%)."""
+    by_course = cohort.derived(("overview.filled",), lambda: _filled_by_course(cohort), _restricted_filled)
+    counts = {"courses": _filled(cohort.courses, SPECS["courses"].names), **{name: c.total for name, c in by_course.items()}}
     rows = []
     for name in TABLES:
-        table = cohort.table(name)
+        n_rows, filled = counts[name]
         for spec in SPECS[name].columns:
-            filled = int(table[spec.name].notna().sum()) if spec.name in table else 0
             rows.append({
-                "table": name, "column": spec.name, "required": spec.required, "rows": len(table),
-                "filled": filled, "percent_filled": round(filled / len(table) * 100, 1) if len(table) else 0.0,
+                "table": name, "column": spec.name, "required": spec.required, "rows": n_rows,
+                "filled": int(filled.get(spec.name, 0)), "percent_filled": round(filled.get(spec.name, 0) / n_rows * 100, 1) if n_rows else 0.0,
             })
     return pd.DataFrame(rows)
+
+
+def _filled(table: pd.DataFrame, columns) -> tuple[int, dict[str, int]]:
+    return len(table), {c: int(table[c].notna().sum()) for c in columns if c in table}
+
+
+@dataclass(frozen=True)
+class FilledByCourse:
+    """Rows and filled values per course (row = course_idx) of a table, so that a subset of courses
+    sums them instead of scanning the table again; `total` counts the whole table."""
+
+    total: tuple[int, dict[str, int]]
+    columns: tuple[str, ...]
+    rows: np.ndarray  # rows per course
+    filled: np.ndarray  # courses x columns
+
+
+def _filled_by_course(cohort: Cohort) -> dict[str, FilledByCourse]:
+    """Each table other than courses: its rows and filled values, in total and per course."""
+    size = int(cohort.courses["course_idx"].max()) + 1 if cohort.n_courses else 0
+    return {name: _table_filled(cohort.table(name), SPECS[name].names, size) for name in TABLES[1:]}
+
+
+def _table_filled(table: pd.DataFrame, names, size: int) -> FilledByCourse:
+    columns = tuple(c for c in names if c in table)
+    course = table["course_idx"].to_numpy(dtype=np.int64, na_value=-1)
+    linked = (course >= 0) & (course < size)
+    filled = np.zeros((size, len(columns)), dtype=np.int32)
+    total = {}
+    for position, column in enumerate(columns):
+        present = table[column].notna().to_numpy()
+        total[column] = int(present.sum())
+        filled[:, position] = np.bincount(course[linked & present], minlength=size)
+    return FilledByCourse((len(table), total), columns, np.bincount(course[linked], minlength=size), filled)
+
+
+def _restricted_filled(whole: dict[str, FilledByCourse], lineage: Lineage, cohort: Cohort) -> dict[str, FilledByCourse]:
+    restricted = {}
+    for name, counts in whole.items():
+        kept = lineage.keeps(np.arange(counts.rows.size))
+        sums = counts.filled[kept].sum(axis=0, dtype=np.int64)
+        total = (int(counts.rows[kept].sum()), {c: int(v) for c, v in zip(counts.columns, sums)})
+        restricted[name] = replace(counts, total=total)
+    return restricted
 
 
 def demographics_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figure:

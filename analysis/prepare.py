@@ -75,9 +75,16 @@ def lab_findings(issues: pd.DataFrame) -> pd.DataFrame:
 
 
 def compact_text(values: pd.Series) -> pd.Series:
-    """Text with few distinct values as a categorical (missing stays missing)."""
+    """Text with few distinct values as a categorical (missing stays missing), its categories the
+    values present in the order they first appear; a categorical (text the reader dictionary-
+    encoded) gets the same categories by factorizing its integer codes, not its text."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values
+        codes, seen = pd.factorize(values.cat.codes.to_numpy(), use_na_sentinel=True)
+        present = seen >= 0
+        renumbered = np.full(len(seen), -1, dtype=np.int64)
+        renumbered[present] = np.arange(int(present.sum()))
+        categories = pd.Index(values.cat.categories[seen[present]], dtype=object)
+        return pd.Series(pd.Categorical.from_codes(renumbered[codes], categories), index=values.index, name=values.name)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return pd.Series(pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)), index=values.index, name=values.name)
 

@@ -16,7 +16,7 @@ import io
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 import numpy as np
@@ -24,6 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
+from .schema import SPECS, ColumnSpec
 
 # Cell texts that mean "no value", as spreadsheets and statistics packages write them.
 NULL_MARKERS = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
@@ -63,7 +65,7 @@ class Sheet:
     sheet: str | None            # the workbook sheet, None for CSV and Parquet
     kind: str                    # "CSV", "Excel", "Parquet"
     names: list[str]             # header cells, blanks (line breaks too) collapsed
-    columns: list[pa.Array]      # string arrays, one per header cell
+    columns: list[pa.Array]      # one per header cell: text, or typed as the schema says (see `typed`)
     rows: np.ndarray             # int64: each record's row as a spreadsheet shows it (header = row 1)
     malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # (row, values found, text)
     notes: list[str] = field(default_factory=list)  # what reading noticed that may be wrong (e.g. the encoding)
@@ -73,6 +75,9 @@ class Sheet:
     data: bytes = b""            # the original bytes (for the fingerprint); never written anywhere
     info: list[str] = field(default_factory=list)   # what reading did that the user should know (not a problem)
     row_warnings: list[tuple[int, str]] = field(default_factory=list)  # (row, message) found while reading
+    # A canonical file read with the schema's types (numbers as numbers, text dictionary-encoded):
+    # the validator checks its values without parsing text; `column` and `as_text` give text.
+    typed: bool = False
 
     @property
     def label(self) -> str:
@@ -88,11 +93,22 @@ class Sheet:
         return len(self.rows) + len(self.malformed)
 
     def column(self, name: str) -> pa.Array | None:
-        """The first column of that header name (exact, then in any letter case)."""
+        """The first column of that header name (exact, then in any letter case), as text."""
+        column = self.read_column(name)
+        return None if column is None else as_text(column)
+
+    def read_column(self, name: str) -> pa.Array | None:
+        """`column`, typed as read."""
         if name in self.names:
             return self.columns[self.names.index(name)]
         lowered = [n.lower() for n in self.names]
         return self.columns[lowered.index(name.lower())] if name.lower() in lowered else None
+
+    def as_text(self) -> "Sheet":
+        """The same sheet with every column as text (for mappings that rewrite cells)."""
+        if not self.typed:
+            return self
+        return replace(self, columns=[as_text(column) for column in self.columns], typed=False)
 
     def detected(self) -> str:
         """What was detected, in words: 'CSV, UTF-8 with byte order mark, semicolon-separated, decimal commas'."""
@@ -108,14 +124,19 @@ class Sheet:
     def preview(self, limit: int = 200) -> pd.DataFrame:
         """The first rows as a text DataFrame (for showing and for proposing a mapping)."""
         names = unique_names(self.names)
-        return pd.DataFrame({name: column.slice(0, limit).to_pylist() for name, column in zip(names, self.columns)})
+        return pd.DataFrame({name: as_text(column.slice(0, limit)).to_pylist() for name, column in zip(names, self.columns)})
 
     def subset(self, mask: np.ndarray, sheet: str | None = None) -> "Sheet":
         """The same sheet restricted to some records (e.g. one REDCap instrument)."""
         selected = pa.array(mask)
         return Sheet(self.file, sheet if sheet is not None else self.sheet, self.kind, list(self.names),
                      [column.filter(selected) for column in self.columns], self.rows[mask], [], [],
-                     self.encoding, self.delimiter, self.decimal_comma, self.data, [])
+                     self.encoding, self.delimiter, self.decimal_comma, self.data, [], typed=self.typed)
+
+
+def as_text(column: pa.Array) -> pa.Array:
+    """A column as text, whatever type it was read as."""
+    return column if column.type == pa.string() else column.cast(pa.string())
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -349,6 +370,14 @@ def read_csv(name: str, data: bytes) -> Sheet:
     info = []
     delimiter = sniff_delimiter(text)
     decimal_comma = _decimal_comma_file(text, delimiter)
+    typed = _read_typed(text, delimiter, _table_named(name)) if not decimal_comma else None
+    if typed is not None:
+        names, columns = typed
+        rows = record_rows(len(columns[0]) if columns else 0, [])
+        sheet = Sheet(name, None, "CSV", names, columns, rows, [], notes, encoding, delimiter, False, data, info, typed=True)
+        if text.count(b'"') % 2:
+            sheet.row_warnings.append(_open_quote(sheet))
+        return sheet
     malformed: list[tuple[int | None, int, str]] = []
     try:
         try:  # fast: many threads, no Python called back while parsing
@@ -379,12 +408,88 @@ def read_csv(name: str, data: bytes) -> Sheet:
 
 def _open_quote(sheet: Sheet) -> tuple[int, str]:
     """An odd number of quotes: the first record holding a line break is where the quote opened."""
-    breaks = [pc.fill_null(pc.match_substring(column, "\n"), False).to_numpy(zero_copy_only=False) for column in sheet.columns]
+    breaks = [pc.fill_null(pc.match_substring(as_text(column), "\n"), False).to_numpy(zero_copy_only=False) for column in sheet.columns]
     spanning = np.flatnonzero(np.logical_or.reduce(breaks)) if breaks and sheet.n_rows else np.array([], dtype=np.int64)
     if len(spanning):
         return int(sheet.rows[spanning[0]]), ("a quote (\") may be left open on this row, joining the lines that follow "
                                               "into one cell; check the quotes in the file")
     return int(sheet.rows[-1]) if sheet.n_rows else 1, "a quote (\") is left open somewhere in the file"
+
+
+# How the reader types a canonical column: numbers as numbers, text with few distinct values
+# dictionary-encoded (a code a row); dates stay text for the validator's date checks.
+READ_TYPES = {"int": pa.int64(), "float": pa.float64(), "date": pa.string()}
+DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
+CONVERSION_FAILED = re.compile(r"In CSV column #(\d+): CSV conversion error")
+
+
+def _table_named(name: str) -> str | None:
+    """The canonical table a file's name names (courses.csv, Visits.CSV, labs.tsv), if any."""
+    stem = re.sub(r"\.(csv|tsv|txt)$", "", re.split(r"[\\/]", name)[-1].lower())
+    return stem if stem in SPECS else None
+
+
+def _read_typed(text: bytes, delimiter: str, table: str | None) -> tuple[list[str], list[pa.Array]] | None:
+    """A canonical file whose header names only the table's own columns, read with their types by
+    pyarrow's parallel reader; None where the file needs the text path (other or repeated names,
+    lines with the wrong number of values). A number column holding a value its type cannot take,
+    or one outside the column's range, is read as text, so the validator can name each bad cell
+    as written: a typed column holds only valid values."""
+    if table is None:
+        return None
+    spec = SPECS[table]
+    header = _header(text, delimiter)
+    keys = [name.lower() for name in header]
+    if not header or len(set(keys)) != len(keys) or not set(keys) <= set(spec.names) or any(clean_name(n) != n for n in header):
+        return None
+    types = {name: READ_TYPES.get(spec.column(key).kind, DICTIONARY_TEXT) for name, key in zip(header, keys)}
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in text, ignore_empty_lines=False)
+    for _ in range(len(header) + 1):
+        try:
+            read = _read_with_types(text, parse_options, types)
+        except pa.ArrowInvalid as error:
+            failed = CONVERSION_FAILED.search(str(error))
+            if failed is None or int(failed.group(1)) >= len(header):
+                return None
+            types[header[int(failed.group(1))]] = pa.string()
+            continue
+        if read.column_names != header:
+            return None
+        columns = [_one_array(read.column(i)) for i in range(read.num_columns)]
+        invalid = [name for name, key, column in zip(header, keys, columns)
+                   if column.type in (pa.int64(), pa.float64()) and _any_invalid(column, spec.column(key))]
+        if invalid:  # only those columns read again, as text
+            as_written = _read_with_types(text, parse_options, {name: pa.string() for name in invalid}, include=invalid)
+            columns = [_one_array(as_written.column(name)) if name in invalid else column for name, column in zip(header, columns)]
+        return header, columns
+    return None
+
+
+def _read_with_types(text: bytes, parse_options: pacsv.ParseOptions, types: dict, include: list[str] | None = None) -> pa.Table:
+    convert_options = pacsv.ConvertOptions(column_types=types, null_values=NULL_MARKERS, strings_can_be_null=True,
+                                           quoted_strings_can_be_null=False, include_columns=include)
+    read = pacsv.read_csv(pa.BufferReader(text), pacsv.ReadOptions(use_threads=True), parse_options, convert_options)
+    return read.unify_dictionaries()
+
+
+def _any_invalid(numbers: pa.Array, spec: ColumnSpec) -> bool:
+    """A number outside the column's range, or not finite."""
+    bad = [pc.invert(pc.is_finite(numbers))] if pa.types.is_floating(numbers.type) else []
+    bad += [pc.less(numbers, spec.minimum)] if spec.minimum is not None else []
+    bad += [pc.greater(numbers, spec.maximum)] if spec.maximum is not None else []
+    return any(pc.any(mask).as_py() for mask in bad)
+
+
+def _header(text: bytes, delimiter: str) -> list[str]:
+    sample = text[:SNIFF_BYTES].decode("utf-8", errors="replace")
+    try:
+        return next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
 
 
 def clean_name(name: str) -> str:

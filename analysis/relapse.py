@@ -2,7 +2,7 @@
 
 Tests the source document's "Minimal Relapse", results that last "for years" and "a few may need
 a short second course" (claims C06, C07, C08) with Kaplan-Meier curves, log-rank tests and a
-Cox model (analysis.survival, on lifelines).
+Cox model (analysis.survival).
 
 Censoring rules, applied the same way everywhere:
 - Time runs from the last dose (or, for trial data, from the first dose) to the recorded relapse.
@@ -16,13 +16,13 @@ Censoring rules, applied the same way everywhere:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort
+from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage, memoised
 from .filters import COLUMN_LABELS, MISSING_LABEL
 from .schema import DAYS_PER_MONTH
 from .stats import Estimate
@@ -110,6 +110,9 @@ class EventTimes:
     times: pd.DataFrame  # course_idx, days, event (bool), outcome
     excluded: pd.DataFrame  # course_idx, patient_id, course_number, problem, reason, the day columns
     total: int
+    # (course_idx, course_idx of the patient's next course) where the further course's start stands in
+    # for a missing retreat_day: a subset keeping both courses of every pair can cut its times from these.
+    retreat_links: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), "int64"), compare=False, repr=False)
 
     @property
     def entered(self) -> int:
@@ -125,11 +128,16 @@ class EventTimes:
 
 
 def relapse_times(cohort: Cohort, settings: RelapseSettings | None = None) -> EventTimes:
-    """Time to relapse per course under the censoring rules of this module."""
+    """Time to relapse per course under the censoring rules of this module (once per cohort and settings:
+    the page, the claims and the JSON summary share it)."""
     settings = settings or RelapseSettings()
+    return cohort.derived(("relapse.times", RELAPSE, settings), lambda: _relapse_times(cohort, settings), _restricted_times)
+
+
+def _relapse_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
     courses = cohort.courses
     relapse = _days(courses["relapse_day"])
-    retreat = _retreat_days(courses)
+    retreat, links = _retreat_days(courses)
     without_relapse = relapse.isna() & retreat.notna()
     if settings.retreatment_counts_as_relapse:
         event_day = relapse.fillna(retreat)
@@ -139,30 +147,48 @@ def relapse_times(cohort: Cohort, settings: RelapseSettings | None = None) -> Ev
         event_day = relapse
         outcome = np.where(relapse.notna(), "relapse", np.where(without_relapse, "censored at further course", "censored at follow-up end"))
         censor_day = _days(courses["followup_end_day"]).where(~without_relapse, retreat)
-    return _event_times(cohort, RELAPSE, settings, event_day, censor_day, pd.Series(outcome, index=courses.index))
+    return _event_times(cohort, RELAPSE, settings, event_day, censor_day, pd.Series(outcome, index=courses.index), links)
 
 
 def second_course_times(cohort: Cohort, settings: RelapseSettings | None = None) -> EventTimes:
     """Time to the start of a further course per course, censored at follow-up end."""
     settings = settings or RelapseSettings()
+    return cohort.derived(("relapse.times", SECOND_COURSE, settings), lambda: _second_course_times(cohort, settings),
+                          _restricted_times)
+
+
+def _restricted_times(whole: EventTimes, lineage: Lineage, cohort: Cohort) -> EventTimes:
+    """A subset's event times cut from the whole cohort's: each course's times depend on its own
+    dates, except where its next course's start stands in for the retreatment day; when a subset
+    drops such a next course, its times are computed again."""
+    links = whole.retreat_links[lineage.keeps(whole.retreat_links[:, 0])]
+    if not lineage.keeps(links[:, 1]).all():
+        compute = _relapse_times if whole.kind == RELAPSE else _second_course_times
+        return compute(cohort, whole.settings)
+    return EventTimes(whole.kind, whole.settings, whole.times[lineage.keeps(whole.times["course_idx"])].reset_index(drop=True),
+                      whole.excluded[lineage.keeps(whole.excluded["course_idx"])].reset_index(drop=True), cohort.n_courses, links)
+
+
+def _second_course_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
     courses = cohort.courses
-    retreat = _retreat_days(courses)
+    retreat, links = _retreat_days(courses)
     outcome = pd.Series(np.where(retreat.notna(), "further course", "censored at follow-up end"), index=courses.index)
-    return _event_times(cohort, SECOND_COURSE, settings, retreat, _days(courses["followup_end_day"]), outcome)
+    return _event_times(cohort, SECOND_COURSE, settings, retreat, _days(courses["followup_end_day"]), outcome, links)
 
 
 def _days(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce").astype("float")
 
 
-def _retreat_days(courses: pd.DataFrame) -> pd.Series:
-    """retreat_day as given, else the patient's next course's start, counted from this course's start."""
+def _retreat_days(courses: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """retreat_day as given, else the patient's next course's start, counted from this course's start;
+    and the (course_idx, next course's course_idx) pairs where the next course was looked at."""
     given = _days(courses["retreat_day"])
     starts = courses["start_date"]
     if not pd.api.types.is_datetime64_any_dtype(starts):
         starts = pd.to_datetime(starts, errors="coerce")
     if starts.isna().all() or not courses["course_number"].gt(1).any():
-        return given
+        return given, np.zeros((0, 2), "int64")
     patient = pd.factorize(courses["patient_id"])[0]
     order = np.lexsort((courses["course_number"].to_numpy(dtype="float", na_value=np.nan), patient))
     start_days = (starts.to_numpy(dtype="datetime64[D]").astype("float"))[order]
@@ -171,11 +197,14 @@ def _retreat_days(courses: pd.DataFrame) -> pd.Series:
     gap = np.where(same_patient, np.append(start_days[1:], np.nan) - start_days, np.nan)
     next_start = np.empty(len(courses))
     next_start[order] = gap
-    return given.fillna(pd.Series(next_start, index=courses.index).where(lambda g: g >= 0))
+    index = courses["course_idx"].to_numpy(dtype="int64")[order]
+    looked = same_patient & given.isna().to_numpy()[order]
+    links = np.column_stack([index[looked], np.append(index[1:], -1)[looked]])
+    return given.fillna(pd.Series(next_start, index=courses.index).where(lambda g: g >= 0)), links
 
 
 def _event_times(cohort: Cohort, kind: str, settings: RelapseSettings, event_day: pd.Series, censor_day: pd.Series,
-                 outcome: pd.Series) -> EventTimes:
+                 outcome: pd.Series, retreat_links: np.ndarray) -> EventTimes:
     courses = cohort.courses
     end = _days(courses["end_day"])
     origin = end if settings.origin == "end" else pd.Series(0.0, index=courses.index)
@@ -203,11 +232,16 @@ def _event_times(cohort: Cohort, kind: str, settings: RelapseSettings, event_day
     excluded.insert(3, "reason", reason[~usable])
     excluded.insert(3, "problem", np.where(reason[~usable].isin(MISSING_REASONS), "cannot enter (missing date)", "inconsistent dates"))
     excluded["last_visit_day"] = last_visit[~usable]
-    return EventTimes(kind, settings, times, excluded.reset_index(drop=True), len(courses))
+    return EventTimes(kind, settings, times, excluded.reset_index(drop=True), len(courses), retreat_links)
 
 
 def _last_visit_day(cohort: Cohort) -> pd.Series:
-    visits = cohort.visits
+    """Day of each course's last visit (indexed by course_idx); a subset's is cut from the whole cohort's."""
+    return cohort.derived(("relapse.last_visit_day",), lambda: _last_visit_days(cohort.visits),
+                          lambda whole, lineage, _: whole[lineage.keeps(whole.index)])
+
+
+def _last_visit_days(visits: pd.DataFrame) -> pd.Series:
     if visits.empty:
         return pd.Series(dtype="float")
     return visits.groupby("course_idx")["day"].max().astype("float")
@@ -248,11 +282,11 @@ def second_course_analysis(cohort: Cohort, settings: RelapseSettings | None = No
 def analyse(times: EventTimes, cohort: Cohort, group_by: str | None = None) -> SurvivalAnalysis:
     """Kaplan-Meier overall and, when `group_by` names a course column, per group with a log-rank test."""
     data = times.times
-    overall = fit_km(data["days"], data["event"], label="All courses")
+    overall = _fitted(times, "All courses")
     if not group_by:
         return SurvivalAnalysis(times, overall)
     values = group_values(cohort, data["course_idx"], group_by)
-    groups = fit_km_by_group(data["days"], data["event"], values.fillna(MISSING_LABEL), order=list(GROUP_ORDER.get(group_by, ())))
+    groups = fit_km_by_group(data["days"], data["event"], values.where(values.notna(), MISSING_LABEL), order=list(GROUP_ORDER.get(group_by, ())))
     return SurvivalAnalysis(times, overall, group_by, groups, logrank(data["days"], data["event"], values))
 
 
@@ -333,7 +367,7 @@ def cox_model(cohort: Cohort, settings: RelapseSettings | None = None, times: Ev
         return CoxResult(_empty_cox(), tuple(notes))
     try:
         table = cox_hazard_ratios(complete, "days", "event", {t: COX_TERMS[t] for t in terms})
-    except Exception as error:  # lifelines raises ConvergenceError and linear-algebra errors on degenerate data
+    except Exception as error:  # degenerate data: no maximum (ArithmeticError) or a singular information matrix (LinAlgError)
         notes.append(f"not fitted: the model did not converge ({type(error).__name__})")
         return CoxResult(_empty_cox(), tuple(notes))
     left_out = len(data) - len(complete)
@@ -374,13 +408,17 @@ def relapse_probability_at(cohort: Cohort, years: float = 1, settings: RelapseSe
 
 def second_course_probability_at(cohort: Cohort, years: float = 2, settings: RelapseSettings | None = None) -> Estimate:
     """C08: Kaplan-Meier probability of starting a further course within `years` (1 - S)."""
-    times = second_course_times(cohort, settings).times
-    return fit_km(times["days"], times["event"]).failure_at(years * DAYS_PER_YEAR)
+    return _fitted(second_course_times(cohort, settings)).failure_at(years * DAYS_PER_YEAR)
 
 
 def fit_relapse(cohort: Cohort, settings: RelapseSettings | None = None) -> KaplanMeier:
-    times = relapse_times(cohort, settings).times
-    return fit_km(times["days"], times["event"])
+    return _fitted(relapse_times(cohort, settings))
+
+
+def _fitted(times: EventTimes, label: str = "all") -> KaplanMeier:
+    """The Kaplan-Meier curve of all courses entered, fitted once per `EventTimes`."""
+    fitted = memoised(times, ("relapse.km",), lambda: fit_km(times.times["days"], times.times["event"], label=label))
+    return fitted if fitted.label == label else replace(fitted, label=label)
 
 
 # JSON summary section "relapse".

@@ -471,7 +471,7 @@ def labs_section(report: Report, cohort: Cohort, settings: dict) -> None:
     chosen = labs.LabSettings.from_settings(settings)
     result = labs.analyse(cohort, chosen)
     data = result.data
-    if data.labs.empty:
+    if data.n_rows == 0:
         report.notice("No lab result could be used: every row lacks a day, a value or a unit we can convert.")
         return
     report.text(f"{chosen.describe()}. On treatment = day 1 to the last dose.")

@@ -11,7 +11,7 @@ the source document's wording ("common", "rare", "very rare").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,8 @@ import pandas as pd
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort
+from .clearance import visit_arrays
+from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from .filters import MISSING_LABEL
 from .literature import reference
 from .stats import EXACT_BELOW_N, Estimate, proportion
@@ -198,6 +199,9 @@ class EventData:
     unknown_onset: int  # counted events whose onset day is unknown
     phq9_rise: pd.Index  # courses whose PHQ-9 rose from < 10 at baseline to >= 10 on treatment
     phq9_assessable: int  # courses with a baseline PHQ-9 < 10 and a score on treatment
+    # Per course, what a subset's counts are cut from (`_restricted_event_data`):
+    outside_courses: np.ndarray = field(default_factory=lambda: np.zeros(0, "int64"), compare=False, repr=False)
+    phq9_paired: pd.Index = field(default_factory=lambda: pd.Index([]), compare=False, repr=False)
 
     @property
     def at_risk(self) -> int:
@@ -211,7 +215,22 @@ class EventData:
 def event_data(cohort: Cohort, settings: SideEffectSettings | None = None) -> EventData:
     """Normalise the cohort's adverse events and keep the ones the settings count."""
     settings = settings or SideEffectSettings()
-    return cohort.memo(("side_effects.event_data", settings), lambda: _event_data(cohort, settings))
+    return cohort.derived(("side_effects.event_data", settings), lambda: _event_data(cohort, settings), _restricted_event_data)
+
+
+def _restricted_event_data(whole: EventData, lineage: Lineage, cohort: Cohort) -> EventData:
+    """A subset's event data cut from the whole cohort's: whether an event counts depends only on
+    the event and its course, so this equals normalising the subset's events again."""
+    courses = whole.courses[lineage.keeps(whole.courses["course_idx"])].reset_index(drop=True)
+    events = whole.events[lineage.keeps(whole.events["course_idx"])].reset_index(drop=True)
+    outside = whole.outside_courses[lineage.keeps(whole.outside_courses)]
+    paired = whole.phq9_paired[lineage.keeps(whole.phq9_paired)]
+    return EventData(
+        courses=courses, events=events, settings=whole.settings, recorded_events=len(events) + outside.size,
+        outside_window=outside.size, unknown_onset=int(events["onset_day"].isna().sum()),
+        phq9_rise=whole.phq9_rise[lineage.keeps(whole.phq9_rise)], phq9_assessable=len(paired),
+        outside_courses=outside, phq9_paired=paired,
+    )
 
 
 def _event_data(cohort: Cohort, settings: SideEffectSettings) -> EventData:
@@ -222,11 +241,12 @@ def _event_data(cohort: Cohort, settings: SideEffectSettings) -> EventData:
     events = _normalised_events(ae, courses, settings)
     emergent = _treatment_emergent(events, settings)
     counted = events[emergent].reset_index(drop=True)
-    rise, assessable = _phq9_rise(cohort, courses, settings)
+    rise, paired = _phq9_rise(cohort, courses, settings)
     return EventData(
         courses=courses.reset_index(drop=True), events=counted, settings=settings, recorded_events=len(events),
         outside_window=int((~emergent).sum()), unknown_onset=int(counted["onset_day"].isna().sum()),
-        phq9_rise=rise, phq9_assessable=assessable,
+        phq9_rise=rise, phq9_assessable=len(paired),
+        outside_courses=events.loc[~emergent.to_numpy(), "course_idx"].to_numpy(dtype="int64"), phq9_paired=paired,
     )
 
 
@@ -283,24 +303,40 @@ def _treatment_emergent(events: pd.DataFrame, settings: SideEffectSettings) -> p
     return onset.isna() | ((onset >= 0) & ~after_window)
 
 
-def _phq9_rise(cohort: Cohort, courses: pd.DataFrame, settings: SideEffectSettings) -> tuple[pd.Index, int]:
-    """Courses whose PHQ-9 went from < 10 at baseline to >= 10 on treatment, and how many could."""
-    visits = cohort.visits
-    if "phq9" not in visits:
-        return pd.Index([]), 0
-    scores = visits.loc[visits["phq9"].notna() & visits["course_idx"].notna(), ["course_idx", "day", "phq9"]]
-    if scores.empty:
-        return pd.Index([]), 0
-    # Visits of a cohort are kept in (course, day) order, so "last" below is the latest.
-    scores = scores.astype({"course_idx": "int64", "day": "float", "phq9": "float"})
-    baseline = scores[scores["day"] <= 0].groupby("course_idx")["phq9"].last()
-    end = scores["course_idx"].map(courses.set_index("course_idx")["end_day"])
-    limit = end + settings.window_days_after_end if settings.treatment_emergent else np.inf
-    on_treatment = scores[(scores["day"] > 0) & ~(scores["day"] > limit)]
-    worst = on_treatment.groupby("course_idx")["phq9"].max()
-    paired = pd.concat({"baseline": baseline, "worst": worst}, axis=1, join="inner")
-    paired = paired[paired["baseline"] < PHQ9_THRESHOLD]
-    return pd.Index(paired.index[paired["worst"] >= PHQ9_THRESHOLD]), len(paired)
+def _phq9_rise(cohort: Cohort, courses: pd.DataFrame, settings: SideEffectSettings) -> tuple[pd.Index, pd.Index]:
+    """Courses whose PHQ-9 went from < 10 at baseline to >= 10 on treatment, and those that could.
+
+    The baseline is the latest score on or before day 0; on treatment, the highest score from
+    day 1 to the end of the window. Visits without a day belong to neither.
+    """
+    if cohort.column("visits", "phq9") is None:
+        return pd.Index([]), pd.Index([])
+    visits = visit_arrays(cohort)  # in (course, day) order, shared with the clearance area
+    score, course, day = visits.values("phq9"), visits.course, visits.day
+    scored = ~np.isnan(score)
+    before = scored & (day <= 0)
+    end = np.full(visits.size, np.nan)
+    end[courses["course_idx"].to_numpy(dtype="int64")] = courses["end_day"].to_numpy(dtype="float")
+    limit = end[course] + settings.window_days_after_end if settings.treatment_emergent else np.inf
+    during = scored & (day > 0) & ~(day > limit)
+    baseline = _per_course(course[before], score[before], visits.size, _last_of_each)
+    worst = _per_course(course[during], score[during], visits.size, np.maximum.reduceat)
+    paired = np.flatnonzero(~np.isnan(worst) & (baseline < PHQ9_THRESHOLD))
+    return pd.Index(paired[worst[paired] >= PHQ9_THRESHOLD]), pd.Index(paired)
+
+
+def _last_of_each(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The last value of each run (runs begin at `starts`)."""
+    return values[np.append(starts[1:], values.size) - 1]
+
+
+def _per_course(course: np.ndarray, values: np.ndarray, size: int, reduce) -> np.ndarray:
+    """`reduce(values, starts)` per run of one course (rows in course order), as an array indexed by course_idx."""
+    result = np.full(size, np.nan)
+    if course.size:
+        starts = np.flatnonzero(np.append(True, course[1:] != course[:-1]))
+        result[course[starts]] = reduce(values, starts)
+    return result
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Kaplan-Meier curves, log-rank tests and Cox models on durations in days, wrapping lifelines.
+"""Kaplan-Meier curves, log-rank tests and Cox models on durations in days.
+
+The curves give lifelines' numbers exactly (the same sums in the same order, vectorised over
+groups, so a million courses and many groups cost one sort); the log-rank test and the Cox model
+are lifelines'.
 
 Generic over the event: relapse after a course, a second course, time to clearance. Every
 outcome area that estimates "the share who have had X by day t" uses these, so the curves,
@@ -10,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
+from scipy import stats as scipy_stats
+from lifelines import CoxPHFitter
 from lifelines.statistics import multivariate_logrank_test
-from lifelines.utils import median_survival_times
 
 from .stats import Estimate
 
@@ -78,36 +82,48 @@ def _step_index(days: np.ndarray, day: float) -> int:
 
 
 def fit_km(durations: pd.Series | np.ndarray, events: pd.Series | np.ndarray, label: str = "all", alpha: float = 0.05) -> KaplanMeier:
-    """Kaplan-Meier estimate with lifelines' log(-log) (exponential Greenwood) interval."""
+    """Kaplan-Meier estimate with the log(-log) (exponential Greenwood) interval, computed as
+    lifelines' KaplanMeierFitter does (the same sums in the same order, so the same numbers), in a
+    few vectorised passes instead of its table joins."""
     durations = np.asarray(durations, dtype="float")
     events = np.asarray(events, dtype="bool")
     if durations.size == 0:
         empty = pd.DataFrame({c: pd.Series(dtype="float") for c in KM_COLUMNS})
         return KaplanMeier(label, empty, 0, 0, None, (None, None))
-    fitter = KaplanMeierFitter(alpha=alpha).fit(durations, events, label=label)
-    table = _km_table(fitter)
-    return KaplanMeier(label, table, int(durations.size), int(events.sum()), *_median(fitter))
+    if not np.isfinite(durations).all():
+        raise ValueError("durations contain NaN or infinite values")
+    # Every course enters at day 0 (or at the earliest duration, if negative): that day is a step too.
+    days, step = np.unique(np.append(durations, min(0.0, durations.min())), return_inverse=True)
+    step = step[:-1]
+    removed = np.bincount(step, minlength=days.size)
+    observed = np.bincount(step, weights=events, minlength=days.size).astype("int64")
+    at_risk = durations.size - np.concatenate([[0], np.cumsum(removed)[:-1]])
+    survival, ci_low, ci_high = _km_curve(at_risk.astype("float"), observed.astype("float"), alpha)
+    table = pd.DataFrame({"day": days, "at_risk": at_risk.astype("int64"), "events": observed, "censored": removed - observed,
+                          "survival": survival, "ci_low": ci_low, "ci_high": ci_high})
+    median_ci = (_finite(_crossing(ci_low, days)), _finite(_crossing(ci_high, days)))
+    return KaplanMeier(label, table, int(durations.size), int(events.sum()), _finite(_crossing(survival, days)), median_ci)
 
 
-def _km_table(fitter: KaplanMeierFitter) -> pd.DataFrame:
-    counts = fitter.event_table
-    interval = fitter.confidence_interval_survival_function_
-    table = pd.DataFrame({
-        "day": counts.index.to_numpy(dtype="float"),
-        "at_risk": counts["at_risk"].to_numpy(dtype="int64"),
-        "events": counts["observed"].to_numpy(dtype="int64"),
-        "censored": counts["censored"].to_numpy(dtype="int64"),
-        "survival": fitter.survival_function_.reindex(counts.index).iloc[:, 0].to_numpy(),
-        "ci_low": interval.reindex(counts.index).iloc[:, 0].to_numpy(),
-        "ci_high": interval.reindex(counts.index).iloc[:, 1].to_numpy(),
-    })
-    return table
+def _km_curve(at_risk: np.ndarray, deaths: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Survival and its interval at each step: S = exp(sum log((n - d) / n)), Greenwood's sum
+    d / (n (n - d)), and the log(-log) bounds (1 where S = 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        survival = np.exp(np.cumsum(np.log(at_risk - deaths) - np.log(at_risk)))
+        greenwood = deaths / (at_risk * (at_risk - deaths))
+        greenwood = np.cumsum(np.where(greenwood == np.inf, 0.0, greenwood))
+        log_survival = np.log(survival)
+        spread = scipy_stats.norm.ppf(1 - alpha / 2) * np.sqrt(greenwood) / log_survival
+        low = np.exp(-np.exp(np.log(-log_survival) - spread))
+        high = np.exp(-np.exp(np.log(-log_survival) + spread))
+    return survival, np.where(np.isnan(low), 1.0, low), np.where(np.isnan(high), 1.0, high)
 
 
-def _median(fitter: KaplanMeierFitter) -> tuple[float | None, tuple[float | None, float | None]]:
-    median = fitter.median_survival_time_
-    bounds = median_survival_times(fitter.confidence_interval_survival_function_).iloc[0]
-    return _finite(median), (_finite(bounds.iloc[0]), _finite(bounds.iloc[1]))
+def _crossing(curve: np.ndarray, days: np.ndarray) -> float:
+    """The first day at which the curve is at or below one half (infinite if it never is)."""
+    if curve[-1] > 0.5:
+        return np.inf
+    return float(days[np.searchsorted(-curve, -0.5)])
 
 
 def _finite(value) -> float | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from .mapping import (
     COURSE_EVENTS, DATE_FORMAT_WORDS, ColumnRule, FileMapping, Mapping, RowFilter, name_match, parse_dates, propose_file,
     rebased,
 )
-from .readers import ReadError, Sheet, expand_archives, read_file
+from .readers import ReadError, Sheet, as_text, expand_archives, read_file
 from .schema import SPECS, TABLES
 from .validation import (
     ERROR, FILE_IGNORED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING, RawTable, ReportBuilder, file_problem,
@@ -226,21 +227,33 @@ class Applied:
 
 
 class CourseStarts:
-    """Each course's start date, to turn calendar dates of visits, events and labs into days."""
+    """Each course's start date, to turn calendar dates of visits, events and labs into days.
 
-    def __init__(self, keys: pd.DataFrame):
-        self.keys = keys  # patient_id, course_number (int), start (days since 1970)
+    Worked out when first needed: most uploads give days, and then no date is ever parsed.
+    """
+
+    def __init__(self, raw: RawTable, start_days: np.ndarray | None):
+        self._raw, self._start_days = raw, start_days  # start_days None: parsed from start_date as ISO dates
 
     @classmethod
     def from_courses(cls, raw: RawTable, start_days: np.ndarray | None) -> "CourseStarts":
+        return cls(raw, start_days)
+
+    @cached_property
+    def keys(self) -> pd.DataFrame:
+        """patient_id, course_number (int), start (days since 1970)."""
+        raw, start = self._raw, self._start_days
         patient = _text_of(raw, "patient_id")
         course = _text_of(raw, "course_number")
+        if start is None:
+            start_date = _text_of(raw, "start_date")
+            start = parse_dates(start_date, None) if start_date is not None else np.full(len(raw.rows), np.nan)
         frame = pd.DataFrame({
             "patient_id": _trimmed(patient) if patient is not None else pd.Series([None] * len(raw.rows), dtype="object"),
             "course_number": _course_numbers(course, len(raw.rows)),
-            "start": start_days if start_days is not None else np.full(len(raw.rows), np.nan),
+            "start": start,
         })
-        return cls(frame.drop_duplicates(["patient_id", "course_number"]))
+        return frame.drop_duplicates(["patient_id", "course_number"])
 
     def lookup(self, patient: pa.Array | None, course: pa.Array | None, size: int) -> np.ndarray:
         wanted = pd.DataFrame({"patient_id": _trimmed(patient) if patient is not None else [None] * size,
@@ -251,7 +264,7 @@ class CourseStarts:
 
 def _text_of(raw: RawTable, name: str) -> pa.Array | None:
     names = [n.strip().lower() for n in raw.names]
-    return raw.columns[names.index(name)] if name in names else None
+    return as_text(raw.columns[names.index(name)]) if name in names else None
 
 
 def _trimmed(values: pa.Array) -> pd.Series:
@@ -268,11 +281,13 @@ def _course_numbers(values: pa.Array | None, size: int) -> np.ndarray:
 def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: ReportBuilder,
                   starts: CourseStarts | None = None, with_reading_notes: bool = True) -> Applied | None:
     """The sheet's rows and columns for one table, as the validator reads them."""
+    if sheet.typed and not _keeps_cells(mapping):
+        sheet = sheet.as_text()
     pre_excluded: Counter = Counter()
     keep = _filtered(sheet, mapping, label, builder, pre_excluded)
     selected = None if keep.all() else pa.array(keep)  # None: every row, no copy
     rows = sheet.rows[keep]
-    missing = [rule.source for rule in mapping.columns.values() if rule.source and sheet.column(rule.source) is None]
+    missing = [rule.source for rule in mapping.columns.values() if rule.source and sheet.read_column(rule.source) is None]
     for source in dict.fromkeys(missing):
         builder.add(ERROR if mapping.table == "courses" else WARNING, label,
                     f"the mapping uses column {source}, which is not in the file", column=source)
@@ -301,6 +316,13 @@ def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: Repor
         extra=mapping.extra_columns() if mapping.table != "courses" else (), pre_excluded=dict(pre_excluded),
     )
     return Applied(raw, start_days)
+
+
+def _keeps_cells(mapping: FileMapping) -> bool:
+    """Each column mapped to itself, every row kept: a file the reader typed passes on as it is."""
+    plain = all(rule.source and rule.source.lower() == target and not (rule.transform or rule.values or rule.when)
+                for target, rule in mapping.columns.items())
+    return plain and mapping.table in SPECS and not mapping.filters and not mapping.wide
 
 
 @dataclass
@@ -355,7 +377,7 @@ def _mask(values: pa.Array) -> np.ndarray:
 
 def _rule_values(sheet: Sheet, rule: ColumnRule, selected: pa.Array, size: int) -> pa.Array | None:
     if rule.source:
-        column = sheet.column(rule.source)
+        column = sheet.read_column(rule.source)
         if column is None:
             return None
         values = _rows(column, selected)
@@ -426,8 +448,9 @@ def _apply_dates(context: _Context, starts: CourseStarts | None) -> np.ndarray |
     if mapping.table == "courses":
         start_rule = mapping.columns.get("start_date")
         start_days = None
-        if "start_date" in outputs:
-            fmt = start_rule.date_format if start_rule and start_rule.transform == vocab.DATE else None
+        dated = start_rule is not None and start_rule.transform == vocab.DATE
+        if "start_date" in outputs and (dated or rules):  # else parsed by CourseStarts if ever needed
+            fmt = start_rule.date_format if dated else None
             start_days = parse_dates(outputs["start_date"], fmt)
             if start_rule and start_rule.transform == vocab.DATE:
                 outputs["start_date"] = _iso_dates(start_days, outputs["start_date"])
@@ -580,8 +603,11 @@ def _merge_course_events(parts: list[MappedPart], applied: Applied, builder: Rep
     raw = courses.raw
     for name in value_names:
         column = events.columns[events.names.index(name)].filter(pa.array(~duplicated))
-        taken = pc.take(column, pa.array(np.where(position >= 0, position, 0)))
-        taken = pc.if_else(pa.array(position >= 0), taken, pa.scalar(None, pa.string()))
+        if len(column):
+            taken = pc.take(column, pa.array(np.where(position >= 0, position, 0)))
+            taken = pc.if_else(pa.array(position >= 0), taken, pa.scalar(None, pa.string()))
+        else:  # an events sheet without rows: every course's value is missing
+            taken = pa.nulls(len(position), pa.string())
         lowered = [n.strip().lower() for n in raw.names]
         if name.lower() in lowered:
             raw.columns[lowered.index(name.lower())] = taken

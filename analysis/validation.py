@@ -283,7 +283,10 @@ def _bounds(spec: ColumnSpec) -> str:
 
 
 def clean_text(values: pa.Array) -> pa.Array:
-    """Cell text without surrounding blanks; an empty cell is missing."""
+    """Cell text without surrounding blanks; an empty cell is missing (dictionary-encoded text is
+    cleaned once per distinct value)."""
+    if pa.types.is_dictionary(values.type):
+        return per_distinct(values, clean_text)
     trimmed = pc.utf8_trim_whitespace(values)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
@@ -292,8 +295,14 @@ def parse_column(raw: pa.Array, spec: ColumnSpec) -> tuple[pa.Array, pa.Array]:
     """Typed values (missing where a cell is empty or not valid) and the cell text they were read from.
 
     The text is trimmed of blanks, unless the column converts cleanly as it stands: that spares
-    a copy of every large numeric column.
+    a copy of every large numeric column. A column the reader typed already (numbers, or text
+    dictionary-encoded) is checked as it is, and dictionary-encoded text once per distinct value.
     """
+    if pa.types.is_dictionary(raw.type):
+        text = clean_text(raw)
+        return per_distinct(text, lambda distinct: PARSERS[spec.kind](distinct, spec)), text
+    if raw.type != pa.string():  # the reader typed it only where every value is valid
+        return raw, raw
     if spec.kind in CLEAN_WITHOUT_TRIMMING:
         values = PARSERS[spec.kind](raw, spec)
         if values.null_count == raw.null_count:
@@ -354,6 +363,24 @@ PARSERS = {
 CLEAN_WITHOUT_TRIMMING = ("int", "float", "category", "yesno")
 
 
+def per_distinct(values: pa.DictionaryArray, function) -> pa.DictionaryArray:
+    """`function` applied to each distinct value of dictionary-encoded text: the result again
+    dictionary-encoded, with distinct values only and missing where the function gives nothing."""
+    mapped = function(values.dictionary)
+    if mapped.null_count == 0 and mapped.equals(values.dictionary):  # the usual case: every value as it should be
+        return values
+    encoded = pc.dictionary_encode(mapped) if not pa.types.is_dictionary(mapped.type) else mapped
+    return pa.DictionaryArray.from_arrays(pc.take(encoded.indices, values.indices), encoded.dictionary)
+
+
+def matches(values: pa.Array, pattern: str) -> np.ndarray:
+    """Cells matching a regular expression (dictionary-encoded text: tested once per distinct value)."""
+    if pa.types.is_dictionary(values.type):
+        hits = as_mask(pc.match_substring_regex(values.dictionary, pattern))
+        return np.append(hits, False)[pc.fill_null(values.indices, len(hits)).to_numpy(zero_copy_only=False)]
+    return as_mask(pc.match_substring_regex(values, pattern))
+
+
 def as_mask(values: pa.Array) -> np.ndarray:
     """A boolean array as numpy, missing counted as False."""
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
@@ -370,7 +397,7 @@ class RawTable:
     table: str                   # canonical table name, e.g. "visits"
     file: str                    # the file's name in the bundle, e.g. "Visits.csv"
     names: list[str]
-    columns: list[pa.Array]      # string arrays, one per header cell
+    columns: list[pa.Array]      # one per header cell: text, or as the reader typed a canonical file
     rows: np.ndarray             # int64: each record's row in the file (header = row 1)
     malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # (row, values found, text)
     notes: list[str] = field(default_factory=list)  # remarks made while reading, e.g. the encoding
@@ -443,14 +470,21 @@ class CheckedTable:
         self.report(mask, severity, [expected, self.text[column]], column=column, action=action)
 
     def finish(self) -> pd.DataFrame:
-        """The kept rows as a typed DataFrame with every canonical column, indexed by file row."""
+        """The kept rows as a typed DataFrame with every canonical column, indexed by file row;
+        text the reader dictionary-encoded comes as categoricals (categories as read)."""
         self.count_rows()
         size = len(self.rows)
         columns = {spec.name: self.values.get(spec.name, pa.nulls(size, ARROW_TYPES.get(spec.kind, pa.string())))
                    for spec in self.spec.columns}
         columns |= {name: self.text[name] for name in self.custom}
         kept = self.kept
-        frame = pa.table(columns).filter(pa.array(kept)).to_pandas(types_mapper=PANDAS_TYPES.get)
+        table = pa.table(columns)
+        table = table if kept.all() else table.filter(pa.array(kept))
+        # The cells as read go as soon as the frame holds them, a column at a time.
+        self.text, self.values = {}, {}
+        del columns
+        frame = table.to_pandas(types_mapper=PANDAS_TYPES.get, self_destruct=True)
+        del table
         frame.index = pd.Index(self.rows[kept], name="row")
         return frame
 
@@ -483,6 +517,7 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
         return None
     blank = np.logical_and.reduce([as_mask(pc.is_null(column)) for column in raw.columns])
     table = CheckedTable(raw, spec, columns, blank, builder)
+    raw.columns = []  # the checked table holds the cells it uses; the others go now
     _exclude_blank_rows(table)
     _parse_cells(table)
     _check_one_of(table)
@@ -580,7 +615,8 @@ def _parse_cells(table: CheckedTable) -> None:
             continue
         values, text = parse_column(table.text[spec.name], spec)
         table.text[spec.name] = text
-        invalid = as_mask(pc.and_(pc.is_valid(text), pc.is_null(values)))
+        invalid = (np.zeros(len(text), dtype=bool) if values.null_count == text.null_count
+                   else as_mask(pc.and_(pc.is_valid(text), pc.is_null(values))))
         if invalid.any() and spec.kind in ("int", "float"):
             values, invalid = _without_own_unit(table, spec, text, values, invalid)
         if spec.default is not None:
@@ -610,7 +646,7 @@ def _without_own_unit(table: CheckedTable, spec: ColumnSpec, text: pa.Array, val
     from .vocabulary import SAME_UNITS
 
     units = SAME_UNITS.get(spec.name)
-    if not units:
+    if not units or text.type != pa.string():  # numbers the reader typed carry no unit
         return values, invalid
     parts = pc.extract_regex(pc.fill_null(text, ""), NUMBER_AND_UNIT)
     same = invalid & as_mask(pc.is_in(pc.utf8_lower(pc.struct_field(parts, "unit")), value_set=pa.array(sorted(units))))
@@ -635,7 +671,7 @@ def _report_formulas(table: CheckedTable) -> None:
         values = table.values.get(name)
         if values is None or values.null_count == len(values):
             continue
-        formula = as_mask(pc.match_substring_regex(values, FORMULA_PATTERN)) & table.kept
+        formula = matches(values, FORMULA_PATTERN) & table.kept
         table.report(formula, WARNING, "the cell looks like a spreadsheet formula; it is kept as plain text and never "
                      "calculated (spreadsheets may run it if the data is exported again)", column=name)
 
@@ -681,17 +717,37 @@ class CourseKeys:
 
     def __init__(self, courses: CheckedTable):
         self.file = courses.file
-        self.patients = pc.unique(pc.drop_null(courses.values["patient_id"]))
+        patients = courses.values["patient_id"]
+        self.patients = pc.unique(pc.drop_null(patients.dictionary if pa.types.is_dictionary(patients.type) else patients))
         codes = self.codes(courses)
         valid = codes >= 0
-        self.kept = pa.array(codes[courses.kept & valid])
-        self.excluded = pa.array(codes[~courses.kept & valid])
+        self.kept = self._member(codes[courses.kept & valid])
+        self.excluded = self._member(codes[~courses.kept & valid])
+
+    def _member(self, codes: np.ndarray) -> np.ndarray:
+        """A boolean array indexed by code: True for the given codes (one array index a row to test)."""
+        member = np.zeros((len(self.patients) + 1) * self.MAX_COURSES_PER_PATIENT, dtype=bool)
+        member[codes] = True
+        return member
+
+    @staticmethod
+    def among(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
+        inside = (codes >= 0) & (codes < len(member))
+        return inside & member[np.where(inside, codes, 0)]
 
     def codes(self, table: CheckedTable) -> np.ndarray:
         """One integer per row; -1 where the patient or course number is missing or unknown."""
-        patient = pc.index_in(table.values["patient_id"], value_set=self.patients)
+        patient = positions_in(table.values["patient_id"], self.patients)
         code = pc.add(pc.multiply(pc.cast(patient, pa.int64()), self.MAX_COURSES_PER_PATIENT), table.values["course_number"])
         return pc.fill_null(code, -1).to_numpy(zero_copy_only=False)
+
+
+def positions_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
+    """Each value's position in value_set (missing where absent); dictionary-encoded values are
+    looked up once per distinct value."""
+    if pa.types.is_dictionary(values.type):
+        return pc.take(pc.index_in(values.dictionary, value_set=value_set), values.indices)
+    return pc.index_in(values, value_set=value_set)
 
 
 def exclude_duplicate_courses(courses: CheckedTable) -> None:
@@ -715,11 +771,11 @@ def exclude_duplicate_courses(courses: CheckedTable) -> None:
 
 def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
     """Excludes rows of visits, adverse events or labs whose course is not among the loaded courses."""
-    codes = pa.array(keys.codes(table))
-    orphan = table.kept & ~as_mask(pc.is_in(codes, value_set=keys.kept))
+    codes = keys.codes(table)
+    orphan = table.kept & ~keys.among(codes, keys.kept)
     if not orphan.any():
         return
-    where = pc.if_else(pc.is_in(codes, value_set=keys.excluded), f" was excluded from {keys.file}", f" is not in {keys.file}")
+    where = pc.if_else(pa.array(keys.among(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}")
     message = ["course ", table.values["course_number"], " of patient ", table.values["patient_id"], where]
     table.report(orphan, ERROR, message, values=table.text["patient_id"], action=ROW_EXCLUDED)
     table.exclude(orphan, "course not loaded")
@@ -750,7 +806,16 @@ def validate_tables(raw_tables: dict[str, RawTable | list[RawTable]], builder: R
     for name in TABLES[1:]:
         for table in checked.get(name, []):
             exclude_orphans(table, keys)
-    return {name: _stacked([table.finish() for table in tables]) for name, tables in checked.items()}
+    return {name: _stacked([_finished(table) for table in tables]) for name, tables in checked.items()}
+
+
+def _finished(table: CheckedTable) -> pd.DataFrame:
+    """`table.finish()`, the memory its cells held handed back before the next table is finished."""
+    from .prepare import release_memory
+
+    frame = table.finish()
+    release_memory()
+    return frame
 
 
 def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from analysis import demo, labs
 from analysis.cohort import build_cohort, empty_table
 from analysis.lab_units import CHOLESTEROL_MG_PER_MMOL, TG_MG_PER_MMOL
 from analysis.labs import LabSettings, ctcae_grade
+from analysis.loading import load_tables
 from analysis.stats import proportion
 from analysis.summary import SummaryOptions
 
@@ -242,6 +243,39 @@ def test_summary_statistics_match_pandas_on_random_data():
     assert np.allclose(ours["q1"], grouped.quantile(0.25))
     assert np.allclose(ours["q3"], grouped.quantile(0.75))
     assert (ours["n"] == grouped.count()).all()
+
+
+
+@pytest.mark.parametrize("groups", [40, 3000])  # selection group by group, and one whole sort beyond SORT_WHOLE_ABOVE_GROUPS
+def test_grouped_quantiles_equal_pandas_exactly(groups):
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, groups, 60_000)
+    values = np.round(rng.lognormal(3, 1, ids.size), 1)
+    values[rng.random(ids.size) < 0.03] = np.nan
+    values[:3] = [np.inf, -np.inf, np.nan]  # not finite: left out
+    finite = np.isfinite(values)
+    grouped = pd.Series(values[finite]).groupby(ids[finite])
+    q1, median, q3 = labs.grouped_quantiles(values, ids, groups)
+    for ours, q in ((q1, 0.25), (median, 0.5), (q3, 0.75)):
+        np.testing.assert_array_equal(ours, grouped.quantile(q).reindex(range(groups)).to_numpy())
+    (alone,) = labs.grouped_quantiles(values, ids, groups, (0.5,))
+    np.testing.assert_array_equal(alone, grouped.median().reindex(range(groups)).to_numpy())
+
+
+def test_a_subset_reads_the_whole_cohorts_rows_without_copying_them():
+    courses = "patient_id,course_number,sex,age,end_day\nP1,1,F,20,100\nP2,1,M,20,100\nP3,1,F,20,100\n"
+    rows = "".join(f"{p},1,{day},{test},{value},U/L,40\n" for p in ("P1", "P2", "P3") for day, value in ((-5, 20), (30, 60))
+                   for test in ("ALT", "AST"))
+    loaded = load_tables({"courses.csv": courses.encode(), "labs.csv": ("patient_id,course_number,day,test,value,unit,upper_limit\n" + rows).encode()},
+                         source="test").cohort
+    whole = labs.lab_data(loaded)
+    labs.monitoring_flags(whole)
+    subset = loaded.subset(loaded.courses.loc[loaded.courses["sex"] == "F", "course_idx"])
+    cut = labs.lab_data(subset)
+    assert cut.store is whole.store  # the whole cohort's rows, seen through the subset's courses
+    assert "monitoring_flags" in {key[0] for key, _ in labs.memo_items(cut)}  # cut by course, not computed again
+    assert set(cut.labs["course_idx"]) == set(cut.courses["course_idx"]) == {0, 2}
+    assert cut.n_rows == len(cut.labs) == 8 and cut.has("ALT") and labs.new_abnormal(cut).estimate == 1.0
 
 
 def test_vectorised_proportions_match_the_shared_rule():

@@ -1,5 +1,5 @@
 """Whatever bytes arrive, loading returns a result and accounts for every row it read."""
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis.loading import LoadResult, load_tables
@@ -217,6 +217,8 @@ def mapping_entry(draw) -> dict:
 
 @PROPERTY_SETTINGS
 @given(entries=st.lists(mapping_entry(), min_size=1, max_size=3))
+@example(entries=[{"file": "export.csv", "table": "courses"},  # an events sheet whose only column does not exist
+                  {"file": "export.csv", "table": "course_events", "wide": [{"source": "missing", "target": "iga", "day": 0}]}])
 def test_plausible_but_wrong_mappings_are_applied_or_reported_never_raised(entries):
     import json
 

@@ -214,7 +214,7 @@ def data_notes_section(result: labs.LabAnalysis, report) -> None:
         data = result.data
         findings = data.findings if len(data.findings) else lab_findings(report.issues)  # found once, at load
         excluded = int(data.excluded["rows"].sum()) if len(data.excluded) else 0
-        st.markdown(f"**{shown_count(len(data.labs))}** lab results analysed; **{shown_count(excluded)}** left out (see below). Values were converted to one "
+        st.markdown(f"**{shown_count(data.n_rows)}** lab results analysed; **{shown_count(excluded)}** left out (see below). Values were converted to one "
                     "unit per test (mg/dL for lipids, glucose and bilirubin; U/L for enzymes) with the factors in LITERATURE.md. "
                     "Where a result has no reference limit, the default limit of its test is used.")
         units = data.conversions
@@ -243,7 +243,7 @@ if require_data(view):
     else:
         settings, group = settings_widgets(cohort)
         result = analysed(view_key(view), settings, group, cohort)
-        if result.data.labs.empty:
+        if result.data.n_rows == 0:
             st.info("No lab result could be used: every row lacks a day, a value or a unit we can convert. "
                     "'Units, reference limits and rows not used' below lists why.")
         else:
