@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .clearance import LESION_MEASURES, ClearanceSettings, Flare, GroupComparison
-from .figures import NEUTRAL_COLOR, PALETTE, has_hatched_bars, histogram_bars, styled, withheld_rows
+from .figures import NEUTRAL_COLOR, PALETTE, empty_figure, has_hatched_bars, histogram_bars, styled, withheld_rows
 from .literature import reference
 from .suppression import (SUPPRESSED, blank_rows, count_label, count_labels, hatch_pattern, hidden_bars_note, hidden_cells,
                           hidden_shares, how_many, numerator_labels, pooled, share_labels, withheld_note)
@@ -60,14 +60,6 @@ def _too_few(n, suppress_below: int | None) -> np.ndarray:
     """Summaries (medians, quartiles) resting on fewer courses than the threshold: not drawn."""
     values = np.asarray(n, dtype="float")
     return values < suppress_below if suppress_below else np.zeros(values.shape, dtype=bool)
-
-
-def empty_figure(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"color": NEUTRAL_COLOR})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return styled(fig, title, height=260)
 
 
 def clearance_by_month_figure(by_month: pd.DataFrame, settings: ClearanceSettings, *, suppress_below: int | None = None) -> go.Figure:

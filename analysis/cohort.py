@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .schema import COURSE_KEY, DAYS_PER_MONTH, SPECS, TABLES
+from .schema import DAYS_PER_MONTH, SPECS, TABLES
 
 DAILY_DOSE_BANDS = ("<0.5", "0.5-1.0", ">1.0")  # mg/kg/day, Lai & Barbieri 2025
 CUMULATIVE_DOSE_BANDS = ("<120", "120-220", ">220")  # mg/kg, Lai & Barbieri 2025

@@ -33,6 +33,15 @@ def styled(fig: go.Figure, title: str, subtitle: str = "", height: int = 380) ->
     return fig
 
 
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A chart's place kept, with the reason it has nothing to draw (the report and exports keep their layout)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"color": NEUTRAL_COLOR})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return styled(fig, title, height=260)
+
+
 def histogram_bars(values: pd.Series, bin_width: float, start: float | None = None, name: str = "", color: str = PALETTE[0],
                    unit: str = "", *, suppress_below: int | None = None) -> go.Bar:
     """A histogram as bars of precomputed counts (bin edges in the hover, with n).

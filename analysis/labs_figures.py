@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import NEUTRAL_COLOR, PALETTE, styled, withheld_rows
+from .figures import NEUTRAL_COLOR, PALETTE, empty_figure, styled, withheld_rows
 from .lab_units import BY_CODE
 from .labs import ARTICLE_RARE, EDISH_QUADRANTS, PHASES, LabSettings, proportion_intervals
 from .literature import reference
@@ -42,14 +42,6 @@ def _finish(fig: go.Figure, title: str, subtitle: str, height: int, wrap: int = 
 
 def test_name(test: str) -> str:
     return BY_CODE[test].name if test in BY_CODE else test
-
-
-def empty_figure(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"color": NEUTRAL_COLOR})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return styled(fig, title, height=260)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:

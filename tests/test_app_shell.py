@@ -1,6 +1,4 @@
 """The app shell in AppTest: the demo opens, filters change the counts shown, the Data page reports."""
-import io
-import zipfile
 
 from streamlit.testing.v1 import AppTest
 

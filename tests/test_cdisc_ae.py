@@ -7,17 +7,13 @@ written, so the incidence is run with `term_column="term"`.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from analysis import side_effects as se
 from analysis.cohort import build_cohort, empty_table
+from cdisc_pilot import ARMS, PILOT, assert_any_event_row, assert_incidence_rows
 
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
-PILOT = EXTERNAL / "cdisc_pilot"
-ARMS = {"placebo": "Placebo", "low": "Xanomeline Low Dose", "high": "Xanomeline High Dose"}
 
 pytestmark = pytest.mark.external
 
@@ -73,51 +69,13 @@ def tables(pilot):
     return data, published
 
 
-def _by_arm(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    wide = table.pivot_table(index=keys, columns="group", values=["courses", "events"], aggfunc="sum")
-    wide.columns = [f"{arm}_{'n' if value == 'courses' else 'events'}" for value, group in wide.columns
-                    for arm in [next(a for a, label in ARMS.items() if label == group)]]
-    return wide
+def test_denominators_and_the_any_event_row(tables):
+    assert_any_event_row(tables[0])
 
 
-def test_denominators_are_the_safety_population(tables):
-    data, _ = tables
-    at_risk = se.any_event_table(data, group_by="arm").set_index("group")["at_risk"]
-    assert at_risk.to_dict() == {"Placebo": 86, "Xanomeline High Dose": 84, "Xanomeline Low Dose": 84}
-
-
-def test_any_event_row(tables):
-    data, published = tables
-    row = published[published["level"] == "ANY"].iloc[0]
-    anyone = se.any_event_table(data, group_by="arm").set_index("group")
-    for arm, label in ARMS.items():
-        assert anyone.loc[label, "courses"] == int(row[f"{arm}_n"])
-        assert anyone.loc[label, "events"] == int(row[f"{arm}_events"])
-        if row[f"{arm}_pct"]:
-            assert round(anyone.loc[label, "rate"] * 100, 1) == pytest.approx(float(row[f"{arm}_pct"]))
-
-
-def test_every_term_row(tables):
-    data, published = tables
-    expected = published[published["level"] == "PT"].set_index(["soc", "term"])
-    ours = _by_arm(se.incidence_table(data, group_by="arm"), ["body_system", "term"])
-    ours.index.names = ["soc", "term"]
-    assert len(expected) > 200
-    assert set(ours.index) == set(expected.index)
-    for arm in ARMS:
-        for value in ("n", "events"):
-            column = f"{arm}_{value}"
-            mismatched = ours[column] != expected[column].astype(int).reindex(ours.index)
-            assert not mismatched.any(), ours.loc[mismatched, column].head()
-
-
-def test_every_body_system_row(tables):
-    data, published = tables
-    expected = published[published["level"] == "SOC"].set_index("soc")
-    ours = _by_arm(se.incidence_table(data, level="body_system", group_by="arm"), ["body_system"])
-    assert set(ours.index) == set(expected.index)
-    for column in ("placebo_n", "low_n", "high_n", "placebo_events", "low_events", "high_events"):
-        assert (ours[column] == expected[column].astype(int).reindex(ours.index)).all(), column
+@pytest.mark.parametrize("level", ["term", "body_system"])
+def test_every_term_and_body_system_row(tables, level):
+    assert_incidence_rows(tables[0], level)
 
 
 def _published_p(text: str) -> float | None:

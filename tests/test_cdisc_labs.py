@@ -8,7 +8,6 @@ to mmol/L for the comparison with the published table.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,13 +15,9 @@ import pytest
 
 from analysis import labs
 from analysis.cohort import build_cohort, empty_table
-from analysis.lab_units import CHOLESTEROL_MG_PER_MMOL
+from cdisc_pilot import LAB_TESTS, PILOT, assert_lab_summary_rows
 
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
-PILOT = EXTERNAL / "cdisc_pilot"
 LAB_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "AVISIT", "AVISITN", "ADY", "AVAL", "A1LO", "A1HI", "SAFFL", "AENTMTFL"]
-TESTS = {"ALANINE AMINOTRANSFERASE": ("ALT", 1.0), "CHOLESTEROL": ("TC", CHOLESTEROL_MG_PER_MMOL)}
-PUBLISHED_VISITS = {"Bsln": "Baseline", "End[1]": "End of Treatment"}
 
 pytestmark = pytest.mark.external
 
@@ -85,13 +80,6 @@ def trend(summary_cohort):
     return labs.trend_table(summary_cohort, settings, group_by="arm")
 
 
-def published_6_01() -> pd.DataFrame:
-    table = pd.read_csv(PILOT / "published" / "t14-6-01_lab_summary_by_visit.csv")
-    table = table[table["param"].isin(TESTS)].copy()
-    table["visit"] = table["visit"].map(lambda v: PUBLISHED_VISITS.get(v, v.replace("Wk", "Week")))
-    return table
-
-
 def test_harmonisation_converts_pilot_cholesterol_to_mg_per_dl(summary_cohort):
     data = labs.lab_data(summary_cohort)
     assert data.unit("TC") == "mg/dL" and data.unit("ALT") == "U/L"
@@ -99,18 +87,7 @@ def test_harmonisation_converts_pilot_cholesterol_to_mg_per_dl(summary_cohort):
 
 
 def test_table_14_6_01_n_mean_sd_for_alt_and_cholesterol_at_every_visit(trend):
-    published = published_6_01()
-    assert len(published) == 66  # 11 visits x 3 arms x 2 tests
-    for row in published.itertuples():
-        code, factor = TESTS[row.param]
-        ours = trend[(trend["test"] == code) & (trend["visit"] == row.visit) & (trend["group"] == row.arm)]
-        assert len(ours) == 1, (row.param, row.visit, row.arm)
-        ours = ours.iloc[0]
-        where = f"{row.param} {row.visit} {row.arm}"
-        assert ours["n"] == row.n, where
-        # Within display rounding: means shown with 1 decimal, SDs with 2.
-        assert abs(ours["mean"] / factor - row.mean) <= 0.05 + 1e-9, where
-        assert abs(ours["sd"] / factor - row.sd) <= 0.005 + 1e-9, where
+    assert_lab_summary_rows(trend)
 
 
 def test_visits_follow_the_study_schedule(trend):
@@ -134,7 +111,7 @@ def on_treatment_rows(pilot):
 
 def published_6_02() -> pd.DataFrame:
     table = pd.read_csv(PILOT / "published" / "t14-6-02_lab_low_normal_high_counts.csv")
-    return table[table["param"].isin(TESTS)]
+    return table[table["param"].isin(LAB_TESTS)]
 
 
 def _counts(rows: pd.DataFrame, rule: str) -> pd.DataFrame:
@@ -147,7 +124,7 @@ def test_table_14_6_02_low_normal_high_counts_with_the_pilots_most_extreme_value
     published = published_6_02()
     assert len(published) == 6
     for row in published.itertuples():
-        code, _ = TESTS[row.param]
+        code, _ = LAB_TESTS[row.param]
         ours = counts.loc[(code, row.arm)]
         assert (ours["low"], ours["normal"], ours["high"]) == (row.low_n, row.normal_n, row.high_n), (row.param, row.arm)
 

@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,18 +20,14 @@ import pytest
 
 from analysis import cli, labs, relapse
 from analysis import side_effects as se
-from analysis.lab_units import CHOLESTEROL_MG_PER_MMOL
 from analysis.loading import load_tables
 from analysis.mapping import Mapping
 from analysis.upload import plan_upload
+from cdisc_pilot import (
+    ARMS, LAB_TESTS, PILOT, PUBLISHED, assert_any_event_row, assert_incidence_rows, assert_lab_summary_rows, published_5_01,
+)
 from csv_bundles import assert_counts_add_up
 
-EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
-PILOT = EXTERNAL / "cdisc_pilot"
-PUBLISHED = PILOT / "published"
-ARMS = {"placebo": "Placebo", "low": "Xanomeline Low Dose", "high": "Xanomeline High Dose"}
-LAB_TESTS = {"ALANINE AMINOTRANSFERASE": ("ALT", 1.0), "CHOLESTEROL": ("TC", CHOLESTEROL_MG_PER_MMOL)}
-PUBLISHED_VISITS = {"Bsln": "Baseline", "End[1]": "End of Treatment"}
 START = relapse.RelapseSettings(origin="start")
 AS_WRITTEN = se.SideEffectSettings(term_column="term")
 CLI_SETTINGS = ["--set", "adverse_events.term_column=term", "--set", "relapse.origin=start",
@@ -128,44 +123,13 @@ def events(cohort):
     return se.event_data(cohort, AS_WRITTEN)
 
 
-def published_5_01() -> pd.DataFrame:
-    return pd.read_csv(PUBLISHED / "t14-5-01_teae_by_soc_pt.csv", dtype=str, keep_default_na=False)
+def test_14_5_01_denominators_and_the_any_event_row(events):
+    assert_any_event_row(events)
 
 
-def _by_arm(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    wide = table.pivot_table(index=keys, columns="group", values=["courses", "events"], aggfunc="sum")
-    names = {label: arm for arm, label in ARMS.items()}
-    wide.columns = [f"{names[group]}_{'n' if value == 'courses' else 'events'}" for value, group in wide.columns]
-    return wide
-
-
-def test_14_5_01_denominators_are_the_safety_population(events):
-    at_risk = se.any_event_table(events, group_by="arm").set_index("group")["at_risk"]
-    assert at_risk.to_dict() == {"Placebo": 86, "Xanomeline High Dose": 84, "Xanomeline Low Dose": 84}
-
-
-def test_14_5_01_any_event_row(events):
-    row = published_5_01().query("level == 'ANY'").iloc[0]
-    anyone = se.any_event_table(events, group_by="arm").set_index("group")
-    for arm, label in ARMS.items():
-        assert anyone.loc[label, "courses"] == int(row[f"{arm}_n"])
-        assert anyone.loc[label, "events"] == int(row[f"{arm}_events"])
-        assert round(anyone.loc[label, "rate"] * 100, 1) == pytest.approx(float(row[f"{arm}_pct"]))
-
-
-@pytest.mark.parametrize("level, keys", [("term", ["body_system", "term"]), ("body_system", ["body_system"])])
-def test_14_5_01_every_term_and_body_system_row(events, level, keys):
-    published = published_5_01()
-    expected = published[published["level"] == ("PT" if level == "term" else "SOC")]
-    expected = expected.set_index(["soc", "term"] if level == "term" else ["soc"])
-    ours = _by_arm(se.incidence_table(events, level=level, group_by="arm"), keys)
-    ours.index.names = expected.index.names
-    assert set(ours.index) == set(expected.index) and len(expected) > (200 if level == "term" else 15)
-    for arm in ARMS:
-        for value in ("n", "events"):
-            column = f"{arm}_{value}"
-            mismatched = ours[column] != expected[column].astype(int).reindex(ours.index)
-            assert not mismatched.any(), ours.loc[mismatched, column].head()
+@pytest.mark.parametrize("level", ["term", "body_system"])
+def test_14_5_01_every_term_and_body_system_row(events, level):
+    assert_incidence_rows(events, level)
 
 
 def test_14_5_01_fisher_p_values_against_placebo(events):
@@ -220,25 +184,8 @@ def trend(cohort):
     return labs.trend_table(cohort, labs.LabSettings(statistic="mean_sd", group="visit"), group_by="arm")
 
 
-def published_6_01() -> pd.DataFrame:
-    table = pd.read_csv(PUBLISHED / "t14-6-01_lab_summary_by_visit.csv")
-    table = table[table["param"].isin(LAB_TESTS)].copy()
-    table["visit"] = table["visit"].map(lambda v: PUBLISHED_VISITS.get(v, v.replace("Wk", "Week")))
-    return table
-
-
 def test_14_6_01_alt_and_cholesterol_n_mean_sd_at_every_visit(trend):
-    published = published_6_01()
-    assert len(published) == 66  # 11 visits x 3 arms x 2 tests
-    for row in published.itertuples():
-        code, factor = LAB_TESTS[row.param]
-        ours = trend[(trend["test"] == code) & (trend["visit"] == row.visit) & (trend["group"] == row.arm)]
-        where = f"{row.param} {row.visit} {row.arm}"
-        assert len(ours) == 1, where
-        ours = ours.iloc[0]
-        assert ours["n"] == row.n, where
-        assert abs(ours["mean"] / factor - row.mean) <= 0.05 + 1e-9, where
-        assert abs(ours["sd"] / factor - row.sd) <= 0.005 + 1e-9, where
+    assert_lab_summary_rows(trend)
 
 
 def test_14_6_02_low_normal_high_counts_from_the_kept_visit_number(cohort):
@@ -280,11 +227,7 @@ def test_cli_summary_km_tables_give_the_published_number_at_risk(cli_summary):
 
 
 def test_cli_summary_lab_rows_match_14_6_01(cli_summary):
-    rows = pd.DataFrame(cli_summary["labs"]["rows"])
-    for row in published_6_01().itertuples():
-        code, factor = LAB_TESTS[row.param]
-        ours = rows[(rows["test"] == code) & (rows["visit"] == row.visit) & (rows["group"] == row.arm)].iloc[0]
-        assert ours["n"] == row.n and abs(ours["mean"] / factor - row.mean) <= 0.05 + 1e-9
+    assert_lab_summary_rows(pd.DataFrame(cli_summary["labs"]["rows"]), with_sd=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from tests import apptest
 from analysis import demo
 from analysis.clearance import DEFINITIONS, MISSING_RULES, ClearanceSettings
 from analysis.loading import DEMO_DIR
-from ui.data_source import UPLOAD, UPLOAD_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/clearance.py"

@@ -1,7 +1,6 @@
 """The Overview page with the claims scorecard, driven headlessly."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from tests import apptest
 
 from analysis.clearance import DEFINITIONS, MISSING_RULES
 from analysis.loading import DEMO_DIR
-from ui.data_source import UPLOAD, UPLOAD_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/overview.py"

@@ -1,7 +1,6 @@
 """The Relapse page, driven headlessly: every definition option renders without an exception."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ from streamlit.testing.v1 import AppTest
 from tests import apptest
 
 from analysis.loading import DEMO_DIR
-from ui.data_source import UPLOAD, UPLOAD_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/relapse.py"

@@ -2,7 +2,6 @@
 counted, the subgroup comparison follows its widgets, and every table can be downloaded."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from streamlit.testing.v1 import AppTest
 from tests import apptest
 
 from csv_bundles import bundle
-from ui.data_source import UPLOAD, UPLOAD_STATE
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 PAGE = "views/side_effects.py"

@@ -1,4 +1,5 @@
 """Clearance: how many courses were clear at each month, how far lesions fell, and how fast."""
+import pandas as pd
 import streamlit as st
 
 from analysis import clearance, clearance_figures
@@ -105,27 +106,27 @@ def left_out_text(result: clearance.ClearanceAnalysis) -> str:
     return f" Not in any month: {'; '.join(parts)}." if parts else ""
 
 
-def lesions_section(result: clearance.ClearanceAnalysis) -> None:
-    if result.lesions.empty:
-        st.info("The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or total_lesions): "
-                "the lesion chart needs at least one of them.")
+def month_table_section(table: pd.DataFrame, missing: str, figure, chart_title: str, table_title: str, name: str) -> None:
+    """One month-by-month chart with its table and download; says what the data lacks when it is empty."""
+    if table.empty:
+        st.info(missing)
         return
-    show_chart(clearance_figures.lesion_change_figure(result.lesions,
-                                                      suppress_below=chart_suppression()), "Lesion change by month", key="clearance_lesions")
-    with st.expander("Lesion counts and change from baseline per month (table)"):
-        show_table(result.lesions, hide_index=True, width="stretch")
-        csv_download(result.lesions, "clearance_lesions_by_month.csv", key="clearance_lesions_csv")
+    show_chart(figure(table, suppress_below=chart_suppression()), chart_title, key=f"clearance_{name}")
+    with st.expander(table_title):
+        show_table(table, hide_index=True, width="stretch")
+        csv_download(table, f"clearance_{name}_by_month.csv", key=f"clearance_{name}_csv")
+
+
+def lesions_section(result: clearance.ClearanceAnalysis) -> None:
+    month_table_section(result.lesions, "The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or "
+                     "total_lesions): the lesion chart needs at least one of them.", clearance_figures.lesion_change_figure,
+                     "Lesion change by month", "Lesion counts and change from baseline per month (table)", "lesions")
 
 
 def iga_section(result: clearance.ClearanceAnalysis) -> None:
-    if result.iga.empty:
-        st.info("The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity chart needs them.")
-        return
-    show_chart(clearance_figures.iga_distribution_figure(result.iga,
-                                                         suppress_below=chart_suppression()), "IGA by month", key="clearance_iga")
-    with st.expander("IGA grades per month (table)"):
-        show_table(result.iga, hide_index=True, width="stretch")
-        csv_download(result.iga, "clearance_iga_by_month.csv", key="clearance_iga_csv")
+    month_table_section(result.iga, "The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity "
+                     "chart needs them.", clearance_figures.iga_distribution_figure, "IGA by month", "IGA grades per month (table)",
+                     "iga")
 
 
 def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
@@ -139,8 +140,8 @@ def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
         show_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings,
                                                               suppress_below=chart_suppression()), "Time to clearance",
                    key="clearance_time")
-        st.caption(f"Missed visits do not change this curve: it uses the assessments that took place. "
-                   f"Numbers under the months: courses still followed and not yet clear.")
+        st.caption("Missed visits do not change this curve: it uses the assessments that took place. "
+                   "Numbers under the months: courses still followed and not yet clear.")
     with st.expander("Time to clearance (table)"):
         table = clearance.time_to_clearance_table(result.time_to_clearance)
         show_table(table, hide_index=True, width="stretch")
