@@ -188,7 +188,7 @@ def test_the_same_filters_give_the_same_filtered_cohort_and_only_the_last_few_ar
     assert FILTERED_KEPT < len(FILTERS) and filtered(demo, FILTERS[0]) is not women
 
 
-def test_long_tables_show_their_first_rows_and_say_so():
+def test_long_tables_are_shown_a_page_at_a_time():
     from streamlit.testing.v1 import AppTest
 
     def page():
@@ -200,5 +200,9 @@ def test_long_tables_show_their_first_rows_and_say_so():
 
     at = AppTest.from_function(page).run()
     assert not at.exception
-    assert len(at.dataframe[0].value) == 1_000
-    assert "Showing the first 1,000 of 2,500 rows" in at.caption[0].value
+    assert len(at.dataframe[0].value) == 1_000 and at.dataframe[0].value["course"].iloc[0] == 0
+    assert "Rows 1-1,000 of 2,500" in at.caption[0].value
+    assert at.number_input[0].label == "Page (of 3)"
+    at.number_input[0].set_value(3).run()
+    assert at.dataframe[0].value["course"].tolist() == list(range(2_000, 2_500))
+    assert "Rows 2,001-2,500 of 2,500" in at.caption[0].value

@@ -79,13 +79,23 @@ MAX_TABLE_ROWS = 1_000  # a page never sends a million rows to the browser; down
 
 
 def show_table(table: pd.DataFrame, **options) -> None:
-    """`st.dataframe`, with small counts suppressed while presenter mode is on, and at most
-    MAX_TABLE_ROWS rows shown (a note says how many there are)."""
+    """`st.dataframe`, with small counts suppressed while presenter mode is on, and long tables
+    shown a page of MAX_TABLE_ROWS rows at a time (a page number picks which)."""
     if presenter_on():
         table, config = presentable_table(table, options.get("column_config"))
         if config is not None:
             options["column_config"] = config
     if len(table) > MAX_TABLE_ROWS:
-        st.caption(f"Showing the first {MAX_TABLE_ROWS:,} of {len(table):,} rows; the download below holds them all.")
-        table = table.head(MAX_TABLE_ROWS)
+        table = _page_of(table)
     return st.dataframe(table, **options)
+
+
+def _page_of(table: pd.DataFrame) -> pd.DataFrame:
+    """One page of a long table. The page number is keyed on the table's columns and length, so a
+    filter that changes the table starts again at page 1."""
+    pages = -(-len(table) // MAX_TABLE_ROWS)
+    key = "table_page_" + "|".join(map(str, table.columns)) + f"|{len(table)}"
+    page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=key)
+    start = (int(page) - 1) * MAX_TABLE_ROWS
+    st.caption(f"Rows {start + 1:,}-{min(start + MAX_TABLE_ROWS, len(table)):,} of {len(table):,}; the download below holds them all.")
+    return table.iloc[start:start + MAX_TABLE_ROWS]
