@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from .claims import (CONTRADICTED, DESCRIBED, INCONCLUSIVE, NOT_TESTABLE, ONE_SIDED_METHOD, SUPPORTED, ClaimResult,
                      interval_text, percent, rule_text)
-from .figures import styled
+from .figures import add_shapes, styled, vertical_span
 from .suppression import count_label, hidden_shares
 
 VERDICT_COLORS = {SUPPORTED: "#2e7d32", CONTRADICTED: "#c62828", INCONCLUSIVE: "#ef6c00", DESCRIBED: "#757575",
@@ -176,9 +176,9 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "", *, suppress
 
 def _cioms_bands(fig: go.Figure, row: int, rows_in_panel: int) -> None:
     """Alternate shading per CIOMS band, named along the top of the panel (log axes take log10 positions)."""
-    for index, (name, low, high) in enumerate(CIOMS_SPANS):
-        if index % 2:
-            fig.add_vrect(x0=low, x1=high, fillcolor="#eceff1", opacity=1, layer="below", line_width=0, row=row, col=1)
+    add_shapes(fig, [vertical_span(low, high, row, fillcolor="#eceff1", opacity=1, layer="below", line={"width": 0})
+                     for _, low, high in CIOMS_SPANS[1::2]])
+    for name, low, high in CIOMS_SPANS:
         fig.add_annotation(x=(np.log10(low) + np.log10(high)) / 2, y=rows_in_panel - 0.2, text=name, showarrow=False,
                            font={"size": 11, "color": "#546e7a"}, row=row, col=1)
     fig.update_yaxes(range=[-0.6, rows_in_panel + 0.1], row=row, col=1)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
-from .figures import PALETTE, count_bars, has_hatched_bars, histogram_bars, styled, withheld_rows
+from .figures import PALETTE, add_shapes, count_bars, has_hatched_bars, histogram_bars, styled, vertical_span, withheld_rows
 from .schema import SPECS, TABLES
 from .suppression import count_label, count_labels, hidden_bars_note, hidden_shares, how_many, numerator_labels, withheld_note
 
@@ -162,10 +162,8 @@ def dose_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figu
                                  suppress_below=suppress_below), row=1, col=1)
     fig.add_trace(histogram_bars(courses["cumulative_dose_mg_per_kg"], 10, start=0, name="Cumulative dose", color=PALETTE[1], unit=" mg/kg",
                                  suppress_below=suppress_below), row=1, col=2)
-    for x in (0.5, 1.0):
-        fig.add_vline(x=x, line_dash="dot", line_color="#555", row=1, col=1)
-    for x in (120, 220):
-        fig.add_vline(x=x, line_dash="dot", line_color="#555", row=1, col=2)
+    band_edges = [(x, 1) for x in (0.5, 1.0)] + [(x, 2) for x in (120, 220)]
+    add_shapes(fig, [vertical_span(x, x, axis, line={"dash": "dot", "color": "#555"}) for x, axis in band_edges])
     fig.update_yaxes(title_text="Courses", row=1, col=1)
     fig.update_layout(showlegend=False)
     known = int(courses["cumulative_dose_mg_per_kg"].notna().sum())
