@@ -303,10 +303,7 @@ def course_codes(course_idx: pd.Series) -> np.ndarray:
 
 def _is_member(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
     """For each course code: is it a member (`member` is indexed by course_idx)?"""
-    inside = (codes >= 0) & (codes < member.size)
-    keep = np.zeros(len(codes), dtype=bool)
-    keep[inside] = member[codes[inside]]
-    return keep
+    return np.append(member, False)[codes]  # code -1 (course unknown) reads the appended False
 
 
 def empty_table(name: str) -> pd.DataFrame:
