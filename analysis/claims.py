@@ -44,7 +44,7 @@ import pandas as pd
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from .cohort import Cohort
-from .filters import MISSING_LABEL
+from .filters import MISSING_LABEL, courses_kept
 from .literature import reference
 from .stats import Estimate, proportion
 
@@ -456,6 +456,34 @@ def has_values(table: pd.DataFrame, column: str) -> bool:
     return column in table.columns and bool(table[column].notna().any())
 
 
+def recorded(cohort: Cohort, table: str, column: str) -> bool:
+    """Does the column have at least one value in the cohort? A subset answers from the courses
+    that have one (flags kept with the whole cohort), without cutting the table's column."""
+    if cohort.parent() is None:
+        return cohort.has_values(table, column)
+    return bool(courses_with_values(cohort, table, column).any())
+
+
+def courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
+    """Per course_idx: does the course have a value in the column (False for courses not in the cohort)?"""
+    parent = cohort.parent()
+    if parent is not None:
+        courses_with_values(parent, table, column)  # kept with the whole cohort, cut for each subset
+    return cohort.derived(("claims.courses_with_values", table, column), lambda: _courses_with_values(cohort, table, column),
+                          lambda whole, lineage, _: whole & courses_kept(lineage, whole.size))
+
+
+def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
+    course_idx = cohort.courses["course_idx"]
+    flags = np.zeros(int(course_idx.max()) + 1 if len(course_idx) else 0, dtype=bool)
+    values = cohort.column(table, column)
+    if values is not None:
+        course = cohort.column(table, "course_idx").to_numpy(dtype=np.int64, na_value=-1)
+        course = course[values.notna().to_numpy() & (course >= 0) & (course < flags.size)]
+        flags[course] = True
+    return flags
+
+
 class ClaimContext:
     """What a claim function needs; expensive area results are computed once per settings."""
 
@@ -474,7 +502,7 @@ class ClaimContext:
         return self._memo[full_key]
 
     def require(self, table: str, column: str, reason: str) -> None:
-        if not self.cohort.has_values(table, column):
+        if not recorded(self.cohort, table, column):
             raise NotTestable(reason)
 
     # Areas -------------------------------------------------------------------------------
@@ -486,9 +514,6 @@ class ClaimContext:
         module = area("side_effects")
         chosen = module.SideEffectSettings.from_settings(self.settings)
         return self.memo(("side_effects", chosen), lambda: module.event_data(self.cohort, chosen))
-
-    def first_courses(self) -> Cohort:
-        return area("clearance").first_courses(self.cohort)
 
     def relapse_settings(self):
         return area("relapse").RelapseSettings.from_settings(self.settings)
@@ -541,22 +566,22 @@ def require_clearance_data(ctx: ClaimContext, settings, needs_end: bool = True) 
         ctx.require("courses", "end_day", "no course has a last-dose day (end_day), so the end of course is unknown")
 
 
-def end_of_course(ctx: ClaimContext, cohort: Cohort, lead: str) -> Measured:
+def end_of_course(ctx: ClaimContext, lead: str, first_courses: bool = False) -> Measured:
     clearance = area("clearance")
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings)
-    estimate = clearance.end_of_course_clearance(cohort, settings)
-    return Measured(estimate, f"{lead} {clear_phrase(settings)}", f"{settings.describe()}; {END_OF_COURSE_RULE}")
+    measure = clearance.first_course_clearance if first_courses else clearance.end_of_course_clearance
+    return Measured(measure(ctx.cohort, settings), f"{lead} {clear_phrase(settings)}", f"{settings.describe()}; {END_OF_COURSE_RULE}")
 
 
 @quantity("C01")
 def reduction_at_end(ctx: ClaimContext) -> Measured:
-    return end_of_course(ctx, ctx.cohort, "ended the course")
+    return end_of_course(ctx, "ended the course")
 
 
 @quantity("C02")
 def first_course_clear(ctx: ClaimContext) -> Measured:
-    measured = end_of_course(ctx, ctx.first_courses(), "ended")
+    measured = end_of_course(ctx, "ended", first_courses=True)
     return replace(measured, unit="first courses", definition=f"first courses only; {measured.definition}")
 
 
@@ -587,7 +612,7 @@ def group_claim(ctx: ClaimContext, column: str, group: str, other: str, courses_
     clearance = area("clearance")
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings)
-    comparison = clearance.compare_groups(ctx.first_courses(), column, settings)
+    comparison = clearance.compare_first_course_groups(ctx.cohort, column, settings)
     table = comparison.table.set_index("group")
     if group not in table.index:
         raise NotTestable(f"none of the {courses_words} was assessed at the end of the course")

@@ -455,7 +455,10 @@ def _last_assessment_by_end(cohort: Cohort, settings: ClearanceSettings, index: 
 
 def end_of_course_clearance(cohort: Cohort, settings: ClearanceSettings | None = None) -> Estimate:
     """Share of courses clear at the end-of-course assessment (rules in the module docstring)."""
-    table = end_of_course_table(cohort, settings)
+    return _cleared_share(end_of_course_table(cohort, settings))
+
+
+def _cleared_share(table: pd.DataFrame) -> Estimate:
     return proportion(int(table["clear"].sum()), int(table["counted"].sum()))
 
 
@@ -479,10 +482,30 @@ def _first_courses(cohort: Cohort, completed_only: bool) -> Cohort:
     if parent is not None:  # the parent's first courses that are in this subset: results are cut from theirs
         return first_courses(parent, completed_only).subset(cohort.courses["course_idx"])
     courses = cohort.courses
+    return cohort.subset(courses.loc[first_course_rows(courses, completed_only), "course_idx"])
+
+
+def first_course_rows(courses: pd.DataFrame, completed_only: bool = False) -> np.ndarray:
+    """Per course (row order): is it a first course (and completed, with `completed_only`)?"""
     keep = courses["course_number"].fillna(1).astype("int64") == 1
     if completed_only:
         keep &= (courses["end_reason"] == "completed").fillna(False).astype(bool)
-    return cohort.subset(courses.loc[keep.to_numpy(), "course_idx"])
+    return keep.to_numpy()
+
+
+def first_course_ends(cohort: Cohort, settings: ClearanceSettings, completed_only: bool = False) -> pd.DataFrame:
+    """`end_of_course_table` of the cohort's first courses. A subset (a filter) cuts the whole
+    cohort's table to its courses instead of cutting a cohort of its first courses."""
+    parent = cohort.parent()
+    if parent is not None:
+        first_course_ends(parent, settings, completed_only)  # kept with the whole cohort, cut for each subset
+    return cohort.derived(("clearance.first_course_ends", settings, completed_only),
+                          lambda: end_of_course_table(first_courses(cohort, completed_only), settings), _rows_of_kept_courses)
+
+
+def first_course_clearance(cohort: Cohort, settings: ClearanceSettings, completed_only: bool = False) -> Estimate:
+    """`end_of_course_clearance` of the cohort's first courses (see `first_course_ends`)."""
+    return _cleared_share(first_course_ends(cohort, settings, completed_only))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,13 +530,26 @@ def improvement_by_month_2_3(cohort: Cohort) -> TestedEstimate:
 
 
 def _paired_inflammatory(cohort: Cohort, months: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per course with both (in course order): the baseline and the latest inflammatory count in `months`."""
+    _, baseline, later = cohort.derived(("clearance.paired_inflammatory", months), lambda: _course_pairs(cohort, months), _kept_courses)
+    return baseline, later
+
+
+def _course_pairs(cohort: Cohort, months: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     visits = visit_arrays(cohort)
     count = visits.values("inflammatory_lesions")
     baseline = visits.values("baseline_inflammatory_lesions")
     in_months = course_window(cohort) & (visits.month >= months[0]) & (visits.month <= months[1])
     keep = ~np.isnan(count) & ~np.isnan(baseline) & in_months
     last = _last_of_runs(visits.course[keep])
-    return baseline[keep][last], count[keep][last]
+    return visits.course[keep][last], baseline[keep][last], count[keep][last]
+
+
+def _kept_courses(arrays: tuple[np.ndarray, ...], lineage: Lineage, cohort: Cohort) -> tuple[np.ndarray, ...]:
+    """Per-course arrays of the whole cohort (the first holds course_idx) cut to a subset's courses
+    (each value depends only on its course)."""
+    kept = lineage.keeps(arrays[0])
+    return tuple(values[kept] for values in arrays)
 
 
 @dataclass(frozen=True)
@@ -555,7 +591,15 @@ def time_to_clearance(cohort: Cohort, settings: ClearanceSettings | None = None)
 
 
 def clearance_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Per assessed course: month of the first clear assessment (event) or of the last assessment (censored)."""
+    """Per assessed course: month of the first clear assessment (event) or of the last assessment
+    (censored); the events first, each part in course order."""
+    _, month, event = cohort.derived(("clearance.durations", settings), lambda: _course_durations(cohort, settings), _kept_courses)
+    order = np.concatenate([np.flatnonzero(event), np.flatnonzero(~event)])
+    return month[order].astype(float), event[order]
+
+
+def _course_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per assessed course (course order): course_idx, month of its first clear or last assessment, and whether it cleared."""
     rows = assessments(cohort, settings)
     course = rows["course_idx"].to_numpy()
     clear = rows["clear"].to_numpy()
@@ -566,9 +610,8 @@ def clearance_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np
     first_clear = clear & (clear_before == clear_before[starts][run])  # none of them in the same course
     ever_clear = np.add.reduceat(clear_count, starts) > 0 if starts.size else np.zeros(0, dtype=bool)
     censored = _last_of_runs(course) & ~ever_clear[run]
-    durations = np.concatenate([month[first_clear], month[censored]]).astype(float)
-    events = np.concatenate([np.ones(first_clear.sum(), bool), np.zeros(censored.sum(), bool)])
-    return durations, events
+    chosen = first_clear | censored
+    return course[chosen], month[chosen], first_clear[chosen]
 
 
 def time_to_clearance_table(km: KaplanMeier) -> pd.DataFrame:
@@ -728,14 +771,17 @@ def grouping_options(cohort: Cohort) -> dict[str, str]:
 
 def group_values(cohort: Cohort, key: str) -> pd.Series | None:
     """The group of each course (row order), NaN where unknown; None when the cohort lacks the field."""
-    courses = cohort.courses
-    if key == "age_group":
-        return adult_group(courses)
-    if key == "prior_systemic_antibiotic":
-        return prior_systemic_antibiotic(courses)
-    if key not in courses or courses[key].isna().all():
+    return course_groups(cohort.courses, key)
+
+
+def course_groups(courses: pd.DataFrame, key: str, rows: np.ndarray | None = None) -> pd.Series | None:
+    """`group_values` of the courses, or of the courses marked by `rows`."""
+    derived = {"age_group": adult_group, "prior_systemic_antibiotic": prior_systemic_antibiotic}
+    if key not in derived and key not in courses:
         return None
-    return courses[key].astype("object").where(courses[key].notna())
+    groups = derived[key](courses) if key in derived else courses[key].astype("object").where(courses[key].notna())
+    groups = groups if rows is None else groups[rows]
+    return None if key not in derived and groups.isna().all() else groups
 
 
 def adult_group(courses: pd.DataFrame) -> pd.Series:
@@ -783,10 +829,18 @@ def compare_groups(cohort: Cohort, column: str, settings: ClearanceSettings | No
     The test is chi-square when every expected count is at least 5, else Fisher's exact test
     (for more than two groups, Fisher-Freeman-Halton with a seeded Monte Carlo p-value).
     """
-    groups = group_values(cohort, column)
+    return _compared(column, group_values(cohort, column), end_of_course_table(cohort, settings))
+
+
+def compare_first_course_groups(cohort: Cohort, column: str, settings: ClearanceSettings, completed_only: bool = False) -> GroupComparison:
+    """`compare_groups` on the cohort's first courses (see `first_course_ends`)."""
+    groups = course_groups(cohort.courses, column, first_course_rows(cohort.courses, completed_only))
+    return _compared(column, groups, first_course_ends(cohort, settings, completed_only))
+
+
+def _compared(column: str, groups: pd.Series | None, ends: pd.DataFrame) -> GroupComparison:
     if groups is None:
         raise ValueError(f"The data has no column '{column}' to compare groups by.")
-    ends = end_of_course_table(cohort, settings)
     counted = ends["counted"].to_numpy()
     known = groups.notna().to_numpy()
     table = _group_table(groups[counted & known], ends.loc[counted & known, "clear"])
@@ -796,9 +850,12 @@ def compare_groups(cohort: Cohort, column: str, settings: ClearanceSettings | No
 
 
 def _group_table(groups: pd.Series, clear: pd.Series) -> pd.DataFrame:
-    labels = groups.map({value: _label(value) for value in pd.unique(groups)})
-    grouped = pd.DataFrame({"group": labels.to_numpy(), "clear": clear.to_numpy()}).groupby("group", sort=True)["clear"]
-    table = pd.DataFrame({"n": grouped.size(), "cleared": grouped.sum().astype("int64")}).reset_index()
+    codes, values = pd.factorize(groups)  # each distinct value labelled once
+    labels = np.array([_label(value) for value in values], dtype=object)
+    group, code = np.unique(labels, return_inverse=True)  # labels sorted; equal labels form one group
+    course_group = code[codes]
+    table = pd.DataFrame({"group": group.astype(object), "n": np.bincount(course_group, minlength=group.size),
+                          "cleared": np.bincount(course_group, weights=clear.to_numpy(dtype=bool), minlength=group.size).astype("int64")})
     return _with_intervals(table)
 
 

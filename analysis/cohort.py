@@ -50,7 +50,7 @@ class Cohort:
 
     def n_rows(self, name: str) -> int:
         pending = self._pending_cut(name)
-        return len(self.table(name)) if pending is None else int(pending.positions.size)
+        return len(self.table(name)) if pending is None else pending.size
 
     def subset(self, course_idx: np.ndarray | pd.Index) -> "Cohort":
         """The same cohort restricted to the given courses, in every table.
@@ -74,22 +74,17 @@ class Cohort:
 
     def _cut_of(self, name: str, member: np.ndarray) -> "_Cut":
         """The rows of table `name` whose course is a member, as a cut of the table they come from."""
-        codes = self._course_codes(name)
-        rows = _is_member(codes, member)
+        rows = _is_member(self._course_codes(name), member)
         pending = self._pending_cut(name)
         if pending is None:
-            table = self.table(name)
-            positions = np.flatnonzero(rows)
-            return _Cut(table, positions.astype(np.int32) if len(table) < 2**31 else positions, rows, codes[rows])
-        return _Cut(pending.source, pending.positions[rows], rows, codes[rows])
+            return _Cut(self.table(name), rows)
+        return _Cut(pending.source, rows, pending.positions[rows])
 
     def _course_codes(self, name: str) -> np.ndarray:
-        """Each row's course_idx of table `name` (-1 where unknown), kept so that cutting subsets of
-        subsets never reads the column again."""
+        """Each row's course_idx of table `name` (-1 where unknown), read again for each cut: one
+        pass over the column, where keeping it would hold four bytes a row for the cohort's life."""
         token = self._table_token(name)
-        if isinstance(token, _Cut):
-            return token.codes
-        return self.memo(("cohort.course_codes", name), lambda: course_codes(self.table(name)["course_idx"]))
+        return course_codes(token.column("course_idx") if isinstance(token, _Cut) else self.table(name)["course_idx"])
 
     def _pending_cut(self, name: str) -> "_Cut | None":
         """The cut of table `name` when it has not been read yet."""
@@ -204,13 +199,14 @@ class _SameObjects:
 class _Cut:
     """Rows `positions` of the table `source`, copied on first use (`table`) and then kept.
 
-    `rows` marks the rows kept of the parent's table (the parent's own numbering, for `Lineage`);
-    `codes` holds the course_idx of each row kept. Positions and codes are 32-bit: a subset kept in
-    a memo (the first courses, a filter) holds them for tens of millions of rows.
+    `rows` marks the rows kept of the parent's table (the parent's own numbering, for `Lineage`).
+    A cut of a whole table (`source` is the parent's) keeps only `rows` and finds its positions
+    again when read; a cut of a cut keeps them, 32-bit: a subset kept in a memo (the first courses,
+    a filter) would otherwise hold them for tens of millions of rows.
     """
 
-    def __init__(self, source: pd.DataFrame, positions: np.ndarray, rows: np.ndarray, codes: np.ndarray):
-        self.source, self.positions, self.rows, self.codes = source, positions, rows, codes
+    def __init__(self, source: pd.DataFrame, rows: np.ndarray, positions: np.ndarray | None = None):
+        self.source, self.rows, self._positions = source, rows, positions
         self.taken: pd.DataFrame | None = None
         self._lock = threading.Lock()
 
@@ -219,6 +215,18 @@ class _Cut:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
+
+    @property
+    def positions(self) -> np.ndarray:
+        if self._positions is not None:
+            return self._positions
+        positions = np.flatnonzero(self.rows)
+        return positions.astype(np.int32) if self.rows.size < 2**31 else positions
+
+    @property
+    def size(self) -> int:
+        """Rows kept."""
+        return int(self._positions.size if self._positions is not None else np.count_nonzero(self.rows))
 
     def table(self) -> pd.DataFrame:
         with self._lock:

@@ -153,21 +153,37 @@ class LabRows:
     (categorical codes), value, lower_limit, upper_limit (float64: the loaded arrays themselves when
     every row is usable). `visit` is made categorical on first use: only the nominal-visit axis reads it.
     Each row's baseline, above-the-limit flag and CTCAE grade are computed for the rows asked for
-    (`LabData.rows`) from `baselines` and `baseline_at`, so no second full-width table is kept.
+    (`LabData.rows`) from `baseline_positions` and `baseline_at`, so no second full-width table is
+    kept; the baselines themselves are rows of `table`, kept as their positions.
     """
 
     table: pd.DataFrame
     visit: _Once
     positions: dict  # test -> ascending row positions in `table`
-    baselines: pd.DataFrame  # one row per course and test: course_idx, test, baseline, baseline_upper, baseline_lower, baseline_grade
-    baseline_at: np.ndarray  # by course_idx * (tests + 1) + test code: the row of `baselines` (-1: none)
-    baseline_tests: np.ndarray  # each row of `baselines`: its test's code in `table`
+    baseline_positions: np.ndarray  # one per course and test with a baseline: the row of `table` holding it
+    baseline_at: np.ndarray  # by course_idx * (tests + 1) + test code: the index into `baseline_positions` (-1: none)
+    baseline_tests: np.ndarray  # each baseline's test code in `table`
     course_slots: int  # 1 + the largest course_idx of the cohort
-    baseline_values: dict = field(default_factory=dict, repr=False)  # baseline, baseline_upper: `baselines` columns and a NaN for row -1
 
-    def __post_init__(self) -> None:
-        for column in ("baseline", "baseline_upper"):
-            self.baseline_values[column] = np.append(self.baselines[column].to_numpy(dtype="float"), np.nan)
+    def baselines(self) -> pd.DataFrame:
+        """One row per course and test: course_idx, test, baseline, baseline_upper, baseline_lower,
+        baseline_grade; made when asked for from the rows holding them (a table a baseline is not kept)."""
+        rows, codes, categories = self.baseline_positions, self.baseline_tests, self.table["test"].cat.categories
+        value, upper = (self.table[c].to_numpy()[rows] for c in ("value", "upper_limit"))
+        return pd.DataFrame({
+            "course_idx": self.table["course_idx"].to_numpy()[rows].astype(np.int64),
+            "test": np.asarray(categories, dtype=object)[codes], "baseline": value, "baseline_upper": upper,
+            "baseline_lower": self.table["lower_limit"].to_numpy()[rows],
+            "baseline_grade": grade_rows({"value": value, "upper_limit": upper}, _graded_rows(codes, categories), with_baseline=False),
+        })
+
+    def baseline_of(self, column: str, at: np.ndarray) -> np.ndarray:
+        """Column `column` ("value", "upper_limit") of the baseline rows `at` (`baseline_rows`), NaN where -1 (no baseline)."""
+        if self.baseline_positions.size == 0:
+            return np.full(at.shape, np.nan)
+        values = self.table[column].to_numpy(dtype="float")[self.baseline_positions[at]]
+        values[at < 0] = np.nan
+        return values
 
     def baseline_rows(self, course_idx: np.ndarray, test: pd.Categorical) -> np.ndarray:
         """Each row's position in `baselines`, -1 where its course has no baseline of its test."""
@@ -209,7 +225,7 @@ class LabData:
 
     @property
     def baselines(self) -> pd.DataFrame:
-        return self.store.baselines if self.member is None else self.parts["baselines"].get()
+        return self.store.baselines() if self.member is None else self.parts["baselines"].get()
 
     @property
     def labs(self) -> pd.DataFrame:
@@ -258,12 +274,12 @@ class LabData:
             values["visit"] = _visit_labels(_take(self.store.visit.get(), positions))
         if "baseline" in names or "grade" in names:
             at = self.store.baseline_rows(values["course_idx"], values["test"])
-            values["baseline"] = self.store.baseline_values["baseline"][at]
+            values["baseline"] = self.store.baseline_of("value", at)
         if "above_uln" in names:
             values["above_uln"] = _compare(values["value"], values["upper_limit"], np.greater)
         if "grade" in names:
             values["grade"] = grade_rows({"value": values["value"], "upper_limit": values["upper_limit"], "baseline": values["baseline"],
-                                          "baseline_upper": self.store.baseline_values["baseline_upper"][at]},
+                                          "baseline_upper": self.store.baseline_of("upper_limit", at)},
                                          _graded_rows(np.asarray(values["test"].codes), values["test"].categories))
         return {c: values[c] for c in names}
 
@@ -339,10 +355,10 @@ def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> Lab
         return _lab_data_of_cohort(cohort, data.settings)
     member = np.zeros(max(data.store.course_slots, lineage.member.size), dtype=bool)
     member[:lineage.member.size] = lineage.member
-    whole_baselines, left_out, given = data.store.baselines, data.parts["left_out"], data.parts["given"]
+    store, left_out, given = data.store, data.parts["left_out"], data.parts["given"]
     restricted = LabData(
         store=data.store, courses=_of_courses(data.courses, member), findings=data.findings, settings=data.settings, member=member,
-        parts={"baselines": _Once(lambda: _of_courses(whole_baselines, member)),
+        parts={"baselines": _Once(lambda: _of_courses(store.baselines(), member)),
                "left_out": _Once(lambda: _of_courses(left_out.get(), member)),
                "excluded": _Once(lambda: _excluded_counts(_of_courses(left_out.get(), member))),
                "given": given, "conversions": _Once(lambda: _given_summary(given.get(), member))})
@@ -522,8 +538,7 @@ def _derive(columns: dict, courses: pd.DataFrame, findings: pd.DataFrame, parts:
     course_idx, day, test = columns["course_idx"], columns["day"], columns["test"]
     slots = int(max(course_idx.max(initial=-1), courses["course_idx"].max() if len(courses) else -1)) + 1
     period = _periods(day, _course_lookup(courses, "end_day", course_idx), settings.baseline_days)
-    baselines, baseline_at, baseline_tests = _baselines(course_idx, day, test, columns["value"], columns["upper_limit"],
-                                                        columns["lower_limit"], period, slots)
+    baseline_positions, baseline_at, baseline_tests = _baselines(course_idx, day, test, period, slots)
     day = _compact_whole(day, np.int32)
     table = pd.DataFrame({
         "course_idx": course_idx.astype(np.int32), "day": day, "month": _months(day),
@@ -531,7 +546,8 @@ def _derive(columns: dict, courses: pd.DataFrame, findings: pd.DataFrame, parts:
         **{c: columns[c] for c in ("value", "lower_limit", "upper_limit")},
         "period": pd.Categorical.from_codes(period, PERIODS),
     }, copy=False)
-    store = LabRows(table, columns["visit"], _positions(np.asarray(test.codes), test.categories), baselines, baseline_at, baseline_tests, slots)
+    store = LabRows(table, columns["visit"], _positions(np.asarray(test.codes), test.categories), baseline_positions, baseline_at,
+                    baseline_tests, slots)
     return LabData(store, courses, findings, settings, parts=parts)
 
 
@@ -598,9 +614,19 @@ def _kept(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _change(labs: pd.DataFrame) -> np.ndarray:
-    """Change from the course's baseline, for results after the first dose."""
-    day, value, baseline = labs["day"].to_numpy(), labs["value"].to_numpy(dtype="float"), labs["baseline"].to_numpy(dtype="float")
-    return np.where(day >= 1, value - baseline, np.nan)
+    """Change from the course's baseline, for results after the first dose (the `change` column
+    when the rows have one)."""
+    if "change" in labs:
+        return labs["change"].to_numpy(dtype="float")
+    baseline = labs["baseline"].to_numpy(dtype="float", copy=True)
+    return _change_in_place(labs["day"].to_numpy(), labs["value"].to_numpy(dtype="float"), baseline)
+
+
+def _change_in_place(day: np.ndarray, value: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """`_change`, written over `baseline` (float64): no further row-length array at tens of millions of rows."""
+    np.subtract(value, baseline, out=baseline)
+    baseline[~(day >= 1)] = np.nan
+    return baseline
 
 
 def _below(labs: pd.DataFrame) -> np.ndarray:
@@ -614,11 +640,11 @@ def uln_multiple(labs: pd.DataFrame) -> np.ndarray:
         return np.where(upper > 0, value / upper, np.nan)
 
 
-def _baselines(course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, value: np.ndarray, upper: np.ndarray,
-               lower: np.ndarray, period: np.ndarray, slots: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Each course's last result per test in the baseline window (with its limits and grade; the
-    row read last on a tie of days), a dense lookup from (course, test) to its row of that table,
-    and each of its rows' test code.
+def _baselines(course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, period: np.ndarray,
+               slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row of each course's last result per test in the baseline window (the row read last on
+    a tie of days), a dense lookup from (course, test) to its index among those rows, and each
+    one's test code.
 
     Slots are indexed by course_idx * (tests + 1) + test code, so finding a row's baseline is array
     indexing: no sort or hash of millions of rows.
@@ -636,13 +662,7 @@ def _baselines(course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, va
     last = last[present]
     baseline_at = np.full(slots * width, -1, dtype=np.int32)
     baseline_at[present] = np.arange(present.size, dtype=np.int32)
-    table = pd.DataFrame({
-        "course_idx": course_idx[last].astype(np.int64), "test": np.asarray(test.categories, dtype=object)[codes[last]],
-        "baseline": value[last], "baseline_upper": upper[last], "baseline_lower": lower[last],
-    })
-    table["baseline_grade"] = grade_rows({"value": value[last], "upper_limit": upper[last]}, _graded_rows(codes[last], test.categories),
-                                         with_baseline=False)
-    return table, baseline_at, codes[last].astype(np.int8 if width < 2 ** 7 else np.int64)
+    return (_row_positions(last, course_idx.size), baseline_at, codes[last].astype(np.int8 if width < 2 ** 7 else np.int64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -739,7 +759,9 @@ def grouped_moments(values: np.ndarray, ids: np.ndarray, groups: int) -> tuple[n
     n = np.bincount(g, minlength=groups).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(g, weights=v, minlength=groups) / n
-        squares = np.bincount(g, weights=(v - mean[g]) ** 2, minlength=groups)
+        deviation = mean[g]  # squared in place: one row-length array
+        np.subtract(v, deviation, out=deviation)
+        squares = np.bincount(g, weights=np.square(deviation, out=deviation), minlength=groups)
         sd = np.where(n > 1, np.sqrt(squares / np.where(n > 1, n - 1, 1)), np.nan)
     return n, mean, sd
 
@@ -766,11 +788,10 @@ def _quantiles_in_group_order(v: np.ndarray, sizes: np.ndarray, quantiles=(0.25,
     infinite = np.isinf(v)
     if infinite.any():
         v[infinite] = np.nan
-    starts = np.cumsum(sizes) - sizes
-    present = np.flatnonzero(sizes)
-    if counts is None:
-        counts = np.zeros(sizes.size, dtype=np.int64)
-        counts[present] = np.add.reduceat(~np.isnan(v), starts[present]) if present.size else 0
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    if counts is None:  # rows less NaN per group, counted from the NaN positions (no row-length integer array)
+        counts = sizes - np.bincount(np.searchsorted(ends, np.flatnonzero(np.isnan(v)), side="right"), minlength=sizes.size)
     if not counts.any():
         return [np.full(sizes.size, np.nan) for _ in quantiles]
     last = np.maximum(counts - 1, 0)
@@ -925,7 +946,7 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
     valid = combined if missing is None else combined[~missing]
     if space <= max(DENSE_KEY_SPACE, 4 * len(frame)):  # every combination fits an array: count, no hashing or sorting
         present = np.flatnonzero(np.bincount(valid, minlength=space))
-        lookup = np.full(space, -1, dtype="int64")
+        lookup = np.full(space, -1, dtype=np.int32 if present.size < 2 ** 31 else np.int64)  # ids of tens of millions of rows
         lookup[present] = np.arange(present.size)
         ids = lookup[valid]
     else:
@@ -933,7 +954,7 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
     if missing is None:
         row_ids = ids
     else:
-        row_ids = np.full(len(frame), -1, dtype="int64")
+        row_ids = np.full(len(frame), -1, dtype=ids.dtype)
         row_ids[~missing] = ids
     table = {}
     for key, values in zip(reversed(keys), reversed(uniques)):
@@ -943,32 +964,55 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
 
 
 def summary_statistics(labs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """n, mean, SD, median, quartiles, change from baseline and share above the upper limit per group of rows."""
+    """n, mean, SD, median, quartiles, change from baseline and share above the upper limit per group of rows.
+
+    `labs`: value, upper_limit, change or (day, baseline), and above_uln (compared when absent).
+    Row-length arrays are made one measure at a time and dropped once summarised, so that at tens
+    of millions of rows only a few are alive at once.
+    """
     ids, table = group_ids(labs, keys)
     size = len(table)
     keep = ids >= 0
     if not keep.all():
         ids = ids[keep]
-    column = {c: _kept(labs[c].to_numpy(dtype="float"), keep) for c in ("value", "above_uln", "upper_limit")}
-    column["change"] = _kept(_change(labs), keep)
-    n, mean, sd = grouped_moments(column["value"], ids, size)
-    change_n, change_mean, change_sd = grouped_moments(column["change"], ids, size)
-    order, sizes = group_order(ids, size), np.bincount(ids, minlength=size)  # one sort serves every quantile
-    q1, median, q3 = _quantiles_in_group_order(column["value"][order], sizes, counts=n.astype(np.int64))
-    (change_median,) = _quantiles_in_group_order(column["change"][order], sizes, (0.5,), counts=change_n.astype(np.int64))
-    (upper,) = _quantiles_in_group_order(column["upper_limit"][order], sizes, (0.5,))
-    known = np.isfinite(column["above_uln"])
-    known_ids, known_above = (ids, column["above_uln"]) if known.all() else (ids[known], column["above_uln"][known])
-    above = np.bincount(known_ids, weights=known_above, minlength=size)
-    limit_known = np.bincount(known_ids, minlength=size)
+    value, change = _kept(labs["value"].to_numpy(dtype="float"), keep), _kept(_change(labs), keep)
+    n, mean, sd = grouped_moments(value, ids, size)
+    change_n, change_mean, change_sd = grouped_moments(change, ids, size)
+    above, limit_known = _above_counts(labs, keep, ids, size)
+    order, sizes = _row_positions(group_order(ids, size), ids.size), np.bincount(ids, minlength=size)  # one sort serves every quantile
+    del ids
+    q1, median, q3 = _quantiles_in_group_order(value[order], sizes, counts=n.astype(np.int64))
+    (change_median,) = _quantiles_in_group_order(change[order], sizes, (0.5,), counts=change_n.astype(np.int64))
+    del change
+    (upper,) = _quantiles_in_group_order(_kept(labs["upper_limit"].to_numpy(dtype="float"), keep)[order], sizes, (0.5,))
+    del order
     table = table.assign(
         n=n.astype("int64"), mean=mean, sd=sd, median=median, q1=q1, q3=q3, upper_limit=upper,
         change_n=change_n.astype("int64"), change_mean=change_mean, change_sd=change_sd, change_median=change_median,
-        above_uln_n=np.rint(above).astype("int64"), limit_known_n=limit_known.astype("int64"),
+        above_uln_n=above.astype("int64"), limit_known_n=limit_known.astype("int64"),
     )
     shares = proportion_intervals(table["above_uln_n"], table["limit_known_n"])
     table["above_uln"], table["ci_low"], table["ci_high"] = shares["share"].to_numpy(), shares["ci_low"].to_numpy(), shares["ci_high"].to_numpy()
     return table[table["n"] > 0].reset_index(drop=True)
+
+
+def _row_positions(positions: np.ndarray, rows: int) -> np.ndarray:
+    """Positions among `rows` rows as int32 where they fit (half of int64's bytes at tens of millions of rows)."""
+    return positions.astype(np.int32) if rows < 2 ** 31 else positions
+
+
+def _above_counts(labs: pd.DataFrame, keep: np.ndarray, ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: results above the upper limit, and results whose limit is known (from above_uln,
+    or compared from value and upper limit when the rows have none: two flags a row, no float array)."""
+    if "above_uln" in labs:
+        above_uln = _kept(labs["above_uln"].to_numpy(dtype="float"), keep)
+        known, above = np.isfinite(above_uln), above_uln == 1
+    else:
+        value, upper = (_kept(labs[c].to_numpy(dtype="float"), keep) for c in ("value", "upper_limit"))
+        known = np.isfinite(value) & np.isfinite(upper)
+        with np.errstate(invalid="ignore"):
+            above = known & (value > upper)
+    return np.bincount(ids[above], minlength=size), np.bincount(ids if known.all() else ids[known], minlength=size)
 
 
 PHASES = {"course": "up to the last dose", "after": "after the last dose"}
@@ -985,7 +1029,7 @@ def trend_table(source: Cohort | LabData, settings: LabSettings | None = None, g
     data = lab_data(source, settings)
     settings = settings or data.settings
     time = settings.group
-    labs = data.rows(tests, columns=["day", time, "unit", "value", "baseline", "above_uln", "upper_limit"])
+    labs = _trend_rows(data, tests, time, with_course=group_by is not None or time == "visit")
     known_time = labs[time].notna().to_numpy()
     if not known_time.all():
         labs = labs[known_time]
@@ -1006,6 +1050,16 @@ def trend_table(source: Cohort | LabData, settings: LabSettings | None = None, g
     else:
         table["month"] = table["month"].astype("int64")
     return table
+
+
+def _trend_rows(data: LabData, tests, time: str, with_course: bool) -> pd.DataFrame:
+    """The rows `trend_table` summarises: the stored columns themselves where every row is read,
+    each row's change from baseline (made in place of its baseline), and course_idx only when asked
+    for; above_uln is compared later, when the other row-length arrays are gone."""
+    names = ["test", "unit", "period", time, "value", "upper_limit", "day", "baseline"] + (["course_idx"] if with_course else [])
+    values = data.columns(names, tests)
+    change = _change_in_place(values["day"], values["value"], values.pop("baseline"))  # baselines looked up anew for these rows
+    return pd.DataFrame({**values, "change": change}, copy=False)
 
 
 def visit_order(labs: pd.DataFrame, max_courses: int = 20_000) -> pd.Series:
@@ -1084,11 +1138,13 @@ def _baseline_values(data: LabData, tests: list[str]) -> tuple[np.ndarray, np.nd
     wanted = np.zeros(len(store.table["test"].cat.categories) + 1, dtype=bool)
     wanted[store.table["test"].cat.categories.get_indexer(tests)] = True
     keep = wanted[store.baseline_tests]
-    course = store.baselines["course_idx"].to_numpy()
+    rows = store.baseline_positions
+    course = store.table["course_idx"].to_numpy()[rows].astype(np.int64)
     if data.member is not None:
         keep &= data.member[course]
-    return (course[keep], store.baseline_tests[keep].astype(np.int64), store.baselines["baseline"].to_numpy()[keep],
-            store.baselines["baseline_upper"].to_numpy()[keep])
+    rows = rows[keep]
+    return (course[keep], store.baseline_tests[keep].astype(np.int64), store.table["value"].to_numpy()[rows],
+            store.table["upper_limit"].to_numpy()[rows])
 
 
 def new_abnormal(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST")) -> Estimate:
@@ -1192,7 +1248,8 @@ def shift_table(source: Cohort | LabData, test: str) -> pd.DataFrame:
     """
     data = lab_data(source)
     worst = _worst_grades(data, test)
-    base = data.baselines[data.baselines["test"] == test].set_index("course_idx")["baseline_grade"]
+    baselines = data.baselines
+    base = baselines[baselines["test"] == test].set_index("course_idx")["baseline_grade"]
     baseline = pd.Series(worst.index.map(base), dtype="float")
     frame = pd.DataFrame({"baseline grade": baseline.map(GRADE_LABELS).fillna(NO_BASELINE_GRADE).to_numpy(),
                           "worst grade on treatment": worst.map(GRADE_LABELS).to_numpy()})

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from .figures import PALETTE, add_shapes, count_bars, has_hatched_bars, histogram_bars, styled, vertical_span, withheld_rows
+from .filters import courses_kept
 from .schema import SPECS, TABLES
 from .suppression import count_label, count_labels, hidden_bars_note, hidden_shares, how_many, numerator_labels, withheld_note
 
@@ -49,16 +50,51 @@ def _year_range(years: pd.Series) -> list[int] | None:
     return [int(known.min()), int(known.max())] if len(known) else None
 
 
-def category_counts(courses: pd.DataFrame, column: str, order: tuple | None = None) -> pd.Series:
+MISSING_CATEGORY = "(missing)"
+
+
+def category_counts(cohort: Cohort, column: str, order: tuple | None = None) -> pd.Series:
     """Counts per category, in the given order, missing values counted as '(missing)'."""
-    values = courses[column].astype("object")
-    counts = values.where(values.notna(), "(missing)").value_counts()
+    categories = course_categories(cohort, column)
+    counts = pd.Series(np.bincount(categories.codes[categories.codes >= 0], minlength=len(categories.levels)),
+                       index=pd.Index(categories.levels, dtype=object, name=column), name="count")
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     if order is not None:
         ordered = [c for c in order if c in counts.index] + [c for c in counts.index if c not in order]
         counts = counts.reindex(ordered)
     else:
         counts = counts.sort_index(key=lambda idx: idx.map(str))
     return counts
+
+
+@dataclass(frozen=True)
+class CourseCategories:
+    """A course column as codes into its levels (row = course_idx, -1: not a course of the cohort),
+    so that a subset of courses counts its categories with one bincount instead of hashing text."""
+
+    codes: np.ndarray
+    levels: np.ndarray
+
+
+def course_categories(cohort: Cohort, column: str) -> CourseCategories:
+    return cohort.derived(("overview.categories", column), lambda: _course_categories(cohort.courses, column), _restricted_categories)
+
+
+def _course_categories(courses: pd.DataFrame, column: str) -> CourseCategories:
+    values = courses[column].astype("object")
+    codes, levels = pd.factorize(values.where(values.notna(), MISSING_CATEGORY))
+    by_course = np.full(_course_size(courses), -1, dtype=np.int32)
+    by_course[courses["course_idx"].to_numpy(dtype=np.int64)] = codes
+    return CourseCategories(by_course, np.asarray(levels, dtype=object))
+
+
+def _restricted_categories(whole: CourseCategories, lineage: Lineage, cohort: Cohort) -> CourseCategories:
+    return replace(whole, codes=np.where(courses_kept(lineage, whole.codes.size), whole.codes, -1).astype(np.int32))
+
+
+def _course_size(courses: pd.DataFrame) -> int:
+    """Length of an array indexed by course_idx."""
+    return int(courses["course_idx"].max()) + 1 if len(courses) else 0
 
 
 def demographics_table(cohort: Cohort) -> pd.DataFrame:
@@ -74,7 +110,7 @@ def demographics_table(cohort: Cohort) -> pd.DataFrame:
         ("Site", "site", None),
         ("Course number", "course_number", None),
     ):
-        counts = category_counts(courses, column, order)
+        counts = category_counts(cohort, column, order)
         parts.append(pd.DataFrame({"characteristic": label, "level": counts.index.map(str), "courses": counts.to_numpy()}))
     table = pd.concat(parts, ignore_index=True)
     table["percent"] = (table["courses"] / max(len(courses), 1) * 100).round(1)
@@ -84,7 +120,7 @@ def demographics_table(cohort: Cohort) -> pd.DataFrame:
 def completeness(cohort: Cohort) -> pd.DataFrame:
     """Share of non-missing values per canonical column of each table (absent columns show 0%)."""
     by_course = cohort.derived(("overview.filled",), lambda: _filled_by_course(cohort), _restricted_filled)
-    counts = {"courses": _filled(cohort.courses, SPECS["courses"].names), **{name: c.total for name, c in by_course.items()}}
+    counts = {name: c.total for name, c in by_course.items()}
     rows = []
     for name in TABLES:
         n_rows, filled = counts[name]
@@ -94,10 +130,6 @@ def completeness(cohort: Cohort) -> pd.DataFrame:
                 "filled": int(filled.get(spec.name, 0)), "percent_filled": round(filled.get(spec.name, 0) / n_rows * 100, 1) if n_rows else 0.0,
             })
     return pd.DataFrame(rows)
-
-
-def _filled(table: pd.DataFrame, columns) -> tuple[int, dict[str, int]]:
-    return len(table), {c: int(table[c].notna().sum()) for c in columns if c in table}
 
 
 @dataclass(frozen=True)
@@ -112,16 +144,18 @@ class FilledByCourse:
 
 
 def _filled_by_course(cohort: Cohort) -> dict[str, FilledByCourse]:
-    """Each table other than courses: its rows and filled values, in total and per course."""
-    size = int(cohort.courses["course_idx"].max()) + 1 if cohort.n_courses else 0
-    return {name: _table_filled(cohort.table(name), SPECS[name].names, size) for name in TABLES[1:]}
+    """Each table: its rows and filled values, in total and per course (one row per course of the
+    courses table, so its counts per course are flags)."""
+    size = _course_size(cohort.courses)
+    return {name: _table_filled(cohort.table(name), SPECS[name].names, size, np.bool_ if name == "courses" else np.int32)
+            for name in TABLES}
 
 
-def _table_filled(table: pd.DataFrame, names, size: int) -> FilledByCourse:
+def _table_filled(table: pd.DataFrame, names, size: int, dtype) -> FilledByCourse:
     columns = tuple(c for c in names if c in table)
     course = table["course_idx"].to_numpy(dtype=np.int64, na_value=-1)
     linked = (course >= 0) & (course < size)
-    filled = np.zeros((size, len(columns)), dtype=np.int32)
+    filled = np.zeros((size, len(columns)), dtype=dtype)
     total = {}
     for position, column in enumerate(columns):
         present = table[column].notna().to_numpy()
@@ -133,7 +167,7 @@ def _table_filled(table: pd.DataFrame, names, size: int) -> FilledByCourse:
 def _restricted_filled(whole: dict[str, FilledByCourse], lineage: Lineage, cohort: Cohort) -> dict[str, FilledByCourse]:
     restricted = {}
     for name, counts in whole.items():
-        kept = lineage.keeps(np.arange(counts.rows.size))
+        kept = courses_kept(lineage, counts.rows.size)
         sums = counts.filled[kept].sum(axis=0, dtype=np.int64)
         total = (int(counts.rows[kept].sum()), {c: int(v) for c, v in zip(counts.columns, sums)})
         restricted[name] = replace(counts, total=total)
@@ -143,10 +177,10 @@ def _restricted_filled(whole: dict[str, FilledByCourse], lineage: Lineage, cohor
 def demographics_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figure:
     courses = cohort.courses
     fig = make_subplots(rows=1, cols=3, subplot_titles=("Sex", "Age at start (years)", "Baseline IGA"), horizontal_spacing=0.08)
-    fig.add_trace(count_bars(category_counts(courses, "sex", ("F", "M", "other", "unknown")), "Sex", PALETTE[0],
+    fig.add_trace(count_bars(category_counts(cohort, "sex", ("F", "M", "other", "unknown")), "Sex", PALETTE[0],
                              suppress_below=suppress_below), row=1, col=1)
     fig.add_trace(histogram_bars(courses["age"], 2, name="Age", color=PALETTE[1], unit=" y", suppress_below=suppress_below), row=1, col=2)
-    fig.add_trace(count_bars(category_counts(courses, "baseline_iga"), "Baseline IGA", PALETTE[2], suppress_below=suppress_below),
+    fig.add_trace(count_bars(category_counts(cohort, "baseline_iga"), "Baseline IGA", PALETTE[2], suppress_below=suppress_below),
                   row=1, col=3)
     fig.update_yaxes(title_text="Courses", row=1, col=1)
     fig.update_layout(showlegend=False)

@@ -141,11 +141,11 @@ def _relapse_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
     without_relapse = relapse.isna() & retreat.notna()
     if settings.retreatment_counts_as_relapse:
         event_day = relapse.fillna(retreat)
-        outcome = np.where(relapse.notna(), "relapse", np.where(without_relapse, "further course counted as relapse", "censored at follow-up end"))
+        outcome = _labels([relapse.notna(), without_relapse], ["relapse", "further course counted as relapse"], "censored at follow-up end")
         censor_day = _days(courses["followup_end_day"])
     else:
         event_day = relapse
-        outcome = np.where(relapse.notna(), "relapse", np.where(without_relapse, "censored at further course", "censored at follow-up end"))
+        outcome = _labels([relapse.notna(), without_relapse], ["relapse", "censored at further course"], "censored at follow-up end")
         censor_day = _days(courses["followup_end_day"]).where(~without_relapse, retreat)
     return _event_times(cohort, RELAPSE, settings, event_day, censor_day, pd.Series(outcome, index=courses.index), links)
 
@@ -172,8 +172,15 @@ def _restricted_times(whole: EventTimes, lineage: Lineage, cohort: Cohort) -> Ev
 def _second_course_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
     courses = cohort.courses
     retreat, links = _retreat_days(courses)
-    outcome = pd.Series(np.where(retreat.notna(), "further course", "censored at follow-up end"), index=courses.index)
+    outcome = pd.Series(_labels([retreat.notna()], ["further course"], "censored at follow-up end"), index=courses.index)
     return _event_times(cohort, SECOND_COURSE, settings, retreat, _days(courses["followup_end_day"]), outcome, links)
+
+
+def _labels(conditions: list, labels: list[str], default: str) -> np.ndarray:
+    """The label of the first condition each row meets (else `default`), as objects pointing to one
+    string per label: a course's label costs a pointer, not a string of its own."""
+    choice = np.select([np.asarray(c, dtype=bool) for c in conditions], list(range(len(labels))), default=len(labels))
+    return np.array([*labels, default], dtype=object)[choice]
 
 
 def _days(column: pd.Series) -> pd.Series:

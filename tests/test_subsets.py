@@ -73,3 +73,15 @@ def test_a_subset_whose_table_is_replaced_computes_its_own_results(demo):
     subset.adverse_events = subset.adverse_events.iloc[:0]
     assert subset.parent() is None
     assert summarize(subset)["adverse_events"] == summarize(standalone(subset))["adverse_events"]
+
+
+@pytest.mark.parametrize("spec", FILTERS, ids=lambda spec: spec.describe())
+def test_a_subset_of_a_subset_cuts_its_results_from_the_whole_cohort(demo, spec):
+    claims.evaluate_claims(demo), overview.completeness(demo), overview.demographics_table(demo)
+    subset = apply_filters(demo, spec)
+    claims.evaluate_claims(subset), overview.completeness(subset), overview.demographics_table(subset)
+    nested = subset.subset(subset.courses["course_idx"][::3])  # per-course arrays longer than the subset's numbering
+    alone = standalone(nested)
+    assert claims.evaluate_claims(nested) == claims.evaluate_claims(alone)
+    pd.testing.assert_frame_equal(overview.completeness(nested), overview.completeness(alone))
+    pd.testing.assert_frame_equal(overview.demographics_table(nested), overview.demographics_table(alone))
