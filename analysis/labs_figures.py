@@ -175,22 +175,8 @@ def new_abnormal_figure(table: pd.DataFrame, *, suppress_below: int | None = Non
     if rows.empty:
         return empty_figure(title, "No course has both a normal baseline and a result on treatment.")
     labels = rows["measure"].tolist()
-    hidden = hidden_shares(rows["new_abnormal_n"], rows["courses"], suppress_below)
-    shown = blank_rows(rows[["new_abnormal", "ci_low", "ci_high"]], hidden)
-    counts, totals = numerator_labels(rows["new_abnormal_n"], rows["courses"], suppress_below), count_labels(rows["courses"], suppress_below)
-    custom = np.column_stack([counts, totals, share_labels(rows["ci_low"], hidden), share_labels(rows["ci_high"], hidden)])
-    fig = go.Figure(go.Bar(
-        y=labels, x=shown["new_abnormal"], orientation="h", name="This dataset", marker_color=PALETTE[0],
-        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["new_abnormal"],
-                 "arrayminus": shown["new_abnormal"] - shown["ci_low"], "thickness": 1.2},
-        customdata=custom,
-        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
-                      "<br>%{customdata[0]} of %{customdata[1]} courses with a normal baseline<extra></extra>",
-    ))
-    if hidden.any():
-        fig.add_trace(withheld_rows(rows["measure"][hidden], [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
-                                    np.zeros(int(hidden.sum())), [f"{m}: {k} of {n} courses; share not shown" for m, k, n in
-                                                                  zip(rows["measure"][hidden], counts[hidden], totals[hidden])]))
+    fig, hidden = _share_bars(rows, "measure", "new_abnormal", "new_abnormal_n", "courses with a normal baseline",
+                              suppress_below, color=PALETTE[0], name="This dataset")
     published = rows[rows["literature"].notna()]
     if len(published):
         fig.add_trace(go.Scatter(
@@ -374,28 +360,38 @@ def _with_breaks(values: np.ndarray, starts: np.ndarray, fill=np.nan) -> np.ndar
     return np.insert(values.astype(object if fill is None else values.dtype), positions, fill)
 
 
+def _share_bars(rows: pd.DataFrame, label: str, share: str, count: str, denominator: str, suppress_below: int | None,
+                *, color: str, name: str | None = None) -> tuple[go.Figure, np.ndarray]:
+    """Horizontal bars of a share per row of `rows` with its 95% CI and "k of n <denominator>" in the
+    hover; a share resting on a count under `suppress_below` keeps its row with a note instead of a
+    bar. Returns the figure and which rows were withheld."""
+    hidden = hidden_shares(rows[count], rows["courses"], suppress_below)
+    shown = blank_rows(rows[[share, "ci_low", "ci_high"]], hidden)
+    counts, totals = numerator_labels(rows[count], rows["courses"], suppress_below), count_labels(rows["courses"], suppress_below)
+    custom = np.column_stack([counts, totals, share_labels(rows["ci_low"], hidden), share_labels(rows["ci_high"], hidden)])
+    fig = go.Figure(go.Bar(
+        y=rows[label], x=shown[share], orientation="h", name=name, marker_color=color,
+        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown[share],
+                 "arrayminus": shown[share] - shown["ci_low"], "thickness": 1.2},
+        customdata=custom,
+        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
+                      f"<br>%{{customdata[0]}} of %{{customdata[1]}} {denominator}<extra></extra>",
+    ))
+    if hidden.any():
+        fig.add_trace(withheld_rows(rows[label][hidden], [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                                    np.zeros(int(hidden.sum())), [f"{what}: {k} of {n} courses; share not shown" for what, k, n in
+                                                                  zip(rows[label][hidden], counts[hidden], totals[hidden])]))
+    return fig, hidden
+
+
 def compliance_figure(table: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
     """Share of courses meeting each monitoring criterion, with 95% CI (a criterion resting on a
     count under `suppress_below` keeps its row with a note instead of a bar)."""
     title = "Was monitoring done? Liver tests and lipids"
     if table.empty or int(table["courses"].max()) == 0:
         return empty_figure(title, "No courses to assess.")
-    hidden = hidden_shares(table["met"], table["courses"], suppress_below)
-    shown = blank_rows(table[["share", "ci_low", "ci_high"]], hidden)
-    met, courses = numerator_labels(table["met"], table["courses"], suppress_below), count_labels(table["courses"], suppress_below)
-    custom = np.column_stack([met, courses, share_labels(table["ci_low"], hidden), share_labels(table["ci_high"], hidden)])
-    fig = go.Figure(go.Bar(
-        y=table["criterion"], x=shown["share"], orientation="h", marker_color=PALETTE[2],
-        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["share"],
-                 "arrayminus": shown["share"] - shown["ci_low"], "thickness": 1.2},
-        customdata=custom,
-        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
-                      "<br>%{customdata[0]} of %{customdata[1]} courses<extra></extra>",
-    ))
+    fig, hidden = _share_bars(table, "criterion", "share", "met", "courses", suppress_below, color=PALETTE[2])
     if hidden.any():
-        fig.add_trace(withheld_rows(table["criterion"][hidden], [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
-                                    np.zeros(int(hidden.sum())), [f"{c}: {k} of {n} courses; share not shown" for c, k, n in
-                                                                  zip(table["criterion"][hidden], met[hidden], courses[hidden])]))
         fig.update_layout(showlegend=False)
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(autorange="reversed")

@@ -1,6 +1,8 @@
 """Small canonical CSV bundles for the loading, validation and command-line tests."""
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 
 COURSES_HEADER = "patient_id,course_number,sex,age,weight_kg,baseline_iga,end_day,relapse_day"
@@ -47,3 +49,12 @@ def assert_counts_add_up(report) -> None:
     for file, read in report.rows_read.items():
         excluded = sum(report.excluded.get(file, {}).values())
         assert read == report.rows_kept[file] + excluded, (file, read, report.rows_kept[file], report.excluded.get(file))
+
+
+def workbook(frames: dict[str, pd.DataFrame]) -> bytes:
+    """An Excel workbook with one sheet per frame, as a user's upload."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        for name, frame in frames.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return buffer.getvalue()

@@ -18,7 +18,7 @@ from analysis.loading import load_tables
 from analysis.validation import (
     COLUMN_IGNORED, ERROR, FILE_IGNORED, NO_ACTION, NOT_LOADED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING,
 )
-from csv_bundles import assert_counts_add_up, findings
+from csv_bundles import assert_counts_add_up, findings, workbook
 
 COURSES = "patient_id,sex,age\nP1,F,20\nP2,M,31\n"
 VALID_VISITS = "patient_id,day,iga\nP1,0,3\n"
@@ -52,14 +52,6 @@ def zipped(files: dict[str, bytes]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def workbook(frames: dict[str, pd.DataFrame]) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer) as writer:
-        for name, frame in frames.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
     return buffer.getvalue()
 
 

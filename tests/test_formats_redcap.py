@@ -9,7 +9,7 @@ import pytest
 
 from analysis.loading import load_bundle, load_tables
 from analysis.upload import plan_upload
-from csv_bundles import assert_counts_add_up, only_finding
+from csv_bundles import assert_counts_add_up, only_finding, workbook
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 REDCAP = """record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,age,start_date,visit_date,iga,inflammatory_lesions,ae_term,ae_onset_date,ae_serious
@@ -57,16 +57,8 @@ def test_without_the_dictionary_coded_sex_is_proposed_for_checking():
     assert "check" in courses.columns["sex"].reason and courses.columns["sex"].confidence <= 0.5
 
 
-def _workbook(sheets: dict[str, pd.DataFrame]) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer) as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-    return buffer.getvalue()
-
-
 def test_an_excel_workbook_with_one_sheet_per_table_loads():
-    book = _workbook({
+    book = workbook({
         "Courses": pd.DataFrame({"patient_id": ["A", "B"], "sex": ["F", "M"], "age": [17, 24]}),
         "Visits": pd.DataFrame({"patient_id": ["A", "A", "B"], "day": [0, 90, 0], "iga": [4, 1, 3]}),
         "Read me": pd.DataFrame({"about": ["exported from the clinic system"]}),
@@ -81,7 +73,7 @@ def test_an_excel_workbook_with_one_sheet_per_table_loads():
 def test_a_non_canonical_excel_sheet_is_mapped_like_a_csv():
     frame = pd.DataFrame({"Patient ID": ["A", "B"], "Gender": ["female", "male"], "Age": [17, 24],
                           "Start": pd.to_datetime(["2021-01-04", "2021-03-01"])})
-    result = load_tables({"export.xlsx": _workbook({"Sheet1": frame})}, "export")
+    result = load_tables({"export.xlsx": workbook({"Sheet1": frame})}, "export")
     courses = result.cohort.courses
     assert courses["sex"].tolist() == ["F", "M"] and courses["start_date"].dt.day.tolist() == [4, 1]
 
