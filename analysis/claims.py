@@ -44,7 +44,7 @@ import pandas as pd
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from .cohort import Cohort
-from .filters import MISSING_LABEL, courses_kept
+from .filters import MISSING_LABEL
 from .literature import reference
 from .stats import Estimate, proportion
 
@@ -470,7 +470,7 @@ def courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
     if parent is not None:
         courses_with_values(parent, table, column)  # kept with the whole cohort, cut for each subset
     return cohort.derived(("claims.courses_with_values", table, column), lambda: _courses_with_values(cohort, table, column),
-                          lambda whole, lineage, _: whole & courses_kept(lineage, whole.size))
+                          lambda whole, lineage, _: whole & lineage.courses_kept(whole.size))
 
 
 def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:

@@ -253,6 +253,11 @@ class Lineage:
         """For each of the given course indices (parent's numbering): is the course in the subset?"""
         return _is_member(np.asarray(course_idx, dtype=np.int64), self.member)
 
+    def courses_kept(self, size: int) -> np.ndarray:
+        """The courses kept as a boolean array of `size` indexed by course_idx (a per-course array
+        of an ancestor may be longer than the parent's course numbering)."""
+        return self.keeps(np.arange(size))
+
 
 _LINEAGE: dict[int, Lineage] = {}
 
@@ -310,8 +315,10 @@ def course_codes(course_idx: pd.Series) -> np.ndarray:
 
 
 def _is_member(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """For each course code: is it a member (`member` is indexed by course_idx)?"""
-    return np.append(member, False)[codes]  # code -1 (course unknown) reads the appended False
+    """For each course code: is it a member (`member` is indexed by course_idx)? In one indexing
+    pass: read as unsigned, a code below 0 (course unknown) or past `member` is capped to an appended False."""
+    unsigned = codes.view(np.uint32 if codes.dtype.itemsize == 4 else np.uint64)
+    return np.append(member, False)[np.minimum(unsigned, member.size)]
 
 
 def empty_table(name: str) -> pd.DataFrame:

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from .cohort import Cohort, Lineage
+from .cohort import Cohort
 
 # Sidebar filters on course attributes: filter key -> column of the courses table.
 CATEGORICAL_FILTERS = {
@@ -85,15 +84,6 @@ def course_mask(cohort: Cohort, spec: FilterSpec) -> pd.Series:
         years = courses["start_year"]
         mask &= years.between(low, high).fillna(False).astype(bool)
     return mask
-
-
-def courses_kept(lineage: Lineage, size: int) -> np.ndarray:
-    """The courses a subset kept as a boolean array of `size` indexed by course_idx (a per-course
-    array of an ancestor may be longer than the parent's course numbering)."""
-    kept = np.zeros(size, dtype=bool)
-    shared = min(size, lineage.member.size)
-    kept[:shared] = lineage.member[:shared]
-    return kept
 
 
 def apply_filters(cohort: Cohort, spec: FilterSpec) -> Cohort:

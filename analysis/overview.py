@@ -10,7 +10,6 @@ from plotly.subplots import make_subplots
 
 from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from .figures import PALETTE, add_shapes, count_bars, has_hatched_bars, histogram_bars, styled, vertical_span, withheld_rows
-from .filters import courses_kept
 from .schema import SPECS, TABLES
 from .suppression import count_label, count_labels, hidden_bars_note, hidden_shares, how_many, numerator_labels, withheld_note
 
@@ -89,7 +88,7 @@ def _course_categories(courses: pd.DataFrame, column: str) -> CourseCategories:
 
 
 def _restricted_categories(whole: CourseCategories, lineage: Lineage, cohort: Cohort) -> CourseCategories:
-    return replace(whole, codes=np.where(courses_kept(lineage, whole.codes.size), whole.codes, -1).astype(np.int32))
+    return replace(whole, codes=np.where(lineage.courses_kept(whole.codes.size), whole.codes, -1).astype(np.int32))
 
 
 def _course_size(courses: pd.DataFrame) -> int:
@@ -167,7 +166,7 @@ def _table_filled(table: pd.DataFrame, names, size: int, dtype) -> FilledByCours
 def _restricted_filled(whole: dict[str, FilledByCourse], lineage: Lineage, cohort: Cohort) -> dict[str, FilledByCourse]:
     restricted = {}
     for name, counts in whole.items():
-        kept = courses_kept(lineage, counts.rows.size)
+        kept = lineage.courses_kept(counts.rows.size)
         sums = counts.filled[kept].sum(axis=0, dtype=np.int64)
         total = (int(counts.rows[kept].sum()), {c: int(v) for c, v in zip(counts.columns, sums)})
         restricted[name] = replace(counts, total=total)

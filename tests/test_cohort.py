@@ -71,3 +71,21 @@ def test_bands_of_the_tiny_cohort(tiny_cohort):
 
 def test_unknown_columns_become_custom_fields(tiny_cohort):
     assert tiny_cohort.custom_columns == ("arm",)
+
+
+def test_a_lineage_keeps_only_its_courses_and_none_outside_its_numbering():
+    import weakref
+
+    import numpy as np
+
+    from analysis.cohort import Lineage
+
+    class Parent:
+        pass
+
+    parent = Parent()
+    lineage = Lineage(weakref.ref(parent), {}, np.array([True, False, True]))
+    for dtype in (np.int32, np.int64):
+        codes = np.array([-1, 0, 1, 2, 3, 10, -7], dtype=dtype)
+        assert lineage.keeps(codes).tolist() == [False, True, False, True, False, False, False]
+    assert lineage.courses_kept(5).tolist() == [True, False, True, False, False]
