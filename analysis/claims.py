@@ -466,11 +466,8 @@ def recorded(cohort: Cohort, table: str, column: str) -> bool:
 
 def courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
     """Per course_idx: does the course have a value in the column (False for courses not in the cohort)?"""
-    parent = cohort.parent()
-    if parent is not None:
-        courses_with_values(parent, table, column)  # kept with the whole cohort, cut for each subset
-    return cohort.derived(("claims.courses_with_values", table, column), lambda: _courses_with_values(cohort, table, column),
-                          lambda whole, lineage, _: whole & lineage.courses_kept(whole.size))
+    return cohort.derived_from_whole(("claims.courses_with_values", table, column), lambda c: _courses_with_values(c, table, column),
+                                     lambda whole, lineage, _: whole & lineage.courses_kept(whole.size))
 
 
 def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:

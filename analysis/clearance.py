@@ -496,11 +496,8 @@ def first_course_rows(courses: pd.DataFrame, completed_only: bool = False) -> np
 def first_course_ends(cohort: Cohort, settings: ClearanceSettings, completed_only: bool = False) -> pd.DataFrame:
     """`end_of_course_table` of the cohort's first courses. A subset (a filter) cuts the whole
     cohort's table to its courses instead of cutting a cohort of its first courses."""
-    parent = cohort.parent()
-    if parent is not None:
-        first_course_ends(parent, settings, completed_only)  # kept with the whole cohort, cut for each subset
-    return cohort.derived(("clearance.first_course_ends", settings, completed_only),
-                          lambda: end_of_course_table(first_courses(cohort, completed_only), settings), _rows_of_kept_courses)
+    return cohort.derived_from_whole(("clearance.first_course_ends", settings, completed_only),
+                                     lambda c: end_of_course_table(first_courses(c, completed_only), settings), _rows_of_kept_courses)
 
 
 def first_course_clearance(cohort: Cohort, settings: ClearanceSettings, completed_only: bool = False) -> Estimate:

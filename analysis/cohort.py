@@ -143,6 +143,14 @@ class Cohort:
             return self.memo(key, compute)
         return memoised(self, key, lambda: value, check=self._tables_check())
 
+    def derived_from_whole(self, key: tuple, compute: Callable[["Cohort"], object], restrict: Callable):
+        """`derived`, with `compute(cohort)` run on the whole cohort first when this is a subset, so
+        that every later filter cuts that result instead of computing its own."""
+        parent = self.parent()
+        if parent is not None:
+            parent.derived_from_whole(key, compute, restrict)
+        return self.derived(key, lambda: compute(self), restrict)
+
     def _restricted(self, key: tuple, restrict: Callable):
         lineage = _LINEAGE.get(id(self))
         parent = self.parent()
