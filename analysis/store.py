@@ -16,6 +16,7 @@ refused on open and purged.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -228,11 +229,17 @@ class _SqliteBackend:
         self.description = f"SQLite file {path}"
 
     def create_schema(self) -> None:
+        """Creators queue on a lock file: switching a new database to WAL takes a lock SQLite
+        does not wait for, so server processes starting together would fail with "database is
+        locked" instead of waiting their turn."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with closing(self._connect()) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(SCHEMA.format(blob="BLOB"))
-            connection.execute(EXPIRY_INDEX)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600)) as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            with closing(self._connect()) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(SCHEMA.format(blob="BLOB"))
+                connection.execute(EXPIRY_INDEX)
         os.chmod(self.path, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
