@@ -124,7 +124,7 @@ class ValidationReport:
     def _file_line(self, file: str) -> str:
         read, kept = self.rows_read[file], self.rows_kept.get(file, 0)
         reasons = sorted(self.excluded.get(file, {}).items(), key=lambda item: -item[1])
-        line = f"{file}: {read:,} rows read, {kept:,} kept"
+        line = f"{file}: {_plural(read, 'row')} read, {kept:,} kept"
         if reasons:
             why = ", ".join(f"{count:,} {reason}" for reason, count in reasons)
             line += f", {read - kept:,} excluded ({why})"

@@ -25,7 +25,7 @@ def upload_and_confirm(page, name: str, data: bytes) -> None:
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
     page.get_by_text("Check what each file holds and how its columns map").wait_for(timeout=60_000)
     page.get_by_role("button", name="Use this data").click()
-    page.get_by_text(re.compile(r"rows read, \d+ kept")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"rows? read, \d+ kept")).first.wait_for(timeout=60_000)
     wait_for_app(page)
 
 
@@ -60,6 +60,6 @@ def test_two_browser_sessions_uploading_the_same_file_name_see_only_their_own_ro
         first.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
         first.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
         first.get_by_text("courses.csv: 2 rows read, 2 kept.").wait_for(timeout=60_000)
-        second.get_by_text("courses.csv: 1 rows read, 1 kept.").wait_for(timeout=60_000)
-        assert first.get_by_text("courses.csv: 1 rows read").count() == 0
+        second.get_by_text("courses.csv: 1 row read, 1 kept.").wait_for(timeout=60_000)
+        assert first.get_by_text("courses.csv: 1 row read").count() == 0
         assert second.get_by_text("courses.csv: 2 rows read").count() == 0

@@ -282,6 +282,11 @@ def test_summary_lines_say_what_was_read_kept_and_excluded():
     assert lines[-1] == "2 errors and 0 warnings."
 
 
+def test_summary_line_of_a_one_row_file_says_row():
+    lines = load(bundle(courses=("P1,1,F,16,50,4,150,",), visits=("P1,1,0,4,30",))).report.summary_lines()
+    assert lines[0] == "courses.csv: 1 row read, 1 kept."
+
+
 def test_report_as_dict_is_json_ready():
     result = load(bundle(visits=(*VALID_VISITS, "P2,1,30,7,5")))
     as_dict = json.loads(json.dumps(result.report.to_dict()))
