@@ -336,7 +336,7 @@ def literature_short(keys: tuple[str, ...]) -> str:
     if not keys:
         return ""
     ref = reference(keys[0])
-    figure = ref.band if ref.unit == "band" else percent(ref.value) if ref.unit == "share" else f"{ref.value:g} {ref.unit}"
+    figure = ref.short or (ref.band if ref.unit == "band" else percent(ref.value) if ref.unit == "share" else f"{ref.value:g} {ref.unit}")
     source = re.split(r"(?<=\b(?:19|20)\d\d)\b", ref.source, maxsplit=1)[0]
     more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
     return f"{figure} ({source}){more}"

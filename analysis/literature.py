@@ -19,6 +19,7 @@ class Reference:
     unit: str = "share"
     band: str = ""
     second_hand: bool = False
+    short: str = ""  # the figure in a few words where the bare number would mislead (a change, not a share)
 
     def describe(self) -> str:
         shown = f"'{self.band}'" if self.unit == "band" else f"{self.value:.1%}" if self.unit == "share" else f"{self.value:g} {self.unit}"

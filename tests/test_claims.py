@@ -215,6 +215,14 @@ def test_literature_settings_and_pages_are_known():
         assert spec.min_n >= 1
 
 
+def test_published_figures_read_in_a_few_words_and_a_change_is_not_shown_as_a_negative_share():
+    assert claims.literature_short(("end_of_course_iga01",)) == "87% (Patel, Baquerizo Nole, Fleischer 2021)"
+    assert claims.literature_short(("end_of_course_iga01", "relapse_any")) == "87% (Patel, Baquerizo Nole, Fleischer 2021) and 1 more"
+    assert claims.literature_short(("lesion_reduction_week20",)) == "93% fewer lesions at week 20 (Tan et al. 2014)"
+    for ref in references().values():
+        assert ref.short or ref.unit != "share" or 0 <= ref.value <= 1, ref.key
+
+
 # ---------------------------------------------------------------------------------------------
 # Verdict rules at their edges
 
