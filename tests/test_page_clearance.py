@@ -113,6 +113,14 @@ def test_demo_page_opens_with_the_literature_comparison():
     assert isinstance(by_month, pd.DataFrame) and (by_month["courses_counted"] > 0).all()
 
 
+def test_the_page_says_when_the_scorecard_counts_clearance_differently(uploaded):
+    note = "judges this claim (C01) by at least 80% fewer total lesions"
+    assert any(note in m.value for m in uploaded.markdown)  # the page's default: IGA 0/1
+    same = open_page({"clearance_definition": DEFINITIONS["lesion_reduction"]}, csv_upload())
+    assert not any(note in m.value for m in same.markdown)
+    assert any("80-100% clearance of acne" in m.value for m in same.markdown)
+
+
 def test_data_without_iga_names_the_missing_column():
     tables = demo.generate_cohort(120, seed=3)
     visits = tables["visits"].drop(columns=["iga"])

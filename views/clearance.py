@@ -72,7 +72,16 @@ def headline(result: clearance.ClearanceAnalysis) -> None:
                     f"**{share(end)}** of {end.n:,} courses were clear at the end of the course ({interval(end)})")
         st.markdown(
             f"The article says **\"By the end of the course, most users report 80-100% clearance of acne\"**. Here, with "
-            f"*{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)}")
+            f"*{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)}{scorecard_note(result.settings)}")
+
+
+def scorecard_note(settings: ClearanceSettings) -> str:
+    """The Overview's verdict on this claim (C01) counts at least 80% fewer lesions unless changed there; a reader comparing the
+    two pages should know why the shares differ."""
+    if settings.definition == "lesion_reduction" and settings.reduction_percent == 80:
+        return ""
+    return (" The claims scorecard on the Overview judges this claim (C01) by at least 80% fewer total lesions than at baseline, "
+            "unless changed there, so its share can differ from this one.")
 
 
 def published_comparison(settings: ClearanceSettings) -> str:
