@@ -87,6 +87,17 @@ def test_a_non_canonical_export_loads_with_values_units_and_dates_converted():
     assert note["severity"] == "note" and "unit" in note["message"]
 
 
+def test_a_canonical_file_with_its_course_column_named_otherwise_keeps_the_courses_apart():
+    """'course' rather than course_number: left at its default of 1, a patient's second course would be refused as a duplicate."""
+    courses = "patient_id,course,sex,age\nP1,1,F,17\nP1,2,F,19\nP2,1,M,30\n"
+    visits = "patient_id,Course,day,iga\nP1,1,0,3\nP1,2,0,4\nP1,2,90,1\n"
+    result = load({"courses.csv": courses, "visits.csv": visits})
+    assert result.report.error_count == 0
+    assert sorted(result.cohort.courses["course_number"].tolist()) == [1, 1, 2]
+    second = result.cohort.visits[(result.cohort.visits["patient_id"] == "P1") & (result.cohort.visits["course_number"] == 2)]
+    assert second["iga"].tolist() == [4, 1]
+
+
 @pytest.mark.parametrize("values, expected, note", [
     (["1", "2"], {"1": "M", "2": "F"}, "ISO 5218"),
     (["female", "Male", "w", "unknown"], {"female": "F", "Male": "M", "w": "F"}, ""),

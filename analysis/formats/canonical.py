@@ -30,8 +30,9 @@ def canonical_table(sheet: Sheet) -> str | None:
 
 
 def canonical_mapping(sheet: Sheet, table: str) -> FileMapping:
-    """Columns named as the format names them map to themselves; a missing required column is
-    looked for among the other names (e.g. 'Patient ID'); everything else passes on unchanged."""
+    """Columns named as the format names them map to themselves; a missing required or key column is
+    looked for among the other names (e.g. 'Patient ID', 'course': a course number left at its default
+    of 1 would merge a patient's courses); everything else passes on unchanged."""
     spec = SPECS[table]
     by_name = {normalised(c): c for c in spec.names}
     rules: dict[str, ColumnRule] = {}
@@ -39,7 +40,7 @@ def canonical_mapping(sheet: Sheet, table: str) -> FileMapping:
         target = by_name.get(normalised(name))
         if target and target not in rules:
             rules[target] = ColumnRule(source=name, confidence=1.0, reason="same name")
-    needed = [c.name for c in spec.columns if c.required and c.name not in rules]
+    needed = [c.name for c in spec.columns if (c.required or c.name in spec.key) and c.name not in rules]
     if needed:
         others = [n for n in usable_names(sheet) if n not in {r.source for r in rules.values()}]
         proposed = propose_columns(sheet, table, others)
