@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from .cohort import Cohort, Lineage
+from .cohort import Cohort, Lineage, in_course_day_order
 from .filters import COLUMN_LABELS
 from .schema import DAYS_PER_MONTH
 from .stats import Estimate, proportion
@@ -172,7 +172,7 @@ class VisitArrays:
         rows = np.flatnonzero(known)
         course = visits["course_idx"].to_numpy(dtype="float", na_value=np.nan)[rows].astype("int64")
         day = visits["day"].to_numpy(dtype="float", na_value=np.nan)[rows]
-        if course.size and not _in_course_day_order(course, day):
+        if course.size and not in_course_day_order(course, day):
             order = np.lexsort((day, course))
             rows, course, day = rows[order], course[order], day[order]
         indices = cohort.courses["course_idx"].to_numpy(dtype="int64")
@@ -211,11 +211,6 @@ def _column_values(visits: pd.DataFrame, column: str, rows: np.ndarray) -> np.nd
     if column not in visits:
         return np.full(rows.size, np.nan)
     return _floats(visits[column]).take(rows) if rows.size else np.zeros(0)
-
-
-def _in_course_day_order(course: np.ndarray, day: np.ndarray) -> bool:
-    step = np.diff(course)
-    return bool(np.all((step > 0) | ((step == 0) & (np.diff(day) >= 0))))
 
 
 def visit_arrays(cohort: Cohort) -> VisitArrays:
@@ -306,7 +301,7 @@ def assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
 
 def _rows_of_kept_courses(table: pd.DataFrame, lineage: Lineage, cohort: Cohort) -> pd.DataFrame:
     """A per-course table of the whole cohort cut to a subset's courses (each row depends only on its course)."""
-    return table[lineage.keeps(table["course_idx"])].reset_index(drop=True)
+    return lineage.rows_of(table)
 
 
 def _assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:

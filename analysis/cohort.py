@@ -74,7 +74,7 @@ class Cohort:
 
     def _cut_of(self, name: str, member: np.ndarray) -> "_Cut":
         """The rows of table `name` whose course is a member, as a cut of the table they come from."""
-        rows = _is_member(self._course_codes(name), member)
+        rows = is_member(self._course_codes(name), member)
         pending = self._pending_cut(name)
         if pending is None:
             return _Cut(self.table(name), rows)
@@ -259,7 +259,11 @@ class Lineage:
 
     def keeps(self, course_idx) -> np.ndarray:
         """For each of the given course indices (parent's numbering): is the course in the subset?"""
-        return _is_member(np.asarray(course_idx, dtype=np.int64), self.member)
+        return is_member(np.asarray(course_idx, dtype=np.int64), self.member)
+
+    def rows_of(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a per-course table of the parent (one holding course_idx) whose course the subset keeps."""
+        return rows_of_courses(table, self.member)
 
     def courses_kept(self, size: int) -> np.ndarray:
         """The courses kept as a boolean array of `size` indexed by course_idx (a per-course array
@@ -322,11 +326,22 @@ def course_codes(course_idx: pd.Series) -> np.ndarray:
     return course_idx.to_numpy(dtype=np.int64, na_value=-1).astype(np.int32)
 
 
-def _is_member(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """For each course code: is it a member (`member` is indexed by course_idx)? In one indexing
-    pass: read as unsigned, a code below 0 (course unknown) or past `member` is capped to an appended False."""
+def is_member(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """For each code (int32 or int64): is it a member (`member` is a boolean array indexed by code)?
+    In one indexing pass: read as unsigned, a code below 0 (unknown) or past `member` is capped to an appended False."""
     unsigned = codes.view(np.uint32 if codes.dtype.itemsize == 4 else np.uint64)
     return np.append(member, False)[np.minimum(unsigned, member.size)]
+
+
+def in_course_day_order(course: np.ndarray, day: np.ndarray) -> bool:
+    """Are the rows sorted by course, then day (no value missing)?"""
+    step = np.diff(course)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(day) >= 0))))
+
+
+def rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
+    """The rows of a per-course table whose course is a member (`member` indexed by course_idx), numbered afresh."""
+    return table[is_member(np.asarray(table["course_idx"], dtype=np.int64), member)].reset_index(drop=True)
 
 
 def empty_table(name: str) -> pd.DataFrame:
@@ -496,8 +511,7 @@ def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
     one get no % change: they stay in the table and outcome areas count them as such.
     """
     order = _course_day_order(visits)
-    in_order = bool((order == np.arange(len(order))).all())  # as most exports are: no copy needed
-    visits = _renumbered(visits if in_order else visits.take(order))
+    visits = _renumbered(visits if order is None else visits.take(order))
     visits = derive_day_month(visits, "day", "month")
     summed = visits["inflammatory_lesions"].astype("Int64") + visits["noninflammatory_lesions"].astype("Int64")  # missing if either is
     visits["total_lesions"] = visits["total_lesions"].astype("Int64").fillna(summed)
@@ -512,13 +526,13 @@ def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
     return visits
 
 
-def _course_day_order(visits: pd.DataFrame) -> np.ndarray:
-    """Row order by course, then day, stable, missing values last (as a stable `sort_values`)."""
+def _course_day_order(visits: pd.DataFrame) -> np.ndarray | None:
+    """Row order by course, then day, stable, missing values last (as a stable `sort_values`);
+    None when the rows are in that order already, as most exports are (no sort, no copy)."""
     course = visits["course_idx"].to_numpy(dtype="float", na_value=np.nan)
     day = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
-    step_course, step_day = np.diff(course), np.diff(day)
-    if not (np.isnan(course).any() or np.isnan(day).any()) and ((step_course > 0) | ((step_course == 0) & (step_day >= 0))).all():
-        return np.arange(len(course))  # already in order, as most exports are: no sort needed
+    if not (np.isnan(course).any() or np.isnan(day).any()) and in_course_day_order(course, day):
+        return None
     return np.lexsort((np.nan_to_num(day), np.isnan(day), np.nan_to_num(course), np.isnan(course)))
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from .cohort import Cohort, Lineage, memo_items, memoised
+from .cohort import Cohort, Lineage, is_member, memo_items, memoised, rows_of_courses
 from .lab_units import (
     BY_CODE, LIPID_TESTS, LIVER_TESTS, empty_findings, exclusion_reasons, harmonisation_findings, harmonised_columns,
     pair_summary,
@@ -316,8 +316,6 @@ def _take(column, positions: np.ndarray | None):
     return values[positions]
 
 
-
-
 def _visit_labels(visit: pd.Categorical) -> np.ndarray:
     """Nominal visit labels as objects, None where there is none."""
     return np.append(np.asarray(visit.categories, dtype=object), None)[np.asarray(visit.codes)]
@@ -357,29 +355,16 @@ def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> Lab
     member[:lineage.member.size] = lineage.member
     store, left_out, given = data.store, data.parts["left_out"], data.parts["given"]
     restricted = LabData(
-        store=data.store, courses=_of_courses(data.courses, member), findings=data.findings, settings=data.settings, member=member,
-        parts={"baselines": _Once(lambda: _of_courses(store.baselines(), member)),
-               "left_out": _Once(lambda: _of_courses(left_out.get(), member)),
-               "excluded": _Once(lambda: _excluded_counts(_of_courses(left_out.get(), member))),
+        store=data.store, courses=rows_of_courses(data.courses, member), findings=data.findings, settings=data.settings, member=member,
+        parts={"baselines": _Once(lambda: rows_of_courses(store.baselines(), member)),
+               "left_out": _Once(lambda: rows_of_courses(left_out.get(), member)),
+               "excluded": _Once(lambda: _excluded_counts(rows_of_courses(left_out.get(), member))),
                "given": given, "conversions": _Once(lambda: _given_summary(given.get(), member))})
     for key, table in memo_items(data):
         if key[0] in PER_COURSE_RESULTS:
-            part = _of_courses(table, member)
+            part = rows_of_courses(table, member)
             memoised(restricted, key, lambda part=part: part)
     return restricted
-
-
-def _of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
-    """The rows of a per-course table whose course is a member, numbered afresh."""
-    return table[_members(table["course_idx"].to_numpy(dtype=np.int64), member)].reset_index(drop=True)
-
-
-def _members(course: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """Is each course (-1: none) a member?"""
-    keep = np.zeros(course.size, dtype=bool)
-    inside = (course >= 0) & (course < member.size)
-    keep[inside] = member[course[inside]]
-    return keep
 
 
 def _lab_data_of_cohort(source: Cohort, settings: LabSettings) -> LabData:
@@ -429,7 +414,7 @@ def _given_summary(given: tuple, member: np.ndarray | None = None) -> pd.DataFra
     """`_conversions` of the loader's rows (of the member courses only, when given)."""
     pair_ids, plan, harmonised, course = given
     if member is not None:
-        keep = _members(course, member)
+        keep = is_member(course, member)
         pair_ids, harmonised = pair_ids[keep], harmonised[keep]
     table = pair_summary({"_pairs": (pair_ids, plan), "harmonised": harmonised})
     return table[table["rows"] > 0].reset_index(drop=True)  # pairs of the whole cohort absent from a subset

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from .cohort import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from .figures import PALETTE, add_shapes, count_bars, has_hatched_bars, histogram_bars, styled, vertical_span, withheld_rows
+from .filters import COLUMN_LABELS
 from .schema import SPECS, TABLES
 from .suppression import count_label, count_labels, hidden_bars_note, hidden_shares, how_many, numerator_labels, withheld_note
 
@@ -100,17 +101,17 @@ def demographics_table(cohort: Cohort) -> pd.DataFrame:
     """One row per characteristic and level: courses and share of courses."""
     courses = cohort.courses
     parts = []
-    for label, column, order in (
-        ("Sex", "sex", ("F", "M", "other", "unknown")),
-        ("Age band", "age_band", AGE_BAND_LABELS),
-        ("Baseline IGA", "baseline_iga", None),
-        ("Daily dose (mg/kg/day)", "daily_dose_band", DAILY_DOSE_BANDS),
-        ("Cumulative dose (mg/kg)", "cumulative_dose_band", CUMULATIVE_DOSE_BANDS),
-        ("Site", "site", None),
-        ("Course number", "course_number", None),
+    for column, order in (
+        ("sex", ("F", "M", "other", "unknown")),
+        ("age_band", AGE_BAND_LABELS),
+        ("baseline_iga", None),
+        ("daily_dose_band", DAILY_DOSE_BANDS),
+        ("cumulative_dose_band", CUMULATIVE_DOSE_BANDS),
+        ("site", None),
+        ("course_number", None),
     ):
         counts = category_counts(cohort, column, order)
-        parts.append(pd.DataFrame({"characteristic": label, "level": counts.index.map(str), "courses": counts.to_numpy()}))
+        parts.append(pd.DataFrame({"characteristic": COLUMN_LABELS[column], "level": counts.index.map(str), "courses": counts.to_numpy()}))
     table = pd.concat(parts, ignore_index=True)
     table["percent"] = (table["courses"] / max(len(courses), 1) * 100).round(1)
     return table

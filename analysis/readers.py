@@ -370,7 +370,7 @@ def read_csv(name: str, data: bytes) -> Sheet:
     info = []
     delimiter = sniff_delimiter(text)
     decimal_comma = _decimal_comma_file(text, delimiter)
-    typed = _read_typed(text, delimiter, _table_named(name)) if not decimal_comma else None
+    typed = _read_typed(text, delimiter, table_named(name)) if not decimal_comma else None
     if typed is not None:
         names, columns = typed
         rows = record_rows(len(columns[0]) if columns else 0, [])
@@ -423,9 +423,9 @@ DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
 CONVERSION_FAILED = re.compile(r"In CSV column #(\d+): CSV conversion error")
 
 
-def _table_named(name: str) -> str | None:
-    """The canonical table a file's name names (courses.csv, Visits.CSV, labs.tsv), if any."""
-    stem = re.sub(r"\.(csv|tsv|txt)$", "", re.split(r"[\\/]", name)[-1].lower())
+def table_named(name: str) -> str | None:
+    """The canonical table a file's name names (courses.csv, Visits.CSV, labs.tsv, labs.parquet), if any."""
+    stem = re.sub(r"\.(csv|tsv|txt|parquet|pq|xlsx|xlsm)$", "", re.split(r"[\\/]", name)[-1].lower())
     return stem if stem in SPECS else None
 
 
@@ -532,8 +532,7 @@ def _header_width(data: bytes, delimiter: str) -> int:
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.Array:
-    column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return column if column.type == pa.string() else column.cast(pa.string())
+    return as_text(_one_array(column))
 
 
 def record_rows(records: int, malformed_rows: list[int | None]) -> np.ndarray:

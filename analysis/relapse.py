@@ -165,8 +165,7 @@ def _restricted_times(whole: EventTimes, lineage: Lineage, cohort: Cohort) -> Ev
     if not lineage.keeps(links[:, 1]).all():
         compute = _relapse_times if whole.kind == RELAPSE else _second_course_times
         return compute(cohort, whole.settings)
-    return EventTimes(whole.kind, whole.settings, whole.times[lineage.keeps(whole.times["course_idx"])].reset_index(drop=True),
-                      whole.excluded[lineage.keeps(whole.excluded["course_idx"])].reset_index(drop=True), cohort.n_courses, links)
+    return EventTimes(whole.kind, whole.settings, lineage.rows_of(whole.times), lineage.rows_of(whole.excluded), cohort.n_courses, links)
 
 
 def _second_course_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:

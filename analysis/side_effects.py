@@ -221,8 +221,7 @@ def event_data(cohort: Cohort, settings: SideEffectSettings | None = None) -> Ev
 def _restricted_event_data(whole: EventData, lineage: Lineage, cohort: Cohort) -> EventData:
     """A subset's event data cut from the whole cohort's: whether an event counts depends only on
     the event and its course, so this equals normalising the subset's events again."""
-    courses = whole.courses[lineage.keeps(whole.courses["course_idx"])].reset_index(drop=True)
-    events = whole.events[lineage.keeps(whole.events["course_idx"])].reset_index(drop=True)
+    courses, events = lineage.rows_of(whole.courses), lineage.rows_of(whole.events)
     outside = whole.outside_courses[lineage.keeps(whole.outside_courses)]
     paired = whole.phq9_paired[lineage.keeps(whole.phq9_paired)]
     return EventData(

@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .cohort import is_member
 from .schema import COURSE_KEY, SPECS, TABLES, ColumnSpec, TableSpec
 
 ERROR, WARNING = "error", "warning"
@@ -730,11 +731,6 @@ class CourseKeys:
         member[codes] = True
         return member
 
-    @staticmethod
-    def among(codes: np.ndarray, member: np.ndarray) -> np.ndarray:
-        inside = (codes >= 0) & (codes < len(member))
-        return inside & member[np.where(inside, codes, 0)]
-
     def codes(self, table: CheckedTable) -> np.ndarray:
         """One integer per row; -1 where the patient or course number is missing or unknown."""
         patient = positions_in(table.values["patient_id"], self.patients)
@@ -772,10 +768,10 @@ def exclude_duplicate_courses(courses: CheckedTable) -> None:
 def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
     """Excludes rows of visits, adverse events or labs whose course is not among the loaded courses."""
     codes = keys.codes(table)
-    orphan = table.kept & ~keys.among(codes, keys.kept)
+    orphan = table.kept & ~is_member(codes, keys.kept)
     if not orphan.any():
         return
-    where = pc.if_else(pa.array(keys.among(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}")
+    where = pc.if_else(pa.array(is_member(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}")
     message = ["course ", table.values["course_number"], " of patient ", table.values["patient_id"], where]
     table.report(orphan, ERROR, message, values=table.text["patient_id"], action=ROW_EXCLUDED)
     table.exclude(orphan, "course not loaded")

@@ -49,8 +49,6 @@ def interval(estimate) -> str:
     return shown_share(f"95% CI {estimate.ci_low:.0%}-{estimate.ci_high:.0%}", estimate.numerator, estimate.n)
 
 
-
-
 def headline(result: clearance.ClearanceAnalysis) -> None:
     columns = st.columns(4)
     end = result.end_of_course

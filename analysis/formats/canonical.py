@@ -1,10 +1,8 @@
 """The dashboard's own format: courses.csv, visits.csv, adverse_events.csv, labs.csv."""
 from __future__ import annotations
 
-import re
-
 from ..mapping import ColumnRule, FileMapping, propose_columns, usable_names
-from ..readers import Sheet
+from ..readers import Sheet, table_named
 from ..schema import SPECS, TABLES
 from ..vocabulary import normalised
 
@@ -22,11 +20,10 @@ def recognise(sheets: list[Sheet]) -> dict[int, list[FileMapping]]:
 
 def canonical_table(sheet: Sheet) -> str | None:
     """The table a file named like one of the four holds (courses.csv, Visits.CSV, ...)."""
-    stem = re.split(r"[\\/]", sheet.file)[-1].lower()
-    stem = re.sub(r"\.(csv|tsv|txt|parquet|pq|xlsx|xlsm)$", "", stem)
     if sheet.sheet is not None:  # a workbook: its sheets are named like the tables
         stem = sheet.sheet.strip().lower()
-    return stem if stem in TABLES else None
+        return stem if stem in TABLES else None
+    return table_named(sheet.file)
 
 
 def canonical_mapping(sheet: Sheet, table: str) -> FileMapping:
