@@ -1,6 +1,6 @@
 """`python -m analysis`: the command line (see analysis.cli)."""
 import sys
 
-from .cli import main
+from analysis.cli import main
 
 sys.exit(main())

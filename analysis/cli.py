@@ -123,7 +123,7 @@ def _tolerant_output() -> None:
 
 
 def load(path: str | None, mapping_file: Path | None = None):
-    from .loading import load_bundle, load_demo
+    from analysis.cohort.loading import load_bundle, load_demo
 
     if path in (None, "demo"):
         if mapping_file is not None:
@@ -136,7 +136,7 @@ def load(path: str | None, mapping_file: Path | None = None):
 
 def read_mapping(path: Path | None):
     """The saved mapping, or a usage error saying what is wrong with the file."""
-    from .mapping import Mapping, MappingError
+    from analysis.ingest.mapping import Mapping, MappingError
 
     if path is None:
         return None
@@ -170,7 +170,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from .summary import SummaryOptions, summarize
+    from analysis.outputs.summary import SummaryOptions, summarize
 
     result = load(args.path, args.mapping)
     report = result.report
@@ -188,7 +188,8 @@ def run_summary(args: argparse.Namespace) -> int:
 
 def _checked_settings(settings: dict) -> dict:
     """A --set the analysis cannot use (unknown claim, definition or threshold) is a usage error."""
-    from .claims import check_area_settings, check_claim_settings
+    from analysis.areas.claims.compute import check_claim_settings
+    from analysis.areas.measured import check_area_settings
 
     try:
         check_claim_settings(settings)
@@ -206,7 +207,7 @@ def _group_column(column: str | None, cohort) -> str | None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .report import build_report
+    from analysis.outputs.report import build_report
 
     result = load(args.path, args.mapping)
     if result.cohort is None:
@@ -226,8 +227,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_mapping(args: argparse.Namespace) -> int:
-    from .loading import BundleError, read_bundle
-    from .upload import plan_upload
+    from analysis.cohort.loading import BundleError, read_bundle
+    from analysis.ingest.upload import plan_upload
 
     if not Path(args.path).exists():
         raise UsageError(f"no such file or folder: {args.path}")
@@ -256,7 +257,7 @@ def run_mapping(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import write_demo
+    from analysis.demo import write_demo
 
     chosen = {"n_courses": args.courses, "seed": args.seed}
     try:

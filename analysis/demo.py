@@ -46,7 +46,7 @@ import pyarrow.csv as pacsv
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from .schema import DAYS_PER_MONTH, SEX_VALUES, SPECS, TABLES
+from analysis.schema import DAYS_PER_MONTH, SEX_VALUES, SPECS, TABLES
 
 DEFAULT_SEED = 20261125
 DEFAULT_COURSES = 2000
@@ -469,7 +469,7 @@ def _apply_dosing(c: dict) -> None:
     """Dose recorded at each visit, and the mg taken before each visit and in all.
 
     A dose holds from its visit until the next visit (or the last dose), the rule
-    `analysis.cohort` uses to integrate visit doses, so a given and an integrated
+    `analysis.cohort.model` uses to integrate visit doses, so a given and an integrated
     cumulative dose agree.
     """
     day, attended, end = c["day"], c["attended"], c["end_day"][:, None]
@@ -664,7 +664,7 @@ def _labels(vocabulary, codes) -> np.ndarray:
 def _typed_table(name: str, columns: dict) -> pd.DataFrame:
     """A frame with every canonical column of the table, in order, typed as the schema says.
 
-    Integer and float columns are nullable (Int64, Float64), as `analysis.cohort` expects.
+    Integer and float columns are nullable (Int64, Float64), as `analysis.cohort.model` expects.
     The arrays are handed over without copies: at a million courses memory is the limit.
     """
     n = len(next(iter(columns.values())))

@@ -7,8 +7,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
+
 TABLES = ("courses", "visits", "adverse_events", "labs")
-DAYS_PER_MONTH = 30.4375
+DAYS_PER_MONTH = 30.4375  # the average month: 365.25 / 12 days
+
+
+def month_number(days) -> np.ndarray:
+    """Month of course of each day, as PRODUCT.md defines it: round(day / 30.4375), half away from zero
+    (day 15 -> 0, 16 -> 1, 46 -> 2; day -16 -> -1); missing days (NaN) stay NaN. The one month rule."""
+    months = np.asarray(days, dtype="float") / DAYS_PER_MONTH
+    return np.sign(months) * np.floor(np.abs(months) + 0.5)
+
+
+# Fields the cohort computes for each course (analysis.cohort.model), which a custom column must not take.
+DERIVED_COURSE_COLUMNS = frozenset({
+    "course_idx", "cumulative_dose_band", "cumulative_dose_mg_per_kg", "cumulative_dose_source", "daily_dose_band",
+    "daily_dose_mg_per_kg", "duration_days", "start_year",
+})
 # Days before the first dose that still count as a baseline/screening assessment.
 EARLIEST_PLAUSIBLE_DAY = -365
 LATEST_PLAUSIBLE_DAY = 365 * 30
@@ -141,10 +158,8 @@ KIND_LABELS = {
 }
 
 
-def data_dictionary() -> "pd.DataFrame":
+def data_dictionary() -> pd.DataFrame:
     """The canonical format as a table: what a user's files may hold and what each column means."""
-    import pandas as pd
-
     rows = []
     for spec in SPECS.values():
         for column in spec.columns:

@@ -8,13 +8,13 @@ Cohorts come from the demo generator (`analysis.demo.write_demo`) and are kept i
 so later runs reuse them; generating them is not timed. Each stage runs in a fresh Python process,
 so that its peak memory (the process's VmHWM, reset after the untimed set-up) is its own:
 
-1. ingest: `analysis.loading.load_bundle` of the four CSV files into the validated cohort;
-   reopen: the same bundle opened again, from the Parquet copy `analysis.cohort_cache` keeps
+1. ingest: `analysis.cohort.loading.load_bundle` of the four CSV files into the validated cohort;
+   reopen: the same bundle opened again, from the Parquet copy `analysis.cohort.cache` keeps
    (`load_bundle_cached`; the command line's repeated loads);
 2. lower bound: the faster of pyarrow (`pyarrow.csv.read_csv`) and duckdb (`read_csv`) only reading
    the same four files into memory, and the ratios ingest / lower bound and reopen / lower bound;
 3. full analysis: every outcome area and every claim on the whole cohort, as the JSON summary
-   computes them (`analysis.summary.summarize`);
+   computes them (`analysis.outputs.summary.summarize`);
 4. filter change: one sidebar filter (sex = F) applied and the Overview page recomputed as the
    app does it after the page was first shown (whole-cohort work reused, the page's own results
    computed anew because the filter is part of their cache key).
@@ -107,7 +107,7 @@ def stage_lower_bound(bundle: Path, repeats: int) -> dict:
 
 
 def stage_ingest(bundle: Path, repeats: int) -> dict:
-    from analysis.loading import load_bundle, load_demo
+    from analysis.cohort.loading import load_bundle, load_demo
 
     def load(_):
         result = load_bundle(bundle, source="benchmark")
@@ -126,7 +126,7 @@ def cache_dir(bundle: Path) -> Path:
 
 
 def stage_reopen(bundle: Path, repeats: int) -> dict:
-    from analysis.cohort_cache import load_bundle_cached
+    from analysis.cohort.cache import load_bundle_cached
 
     load_bundle_cached(bundle, cache_dir(bundle), source="benchmark")  # writes the Parquet copy if there is none
     gc.collect()
@@ -136,7 +136,7 @@ def stage_reopen(bundle: Path, repeats: int) -> dict:
 
 def loaded_cohort(bundle: Path):
     """The cohort (from the Parquet copy: the same tables as `load_bundle` builds, without its cost)."""
-    from analysis.cohort_cache import load_bundle_cached
+    from analysis.cohort.cache import load_bundle_cached
 
     return load_bundle_cached(bundle, cache_dir(bundle), source="benchmark").cohort
 
@@ -148,14 +148,14 @@ def fresh(cohort):
 
 def warm_up() -> None:
     """Imports and one-off set-up (claim specs, literature) done on the small demo, as a running app has."""
-    from analysis.loading import load_demo
-    from analysis.summary import summarize
+    from analysis.cohort.loading import load_demo
+    from analysis.outputs.summary import summarize
 
     summarize(load_demo().cohort)
 
 
 def stage_analysis(bundle: Path, repeats: int) -> dict:
-    from analysis.summary import summarize
+    from analysis.outputs.summary import summarize
 
     cohort = loaded_cohort(bundle)
     warm_up()
@@ -169,7 +169,9 @@ FILTER = {"sex": ("F",)}
 
 def overview_page(cohort, filtered) -> None:
     """What the Overview page computes and draws for the filtered cohort (views/overview.py)."""
-    from analysis import claims, claims_figures, overview
+    from analysis.areas.claims import compute as claims
+    from analysis.areas.claims import figures as claims_figures
+    from analysis.areas.overview import compute as overview
 
     results = claims.evaluate_claims(filtered, {})
     claims_figures.scorecard_figure(results, f"{filtered.n_courses:,} courses")
@@ -185,15 +187,15 @@ def overview_page(cohort, filtered) -> None:
 def sidebar(cohort, spec):
     """What the shared sidebar computes after a filter changed (ui/sidebar.py): the filter options,
     kept with the cohort, and a newly cut filtered cohort (the app keeps it for later reruns)."""
-    from analysis.filters import apply_filters
-    from analysis.prepare import filter_choices
+    from analysis.cohort.filters import apply_filters
+    from analysis.cohort.filters import filter_choices
 
     filter_choices(cohort)
     return apply_filters(cohort, spec)
 
 
 def stage_filter(bundle: Path, repeats: int) -> dict:
-    from analysis.filters import FilterSpec
+    from analysis.cohort.filters import FilterSpec
 
     cohort = loaded_cohort(bundle)
     warm_up()

@@ -45,7 +45,7 @@ def cli_output(*argv: str) -> str:
 
 def summary_json(cohort) -> str:
     from analysis.cli import json_ready
-    from analysis.summary import summarize
+    from analysis.outputs.summary import summarize
 
     return json.dumps(json_ready(summarize(cohort)), indent=2, allow_nan=False)
 
@@ -66,8 +66,8 @@ def write(out: Path, name: str, text: str) -> None:
 
 
 def snapshot(out: Path, work: Path) -> None:
-    from analysis.filters import FilterSpec, apply_filters
-    from analysis.loading import load_bundle, load_demo
+    from analysis.cohort.filters import FilterSpec, apply_filters
+    from analysis.cohort.loading import load_bundle, load_demo
 
     write(out, "summary_demo.json", cli_output("summary", "demo", "--json"))
     write(out, "summary_demo_by_sex.json", cli_output("summary", "demo", "--json", "--group-by", "sex"))

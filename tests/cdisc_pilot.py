@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import side_effects as se
-from analysis.lab_units import CHOLESTEROL_MG_PER_MMOL
+from analysis.areas.side_effects import compute as se
+from analysis.ingest.lab_units import CHOLESTEROL_MG_PER_MMOL
 
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "external" / "cdisc_pilot"
 PUBLISHED = PILOT / "published"

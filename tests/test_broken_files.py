@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pytest
 
-from analysis.loading import load_tables
-from analysis.validation import (
-    COLUMN_IGNORED, ERROR, FILE_IGNORED, NO_ACTION, NOT_LOADED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING,
-)
+from analysis.cohort.loading import load_tables
+from analysis.ingest.validation import COLUMN_IGNORED, ERROR, FILE_IGNORED, NO_ACTION, NOT_LOADED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING
 from csv_bundles import assert_counts_add_up, findings, workbook
 
 COURSES = "patient_id,sex,age\nP1,F,20\nP2,M,31\n"
@@ -169,7 +167,7 @@ CORPUS = [
 
 def _load(case: Case):
     if case.name == "a saved mapping naming a missing column":
-        from analysis.mapping import ColumnRule, FileMapping, Mapping
+        from analysis.ingest.mapping import ColumnRule, FileMapping, Mapping
 
         mapping = Mapping([FileMapping("export.csv", None, "courses", {
             "patient_id": ColumnRule(source="code"), "sex": ColumnRule(source="gender"), "age": ColumnRule(source="Age")})])

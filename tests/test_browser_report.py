@@ -4,9 +4,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from analysis.cohort import build_cohort
+from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort
-from analysis.report import build_report
+from analysis.outputs.report import build_report
 from tests.browser import CHROMIUM, browser_page
 from tests.test_report import CHARTS, INDIVIDUAL_CHARTS, MARKUP_TERM, SECTIONS
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import side_effects as se
-from analysis.cohort import build_cohort, empty_table
+from analysis.areas.side_effects import compute as se
+from analysis.cohort.model import build_cohort, empty_table
 from cdisc_pilot import ARMS, PILOT, assert_any_event_row, assert_incidence_rows
 
 

@@ -15,9 +15,9 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from analysis import relapse
-from analysis.cohort import build_cohort
-from analysis.relapse import RelapseSettings
+from analysis.areas.relapse import compute as relapse
+from analysis.cohort.model import build_cohort
+from analysis.areas.relapse.compute import RelapseSettings
 from test_relapse import course_table
 
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "external" / "cdisc_pilot"

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import labs
-from analysis.cohort import build_cohort, empty_table
+from analysis.areas.labs import compute as labs
+from analysis.cohort.model import build_cohort, empty_table
 from cdisc_pilot import LAB_TESTS, PILOT, assert_lab_summary_rows
 
 LAB_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "AVISIT", "AVISITN", "ADY", "AVAL", "A1LO", "A1HI", "SAFFL", "AENTMTFL"]

@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis import images
+from analysis.outputs import images
 
 needs_browser = pytest.mark.skipif(not images.export_available(), reason="no Chrome or Chromium on this machine (kaleido needs one)")
 

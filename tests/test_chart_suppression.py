@@ -14,17 +14,21 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from analysis import claims, claims_figures, clearance, labs, overview, relapse
-from analysis import clearance_figures as cf
-from analysis import labs_figures as lf
-from analysis import relapse_figures as rf
-from analysis import side_effects as se
-from analysis import side_effects_figures as sf
-from analysis.cohort import build_cohort
+from analysis.areas.claims import compute as claims
+from analysis.areas.claims import figures as claims_figures
+from analysis.areas.clearance import compute as clearance
+from analysis.areas.labs import compute as labs
+from analysis.areas.overview import compute as overview
+from analysis.areas.relapse import compute as relapse
+from analysis.areas.clearance import figures as cf
+from analysis.areas.labs import figures as lf
+from analysis.areas.relapse import figures as rf
+from analysis.areas.side_effects import compute as se
+from analysis.areas.side_effects import figures as sf
+from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort
-from analysis.figures import count_bars, histogram_bars
-from analysis.suppression import (SUPPRESSED, bar_heights, count_label, count_labels, hidden_bars, hidden_cells, hidden_shares,
-                                  numerator_labels, pooled)
+from analysis.areas.charts import count_bars, histogram_bars
+from analysis.stats.suppression import SUPPRESSED, bar_heights, count_label, count_labels, hidden_bars, hidden_cells, hidden_shares, numerator_labels, pooled
 from apptest import open_app, open_page
 
 T = 5
@@ -316,7 +320,7 @@ def test_no_drawn_value_gives_a_hidden_share_away(built):
 
 
 def test_the_shared_report_charts_hold_no_count_under_5(small):
-    from analysis import report
+    from analysis.outputs import report
 
     captured = []
     original = report.Report.chart

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis import claims, claims_figures
-from analysis.claims import CONTRADICTED, DESCRIBED, INCONCLUSIVE, NOT_TESTABLE, SUPPORTED
-from analysis.cohort import build_cohort
-from analysis.literature import references
+from analysis.areas.claims import compute as claims
+from analysis.areas.claims import figures as claims_figures
+from analysis.areas.claims.compute import CONTRADICTED, DESCRIBED, INCONCLUSIVE, NOT_TESTABLE, SUPPORTED
+from analysis.cohort.model import build_cohort
+from analysis.areas.literature import references
 from analysis.schema import SPECS
-from analysis.stats import Estimate
-from analysis.summary import SummaryOptions
+from analysis.stats.intervals import Estimate
+from analysis.areas.base import SummaryOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT.parent / "shared" / "seed" / "000_380f891f1733f353.txt"
@@ -340,7 +341,10 @@ def test_hand_verdicts(hand_results):
 
 
 def test_claims_agree_with_the_areas_own_functions(hand, hand_results):
-    from analysis import clearance, labs, relapse, side_effects
+    from analysis.areas.clearance import compute as clearance
+    from analysis.areas.labs import compute as labs
+    from analysis.areas.relapse import compute as relapse
+    from analysis.areas.side_effects import compute as side_effects
 
     same = {
         "C02": clearance.first_course_iga01_at_end(hand), "C03": clearance.improvement_by_month_2_3(hand),
@@ -452,27 +456,12 @@ def test_missing_data_is_named():
             assert result.explanation == f"Not testable: {result.reason}."
 
 
-def test_a_missing_area_is_not_testable(hand, monkeypatch):
-    real = claims.importlib.import_module
-
-    def without_labs(name, *args):
-        if name == "analysis.labs":
-            raise ImportError("No module named 'analysis.labs'")
-        return real(name, *args)
-
-    monkeypatch.setattr(claims.importlib, "import_module", without_labs)
-    results = {r.id: r for r in claims.evaluate_claims(hand)}
-    for claim_id in ("C13", "C14", "C18", "C19"):
-        assert results[claim_id].verdict == NOT_TESTABLE and results[claim_id].reason.startswith("area not available")
-    assert results["C02"].verdict == SUPPORTED
-
-
 def test_a_failing_area_function_is_shown_logged_and_does_not_break_the_rest(hand, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("analysis.relapse.second_course_probability_at", broken)
-    with caplog.at_level(logging.ERROR, logger="analysis.claims"):
+    monkeypatch.setattr("analysis.areas.relapse.compute.second_course_probability_at", broken)
+    with caplog.at_level(logging.ERROR, logger="analysis.areas.claims.compute"):
         results = {r.id: r for r in claims.evaluate_claims(hand)}
     assert results["C08"].verdict == NOT_TESTABLE
     assert results["C08"].reason == "the calculation failed (RuntimeError: boom)"
@@ -566,7 +555,7 @@ def test_percent_and_threshold_wording():
 
 @pytest.fixture(scope="module")
 def demo():
-    from analysis.loading import DEMO_DIR, load_demo
+    from analysis.cohort.loading import DEMO_DIR, load_demo
 
     if not (DEMO_DIR / "courses.csv").exists():
         pytest.skip("the bundled demo cohort (data/demo) is not generated")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import claims
-from analysis.loading import DEMO_DIR, load_demo
+from analysis.areas.claims import compute as claims
+from analysis.cohort.loading import DEMO_DIR, load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_demo = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
@@ -86,10 +86,10 @@ def test_text_output_lists_the_claims():
 
 
 def test_readme_documents_every_section_and_claim_key():
-    from analysis.summary import SUMMARY_SECTIONS
+    from analysis.areas.registry import AREAS
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "## Command line JSON" in readme
     documented = readme.split("## Command line JSON", 1)[1]
-    for name in [*SUMMARY_SECTIONS, *claims.JSON_KEYS, "by_group"]:
+    for name in ["cohort", *(area.key for area in AREAS if area.summary), *claims.JSON_KEYS, "by_group"]:
         assert f"`{name}`" in documented, name

@@ -23,10 +23,13 @@ from lifelines import KaplanMeierFitter
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from analysis import clearance, clearance_figures
-from analysis.clearance import ClearanceSettings
-from analysis.cohort import build_cohort, empty_table
-from analysis.summary import SUMMARY_SECTIONS, SummaryOptions
+from analysis.cohort import grouping
+from analysis.areas.clearance import compute as clearance
+from analysis.areas.clearance import figures as clearance_figures
+from analysis.areas.clearance.compute import ClearanceSettings
+from analysis.cohort.model import build_cohort, empty_table
+from analysis.areas.base import SummaryOptions
+from analysis.areas.clearance.declaration import AREA
 
 COURSES = [
     # patient, sex, age, end_day, baseline_iga (given), prior_treatments, end_reason
@@ -260,11 +263,11 @@ def test_bad_settings_raise_plain_messages(key, value, message):
 
 
 def test_groupings_derived_from_age_and_prior_treatments(cohort):
-    adults = clearance.group_values(cohort, "age_group").tolist()
+    adults = grouping.group_values(cohort, "age_group").tolist()
     assert adults == ["adolescent (<18)", "adult (18+)", "adult (18+)", "adolescent (<18)", "adult (18+)", "adolescent (<18)"]
-    prior = clearance.group_values(cohort, "prior_systemic_antibiotic").tolist()
+    prior = grouping.group_values(cohort, "prior_systemic_antibiotic").tolist()
     assert prior[:3] == ["yes", "no", "yes"] and pd.isna(prior[3]) and prior[4:] == ["no", "yes"]
-    assert "sex" in clearance.grouping_options(cohort)
+    assert "sex" in grouping.grouping_options(cohort)
 
 
 def test_two_group_difference_matches_statsmodels(cohort):
@@ -311,7 +314,7 @@ def test_small_counts_in_many_groups_use_fisher_freeman_halton():
 
 def test_summary_section_is_json_and_follows_the_settings(cohort):
     options = SummaryOptions(group_by="sex", settings={"clearance.definition": "lesion_reduction", "clearance.missing": "locf"})
-    section = SUMMARY_SECTIONS["clearance"](cohort, options)
+    section = AREA.summary(cohort, options)
     json.dumps(section)
     assert (section["definition"], section["missing"]) == ("lesion_reduction", "locf")
     assert section["by_month"][0] == {"month": 1, "n": 3, "cleared": 0, "rate": 0.0, "ci_low": 0.0, "ci_high": pytest.approx(0.7076, abs=1e-4)}

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from analysis.cohort import band, month_of_day
+from analysis.cohort.model import band, month_of_day
 
 
 def test_month_is_round_of_day_over_30_4375():
@@ -78,7 +78,7 @@ def test_a_lineage_keeps_only_its_courses_and_none_outside_its_numbering():
 
     import numpy as np
 
-    from analysis.cohort import Lineage
+    from analysis.cohort.model import Lineage
 
     class Parent:
         pass
@@ -89,3 +89,12 @@ def test_a_lineage_keeps_only_its_courses_and_none_outside_its_numbering():
         codes = np.array([-1, 0, 1, 2, 3, 10, -7], dtype=dtype)
         assert lineage.keeps(codes).tolist() == [False, True, False, True, False, False, False]
     assert lineage.courses_kept(5).tolist() == [True, False, True, False, False]
+
+
+def test_the_declared_derived_course_columns_are_those_the_cohort_computes():
+    """The validator refuses custom columns named like a derived field; it reads the names from the schema."""
+    from analysis.cohort.model import build_cohort
+    from analysis.schema import DERIVED_COURSE_COLUMNS, SPECS
+
+    computed = set(build_cohort({}, source="").courses.columns) - set(SPECS["courses"].names)
+    assert computed == DERIVED_COURSE_COLUMNS

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cohort import CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, build_cohort
+from analysis.cohort.model import CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, build_cohort
 from analysis.demo import DEFAULT_COURSES, DEFAULT_SEED, PARAMETERS, generate_cohort, write_demo
 from analysis.schema import SPECS, TABLES
 

@@ -1,5 +1,5 @@
 """Filters restrict every table to the same courses."""
-from analysis.filters import MISSING_LABEL, FilterSpec, apply_filters, filter_options
+from analysis.cohort.filters import MISSING_LABEL, FilterSpec, apply_filters, filter_options
 
 
 def test_no_filter_returns_the_cohort(tiny_cohort):

@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cli, labs, relapse
-from analysis import side_effects as se
-from analysis.loading import load_tables
-from analysis.mapping import Mapping
-from analysis.upload import plan_upload
+from analysis import cli
+from analysis.areas.labs import compute as labs
+from analysis.areas.relapse import compute as relapse
+from analysis.areas.side_effects import compute as se
+from analysis.cohort.loading import load_tables
+from analysis.ingest.mapping import Mapping
+from analysis.ingest.upload import plan_upload
 from cdisc_pilot import (
     ARMS, LAB_TESTS, PILOT, PUBLISHED, assert_any_event_row, assert_incidence_rows, assert_lab_summary_rows, published_5_01,
 )

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.loading import load_bundle, load_tables
-from analysis.upload import plan_upload
+from analysis.cohort.loading import load_bundle, load_tables
+from analysis.ingest.upload import plan_upload
 from csv_bundles import assert_counts_add_up, only_finding, workbook
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"

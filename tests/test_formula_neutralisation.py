@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from analysis.table_files import csv_bytes, excel_bytes, neutralise_formulas
+from analysis.outputs.tables import csv_bytes, excel_bytes, neutralise_formulas
 
 RISKY = ["=1+1", "+SUM(A1:A9)", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"http://x\",\"y\")",
          "=cmd|' /C calc'!A0", "\uff1d1+1"]

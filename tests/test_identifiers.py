@@ -2,12 +2,10 @@
 import pyarrow as pa
 import pytest
 
-from analysis.identifiers import (
-    ADDRESS, BIRTH_DATE, EMAIL, HEALTH_NUMBER, NAME, PHONE, find_identifiers, kind_from_name, kind_from_values,
-)
-from analysis.loading import load_tables
-from analysis.upload import COLUMN_DROPPED
-from analysis.validation import ERROR, FILE_IGNORED, WARNING
+from analysis.ingest.identifiers import ADDRESS, BIRTH_DATE, EMAIL, HEALTH_NUMBER, NAME, PHONE, find_identifiers, kind_from_name, kind_from_values
+from analysis.cohort.loading import load_tables
+from analysis.ingest.upload import COLUMN_DROPPED
+from analysis.ingest.validation import ERROR, FILE_IGNORED, WARNING
 from csv_bundles import assert_counts_add_up, only_finding
 
 

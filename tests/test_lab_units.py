@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.lab_units import (
-    BY_CODE, FINDING_COLUMNS, canonical_test, conversion, convert, harmonise, normalise_unit, reference_table,
-)
+from analysis.ingest.lab_units import BY_CODE, FINDING_COLUMNS, canonical_test, conversion, convert, harmonise, normalise_unit, reference_table
 
 
 @pytest.mark.parametrize("name, code", [

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import demo, labs
-from analysis.cohort import build_cohort, empty_table
-from analysis.lab_units import CHOLESTEROL_MG_PER_MMOL, TG_MG_PER_MMOL
-from analysis.labs import LabSettings, ctcae_grade
-from analysis.loading import load_tables
-from analysis.stats import proportion
-from analysis.summary import SummaryOptions
+from analysis import demo
+from analysis.areas.labs import compute as labs
+from analysis.cohort.model import build_cohort, empty_table
+from analysis.ingest.lab_units import CHOLESTEROL_MG_PER_MMOL, TG_MG_PER_MMOL
+from analysis.areas.labs.compute import LabSettings, ctcae_grade
+from analysis.cohort.loading import load_tables
+from analysis.stats.intervals import proportion
+from analysis.areas.base import SummaryOptions
 
 
 def canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -414,7 +415,7 @@ def test_labs_harmonised_by_the_loader_give_the_same_results(cohort, data):
     """The loader may call `harmonise` once at load time; the analysis then reuses its columns."""
     from dataclasses import replace
 
-    from analysis.lab_units import harmonise
+    from analysis.ingest.lab_units import harmonise
 
     harmonised, _ = harmonise(cohort.labs)
     again = labs.lab_data(replace(cohort, labs=harmonised))

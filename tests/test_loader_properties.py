@@ -2,7 +2,7 @@
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from analysis.loading import LoadResult, load_tables
+from analysis.cohort.loading import LoadResult, load_tables
 from csv_bundles import assert_counts_add_up, bundle
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -180,7 +180,7 @@ MAPPING_VALUES = st.recursive(
 def test_random_mapping_files_are_refused_or_applied_never_raised(files):
     import json
 
-    from analysis.mapping import Mapping, MappingError
+    from analysis.ingest.mapping import Mapping, MappingError
 
     text = json.dumps({"files": files})
     try:
@@ -222,7 +222,7 @@ def mapping_entry(draw) -> dict:
 def test_plausible_but_wrong_mappings_are_applied_or_reported_never_raised(entries):
     import json
 
-    from analysis.mapping import Mapping, MappingError
+    from analysis.ingest.mapping import Mapping, MappingError
 
     try:
         mapping = Mapping.from_json(json.dumps({"files": entries}))

@@ -4,9 +4,9 @@ import zipfile
 
 import pytest
 
-from analysis import loading
-from analysis.loading import DEMO_SOURCE, LoadResult, load_bundle, load_demo, load_tables
-from analysis.validation import ERROR, FILE_IGNORED, NOT_LOADED, NOTE, SET_MISSING, WARNING
+from analysis.cohort import loading
+from analysis.cohort.loading import DEMO_SOURCE, LoadResult, load_bundle, load_demo, load_tables
+from analysis.ingest.validation import ERROR, FILE_IGNORED, NOT_LOADED, NOTE, SET_MISSING, WARNING
 from csv_bundles import (
     AE_HEADER, COURSES_HEADER, LABS_HEADER, VALID_COURSES, VALID_VISITS, VISITS_HEADER, assert_counts_add_up, bundle,
     csv, findings, only_finding,

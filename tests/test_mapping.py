@@ -5,14 +5,11 @@ import pandas as pd
 import pytest
 
 from analysis import cli
-from analysis.loading import load_bundle, load_tables
-from analysis.mapping import (
-    COURSE_EVENTS, NOT_USED, ColumnRule, FileMapping, Mapping, MappingError, detect_date_format, guess_table,
-    mapping_rows, name_match, propose_file, propose_values, value_rows, with_edits, with_value_edits,
-)
-from analysis.readers import read_file
-from analysis.upload import plan_upload
-from analysis.vocabulary import SHARED
+from analysis.cohort.loading import load_bundle, load_tables
+from analysis.ingest.mapping import COURSE_EVENTS, NOT_USED, ColumnRule, FileMapping, Mapping, MappingError, detect_date_format, guess_table, mapping_rows, name_match, propose_file, propose_values, value_rows, with_edits, with_value_edits
+from analysis.ingest.readers import read_file
+from analysis.ingest.upload import plan_upload
+from analysis.ingest.vocabulary import SHARED
 from csv_bundles import assert_counts_add_up, only_finding
 
 EXPORT = ("Patient ID;Gender;Age (years);Weight;Start of treatment;Arm\n"

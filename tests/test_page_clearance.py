@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from tests import apptest
 
 from analysis import demo
-from analysis.clearance import DEFINITIONS, MISSING_RULES, ClearanceSettings
-from analysis.loading import DEMO_DIR
+from analysis.areas.clearance.compute import DEFINITIONS, MISSING_RULES, ClearanceSettings
+from analysis.cohort.loading import DEMO_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/clearance.py"

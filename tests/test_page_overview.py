@@ -8,8 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests import apptest
 
-from analysis.clearance import DEFINITIONS, MISSING_RULES
-from analysis.loading import DEMO_DIR
+from analysis.areas.clearance.compute import DEFINITIONS, MISSING_RULES
+from analysis.cohort.loading import DEMO_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/overview.py"

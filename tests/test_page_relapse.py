@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests import apptest
 
-from analysis.loading import DEMO_DIR
+from analysis.cohort.loading import DEMO_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/relapse.py"

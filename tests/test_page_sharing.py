@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.store import DatasetStore
+from analysis.outputs.store import DatasetStore
 from ui import sharing
 from ui.data_source import UPLOAD, UPLOAD_STATE
 

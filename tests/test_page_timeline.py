@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests import apptest
 
-from analysis import timeline
-from analysis.loading import load_demo
+from analysis.areas.timeline import compute as timeline
+from analysis.cohort.loading import load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/timeline.py"

@@ -9,9 +9,9 @@ import re
 import pandas as pd
 import pytest
 
-from analysis.cohort import build_cohort
+from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort, write_demo
-from analysis.report import build_report
+from analysis.outputs.report import build_report
 from apptest import open_page
 from ui import presenter
 

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.readers import ReadError, decode, expand_archives, read_file, sniff_delimiter
+from analysis.ingest.readers import ReadError, decode, expand_archives, read_file, sniff_delimiter
 from analysis.schema import SPECS
-from analysis.validation import parse_column
+from analysis.ingest.validation import parse_column
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 TEXT = "patient_id,sex,age,site\nP1,F,20,Zürich\nP2,M,31,Malmö\n"
@@ -167,7 +167,7 @@ def test_uploads_are_read_in_memory_and_never_written_to_disk(monkeypatch):
     import builtins
     import tempfile
 
-    from analysis.loading import load_tables
+    from analysis.cohort.loading import load_tables
 
     workbook = _workbook({"Courses": pd.DataFrame({"patient_id": ["A"], "sex": ["F"], "age": [20]})})
     buffer = io.BytesIO()

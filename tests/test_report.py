@@ -9,12 +9,14 @@ import pandas as pd
 import plotly.offline
 import pytest
 
-from analysis import __version__, report, timeline
-from analysis.cohort import build_cohort
+from analysis import __version__
+from analysis.outputs import report
+from analysis.areas.timeline import compute as timeline
+from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort
-from analysis.loading import load_demo, load_tables
+from analysis.cohort.loading import load_demo, load_tables
 from csv_bundles import bundle
-from analysis.suppression import suppress_table
+from analysis.stats.suppression import suppress_table
 
 SECTIONS = ["dataset", "definitions", "claims", "clearance", "side-effects", "relapse", "labs", "overview"]
 # Every chart of every outcome page, by the name the report gives it (the timeline is never one of them).
@@ -270,7 +272,7 @@ def test_no_course_selected_gives_a_short_report(small):
 
 
 def test_a_part_that_fails_is_named_and_the_rest_is_kept(small, monkeypatch):
-    from analysis import overview
+    from analysis.areas.overview import compute as overview
 
     def broken(cohort, **options):
         raise RuntimeError("boom")

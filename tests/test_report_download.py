@@ -3,8 +3,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from analysis.filters import FilterSpec, apply_filters
-from analysis.loading import load_demo
+from analysis.cohort.filters import FilterSpec, apply_filters
+from analysis.cohort.loading import load_demo
 from ui.report_download import SUPPRESS_KEY, report_bytes
 from ui.sidebar import View
 

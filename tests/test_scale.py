@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import labs, side_effects
-from analysis.cohort import build_cohort, course_positions, month_of_day
-from analysis.filters import FilterSpec, apply_filters
-from analysis.lab_units import harmonise
-from analysis.labs_figures import edish_figure
-from analysis.loading import load_demo, load_tables
-from analysis.prepare import reporting_stages
-from analysis.summary import summarize
+from analysis.areas.labs import compute as labs
+from analysis.areas.side_effects import compute as side_effects
+from analysis.cohort.model import build_cohort, course_positions, month_of_day
+from analysis.cohort.filters import FilterSpec, apply_filters
+from analysis.ingest.lab_units import harmonise
+from analysis.areas.labs.figures import edish_figure
+from analysis.cohort.loading import load_demo, load_tables
+from analysis.ingest.progress import reporting_stages
+from analysis.outputs.summary import summarize
 from tests.conftest import tiny_tables
 
 FILTERS = [
@@ -147,8 +148,8 @@ def test_edish_draws_a_sample_at_most_and_says_so():
 
 
 def test_a_reopened_bundle_is_the_cohort_and_report_it_was(tmp_path):
-    from analysis.cohort_cache import load_bundle_cached
-    from analysis.loading import DEMO_DIR
+    from analysis.cohort.cache import load_bundle_cached
+    from analysis.cohort.loading import DEMO_DIR
 
     first = load_bundle_cached(DEMO_DIR, tmp_path / "cache")
     assert len(list((tmp_path / "cache").iterdir())) == 1
@@ -161,8 +162,8 @@ def test_a_reopened_bundle_is_the_cohort_and_report_it_was(tmp_path):
 
 
 def test_changed_files_are_never_answered_from_the_parquet_copy(tmp_path):
-    from analysis.cohort_cache import load_bundle_cached
-    from analysis.loading import DEMO_DIR
+    from analysis.cohort.cache import load_bundle_cached
+    from analysis.cohort.loading import DEMO_DIR
 
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -176,7 +177,7 @@ def test_changed_files_are_never_answered_from_the_parquet_copy(tmp_path):
 
 
 def test_the_same_filters_give_the_same_filtered_cohort_and_only_the_last_few_are_kept(demo):
-    from analysis.prepare import FILTERED_KEPT, filter_choices, filtered
+    from analysis.cohort.filters import FILTERED_KEPT, filter_choices, filtered
 
     assert filter_choices(demo) is filter_choices(demo)
     assert filtered(demo, FilterSpec()) is demo

@@ -10,10 +10,11 @@ import pytest
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from analysis import side_effects as se
-from analysis.cohort import build_cohort, empty_table
-from analysis.stats import proportion
-from analysis.summary import SUMMARY_SECTIONS, SummaryOptions
+from analysis.areas.side_effects import compute as se
+from analysis.cohort.model import build_cohort, empty_table
+from analysis.stats.intervals import proportion
+from analysis.areas.base import SummaryOptions
+from analysis.areas.side_effects.declaration import AREA
 
 
 def canonical(name: str, rows: dict) -> pd.DataFrame:
@@ -359,8 +360,8 @@ def test_settings_from_cli_strings():
 
 
 def test_summary_section_shape(forty):
-    assert "adverse_events" in SUMMARY_SECTIONS
-    section = SUMMARY_SECTIONS["adverse_events"](forty, SummaryOptions(group_by="sex"))
+    assert AREA.key == "adverse_events"
+    section = AREA.summary(forty, SummaryOptions(group_by="sex"))
     json.dumps(section)
     assert section["at_risk"] == 40 and section["counted_per"] == "course"
     cheilitis = next(t for t in section["terms"] if t["term"] == "Cheilitis")

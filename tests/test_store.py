@@ -25,9 +25,8 @@ try:
 except ImportError:  # the PostgreSQL tests then skip; requirements.txt installs it
     psycopg = None
 
-from analysis.loading import load_demo, load_tables
-from analysis.store import (DATABASE_FILE, DEFAULT_SHARE_DAYS, EXPIRED, SHARE_DAYS_ENV, UNAVAILABLE, DatasetStore,
-                            DatasetUnavailable, cohort_files, share_days_from_environment, token_hash)
+from analysis.cohort.loading import load_demo, load_tables
+from analysis.outputs.store import DATABASE_FILE, DEFAULT_SHARE_DAYS, EXPIRED, SHARE_DAYS_ENV, UNAVAILABLE, DatasetStore, DatasetUnavailable, cohort_files, share_days_from_environment, token_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {"courses.csv": b"patient_id,sex,age\nP1,F,20\nP2,M,31\n", "visits.csv": b"patient_id,day,iga\nP1,0,3\n"}
@@ -332,7 +331,7 @@ def test_concurrent_saves_and_reads_from_threads(database):
 
 WRITER = """
 import os, sys
-from analysis.store import DatasetStore
+from analysis.outputs.store import DatasetStore
 store = DatasetStore(sys.argv[1])
 size, count = int(sys.argv[2]), int(sys.argv[3])
 for index in range(count):

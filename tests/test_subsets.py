@@ -7,11 +7,13 @@ import pickle
 import pandas as pd
 import pytest
 
-from analysis import claims, overview
-from analysis.filters import FilterSpec, apply_filters
-from analysis.loading import load_demo
+from analysis.areas.claims import compute as claims
+from analysis.areas.overview import compute as overview
+from analysis.cohort.filters import FilterSpec, apply_filters
+from analysis.cohort.loading import load_demo
 from analysis.schema import TABLES
-from analysis.summary import SummaryOptions, summarize
+from analysis.areas.base import SummaryOptions
+from analysis.outputs.summary import summarize
 
 
 @pytest.fixture(scope="module")

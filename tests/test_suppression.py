@@ -3,8 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.suppression import (DEFAULT_THRESHOLD, SUPPRESSED, hidden_bars, is_small, suppress_any_table, suppress_count,
-                                  suppress_table)
+from analysis.stats.suppression import DEFAULT_THRESHOLD, SUPPRESSED, hidden_bars, is_small, suppress_any_table, suppress_count, suppress_table
 
 
 def test_default_threshold_is_five():

@@ -12,7 +12,7 @@ from lifelines.statistics import logrank_test
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from analysis.survival import KM_METHOD, complement, cox_hazard_ratios, fit_km, fit_km_by_group, logrank, number_at_risk, risk_table
+from analysis.stats.survival import KM_METHOD, complement, cox_hazard_ratios, fit_km, fit_km_by_group, logrank, number_at_risk, risk_table
 
 # Ties at day 2 (two events and one censoring on the same day) and day 4 (one of each).
 DURATIONS = np.array([1, 2, 2, 2, 3, 4, 4, 5])

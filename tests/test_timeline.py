@@ -5,12 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import timeline
-from analysis.cohort import build_cohort as _build_cohort, empty_table
-from analysis.timeline import (
-    CourseNotFound, course_facts, course_timeline_figure, courses_worth_a_look, neighbours, parse_course_id,
-    timeline_link,
-)
+from analysis.areas.timeline import compute as timeline
+from analysis.cohort.model import build_cohort as _build_cohort, empty_table
+from analysis.areas.timeline.compute import CourseNotFound, course_facts, course_timeline_figure, courses_worth_a_look, neighbours, parse_course_id, timeline_link
 
 
 def build_cohort(tables: dict[str, pd.DataFrame], source: str):
@@ -336,7 +333,7 @@ def test_courses_worth_a_look_on_the_story_cohort(cohort):
 
 def test_severe_labs_match_grading_every_result_of_the_generated_cohort():
     from analysis.demo import generate_cohort
-    from analysis.labs import lab_data
+    from analysis.areas.labs.compute import lab_data
 
     cohort = _build_cohort(generate_cohort(1500, seed=7), source="generated")
     graded = lab_data(cohort).labs

@@ -5,10 +5,8 @@ import time
 import pandas as pd
 import pytest
 
-from analysis.loading import load_tables
-from analysis.validation import (
-    COLUMN_IGNORED, ERROR, FILE_IGNORED, NO_ACTION, NOT_LOADED, ROW_EXCLUDED, SET_MISSING, WARNING,
-)
+from analysis.cohort.loading import load_tables
+from analysis.ingest.validation import COLUMN_IGNORED, ERROR, FILE_IGNORED, NO_ACTION, NOT_LOADED, ROW_EXCLUDED, SET_MISSING, WARNING
 from csv_bundles import (
     COURSES_HEADER, VALID_COURSES, VALID_VISITS, VISITS_HEADER, assert_counts_add_up, bundle, csv, only_finding,
 )
@@ -261,14 +259,14 @@ def test_common_missing_value_markers_are_missing():
 
 
 def test_loaded_tables_have_the_cohort_dtypes():
-    from analysis.cohort import empty_table
+    from analysis.cohort.model import empty_table
 
     result = load(bundle(courses=("P1,1,F,16,50,4,150,",), visits=("P1,1,0,4,30",)))
     for name in ("courses", "visits", "adverse_events", "labs"):
         expected = empty_table(name).dtypes
-        if name == "labs" and "harmonised" in result.cohort.labs:  # converted once at load (analysis.prepare)
+        if name == "labs" and "harmonised" in result.cohort.labs:  # converted once at load (analysis.ingest.lab_harmonisation)
             expected = expected.drop(["test", "unit", "value", "lower_limit", "upper_limit"])
-        if name != "courses" and len(result.cohort.table(name)):  # codes into the courses' patients (analysis.cohort)
+        if name != "courses" and len(result.cohort.table(name)):  # codes into the courses' patients (analysis.cohort.model)
             assert isinstance(result.cohort.table(name)["patient_id"].dtype, pd.CategoricalDtype)
             expected = expected.drop(["patient_id"])
         actual = result.cohort.table(name)[expected.index].dtypes

@@ -10,7 +10,7 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import images
+from analysis.outputs import images
 
 
 def show_chart(fig: go.Figure, name: str, key: str | None = None, container=None, **plotly_options) -> None:

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from analysis.loading import LoadResult, load_demo, load_tables
-from analysis.mapping import Mapping
-from analysis.prepare import reporting_stages
-from analysis.upload import UploadPlan, plan_upload
+from analysis.cohort.loading import LoadResult, load_demo, load_tables
+from analysis.ingest.mapping import Mapping
+from analysis.ingest.progress import reporting_stages
+from analysis.ingest.upload import UploadPlan, plan_upload
 
 DEMO = "demo"
 UPLOAD = "upload"

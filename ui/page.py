@@ -7,8 +7,8 @@ from pathlib import PurePath
 import pandas as pd
 import streamlit as st
 
-from analysis.suppression import suppress_any_table, suppress_table
-from analysis.table_files import csv_bytes, excel_bytes
+from analysis.stats.suppression import suppress_any_table, suppress_table
+from analysis.outputs.tables import csv_bytes, excel_bytes
 
 from .presenter import presentable_table, presenter_on, shown_count, suppression_note, suppression_threshold
 from .sidebar import View, current_view
@@ -46,7 +46,7 @@ def shareable_table(table: pd.DataFrame, suppress: bool = False, count_columns: 
     """The table as it may leave the app: small counts suppressed in presenter mode or when asked.
 
     With `count_columns` the caller names the counts (and the percentages derived from them);
-    otherwise they are recognised by name and content (`analysis.suppression.suppress_any_table`).
+    otherwise they are recognised by name and content (`analysis.stats.suppression.suppress_any_table`).
     """
     if not (suppress or presenter_on()):
         return table

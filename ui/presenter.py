@@ -2,7 +2,7 @@
 
 Switched on by the sidebar toggle or by `?presenter=1` in a link (the address keeps it while on). While it is on, every table the
 app shows, every chart it draws (figures take `suppress_below=chart_suppression()`) and every
-download it offers goes through small-cell suppression (`analysis.suppression`): counts below the
+download it offers goes through small-cell suppression (`analysis.stats.suppression`): counts below the
 threshold (default 5, settable) read "<5", and values that would reveal them read "suppressed";
 charts of single courses are not drawn. Counts and shares written in words (metrics, captions,
 sentences) go through `shown_count`, `shown_of`, `shown_share` and `shown_text` for the same rule.
@@ -16,8 +16,7 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from analysis.suppression import (DEFAULT_THRESHOLD, SUPPRESSED, hidden_shares, is_small, numerator_labels, redact_small_counts,
-                                  suppress_any_table, suppress_count)
+from analysis.stats.suppression import DEFAULT_THRESHOLD, SUPPRESSED, hidden_shares, is_small, numerator_labels, redact_small_counts, suppress_any_table, suppress_count
 
 PRESENTER_KEY = "presenter"
 THRESHOLD_KEY = "presenter_threshold"

@@ -5,7 +5,7 @@ from datetime import date
 
 import streamlit as st
 
-from analysis.report import build_report
+from analysis.outputs.report import build_report
 
 from .presenter import presenter_on, suppression_threshold
 from .sidebar import View

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from analysis.store import DatasetStore, DatasetUnavailable, cohort_files
+from analysis.outputs.store import DatasetStore, DatasetUnavailable, cohort_files
 
 from .access import signed_in_email
 from .data_source import DEMO, SHARED, UPLOAD, UPLOAD_MAPPING_STATE, forget_shared, remember_shared

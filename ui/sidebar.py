@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from analysis.cohort import Cohort
-from analysis.filters import CATEGORICAL_FILTERS, COLUMN_LABELS, FilterSpec
-from analysis.loading import LoadResult
-from analysis.prepare import filter_choices
-from analysis.prepare import filtered as filtered_cohort
+from analysis.cohort.model import Cohort
+from analysis.cohort.filters import CATEGORICAL_FILTERS, COLUMN_LABELS, FilterSpec
+from analysis.cohort.loading import LoadResult
+from analysis.cohort.filters import filter_choices
+from analysis.cohort.filters import filtered as filtered_cohort
 
 from .access import sign_out_control
 from .data_source import DEMO, SHARED, UPLOAD, active_result, shared_files, uploaded_files

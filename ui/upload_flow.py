@@ -11,9 +11,9 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from analysis import mapping as mp
-from analysis.mapping import FileMapping, Mapping, MappingError
-from analysis.upload import SheetPlan, UploadPlan
+from analysis.ingest import mapping as mp
+from analysis.ingest.mapping import FileMapping, Mapping, MappingError
+from analysis.ingest.upload import SheetPlan, UploadPlan
 
 TABLE_CHOICES = ["courses", "visits", "adverse_events", "labs", mp.COURSE_EVENTS, ""]
 DRAFT_STATE = "draft_mapping"

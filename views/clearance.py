@@ -2,9 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from analysis import clearance, clearance_figures
-from analysis.clearance import ClearanceSettings
-from analysis.literature import reference
+from analysis.areas.clearance import compute as clearance
+from analysis.areas.clearance import figures as clearance_figures
+from analysis.areas.clearance.compute import ClearanceSettings
+from analysis.areas.literature import reference
+from analysis.cohort.grouping import grouping_options
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, chart_suppression, shown_count, shown_of, shown_share, suppression_threshold, withheld
@@ -157,7 +159,7 @@ def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
 
 def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     st.subheader("Compare groups")
-    options = clearance.grouping_options(cohort)
+    options = grouping_options(cohort)
     if not options:
         st.info("No grouping field has at least two values in the selected courses (sex, age, baseline IGA, dose bands, site, ...).")
         return

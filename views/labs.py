@@ -2,11 +2,12 @@
 leave the normal range, and whether the recommended blood and pregnancy tests were done."""
 import streamlit as st
 
-from analysis import labs, labs_figures
-from analysis.clearance import grouping_options
-from analysis.lab_units import BY_CODE, reference_table
-from analysis.literature import reference
-from analysis.prepare import lab_findings
+from analysis.areas.labs import compute as labs
+from analysis.areas.labs import figures as labs_figures
+from analysis.cohort.grouping import grouping_options
+from analysis.ingest.lab_units import BY_CODE, reference_table
+from analysis.areas.literature import reference
+from analysis.ingest.lab_harmonisation import lab_findings
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import chart_suppression, shown_count, shown_of, shown_share

@@ -2,7 +2,10 @@
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from analysis import claims, claims_figures, clearance, overview
+from analysis.areas.claims import compute as claims
+from analysis.areas.claims import figures as claims_figures
+from analysis.areas.clearance import compute as clearance
+from analysis.areas.overview import compute as overview
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (SUPPRESSED, any_small, chart_suppression, presentable_estimates, shown_count, shown_share, shown_text,

@@ -1,8 +1,10 @@
 """Relapse: how many relapsed after the course, when, how sure we are, and whether dose matters."""
 import streamlit as st
 
-from analysis import relapse, relapse_figures
-from analysis.literature import reference
+from analysis.areas.relapse import compute as relapse
+from analysis.areas.relapse import figures as relapse_figures
+from analysis.areas.literature import reference
+from analysis.schema import DAYS_PER_MONTH
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, any_small, chart_suppression, shown_count, shown_text
@@ -79,8 +81,8 @@ def median_text(analysis: relapse.SurvivalAnalysis) -> str:
     if any_small(analysis.times.entered):  # the median of a handful of courses is one course's time
         return SUPPRESSED
     low, high = km.median_ci
-    bounds = f" (95% CI {low / 30.4375:.1f}-{high / 30.4375:.1f})" if low is not None and high is not None else ""
-    return f"{km.median_day / 30.4375:.1f} months{bounds}"
+    bounds = f" (95% CI {low / DAYS_PER_MONTH:.1f}-{high / DAYS_PER_MONTH:.1f})" if low is not None and high is not None else ""
+    return f"{km.median_day / DAYS_PER_MONTH:.1f} months{bounds}"
 
 
 def relapse_section(cohort, settings, times) -> None:

@@ -1,8 +1,8 @@
 """Side effects: how often each happened against the document's wording, when, how severe, and whether it went away."""
 import streamlit as st
 
-from analysis import side_effects as se
-from analysis import side_effects_figures as figs
+from analysis.areas.side_effects import compute as se
+from analysis.areas.side_effects import figures as figs
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, chart_suppression, shown_count, shown_of, shown_share, withheld

@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from analysis import timeline
+from analysis.areas.timeline import compute as timeline
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, show_table
 

@@ -1,0 +1,128 @@
+"""Shared figure styling and building blocks, so every chart reads the same way.
+
+Charts are built from aggregates (counts per bin, estimates per month), never from one mark per
+row, so they stay light at a million courses.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.stats.suppression import HATCH, bar_heights, hatch_pattern, share_labels
+
+PALETTE = ("#2f6f9f", "#d9822b", "#3a9a5b", "#b8463f", "#7d5ba6", "#8c6d31", "#5a8f9c", "#c46aa0")
+SUPPORTED_COLOR = "#2e7d32"
+CONTRADICTED_COLOR = "#c62828"
+NEUTRAL_COLOR = "#607d8b"
+FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
+TEMPLATE = go.Layout(template="plotly_white").template  # validated once, as every chart carries it
+
+
+def styled(fig: go.Figure, title: str, subtitle: str = "", height: int = 380) -> go.Figure:
+    """Title, subtitle (definitions, n), margins and fonts common to every chart."""
+    text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
+    with_template(fig)
+    fig.update_layout(
+        title={"text": text, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 80 if subtitle else 56, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        hoverlabel={"font": {"family": FONT}},
+    )
+    return fig
+
+
+def with_template(fig: go.Figure) -> go.Figure:
+    """The plotly_white template, set the way plotly sets its default one: a registered template is
+    valid already, and validating it again (a deep copy and a check of every property) cost ~10 ms
+    per chart, more than the rest of most charts."""
+    layout = fig.layout
+    layout._validate = False
+    try:
+        layout.template = TEMPLATE
+    finally:
+        layout._validate = fig._validate
+    return fig
+
+
+def vertical_span(x0: float, x1: float, axis: int = 1, **style) -> dict:
+    """A line (x0 == x1) or band across the whole height of subplot `axis`, as `add_vline` /
+    `add_vrect` draw it, for `add_shapes`."""
+    suffix = "" if axis == 1 else str(axis)
+    return {"type": "line" if x0 == x1 else "rect", "x0": x0, "x1": x1, "xref": f"x{suffix}", "y0": 0, "y1": 1,
+            "yref": f"y{suffix} domain", **style}
+
+
+def add_shapes(fig: go.Figure, shapes: list[dict]) -> go.Figure:
+    """Shapes added in one assignment: plotly's add_vline / add_vrect each validate the layout again."""
+    fig.layout.shapes = [*fig.layout.shapes, *shapes]
+    return fig
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A chart's place kept, with the reason it has nothing to draw (the report and exports keep their layout)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"color": NEUTRAL_COLOR})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return styled(fig, title, height=260)
+
+
+def histogram_bars(values: pd.Series, bin_width: float, start: float | None = None, name: str = "", color: str = PALETTE[0],
+                   unit: str = "", *, suppress_below: int | None = None) -> go.Bar:
+    """A histogram as bars of precomputed counts (bin edges in the hover, with n).
+
+    With `suppress_below`, bins of fewer courses are drawn hatched at that height and read "<5"
+    (analysis.stats.suppression)."""
+    data = values.dropna().astype("float").to_numpy()
+    if data.size == 0:
+        return go.Bar(x=[], y=[], name=name)
+    low = np.floor((data.min() if start is None else start) / bin_width) * bin_width
+    edges = np.arange(low, data.max() + bin_width * 1.0001, bin_width)
+    if edges.size < 2:
+        edges = np.array([low, low + bin_width])
+    counts, edges = np.histogram(data, bins=edges)
+    centers = (edges[:-1] + edges[1:]) / 2
+    labels = [f"{a:g}-{b:g}{unit}" for a, b in zip(edges[:-1], edges[1:])]
+    heights, texts, hidden = bar_heights(counts, suppress_below)
+    return go.Bar(
+        x=centers, y=heights if hidden.any() else counts, width=bin_width * 0.95, name=name, marker_color=color,
+        marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
+        customdata=np.column_stack([labels, texts]), hovertemplate="%{customdata[0]}: %{customdata[1]} courses<extra>" + name + "</extra>",
+    )
+
+
+def count_bars(counts: pd.Series, name: str = "", color: str = PALETTE[0], unit: str = "courses", *,
+               suppress_below: int | None = None) -> go.Bar:
+    """Bars of counts per category with each one's share of the total in the hover; small counts
+    hatched and written "<5" with `suppress_below`."""
+    total = counts.sum()
+    share = (counts / total * 100) if total else counts * 0
+    heights, texts, hidden = bar_heights(counts.to_numpy(), suppress_below)
+    shares = share_labels(share.round(1).to_numpy() / 100, hidden, ".1%") if suppress_below else share.round(1).map("{:g}%".format).to_numpy()
+    return go.Bar(
+        x=[str(i) for i in counts.index], y=heights if hidden.any() else counts.to_numpy(), name=name, marker_color=color,
+        marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
+        customdata=np.column_stack([texts, shares]),
+        hovertemplate="%{x}: %{customdata[0]} " + unit + " (%{customdata[1]})<extra>" + name + "</extra>",
+    )
+
+
+def has_hatched_bars(fig: go.Figure) -> bool:
+    """Whether any bar of the figure stands for a hidden count (drawn hatched)."""
+    for trace in fig.data:
+        pattern = getattr(getattr(trace, "marker", None), "pattern", None)
+        shapes = getattr(pattern, "shape", None) if pattern is not None else None
+        if shapes is not None and not isinstance(shapes, str) and HATCH in shapes:
+            return True
+    return False
+
+
+def withheld_rows(labels, texts, x, hover=None, name: str = "count under 5") -> go.Scatter:
+    """Rows of a category chart whose value is not drawn: a grey note in the row instead of a point."""
+    return go.Scatter(
+        x=list(x), y=list(labels), mode="text", text=list(texts), textposition="middle right", name=name, showlegend=False,
+        textfont={"color": NEUTRAL_COLOR, "size": 11}, hovertext=list(hover if hover is not None else texts), hoverinfo="text",
+    )

@@ -1,0 +1,1062 @@
+"""The claims scorecard: every claim of the source document held against the data.
+
+Each claim (data/claims.toml) is turned into one measured quantity by a small function
+registered under its id (`QUANTITIES`), which reuses the outcome areas' public functions. The
+verdict follows PRODUCT.md:
+
+- supported: every value of the 95% CI satisfies the claim's inequality (e.g. > 0.5);
+- contradicted: no value of the CI satisfies it;
+- inconclusive: the CI holds values on both sides, or fewer than `min_n` were counted;
+- described: the wording has no figure: the estimate is shown, not tested;
+- not testable: the data lacks what the quantity needs (the reason names it), an outcome area is
+  not available, or the calculation failed (logged; a defect to fix, never hidden).
+
+The CI is a closed interval, so a bound that touches the threshold counts as a value on the
+threshold: with "> 50%", a CI of 50-60% is inconclusive (50% does not satisfy "> 50%") and a CI
+of 40-50% is contradicted (no value in it satisfies "> 50%"). With ">= 1/100", a CI starting at
+exactly 1/100 is supported.
+
+Rare-event claims ("rare", "very rare") with no event at all are judged by the one-sided upper
+95% Clopper-Pearson bound, 1 - 0.05^(1/n): 0 of 2,000 gives 0.15%, still above 1 in 1,000, so
+"rare" is inconclusive until about 3,000 courses show no event.
+
+Settings are the flat `--set` pairs of the command line. A claim's settings are its own defaults
+(claims.toml `defaults`), then the shared area settings (e.g. `clearance.missing=locf`), then
+settings for this claim only (`claims.C01.clearance.missing=nri`); `claims.C01.threshold=0.6`
+and `claims.C01.min_n=50` (or `claims.min_n` for all) change what the claim is held against.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from analysis import DATA_DIR
+from analysis.areas.base import SummaryOptions
+from analysis.areas.clearance import compute as clearance
+from analysis.areas.labs import compute as labs
+from analysis.areas.measured import area_default, check_area_settings
+from analysis.areas.relapse import compute as relapse
+from analysis.areas.side_effects import compute as side_effects
+from analysis.cohort.model import Cohort
+from analysis.cohort.filters import MISSING_LABEL
+from analysis.cohort.grouping import group_text
+from analysis.areas.literature import reference
+from analysis.stats.intervals import Estimate, proportion
+
+log = logging.getLogger(__name__)
+
+CLAIMS_FILE = DATA_DIR / "claims.toml"
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE = "supported", "contradicted", "inconclusive", "described", "not testable"
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE)
+DIRECTIONS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "described": ""}
+SETTINGS_PREFIX = "claims."
+CLAIM_LIMITS = ("threshold", "min_n")
+ONE_SIDED_METHOD = "Clopper-Pearson one-sided upper 95% bound (no events)"
+JSON_KEYS = ("id", "quote", "verdict", "estimate", "ci_low", "ci_high", "n", "threshold", "direction", "method",
+             "explanation", "label", "definition", "literature", "reason", "page", "min_n", "related", "parts")
+TYPICAL_COURSE_DAYS = (120, 183)  # "4 to 6 months"
+CLEARED_BY_MONTH = 6  # "within a few months"
+RELAPSE_FREE_YEARS, RELAPSE_YEARS, SECOND_COURSE_YEARS = 2, 1, 2
+ADULT, ADOLESCENT = "adult (18+)", "adolescent (<18)"
+
+# Alternative values the sensitivity view tries for each setting, and how each reads.
+ALTERNATIVES: dict[str, tuple] = {
+    "clearance.definition": ("iga01", "iga_success", "lesion_reduction"),
+    "clearance.missing": ("observed", "locf", "nri"),
+    "relapse.retreatment_counts_as_relapse": (True, False),
+    "adverse_events.treatment_emergent": (True, False),
+    "labs.baseline_days": (30, 90, 180),
+    "completed_only": (True, False),
+}
+
+
+def variant_text(key: str, value, settings: dict) -> str:
+    """One alternative setting in plain words, e.g. 'clear = IGA 0/1'."""
+    if key == "clearance.definition":
+        percent = _float(settings.get("clearance.reduction_percent", 80))
+        return {"iga01": "clear = IGA 0/1", "iga_success": "clear = IGA success (0/1 and 2 grades better)",
+                "lesion_reduction": f"clear = at least {percent:g}% fewer lesions"}.get(value, str(value))
+    if key == "clearance.missing":
+        return {"observed": "missed visits: observed cases only", "locf": "missed visits: last observation carried forward",
+                "nri": "missed visits: counted as not clear"}.get(value, str(value))
+    if key == "relapse.retreatment_counts_as_relapse":
+        return "a further course counts as relapse" if _truthy(value) else "a further course is censored"
+    if key == "adverse_events.treatment_emergent":
+        return "side effects from the first dose to 30 days after the last" if _truthy(value) else "all recorded side effects"
+    if key == "labs.baseline_days":
+        return f"baseline = last result in the {int(value)} days up to the first dose"
+    if key == "completed_only":
+        return "completed courses only" if _truthy(value) else "every course with a known last dose"
+    return f"{key} = {value}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The claims as data
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One claim of claims.toml (field meanings are documented at the top of that file)."""
+
+    id: str
+    quote: str
+    section: str
+    label: str
+    quantity: str
+    says: str
+    direction: str
+    page: str
+    min_n: int = 20
+    threshold: float | None = None
+    fragments: tuple[str, ...] = ()
+    rare_event: bool = False
+    literature: tuple[str, ...] = ()
+    compare: str | None = None
+    applies: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, object], ...] = ()
+    sensitivity: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"claim {self.id}: direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
+        if (self.threshold is None) != (self.direction == "described"):
+            raise ValueError(f"claim {self.id}: a threshold goes with a direction other than 'described'")
+
+    @property
+    def tested(self) -> bool:
+        return self.direction != "described"
+
+
+@cache
+def claim_specs() -> dict[str, ClaimSpec]:
+    """Every claim of data/claims.toml by id, in file order."""
+    with CLAIMS_FILE.open("rb") as handle:
+        raw = tomllib.load(handle)["claim"]
+    specs = {}
+    for entry in raw:
+        entry = dict(entry)
+        for name in ("fragments", "literature", "applies", "sensitivity"):
+            entry[name] = tuple(entry.get(name, ()))
+        entry["defaults"] = tuple(entry.get("defaults", {}).items())
+        specs[entry["id"]] = ClaimSpec(**entry)
+    return specs
+
+
+def claim_spec(claim_id: str) -> ClaimSpec:
+    try:
+        return claim_specs()[claim_id]
+    except KeyError:
+        raise ValueError(f"Unknown claim {claim_id!r}: the claims are {', '.join(claim_specs())}.") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a claim function returns, and what the engine makes of it
+
+
+@dataclass(frozen=True)
+class Related:
+    """A figure shown beside the claim's estimate (e.g. the difference to adolescents)."""
+
+    label: str
+    estimate: Estimate | None = None
+    text: str = ""
+
+    def describe(self) -> str:
+        if self.estimate is None or self.estimate.estimate is None:
+            return f"{self.label}: {self.text or 'not estimable'}"
+        e = self.estimate
+        figure = signed_percent(e.estimate) if self.text == "difference" else percent(e.estimate)
+        interval = f" (95% CI {interval_text(e.ci_low, e.ci_high, signed=self.text == 'difference')})" if e.ci_low is not None else ""
+        return f"{self.label}: {figure}{interval}, n = {e.n:,}"
+
+    def as_dict(self) -> dict:
+        values = self.estimate.as_dict() if self.estimate is not None else {}
+        return {"label": self.label, "estimate": values.get("estimate"), "ci_low": values.get("ci_low"),
+                "ci_high": values.get("ci_high"), "n": values.get("n"), "text": self.describe()}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One item of a claim that names several (C09's five side effects)."""
+
+    label: str
+    measured: "Measured"
+    literature: tuple[str, ...] = ()
+    compare: str | None = None
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A claim function's answer: the estimate, what it counts in words, and the definition used."""
+
+    estimate: Estimate
+    what: str  # completes "62% of 1,840 courses ...", e.g. "ended the course at IGA 0/1"
+    definition: str
+    unit: str = "courses"
+    related: tuple[Related, ...] = ()
+    parts: tuple[Part, ...] = ()
+
+
+class NotTestable(Exception):
+    """The data lacks what the claim needs; the message names it."""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    id: str
+    quote: str
+    verdict: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    threshold: float | None
+    direction: str
+    method: str
+    explanation: str
+    definition: str
+    literature: str
+    page: str
+    reason: str = ""
+    label: str = ""
+    min_n: int = 20
+    numerator: int | None = None
+    unit: str = "courses"
+    compare_value: float | None = None
+    related: tuple[Related, ...] = ()
+    parts: tuple["ClaimResult", ...] = ()
+
+    def as_dict(self) -> dict:
+        """The claim in the JSON summary (keys: JSON_KEYS)."""
+        values = {key: getattr(self, key) for key in JSON_KEYS if key not in ("related", "parts")}
+        values = {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key, value in values.items()}
+        values["related"] = [item.as_dict() for item in self.related]
+        values["parts"] = [part.as_dict() for part in self.parts]
+        return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict rules
+
+
+def decide(ci_low: float | None, ci_high: float | None, n: int, threshold: float | None, direction: str, min_n: int) -> str:
+    """The verdict from a closed 95% CI (see the module docstring for touching bounds)."""
+    if direction == "described":
+        return DESCRIBED
+    if ci_low is None or ci_high is None or n < min_n:
+        return INCONCLUSIVE
+    holds = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}[direction]
+    low_holds, high_holds = bool(holds(ci_low, threshold)), bool(holds(ci_high, threshold))
+    if low_holds and high_holds:
+        return SUPPORTED
+    if not low_holds and not high_holds:
+        return CONTRADICTED
+    return INCONCLUSIVE
+
+
+def one_sided_upper(n: int, alpha: float = 0.05) -> float:
+    """Clopper-Pearson one-sided upper (1 - alpha) bound with no events: 1 - alpha^(1/n)."""
+    return float(proportion_confint(0, n, alpha=2 * alpha, method="beta")[1])
+
+
+def courses_to_rule_out(threshold: float, alpha: float = 0.05) -> int:
+    """How many event-free courses make the one-sided upper bound fall below the threshold."""
+    return int(math.floor(math.log(alpha) / math.log1p(-threshold))) + 1
+
+
+def with_rare_event_bound(spec: ClaimSpec, estimate: Estimate) -> Estimate:
+    """For rare-event claims with zero events, the interval becomes [0, one-sided upper bound]."""
+    if spec.rare_event and spec.direction in ("<", "<=") and estimate.numerator == 0 and estimate.n > 0:
+        return replace(estimate, ci_low=0.0, ci_high=one_sided_upper(estimate.n), method=ONE_SIDED_METHOD)
+    return estimate
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers in words
+
+
+def percent(value: float | None) -> str:
+    """A share as a percentage with sensible precision: 62%, 2.7%, 0.75%, 0.012%."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    points = value * 100
+    if points == 0:
+        return "0%"
+    if abs(points) >= 10:
+        return f"{points:.0f}%"
+    if abs(points) >= 1:
+        return f"{points:.1f}%"
+    if abs(points) >= 0.1:
+        return f"{points:.2f}%"
+    return f"{points:.2g}%"
+
+
+def signed_percent(value: float) -> str:
+    text = f"{value * 100:+.0f}" if abs(value) >= 0.1 else f"{value * 100:+.1f}"
+    return f"{text} percentage points"
+
+
+def interval_text(low: float | None, high: float | None, signed: bool = False) -> str:
+    if low is None or high is None:
+        return "not estimable"
+    if signed:
+        return f"{low * 100:+.1f} to {high * 100:+.1f} points"
+    return f"{percent(low)[:-1]}-{percent(high)}"
+
+
+def threshold_text(threshold: float | None) -> str:
+    """'50%', or '1 in 1,000' for small shares (the CIOMS wording)."""
+    if threshold is None:
+        return ""
+    if 0 < threshold <= 0.01 and abs(1 / threshold - round(1 / threshold)) < 1e-6:
+        return f"1 in {round(1 / threshold):,}"
+    return percent(threshold)
+
+
+def rule_text(direction: str, threshold: float | None) -> str:
+    """The claim's rule as read, e.g. '> 50%' or '< 1 in 1,000'."""
+    return "described" if direction == "described" else f"{DIRECTIONS[direction]} {threshold_text(threshold)}"
+
+
+def literature_text(keys: tuple[str, ...]) -> str:
+    return "; ".join(reference(key).describe() for key in keys)
+
+
+def literature_short(keys: tuple[str, ...]) -> str:
+    """The first published figure in a few words, e.g. '87% (Patel, Baquerizo Nole, Fleischer 2021)'."""
+    if not keys:
+        return ""
+    ref = reference(keys[0])
+    figure = ref.short or (ref.band if ref.unit == "band" else percent(ref.value) if ref.unit == "share" else f"{ref.value:g} {ref.unit}")
+    source = re.split(r"(?<=\b(?:19|20)\d\d)\b", ref.source, maxsplit=1)[0]
+    more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+    return f"{figure} ({source}){more}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def parse_share(value, key: str) -> float:
+    """A share from 0.6, '0.6', '60%' or '1/1000'."""
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1]) / 100
+        elif "/" in text:
+            top, bottom = text.split("/", 1)
+            share = float(top.replace(",", "")) / float(bottom.replace(",", ""))
+        else:
+            share = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"Setting {key} must be a share like 0.5, 50% or 1/1000 (got {value!r}).") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"Setting {key} must lie between 0 and 1 (got {value!r}).")
+    return share
+
+
+def parse_min_n(value, key: str) -> int:
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"Setting {key} must be a whole number (got {value!r}).") from None
+    if number < 1:
+        raise ValueError(f"Setting {key} must be at least 1 (got {value!r}).")
+    return number
+
+
+def check_claim_settings(settings: dict) -> None:
+    """Unknown claims and malformed thresholds are the user's mistake: say so before evaluating."""
+    for key, value in settings.items():
+        if not key.startswith(SETTINGS_PREFIX):
+            continue
+        rest = key[len(SETTINGS_PREFIX):]
+        if rest == "min_n":
+            parse_min_n(value, key)
+            continue
+        claim_id, _, name = rest.partition(".")
+        spec = claim_spec(claim_id)
+        if not name:
+            raise ValueError(f"Setting {key} names no setting: use e.g. {key}.threshold=0.6")
+        if name == "threshold":
+            if not spec.tested:
+                raise ValueError(f"Claim {claim_id} is described, not tested: it has no threshold to set.")
+            parse_share(value, key)
+        elif name == "min_n":
+            parse_min_n(value, key)
+
+
+def claim_settings(spec: ClaimSpec, settings: dict | None) -> dict:
+    """The settings this claim uses: its defaults, then shared area settings, then its own."""
+    settings = settings or {}
+    own_prefix = f"{SETTINGS_PREFIX}{spec.id}."
+    shared = {k: v for k, v in settings.items() if not k.startswith(SETTINGS_PREFIX)}
+    own = {k[len(own_prefix):]: v for k, v in settings.items() if k.startswith(own_prefix) and k[len(own_prefix):] not in CLAIM_LIMITS}
+    return {**dict(spec.defaults), **shared, **own}
+
+
+def claim_limits(spec: ClaimSpec, settings: dict | None) -> tuple[float | None, int]:
+    """Threshold and minimum n for this claim after the user's changes."""
+    settings = settings or {}
+    key = f"{SETTINGS_PREFIX}{spec.id}.threshold"
+    threshold = parse_share(settings[key], key) if key in settings and spec.tested else spec.threshold
+    min_n = spec.min_n
+    for key in (f"{SETTINGS_PREFIX}min_n", f"{SETTINGS_PREFIX}{spec.id}.min_n"):
+        if key in settings:
+            min_n = parse_min_n(settings[key], key)
+    return threshold, min_n
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "on")
+    return bool(value)
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# The context a claim function works in: the cohort, its settings, area results shared across claims
+
+
+def has_values(table: pd.DataFrame, column: str) -> bool:
+    return column in table.columns and bool(table[column].notna().any())
+
+
+def recorded(cohort: Cohort, table: str, column: str) -> bool:
+    """Does the column have at least one value in the cohort? A subset answers from the courses
+    that have one (flags kept with the whole cohort), without cutting the table's column."""
+    if cohort.parent() is None:
+        return cohort.has_values(table, column)
+    return bool(courses_with_values(cohort, table, column).any())
+
+
+def courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
+    """Per course_idx: does the course have a value in the column (False for courses not in the cohort)?"""
+    return cohort.derived_from_whole(("claims.courses_with_values", table, column), lambda c: _courses_with_values(c, table, column),
+                                     lambda whole, lineage, _: whole & lineage.courses_kept(whole.size))
+
+
+def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
+    course_idx = cohort.courses["course_idx"]
+    flags = np.zeros(int(course_idx.max()) + 1 if len(course_idx) else 0, dtype=bool)
+    values = cohort.column(table, column)
+    if values is not None:
+        course = cohort.column(table, "course_idx").to_numpy(dtype=np.int64, na_value=-1)
+        course = course[values.notna().to_numpy() & (course >= 0) & (course < flags.size)]
+        flags[course] = True
+    return flags
+
+
+class ClaimContext:
+    """What a claim function needs; expensive area results are computed once per settings."""
+
+    def __init__(self, cohort: Cohort, settings: dict, memo: dict | None = None):
+        self.cohort = cohort
+        self.settings = settings
+        self._memo = {} if memo is None else memo
+
+    def setting(self, key: str, default=None):
+        return self.settings.get(key, default)
+
+    def memo(self, key: tuple, compute: Callable):
+        full_key = (id(self.cohort), *key)
+        if full_key not in self._memo:
+            self._memo[full_key] = compute()
+        return self._memo[full_key]
+
+    def require(self, table: str, column: str, reason: str) -> None:
+        if not recorded(self.cohort, table, column):
+            raise NotTestable(reason)
+
+    # Areas -------------------------------------------------------------------------------
+
+    def clearance_settings(self):
+        return clearance.ClearanceSettings.from_settings(self.settings)
+
+    def side_effect_data(self):
+        module = side_effects
+        chosen = module.SideEffectSettings.from_settings(self.settings)
+        return self.memo(("side_effects", chosen), lambda: module.event_data(self.cohort, chosen))
+
+    def relapse_settings(self):
+        return relapse.RelapseSettings.from_settings(self.settings)
+
+    def relapse_curve(self):
+        module = relapse
+        chosen = self.relapse_settings()
+        return self.memo(("relapse", chosen), lambda: module.fit_relapse(self.cohort, chosen))
+
+    def lab_data(self):
+        module = labs
+        chosen = module.LabSettings.from_settings(self.settings)
+        return self.memo(("labs", chosen), lambda: module.lab_data(self.cohort, chosen))
+
+
+# ---------------------------------------------------------------------------------------------
+# One small function per claim
+
+
+QUANTITIES: dict[str, Callable[[ClaimContext], Measured]] = {}
+
+
+def quantity(claim_id: str):
+    """Registers the function measuring a claim's quantity."""
+    def register(function: Callable[[ClaimContext], Measured]):
+        QUANTITIES[claim_id] = function
+        return function
+    return register
+
+
+# Clearance (C01-C04, C15-C17) ------------------------------------------------------------------
+
+END_OF_COURSE_RULE = "end of course = last assessment from 30 days before to 14 days after the last dose"
+
+
+def clear_phrase(settings) -> str:
+    return {"iga01": "at IGA 0/1 (clear or almost clear)",
+            "iga_success": "at IGA success (IGA 0/1 and at least 2 grades better than baseline)",
+            "lesion_reduction": f"with at least {settings.reduction_percent:g}% fewer total lesions than at baseline"}[settings.definition]
+
+
+def require_clearance_data(ctx: ClaimContext, settings, needs_end: bool = True) -> None:
+    if settings.definition == "lesion_reduction":
+        ctx.require("visits", "total_lesions", "no visits with lesion counts")
+    else:
+        ctx.require("visits", "iga", "no visits with IGA")
+    if settings.definition == "iga_success":
+        ctx.require("courses", "baseline_iga", "no baseline IGA (needed for IGA success)")
+    if needs_end:
+        ctx.require("courses", "end_day", "no course has a last-dose day (end_day), so the end of course is unknown")
+
+
+def end_of_course(ctx: ClaimContext, lead: str, first_courses: bool = False) -> Measured:
+    settings = ctx.clearance_settings()
+    require_clearance_data(ctx, settings)
+    measure = clearance.first_course_clearance if first_courses else clearance.end_of_course_clearance
+    return Measured(measure(ctx.cohort, settings), f"{lead} {clear_phrase(settings)}", f"{settings.describe()}; {END_OF_COURSE_RULE}")
+
+
+@quantity("C01")
+def reduction_at_end(ctx: ClaimContext) -> Measured:
+    return end_of_course(ctx, "ended the course")
+
+
+@quantity("C02")
+def first_course_clear(ctx: ClaimContext) -> Measured:
+    measured = end_of_course(ctx, "ended", first_courses=True)
+    return replace(measured, unit="first courses", definition=f"first courses only; {measured.definition}")
+
+
+@quantity("C03")
+def early_improvement(ctx: ClaimContext) -> Measured:
+    ctx.require("visits", "inflammatory_lesions", "no visits with inflammatory lesion counts")
+    tested = clearance.improvement_by_month_2_3(ctx.cohort)
+    test = tested.test + ("" if tested.p_value is None else f", p = {tested.p_value:.2g}")
+    estimate = Estimate(tested.estimate, tested.ci_low, tested.ci_high, tested.n, f"{tested.method}; {test}", tested.numerator)
+    return Measured(estimate, "had fewer inflammatory lesions in month 2-3 than at baseline",
+                    "latest inflammatory lesion count in months 2-3 against the baseline count (on or before day 0); an equal count is not fewer",
+                    related=(Related("Paired test of any change", text=test),))
+
+
+@quantity("C04")
+def initial_flare(ctx: ClaimContext) -> Measured:
+    ctx.require("visits", "total_lesions", "no visits with lesion counts")
+    settings = ctx.clearance_settings()
+    result = clearance.flare(ctx.cohort, settings)
+    low, high = settings.flare_window_days
+    return Measured(result.estimate, f"had total lesions at least {settings.flare_percent:g}% above baseline at a visit on days {low}-{high}",
+                    f"initial flare: total lesions >= {settings.flare_percent:g}% above baseline on days {low}-{high}; "
+                    f"courses with a baseline count and a visit in that window (observed cases)")
+
+
+def group_claim(ctx: ClaimContext, column: str, group: str, other: str, courses_words: str, names: tuple[str, str]) -> Measured:
+    """C02's quantity within one group of first courses, with the difference to the other group."""
+    settings = ctx.clearance_settings()
+    require_clearance_data(ctx, settings)
+    comparison = clearance.compare_first_course_groups(ctx.cohort, column, settings)
+    table = comparison.table.set_index("group")
+    if group not in table.index:
+        raise NotTestable(f"none of the {courses_words} was assessed at the end of the course")
+    row = table.loc[group]
+    estimate = Estimate(float(row["rate"]), _none(row["ci_low"]), _none(row["ci_high"]), int(row["n"]), str(row["method"]), int(row["cleared"]))
+    related = []
+    if other in table.index:
+        base = table.loc[other]
+        related.append(Related(f"First courses of {names[1]}", Estimate(float(base["rate"]), _none(base["ci_low"]), _none(base["ci_high"]),
+                                                                      int(base["n"]), str(base["method"]), int(base["cleared"]))))
+        related.append(Related(f"Difference, {names[0]} minus {names[1]}", difference(row, base), "difference"))
+        if comparison.p_value is not None:
+            related.append(Related("Test", text=f"{comparison.test}, p = {comparison.p_value:.2g}"))
+    return Measured(estimate, f"ended {clear_phrase(settings)}", f"{courses_words}; {settings.describe()}; {END_OF_COURSE_RULE}",
+                    unit=courses_words, related=tuple(related))
+
+
+def difference(row: pd.Series, base: pd.Series) -> Estimate:
+    """Difference of two shares with the Newcombe hybrid score interval."""
+    k1, n1, k0, n0 = int(row["cleared"]), int(row["n"]), int(base["cleared"]), int(base["n"])
+    low, high = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff")
+    return Estimate(k1 / n1 - k0 / n0, float(low), float(high), n1 + n0, "Newcombe hybrid score interval", None)
+
+
+def _none(value) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+@quantity("C15")
+def adults_clear(ctx: ClaimContext) -> Measured:
+    if not (has_values(ctx.cohort.courses, "age") or has_values(ctx.cohort.courses, "age_band")):
+        raise NotTestable("neither age nor age band is recorded")
+    return group_claim(ctx, "age_group", ADULT, ADOLESCENT, "first courses of adults (18 or over)",
+                       ("adults", "adolescents"))
+
+
+@quantity("C16")
+def after_antibiotics_clear(ctx: ClaimContext) -> Measured:
+    ctx.require("courses", "prior_treatments", "prior treatments are not recorded (prior_treatments)")
+    return group_claim(ctx, "prior_systemic_antibiotic", "yes", "no", "first courses after an oral/systemic antibiotic",
+                       ("after an antibiotic", "patients without one"))
+
+
+@quantity("C17")
+def cleared_within_months(ctx: ClaimContext) -> Measured:
+    settings = ctx.clearance_settings()
+    require_clearance_data(ctx, settings, needs_end=False)
+    estimate = clearance.cleared_by_month(ctx.cohort, CLEARED_BY_MONTH, settings)
+    return Measured(estimate, f"had reached {settings.definition_text()} at an assessment by month {CLEARED_BY_MONTH}",
+                    f"Clear = {settings.definition_text()}; first clear assessment by month {CLEARED_BY_MONTH} (day 197); "
+                    "courses never clear are censored at their last assessment")
+
+
+# Course length (C05) ----------------------------------------------------------------------------
+
+
+@quantity("C05")
+def typical_length(ctx: ClaimContext) -> Measured:
+    ctx.require("courses", "end_day", "no course has a last-dose day (end_day)")
+    courses = ctx.cohort.courses
+    duration = pd.to_numeric(courses["duration_days"], errors="coerce")
+    keep = duration.notna()
+    if _truthy(ctx.setting("completed_only", True)) and has_values(courses, "end_reason"):
+        keep &= (courses["end_reason"] == "completed").fillna(False).astype(bool)
+        unit, scope = "completed courses", "courses with end_reason = completed"
+    elif _truthy(ctx.setting("completed_only", True)):
+        unit, scope = "courses", "every course with a known last dose (why courses ended is not recorded)"
+    else:
+        unit, scope = "courses", "every course with a known last dose, however it ended"
+    low, high = TYPICAL_COURSE_DAYS
+    within = duration[keep].between(low, high)
+    return Measured(proportion(int(within.sum()), int(keep.sum())), f"lasted {low}-{high} days (4-6 months)",
+                    f"{scope}; length = last dose day + 1, between {low} and {high} days", unit=unit)
+
+
+# Relapse (C06-C08) -------------------------------------------------------------------------------
+
+
+def require_follow_up(ctx: ClaimContext) -> None:
+    courses = ctx.cohort.courses
+    if not any(has_values(courses, c) for c in ("followup_end_day", "relapse_day", "retreat_day")):
+        raise NotTestable("no follow-up after the course (followup_end_day, relapse_day or retreat_day)")
+
+
+def after_origin(settings) -> str:
+    return "the end of the course" if settings.origin == "end" else "the first dose"
+
+
+@quantity("C06")
+def relapse_free(ctx: ClaimContext) -> Measured:
+    require_follow_up(ctx)
+    settings = ctx.relapse_settings()
+    estimate = ctx.relapse_curve().survival_at(RELAPSE_FREE_YEARS * relapse.DAYS_PER_YEAR)
+    return Measured(estimate, f"were relapse-free {RELAPSE_FREE_YEARS} years after {after_origin(settings)}",
+                    settings.describe())
+
+
+@quantity("C07")
+def relapse_within(ctx: ClaimContext) -> Measured:
+    require_follow_up(ctx)
+    settings = ctx.relapse_settings()
+    estimate = ctx.relapse_curve().failure_at(RELAPSE_YEARS * relapse.DAYS_PER_YEAR)
+    return Measured(estimate, f"relapsed within {RELAPSE_YEARS} year of {after_origin(settings)}",
+                    settings.describe())
+
+
+@quantity("C08")
+def second_course(ctx: ClaimContext) -> Measured:
+    require_follow_up(ctx)
+    settings = ctx.relapse_settings()
+    estimate = relapse.second_course_probability_at(ctx.cohort, SECOND_COURSE_YEARS, settings)
+    return Measured(estimate, f"started a second course within {SECOND_COURSE_YEARS} years of {after_origin(settings)}",
+                    settings.describe(relapse.SECOND_COURSE))
+
+
+# Side effects (C09-C12) ---------------------------------------------------------------------------
+
+
+def side_effect_measured(estimate: Estimate, what: str, data) -> Measured:
+    return Measured(estimate, what, data.settings.describe())
+
+
+@quantity("C09")
+def common_side_effects(ctx: ClaimContext) -> Measured:
+    data = ctx.side_effect_data()
+    parts = tuple(
+        Part(effect.label, side_effect_measured(side_effects.named_effect_estimate(data, effect),
+                                                f"had {' or '.join(effect.terms).lower()}", data),
+             effect.literature, next((key for key in effect.literature if reference(key).unit == "share"), None))
+        for effect in side_effects.NAMED_EFFECTS if effect.claim == "C09")
+    return Measured(parts[0].measured.estimate, "had each named side effect", data.settings.describe(), parts=parts)
+
+
+@quantity("C10")
+def side_effects_subside(ctx: ClaimContext) -> Measured:
+    data = ctx.side_effect_data()
+    days = data.settings.resolution_days
+    estimate = side_effects.resolved_share(data, days)
+    stopped = side_effects.discontinuation_estimate(data)
+    return Measured(estimate, f"had resolved by {days} days after the last dose",
+                    f"{data.settings.describe()}; resolved = resolution day no later than {days} days after the last dose; "
+                    "side effects without a resolution day count as not resolved", unit="side effects",
+                    related=(Related("Courses stopped because of a side effect", stopped),))
+
+
+@quantity("C11")
+def vision_changes(ctx: ClaimContext) -> Measured:
+    data = ctx.side_effect_data()
+    return side_effect_measured(side_effects.terms_estimate(data, side_effects.VISION_TERMS), "had a vision disorder", data)
+
+
+@quantity("C12")
+def mood_changes(ctx: ClaimContext) -> Measured:
+    data = ctx.side_effect_data()
+    measured = side_effect_measured(side_effects.mood_estimate(data), "had depression or a mood change", data)
+    return replace(measured, definition=f"{measured.definition}; or PHQ-9 rising from below 10 at baseline to 10 or more on treatment")
+
+
+# Lab values (C13, C14, C18, C19) --------------------------------------------------------------------
+
+
+def require_tests(ctx: ClaimContext, tests: tuple[str, ...], reason: str):
+    if ctx.cohort.n_rows("labs") == 0:
+        raise NotTestable(reason)
+    data = ctx.lab_data()
+    if not any(data.has(test) for test in tests):
+        raise NotTestable(reason)
+    return data
+
+
+def new_abnormal_measured(ctx: ClaimContext, tests: tuple[str, ...], words: str) -> Measured:
+    data = ctx.lab_data()
+    estimate = labs.new_abnormal(data, tests)
+    if estimate.n == 0:
+        raise NotTestable(f"no course has a normal baseline {words} and a result on treatment")
+    return Measured(estimate, f"with a normal baseline {words} had a result above the upper limit on treatment",
+                    f"{data.settings.describe()}; normal baseline = at or below the upper limit; on treatment = day 1 to the last dose")
+
+
+@quantity("C13")
+def liver_enzymes(ctx: ClaimContext) -> Measured:
+    require_tests(ctx, ("ALT", "AST"), "no labs with ALT/AST")
+    return new_abnormal_measured(ctx, ("ALT", "AST"), "ALT/AST")
+
+
+@quantity("C14")
+def cholesterol(ctx: ClaimContext) -> Measured:
+    data = require_tests(ctx, ("TC",), "no labs with total cholesterol (TC)")
+    measured = new_abnormal_measured(ctx, ("TC",), "total cholesterol")
+    if not data.has("TG"):
+        return measured
+    triglycerides = labs.new_abnormal(data, ("TG",))
+    return replace(measured, related=(Related("Triglycerides above the upper limit, normal baseline", triglycerides),))
+
+
+@quantity("C18")
+def blood_tests_done(ctx: ClaimContext) -> Measured:
+    if ctx.cohort.n_rows("labs") == 0:
+        raise NotTestable("no lab results in the data")
+    flags = labs.monitoring_flags(ctx.lab_data())  # once for both shares (as labs.monitoring_compliance counts)
+    estimate = proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags))
+    schedule = proportion(int(flags["eu_schedule"].sum()), len(flags))
+    return Measured(estimate, "had liver (ALT or AST) and lipid (TG or TC) tests both at baseline and during treatment",
+                    "every course counts; a course without lab results counts as not monitored",
+                    related=(Related("Full EU schedule (baseline, month 1, every 3 months)", schedule),))
+
+
+@quantity("C19")
+def pregnancy_tests_done(ctx: ClaimContext) -> Measured:
+    courses = ctx.cohort.courses
+    if not has_values(courses, "can_become_pregnant") or not (courses["can_become_pregnant"].astype(str).str.lower() == "yes").any():
+        raise NotTestable("no course is marked as able to become pregnant (can_become_pregnant = yes)")
+    data = require_tests(ctx, ("HCG",), "no pregnancy tests (HCG) in the labs")
+    estimate = labs.pregnancy_test_compliance(data)
+    return Measured(estimate, "had a pregnancy test", "courses with can_become_pregnant = yes and a known last dose; month 0 includes "
+                    "the 30 days before the first dose; months of one course are not independent, so the interval is a guide",
+                    unit="treatment months")
+
+
+# Scars (C20) ----------------------------------------------------------------------------------------
+
+SCAR_COLUMNS = ("scar_score_baseline", "scar_score_end")
+
+
+@quantity("C20")
+def scars_reduced(ctx: ClaimContext) -> Measured:
+    courses = ctx.cohort.courses
+    baseline_column = str(ctx.setting("scar.baseline_column", SCAR_COLUMNS[0]))
+    end_column = str(ctx.setting("scar.end_column", SCAR_COLUMNS[1]))
+    missing = [c for c in (baseline_column, end_column) if not has_values(courses, c)]
+    if missing:
+        present = [c for c in courses.columns if "scar" in c.lower()]
+        seen = f"; found {', '.join(present)}, which is not both" if present else "; no scar score column is mapped"
+        raise NotTestable(f"needs a scar score at baseline and at the end of the course (course columns {baseline_column} "
+                          f"and {end_column}, e.g. as custom fields){seen}")
+    baseline = pd.to_numeric(courses[baseline_column], errors="coerce")
+    end = pd.to_numeric(courses[end_column], errors="coerce")
+    known = baseline.notna() & end.notna()
+    return Measured(proportion(int((end[known] < baseline[known]).sum()), int(known.sum())),
+                    "had a lower scar score at the end of the course than at baseline",
+                    f"{end_column} below {baseline_column}, courses with both")
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+
+
+def evaluate_claims(cohort: Cohort, settings: dict | None = None, ids: list[str] | None = None) -> list["ClaimResult"]:
+    """Every claim (or those named) under the given settings, each with its verdict.
+
+    A claim whose calculation fails becomes "not testable" with the error as its reason and is
+    logged, so one defect never hides the rest of the scorecard.
+    """
+    settings = dict(settings or {})
+    check_claim_settings(settings)
+    check_area_settings(settings)
+    memo: dict = {}
+    specs = claim_specs() if ids is None else {i: claim_spec(i) for i in ids}
+    return [evaluate_claim(spec, cohort, settings, memo) for spec in specs.values()]
+
+
+def evaluate_claim(spec: ClaimSpec, cohort: Cohort, settings: dict | None = None, memo: dict | None = None) -> ClaimResult:
+    effective = claim_settings(spec, settings)
+    threshold, min_n = claim_limits(spec, settings)
+    function = QUANTITIES.get(spec.id)
+    try:
+        if function is None:
+            raise NotTestable(f"no calculation is registered for claim {spec.id}")
+        measured = function(ClaimContext(cohort, effective, memo))
+    except NotTestable as reason:
+        return not_testable(spec, str(reason), threshold, min_n)
+    except Exception as error:  # a defect in an area or here: shown, logged, and caught by the tests
+        log.exception("claim %s could not be evaluated", spec.id)
+        return not_testable(spec, f"the calculation failed ({type(error).__name__}: {error})", threshold, min_n)
+    if measured.parts:
+        return judge_parts(spec, measured, threshold, min_n)
+    return judge(spec, measured, threshold, min_n)
+
+
+def not_testable(spec: ClaimSpec, reason: str, threshold: float | None, min_n: int, definition: str = "",
+                 label: str = "", literature: tuple[str, ...] | None = None) -> ClaimResult:
+    return ClaimResult(
+        id=spec.id, quote=spec.quote, verdict=NOT_TESTABLE, estimate=None, ci_low=None, ci_high=None, n=0,
+        threshold=threshold, direction=spec.direction, method="", explanation=f"Not testable: {reason}.",
+        definition=definition or spec.quantity, literature=literature_text(spec.literature if literature is None else literature),
+        page=spec.page, reason=reason, label=label or spec.label, min_n=min_n)
+
+
+def judge(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int, label: str = "",
+          literature: tuple[str, ...] | None = None, compare: str | None = None) -> ClaimResult:
+    """The verdict and its sentence for one measured quantity."""
+    literature = spec.literature if literature is None else literature
+    estimate = measured.estimate
+    if estimate.estimate is None:
+        reason = estimate.method.removeprefix("not testable: ") if estimate.method else "no course could be counted"
+        return not_testable(spec, reason, threshold, min_n, measured.definition, label, literature)
+    estimate = with_rare_event_bound(spec, estimate)
+    verdict = decide(estimate.ci_low, estimate.ci_high, estimate.n, threshold, spec.direction, min_n)
+    compare_key = spec.compare if literature is spec.literature else compare
+    compare = reference(compare_key) if compare_key else None
+    return ClaimResult(
+        id=spec.id, quote=spec.quote, verdict=verdict, estimate=estimate.estimate, ci_low=estimate.ci_low, ci_high=estimate.ci_high,
+        n=estimate.n, threshold=threshold, direction=spec.direction, method=estimate.method,
+        explanation=explain(spec, measured, estimate, verdict, threshold, min_n), definition=measured.definition,
+        literature=literature_text(literature), page=spec.page, label=label or spec.label, min_n=min_n,
+        numerator=estimate.numerator, unit=measured.unit, related=measured.related,
+        compare_value=compare.value if compare is not None and compare.unit == "share" else None)
+
+
+def judge_parts(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int) -> ClaimResult:
+    """A claim naming several items holds when each does; the least frequent item is shown."""
+    parts = tuple(judge(spec, part.measured, threshold, min_n, label=part.label, literature=part.literature, compare=part.compare)
+                  for part in measured.parts)
+    testable = [p for p in parts if p.verdict != NOT_TESTABLE]
+    if not testable:
+        return replace(not_testable(spec, parts[0].reason, threshold, min_n, measured.definition), parts=parts)
+    verdicts = {p.verdict for p in testable}
+    if CONTRADICTED in verdicts:
+        verdict = CONTRADICTED
+    elif verdicts == {SUPPORTED} and len(testable) == len(parts):
+        verdict = SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    deciding = [p for p in testable if p.verdict == verdict] or testable
+    shown = min(deciding, key=lambda p: p.estimate)
+    items = ", ".join(f"{p.label} {percent(p.estimate)} ({interval_text(p.ci_low, p.ci_high)}, {p.verdict})" for p in parts)
+    changed = "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
+    explanation = (f"Share of {shown.n:,} courses with each named side effect: {items}; the article says {spec.says} "
+                   f"({rule_text(spec.direction, threshold)}{changed}): {verdict}.")
+    return replace(shown, label=spec.label, verdict=verdict, explanation=explanation, parts=parts,
+                   method=f"least frequent shown ({shown.label}): {shown.method}", literature=literature_text(spec.literature))
+
+
+def explain(spec: ClaimSpec, measured: Measured, estimate: Estimate, verdict: str, threshold: float | None, min_n: int) -> str:
+    """One plain sentence: what was found, how sure, what the article says, the verdict."""
+    if estimate.method == ONE_SIDED_METHOD:
+        found = f"0 of {estimate.n:,} {measured.unit} {measured.what} (one-sided upper 95% bound {percent(estimate.ci_high)})"
+    else:
+        survival = "Kaplan-Meier" in estimate.method
+        found = (f"{'an estimated ' if survival else ''}{percent(estimate.estimate)} of {estimate.n:,} {measured.unit} {measured.what} "
+                 f"(95% CI {interval_text(estimate.ci_low, estimate.ci_high)}{', Kaplan-Meier' if survival else ''})")
+    found = found[0].upper() + found[1:]
+    if not spec.tested:
+        few = f"; only {estimate.n:,} {measured.unit} were counted" if estimate.n < min_n else ""
+        return f"{found}{few}; the article gives no figure ('{spec.says}'): described, not tested."
+    changed = "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
+    says = f"the article says {spec.says} ({rule_text(spec.direction, threshold)}{changed})"
+    return f"{found}; {says}: {verdict_reason(verdict, estimate, measured.unit, threshold, min_n)}."
+
+
+def verdict_reason(verdict: str, estimate: Estimate, unit: str, threshold: float | None, min_n: int) -> str:
+    if verdict != INCONCLUSIVE:
+        return verdict
+    if estimate.n < min_n:
+        return f"inconclusive, only {estimate.n:,} {unit} were counted (at least {min_n:,} are needed)"
+    if estimate.method == ONE_SIDED_METHOD and threshold:
+        return (f"inconclusive, {estimate.n:,} {unit} without an event cannot rule out a rate of {threshold_text(threshold)} "
+                f"(about {courses_to_rule_out(threshold):,} would be needed)")
+    return "inconclusive, the interval includes the threshold"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sensitivity: each claim under every alternative definition
+
+
+def variants(spec: ClaimSpec) -> list[dict]:
+    """Every combination of the alternative values of the claim's sensitivity settings."""
+    keys = list(spec.sensitivity)
+    return [dict(zip(keys, values)) for values in itertools.product(*(ALTERNATIVES[k] for k in keys))]
+
+
+def sensitivity(cohort: Cohort, claim_id: str | None = None, settings: dict | None = None) -> pd.DataFrame:
+    """One row per claim and alternative definition: the verdict it gets.
+
+    Columns: id, label, variant, current (the variant the scorecard uses), verdict, estimate,
+    ci_low, ci_high, n, explanation, and depends_on_definition (the claim's verdict differs
+    across variants).
+    """
+    settings = dict(settings or {})
+    check_claim_settings(settings)
+    check_area_settings(settings)
+    specs = list(claim_specs().values()) if claim_id in (None, "all") else [claim_spec(claim_id)]
+    memo: dict = {}
+    rows = []
+    for spec in specs:
+        current = claim_settings(spec, settings)
+        for variant in variants(spec) or [{}]:
+            chosen = {**settings, **{f"{SETTINGS_PREFIX}{spec.id}.{k}": v for k, v in variant.items()}}
+            result = evaluate_claim(spec, cohort, chosen, memo)
+            rows.append({
+                "id": spec.id, "label": spec.label,
+                "variant": "; ".join(variant_text(k, v, current) for k, v in variant.items()) or "as defined (no alternative)",
+                "current": all(_same(current.get(k, area_default(k)), v) for k, v in variant.items()),
+                "verdict": result.verdict, "estimate": result.estimate, "ci_low": result.ci_low, "ci_high": result.ci_high,
+                "n": result.n, "explanation": result.explanation,
+            })
+    table = pd.DataFrame(rows)
+    table["depends_on_definition"] = table.groupby("id")["verdict"].transform("nunique") > 1
+    return table
+
+
+def _same(a, b) -> bool:
+    if isinstance(b, bool):
+        return _truthy(a) == b
+    if isinstance(b, (int, float)):
+        return _float(a) == float(b)
+    return str(a) == str(b)
+
+
+def fragile_claims(table: pd.DataFrame) -> list[str]:
+    """Claims whose verdict changes with the definition."""
+    return list(table.loc[table["depends_on_definition"], "id"].drop_duplicates())
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables, groups and the JSON summary
+
+
+def scorecard_table(results: list[ClaimResult]) -> pd.DataFrame:
+    """One row per claim (and per item of a claim naming several), for the CSV download."""
+    rows = []
+    for result in results:
+        for row, item in [(result, "")] + [(part, part.label) for part in result.parts]:
+            rows.append({
+                "id": result.id, "item": item, "label": result.label, "quote": result.quote, "verdict": row.verdict,
+                "estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high, "n": row.n, "threshold": row.threshold,
+                "direction": row.direction, "min_n": row.min_n, "method": row.method, "explanation": row.explanation,
+                "definition": row.definition, "literature": row.literature, "reason": row.reason,
+            })
+    return pd.DataFrame(rows)
+
+
+def verdict_counts(results: list[ClaimResult]) -> dict[str, int]:
+    return {verdict: sum(r.verdict == verdict for r in results) for verdict in VERDICTS}
+
+
+def group_labels(cohort: Cohort, column: str) -> pd.Series:
+    """The group of each course as text (`grouping.group_text`; missing values form their own group)."""
+    if column not in cohort.courses.columns:
+        raise ValueError(f"courses has no column {column!r} to group by")
+    return group_text(cohort.courses[column])
+
+
+def evaluate_by_group(cohort: Cohort, column: str, settings: dict | None = None) -> dict[str, list[ClaimResult]]:
+    """The scorecard within each group of a course column (e.g. sex, site, a trial arm)."""
+    labels = group_labels(cohort, column)
+    groups = {}
+    for group in sorted(labels.unique(), key=lambda g: (g == MISSING_LABEL, g)):
+        keep = cohort.courses.loc[(labels == group).to_numpy(), "course_idx"]
+        groups[group] = evaluate_claims(cohort.subset(keep), settings)
+    return groups
+
+
+GROUP_KEYS = ("verdict", "estimate", "ci_low", "ci_high", "n", "explanation")
+
+
+def summary_section(cohort: Cohort, options: SummaryOptions) -> list[dict]:
+    """The `claims` section of the JSON summary: one entry per claim (JSON_KEYS), plus `by_group`
+    (the same claim within each group) when a grouping column is given."""
+    settings = dict(getattr(options, "settings", {}) or {})
+    results = evaluate_claims(cohort, settings)
+    rows = [result.as_dict() for result in results]
+    group_by = getattr(options, "group_by", None)
+    if group_by and group_by in cohort.courses.columns:
+        for group, group_results in evaluate_by_group(cohort, group_by, settings).items():
+            for row, result in zip(rows, group_results):
+                row.setdefault("by_group", []).append({"group_by": group_by, "group": group,
+                                                       **{key: getattr(result, key) for key in GROUP_KEYS}})
+    return rows
+

@@ -1,0 +1,6 @@
+"""The clearance area as the summary, the report and the tests see it."""
+from analysis.areas.base import Area
+from analysis.areas.clearance import compute, report
+
+AREA = Area(key="clearance", title="Clearance", report_title="Clearance", settings=compute.ClearanceSettings,
+            summary=compute.summary_section, report=report.report_section)

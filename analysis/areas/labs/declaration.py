@@ -1,0 +1,6 @@
+"""The labs area as the summary, the report and the tests see it."""
+from analysis.areas.base import Area
+from analysis.areas.labs import compute, report
+
+AREA = Area(key="labs", title="Labs", report_title="Labs", settings=compute.LabSettings,
+            summary=compute.summary_section, report=report.report_section)

@@ -1,0 +1,6 @@
+"""The relapse area as the summary, the report and the tests see it."""
+from analysis.areas.base import Area
+from analysis.areas.relapse import compute, report
+
+AREA = Area(key="relapse", title="Relapse", report_title="Relapse", settings=compute.RelapseSettings,
+            summary=compute.summary_section, report=report.report_section)

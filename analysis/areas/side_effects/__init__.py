@@ -1,0 +1,1 @@
+"""The side effects area."""

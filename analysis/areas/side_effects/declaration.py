@@ -1,0 +1,6 @@
+"""The side-effects area as the summary, the report and the tests see it (data and JSON call them adverse events)."""
+from analysis.areas.base import Area
+from analysis.areas.side_effects import compute, report
+
+AREA = Area(key="adverse_events", title="Side effects", report_title="Side effects", anchor="side-effects",
+            settings=compute.SideEffectSettings, summary=compute.summary_section, report=report.report_section)

@@ -1,0 +1,1 @@
+"""The cohort: validated tables joined on one course key, with derived fields, filters and a cache."""

@@ -1,0 +1,580 @@
+"""The cohort: the four canonical tables plus the derived fields every outcome area needs.
+
+Derived fields are computed once, when the cohort is built, so that pages and the command line
+read the same numbers. Every table carries an integer `course_idx` so that filtering the
+cohort is one integer membership test per table, fast at a million courses.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from analysis.ingest.keys import is_member
+from analysis.ingest.progress import report_stage
+from analysis.schema import SPECS, TABLES, month_number
+
+DAILY_DOSE_BANDS = ("<0.5", "0.5-1.0", ">1.0")  # mg/kg/day, Lai & Barbieri 2025
+CUMULATIVE_DOSE_BANDS = ("<120", "120-220", ">220")  # mg/kg, Lai & Barbieri 2025
+AGE_BAND_EDGES = (0, 18, 25, 35, 200)
+AGE_BAND_LABELS = ("<18", "18-24", "25-34", "35+")
+LESION_COLUMNS = ("inflammatory_lesions", "noninflammatory_lesions", "nodules", "total_lesions")
+
+
+@dataclass
+class Cohort:
+    courses: pd.DataFrame
+    visits: pd.DataFrame
+    adverse_events: pd.DataFrame
+    labs: pd.DataFrame
+    source: str = "unnamed dataset"
+    synthetic: bool = False
+    fingerprint: str = ""
+    custom_columns: tuple[str, ...] = field(default=())
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+    @property
+    def n_courses(self) -> int:
+        return len(self.courses)
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.courses["patient_id"].nunique())
+
+    def row_counts(self) -> dict[str, int]:
+        return {name: self.n_rows(name) for name in TABLES}
+
+    def n_rows(self, name: str) -> int:
+        pending = self._pending_cut(name)
+        return len(self.table(name)) if pending is None else pending.size
+
+    def subset(self, course_idx: np.ndarray | pd.Index) -> "Cohort":
+        """The same cohort restricted to the given courses, in every table.
+
+        Only the courses table is cut at once; the others are cut when first read (`_Cut`), so a
+        page whose results are all restricted from the whole cohort's never copies the visits or
+        the lab results (tens of millions of rows at a million courses).
+        The subset remembers where it came from (`Lineage`), so that results prepared for the
+        whole cohort can be restricted to its courses instead of being computed again (`derived`).
+        """
+        member = course_membership(course_idx, self.courses["course_idx"])
+        cuts = {name: self._cut_of(name, member) for name in TABLES}
+        child = replace(self, courses=cuts["courses"].table(), **{name: cuts[name].source.iloc[:0] for name in TABLES[1:]})
+        for name in TABLES[1:]:
+            del child.__dict__[name]
+        child.__dict__["_cuts"] = cuts
+        with _MEMO_LOCK:
+            _LINEAGE[id(child)] = Lineage(weakref.ref(self), {name: cut.rows for name, cut in cuts.items()}, member)
+        weakref.finalize(child, _forget_lineage, id(child))
+        return child
+
+    def _cut_of(self, name: str, member: np.ndarray) -> "_Cut":
+        """The rows of table `name` whose course is a member, as a cut of the table they come from."""
+        rows = is_member(self._course_codes(name), member)
+        pending = self._pending_cut(name)
+        if pending is None:
+            return _Cut(self.table(name), rows)
+        return _Cut(pending.source, rows, pending.positions[rows])
+
+    def _course_codes(self, name: str) -> np.ndarray:
+        """Each row's course_idx of table `name` (-1 where unknown), read again for each cut: one
+        pass over the column, where keeping it would hold four bytes a row for the cohort's life."""
+        token = self._table_token(name)
+        return course_codes(token.column("course_idx") if isinstance(token, _Cut) else self.table(name)["course_idx"])
+
+    def _pending_cut(self, name: str) -> "_Cut | None":
+        """The cut of table `name` when it has not been read yet."""
+        cut = self.__dict__.get("_cuts", {}).get(name)
+        return cut if cut is not None and name not in self.__dict__ else None
+
+    def __getattr__(self, name: str):
+        # Only called for attributes not set: a table of a subset, cut on first use.
+        cut = self.__dict__.get("_cuts", {}).get(name)
+        if cut is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = table = cut.table()
+        return table
+
+    def column(self, table: str, column: str) -> pd.Series | None:
+        """One column of a table (None when absent), without cutting the whole table of a subset."""
+        pending = self._pending_cut(table)
+        if pending is None:
+            frame = self.table(table)
+            return frame[column] if column in frame else None
+        return pending.column(column)
+
+    def has_values(self, table: str, column: str) -> bool:
+        """Does the column exist with at least one value? (Once per cohort: every claim asks.)"""
+        def check() -> bool:
+            values = self.column(table, column)
+            return values is not None and bool(values.notna().any())
+        return self.memo(("cohort.has_values", table, column), check)
+
+    def parent(self) -> "Cohort | None":
+        """The cohort this subset was cut from, while it is alive and every table is still the one
+        cut from it (None for a cohort of its own, or once a table was replaced)."""
+        lineage = _LINEAGE.get(id(self))
+        if lineage is None or not all(isinstance(self._table_token(name), _Cut) for name in TABLES):
+            return None
+        return lineage.parent()
+
+    def memo(self, key: tuple, compute: Callable):
+        """`compute()` once per key for these tables: the JSON summary's sections, the claims and a
+        page share one harmonised lab table, one set of event counts, one survival fit.
+
+        Entries remember the tables they were computed from, so a table replaced in place is
+        never answered from a stale entry.
+        """
+        return memoised(self, key, compute, check=self._tables_check())
+
+    def derived(self, key: tuple, compute: Callable, restrict: Callable):
+        """Like `memo`, for a result made of per-course parts: when this cohort is a subset of one
+        that has the result already (typically the whole cohort, when a filter changes), the
+        result is `restrict(that result, lineage, self)` rather than computed again."""
+        found = _memo_entry(self, key, self._tables_check())
+        if found is not None:
+            return found[0]
+        value = self._restricted(key, restrict)
+        if value is None:
+            return self.memo(key, compute)
+        return memoised(self, key, lambda: value, check=self._tables_check())
+
+    def derived_from_whole(self, key: tuple, compute: Callable[["Cohort"], object], restrict: Callable):
+        """`derived`, with `compute(cohort)` run on the whole cohort first when this is a subset, so
+        that every later filter cuts that result instead of computing its own."""
+        parent = self.parent()
+        if parent is not None:
+            parent.derived_from_whole(key, compute, restrict)
+        return self.derived(key, lambda: compute(self), restrict)
+
+    def _restricted(self, key: tuple, restrict: Callable):
+        lineage = _LINEAGE.get(id(self))
+        parent = self.parent()
+        if parent is None:
+            return None
+        found = _memo_entry(parent, key, parent._tables_check())
+        value = found[0] if found is not None else parent._restricted(key, restrict)
+        if value is None:
+            return None
+        if found is None:  # an intermediate subset: keep its share too
+            memoised(parent, key, lambda: value, check=parent._tables_check())
+        return restrict(value, lineage, self)
+
+    def _tables_check(self) -> "_SameObjects":
+        return _SameObjects(tuple(self._table_token(name) for name in TABLES))
+
+    def _table_token(self, name: str):
+        """What identifies a table's content: the table, or its cut while the table is the one cut from it."""
+        cut = self.__dict__.get("_cuts", {}).get(name)
+        if cut is not None and (name not in self.__dict__ or self.__dict__[name] is cut.taken):
+            return cut
+        return self.table(name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source} (synthetic demo data)" if self.synthetic else self.source
+
+
+# Owner (a cohort, an area's prepared data) -> its memo; an entry goes when its owner is garbage
+# collected. Kept outside the dataclass so that a cohort built by `replace` or `subset` starts empty.
+_MEMOS: dict[int, dict] = {}
+_MEMO_LOCK = threading.RLock()  # sessions run in threads; a finalizer may run while this thread holds it
+
+
+def _forget(owner_id: int) -> None:
+    with _MEMO_LOCK:
+        _MEMOS.pop(owner_id, None)
+
+
+class _SameObjects:
+    """Equal to another only when both hold the very same objects (weakly: it keeps none alive)."""
+
+    def __init__(self, objects: tuple):
+        self._refs = tuple(weakref.ref(o) for o in objects)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _SameObjects) or len(other._refs) != len(self._refs):
+            return False
+        return all(mine() is not None and mine() is theirs() for mine, theirs in zip(self._refs, other._refs))
+
+    __hash__ = None
+
+
+class _Cut:
+    """Rows `positions` of the table `source`, copied on first use (`table`) and then kept.
+
+    `rows` marks the rows kept of the parent's table (the parent's own numbering, for `Lineage`).
+    A cut of a whole table (`source` is the parent's) keeps only `rows` and finds its positions
+    again when read; a cut of a cut keeps them, 32-bit: a subset kept in a memo (the first courses,
+    a filter) would otherwise hold them for tens of millions of rows.
+    """
+
+    def __init__(self, source: pd.DataFrame, rows: np.ndarray, positions: np.ndarray | None = None):
+        self.source, self.rows, self._positions = source, rows, positions
+        self.taken: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:  # a copied or pickled subset gets a lock of its own
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    @property
+    def positions(self) -> np.ndarray:
+        if self._positions is not None:
+            return self._positions
+        positions = np.flatnonzero(self.rows)
+        return positions.astype(np.int32) if self.rows.size < 2**31 else positions
+
+    @property
+    def size(self) -> int:
+        """Rows kept."""
+        return int(self._positions.size if self._positions is not None else np.count_nonzero(self.rows))
+
+    def table(self) -> pd.DataFrame:
+        with self._lock:
+            if self.taken is None:
+                self.taken = self.source.take(self.positions)
+            return self.taken
+
+    def column(self, column: str) -> pd.Series | None:
+        if self.taken is not None:
+            return self.taken[column] if column in self.taken else None
+        return self.source[column].take(self.positions) if column in self.source else None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """How a subset was cut from its parent cohort: the rows kept of each parent table, and the
+    courses kept (a boolean array indexed by course_idx)."""
+
+    parent: weakref.ref
+    rows: dict[str, np.ndarray]
+    member: np.ndarray
+
+    def keeps(self, course_idx) -> np.ndarray:
+        """For each of the given course indices (parent's numbering): is the course in the subset?"""
+        return is_member(np.asarray(course_idx, dtype=np.int64), self.member)
+
+    def rows_of(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a per-course table of the parent (one holding course_idx) whose course the subset keeps."""
+        return rows_of_courses(table, self.member)
+
+    def courses_kept(self, size: int) -> np.ndarray:
+        """The courses kept as a boolean array of `size` indexed by course_idx (a per-course array
+        of an ancestor may be longer than the parent's course numbering)."""
+        return self.keeps(np.arange(size))
+
+
+_LINEAGE: dict[int, Lineage] = {}
+
+
+def _forget_lineage(cohort_id: int) -> None:
+    with _MEMO_LOCK:
+        _LINEAGE.pop(cohort_id, None)
+
+
+def _memo_entry(owner, key: tuple, check) -> tuple | None:
+    """(value,) when `owner` has `key` computed under `check`, else None."""
+    with _MEMO_LOCK:
+        entry = _MEMOS.get(id(owner), {}).get(key)
+    return (entry[1],) if entry is not None and entry[0] == check else None
+
+
+def memo_items(owner) -> list[tuple[tuple, object]]:
+    """(key, value) of every result memoised for `owner`."""
+    with _MEMO_LOCK:
+        return [(key, entry[1]) for key, entry in _MEMOS.get(id(owner), {}).items()]
+
+
+def memoised(owner, key: tuple, compute: Callable, check=None):
+    """`compute()` once per key while `owner` lives (any object that takes weak references, e.g. a
+    Cohort or an area's prepared data); `check` is compared on each use, and a changed check recomputes.
+
+    Callers must not modify what they get back: it is shared by everyone asking the same owner.
+    """
+    found = _memo_entry(owner, key, check)
+    if found is not None:
+        return found[0]
+    value = compute()
+    with _MEMO_LOCK:
+        if id(owner) not in _MEMOS:
+            _MEMOS[id(owner)] = {}
+            weakref.finalize(owner, _forget, id(owner))
+        _MEMOS[id(owner)][key] = (check, value)
+    return value
+
+
+def course_membership(course_idx, all_course_idx: pd.Series) -> np.ndarray:
+    """A boolean array indexed by course_idx: True for the given courses (a dense lookup, so that
+    restricting a table of millions of rows is one array index, not a hash lookup per row)."""
+    chosen = np.asarray(pd.array(course_idx, dtype="Int64").dropna(), dtype=np.int64)
+    largest = int(all_course_idx.max()) if len(all_course_idx) else -1
+    member = np.zeros(max(largest, int(chosen.max()) if chosen.size else -1) + 1, dtype=bool)
+    member[chosen[chosen >= 0]] = True
+    return member
+
+
+def course_codes(course_idx: pd.Series) -> np.ndarray:
+    """A course_idx column as 32-bit integers, -1 where unknown (half the memory of int64 for a
+    column of tens of millions of rows)."""
+    return course_idx.to_numpy(dtype=np.int64, na_value=-1).astype(np.int32)
+
+
+def in_course_day_order(course: np.ndarray, day: np.ndarray) -> bool:
+    """Are the rows sorted by course, then day (no value missing)?"""
+    step = np.diff(course)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(day) >= 0))))
+
+
+def rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
+    """The rows of a per-course table whose course is a member (`member` indexed by course_idx), numbered afresh."""
+    return table[is_member(np.asarray(table["course_idx"], dtype=np.int64), member)].reset_index(drop=True)
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=_dtype(c_spec.kind)) for c, c_spec in ((c.name, c) for c in SPECS[name].columns)})
+
+
+def _dtype(kind: str) -> str:
+    return {"int": "Int64", "float": "Float64", "date": "datetime64[ns]"}.get(kind, "object")
+
+
+def build_cohort(tables: dict[str, pd.DataFrame], source: str, synthetic: bool = False, fingerprint: str = "") -> Cohort:
+    """Cohort from already typed canonical tables (missing tables become empty ones)."""
+
+    report_stage("Linking visits, side effects and lab results to their courses")
+    full = {name: _plain_text(tables[name], name) if name in tables and tables[name] is not None else empty_table(name)
+            for name in TABLES}
+    courses = full["courses"].reset_index(drop=True).copy()
+    courses["course_idx"] = np.arange(len(courses), dtype=np.int64)
+    others = {name: _attach_course_idx(full[name], courses) for name in TABLES[1:]}
+    known = set(SPECS["courses"].names) | {"course_idx"}
+    custom = tuple(c for c in courses.columns if c not in known)
+    visits = derive_visits(others["visits"])
+    courses = derive_courses(courses, visits)
+    return Cohort(
+        courses=courses,
+        visits=visits,
+        adverse_events=derive_day_month(others["adverse_events"], "onset_day", "onset_month"),
+        labs=derive_day_month(others["labs"], "day", "month"),
+        source=source,
+        synthetic=synthetic,
+        fingerprint=fingerprint,
+        custom_columns=custom,
+    )
+
+
+def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
+    """Adds course_idx; rows whose course is unknown get <NA> (the validator reports them)."""
+    table = _renumbered(table)
+    found, row_patient, patients = _course_keys(courses, table)
+    table["course_idx"] = pd.arrays.IntegerArray(np.where(found >= 0, found, 0), found < 0)
+    if len(table) and (found >= 0).all():
+        # Every row belongs to a course: its patient as a code into the courses' patients (four
+        # bytes a row instead of a pointer to a string; filtering copies codes, not objects).
+        table["patient_id"] = pd.Categorical.from_codes(row_patient, patients)
+    return table
+
+
+# Text columns kept as categoricals in the cohort: patients (re-coded to the courses' patients) and
+# the lab tests and units (as harmonised). Other text the validator hands over dictionary-encoded
+# becomes plain text, as the outcome areas read it.
+CATEGORICAL_TEXT = {"courses": (), "visits": ("patient_id",), "adverse_events": ("patient_id",),
+                    "labs": ("patient_id", "test", "unit")}
+
+
+def _plain_text(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table with its categorical text columns (but those of CATEGORICAL_TEXT) as objects,
+    missing as None; no string is copied, each row points to its category's text."""
+    text = [spec.name for spec in SPECS[name].columns if spec.kind in ("text", "category", "yesno")]
+    columns = [c for c in text if c in table and c not in CATEGORICAL_TEXT[name] and isinstance(table[c].dtype, pd.CategoricalDtype)]
+    if not columns:
+        return table
+    table = table.copy(deep=False)
+    for column in columns:
+        values = table[column].array
+        texts = np.append(values.categories.to_numpy(dtype=object), None)
+        table[column] = pd.Series(texts[values.codes], index=table.index, dtype=object)
+    return table
+
+
+def course_positions(courses: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+    """Each row's course (its row in `courses`, numbered as course_idx), -1 where there is none.
+
+    The (patient_id, course_number) key becomes one integer: the patient's position among the
+    courses' patients times a bound on course numbers, plus the course number. Joining on it
+    costs one hash lookup per row for the patient and array indexing for the rest, instead of a
+    two-column merge on text (and no copy of the table). A course key repeated in `courses`
+    resolves to its first row (the validator has excluded repeats already).
+    """
+    return _course_keys(courses, table)[0]
+
+
+def _course_keys(courses: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """`course_positions`, each row's patient as a position in the courses' patients (-1: none), and those patients."""
+    patients = pd.Index(pd.unique(_key_values(courses["patient_id"])))
+    course_patient = patients.get_indexer(_key_values(courses["patient_id"]))
+    row_patient = _patient_positions(patients, table["patient_id"])
+    course_number, row_number = _course_numbers(courses["course_number"]), _course_numbers(table["course_number"])
+    span = int(max(course_number.max(initial=0), row_number.max(initial=0))) + 3  # numbers -2 .. max
+    course_key = course_patient.astype(np.int64) * span + course_number + 2
+    row_key = row_patient.astype(np.int64) * span + row_number + 2
+    known = (row_patient >= 0) & (row_number != NOT_A_COURSE_NUMBER)
+    position = np.full(len(table), -1, dtype=np.int64)
+    position[known] = _first_rows(course_key, len(patients) * span)(row_key[known])
+    return position, row_patient, patients
+
+
+def _first_rows(keys: np.ndarray, key_space: int):
+    """A lookup: key -> the first position of that key in `keys` (-1 when absent). Keys of a
+    compact range (course keys of validated data) are looked up by array index, others by hash."""
+    if (not len(keys) or keys.min() >= 0) and key_space <= 4 * len(keys) + 2**20:
+        first = np.full(key_space + 1, len(keys), dtype=np.int64)  # the last entry answers keys out of range
+        np.minimum.at(first, keys, np.arange(len(keys)))
+        first[first == len(keys)] = -1
+        return lambda wanted: first[np.where((wanted >= 0) & (wanted < key_space), wanted, key_space)]
+    index = pd.Index(keys)
+    if not index.is_unique:  # the first row of a repeated key answers for it
+        unique = ~index.duplicated(keep="first")
+        index, rows = index[unique], np.flatnonzero(unique)
+    else:
+        rows = np.arange(len(index))
+    return lambda wanted: np.where((found := index.get_indexer(wanted)) >= 0, rows[found], -1)
+
+
+def _patient_positions(patients: pd.Index, values: pd.Series) -> np.ndarray:
+    """Each row's patient as a position in `patients` (-1: none); categorical ids are looked up once per category."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return patients.get_indexer(_key_values(values))
+    per_category = np.append(patients.get_indexer(values.cat.categories), -1)
+    codes = values.cat.codes.to_numpy()
+    return per_category[np.where(codes >= 0, codes, len(per_category) - 1)]
+
+
+def _key_values(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    return values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy(dtype=object)
+
+
+NOT_A_COURSE_NUMBER = -2
+
+
+def _course_numbers(values: pd.Series) -> np.ndarray:
+    """Course numbers as integers: missing as -1 (it matches only a missing number), a fraction as
+    NOT_A_COURSE_NUMBER (it matches nothing)."""
+    if pd.api.types.is_integer_dtype(values.dtype):  # validated data: no fraction to look for
+        return values.to_numpy(dtype=np.int64, na_value=-1)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    whole = np.where(np.isnan(numbers), -1, numbers)
+    return np.where(np.floor(whole) == whole, whole, NOT_A_COURSE_NUMBER).astype(np.int64)
+
+
+def _renumbered(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with rows numbered 0..n-1, sharing its columns' memory (new columns go to the copy only)."""
+    table = table.copy(deep=False)
+    table.index = pd.RangeIndex(len(table))
+    return table
+
+
+def month_of_day(day: pd.Series) -> pd.Series:
+    """Month of course (`schema.month_number`) as a nullable integer column."""
+    rounded = month_number(pd.to_numeric(day, errors="coerce").to_numpy(dtype="float", na_value=np.nan))
+    missing = np.isnan(rounded)
+    values = pd.arrays.IntegerArray(np.where(missing, 0, rounded).astype(np.int64), missing)
+    return pd.Series(values, index=day.index, name=day.name)
+
+
+def derive_day_month(table: pd.DataFrame, day_column: str, month_column: str) -> pd.DataFrame:
+    table = table.copy(deep=False)
+    table[month_column] = month_of_day(table[day_column]) if len(table) else pd.Series(dtype="Int64")
+    return table
+
+
+def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
+    """Month, total lesions where absent, baseline values and % change from baseline.
+
+    The baseline is the last assessment on or before day 0 (the first dose). Courses without
+    one get no % change: they stay in the table and outcome areas count them as such.
+    """
+    order = _course_day_order(visits)
+    visits = _renumbered(visits if order is None else visits.take(order))
+    visits = derive_day_month(visits, "day", "month")
+    summed = visits["inflammatory_lesions"].astype("Int64") + visits["noninflammatory_lesions"].astype("Int64")  # missing if either is
+    visits["total_lesions"] = visits["total_lesions"].astype("Int64").fillna(summed)
+    baseline = _baseline_visits(visits)
+    for column in ("iga",) + LESION_COLUMNS:
+        base = visits["course_idx"].map(baseline[column])
+        visits[f"baseline_{column}"] = base.astype("Float64")
+    for column in LESION_COLUMNS:
+        base = visits[f"baseline_{column}"]
+        change = (visits[column].astype("Float64") - base) / base * 100
+        visits[f"pct_change_{column}"] = change.where(base > 0)
+    return visits
+
+
+def _course_day_order(visits: pd.DataFrame) -> np.ndarray | None:
+    """Row order by course, then day, stable, missing values last (as a stable `sort_values`);
+    None when the rows are in that order already, as most exports are (no sort, no copy)."""
+    course = visits["course_idx"].to_numpy(dtype="float", na_value=np.nan)
+    day = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
+    if not (np.isnan(course).any() or np.isnan(day).any()) and in_course_day_order(course, day):
+        return None
+    return np.lexsort((np.nan_to_num(day), np.isnan(day), np.nan_to_num(course), np.isnan(course)))
+
+
+def _baseline_visits(visits: pd.DataFrame) -> pd.DataFrame:
+    pre = visits[visits["day"] <= 0]
+    columns = ["iga", *LESION_COLUMNS]
+    # Last non-missing value on or before day 0, per course and measure.
+    return pre.groupby("course_idx")[columns].last()
+
+
+def derive_courses(courses: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
+    courses = courses.copy()
+    if "age" in courses and courses["age"].notna().any():
+        banded = pd.cut(courses["age"].astype("float"), AGE_BAND_EDGES, right=False, labels=AGE_BAND_LABELS)
+        courses["age_band"] = courses["age_band"].where(courses["age_band"].notna(), banded.astype("object"))
+    courses["start_year"] = pd.to_datetime(courses["start_date"], errors="coerce").dt.year.astype("Int64")
+    courses["duration_days"] = (courses["end_day"].astype("Int64") + 1)
+    baseline_iga = visits[visits["day"] <= 0].groupby("course_idx")["iga"].last()
+    courses["baseline_iga"] = courses["baseline_iga"].astype("Int64").fillna(courses["course_idx"].map(baseline_iga).astype("Int64"))
+    integrated = _integrated_dose_mg(courses, visits)
+    courses["cumulative_dose_source"] = np.where(courses["cumulative_dose_mg"].notna(), "given", np.where(integrated.notna(), "visits", "unknown"))
+    courses["cumulative_dose_mg"] = courses["cumulative_dose_mg"].astype("Float64").fillna(integrated)
+    weight = courses["weight_kg"].astype("Float64")
+    courses["cumulative_dose_mg_per_kg"] = courses["cumulative_dose_mg"] / weight
+    courses["daily_dose_mg_per_kg"] = courses["cumulative_dose_mg_per_kg"] / courses["duration_days"].astype("Float64")
+    courses["daily_dose_band"] = band(courses["daily_dose_mg_per_kg"], (0.5, 1.0), DAILY_DOSE_BANDS, closed_left=True)
+    courses["cumulative_dose_band"] = band(courses["cumulative_dose_mg_per_kg"], (120, 220), CUMULATIVE_DOSE_BANDS, closed_left=True)
+    return courses
+
+
+def band(values: pd.Series, edges: tuple[float, float], labels: tuple[str, str, str], closed_left: bool = True) -> pd.Series:
+    """Three bands: below the first edge, between the edges (inclusive), above the second."""
+    numeric = values.astype("float")
+    result = np.select([numeric < edges[0], numeric <= edges[1], numeric > edges[1]], list(labels), default="")
+    return pd.Series(result, index=values.index).replace("", pd.NA).astype("object")
+
+
+def _integrated_dose_mg(courses: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
+    """Total mg from visit doses: each dose holds from its visit until the next visit or the end."""
+    doses = visits.loc[visits["dose_mg_per_day"].notna() & visits["course_idx"].notna(), ["course_idx", "day", "dose_mg_per_day"]]
+    if doses.empty:
+        return pd.Series(pd.NA, index=courses.index, dtype="Float64")
+    doses = doses.sort_values(["course_idx", "day"]).copy()
+    end = doses["course_idx"].map(courses.set_index("course_idx")["end_day"]).astype("float")
+    start = doses["day"].clip(lower=0).astype("float")
+    following = doses.groupby("course_idx")["day"].shift(-1).astype("float")
+    stop = np.fmin(following.fillna(np.inf), end + 1)
+    span = (stop - start).clip(lower=0)
+    mg = (span * doses["dose_mg_per_day"].astype("float")).groupby(doses["course_idx"]).sum(min_count=1)
+    has_end = end.notna().groupby(doses["course_idx"]).all()
+    mg = mg.where(has_end)
+    return courses["course_idx"].map(mg).astype("Float64")

@@ -1,0 +1,629 @@
+"""Uploaded bytes -> raw sheets: every cell as text, every record with the row a spreadsheet shows.
+
+Researchers' exports arrive as CSV or TSV in whatever delimiter and encoding their software
+wrote (`;` with decimal commas from European spreadsheets, UTF-16 "Unicode text", Windows-1252
+from older systems), as Excel workbooks, Parquet files, or a zip of several. Each becomes one
+`Sheet` per table-like unit (a CSV file, a workbook sheet, a Parquet file), and what was detected
+is said in plain words so that the user can check it. Typing and checking cells is left to the
+validator; uploads are only ever held in memory.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import PurePath
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from analysis.schema import SPECS, ColumnSpec
+
+# Cell texts that mean "no value", as spreadsheets and statistics packages write them.
+NULL_MARKERS = ["", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A"]
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+SNIFF_BYTES = 65536
+SNIFF_LINES = 50
+MAX_UNZIPPED_BYTES = 8 * 2**30
+EMPTY_FILE = "the file is empty"
+CP1252_NOTE = "the file is not UTF-8 text; it was read as Windows-1252, so check accented letters"
+DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dat", ".xlsx", ".xlsm", ".parquet", ".pq", ".zip", ".gz")
+# Numbers written with a decimal comma, optionally with dots between thousands: 60,5 or 1.234,5.
+DECIMAL_COMMA_NUMBER = r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$"
+MAGIC = (
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"PAR1", "parquet"), (b"\xd0\xcf\x11\xe0", "ole"),
+    (b"%PDF", "pdf"), (b"\x1f\x8b", "gzip"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"),
+    (b"SQLite format 3", "sqlite"), (b"{\\rtf", "rtf"),
+)
+KIND_WORDS = {
+    "ole": "an old-style Office file (Excel .xls or Word .doc); save it as .xlsx or CSV",
+    "pdf": "a PDF document, not a table",
+    "image": "an image, not a table",
+    "sqlite": "a database file, not a table; export the tables as CSV",
+    "rtf": "a rich-text document, not a table",
+}
+
+
+class ReadError(Exception):
+    """A file that cannot be read at all; the message is meant for the user."""
+
+
+@dataclass
+class Sheet:
+    """One table-like unit of an upload: header names and every column as text."""
+
+    file: str                    # the file's name as uploaded (a zip member: its name without folders)
+    sheet: str | None            # the workbook sheet, None for CSV and Parquet
+    kind: str                    # "CSV", "Excel", "Parquet"
+    names: list[str]             # header cells, blanks (line breaks too) collapsed
+    columns: list[pa.Array]      # one per header cell: text, or typed as the schema says (see `typed`)
+    rows: np.ndarray             # int64: each record's row as a spreadsheet shows it (header = row 1)
+    malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # (row, values found, text)
+    notes: list[str] = field(default_factory=list)  # what reading noticed that may be wrong (e.g. the encoding)
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal_comma: bool = False
+    data: bytes = b""            # the original bytes (for the fingerprint); never written anywhere
+    info: list[str] = field(default_factory=list)   # what reading did that the user should know (not a problem)
+    row_warnings: list[tuple[int, str]] = field(default_factory=list)  # (row, message) found while reading
+    # A canonical file read with the schema's types (numbers as numbers, text dictionary-encoded):
+    # the validator checks its values without parsing text; `column` and `as_text` give text.
+    typed: bool = False
+
+    @property
+    def label(self) -> str:
+        """How reports name this sheet: the file, and the workbook sheet when there is one."""
+        return self.file if self.sheet is None else f"{self.file} [{self.sheet}]"
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.rows) + len(self.malformed)
+
+    def column(self, name: str) -> pa.Array | None:
+        """The first column of that header name (exact, then in any letter case), as text."""
+        column = self.read_column(name)
+        return None if column is None else as_text(column)
+
+    def read_column(self, name: str) -> pa.Array | None:
+        """`column`, typed as read."""
+        if name in self.names:
+            return self.columns[self.names.index(name)]
+        lowered = [n.lower() for n in self.names]
+        return self.columns[lowered.index(name.lower())] if name.lower() in lowered else None
+
+    def as_text(self) -> "Sheet":
+        """The same sheet with every column as text (for mappings that rewrite cells)."""
+        if not self.typed:
+            return self
+        return replace(self, columns=[as_text(column) for column in self.columns], typed=False)
+
+    def detected(self) -> str:
+        """What was detected, in words: 'CSV, UTF-8 with byte order mark, semicolon-separated, decimal commas'."""
+        parts = [self.kind]
+        if self.encoding:
+            parts.append(self.encoding)
+        if self.delimiter:
+            parts.append(f"{DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated")
+        if self.decimal_comma:
+            parts.append("decimal commas")
+        return ", ".join(parts)
+
+    def preview(self, limit: int = 200) -> pd.DataFrame:
+        """The first rows as a text DataFrame (for showing and for proposing a mapping)."""
+        names = unique_names(self.names)
+        return pd.DataFrame({name: as_text(column.slice(0, limit)).to_pylist() for name, column in zip(names, self.columns)})
+
+    def subset(self, mask: np.ndarray, sheet: str | None = None) -> "Sheet":
+        """The same sheet restricted to some records (e.g. one REDCap instrument)."""
+        selected = pa.array(mask)
+        return Sheet(self.file, sheet if sheet is not None else self.sheet, self.kind, list(self.names),
+                     [column.filter(selected) for column in self.columns], self.rows[mask], [], [],
+                     self.encoding, self.delimiter, self.decimal_comma, self.data, [], typed=self.typed)
+
+
+def as_text(column: pa.Array) -> pa.Array:
+    """A column as text, whatever type it was read as."""
+    return column if column.type == pa.string() else column.cast(pa.string())
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Header names made unique for display (a repeated name gets ' (2)')."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return unique
+
+
+# ---------------------------------------------------------------------------------------------
+# Files and archives
+
+
+def expand_archives(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
+    """The files with each .zip (or zip-content file named otherwise) replaced by its members.
+
+    Returns the files and (archive, reason) for each archive that could not be opened.
+    """
+    expanded: dict[str, bytes] = {}
+    problems: list[tuple[str, str]] = []
+    for name, data in files.items():
+        if not _is_archive(name, data):
+            expanded.setdefault(name, data)
+            continue
+        try:
+            for member, content in unzip(data).items():
+                if _is_archive(member, content):  # one level of nesting, as some exports do
+                    try:
+                        for inner, inner_content in unzip(content).items():
+                            expanded.setdefault(inner, inner_content)
+                    except ReadError as error:
+                        problems.append((member, str(error)))
+                else:
+                    expanded.setdefault(member, content)
+        except ReadError as error:
+            problems.append((name, str(error)))
+    return expanded, problems
+
+
+def _is_archive(name: str, data: bytes) -> bool:
+    if name.lower().endswith(".zip"):
+        return True
+    return data[:4] == b"PK\x03\x04" and not is_workbook(data)
+
+
+def is_workbook(data: bytes) -> bool:
+    """An Excel .xlsx/.xlsm workbook is a zip holding xl/workbook.xml."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(name.startswith("xl/workbook") for name in archive.namelist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, RuntimeError, EOFError, zlib.error):
+        return False
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    """Member file name (without folders) -> bytes; hidden files and folders are skipped."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir() and not is_hidden(m.filename)]
+            if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
+                raise ReadError(f"the archive unpacks to more than {MAX_UNZIPPED_BYTES // 2**30} GB")
+            files: dict[str, bytes] = {}
+            for member in members:
+                base = re.split(r"[\\/]", member.filename)[-1]
+                files[base if base not in files else member.filename] = archive.read(member)
+            return files
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError, EOFError, OSError,
+            ValueError, zlib.error) as error:
+        raise ReadError(f"not a readable zip archive ({error})") from error
+
+
+def is_hidden(name: str) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in re.split(r"[\\/]", name) if part)
+
+
+def may_hold_data(name: str) -> bool:
+    """Files of a folder worth reading: data extensions, or no extension at all."""
+    suffix = PurePath(name).suffix.lower()
+    return not suffix or suffix in DATA_EXTENSIONS
+
+
+def read_file(name: str, data: bytes) -> list[Sheet]:
+    """Every sheet of one file; raises ReadError with a plain reason when nothing can be read."""
+    if not data[:SNIFF_BYTES].strip() and not data.strip():
+        raise ReadError(EMPTY_FILE)
+    kind = magic_kind(data)
+    if kind == "gzip":
+        return read_file(name.removesuffix(".gz").removesuffix(".GZ"), gunzip(data))
+    if kind == "zip":
+        if is_workbook(data):
+            return read_excel(name, data)
+        raise ReadError("the file is a zip archive, but not one that could be opened")
+    if kind == "parquet":
+        return [read_parquet(name, data)]
+    if kind in KIND_WORDS:
+        raise ReadError(f"the file is {KIND_WORDS[kind]}")
+    if name.lower().endswith(".xls"):
+        raise ReadError(f"the file is {KIND_WORDS['ole']}")
+    return [read_csv(name, data)]
+
+
+def magic_kind(data: bytes) -> str | None:
+    return next((kind for magic, kind in MAGIC if data.startswith(magic)), None)
+
+
+def gunzip(data: bytes) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            content = stream.read(MAX_UNZIPPED_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ReadError(f"not a readable gzip file ({error})") from error
+    if len(content) > MAX_UNZIPPED_BYTES:
+        raise ReadError(f"the file unpacks to more than {MAX_UNZIPPED_BYTES // 2**30} GB")
+    return content
+
+
+# ---------------------------------------------------------------------------------------------
+# Text: encoding, delimiter, decimal comma
+
+
+def decode(data: bytes) -> tuple[bytes, str, list[str]]:
+    """The bytes as UTF-8 without a byte order mark, the encoding found, and notes for the user."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):], "UTF-8 with byte order mark", []
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        return _from_utf16(data, "utf-16"), "UTF-16", []
+    unmarked = _unmarked_utf16(data)
+    if unmarked:
+        return _from_utf16(data, unmarked), "UTF-16 (no byte order mark)", []
+    if b"\x00" in data[:SNIFF_BYTES]:
+        raise ReadError("the file holds binary data, not text")
+    if is_utf8(data):
+        return data, "UTF-8", []
+    try:
+        text = data.decode("cp1252")
+        label = "Windows-1252"
+    except UnicodeDecodeError:  # bytes Windows-1252 leaves undefined: Latin-1 reads every byte
+        text = data.decode("latin-1")
+        label = "Latin-1"
+    return text.encode(), label, [CP1252_NOTE if label == "Windows-1252" else CP1252_NOTE.replace("Windows-1252", "Latin-1")]
+
+
+def _from_utf16(data: bytes, codec: str) -> bytes:
+    text = data.decode(codec, errors="replace")
+    return text.removeprefix("\ufeff").encode()
+
+
+def _unmarked_utf16(data: bytes) -> str | None:
+    """UTF-16 without a byte order mark shows as a zero byte beside nearly every ASCII letter."""
+    sample = data[: min(len(data), 4096) // 2 * 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def is_utf8(data: bytes) -> bool:
+    """Checked by pyarrow over the bytes in place: milliseconds for a large file."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def sniff_delimiter(text: bytes) -> str:
+    """The delimiter that splits the first lines into the most consistent number of fields."""
+    sample = text[:SNIFF_BYTES].decode("utf-8", errors="replace")
+    if len(text) > SNIFF_BYTES and "\n" in sample:
+        sample = sample[: sample.rfind("\n")]  # the last line may be cut short
+    best, best_score = ",", (-1.0, 0)
+    for delimiter in DELIMITERS:
+        try:
+            records = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r][:SNIFF_LINES]
+        except csv.Error:
+            continue
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        consistent = sum(len(r) == width for r in records) / len(records)
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _decimal_comma_file(text: bytes, delimiter: str) -> bool:
+    """Numbers like 60,5 and none like 60.5 in a file not separated by commas."""
+    if delimiter == ",":
+        return False
+    sample = text[:SNIFF_BYTES].decode("utf-8", errors="replace")
+    cells = re.split(re.escape(delimiter) + r"|\r?\n", sample)
+    comma = sum(bool(re.fullmatch(r'"?\s*[-+]?\d+,\d+\s*"?', c)) for c in cells)
+    dot = sum(bool(re.fullmatch(r'"?\s*[-+]?\d+\.\d+\s*"?', c)) for c in cells)
+    return comma > 0 and comma >= 4 * dot
+
+
+def decimal_comma_columns(names: list[str], columns: list[pa.Array]) -> tuple[list[pa.Array], list[str]]:
+    """Columns whose every value is a number written with a decimal comma, rewritten with points."""
+    changed = []
+    result = []
+    for name, column in zip(names, columns):
+        values = pc.utf8_trim_whitespace(column)
+        present = pc.drop_null(values)
+        has_comma = pc.any(pc.match_substring(present, ",")).as_py() if len(present) else False
+        if has_comma and pc.all(pc.match_substring_regex(present, DECIMAL_COMMA_NUMBER)).as_py():
+            no_thousands = pc.replace_substring(values, ".", "")  # every point here separates thousands
+            result.append(pc.replace_substring(no_thousands, ",", "."))
+            changed.append(name)
+        else:
+            result.append(column)
+    return result, changed
+
+
+def read_csv(name: str, data: bytes) -> Sheet:
+    """A delimited text file; raises ReadError when it cannot be parsed at all."""
+    text, encoding, notes = decode(data)
+    if not text[:SNIFF_BYTES].strip() and not text.strip():
+        raise ReadError(EMPTY_FILE)
+    if not text.endswith(b"\n"):
+        text += b"\n"  # a last line without its line break is still a line
+    info = []
+    delimiter = sniff_delimiter(text)
+    decimal_comma = _decimal_comma_file(text, delimiter)
+    typed = _read_typed(text, delimiter, table_named(name)) if not decimal_comma else None
+    if typed is not None:
+        names, columns = typed
+        rows = record_rows(len(columns[0]) if columns else 0, [])
+        sheet = Sheet(name, None, "CSV", names, columns, rows, [], notes, encoding, delimiter, False, data, info, typed=True)
+        if text.count(b'"') % 2:
+            sheet.row_warnings.append(_open_quote(sheet))
+        return sheet
+    malformed: list[tuple[int | None, int, str]] = []
+    try:
+        try:  # fast: many threads, no Python called back while parsing
+            parsed = _parse(text, delimiter, None, threads=True)
+        except pa.ArrowInvalid as error:
+            if "columns" not in str(error):
+                raise
+            # Lines with more or fewer values than the header: one thread, each line noted with its row.
+            parsed = _parse(text, delimiter, malformed, threads=False)
+    except pa.ArrowException as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ReadError(f"the file could not be read as CSV ({detail})") from error
+    header = parsed.slice(0, 1).to_pylist()[0] if parsed.num_rows else {}
+    records = parsed.slice(1)
+    names = [clean_name(header.get(column) or "") for column in parsed.column_names]
+    columns = [_as_text(records.column(i)) for i in range(records.num_columns)]
+    if decimal_comma:
+        columns, changed = decimal_comma_columns(names, columns)
+        if changed:
+            info.append("numbers with decimal commas were read as decimals (60,5 = 60.5) in: " + ", ".join(changed))
+        decimal_comma = bool(changed)
+    rows = record_rows(records.num_rows, [row for row, _, _ in malformed])
+    sheet = Sheet(name, None, "CSV", names, columns, rows, malformed, notes, encoding, delimiter, decimal_comma, data, info)
+    if text.count(b'"') % 2:
+        sheet.row_warnings.append(_open_quote(sheet))
+    return sheet
+
+
+def _open_quote(sheet: Sheet) -> tuple[int, str]:
+    """An odd number of quotes: the first record holding a line break is where the quote opened."""
+    breaks = [pc.fill_null(pc.match_substring(as_text(column), "\n"), False).to_numpy(zero_copy_only=False) for column in sheet.columns]
+    spanning = np.flatnonzero(np.logical_or.reduce(breaks)) if breaks and sheet.n_rows else np.array([], dtype=np.int64)
+    if len(spanning):
+        return int(sheet.rows[spanning[0]]), ("a quote (\") may be left open on this row, joining the lines that follow "
+                                              "into one cell; check the quotes in the file")
+    return int(sheet.rows[-1]) if sheet.n_rows else 1, "a quote (\") is left open somewhere in the file"
+
+
+# How the reader types a canonical column: numbers as numbers, text with few distinct values
+# dictionary-encoded (a code a row); dates stay text for the validator's date checks.
+READ_TYPES = {"int": pa.int64(), "float": pa.float64(), "date": pa.string()}
+DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
+CONVERSION_FAILED = re.compile(r"In CSV column #(\d+): CSV conversion error")
+
+
+def table_named(name: str) -> str | None:
+    """The canonical table a file's name names (courses.csv, Visits.CSV, labs.tsv, labs.parquet), if any."""
+    stem = re.sub(r"\.(csv|tsv|txt|parquet|pq|xlsx|xlsm)$", "", re.split(r"[\\/]", name)[-1].lower())
+    return stem if stem in SPECS else None
+
+
+def _read_typed(text: bytes, delimiter: str, table: str | None) -> tuple[list[str], list[pa.Array]] | None:
+    """A canonical file whose header names only the table's own columns, read with their types by
+    pyarrow's parallel reader; None where the file needs the text path (other or repeated names,
+    lines with the wrong number of values). A number column holding a value its type cannot take,
+    or one outside the column's range, is read as text, so the validator can name each bad cell
+    as written: a typed column holds only valid values."""
+    if table is None:
+        return None
+    spec = SPECS[table]
+    header = _header(text, delimiter)
+    keys = [name.lower() for name in header]
+    if not header or len(set(keys)) != len(keys) or not set(keys) <= set(spec.names) or any(clean_name(n) != n for n in header):
+        return None
+    types = {name: READ_TYPES.get(spec.column(key).kind, DICTIONARY_TEXT) for name, key in zip(header, keys)}
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in text, ignore_empty_lines=False)
+    for _ in range(len(header) + 1):
+        try:
+            read = _read_with_types(text, parse_options, types)
+        except pa.ArrowInvalid as error:
+            failed = CONVERSION_FAILED.search(str(error))
+            if failed is None or int(failed.group(1)) >= len(header):
+                return None
+            types[header[int(failed.group(1))]] = pa.string()
+            continue
+        if read.column_names != header:
+            return None
+        columns = [_one_array(read.column(i)) for i in range(read.num_columns)]
+        invalid = [name for name, key, column in zip(header, keys, columns)
+                   if column.type in (pa.int64(), pa.float64()) and _any_invalid(column, spec.column(key))]
+        if invalid:  # only those columns read again, as text
+            as_written = _read_with_types(text, parse_options, {name: pa.string() for name in invalid}, include=invalid)
+            columns = [_one_array(as_written.column(name)) if name in invalid else column for name, column in zip(header, columns)]
+        return header, columns
+    return None
+
+
+def _read_with_types(text: bytes, parse_options: pacsv.ParseOptions, types: dict, include: list[str] | None = None) -> pa.Table:
+    convert_options = pacsv.ConvertOptions(column_types=types, null_values=NULL_MARKERS, strings_can_be_null=True,
+                                           quoted_strings_can_be_null=False, include_columns=include)
+    read = pacsv.read_csv(pa.BufferReader(text), pacsv.ReadOptions(use_threads=True), parse_options, convert_options)
+    return read.unify_dictionaries()
+
+
+def _any_invalid(numbers: pa.Array, spec: ColumnSpec) -> bool:
+    """A number outside the column's range, or not finite."""
+    bad = [pc.invert(pc.is_finite(numbers))] if pa.types.is_floating(numbers.type) else []
+    bad += [pc.less(numbers, spec.minimum)] if spec.minimum is not None else []
+    bad += [pc.greater(numbers, spec.maximum)] if spec.maximum is not None else []
+    return any(pc.any(mask).as_py() for mask in bad)
+
+
+def _header(text: bytes, delimiter: str) -> list[str]:
+    sample = text[:SNIFF_BYTES].decode("utf-8", errors="replace")
+    try:
+        return next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+
+
+def clean_name(name: str) -> str:
+    """A header cell with line breaks and repeated blanks as single spaces."""
+    return re.sub(r"\s+", " ", str(name)).strip()
+
+
+def _parse(data: bytes, delimiter: str, malformed: list | None, threads: bool, block_size: int | None = None) -> pa.Table:
+    """The file's records (header included, as the first) with every column as text.
+
+    With `malformed` given, lines with the wrong number of values are skipped and listed there;
+    without, they raise.
+    """
+    def skip(row) -> str:
+        malformed.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    read_options = pacsv.ReadOptions(use_threads=threads, autogenerate_column_names=True,
+                                     **({"block_size": block_size} if block_size else {}))
+    # Quoted cells may hold line breaks; without any quote the faster line-per-record parser is exact.
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in data, ignore_empty_lines=False,
+                                       invalid_row_handler=skip if malformed is not None else None)
+    width = _header_width(data, delimiter)
+    convert_options = pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(width)},
+                                           null_values=NULL_MARKERS, strings_can_be_null=True,
+                                           quoted_strings_can_be_null=False)
+    try:
+        return pacsv.read_csv(pa.BufferReader(data), read_options, parse_options, convert_options)
+    except pa.ArrowInvalid as error:
+        if "straddl" not in str(error) or block_size:
+            raise
+        if malformed is not None:  # a cell longer than a block (an unclosed quote): read the file as one block
+            malformed.clear()
+        return _parse(data, delimiter, malformed, threads, block_size=min(len(data) + 1, 2**31 - 1))
+
+
+def _header_width(data: bytes, delimiter: str) -> int:
+    """At least the header's number of columns (every column is declared text)."""
+    return data[:SNIFF_BYTES].count(delimiter.encode()) + 1
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.Array:
+    return as_text(_one_array(column))
+
+
+def record_rows(records: int, malformed_rows: list[int | None]) -> np.ndarray:
+    """Each kept record's row in the file: rows from 2 on, less those of the malformed lines."""
+    known = np.array([row for row in malformed_rows if row is not None], dtype=np.int64)
+    rows = np.arange(2, 2 + records + len(known), dtype=np.int64)
+    if len(known):
+        rows = rows[~np.isin(rows, known)]
+    return rows if len(rows) == records else np.arange(2, 2 + records, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Excel and Parquet
+
+
+def read_excel(name: str, data: bytes) -> list[Sheet]:
+    """Every non-empty sheet of a workbook; the first non-empty row of each is its header."""
+    try:
+        book = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many kinds for damaged workbooks
+        raise ReadError(f"the Excel workbook could not be opened ({type(error).__name__}: {error})") from error
+    sheets = [_excel_sheet(name, title, frame, data) for title, frame in book.items()]
+    sheets = [sheet for sheet in sheets if sheet is not None]
+    if not sheets:
+        raise ReadError("every sheet of the workbook is empty")
+    return sheets
+
+
+def _excel_sheet(name: str, title: str, frame: pd.DataFrame, data: bytes) -> Sheet | None:
+    filled = frame.notna().any(axis=1).to_numpy()
+    if not filled.any():
+        return None
+    header_at = int(np.argmax(filled))
+    body = frame.iloc[header_at + 1:]
+    header = [clean_name(_cell_text(v) or "") for v in frame.iloc[header_at]]
+    keep = [i for i, h in enumerate(header) if h or body.iloc[:, i].notna().any()]
+    columns = [pa.array([_cell_text(v) for v in body.iloc[:, i]], pa.string()) for i in keep]
+    rows = np.arange(header_at + 2, header_at + 2 + len(body), dtype=np.int64)  # Excel rows count from 1
+    # Trailing empty rows are formatting, not data.
+    filled_body = filled[header_at + 1:]
+    last = len(filled_body) - int(np.argmax(filled_body[::-1])) if filled_body.any() else 0
+    columns = [column.slice(0, last) for column in columns]
+    return Sheet(name, str(title), "Excel", [header[i] for i in keep], columns, rows[:last], [], [], None, None, False, data)
+
+
+def _cell_text(value) -> str | None:
+    """A cell as text: whole numbers without '.0', dates as ISO, empty cells missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") else text
+    text = str(value)
+    return text if text.strip() else None
+
+
+def read_parquet(name: str, data: bytes) -> Sheet:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except Exception as error:  # pyarrow raises several kinds for damaged files
+        raise ReadError(f"not a readable Parquet file ({type(error).__name__}: {error})") from error
+    names, columns, notes = [], [], []
+    for column_name, column in zip(table.column_names, table.columns):
+        try:
+            text = _parquet_text(column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            notes.append(f"column {column_name} holds nested values and was not read")
+            continue
+        names.append(clean_name(column_name))
+        columns.append(text)
+    rows = np.arange(2, 2 + table.num_rows, dtype=np.int64)
+    info = ["rows are counted as in a CSV export of the file: the first record is row 2"]
+    return Sheet(name, None, "Parquet", names, columns, rows, [], notes, None, None, False, data, info)
+
+
+def _parquet_text(column: pa.ChunkedArray) -> pa.Array:
+    column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0) if column.num_chunks else pa.array([], column.type)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_timestamp(column.type):
+        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    if pa.types.is_boolean(column.type):
+        return pc.if_else(column, "yes", "no")
+    if pa.types.is_floating(column.type):
+        whole = pc.and_(pc.is_finite(column), pc.equal(pc.floor(column), column))
+        as_int = pc.cast(pc.if_else(whole, column, pa.scalar(None, column.type)), pa.int64(), safe=False)
+        return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(column, pa.string()))
+    return column.cast(pa.string())

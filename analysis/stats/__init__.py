@@ -1,0 +1,1 @@
+"""Shared statistics, at the bottom of the core: intervals, survival, and the small-count rule."""
