@@ -1,4 +1,4 @@
-# `make run` opens the dashboard on the demo; `make test` runs every test.
+# `make run` serves the dashboard on the demo at http://127.0.0.1:8501 (this machine only); `make test` runs every test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

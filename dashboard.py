@@ -1,6 +1,6 @@
 """Entry point: page routing and the sidebar every page shares.
 
-Run with `make run` (or `streamlit run dashboard.py`).
+Run with `make run` (or `streamlit run dashboard.py`), then open http://127.0.0.1:8501.
 """
 import streamlit as st
 
