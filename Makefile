@@ -1,9 +1,11 @@
-# `make run` opens the dashboard on the demo; `make test` runs every test.
+# `make run` serves the dashboard on the demo at http://127.0.0.1:8501 (this machine only); `make test` runs every test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.requirements-installed
 PORT ?= 8501
+# This machine only. Another address (e.g. ADDRESS=0.0.0.0) serves the network and then needs sign-in (README).
+ADDRESS ?= 127.0.0.1
 
 .PHONY: setup run test bench demo clean
 
@@ -16,7 +18,7 @@ $(READY): requirements.txt
 setup: $(READY)
 
 run: setup
-	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.headless false
+	$(BIN)/streamlit run dashboard.py --server.address "$(ADDRESS)" --server.port $(PORT) --server.headless true
 
 test: setup
 	$(BIN)/python -m pytest -n 2

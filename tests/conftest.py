@@ -1,15 +1,24 @@
 """Shared fixtures: a small hand-made cohort whose derived values are computed by hand."""
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit import config as streamlit_config
 
 from analysis.cohort.model import build_cohort
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL = ROOT.parent / "shared" / "external"
+
+
+def pytest_configure(config):
+    """The project's listen address from any working directory: `streamlit run` reads the `.streamlit/config.toml`
+    beside dashboard.py, AppTest only the one in the working directory, and without it every page is refused."""
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    streamlit_config.set_option("server.address", server["address"])
 
 
 def tiny_tables() -> dict[str, pd.DataFrame]:

@@ -1,17 +1,26 @@
 """Who gets in: sign-in through Streamlit's OIDC login when `.streamlit/secrets.toml` has an `[auth]` section.
 
-Without that section the app is for local use: no sign-in, and the Data page says so. With it,
-nobody reaches any page or saved dataset before signing in, and saved datasets record the
-e-mail address of whoever saved them. The README's "Sharing and sign-in" section has a worked
-example of the configuration.
+Without that section the app is for local use: no sign-in, the server listens on this machine only
+(`server.address = "127.0.0.1"`), and the Data page says so. A server listening beyond this machine
+without sign-in refuses every page. With sign-in, nobody reaches any page or saved dataset before
+signing in, and saved datasets record the e-mail address of whoever saved them. The README's
+"Sharing and sign-in" section has a worked example of the configuration.
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 import streamlit as st
 
-LOCAL_USE_NOTE = "This app runs for local use: no sign-in is configured, so anyone who can open its address can use it."
+LOCAL_USE_NOTE = ("This app runs for local use: no sign-in is configured, and it listens on this machine only, "
+                  "so nobody else on the network can open it.")
+OPEN_NETWORK_REFUSAL = (
+    "This app is not shown: it listens on {address}, which other machines can reach, and no sign-in is "
+    "configured, so anyone on the network could open it and the data it holds. To fix it, either configure "
+    "sign-in (an `[auth]` section in `.streamlit/secrets.toml`, as the README's \"Sharing and sign-in\" "
+    "section shows) or listen on this machine only: `make run`, or `--server.address 127.0.0.1`."
+)
 SIGNED_IN_NOTE = "Sign-in is required: only signed-in users reach the pages and saved datasets."
 
 
@@ -40,6 +49,35 @@ def signed_in_email() -> str | None:
     if not sign_in_configured() or not signed_in():
         return None
     return st.user.get("email") or st.user.get("sub")
+
+
+def is_this_machine_only(address: str | None) -> bool:
+    """Whether a server bound to `address` is reachable from this machine only; unset or empty means every interface."""
+    address = (address or "").strip()
+    if address.lower() == "localhost" or address.startswith("unix://"):
+        return True
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:  # empty (every interface) or a host name that may resolve anywhere
+        return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
+def listen_address() -> str:
+    """The address this server listens on, as the refusal names it."""
+    return st.get_option("server.address") or "every network interface"
+
+
+def refuse_open_network_without_sign_in() -> None:
+    """Stops the run with one message when the server listens beyond this machine and nobody has to sign in.
+
+    Local use without sign-in is safe only while no other machine can connect: otherwise anyone on the
+    network could open the pages and any saved dataset whose link they see.
+    """
+    if sign_in_configured() or is_this_machine_only(st.get_option("server.address")):
+        return
+    st.error(OPEN_NETWORK_REFUSAL.format(address=listen_address()), icon=":material/block:")
+    st.stop()
 
 
 def require_sign_in() -> None:
