@@ -172,16 +172,17 @@ def overview_page(cohort, filtered) -> None:
     from analysis.areas.claims import compute as claims
     from analysis.areas.claims import figures as claims_figures
     from analysis.areas.overview import compute as overview
+    from analysis.areas.overview import figures as overview_figures
 
     results = claims.evaluate_claims(filtered, {})
     claims_figures.scorecard_figure(results, f"{filtered.n_courses:,} courses")
     claims.scorecard_table(results)
     overview.profile(filtered)
-    overview.demographics_figure(filtered)
-    overview.dose_figure(filtered)
-    overview.duration_figure(filtered)
+    overview_figures.demographics_figure(filtered)
+    overview_figures.dose_figure(filtered)
+    overview_figures.duration_figure(filtered)
     overview.demographics_table(filtered)
-    overview.completeness_figure(overview.completeness(filtered))
+    overview_figures.completeness_figure(overview.completeness(filtered))
 
 
 def sidebar(cohort, spec):

@@ -19,6 +19,7 @@ from analysis.areas.claims import figures as claims_figures
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.labs import compute as labs
 from analysis.areas.overview import compute as overview
+from analysis.areas.overview import figures as overview_figures
 from analysis.areas.relapse import compute as relapse
 from analysis.areas.clearance import figures as cf
 from analysis.areas.labs import figures as lf
@@ -266,10 +267,10 @@ def figure_builders(cohort) -> dict:
         "edish": lambda **o: lf.edish_figure(lab_result.edish, **o),
         "individual courses": lambda **o: lf.spaghetti_figure(sample, total, "ALT", **o),
         "monitoring": lambda **o: lf.compliance_figure(lab_result.compliance, **o),
-        "demographics": lambda **o: overview.demographics_figure(cohort, **o),
-        "dose": lambda **o: overview.dose_figure(cohort, **o),
-        "duration": lambda **o: overview.duration_figure(cohort, **o),
-        "completeness": lambda **o: overview.completeness_figure(completeness, **o),
+        "demographics": lambda **o: overview_figures.demographics_figure(cohort, **o),
+        "dose": lambda **o: overview_figures.dose_figure(cohort, **o),
+        "duration": lambda **o: overview_figures.duration_figure(cohort, **o),
+        "completeness": lambda **o: overview_figures.completeness_figure(completeness, **o),
         "claims scorecard": lambda **o: claims_figures.scorecard_figure(results, "80 courses", **o),
     }
 

@@ -12,6 +12,7 @@ import pytest
 from analysis import __version__
 from analysis.outputs import report
 from analysis.areas.timeline import compute as timeline
+from analysis.areas.timeline import figures as timeline_figures
 from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort
 from analysis.cohort.loading import load_demo, load_tables
@@ -251,7 +252,7 @@ def test_the_course_timeline_is_never_part_of_a_report(small, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the course timeline was drawn for a report")
 
-    monkeypatch.setattr(timeline, "course_timeline_figure", refuse)
+    monkeypatch.setattr(timeline_figures, "course_timeline_figure", refuse)
     html = report.build_report(small, {}, "all courses")
     assert "timeline" not in " ".join(re.findall(r'data-chart="([^"]+)"', html))
 
@@ -272,12 +273,12 @@ def test_no_course_selected_gives_a_short_report(small):
 
 
 def test_a_part_that_fails_is_named_and_the_rest_is_kept(small, monkeypatch):
-    from analysis.areas.overview import compute as overview
+    from analysis.areas.overview import figures as overview_figures
 
     def broken(cohort, **options):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(overview, "demographics_figure", broken)
+    monkeypatch.setattr(overview_figures, "demographics_figure", broken)
     html = report.build_report(small, {}, "all courses")
     assert "This part could not be produced (RuntimeError: boom)." in html
     assert 'id="chart-clearance-by-month"' in html

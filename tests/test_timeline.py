@@ -7,7 +7,8 @@ import pytest
 
 from analysis.areas.timeline import compute as timeline
 from analysis.cohort.model import build_cohort as _build_cohort, empty_table
-from analysis.areas.timeline.compute import CourseNotFound, course_facts, course_timeline_figure, courses_worth_a_look, neighbours, parse_course_id, timeline_link
+from analysis.areas.timeline.compute import CourseNotFound, course_facts, courses_worth_a_look, neighbours, parse_course_id, timeline_link
+from analysis.areas.timeline.figures import course_timeline_figure
 
 
 def build_cohort(tables: dict[str, pd.DataFrame], source: str):

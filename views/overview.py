@@ -6,6 +6,7 @@ from analysis.areas.claims import compute as claims
 from analysis.areas.claims import figures as claims_figures
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.overview import compute as overview
+from analysis.areas.overview import figures as overview_figures
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (SUPPRESSED, any_small, chart_suppression, presentable_estimates, shown_count, shown_share, shown_text,
@@ -250,10 +251,10 @@ def cohort_section(view) -> None:
     columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else SUPPRESSED if few
                       else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
 
-    show_chart(overview.demographics_figure(cohort, suppress_below=chart_suppression()), "Who was treated")
+    show_chart(overview_figures.demographics_figure(cohort, suppress_below=chart_suppression()), "Who was treated")
     left, right = st.columns(2)
-    show_chart(overview.dose_figure(cohort, suppress_below=chart_suppression()), "Dose received", container=left)
-    show_chart(overview.duration_figure(cohort, suppress_below=chart_suppression()), "Course length", container=right)
+    show_chart(overview_figures.dose_figure(cohort, suppress_below=chart_suppression()), "Dose received", container=left)
+    show_chart(overview_figures.duration_figure(cohort, suppress_below=chart_suppression()), "Course length", container=right)
 
     with st.expander("Demographics table"):
         table = overview.demographics_table(cohort)
@@ -261,7 +262,7 @@ def cohort_section(view) -> None:
         csv_download(table, "demographics.csv")
     completeness = overview.completeness(cohort)
     with st.expander("Data completeness per table and column"):
-        show_chart(overview.completeness_figure(completeness, suppress_below=chart_suppression()), "Data completeness")
+        show_chart(overview_figures.completeness_figure(completeness, suppress_below=chart_suppression()), "Data completeness")
         show_table(completeness, hide_index=True, width="stretch")
         csv_download(completeness, "completeness.csv")
 

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.areas.timeline import compute as timeline
+from analysis.areas.timeline import figures as timeline_figures
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, show_table
 
@@ -121,7 +122,7 @@ if chosen:
     try:
         record = timeline.course_record(view.cohort, chosen)
         _header(view.cohort, record)
-        show_chart(timeline.course_timeline_figure(view.cohort, record), "Course timeline", key="timeline_figure")
+        show_chart(timeline_figures.course_timeline_figure(view.cohort, record), "Course timeline", key="timeline_figure")
     except timeline.CourseNotFound as missing:
         st.warning(str(missing))
 _worth_a_look(view)
