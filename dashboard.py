@@ -2,13 +2,16 @@
 
 Run with `make run` (or `streamlit run dashboard.py`), then open http://127.0.0.1:8501.
 """
+
 import streamlit as st
 
 from ui.access import refuse_open_network_without_sign_in, require_sign_in
 from ui.presenter import initial_sidebar_state, stop_if_hidden, visible_pages
 from ui.sidebar import render_sidebar
 
-st.set_page_config(page_title="Isotretinoin outcomes", page_icon="💊", layout="wide", initial_sidebar_state=initial_sidebar_state())
+st.set_page_config(
+    page_title="Isotretinoin outcomes", page_icon="💊", layout="wide", initial_sidebar_state=initial_sidebar_state()
+)
 refuse_open_network_without_sign_in()  # reachable from other machines without sign-in: nothing below runs
 require_sign_in()  # when secrets.toml configures sign-in, nothing below runs before it
 

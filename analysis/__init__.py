@@ -6,6 +6,7 @@ report section and declaration) -> `outputs` (JSON summary, HTML report, images,
 store); `stats` holds the shared statistics underneath. The same functions serve the dashboard,
 the command line (`python -m analysis`) and notebooks.
 """
+
 from pathlib import Path
 
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ exports, or any CSV/TSV/Excel/Parquet export. A mapping file (saved from the Dat
 written by `mapping`) says how an export's columns become the canonical ones. Exit status: 0
 done, 1 the data has errors or cannot be loaded, 2 the command was not used as intended.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,34 +56,71 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a dataset and list every problem found")
     validate.add_argument("path", metavar="PATH", help="folder, .zip or courses.csv")
-    validate.add_argument("--all", action="store_true", help=f"list every finding (default: the first {FINDINGS_SHOWN})")
+    validate.add_argument(
+        "--all", action="store_true", help=f"list every finding (default: the first {FINDINGS_SHOWN})"
+    )
     validate.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     validate.set_defaults(run=run_validate)
 
     summary = commands.add_parser("summary", help="print the outcome summary of a dataset")
-    summary.add_argument("path", metavar="PATH", nargs="?", default="demo", help="folder, .zip or courses.csv; 'demo' (the default) for the bundled demo")
+    summary.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        default="demo",
+        help="folder, .zip or courses.csv; 'demo' (the default) for the bundled demo",
+    )
     summary.add_argument("--json", action="store_true", help="print JSON instead of text")
     summary.add_argument("--group-by", metavar="COLUMN", help="a column of courses to compare groups by, e.g. sex")
-    summary.add_argument("--set", metavar="KEY=VALUE", action="append", type=key_value, default=[],
-                         help="a definition or threshold, e.g. --set clearance_reduction_pct=80 (repeatable)")
+    summary.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        type=key_value,
+        default=[],
+        help="a definition or threshold, e.g. --set clearance_reduction_pct=80 (repeatable)",
+    )
     summary.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     summary.set_defaults(run=run_summary)
 
     mapping = commands.add_parser("mapping", help="propose a column mapping for a dataset and print or save it")
     mapping.add_argument("path", metavar="PATH", help="folder, .zip or file")
     mapping.add_argument("--mapping", metavar="FILE", type=Path, help="start from a saved mapping")
-    mapping.add_argument("--out", metavar="FILE", type=Path, help="write the mapping (JSON) here instead of printing it")
+    mapping.add_argument(
+        "--out", metavar="FILE", type=Path, help="write the mapping (JSON) here instead of printing it"
+    )
     mapping.set_defaults(run=run_mapping)
 
     report = commands.add_parser("report", help="write a self-contained HTML report of a dataset")
-    report.add_argument("path", metavar="PATH", nargs="?", default="demo", help="folder, .zip or courses.csv; 'demo' (the default) for the bundled demo")
+    report.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        default="demo",
+        help="folder, .zip or courses.csv; 'demo' (the default) for the bundled demo",
+    )
     report.add_argument("--out", metavar="FILE", required=True, type=Path, help="the HTML file to write")
     report.add_argument("--group-by", metavar="COLUMN", help="a column of courses to compare groups by, e.g. sex")
-    report.add_argument("--set", metavar="KEY=VALUE", action="append", type=key_value, default=[],
-                        help="a definition or threshold, e.g. --set clearance.definition=iga_success (repeatable)")
-    report.add_argument("--suppress-below", metavar="N", type=positive_int, default=5,
-                        help="counts from 1 to N-1 are shown as '<N' (default 5)")
-    report.add_argument("--no-suppression", action="store_true", help="show every count, however small: a private report, not for sharing")
+    report.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        type=key_value,
+        default=[],
+        help="a definition or threshold, e.g. --set clearance.definition=iga_success (repeatable)",
+    )
+    report.add_argument(
+        "--suppress-below",
+        metavar="N",
+        type=positive_int,
+        default=5,
+        help="counts from 1 to N-1 are shown as '<N' (default 5)",
+    )
+    report.add_argument(
+        "--no-suppression",
+        action="store_true",
+        help="show every count, however small: a private report, not for sharing",
+    )
     report.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     report.set_defaults(run=run_report)
 
@@ -178,9 +216,14 @@ def run_summary(args: argparse.Namespace) -> int:
         print("\n".join(report.summary_lines() + [""] + report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
         return EXIT_DATA
     if report.error_count + report.warning_count:
-        print(f"note: {report.error_count:,} errors and {report.warning_count:,} warnings in the input; "
-              f"`python -m analysis validate {args.path}` lists them", file=sys.stderr)
-    options = SummaryOptions(group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set)))
+        print(
+            f"note: {report.error_count:,} errors and {report.warning_count:,} warnings in the input; "
+            f"`python -m analysis validate {args.path}` lists them",
+            file=sys.stderr,
+        )
+    options = SummaryOptions(
+        group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set))
+    )
     summary = json_ready(summarize(result.cohort, options))
     print(json.dumps(summary, indent=2, allow_nan=False) if args.json else "\n".join(text_lines(summary)))
     return EXIT_OK
@@ -211,17 +254,30 @@ def run_report(args: argparse.Namespace) -> int:
 
     result = load(args.path, args.mapping)
     if result.cohort is None:
-        print("\n".join(result.report.summary_lines() + [""] + result.report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
+        print(
+            "\n".join(result.report.summary_lines() + [""] + result.report.finding_lines(FINDINGS_SHOWN)),
+            file=sys.stderr,
+        )
         return EXIT_DATA
     settings = _checked_settings(dict(args.set))
-    html = build_report(result.cohort, settings, "all courses (no filter)", suppress=not args.no_suppression,
-                        threshold=args.suppress_below, group_by=_group_column(args.group_by, result.cohort))
+    html = build_report(
+        result.cohort,
+        settings,
+        "all courses (no filter)",
+        suppress=not args.no_suppression,
+        threshold=args.suppress_below,
+        group_by=_group_column(args.group_by, result.cohort),
+    )
     try:
         args.out.write_text(html, encoding="utf-8")
     except OSError as error:
         print(f"error: could not write {args.out} ({error.strerror or error})", file=sys.stderr)
         return EXIT_DATA
-    shared = "counts under {0} shown as '<{0}'".format(args.suppress_below) if not args.no_suppression else "private: small counts shown"
+    shared = (
+        f"counts under {args.suppress_below} shown as '<{args.suppress_below}'"
+        if not args.no_suppression
+        else "private: small counts shown"
+    )
     print(f"wrote {args.out} ({len(html.encode('utf-8')) / 1e6:.1f} MB; {shared})")
     return EXIT_OK
 
@@ -239,7 +295,9 @@ def run_mapping(args: argparse.Namespace) -> int:
         return EXIT_DATA
     plan = plan_upload(files, read_mapping(args.mapping))
     for sheet_plan in plan.sheets:
-        tables = ", ".join(f"{m.table or 'not used'} ({m.format or 'proposed'}, {m.confidence:.0%} sure)" for m in sheet_plan.mappings)
+        tables = ", ".join(
+            f"{m.table or 'not used'} ({m.format or 'proposed'}, {m.confidence:.0%} sure)" for m in sheet_plan.mappings
+        )
         print(f"{sheet_plan.label}: {sheet_plan.sheet.detected()} -> {tables}", file=sys.stderr)
     for file, reason in plan.problems:
         print(f"{file}: {reason}", file=sys.stderr)

@@ -33,6 +33,7 @@ probability, the share of patients with a second course and the end-of-course IG
 Generation is vectorised over courses (no per-course Python loop): a million courses (about
 7.5 million visits and 22 million laboratory results) take about 20 s of CPU and 4 GB of memory.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,152 +52,172 @@ from analysis.schema import DAYS_PER_MONTH, SEX_VALUES, SPECS, TABLES
 DEFAULT_SEED = 20261125
 DEFAULT_COURSES = 2000
 
-PARAMETERS = MappingProxyType({
-    # ---- Patients, sites and calendar ----
-    "sex_share": {"F": 0.55, "M": 0.43, "other": 0.01, "unknown": 0.01},  # modelling assumption
-    "adult_share": 0.12,  # modelling assumption: share starting aged 25-50; the rest mostly 14-30
-    "site_share": {"North": 0.40, "Central": 0.35, "South": 0.25},  # modelling assumption
-    # The site reporting lipids in mmol/L, ALT/AST in ukat/L and bilirubin in umol/L; factors from
-    # Conventions, "unit conversions" row.
-    "si_unit_site": "South",
-    "derived_total_site": "Central",  # modelling assumption: this site leaves total_lesions empty
-    "first_start_dates": ("2018-01-01", "2024-12-31"),  # modelling assumption
-    "data_cutoff": "2026-06-30",  # modelling assumption: nothing is observed after this date
-    "baseline_iga_share": {2: 0.10, 3: 0.50, 4: 0.40},  # modelling assumption
-    "second_course_baseline_iga_share": {2: 0.35, 3: 0.50, 4: 0.15},  # modelling assumption
-    "prior_treatment_share": {  # modelling assumption (most come after an oral antibiotic)
-        "oral_antibiotic": 0.85, "topical_retinoid": 0.70, "topical_benzoyl_peroxide": 0.45,
-        "hormonal": 0.25,  # women only
-    },
-    "can_become_pregnant_share": 0.92,  # modelling assumption: among women aged 14-50
-    # ---- Dosing ----
-    # Dosing, "titration" row (AAP 2013): 0.5 mg/kg/day for 4 weeks, i.e. until the first monthly
-    # visit (about day 30, later if it is missed), then the maintenance dose.
-    "titration_mg_per_kg_day": 0.5,
-    # Maintenance dose after titration (lognormal median, log-sd), set so that the course-average
-    # daily dose is about 0.58 mg/kg and the cumulative dose about 100-125 mg/kg: Dosing,
-    # "real-world dosing" row; the guideline's 1.0 mg/kg/day is the upper tail.
-    "maintenance_mg_per_kg_day": (0.59, 0.34),
-    "maintenance_second_course_factor": 1.15,  # "real-world dosing" row: 0.71 vs 0.58 with >=2 courses
-    "capsule_mg": 10,  # modelling assumption: doses in 10 mg steps (10 and 20 mg capsules)
-    # Completed course length, days (lognormal median, log-sd), longer at lower doses: Dosing, "one
-    # course (US label)" row (15-20 weeks) and Efficacy, "course length needed" row (4-6 months).
-    "course_days": (178.0, 0.22),
-    "course_days_dose_elasticity": -0.15,  # modelling assumption
-    "course_days_range": (84, 300),  # modelling assumption
-    "end_reason_share": {
-        "completed": 0.862,
-        "adverse_event": 0.020,  # Side effects, "stopped for adverse effects" row (1.4%), rounded up
-        "lost_to_follow_up": 0.075,  # modelling assumption
-        "patient_choice": 0.035,  # modelling assumption
-        "other": 0.008,  # modelling assumption
-    },
-    "pregnancy_share": 0.003,  # modelling assumption: of courses that can become pregnant
-    "dose_reduction_share": 0.07,  # modelling assumption: an adverse event leads to a lower dose
-    "cumulative_dose_missing_share": 0.10,  # modelling assumption: left to be integrated from visits
-    # ---- Visits ----
-    "screening_visit_share": 0.25,  # modelling assumption: baseline 1-14 days before the first dose
-    "visit_jitter_days": 4,  # modelling assumption: monthly visits within +-4 days
-    "missed_visit_share": 0.10,  # modelling assumption
-    "second_follow_up_visit_share": 0.5,  # modelling assumption
-    # ---- Efficacy ----
-    "baseline_lesions": {  # modelling assumption: median counts by baseline IGA
-        "papules_pustules": {2: 12, 3: 24, 4: 38},
-        "noninflammatory": {2: 20, 3: 30, 4: 40},
-        "nodules_mean": {2: 0.3, 3: 1.5, 4: 5.0},
-    },
-    # Median change in total lesions from baseline to the end of completed first courses: Efficacy,
-    # "total lesion reduction, week 20" row (Tan 2014, -92.9%). Matched on each cohort.
-    "end_of_course_lesion_change": -0.929,
-    "response_log_sd": 0.45,  # modelling assumption: course-to-course spread of the response
-    # Monthly shape: log lesion count falls linearly in the cumulative dose taken so far, after the
-    # first 5 mg/kg (modelling assumption; no monthly source exists, see Efficacy).
-    "response_lag_mg_per_kg": 5.0,
-    "nodule_response_exponent": 1.05,  # Efficacy, Tan 2014 row: nodules -95.6% vs total -92.9%
-    "flare_share": 0.32,  # Efficacy, "initial flare" row (Demircay 2008): >=10% above baseline, days 1-42
-    "flare_severity_share": {"mild": 0.18, "moderate": 0.10, "severe": 0.045},  # same row
-    "flare_peak_day": 28,  # modelling assumption
-    "end_of_course_iga01": 0.87,  # Efficacy, "IGA 0/1 at end of course" row (Patel 2021); matched
-    "iga_visit_sd": 0.4,  # modelling assumption: visit-to-visit spread of the IGA judgement (grades)
-    "relapse_lesion_level": (0.3, 0.7),  # modelling assumption: share of baseline lesions after relapse
-    # ---- Relapse and retreatment ----
-    # Kaplan-Meier relapse 1 year after the end of the course, matched on each cohort; set so that
-    # about 22.5% of courses relapse within follow-up (Relapse, Lai & Barbieri 2025 row).
-    "relapse_1y": 0.21,
-    "relapse_median_days": 228,  # Relapse, Lai & Barbieri row: median 7.5 months after the course
-    # Log-sd of time to relapse among relapsers: between Liu 2008 (80.9% within 2 years) and Layton
-    # 1993 (96% within 3 years), Relapse "timing" and "10-year outcome" rows.
-    "relapse_time_log_sd": 1.0,
-    "relapse_hr_per_mg_per_kg": 0.996,  # Relapse, "cumulative dose effect" row (Lai & Barbieri)
-    "relapse_hr_female": 1.43,  # same row
-    # Share of patients with a second course, matched on each cohort: Dosing, "real-world dosing"
-    # row (22.4%), Relapse rows (Layton 23%); a little lower as follow-up is censored.
-    "second_course_share": 0.21,
-    "retreat_min_gap_days": 56,  # Dosing, "one course (US label)" row: no sooner than 8 weeks
-    "retreat_delay_days": (45, 0.6),  # modelling assumption: relapse to next course (median, log-sd)
-    "retreat_without_relapse": 0.1,  # modelling assumption: poor responders retreated with no relapse
-    "followup_years": (1.0, 4.0),  # modelling assumption: observation after the course, most patients
-    "short_followup_share": 0.15,  # modelling assumption: observed under a year after the course
-    # ---- Adverse events ----
-    # Cheilitis by maintenance daily dose: Side effects, "cheilitis" row (Rademaker 2010): 47% at
-    # <0.25, 96% at >0.75 mg/kg/day, linear between; about 78% overall.
-    "cheilitis_by_dose": ((0.25, 0.47), (0.75, 0.96)),
-    "xerosis": 0.70,  # Side effects, "xerosis" row (72% of treatment-months)
-    "dry_eyes": 0.30,  # Side effects, "month 1 -> month 3" row (dry eyes 29% at month 1)
-    "nasal_dryness": 0.25,  # modelling assumption (named by the source document, no figure)
-    "epistaxis": 0.08,  # Side effects, EU label bands row: common (1-10%) [2H]
-    "arthralgia": 0.12,  # Side effects, EU label bands row: very common [2H]
-    "myalgia": 0.03,  # Side effects, "back pain / myalgia" row (Ozkoca 2023: myalgia 2.8%)
-    "back_pain": 0.10,  # same row gives 25%; modelling assumption: a clinic records fewer
-    "hair_loss": {"<0.5": 0.032, ">=0.5": 0.057},  # Side effects, "hair loss" row (Lytvyn 2022)
-    "headache": 0.06,  # Side effects, EU label bands row: common [2H]
-    "mood": 0.008,  # Side effects, "psychiatric symptoms" row (1.65% of treatment-months), plus PHQ-9
-    "vision": 0.006,  # modelling assumption: about 0.5-1% (EU label says very rare [2H])
-    "unrecognised_terms": 0.05,  # modelling assumption: "sunburn", "itchy scalp", "stomach upset"
-    "ae_grade_share": (0.82, 0.165, 0.015),  # modelling assumption: grades 1, 2, 3
-    "ae_unresolved_share": 0.12,  # Side effects, "reversibility" row: most reversible, some persist
-    "ae_resolved_on_treatment_share": 0.35,  # modelling assumption
-    "ae_resolution_days_after_end": (21, 0.8),  # "reversibility" row: rapidly reversible (median, log-sd)
-    # ---- PHQ-9 ----
-    "phq9_baseline_gamma": (1.2, 3.0),  # modelling assumption: shape, scale (mostly low scores)
-    # Share of courses with baseline PHQ-9 < 10 reaching >= 10 on treatment: Side effects,
-    # "psychiatric symptoms" and "depression" rows (1-2%).
-    "phq9_worsening_share": 0.02,
-    "phq9_missing_share": 0.15,  # modelling assumption
-    # ---- Laboratory values ----
-    # New value above the upper limit on treatment, courses with a normal baseline: Laboratory,
-    # "new abnormality with normal baseline" row (Zane 2006). For transaminases the 11% is ALT,
-    # and so also ALT or AST: AST rises only along with ALT.
-    "new_abnormal_tg": 0.44,
-    "new_abnormal_tc": 0.31,
-    "new_abnormal_alt": 0.11,
-    "ast_rises_with_alt": 0.6,  # modelling assumption: share of ALT rises with AST above its limit
-    # Baseline (lognormal median, log-sd) in mg/dL or U/L: Laboratory, "mean change" row (TG 87,
-    # ALT 18, AST 20) and "abnormal at baseline" row (TG 6.5%, cholesterol 10.5% above limit).
-    "lab_baseline": {"ALT": (18, 0.45), "AST": (20, 0.30), "TG": (85, 0.37), "TC": (162, 0.14),
-                     "LDL": (95, 0.25), "HDL_F": (58, 0.20), "HDL_M": (48, 0.20),
-                     "CK_F": (90, 0.45), "CK_M": (140, 0.45), "BILI": (0.55, 0.35)},
-    # On-treatment rise when no new abnormality: Laboratory, "mean change" row (TG 87 -> 105).
-    "lab_rise": {"ALT": 1.10, "AST": 1.08, "TG": 1.15, "TC": 1.06, "HDL": 0.95},
-    # Grade >= 3 (TG > 500 mg/dL, ALT/AST > 5 x ULN) among new abnormalities: Laboratory, "CTCAE
-    # grade >= 3" row (TG < 1%, liver < 0.5% of all courses).
-    "lab_severe_share": {"TG": 0.015, "ALT": 0.02, "AST": 0.01, "TC": 0.0},
-    # Peak above the limit as a multiple of it (lognormal median, log-sd): modelling assumption,
-    # mostly CTCAE grade 1 (Laboratory, Zane 2006 row: moderate/severe ones mostly transient).
-    "lab_excess_over_limit": {"ALT": (0.3, 0.6), "AST": (0.3, 0.6), "TG": (0.3, 0.6), "TC": (0.12, 0.5)},
-    "reference_limits": {  # mg/dL or U/L; modelling assumption for the exact limits
-        "ALT": (7, 40), "AST": (10, 40), "TG": (None, 150), "TC": (None, 200), "LDL": (None, 130),
-        "HDL": (40, None), "CK": (30, 200), "BILI": (0.1, 1.2), "HCG": (None, 5),
-    },
-    "lab_schedule_months": (1, 4, 7),  # Laboratory, "monitoring (EU)" row: baseline, month 1, 3-monthly
-    "missed_lab_share": 0.10,  # modelling assumption
-    "lipid_profile_share": 0.60,  # modelling assumption: draws that include LDL and HDL
-    "ck_share": 0.08,  # modelling assumption
-    "bilirubin_share": 0.25,  # modelling assumption: gives eDISH its data
-    "gilbert_share": 0.04,  # modelling assumption: isolated raised bilirubin
-    "limits_missing_share": 0.08,  # modelling assumption: default limits apply
-    "hcg_compliance": 0.85,  # modelling assumption: monthly test done (Conventions, pregnancy row)
-})
+PARAMETERS = MappingProxyType(
+    {
+        # ---- Patients, sites and calendar ----
+        "sex_share": {"F": 0.55, "M": 0.43, "other": 0.01, "unknown": 0.01},  # modelling assumption
+        "adult_share": 0.12,  # modelling assumption: share starting aged 25-50; the rest mostly 14-30
+        "site_share": {"North": 0.40, "Central": 0.35, "South": 0.25},  # modelling assumption
+        # The site reporting lipids in mmol/L, ALT/AST in ukat/L and bilirubin in umol/L; factors from
+        # Conventions, "unit conversions" row.
+        "si_unit_site": "South",
+        "derived_total_site": "Central",  # modelling assumption: this site leaves total_lesions empty
+        "first_start_dates": ("2018-01-01", "2024-12-31"),  # modelling assumption
+        "data_cutoff": "2026-06-30",  # modelling assumption: nothing is observed after this date
+        "baseline_iga_share": {2: 0.10, 3: 0.50, 4: 0.40},  # modelling assumption
+        "second_course_baseline_iga_share": {2: 0.35, 3: 0.50, 4: 0.15},  # modelling assumption
+        "prior_treatment_share": {  # modelling assumption (most come after an oral antibiotic)
+            "oral_antibiotic": 0.85,
+            "topical_retinoid": 0.70,
+            "topical_benzoyl_peroxide": 0.45,
+            "hormonal": 0.25,  # women only
+        },
+        "can_become_pregnant_share": 0.92,  # modelling assumption: among women aged 14-50
+        # ---- Dosing ----
+        # Dosing, "titration" row (AAP 2013): 0.5 mg/kg/day for 4 weeks, i.e. until the first monthly
+        # visit (about day 30, later if it is missed), then the maintenance dose.
+        "titration_mg_per_kg_day": 0.5,
+        # Maintenance dose after titration (lognormal median, log-sd), set so that the course-average
+        # daily dose is about 0.58 mg/kg and the cumulative dose about 100-125 mg/kg: Dosing,
+        # "real-world dosing" row; the guideline's 1.0 mg/kg/day is the upper tail.
+        "maintenance_mg_per_kg_day": (0.59, 0.34),
+        "maintenance_second_course_factor": 1.15,  # "real-world dosing" row: 0.71 vs 0.58 with >=2 courses
+        "capsule_mg": 10,  # modelling assumption: doses in 10 mg steps (10 and 20 mg capsules)
+        # Completed course length, days (lognormal median, log-sd), longer at lower doses: Dosing, "one
+        # course (US label)" row (15-20 weeks) and Efficacy, "course length needed" row (4-6 months).
+        "course_days": (178.0, 0.22),
+        "course_days_dose_elasticity": -0.15,  # modelling assumption
+        "course_days_range": (84, 300),  # modelling assumption
+        "end_reason_share": {
+            "completed": 0.862,
+            "adverse_event": 0.020,  # Side effects, "stopped for adverse effects" row (1.4%), rounded up
+            "lost_to_follow_up": 0.075,  # modelling assumption
+            "patient_choice": 0.035,  # modelling assumption
+            "other": 0.008,  # modelling assumption
+        },
+        "pregnancy_share": 0.003,  # modelling assumption: of courses that can become pregnant
+        "dose_reduction_share": 0.07,  # modelling assumption: an adverse event leads to a lower dose
+        "cumulative_dose_missing_share": 0.10,  # modelling assumption: left to be integrated from visits
+        # ---- Visits ----
+        "screening_visit_share": 0.25,  # modelling assumption: baseline 1-14 days before the first dose
+        "visit_jitter_days": 4,  # modelling assumption: monthly visits within +-4 days
+        "missed_visit_share": 0.10,  # modelling assumption
+        "second_follow_up_visit_share": 0.5,  # modelling assumption
+        # ---- Efficacy ----
+        "baseline_lesions": {  # modelling assumption: median counts by baseline IGA
+            "papules_pustules": {2: 12, 3: 24, 4: 38},
+            "noninflammatory": {2: 20, 3: 30, 4: 40},
+            "nodules_mean": {2: 0.3, 3: 1.5, 4: 5.0},
+        },
+        # Median change in total lesions from baseline to the end of completed first courses: Efficacy,
+        # "total lesion reduction, week 20" row (Tan 2014, -92.9%). Matched on each cohort.
+        "end_of_course_lesion_change": -0.929,
+        "response_log_sd": 0.45,  # modelling assumption: course-to-course spread of the response
+        # Monthly shape: log lesion count falls linearly in the cumulative dose taken so far, after the
+        # first 5 mg/kg (modelling assumption; no monthly source exists, see Efficacy).
+        "response_lag_mg_per_kg": 5.0,
+        "nodule_response_exponent": 1.05,  # Efficacy, Tan 2014 row: nodules -95.6% vs total -92.9%
+        "flare_share": 0.32,  # Efficacy, "initial flare" row (Demircay 2008): >=10% above baseline, days 1-42
+        "flare_severity_share": {"mild": 0.18, "moderate": 0.10, "severe": 0.045},  # same row
+        "flare_peak_day": 28,  # modelling assumption
+        "end_of_course_iga01": 0.87,  # Efficacy, "IGA 0/1 at end of course" row (Patel 2021); matched
+        "iga_visit_sd": 0.4,  # modelling assumption: visit-to-visit spread of the IGA judgement (grades)
+        "relapse_lesion_level": (0.3, 0.7),  # modelling assumption: share of baseline lesions after relapse
+        # ---- Relapse and retreatment ----
+        # Kaplan-Meier relapse 1 year after the end of the course, matched on each cohort; set so that
+        # about 22.5% of courses relapse within follow-up (Relapse, Lai & Barbieri 2025 row).
+        "relapse_1y": 0.21,
+        "relapse_median_days": 228,  # Relapse, Lai & Barbieri row: median 7.5 months after the course
+        # Log-sd of time to relapse among relapsers: between Liu 2008 (80.9% within 2 years) and Layton
+        # 1993 (96% within 3 years), Relapse "timing" and "10-year outcome" rows.
+        "relapse_time_log_sd": 1.0,
+        "relapse_hr_per_mg_per_kg": 0.996,  # Relapse, "cumulative dose effect" row (Lai & Barbieri)
+        "relapse_hr_female": 1.43,  # same row
+        # Share of patients with a second course, matched on each cohort: Dosing, "real-world dosing"
+        # row (22.4%), Relapse rows (Layton 23%); a little lower as follow-up is censored.
+        "second_course_share": 0.21,
+        "retreat_min_gap_days": 56,  # Dosing, "one course (US label)" row: no sooner than 8 weeks
+        "retreat_delay_days": (45, 0.6),  # modelling assumption: relapse to next course (median, log-sd)
+        "retreat_without_relapse": 0.1,  # modelling assumption: poor responders retreated with no relapse
+        "followup_years": (1.0, 4.0),  # modelling assumption: observation after the course, most patients
+        "short_followup_share": 0.15,  # modelling assumption: observed under a year after the course
+        # ---- Adverse events ----
+        # Cheilitis by maintenance daily dose: Side effects, "cheilitis" row (Rademaker 2010): 47% at
+        # <0.25, 96% at >0.75 mg/kg/day, linear between; about 78% overall.
+        "cheilitis_by_dose": ((0.25, 0.47), (0.75, 0.96)),
+        "xerosis": 0.70,  # Side effects, "xerosis" row (72% of treatment-months)
+        "dry_eyes": 0.30,  # Side effects, "month 1 -> month 3" row (dry eyes 29% at month 1)
+        "nasal_dryness": 0.25,  # modelling assumption (named by the source document, no figure)
+        "epistaxis": 0.08,  # Side effects, EU label bands row: common (1-10%) [2H]
+        "arthralgia": 0.12,  # Side effects, EU label bands row: very common [2H]
+        "myalgia": 0.03,  # Side effects, "back pain / myalgia" row (Ozkoca 2023: myalgia 2.8%)
+        "back_pain": 0.10,  # same row gives 25%; modelling assumption: a clinic records fewer
+        "hair_loss": {"<0.5": 0.032, ">=0.5": 0.057},  # Side effects, "hair loss" row (Lytvyn 2022)
+        "headache": 0.06,  # Side effects, EU label bands row: common [2H]
+        "mood": 0.008,  # Side effects, "psychiatric symptoms" row (1.65% of treatment-months), plus PHQ-9
+        "vision": 0.006,  # modelling assumption: about 0.5-1% (EU label says very rare [2H])
+        "unrecognised_terms": 0.05,  # modelling assumption: "sunburn", "itchy scalp", "stomach upset"
+        "ae_grade_share": (0.82, 0.165, 0.015),  # modelling assumption: grades 1, 2, 3
+        "ae_unresolved_share": 0.12,  # Side effects, "reversibility" row: most reversible, some persist
+        "ae_resolved_on_treatment_share": 0.35,  # modelling assumption
+        "ae_resolution_days_after_end": (21, 0.8),  # "reversibility" row: rapidly reversible (median, log-sd)
+        # ---- PHQ-9 ----
+        "phq9_baseline_gamma": (1.2, 3.0),  # modelling assumption: shape, scale (mostly low scores)
+        # Share of courses with baseline PHQ-9 < 10 reaching >= 10 on treatment: Side effects,
+        # "psychiatric symptoms" and "depression" rows (1-2%).
+        "phq9_worsening_share": 0.02,
+        "phq9_missing_share": 0.15,  # modelling assumption
+        # ---- Laboratory values ----
+        # New value above the upper limit on treatment, courses with a normal baseline: Laboratory,
+        # "new abnormality with normal baseline" row (Zane 2006). For transaminases the 11% is ALT,
+        # and so also ALT or AST: AST rises only along with ALT.
+        "new_abnormal_tg": 0.44,
+        "new_abnormal_tc": 0.31,
+        "new_abnormal_alt": 0.11,
+        "ast_rises_with_alt": 0.6,  # modelling assumption: share of ALT rises with AST above its limit
+        # Baseline (lognormal median, log-sd) in mg/dL or U/L: Laboratory, "mean change" row (TG 87,
+        # ALT 18, AST 20) and "abnormal at baseline" row (TG 6.5%, cholesterol 10.5% above limit).
+        "lab_baseline": {
+            "ALT": (18, 0.45),
+            "AST": (20, 0.30),
+            "TG": (85, 0.37),
+            "TC": (162, 0.14),
+            "LDL": (95, 0.25),
+            "HDL_F": (58, 0.20),
+            "HDL_M": (48, 0.20),
+            "CK_F": (90, 0.45),
+            "CK_M": (140, 0.45),
+            "BILI": (0.55, 0.35),
+        },
+        # On-treatment rise when no new abnormality: Laboratory, "mean change" row (TG 87 -> 105).
+        "lab_rise": {"ALT": 1.10, "AST": 1.08, "TG": 1.15, "TC": 1.06, "HDL": 0.95},
+        # Grade >= 3 (TG > 500 mg/dL, ALT/AST > 5 x ULN) among new abnormalities: Laboratory, "CTCAE
+        # grade >= 3" row (TG < 1%, liver < 0.5% of all courses).
+        "lab_severe_share": {"TG": 0.015, "ALT": 0.02, "AST": 0.01, "TC": 0.0},
+        # Peak above the limit as a multiple of it (lognormal median, log-sd): modelling assumption,
+        # mostly CTCAE grade 1 (Laboratory, Zane 2006 row: moderate/severe ones mostly transient).
+        "lab_excess_over_limit": {"ALT": (0.3, 0.6), "AST": (0.3, 0.6), "TG": (0.3, 0.6), "TC": (0.12, 0.5)},
+        "reference_limits": {  # mg/dL or U/L; modelling assumption for the exact limits
+            "ALT": (7, 40),
+            "AST": (10, 40),
+            "TG": (None, 150),
+            "TC": (None, 200),
+            "LDL": (None, 130),
+            "HDL": (40, None),
+            "CK": (30, 200),
+            "BILI": (0.1, 1.2),
+            "HCG": (None, 5),
+        },
+        "lab_schedule_months": (1, 4, 7),  # Laboratory, "monitoring (EU)" row: baseline, month 1, 3-monthly
+        "missed_lab_share": 0.10,  # modelling assumption
+        "lipid_profile_share": 0.60,  # modelling assumption: draws that include LDL and HDL
+        "ck_share": 0.08,  # modelling assumption
+        "bilirubin_share": 0.25,  # modelling assumption: gives eDISH its data
+        "gilbert_share": 0.04,  # modelling assumption: isolated raised bilirubin
+        "limits_missing_share": 0.08,  # modelling assumption: default limits apply
+        "hcg_compliance": 0.85,  # modelling assumption: monthly test done (Conventions, pregnancy row)
+    }
+)
 
 SLOT_LABELS = ("Baseline", *(f"Month {m}" for m in range(1, 10)), "End of course", "Follow-up 1", "Follow-up 2")
 BASELINE, END, FOLLOW_UP_1, FOLLOW_UP_2 = 0, 10, 11, 12
@@ -214,6 +235,7 @@ EPOCH = np.datetime64("2018-01-01", "D")
 # ---------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------
+
 
 def generate_cohort(n_courses: int = DEFAULT_COURSES, seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
     """The four canonical tables of a synthetic cohort of exactly `n_courses` courses."""
@@ -253,7 +275,7 @@ def write_table_csv(table: pd.DataFrame, path) -> None:
     with open(path, "wb") as handle:
         handle.write((",".join(table.columns) + "\n").encode("utf-8"))
         for start in range(0, len(table), CSV_CHUNK_ROWS):
-            chunk = _arrow_for_csv(table.iloc[start:start + CSV_CHUNK_ROWS])
+            chunk = _arrow_for_csv(table.iloc[start : start + CSV_CHUNK_ROWS])
             pacsv.write_csv(chunk, handle, options)
 
 
@@ -278,6 +300,7 @@ def _refuse_csv_specials(column: pa.ChunkedArray, name: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Courses: patients, dosing, schedule, response, follow-up, relapse and retreatment
 # ---------------------------------------------------------------------------------------------
+
 
 def _first_courses(rng, n: int, fitted: dict) -> dict:
     """One first course for each of n candidate patients (more than will be kept)."""
@@ -410,7 +433,9 @@ def _draw_doses(rng, c: dict, dose_factor: float) -> None:
     days_median, days_sd = p["course_days"]
     elasticity = (c["maintenance_per_kg"] / median) ** p["course_days_dose_elasticity"]
     low, high = p["course_days_range"]
-    c["planned_days"] = np.clip(np.round(days_median * elasticity * np.exp(days_sd * rng.standard_normal(n))), low, high).astype(np.int64)
+    c["planned_days"] = np.clip(
+        np.round(days_median * elasticity * np.exp(days_sd * rng.standard_normal(n))), low, high
+    ).astype(np.int64)
 
 
 def _draw_end(rng, c: dict) -> None:
@@ -648,6 +673,7 @@ def _hide_follow_up_after_retreatment(c: dict) -> None:
 # Tables
 # ---------------------------------------------------------------------------------------------
 
+
 def _patient_ids(patient: np.ndarray) -> np.ndarray:
     """Pseudonyms P000001, P000002, ... (seven digits past a million patients)."""
     number = patient + 1
@@ -693,31 +719,40 @@ def _courses_table(rng, c: dict) -> pd.DataFrame:
     p = PARAMETERS
     n = c["patient"].size
     c["patient_id"] = _patient_ids(c["patient"])
-    prior_names = np.array([";".join(t for b, t in enumerate(PRIOR_TREATMENTS) if mask >> b & 1) or None
-                            for mask in range(1 << len(PRIOR_TREATMENTS))], dtype=object)
+    prior_names = np.array(
+        [
+            ";".join(t for b, t in enumerate(PRIOR_TREATMENTS) if mask >> b & 1) or None
+            for mask in range(1 << len(PRIOR_TREATMENTS))
+        ],
+        dtype=object,
+    )
     given = rng.random(n) >= p["cumulative_dose_missing_share"]
-    return _typed_table("courses", {
-        "patient_id": c["patient_id"],
-        "course_number": c["course_number"],
-        "sex": _labels(SEX_VALUES, c["sex"]),
-        "age": c["age"],
-        "weight_kg": c["weight"],
-        "baseline_iga": c["baseline_iga"],
-        "acne_type": _labels(ACNE_TYPES, c["acne_type"]),
-        "prior_treatments": prior_names[c["prior"]],
-        "site": _labels(SITES, c["site"]),
-        "start_date": EPOCH + c["start"],
-        "end_day": c["end_day"],
-        "cumulative_dose_mg": np.where(given, c["cumulative_mg"], np.nan),
-        "end_reason": _labels(END_REASON_CODES, c["end_reason"]),
-        "followup_end_day": c["followup_end_day"],
-        "relapse_day": c["relapse_day"],
-        "retreat_day": c["retreat_day"],
-        "can_become_pregnant": np.where(c["cbp"], "yes", "no").astype(object),
-    })
+    return _typed_table(
+        "courses",
+        {
+            "patient_id": c["patient_id"],
+            "course_number": c["course_number"],
+            "sex": _labels(SEX_VALUES, c["sex"]),
+            "age": c["age"],
+            "weight_kg": c["weight"],
+            "baseline_iga": c["baseline_iga"],
+            "acne_type": _labels(ACNE_TYPES, c["acne_type"]),
+            "prior_treatments": prior_names[c["prior"]],
+            "site": _labels(SITES, c["site"]),
+            "start_date": EPOCH + c["start"],
+            "end_day": c["end_day"],
+            "cumulative_dose_mg": np.where(given, c["cumulative_mg"], np.nan),
+            "end_reason": _labels(END_REASON_CODES, c["end_reason"]),
+            "followup_end_day": c["followup_end_day"],
+            "relapse_day": c["relapse_day"],
+            "retreat_day": c["retreat_day"],
+            "can_become_pregnant": np.where(c["cbp"], "yes", "no").astype(object),
+        },
+    )
 
 
 # ---- Visits -----------------------------------------------------------------------------------
+
 
 def _visits_table(rng, c: dict) -> pd.DataFrame:
     flat = np.flatnonzero(c["attended"])
@@ -731,19 +766,22 @@ def _visits_table(rng, c: dict) -> pd.DataFrame:
     total = inflammatory + counts["ni"]
     total = np.where(c["site"][ci] == SITES.index(PARAMETERS["derived_total_site"]), np.nan, total)
     slope = _fit_iga_slope(c)
-    return _typed_table("visits", {
-        "patient_id": c["patient_id"][ci],
-        "course_number": c["course_number"][ci],
-        "day": day,
-        "visit": _labels(SLOT_LABELS, slot),
-        "iga": _iga(rng, c, ci, slot, log_level, slope),
-        "inflammatory_lesions": inflammatory,
-        "noninflammatory_lesions": counts["ni"],
-        "nodules": counts["nodules"],
-        "total_lesions": total,
-        "dose_mg_per_day": c["dose"][ci, slot],
-        "phq9": _phq9(rng, c, ci, slot, day),
-    })
+    return _typed_table(
+        "visits",
+        {
+            "patient_id": c["patient_id"][ci],
+            "course_number": c["course_number"][ci],
+            "day": day,
+            "visit": _labels(SLOT_LABELS, slot),
+            "iga": _iga(rng, c, ci, slot, log_level, slope),
+            "inflammatory_lesions": inflammatory,
+            "noninflammatory_lesions": counts["ni"],
+            "nodules": counts["nodules"],
+            "total_lesions": total,
+            "dose_mg_per_day": c["dose"][ci, slot],
+            "phq9": _phq9(rng, c, ci, slot, day),
+        },
+    )
 
 
 def _lesion_log_levels(rng, c, ci, slot, day):
@@ -831,7 +869,10 @@ def _phq9(rng, c, ci, slot, day):
 
 # Preferred-term group -> (terms as written with relative weights, median onset day).
 AE_TERMS = {
-    "cheilitis": ({"dry lips": 40, "chapped lips": 25, "lip dryness": 10, "cheilitis": 20, "chelitis": 3, "dry lipps": 2}, 12),
+    "cheilitis": (
+        {"dry lips": 40, "chapped lips": 25, "lip dryness": 10, "cheilitis": 20, "chelitis": 3, "dry lipps": 2},
+        12,
+    ),
     "xerosis": ({"dry skin": 60, "xerosis": 25, "skin dryness": 12, "dry skn": 3}, 21),
     "dry_eyes": ({"dry eyes": 55, "dry eye": 25, "eye dryness": 17, "dry eys": 3}, 30),
     "nasal_dryness": ({"nasal dryness": 60, "dry nose": 40}, 25),
@@ -848,8 +889,16 @@ AE_TERMS = {
 AE_GROUPS = tuple(AE_TERMS)
 # Events that lead to a lower dose, and to stopping a course.
 REDUCTION_CAUSES = {"cheilitis": 35, "xerosis": 25, "arthralgia": 20, "back_pain": 10, "headache": 10}
-DISCONTINUATION_CAUSES = {"mood": 25, "arthralgia": 15, "back_pain": 10, "headache": 15, "xerosis": 10,
-                          "cheilitis": 15, "vision": 5, "epistaxis": 5}
+DISCONTINUATION_CAUSES = {
+    "mood": 25,
+    "arthralgia": 15,
+    "back_pain": 10,
+    "headache": 15,
+    "xerosis": 10,
+    "cheilitis": 15,
+    "vision": 5,
+    "epistaxis": 5,
+}
 ACTIONS = ("none", "dose_reduced", "interrupted", "discontinued")
 
 
@@ -861,10 +910,27 @@ def _ae_incidence(c: dict) -> dict[str, np.ndarray]:
     dose = c["maintenance_per_kg"]
     hair = np.where(dose < 0.5, p["hair_loss"]["<0.5"], p["hair_loss"][">=0.5"])
     mood = np.where(np.isnan(c["mood_onset"]), p["mood"], 0.5)
-    fixed = {g: np.full(n, p[g]) for g in ("xerosis", "dry_eyes", "nasal_dryness", "epistaxis", "arthralgia",
-                                           "myalgia", "back_pain", "headache", "vision")}
-    return {"cheilitis": np.interp(dose, [d0, d1], [p0, p1]), "hair_loss": hair, "mood": mood,
-            "unrecognised": np.full(n, p["unrecognised_terms"]), **fixed}
+    fixed = {
+        g: np.full(n, p[g])
+        for g in (
+            "xerosis",
+            "dry_eyes",
+            "nasal_dryness",
+            "epistaxis",
+            "arthralgia",
+            "myalgia",
+            "back_pain",
+            "headache",
+            "vision",
+        )
+    }
+    return {
+        "cheilitis": np.interp(dose, [d0, d1], [p0, p1]),
+        "hair_loss": hair,
+        "mood": mood,
+        "unrecognised": np.full(n, p["unrecognised_terms"]),
+        **fixed,
+    }
 
 
 def _adverse_events_table(rng, c: dict) -> pd.DataFrame:
@@ -872,16 +938,19 @@ def _adverse_events_table(rng, c: dict) -> pd.DataFrame:
     order = np.lexsort((group, onset, ci))
     ci, group, onset, action = ci[order], group[order], onset[order], action[order]
     grade = _ae_grade(rng, action)
-    return _typed_table("adverse_events", {
-        "patient_id": c["patient_id"][ci],
-        "course_number": c["course_number"][ci],
-        "term": _ae_terms(rng, group),
-        "onset_day": onset,
-        "resolved_day": _ae_resolution(rng, c, ci, group, onset),
-        "grade": grade,
-        "serious": np.where((grade == 3) & (rng.random(ci.size) < 0.3), "yes", "no").astype(object),
-        "action": _labels(ACTIONS, action),
-    })
+    return _typed_table(
+        "adverse_events",
+        {
+            "patient_id": c["patient_id"][ci],
+            "course_number": c["course_number"][ci],
+            "term": _ae_terms(rng, group),
+            "onset_day": onset,
+            "resolved_day": _ae_resolution(rng, c, ci, group, onset),
+            "grade": grade,
+            "serious": np.where((grade == 3) & (rng.random(ci.size) < 0.3), "yes", "no").astype(object),
+            "action": _labels(ACTIONS, action),
+        },
+    )
 
 
 def _ae_occurrences(rng, c: dict):
@@ -897,10 +966,19 @@ def _ae_occurrences(rng, c: dict):
         interrupted = rng.random(idx.size) < 0.005
         parts.append((idx, np.full(idx.size, AE_GROUPS.index(g)), onset[idx], np.where(interrupted, 2, 0)))
     reduced = np.flatnonzero(~np.isnan(c["reduction_day"]))
-    parts.append((reduced, _pick_groups(rng, REDUCTION_CAUSES, reduced.size), c["reduction_day"][reduced], np.full(reduced.size, 1)))
+    parts.append(
+        (
+            reduced,
+            _pick_groups(rng, REDUCTION_CAUSES, reduced.size),
+            c["reduction_day"][reduced],
+            np.full(reduced.size, 1),
+        )
+    )
     stopped = np.flatnonzero(c["end_reason"] == ADVERSE_EVENT)
     stop_onset = np.maximum(c["end_day"][stopped] - rng.integers(0, 8, stopped.size), 1)
-    parts.append((stopped, _pick_groups(rng, DISCONTINUATION_CAUSES, stopped.size), stop_onset, np.full(stopped.size, 3)))
+    parts.append(
+        (stopped, _pick_groups(rng, DISCONTINUATION_CAUSES, stopped.size), stop_onset, np.full(stopped.size, 3))
+    )
     return tuple(np.concatenate([part[i] for part in parts]) for i in range(4))
 
 
@@ -946,13 +1024,27 @@ def _ae_resolution(rng, c, ci, group, onset) -> np.ndarray:
 
 LAB_TESTS = ("ALT", "AST", "TG", "TC", "LDL", "HDL", "CK", "BILI", "HCG")
 # Unit, factor from mg/dL or U/L, decimals: conventional sites, then the SI-unit site.
-CONVENTIONAL_UNITS = {"ALT": ("U/L", 1, 0), "AST": ("U/L", 1, 0), "TG": ("mg/dL", 1, 0), "TC": ("mg/dL", 1, 0),
-                      "LDL": ("mg/dL", 1, 0), "HDL": ("mg/dL", 1, 0), "CK": ("U/L", 1, 0),
-                      "BILI": ("mg/dL", 1, 2), "HCG": ("mIU/mL", 1, 0)}
-SI_UNITS = {**CONVENTIONAL_UNITS,
-            "ALT": ("ukat/L", 1 / 60, 2), "AST": ("ukat/L", 1 / 60, 2), "TG": ("mmol/L", 1 / 88.57, 2),
-            "TC": ("mmol/L", 1 / 38.67, 2), "LDL": ("mmol/L", 1 / 38.67, 2), "HDL": ("mmol/L", 1 / 38.67, 2),
-            "BILI": ("umol/L", 17.1, 0)}
+CONVENTIONAL_UNITS = {
+    "ALT": ("U/L", 1, 0),
+    "AST": ("U/L", 1, 0),
+    "TG": ("mg/dL", 1, 0),
+    "TC": ("mg/dL", 1, 0),
+    "LDL": ("mg/dL", 1, 0),
+    "HDL": ("mg/dL", 1, 0),
+    "CK": ("U/L", 1, 0),
+    "BILI": ("mg/dL", 1, 2),
+    "HCG": ("mIU/mL", 1, 0),
+}
+SI_UNITS = {
+    **CONVENTIONAL_UNITS,
+    "ALT": ("ukat/L", 1 / 60, 2),
+    "AST": ("ukat/L", 1 / 60, 2),
+    "TG": ("mmol/L", 1 / 88.57, 2),
+    "TC": ("mmol/L", 1 / 38.67, 2),
+    "LDL": ("mmol/L", 1 / 38.67, 2),
+    "HDL": ("mmol/L", 1 / 38.67, 2),
+    "BILI": ("umol/L", 17.1, 0),
+}
 NEW_ABNORMAL = {"TG": "new_abnormal_tg", "TC": "new_abnormal_tc"}
 # Margins around the upper limit that survive unit conversion and rounding.
 ABOVE_LIMIT, BELOW_LIMIT = 1.03, 0.97
@@ -1004,12 +1096,27 @@ def _lab_rows(rng, c: dict):
     hcg[:, BASELINE] = c["cbp"] & (rng.random(n) >= 0.03)
     hcg[:, END] = c["end_reason"] == PREGNANCY
     profile = rng.random((n, N_SLOTS)) < p["lipid_profile_share"]
-    included = np.stack([panel, panel, panel, panel, panel & profile, panel & profile,
-                         panel & (rng.random((n, N_SLOTS)) < p["ck_share"]),
-                         panel & (rng.random((n, N_SLOTS)) < p["bilirubin_share"]), hcg], axis=2)
+    included = np.stack(
+        [
+            panel,
+            panel,
+            panel,
+            panel,
+            panel & profile,
+            panel & profile,
+            panel & (rng.random((n, N_SLOTS)) < p["ck_share"]),
+            panel & (rng.random((n, N_SLOTS)) < p["bilirubin_share"]),
+            hcg,
+        ],
+        axis=2,
+    )
     flat = np.flatnonzero(included)
     tests = len(LAB_TESTS)
-    return (flat // (N_SLOTS * tests)).astype(np.int32), (flat // tests % N_SLOTS).astype(np.int8), (flat % tests).astype(np.int8)
+    return (
+        (flat // (N_SLOTS * tests)).astype(np.int32),
+        (flat // tests % N_SLOTS).astype(np.int8),
+        (flat % tests).astype(np.int8),
+    )
 
 
 def _lab_baseline(rng, c: dict, name: str) -> np.ndarray:
@@ -1040,7 +1147,11 @@ def _lab_values(rng, c, name, ci, slot) -> np.ndarray:
     if name == "LDL":
         return baseline[ci] * np.exp(0.08 * rng.standard_normal(ci.size)) * np.where(slot == BASELINE, 1.0, 1.08)
     if name == "HDL":
-        return baseline[ci] * np.exp(0.06 * rng.standard_normal(ci.size)) * np.where(slot == BASELINE, 1.0, PARAMETERS["lab_rise"]["HDL"])
+        return (
+            baseline[ci]
+            * np.exp(0.06 * rng.standard_normal(ci.size))
+            * np.where(slot == BASELINE, 1.0, PARAMETERS["lab_rise"]["HDL"])
+        )
     return _rising_test_values(rng, c, name, baseline, ci, slot)
 
 
@@ -1060,7 +1171,9 @@ def _rising_test_values(rng, c, name, baseline, ci, slot) -> np.ndarray:
     noise = np.exp(0.08 * rng.standard_normal(ci.size))
     on_treatment = (slot > BASELINE) & (slot < FOLLOW_UP_1)
     steady = b * np.where(on_treatment, p["lab_rise"][name], 1.0) * noise
-    capped = np.where(normal[ci] & (steady > limit * BELOW_LIMIT), limit * rng.uniform(0.85, BELOW_LIMIT, ci.size), steady)
+    capped = np.where(
+        normal[ci] & (steady > limit * BELOW_LIMIT), limit * rng.uniform(0.85, BELOW_LIMIT, ci.size), steady
+    )
     raised = limit * ABOVE_LIMIT + (pk - limit * ABOVE_LIMIT) * rng.uniform(0.6, 1.0, ci.size)
     value = np.where(on_treatment & r, raised, capped)
     return np.where(slot == BASELINE, b, value)

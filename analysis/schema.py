@@ -3,6 +3,7 @@
 One declaration serves the validator, the loader's type conversion, the demo generator and the
 data dictionary shown in the app, so they cannot drift apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,10 +23,18 @@ def month_number(days) -> np.ndarray:
 
 
 # Fields the cohort computes for each course (analysis.cohort.model), which a custom column must not take.
-DERIVED_COURSE_COLUMNS = frozenset({
-    "course_idx", "cumulative_dose_band", "cumulative_dose_mg_per_kg", "cumulative_dose_source", "daily_dose_band",
-    "daily_dose_mg_per_kg", "duration_days", "start_year",
-})
+DERIVED_COURSE_COLUMNS = frozenset(
+    {
+        "course_idx",
+        "cumulative_dose_band",
+        "cumulative_dose_mg_per_kg",
+        "cumulative_dose_source",
+        "daily_dose_band",
+        "daily_dose_mg_per_kg",
+        "duration_days",
+        "start_year",
+    }
+)
 # Days before the first dose that still count as a baseline/screening assessment.
 EARLIEST_PLAUSIBLE_DAY = -365
 LATEST_PLAUSIBLE_DAY = 365 * 30
@@ -75,22 +84,52 @@ COURSES = TableSpec(
     day_columns=("end_day", "followup_end_day", "relapse_day", "retreat_day"),
     columns=(
         ColumnSpec("patient_id", "text", "Pseudonymous patient identifier.", required=True),
-        ColumnSpec("course_number", "int", "1 for a first course, 2 for a second, ...", minimum=1, maximum=20, default=1),
+        ColumnSpec(
+            "course_number", "int", "1 for a first course, 2 for a second, ...", minimum=1, maximum=20, default=1
+        ),
         ColumnSpec("sex", "category", "F, M, other or unknown.", required=True, allowed=SEX_VALUES),
         ColumnSpec("age", "float", "Age in years at the course's start.", minimum=8, maximum=100),
         ColumnSpec("age_band", "category", "Age band at start when exact age is not given.", allowed=AGE_BANDS),
         ColumnSpec("weight_kg", "float", "Body weight at start, kg.", minimum=20, maximum=300),
-        ColumnSpec("baseline_iga", "int", "Investigator's Global Assessment at baseline (0 clear - 4 severe).", minimum=0, maximum=4),
+        ColumnSpec(
+            "baseline_iga",
+            "int",
+            "Investigator's Global Assessment at baseline (0 clear - 4 severe).",
+            minimum=0,
+            maximum=4,
+        ),
         ColumnSpec("acne_type", "text", "Clinical type, e.g. nodulocystic, inflammatory, comedonal."),
         ColumnSpec("prior_treatments", "text", "Semicolon list, e.g. oral_antibiotic;topical_retinoid."),
         ColumnSpec("site", "text", "Clinic or study site."),
-        ColumnSpec("start_date", "date", "Calendar date of the first dose (used only to convert dates and for the start year)."),
+        ColumnSpec(
+            "start_date", "date", "Calendar date of the first dose (used only to convert dates and for the start year)."
+        ),
         ColumnSpec("end_day", "int", "Day of the last dose.", minimum=0, maximum=LATEST_PLAUSIBLE_DAY),
-        ColumnSpec("cumulative_dose_mg", "float", "Total isotretinoin taken, mg (else integrated from visit doses).", minimum=0, maximum=200_000),
+        ColumnSpec(
+            "cumulative_dose_mg",
+            "float",
+            "Total isotretinoin taken, mg (else integrated from visit doses).",
+            minimum=0,
+            maximum=200_000,
+        ),
         ColumnSpec("end_reason", "category", "Why the course ended.", allowed=END_REASONS),
-        ColumnSpec("followup_end_day", "int", "Last day the patient was observed after the course.", minimum=0, maximum=LATEST_PLAUSIBLE_DAY),
-        ColumnSpec("relapse_day", "int", "Day relapse was recorded (empty: none observed).", minimum=0, maximum=LATEST_PLAUSIBLE_DAY),
-        ColumnSpec("retreat_day", "int", "Day a further course started (empty: none).", minimum=0, maximum=LATEST_PLAUSIBLE_DAY),
+        ColumnSpec(
+            "followup_end_day",
+            "int",
+            "Last day the patient was observed after the course.",
+            minimum=0,
+            maximum=LATEST_PLAUSIBLE_DAY,
+        ),
+        ColumnSpec(
+            "relapse_day",
+            "int",
+            "Day relapse was recorded (empty: none observed).",
+            minimum=0,
+            maximum=LATEST_PLAUSIBLE_DAY,
+        ),
+        ColumnSpec(
+            "retreat_day", "int", "Day a further course started (empty: none).", minimum=0, maximum=LATEST_PLAUSIBLE_DAY
+        ),
         ColumnSpec("can_become_pregnant", "yesno", "Whether pregnancy prevention applies (yes/no)."),
     ),
 )
@@ -103,14 +142,29 @@ VISITS = TableSpec(
     columns=(
         ColumnSpec("patient_id", "text", "Pseudonymous patient identifier.", required=True),
         ColumnSpec("course_number", "int", "Course the visit belongs to.", minimum=1, maximum=20, default=1),
-        ColumnSpec("day", "int", "Day from first dose (0 = first dose; negative = screening).", required=True, minimum=EARLIEST_PLAUSIBLE_DAY, maximum=LATEST_PLAUSIBLE_DAY),
+        ColumnSpec(
+            "day",
+            "int",
+            "Day from first dose (0 = first dose; negative = screening).",
+            required=True,
+            minimum=EARLIEST_PLAUSIBLE_DAY,
+            maximum=LATEST_PLAUSIBLE_DAY,
+        ),
         ColumnSpec("visit", "text", "Nominal visit label, e.g. 'Week 8'."),
         ColumnSpec("iga", "int", "Investigator's Global Assessment (0-4).", minimum=0, maximum=4),
         ColumnSpec("inflammatory_lesions", "int", "Papules, pustules and nodules counted.", minimum=0, maximum=2000),
         ColumnSpec("noninflammatory_lesions", "int", "Open and closed comedones counted.", minimum=0, maximum=2000),
         ColumnSpec("nodules", "int", "Nodules and cysts counted.", minimum=0, maximum=500),
-        ColumnSpec("total_lesions", "int", "All lesions (derived as inflammatory + non-inflammatory when absent).", minimum=0, maximum=4000),
-        ColumnSpec("dose_mg_per_day", "float", "Daily isotretinoin dose from this visit on, mg.", minimum=0, maximum=300),
+        ColumnSpec(
+            "total_lesions",
+            "int",
+            "All lesions (derived as inflammatory + non-inflammatory when absent).",
+            minimum=0,
+            maximum=4000,
+        ),
+        ColumnSpec(
+            "dose_mg_per_day", "float", "Daily isotretinoin dose from this visit on, mg.", minimum=0, maximum=300
+        ),
         ColumnSpec("phq9", "int", "PHQ-9 depression score (0-27).", minimum=0, maximum=27),
     ),
 )
@@ -123,8 +177,21 @@ ADVERSE_EVENTS = TableSpec(
         ColumnSpec("patient_id", "text", "Pseudonymous patient identifier.", required=True),
         ColumnSpec("course_number", "int", "Course during which the event began.", minimum=1, maximum=20, default=1),
         ColumnSpec("term", "text", "The event as written; normalised to a preferred term.", required=True),
-        ColumnSpec("onset_day", "int", "Day of onset from first dose.", required=True, minimum=EARLIEST_PLAUSIBLE_DAY, maximum=LATEST_PLAUSIBLE_DAY),
-        ColumnSpec("resolved_day", "int", "Day it resolved (empty: not resolved or unknown).", minimum=EARLIEST_PLAUSIBLE_DAY, maximum=LATEST_PLAUSIBLE_DAY),
+        ColumnSpec(
+            "onset_day",
+            "int",
+            "Day of onset from first dose.",
+            required=True,
+            minimum=EARLIEST_PLAUSIBLE_DAY,
+            maximum=LATEST_PLAUSIBLE_DAY,
+        ),
+        ColumnSpec(
+            "resolved_day",
+            "int",
+            "Day it resolved (empty: not resolved or unknown).",
+            minimum=EARLIEST_PLAUSIBLE_DAY,
+            maximum=LATEST_PLAUSIBLE_DAY,
+        ),
         ColumnSpec("grade", "int", "CTCAE grade 1-5.", minimum=1, maximum=5),
         ColumnSpec("serious", "yesno", "Serious adverse event (yes/no)."),
         ColumnSpec("action", "category", "Action taken with the drug.", allowed=AE_ACTIONS),
@@ -138,9 +205,21 @@ LABS = TableSpec(
     columns=(
         ColumnSpec("patient_id", "text", "Pseudonymous patient identifier.", required=True),
         ColumnSpec("course_number", "int", "Course the result belongs to.", minimum=1, maximum=20, default=1),
-        ColumnSpec("day", "int", "Day from first dose of the sample.", required=True, minimum=EARLIEST_PLAUSIBLE_DAY, maximum=LATEST_PLAUSIBLE_DAY),
+        ColumnSpec(
+            "day",
+            "int",
+            "Day from first dose of the sample.",
+            required=True,
+            minimum=EARLIEST_PLAUSIBLE_DAY,
+            maximum=LATEST_PLAUSIBLE_DAY,
+        ),
         ColumnSpec("visit", "text", "Nominal visit label, e.g. 'Week 8'."),
-        ColumnSpec("test", "text", "Test name or LOINC code: ALT, AST, TG, TC, LDL, HDL, CK, GLU, BILI, HCG, ...", required=True),
+        ColumnSpec(
+            "test",
+            "text",
+            "Test name or LOINC code: ALT, AST, TG, TC, LDL, HDL, CK, GLU, BILI, HCG, ...",
+            required=True,
+        ),
         ColumnSpec("value", "float", "Result value.", required=True),
         ColumnSpec("unit", "text", "Unit of the value as reported, e.g. U/L, mg/dL, mmol/L."),
         ColumnSpec("lower_limit", "float", "Lower reference limit in the same unit."),
@@ -153,8 +232,12 @@ COURSE_KEY = ("patient_id", "course_number")
 
 
 KIND_LABELS = {
-    "text": "text", "int": "whole number", "float": "number", "category": "one of a list",
-    "date": "date (YYYY-MM-DD)", "yesno": "yes / no",
+    "text": "text",
+    "int": "whole number",
+    "float": "number",
+    "category": "one of a list",
+    "date": "date (YYYY-MM-DD)",
+    "yesno": "yes / no",
 }
 
 
@@ -164,9 +247,14 @@ def data_dictionary() -> pd.DataFrame:
     for spec in SPECS.values():
         for column in spec.columns:
             bounds = "" if column.minimum is None else f"{column.minimum:g} to {column.maximum:g}"
-            rows.append({
-                "file": f"{spec.name}.csv", "column": column.name, "required": "yes" if column.required else "",
-                "type": KIND_LABELS[column.kind], "allowed": ", ".join(column.allowed) or bounds,
-                "meaning": column.description,
-            })
+            rows.append(
+                {
+                    "file": f"{spec.name}.csv",
+                    "column": column.name,
+                    "required": "yes" if column.required else "",
+                    "type": KIND_LABELS[column.kind],
+                    "allowed": ", ".join(column.allowed) or bounds,
+                    "meaning": column.description,
+                }
+            )
     return pd.DataFrame(rows)

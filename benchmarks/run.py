@@ -22,6 +22,7 @@ so that its peak memory (the process's VmHWM, reset after the untimed set-up) is
 Every timing is the median of `--repeats` runs (fewer at 1,000,000 courses). The Markdown table
 is printed and written to `benchmarks/RESULTS.md`; `OUT/results.json` keeps the raw timings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,7 +104,11 @@ def stage_lower_bound(bundle: Path, repeats: int) -> dict:
     reset_peak_rss()
     readers = {"pyarrow": timed(with_pyarrow, repeats), "duckdb": timed(with_duckdb, repeats)}
     fastest = min(readers, key=lambda name: statistics.median(readers[name]))
-    return {"times": readers[fastest], "reader": fastest, "medians": {k: statistics.median(v) for k, v in readers.items()}}
+    return {
+        "times": readers[fastest],
+        "reader": fastest,
+        "medians": {k: statistics.median(v) for k, v in readers.items()},
+    }
 
 
 def stage_ingest(bundle: Path, repeats: int) -> dict:
@@ -188,8 +193,7 @@ def overview_page(cohort, filtered) -> None:
 def sidebar(cohort, spec):
     """What the shared sidebar computes after a filter changed (ui/sidebar.py): the filter options,
     kept with the cohort, and a newly cut filtered cohort (the app keeps it for later reruns)."""
-    from analysis.cohort.filters import apply_filters
-    from analysis.cohort.filters import filter_choices
+    from analysis.cohort.filters import apply_filters, filter_choices
 
     filter_choices(cohort)
     return apply_filters(cohort, spec)
@@ -211,8 +215,13 @@ def stage_filter(bundle: Path, repeats: int) -> dict:
 
 
 def run_stage(name: str, bundle: Path, repeats: int) -> None:
-    stages = {"lower_bound": stage_lower_bound, "ingest": stage_ingest, "reopen": stage_reopen, "analysis": stage_analysis,
-              "filter": stage_filter}
+    stages = {
+        "lower_bound": stage_lower_bound,
+        "ingest": stage_ingest,
+        "reopen": stage_reopen,
+        "analysis": stage_analysis,
+        "filter": stage_filter,
+    }
     result = stages[name](bundle, repeats)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
@@ -236,7 +245,10 @@ def bundle_for(size: int, out: Path) -> Path:
 
 
 def bundle_size_mb(bundle: Path) -> float:
-    return sum((bundle / f"{name}.csv").stat().st_size for name in TABLE_NAMES if (bundle / f"{name}.csv").exists()) / 2**20
+    return (
+        sum((bundle / f"{name}.csv").stat().st_size for name in TABLE_NAMES if (bundle / f"{name}.csv").exists())
+        / 2**20
+    )
 
 
 def measure(stage: str, bundle: Path, repeats: int) -> dict:
@@ -244,8 +256,10 @@ def measure(stage: str, bundle: Path, repeats: int) -> dict:
     start = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if completed.returncode != 0:
-        return {"error": (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["failed"],
-                "wall_s": time.perf_counter() - start}
+        return {
+            "error": (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["failed"],
+            "wall_s": time.perf_counter() - start,
+        }
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["median_s"] = statistics.median(result["times"])
     return result
@@ -256,11 +270,24 @@ def repeats_for(size: int, repeats: int) -> int:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    return {"cpus": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1), "cpu": cpu, "python": platform.python_version(),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(memory_kb / 2**20, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def seconds(result: dict) -> str:
@@ -285,23 +312,29 @@ def ratio(stages: dict, stage: str) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    header = ("| courses | on disk (CSV) | lower bound (fastest read) | ingest (first load) | ratio | reopen (Parquet copy) | ratio "
-              "| full analysis | filter change (Overview) | peak RSS: lower bound / ingest / reopen / analysis / filter |")
+    header = (
+        "| courses | on disk (CSV) | lower bound (fastest read) | ingest (first load) | ratio | reopen (Parquet copy) | ratio "
+        "| full analysis | filter change (Overview) | peak RSS: lower bound / ingest / reopen / analysis / filter |"
+    )
     lines = [header, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         stages = row["stages"]
-        lines.append(f"| {row['size']:,} | {row['disk_mb']:,.0f} MB | {seconds(stages['lower_bound'])}{reader(stages)} | {seconds(stages['ingest'])} "
-                     f"| {ratio(stages, 'ingest')} | {seconds(stages['reopen'])} | {ratio(stages, 'reopen')} "
-                     f"| {seconds(stages['analysis'])} | {seconds(stages['filter'])} "
-                     f"| {' / '.join(memory(stages[s]) for s in STAGES)} |")
+        lines.append(
+            f"| {row['size']:,} | {row['disk_mb']:,.0f} MB | {seconds(stages['lower_bound'])}{reader(stages)} | {seconds(stages['ingest'])} "
+            f"| {ratio(stages, 'ingest')} | {seconds(stages['reopen'])} | {ratio(stages, 'reopen')} "
+            f"| {seconds(stages['analysis'])} | {seconds(stages['filter'])} "
+            f"| {' / '.join(memory(stages[s]) for s in STAGES)} |"
+        )
     return "\n".join(lines)
 
 
 def report(rows: list[dict], info: dict, repeats: int) -> str:
     when = dt.date.today().isoformat()
-    return (f"Measured {when} on {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB of memory, Python {info['python']}; "
-            f"load average at the start {', '.join(map(str, info['load_average']))}. Medians of {repeats} runs "
-            f"({repeats_for(LARGE, repeats)} at 1,000,000 courses); each stage in a fresh process.\n\n{table(rows)}\n")
+    return (
+        f"Measured {when} on {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB of memory, Python {info['python']}; "
+        f"load average at the start {', '.join(map(str, info['load_average']))}. Medians of {repeats} runs "
+        f"({repeats_for(LARGE, repeats)} at 1,000,000 courses); each stage in a fresh process.\n\n{table(rows)}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,8 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated numbers of courses")
     parser.add_argument("--repeats", type=int, default=5, help="runs per stage (at most 2 at 1,000,000 courses)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out", help="folder for the cached cohorts and results.json")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md", help="where the Markdown table goes")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "out", help="folder for the cached cohorts and results.json"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md", help="where the Markdown table goes"
+    )
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of " + ", ".join(STAGES))
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -329,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{size:,} courses: {stage} ...", file=sys.stderr, flush=True)
             row["stages"][stage] = measure(stage, bundle, repeats_for(size, args.repeats))
-            print(f"  {seconds(row['stages'][stage])}, peak {memory(row['stages'][stage])}", file=sys.stderr, flush=True)
+            print(
+                f"  {seconds(row['stages'][stage])}, peak {memory(row['stages'][stage])}", file=sys.stderr, flush=True
+            )
         rows.append(row)
     text = report(rows, info, args.repeats)
     print(text)

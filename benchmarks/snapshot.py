@@ -13,6 +13,7 @@ pilot loaded as a user would; the HTML report of the demo, shared (suppressed) a
 time stamp blanked; and the JSON specification of every figure the app draws, plain and suppressed,
 on the demo and on the filtered 10,000-course cohort.
 """
+
 from __future__ import annotations
 
 import argparse

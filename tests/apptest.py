@@ -1,4 +1,5 @@
 """Opening the app headlessly (Streamlit's AppTest) the way every page test needs it."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """The CDISC pilot study's published tables and the checks against them, shared by the tests that
 build the pilot's cohort by hand and those that load it as a user would."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Small canonical CSV bundles for the loading, validation and command-line tests."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,10 @@ def csv(header: str, *rows: str) -> bytes:
 def bundle(courses=VALID_COURSES, visits=VALID_VISITS, adverse_events=VALID_AE, labs=VALID_LABS) -> dict[str, bytes]:
     """File name -> bytes; pass None to leave a table out."""
     tables = {
-        "courses.csv": (COURSES_HEADER, courses), "visits.csv": (VISITS_HEADER, visits),
-        "adverse_events.csv": (AE_HEADER, adverse_events), "labs.csv": (LABS_HEADER, labs),
+        "courses.csv": (COURSES_HEADER, courses),
+        "visits.csv": (VISITS_HEADER, visits),
+        "adverse_events.csv": (AE_HEADER, adverse_events),
+        "labs.csv": (LABS_HEADER, labs),
     }
     return {name: csv(header, *rows) for name, (header, rows) in tables.items() if rows is not None}
 
@@ -48,7 +51,12 @@ def assert_counts_add_up(report) -> None:
     """Every row read is either kept or excluded under a reason."""
     for file, read in report.rows_read.items():
         excluded = sum(report.excluded.get(file, {}).values())
-        assert read == report.rows_kept[file] + excluded, (file, read, report.rows_kept[file], report.excluded.get(file))
+        assert read == report.rows_kept[file] + excluded, (
+            file,
+            read,
+            report.rows_kept[file],
+            report.excluded.get(file),
+        )
 
 
 def workbook(frames: dict[str, pd.DataFrame]) -> bytes:

@@ -5,7 +5,6 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 
 
-
 def open_app(**query) -> AppTest:
     app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     for key, value in query.items():

@@ -1,5 +1,6 @@
 """The core's shape, checked: stages import only from earlier stages, no import circles, no Streamlit,
 no imports by name at run time, every module importable on its own, and every area declared once."""
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,10 @@ def imported_modules(path: Path) -> set[str]:
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             assert node.level == 0, f"{path}: relative import; the core imports by absolute name"
-            found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES else node.module
-                      for alias in node.names}
+            found |= {
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES else node.module
+                for alias in node.names
+            }
     return {name for name in found if name.split(".")[0] in ("analysis", "ui", "views", "streamlit")}
 
 
@@ -58,8 +61,10 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def test_the_core_never_imports_streamlit_or_the_app():
-    leaks = {name: sorted(m for m in imported_modules(path) if m.split(".")[0] in ("streamlit", "ui", "views"))
-             for name, path in MODULES.items()}
+    leaks = {
+        name: sorted(m for m in imported_modules(path) if m.split(".")[0] in ("streamlit", "ui", "views"))
+        for name, path in MODULES.items()
+    }
     assert not {name: found for name, found in leaks.items() if found}
 
 
@@ -80,11 +85,20 @@ def test_areas_do_not_borrow_from_each_other_except_claims_and_the_timeline():
     share code only through the cohort and the statistics below them."""
     borrowed = {}
     for name, imports in import_graph().items():
-        if stage(name) != "areas" or name.count(".") < 2 or name.split(".")[2] in ("claims", "timeline", "registry", "measured"):
+        if (
+            stage(name) != "areas"
+            or name.count(".") < 2
+            or name.split(".")[2] in ("claims", "timeline", "registry", "measured")
+        ):
             continue
         own = name.split(".")[2]
-        others = sorted(m for m in imports if stage(m) == "areas" and m.count(".") >= 2 and m.split(".")[2] not in
-                        (own, "base", "charts", "literature"))
+        others = sorted(
+            m
+            for m in imports
+            if stage(m) == "areas"
+            and m.count(".") >= 2
+            and m.split(".")[2] not in (own, "base", "charts", "literature")
+        )
         if others:
             borrowed[name] = others
     assert not borrowed
@@ -124,7 +138,9 @@ def test_every_module_imports_on_its_own(chunk):
     names = sorted(set(MODULES) - {"analysis.__main__"})[chunk::2]  # __main__ runs the command line
 
     def imports_alone(name: str) -> tuple[str, str]:
-        done = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         return name, done.stderr.strip().splitlines()[-1] if done.returncode else ""
 
     with ThreadPoolExecutor(max_workers=2) as pool:

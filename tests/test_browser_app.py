@@ -1,4 +1,5 @@
 """The app in a real browser: it renders the Overview and talks to nobody but localhost."""
+
 import shutil
 from urllib.parse import urlparse
 
@@ -17,7 +18,11 @@ def test_overview_renders_and_no_request_leaves_localhost(tmp_path):
         assert page.get_by_role("heading", name="Overview").is_visible()
         assert page.get_by_text("Synthetic demo data").first.is_visible()
         page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
-        hosts = {urlparse(url).hostname for url in page.requested_urls if urlparse(url).scheme in ("http", "https", "ws", "wss")}
+        hosts = {
+            urlparse(url).hostname
+            for url in page.requested_urls
+            if urlparse(url).scheme in ("http", "https", "ws", "wss")
+        }
         assert hosts == {"127.0.0.1"}, f"requests left the machine: {hosts}"
 
 

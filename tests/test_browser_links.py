@@ -3,6 +3,7 @@
 Two browser contexts share nothing (no cookies, no session): what the second one shows comes
 from the link alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,13 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, running_app, wait_for_app
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")]
 
 HEADER = "courses · filters"
-COURSES = "patient_id,sex,age,site,end_day\n" + "\n".join(
-    f"P{i:03d},{'M' if i < 3 else 'F'},{18 + i % 20},{'North' if i % 2 else 'South'},{150 + i}" for i in range(30)) + "\n"
+COURSES = (
+    "patient_id,sex,age,site,end_day\n"
+    + "\n".join(
+        f"P{i:03d},{'M' if i < 3 else 'F'},{18 + i % 20},{'North' if i % 2 else 'South'},{150 + i}" for i in range(30)
+    )
+    + "\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +85,13 @@ def _switch_off(page, label: str, param: str) -> None:
 ADDRESSES = {"overview": "", "clearance": "clearance", "relapse": "relapse"}
 PAGES = {  # deep links first: the fresh server's first request is not the root
     "clearance": lambda page: _set_number(page, "Flare: lesions up by (%)", "20", "clearance_flare"),
-    "relapse": lambda page: _switch_off(page, "Count a further course without a recorded relapse as a relapse", "relapse_retreat"),
-    "overview": lambda page: (page.get_by_text("Change thresholds and definitions").click(),
-                              _set_number(page, "Fewest courses for a verdict", "10", "claims_min_n")),
+    "relapse": lambda page: _switch_off(
+        page, "Count a further course without a recorded relapse as a relapse", "relapse_retreat"
+    ),
+    "overview": lambda page: (
+        page.get_by_text("Change thresholds and definitions").click(),
+        _set_number(page, "Fewest courses for a verdict", "10", "claims_min_n"),
+    ),
 }
 
 
@@ -114,7 +124,8 @@ def test_a_saved_dataset_link_reopens_data_and_view_in_another_browser(app, brow
     first.goto(f"{app}/data")
     wait_for_app(first)
     first.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "courses.csv", "mimeType": "text/csv", "buffer": COURSES.encode()}])
+        files=[{"name": "courses.csv", "mimeType": "text/csv", "buffer": COURSES.encode()}]
+    )
     first.get_by_role("button", name="Use this data").click()  # the proposed column mapping, confirmed
     first.get_by_text("Your data").first.wait_for(timeout=60_000)
     wait_for_app(first)

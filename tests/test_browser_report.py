@@ -1,4 +1,5 @@
 """The report file opened in headless chromium: every section shows, every chart draws, nothing is fetched, no script runs from the data."""
+
 import shutil
 from urllib.parse import urlparse
 
@@ -31,8 +32,12 @@ def test_the_report_opens_offline_with_every_section_and_chart_and_asks_for_noth
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(report_file.as_uri())
-        charts = sum(len(names) for names in CHARTS.values()) - len(INDIVIDUAL_CHARTS)  # single courses: private reports only
-        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}", timeout=60_000)
+        charts = sum(len(names) for names in CHARTS.values()) - len(
+            INDIVIDUAL_CHARTS
+        )  # single courses: private reports only
+        page.wait_for_function(
+            f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}", timeout=60_000
+        )
         for section in SECTIONS:
             heading = page.locator(f"section#{section} h2")
             heading.scroll_into_view_if_needed()

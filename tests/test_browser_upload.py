@@ -1,5 +1,6 @@
 """Uploading in a real browser: a non-canonical CSV is mapped, confirmed and reaches the Overview;
 two browser sessions uploading different files of the same name each see only their own."""
+
 import re
 import shutil
 
@@ -9,8 +10,10 @@ from tests.browser import CHROMIUM, browser_page, running_app, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")]
 
-EXPORT = ("Patient ID;Gender;Age (years);Weight (kg);Start of treatment\n"
-          "A01;female;17;55,5;03/02/2021\nA02;male;22;80;15/03/2021\nA03;f;30;61;01/04/2021\n").encode()
+EXPORT = (
+    b"Patient ID;Gender;Age (years);Weight (kg);Start of treatment\n"
+    b"A01;female;17;55,5;03/02/2021\nA02;male;22;80;15/03/2021\nA03;f;30;61;01/04/2021\n"
+)
 
 
 def open_data_page(page, base_url: str) -> None:
@@ -22,7 +25,8 @@ def open_data_page(page, base_url: str) -> None:
 
 def upload_and_confirm(page, name: str, data: bytes) -> None:
     page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
-        files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+    )
     page.get_by_text("Check what each file holds and how its columns map").wait_for(timeout=60_000)
     page.get_by_role("button", name="Use this data").click()
     page.get_by_text(re.compile(r"rows? read, \d+ kept")).first.wait_for(timeout=60_000)
@@ -33,7 +37,8 @@ def test_a_non_canonical_csv_is_mapped_confirmed_and_shown_on_the_overview(tmp_p
     with running_app() as base_url, browser_page() as page:
         open_data_page(page, base_url)
         page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
-            files=[{"name": "clinic_export.csv", "mimeType": "text/csv", "buffer": EXPORT}])
+            files=[{"name": "clinic_export.csv", "mimeType": "text/csv", "buffer": EXPORT}]
+        )
         page.get_by_text("Read as CSV, UTF-8, semicolon-separated, decimal commas.").wait_for(timeout=60_000)
         editor = page.get_by_test_id("stDataFrame").first
         editor.wait_for(timeout=30_000)

@@ -5,15 +5,15 @@ population, arm as a custom column), ADAE the adverse events (term = AETERM, the
 system = AEBODSYS, treatment-emergent = TRTEMFL). The published table groups by the term as
 written, so the incidence is run with `term_column="term"`.
 """
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from cdisc_pilot import ARMS, PILOT, assert_any_event_row, assert_incidence_rows
 
 from analysis.areas.side_effects import compute as se
 from analysis.cohort.model import build_cohort, empty_table
-from cdisc_pilot import ARMS, PILOT, assert_any_event_row, assert_incidence_rows
-
 
 pytestmark = pytest.mark.external
 
@@ -30,25 +30,31 @@ def pilot():
 
 def pilot_cohort(adsl: pd.DataFrame, adae: pd.DataFrame):
     safety = adsl[adsl["SAFFL"] == "Y"]
-    courses = pd.DataFrame({
-        "patient_id": safety["USUBJID"].to_numpy(),
-        "course_number": pd.array([1] * len(safety), dtype="Int64"),
-        "sex": safety["SEX"].to_numpy(),
-        "age": pd.array(pd.to_numeric(safety["AGE"]), dtype="Float64"),
-        "arm": safety["TRT01P"].to_numpy(),
-    })
+    courses = pd.DataFrame(
+        {
+            "patient_id": safety["USUBJID"].to_numpy(),
+            "course_number": pd.array([1] * len(safety), dtype="Int64"),
+            "sex": safety["SEX"].to_numpy(),
+            "age": pd.array(pd.to_numeric(safety["AGE"]), dtype="Float64"),
+            "arm": safety["TRT01P"].to_numpy(),
+        }
+    )
     emergent = adae[(adae["SAFFL"] == "Y") & (adae["TRTEMFL"] == "Y")]
     # ADaM study day 1 is the first dose; the canonical day 0 is.
     onset = pd.to_numeric(emergent["ASTDY"], errors="coerce") - 1
-    events = pd.DataFrame({
-        "patient_id": emergent["USUBJID"].to_numpy(),
-        "course_number": pd.array([1] * len(emergent), dtype="Int64"),
-        "term": emergent["AETERM"].to_numpy(),
-        "onset_day": pd.array(onset.where(onset.notna(), None), dtype="Int64"),
-        "body_system": emergent["AEBODSYS"].to_numpy(),
-    })
-    return build_cohort({"courses": canonical("courses", courses), "adverse_events": canonical("adverse_events", events)},
-                        source="CDISC pilot")
+    events = pd.DataFrame(
+        {
+            "patient_id": emergent["USUBJID"].to_numpy(),
+            "course_number": pd.array([1] * len(emergent), dtype="Int64"),
+            "term": emergent["AETERM"].to_numpy(),
+            "onset_day": pd.array(onset.where(onset.notna(), None), dtype="Int64"),
+            "body_system": emergent["AEBODSYS"].to_numpy(),
+        }
+    )
+    return build_cohort(
+        {"courses": canonical("courses", courses), "adverse_events": canonical("adverse_events", events)},
+        source="CDISC pilot",
+    )
 
 
 def canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:

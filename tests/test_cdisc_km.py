@@ -5,6 +5,7 @@ submission pilot 1): ADSL SAFFL == "Y" inner-joined to ADTTE PARAMCD == "TTDE", 
 number at risk at day t = subjects with AVAL >= t. The event stands in for a relapse, the arm for
 a custom column, and time runs from the first dose (origin "start").
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +15,11 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
+from test_relapse import course_table
 
 from analysis.areas.relapse import compute as relapse
-from analysis.cohort.model import build_cohort
 from analysis.areas.relapse.compute import RelapseSettings
-from test_relapse import course_table
+from analysis.cohort.model import build_cohort
 
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "external" / "cdisc_pilot"
 PUBLISHED_EVENTS = {"Placebo": 29, "Xanomeline Low Dose": 62, "Xanomeline High Dose": 61}
@@ -39,8 +40,11 @@ def pilot():
 def cohort(pilot):
     event = pilot["CNSR"] == 0
     table = course_table(
-        sex=pilot["SEX"], age=pilot["AGE"].astype(float),
-        relapse_day=pilot["AVAL"].where(event), followup_end_day=pilot["AVAL"].where(~event), arm=pilot["TRT01A"],
+        sex=pilot["SEX"],
+        age=pilot["AGE"].astype(float),
+        relapse_day=pilot["AVAL"].where(event),
+        followup_end_day=pilot["AVAL"].where(~event),
+        arm=pilot["TRT01A"],
     )
     table["patient_id"] = pilot["USUBJID"].to_numpy()
     return build_cohort({"courses": table}, source="CDISC pilot ADTTE")
@@ -61,7 +65,9 @@ def test_published_number_at_risk_reproduced_exactly(by_arm):
     days = np.sort(published["day"].unique())
     ours = relapse.number_at_risk_table(by_arm, days).melt(id_vars="group", var_name="day", value_name="ours")
     ours["day"] = ours["day"].str.removeprefix("day ")
-    compared = published.merge(ours.rename(columns={"group": "arm"}).astype({"day": "int64"}), on=["arm", "day"], how="left")
+    compared = published.merge(
+        ours.rename(columns={"group": "arm"}).astype({"day": "int64"}), on=["arm", "day"], how="left"
+    )
     assert len(compared) == 33
     mismatches = compared[compared["n_at_risk"] != compared["ours"]]
     assert mismatches.empty, mismatches.to_string()
@@ -69,7 +75,11 @@ def test_published_number_at_risk_reproduced_exactly(by_arm):
 
 def test_published_event_counts(by_arm):
     assert {label: km.events for label, km in by_arm.groups.items()} == PUBLISHED_EVENTS
-    assert {label: km.n for label, km in by_arm.groups.items()} == {"Placebo": 86, "Xanomeline High Dose": 84, "Xanomeline Low Dose": 84}
+    assert {label: km.n for label, km in by_arm.groups.items()} == {
+        "Placebo": 86,
+        "Xanomeline High Dose": 84,
+        "Xanomeline Low Dose": 84,
+    }
 
 
 def test_curves_and_logrank_match_lifelines_directly(by_arm, pilot):
@@ -77,7 +87,9 @@ def test_curves_and_logrank_match_lifelines_directly(by_arm, pilot):
     for arm, km in by_arm.groups.items():
         rows = pilot["TRT01A"] == arm
         direct = KaplanMeierFitter().fit(pilot.loc[rows, "AVAL"], event[rows])
-        np.testing.assert_allclose(km.table["survival"], direct.survival_function_.iloc[:, 0].reindex(km.table["day"]).to_numpy())
+        np.testing.assert_allclose(
+            km.table["survival"], direct.survival_function_.iloc[:, 0].reindex(km.table["day"]).to_numpy()
+        )
         median = direct.median_survival_time_
         assert km.median_day == (median if np.isfinite(median) else None)
     test = multivariate_logrank_test(pilot["AVAL"], pilot["TRT01A"], event)

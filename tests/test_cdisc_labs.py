@@ -6,16 +6,16 @@ without its padding, test = PARAMCD, value = AVAL, unit from PARAM, limits A1LO/
 analysis harmonises them (cholesterol mmol/L -> mg/dL), so cholesterol figures are converted back
 to mmol/L for the comparison with the published table.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from cdisc_pilot import LAB_TESTS, PILOT, assert_lab_summary_rows
 
 from analysis.areas.labs import compute as labs
 from analysis.cohort.model import build_cohort, empty_table
-from cdisc_pilot import LAB_TESTS, PILOT, assert_lab_summary_rows
 
 LAB_COLUMNS = ["USUBJID", "PARAMCD", "PARAM", "AVISIT", "AVISITN", "ADY", "AVAL", "A1LO", "A1HI", "SAFFL", "AENTMTFL"]
 
@@ -43,25 +43,29 @@ def canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def pilot_cohort(adsl: pd.DataFrame, records: pd.DataFrame):
     safety = adsl[adsl["SAFFL"] == "Y"]
-    courses = pd.DataFrame({
-        "patient_id": safety["USUBJID"].to_numpy(),
-        "course_number": pd.array([1] * len(safety), dtype="Int64"),
-        "sex": safety["SEX"].to_numpy(),
-        "age": pd.array(safety["AGE"].astype(float), dtype="Float64"),
-        "end_day": pd.array(safety["TRTDUR"], dtype="Int64"),
-        "arm": safety["TRT01P"].to_numpy(),
-    })
-    lab_rows = pd.DataFrame({
-        "patient_id": records["USUBJID"].to_numpy(),
-        "course_number": pd.array([1] * len(records), dtype="Int64"),
-        "day": pd.array(records["ADY"], dtype="Int64"),
-        "visit": records["AVISIT"].str.strip().to_numpy(),
-        "test": records["PARAMCD"].to_numpy(),
-        "value": pd.array(records["AVAL"], dtype="Float64"),
-        "unit": records["PARAM"].str.extract(r"\(([^)]*)\)\s*$")[0].to_numpy(),
-        "lower_limit": pd.array(records["A1LO"], dtype="Float64"),
-        "upper_limit": pd.array(records["A1HI"], dtype="Float64"),
-    })
+    courses = pd.DataFrame(
+        {
+            "patient_id": safety["USUBJID"].to_numpy(),
+            "course_number": pd.array([1] * len(safety), dtype="Int64"),
+            "sex": safety["SEX"].to_numpy(),
+            "age": pd.array(safety["AGE"].astype(float), dtype="Float64"),
+            "end_day": pd.array(safety["TRTDUR"], dtype="Int64"),
+            "arm": safety["TRT01P"].to_numpy(),
+        }
+    )
+    lab_rows = pd.DataFrame(
+        {
+            "patient_id": records["USUBJID"].to_numpy(),
+            "course_number": pd.array([1] * len(records), dtype="Int64"),
+            "day": pd.array(records["ADY"], dtype="Int64"),
+            "visit": records["AVISIT"].str.strip().to_numpy(),
+            "test": records["PARAMCD"].to_numpy(),
+            "value": pd.array(records["AVAL"], dtype="Float64"),
+            "unit": records["PARAM"].str.extract(r"\(([^)]*)\)\s*$")[0].to_numpy(),
+            "lower_limit": pd.array(records["A1LO"], dtype="Float64"),
+            "upper_limit": pd.array(records["A1HI"], dtype="Float64"),
+        }
+    )
     tables = {"courses": canonical("courses", courses), "labs": canonical("labs", lab_rows)}
     return build_cohort(tables, source="CDISC pilot ADLBC")
 
@@ -70,7 +74,9 @@ def pilot_cohort(adsl: pd.DataFrame, records: pd.DataFrame):
 def summary_cohort(pilot):
     """Table 14-6.01's records: safety population, scheduled visits and the end-of-treatment value."""
     adsl, adlbc = pilot
-    chosen = (adlbc["SAFFL"] == "Y") & adlbc["AVISITN"].notna() & ((adlbc["AVISITN"] != 99) | (adlbc["AENTMTFL"] == "Y"))
+    chosen = (
+        (adlbc["SAFFL"] == "Y") & adlbc["AVISITN"].notna() & ((adlbc["AVISITN"] != 99) | (adlbc["AENTMTFL"] == "Y"))
+    )
     return pilot_cohort(adsl, adlbc[chosen])
 
 
@@ -126,7 +132,10 @@ def test_table_14_6_02_low_normal_high_counts_with_the_pilots_most_extreme_value
     for row in published.itertuples():
         code, _ = LAB_TESTS[row.param]
         ours = counts.loc[(code, row.arm)]
-        assert (ours["low"], ours["normal"], ours["high"]) == (row.low_n, row.normal_n, row.high_n), (row.param, row.arm)
+        assert (ours["low"], ours["normal"], ours["high"]) == (row.low_n, row.normal_n, row.high_n), (
+            row.param,
+            row.arm,
+        )
 
 
 def test_any_value_rule_agrees_for_cholesterol_and_counts_more_alt_highs(on_treatment_rows):

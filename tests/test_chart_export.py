@@ -1,11 +1,14 @@
 """Chart images: PNG and SVG bytes from kaleido with the system chromium, drawn offline, and a clear message without a browser."""
+
 import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.outputs import images
 
-needs_browser = pytest.mark.skipif(not images.export_available(), reason="no Chrome or Chromium on this machine (kaleido needs one)")
+needs_browser = pytest.mark.skipif(
+    not images.export_available(), reason="no Chrome or Chromium on this machine (kaleido needs one)"
+)
 
 
 def small_figure() -> go.Figure:
@@ -69,7 +72,10 @@ def test_show_chart_draws_the_chart_with_png_and_svg_buttons(monkeypatch):
     buttons = at.get("download_button")
     assert [b.proto.label for b in buttons] == ["PNG image", "SVG image"] * 2
     popovers = at.get("popover")
-    assert len(popovers) == 2 and [b.proto.label for b in popovers[0].get("download_button")] == ["PNG image", "SVG image"]
+    assert len(popovers) == 2 and [b.proto.label for b in popovers[0].get("download_button")] == [
+        "PNG image",
+        "SVG image",
+    ]
 
 
 def test_show_chart_without_a_browser_says_so_instead_of_offering_buttons(monkeypatch):

@@ -4,6 +4,7 @@ Every figure function takes `suppress_below`; these tests build each one on a sm
 plenty of small cells, look at every string a viewer can see (hover text, labels, axis ticks,
 titles, notes) and at the drawn values, and check that nothing changes without a threshold.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,29 +14,41 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from apptest import open_app, open_page
 
+from analysis.areas.charts import count_bars, histogram_bars
 from analysis.areas.claims import compute as claims
 from analysis.areas.claims import figures as claims_figures
 from analysis.areas.clearance import compute as clearance
+from analysis.areas.clearance import figures as cf
 from analysis.areas.labs import compute as labs
+from analysis.areas.labs import figures as lf
 from analysis.areas.overview import compute as overview
 from analysis.areas.overview import figures as overview_figures
 from analysis.areas.relapse import compute as relapse
-from analysis.areas.clearance import figures as cf
-from analysis.areas.labs import figures as lf
 from analysis.areas.relapse import figures as rf
 from analysis.areas.side_effects import compute as se
 from analysis.areas.side_effects import figures as sf
 from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort
-from analysis.areas.charts import count_bars, histogram_bars
-from analysis.stats.suppression import SUPPRESSED, bar_heights, count_label, count_labels, hidden_bars, hidden_cells, hidden_shares, numerator_labels, pooled
-from apptest import open_app, open_page
+from analysis.stats.suppression import (
+    SUPPRESSED,
+    bar_heights,
+    count_label,
+    count_labels,
+    hidden_bars,
+    hidden_cells,
+    hidden_shares,
+    numerator_labels,
+    pooled,
+)
 
 T = 5
 # "3 of 40", "2 courses", "n=4", "n = 1", "events 2": a small count written in a chart.
-SMALL_IN_TEXT = re.compile(r"(?<![\d.,\-+<])[1-4](?![\d.%x])\s*(of|courses?|episodes|results|rows|at risk|events|cleared|patients)\b"
-                           r"|n\s*=\s*[1-4](?![\d.,])|events [1-4]\b")
+SMALL_IN_TEXT = re.compile(
+    r"(?<![\d.,\-+<])[1-4](?![\d.%x])\s*(of|courses?|episodes|results|rows|at risk|events|cleared|patients)\b"
+    r"|n\s*=\s*[1-4](?![\d.,])|events [1-4]\b"
+)
 
 
 def visible_strings(fig: go.Figure) -> list[tuple[str, str]]:
@@ -63,7 +76,9 @@ def small_counts_shown(fig: go.Figure) -> list[tuple[str, str]]:
     """Strings showing a count from 1 to 4: a bare "3" given as hover data or a label, or "3 of 40", "n=3"."""
     hits = []
     for path, text in visible_strings(fig):
-        bare = re.fullmatch(r"[1-4]", text.strip()) and ("customdata" in path or re.search(r"\.(text|hovertext)(\[|$)", path))
+        bare = re.fullmatch(r"[1-4]", text.strip()) and (
+            "customdata" in path or re.search(r"\.(text|hovertext)(\[|$)", path)
+        )
         if bare or SMALL_IN_TEXT.search(text):
             hits.append((path, text))
     return hits
@@ -72,7 +87,9 @@ def small_counts_shown(fig: go.Figure) -> list[tuple[str, str]]:
 def marks_hidden(fig: go.Figure) -> bool:
     """Whether the figure says, somewhere, that it hid a count."""
     text = " ".join(t for _, t in visible_strings(fig))
-    return any(word in text for word in (f"<{T}", SUPPRESSED, "Not drawn", "not drawn", "not shown", "Hatched", "withheld"))
+    return any(
+        word in text for word in (f"<{T}", SUPPRESSED, "Not drawn", "not drawn", "not shown", "Hatched", "withheld")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,7 +103,14 @@ def test_counts_are_written_with_small_ones_as_under_the_threshold():
 
 
 def test_a_share_is_hidden_when_its_count_or_its_complement_or_its_total_is_small():
-    assert list(hidden_shares([3, 20, 18, 0, 2, 0], [40, 40, 20, 40, 3, 0], T)) == [True, False, True, False, True, False]
+    assert list(hidden_shares([3, 20, 18, 0, 2, 0], [40, 40, 20, 40, 3, 0], T)) == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
     assert not hidden_shares([3], [40], None).any()
     assert list(numerator_labels([3, 20, 18], [40, 40, 20], T)) == ["<5", "20", SUPPRESSED]
 
@@ -134,7 +158,12 @@ def test_clearance_by_month_leaves_gaps_where_a_count_is_small():
     assert "Not drawn: months 1, 3, 4" in fig.layout.title.text
     assert not small_counts_shown(fig)
     plain = cf.clearance_by_month_figure(by_month, settings)
-    assert list(plain.data[-1].y) == list(by_month["rate"]) and [row[0] for row in plain.data[-1].customdata] == ["3", "20", "18", "4"]
+    assert list(plain.data[-1].y) == list(by_month["rate"]) and [row[0] for row in plain.data[-1].customdata] == [
+        "3",
+        "20",
+        "18",
+        "4",
+    ]
 
 
 def test_histogram_bins_of_few_courses_are_hatched_at_the_threshold():
@@ -154,7 +183,9 @@ def test_category_bars_hide_the_small_one_and_its_share():
 
 
 def test_iga_stacks_keep_100_percent_with_hidden_grades_sharing_their_height():
-    iga = pd.DataFrame({"month": [1, 1, 1, 2, 2], "iga": [0, 1, 2, 1, 2], "courses": [2, 8, 10, 4, 1], "n": [20, 20, 20, 5, 5]})
+    iga = pd.DataFrame(
+        {"month": [1, 1, 1, 2, 2], "iga": [0, 1, 2, 1, 2], "courses": [2, 8, 10, 4, 1], "n": [20, 20, 20, 5, 5]}
+    )
     iga["share"] = iga["courses"] / iga["n"]
     fig = cf.iga_distribution_figure(iga, suppress_below=T)
     stacked = sum(np.nan_to_num(np.asarray(trace.y, dtype=float)) for trace in fig.data)
@@ -179,16 +210,31 @@ def test_a_kaplan_meier_curve_of_few_courses_is_left_out_and_small_numbers_at_ri
 def test_single_course_charts_are_not_drawn_for_an_audience(small):
     result = labs.analyse(small, labs.LabSettings())
     sample, total = labs.spaghetti_sample(result.data, "ALT")
-    for fig in (lf.edish_figure(result.edish, suppress_below=T), lf.spaghetti_figure(sample, total, "ALT", suppress_below=T)):
+    for fig in (
+        lf.edish_figure(result.edish, suppress_below=T),
+        lf.spaghetti_figure(sample, total, "ALT", suppress_below=T),
+    ):
         assert not fig.data and "Not shown in presenter mode" in fig.layout.annotations[0].text
     assert lf.edish_figure(result.edish).data and lf.spaghetti_figure(sample, total, "ALT").data
 
 
 def test_side_effects_of_few_courses_keep_their_row_without_a_point():
-    table = pd.DataFrame({"term": ["Cheilitis", "Alopecia"], "body_system": ["GI", "Skin"], "courses": [50, 2], "events": [55, 2],
-                          "at_risk": [80, 80], "recognised": [True, True], "rate": [50 / 80, 2 / 80], "ci_low": [0.5, 0.003],
-                          "ci_high": [0.7, 0.09], "interval": ["Wilson", "exact"], "band": ["very common", "common"],
-                          "ci_bands": ["very common", "uncommon to common"]})
+    table = pd.DataFrame(
+        {
+            "term": ["Cheilitis", "Alopecia"],
+            "body_system": ["GI", "Skin"],
+            "courses": [50, 2],
+            "events": [55, 2],
+            "at_risk": [80, 80],
+            "recognised": [True, True],
+            "rate": [50 / 80, 2 / 80],
+            "ci_low": [0.5, 0.003],
+            "ci_high": [0.7, 0.09],
+            "interval": ["Wilson", "exact"],
+            "band": ["very common", "common"],
+            "ci_bands": ["very common", "uncommon to common"],
+        }
+    )
     fig = sf.incidence_figure(table, se.SideEffectSettings(), suppress_below=T)
     drawn = [y for trace in fig.data if trace.mode == "markers" for y in trace.y]
     assert drawn == ["Cheilitis"]
@@ -198,8 +244,15 @@ def test_side_effects_of_few_courses_keep_their_row_without_a_point():
 
 
 def test_lab_grades_of_few_courses_are_named_not_drawn():
-    grades = pd.DataFrame({"test": ["ALT", "CK"], "courses": [57, 9], "grade_1_plus_n": [6, 3], "grade_2_plus_n": [0, 0],
-                           "grade_3_plus_n": [0, 0]})
+    grades = pd.DataFrame(
+        {
+            "test": ["ALT", "CK"],
+            "courses": [57, 9],
+            "grade_1_plus_n": [6, 3],
+            "grade_2_plus_n": [0, 0],
+            "grade_3_plus_n": [0, 0],
+        }
+    )
     for level in (1, 2, 3):
         grades[f"grade_{level}_plus"] = grades[f"grade_{level}_plus_n"] / grades["courses"]
     fig = lf.grade_figure(grades, suppress_below=T)
@@ -252,9 +305,12 @@ def figure_builders(cohort) -> dict:
         "onset": lambda **o: sf.onset_figure(se.onset_table(events, terms), terms, ae_settings, **o),
         "side effect grades": lambda **o: sf.grade_figure(se.worst_grade_table(events, terms), terms, ae_settings, **o),
         "resolution": lambda **o: sf.resolution_figure(se.resolution_table(events, terms[:8]), ae_settings, **o),
-        "side effects by group": lambda **o: sf.comparison_figure(se.comparison_table(events, "sex", None, "preferred_term"),
-                                                                  se.ANY_EFFECT, "Sex", ae_settings, **o),
-        "side effects per course": lambda **o: sf.events_per_course_figure(se.events_per_course(events), ae_settings, **o),
+        "side effects by group": lambda **o: sf.comparison_figure(
+            se.comparison_table(events, "sex", None, "preferred_term"), se.ANY_EFFECT, "Sex", ae_settings, **o
+        ),
+        "side effects per course": lambda **o: sf.events_per_course_figure(
+            se.events_per_course(events), ae_settings, **o
+        ),
         "relapse": lambda **o: rf.km_figure(overall, **o),
         "relapse by dose": lambda **o: rf.km_figure(by_dose, **o),
         "further course": lambda **o: rf.km_figure(second, complement=True, **o),
@@ -262,7 +318,9 @@ def figure_builders(cohort) -> dict:
         "further course literature": lambda **o: rf.literature_figure(second, **o),
         "new out of range": lambda **o: lf.new_abnormal_figure(lab_result.new_abnormal, **o),
         "ALT trend": lambda **o: lf.trend_figure(lab_result.trend, "ALT", lab_settings, **o),
-        "above the limit": lambda **o: lf.above_limit_figure(lab_result.trend, ["ALT", "AST", "TG", "TC"], lab_settings, **o),
+        "above the limit": lambda **o: lf.above_limit_figure(
+            lab_result.trend, ["ALT", "AST", "TG", "TC"], lab_settings, **o
+        ),
         "lab grades": lambda **o: lf.grade_figure(lab_result.grades, **o),
         "edish": lambda **o: lf.edish_figure(lab_result.edish, **o),
         "individual courses": lambda **o: lf.spaghetti_figure(sample, total, "ALT", **o),
@@ -336,10 +394,22 @@ def test_the_shared_report_charts_hold_no_count_under_5(small):
 
 
 # 30 uploaded courses at two sites; the North site has 15, one of them a man.
-COURSES = "patient_id,sex,age,site,end_day\n" + "\n".join(
-    f"P{i:03d},{'M' if i < 3 else 'F'},{18 + i % 20},{'North' if i % 2 else 'South'},{150 + i}" for i in range(30)) + "\n"
-VISITS = "patient_id,day,iga,inflammatory_lesions,noninflammatory_lesions\n" + "\n".join(
-    f"P{i:03d},{day},{iga},{lesions},{lesions}" for i in range(30) for day, iga, lesions in ((0, 3, 40), (60, 2, 20), (150, 1, 5))) + "\n"
+COURSES = (
+    "patient_id,sex,age,site,end_day\n"
+    + "\n".join(
+        f"P{i:03d},{'M' if i < 3 else 'F'},{18 + i % 20},{'North' if i % 2 else 'South'},{150 + i}" for i in range(30)
+    )
+    + "\n"
+)
+VISITS = (
+    "patient_id,day,iga,inflammatory_lesions,noninflammatory_lesions\n"
+    + "\n".join(
+        f"P{i:03d},{day},{iga},{lesions},{lesions}"
+        for i in range(30)
+        for day, iga, lesions in ((0, 3, 40), (60, 2, 20), (150, 1, 5))
+    )
+    + "\n"
+)
 FILES = (("courses.csv", COURSES.encode()), ("visits.csv", VISITS.encode()))
 
 

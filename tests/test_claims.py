@@ -1,5 +1,6 @@
 """The claims scorecard: the claims file, the verdict rules at their edges, each claim on a
 hand-made cohort whose answers are counted by hand, and the demo cohort's verdicts."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,14 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from analysis.areas.base import SummaryOptions
 from analysis.areas.claims import compute as claims
 from analysis.areas.claims import figures as claims_figures
 from analysis.areas.claims.compute import CONTRADICTED, DESCRIBED, INCONCLUSIVE, NOT_TESTABLE, SUPPORTED
-from analysis.cohort.model import build_cohort
 from analysis.areas.literature import references
+from analysis.cohort.model import build_cohort
 from analysis.schema import SPECS
 from analysis.stats.intervals import Estimate
-from analysis.areas.base import SummaryOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT.parent / "shared" / "seed" / "000_380f891f1733f353.txt"
@@ -47,9 +48,22 @@ IDS = [f"C{i:02d}" for i in range(1, 21)]
 # Pregnancy tests: courses 0-9 can become pregnant (5 treatment months each); 0-4 tested every
 #   month, 5-9 only before the first dose.                                       C19 = 30/50 months
 N = 40
-EXPECTED = {"C01": (25, 40), "C02": (30, 40), "C03": (35, 40), "C04": (10, 40), "C05": (30, 35), "C10": (34, 39),
-            "C11": (1, 40), "C12": (1, 40), "C13": (4, 40), "C14": (10, 40), "C15": (20, 20), "C16": (30, 30), "C18": (40, 40),
-            "C19": (30, 50)}
+EXPECTED = {
+    "C01": (25, 40),
+    "C02": (30, 40),
+    "C03": (35, 40),
+    "C04": (10, 40),
+    "C05": (30, 35),
+    "C10": (34, 39),
+    "C11": (1, 40),
+    "C12": (1, 40),
+    "C13": (4, 40),
+    "C14": (10, 40),
+    "C15": (20, 20),
+    "C16": (30, 30),
+    "C18": (40, 40),
+    "C19": (30, 50),
+}
 KAPLAN_MEIER = {"C06": 28 / 40, "C07": 8 / 40, "C08": 4 / 40, "C17": 30 / 40}
 
 
@@ -74,17 +88,32 @@ def typed(name: str, columns: dict) -> pd.DataFrame:
 def hand_tables(n: int = N) -> dict[str, pd.DataFrame]:
     ids = [f"P{i:02d}" for i in range(n)]
     end = [149 if i < 30 else 199 for i in range(n)]
-    courses = typed("courses", {
-        "patient_id": ids, "course_number": [1] * n, "sex": ["F" if i < 20 else "M" for i in range(n)],
-        "age": [25.0 if i < 20 else 16.0 for i in range(n)], "weight_kg": [60.0] * n, "site": ["North"] * n,
-        "prior_treatments": ["oral_antibiotic;topical_retinoid" if i < 30 else "topical_retinoid" for i in range(n)],
-        "end_day": end, "end_reason": ["adverse_event" if i >= 35 else "completed" for i in range(n)],
-        "followup_end_day": [e + 800 for e in end],
-        "relapse_day": [e + 100 if i < 8 else e + 500 if i < 12 else None for i, e in enumerate(end)],
-        "retreat_day": [e + 300 if i < 4 else None for i, e in enumerate(end)],
-        "can_become_pregnant": ["yes" if i < 10 else "no" for i in range(n)],
-    })
-    return {"courses": courses, "visits": hand_visits(ids, end), "adverse_events": hand_events(ids, end), "labs": hand_labs(ids)}
+    courses = typed(
+        "courses",
+        {
+            "patient_id": ids,
+            "course_number": [1] * n,
+            "sex": ["F" if i < 20 else "M" for i in range(n)],
+            "age": [25.0 if i < 20 else 16.0 for i in range(n)],
+            "weight_kg": [60.0] * n,
+            "site": ["North"] * n,
+            "prior_treatments": [
+                "oral_antibiotic;topical_retinoid" if i < 30 else "topical_retinoid" for i in range(n)
+            ],
+            "end_day": end,
+            "end_reason": ["adverse_event" if i >= 35 else "completed" for i in range(n)],
+            "followup_end_day": [e + 800 for e in end],
+            "relapse_day": [e + 100 if i < 8 else e + 500 if i < 12 else None for i, e in enumerate(end)],
+            "retreat_day": [e + 300 if i < 4 else None for i, e in enumerate(end)],
+            "can_become_pregnant": ["yes" if i < 10 else "no" for i in range(n)],
+        },
+    )
+    return {
+        "courses": courses,
+        "visits": hand_visits(ids, end),
+        "adverse_events": hand_events(ids, end),
+        "labs": hand_labs(ids),
+    }
 
 
 def hand_visits(ids: list[str], end: list[int]) -> pd.DataFrame:
@@ -96,9 +125,18 @@ def hand_visits(ids: list[str], end: list[int]) -> pd.DataFrame:
         lesions = 2 if i < 25 else 10
         rows.append((patient, last, 1 if i < 30 else 3, lesions, lesions))
     patient, day, iga, inflammatory, comedones = zip(*rows)
-    return typed("visits", {"patient_id": list(patient), "course_number": [1] * len(rows), "day": list(day), "iga": list(iga),
-                            "inflammatory_lesions": list(inflammatory), "noninflammatory_lesions": list(comedones),
-                            "nodules": [0] * len(rows)})
+    return typed(
+        "visits",
+        {
+            "patient_id": list(patient),
+            "course_number": [1] * len(rows),
+            "day": list(day),
+            "iga": list(iga),
+            "inflammatory_lesions": list(inflammatory),
+            "noninflammatory_lesions": list(comedones),
+            "nodules": [0] * len(rows),
+        },
+    )
 
 
 def hand_events(ids: list[str], end: list[int]) -> pd.DataFrame:
@@ -115,22 +153,44 @@ def hand_events(ids: list[str], end: list[int]) -> pd.DataFrame:
         if i == 1:
             rows.append((patient, "depression", 50))
     patient, term, resolved = zip(*rows)
-    return typed("adverse_events", {"patient_id": list(patient), "course_number": [1] * len(rows), "term": list(term),
-                                    "onset_day": [10] * len(rows), "resolved_day": list(resolved)})
+    return typed(
+        "adverse_events",
+        {
+            "patient_id": list(patient),
+            "course_number": [1] * len(rows),
+            "term": list(term),
+            "onset_day": [10] * len(rows),
+            "resolved_day": list(resolved),
+        },
+    )
 
 
 def hand_labs(ids: list[str]) -> pd.DataFrame:
     rows = []
     for i, patient in enumerate(ids):
-        rows += [(patient, -5, "ALT", 20.0, "U/L"), (patient, 60, "ALT", 60.0 if i < 4 else 25.0, "U/L"),
-                 (patient, -5, "TC", 150.0, "mg/dL"), (patient, 60, "TC", 250.0 if i < 10 else 160.0, "mg/dL"),
-                 (patient, -5, "TG", 100.0, "mg/dL"), (patient, 60, "TG", 200.0 if i < 20 else 110.0, "mg/dL")]
+        rows += [
+            (patient, -5, "ALT", 20.0, "U/L"),
+            (patient, 60, "ALT", 60.0 if i < 4 else 25.0, "U/L"),
+            (patient, -5, "TC", 150.0, "mg/dL"),
+            (patient, 60, "TC", 250.0 if i < 10 else 160.0, "mg/dL"),
+            (patient, -5, "TG", 100.0, "mg/dL"),
+            (patient, 60, "TG", 200.0 if i < 20 else 110.0, "mg/dL"),
+        ]
         if i < 10:
             days = (-3, 30, 61, 91, 122) if i < 5 else (-3,)
             rows += [(patient, day, "HCG", 1.0, "mIU/mL") for day in days]
     patient, day, test, value, unit = zip(*rows)
-    return typed("labs", {"patient_id": list(patient), "course_number": [1] * len(rows), "day": list(day), "test": list(test),
-                          "value": list(value), "unit": list(unit)})
+    return typed(
+        "labs",
+        {
+            "patient_id": list(patient),
+            "course_number": [1] * len(rows),
+            "day": list(day),
+            "test": list(test),
+            "value": list(value),
+            "unit": list(unit),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -196,9 +256,24 @@ def test_quote_stands_under_its_section(article, claim_id):
 
 def test_thresholds_and_directions_follow_the_product_spec():
     specs = claims.claim_specs()
-    expected = {"C01": (">", 0.5), "C02": (">", 0.5), "C03": (">", 0.5), "C05": (">", 0.5), "C06": (">", 0.5), "C07": ("<", 0.10),
-                "C08": ("<", 0.20), "C09": (">=", 0.01), "C10": (">", 0.5), "C11": ("<", 0.001), "C12": ("<", 0.0001),
-                "C13": ("<", 0.001), "C14": ("<", 0.001), "C15": (">", 0.5), "C16": (">", 0.5), "C17": (">", 0.5)}
+    expected = {
+        "C01": (">", 0.5),
+        "C02": (">", 0.5),
+        "C03": (">", 0.5),
+        "C05": (">", 0.5),
+        "C06": (">", 0.5),
+        "C07": ("<", 0.10),
+        "C08": ("<", 0.20),
+        "C09": (">=", 0.01),
+        "C10": (">", 0.5),
+        "C11": ("<", 0.001),
+        "C12": ("<", 0.0001),
+        "C13": ("<", 0.001),
+        "C14": ("<", 0.001),
+        "C15": (">", 0.5),
+        "C16": (">", 0.5),
+        "C17": (">", 0.5),
+    }
     for claim_id, (direction, threshold) in expected.items():
         assert (specs[claim_id].direction, specs[claim_id].threshold) == (direction, threshold), claim_id
     assert {i for i, s in specs.items() if s.direction == "described"} == {"C04", "C18", "C19", "C20"}
@@ -206,7 +281,14 @@ def test_thresholds_and_directions_follow_the_product_spec():
 
 
 def test_literature_settings_and_pages_are_known():
-    known_pages = {"views/clearance.py", "views/side_effects.py", "views/relapse.py", "views/labs.py", "views/overview.py", "views/data.py"}
+    known_pages = {
+        "views/clearance.py",
+        "views/side_effects.py",
+        "views/relapse.py",
+        "views/labs.py",
+        "views/overview.py",
+        "views/data.py",
+    }
     for spec in claims.claim_specs().values():
         assert set(spec.literature) <= set(references()), spec.id
         assert spec.compare is None or spec.compare in spec.literature
@@ -218,7 +300,10 @@ def test_literature_settings_and_pages_are_known():
 
 def test_published_figures_read_in_a_few_words_and_a_change_is_not_shown_as_a_negative_share():
     assert claims.literature_short(("end_of_course_iga01",)) == "87% (Patel, Baquerizo Nole, Fleischer 2021)"
-    assert claims.literature_short(("end_of_course_iga01", "relapse_any")) == "87% (Patel, Baquerizo Nole, Fleischer 2021) and 1 more"
+    assert (
+        claims.literature_short(("end_of_course_iga01", "relapse_any"))
+        == "87% (Patel, Baquerizo Nole, Fleischer 2021) and 1 more"
+    )
     assert claims.literature_short(("lesion_reduction_week20",)) == "93% fewer lesions at week 20 (Tan et al. 2014)"
     for ref in references().values():
         assert ref.short or ref.unit != "share" or 0 <= ref.value <= 1, ref.key
@@ -228,32 +313,41 @@ def test_published_figures_read_in_a_few_words_and_a_change_is_not_shown_as_a_ne
 # Verdict rules at their edges
 
 
-@pytest.mark.parametrize("low, high, expected", [
-    (0.51, 0.60, SUPPORTED),
-    (0.50, 0.60, INCONCLUSIVE),  # touching "> 50%" from above: 50% itself is not "more than half"
-    (0.40, 0.50, CONTRADICTED),  # touching from below: no value in the CI is above 50%
-    (0.45, 0.55, INCONCLUSIVE),
-    (0.30, 0.40, CONTRADICTED),
-])
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [
+        (0.51, 0.60, SUPPORTED),
+        (0.50, 0.60, INCONCLUSIVE),  # touching "> 50%" from above: 50% itself is not "more than half"
+        (0.40, 0.50, CONTRADICTED),  # touching from below: no value in the CI is above 50%
+        (0.45, 0.55, INCONCLUSIVE),
+        (0.30, 0.40, CONTRADICTED),
+    ],
+)
 def test_more_than(low, high, expected):
     assert claims.decide(low, high, 100, 0.5, ">", 20) == expected
 
 
-@pytest.mark.parametrize("low, high, expected", [
-    (0.01, 0.03, SUPPORTED),  # ">= 1 in 100": a CI starting exactly at 1% is "common"
-    (0.005, 0.01, INCONCLUSIVE),
-    (0.002, 0.0099, CONTRADICTED),
-])
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [
+        (0.01, 0.03, SUPPORTED),  # ">= 1 in 100": a CI starting exactly at 1% is "common"
+        (0.005, 0.01, INCONCLUSIVE),
+        (0.002, 0.0099, CONTRADICTED),
+    ],
+)
 def test_at_least(low, high, expected):
     assert claims.decide(low, high, 100, 0.01, ">=", 20) == expected
 
 
-@pytest.mark.parametrize("low, high, expected", [
-    (0.05, 0.099, SUPPORTED),
-    (0.05, 0.10, INCONCLUSIVE),  # touching "< 10%" from below
-    (0.10, 0.20, CONTRADICTED),  # touching from above
-    (0.12, 0.20, CONTRADICTED),
-])
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [
+        (0.05, 0.099, SUPPORTED),
+        (0.05, 0.10, INCONCLUSIVE),  # touching "< 10%" from below
+        (0.10, 0.20, CONTRADICTED),  # touching from above
+        (0.12, 0.20, CONTRADICTED),
+    ],
+)
 def test_less_than(low, high, expected):
     assert claims.decide(low, high, 100, 0.10, "<", 20) == expected
 
@@ -291,10 +385,27 @@ def test_zero_events_the_one_sided_bound_decides():
 
 @pytest.mark.parametrize("n, expected", [(2000, INCONCLUSIVE), (3100, SUPPORTED)])
 def test_no_vision_disorder_on_a_cohort(n, expected):
-    tables = {"courses": typed("courses", {"patient_id": [f"Q{i}" for i in range(n)], "course_number": [1] * n, "sex": ["F"] * n,
-                                           "age": [20.0] * n, "end_day": [150] * n}),
-              "adverse_events": typed("adverse_events", {"patient_id": ["Q0", "Q1"], "course_number": [1, 1],
-                                                         "term": ["dry lips", "dry lips"], "onset_day": [5, 5]})}
+    tables = {
+        "courses": typed(
+            "courses",
+            {
+                "patient_id": [f"Q{i}" for i in range(n)],
+                "course_number": [1] * n,
+                "sex": ["F"] * n,
+                "age": [20.0] * n,
+                "end_day": [150] * n,
+            },
+        ),
+        "adverse_events": typed(
+            "adverse_events",
+            {
+                "patient_id": ["Q0", "Q1"],
+                "course_number": [1, 1],
+                "term": ["dry lips", "dry lips"],
+                "onset_day": [5, 5],
+            },
+        ),
+    }
     result = claims.evaluate_claims(build_cohort(tables, source="rare"), ids=["C11"])[0]
     assert result.verdict == expected
     assert result.estimate == 0 and result.ci_low == 0
@@ -331,12 +442,25 @@ def test_hand_verdicts(hand_results):
     verdicts = {claim_id: result.verdict for claim_id, result in hand_results.items()}
     assert verdicts == {
         "C01": INCONCLUSIVE,  # 25/40 = 62.5%, Wilson 47-76%
-        "C02": SUPPORTED, "C03": SUPPORTED, "C04": DESCRIBED, "C05": SUPPORTED, "C06": SUPPORTED,
+        "C02": SUPPORTED,
+        "C03": SUPPORTED,
+        "C04": DESCRIBED,
+        "C05": SUPPORTED,
+        "C06": SUPPORTED,
         "C07": CONTRADICTED,  # 8/40 relapsed within a year, log-log CI 11-36%
         "C08": INCONCLUSIVE,  # 4/40 second courses, CI 4-24% straddles 20%
         "C09": INCONCLUSIVE,  # hair thinning 0/40 and myalgia 2/40 cannot show >= 1 in 100
-        "C10": SUPPORTED, "C11": CONTRADICTED, "C12": CONTRADICTED, "C13": CONTRADICTED, "C14": CONTRADICTED,
-        "C15": SUPPORTED, "C16": SUPPORTED, "C17": SUPPORTED, "C18": DESCRIBED, "C19": DESCRIBED, "C20": NOT_TESTABLE,
+        "C10": SUPPORTED,
+        "C11": CONTRADICTED,
+        "C12": CONTRADICTED,
+        "C13": CONTRADICTED,
+        "C14": CONTRADICTED,
+        "C15": SUPPORTED,
+        "C16": SUPPORTED,
+        "C17": SUPPORTED,
+        "C18": DESCRIBED,
+        "C19": DESCRIBED,
+        "C20": NOT_TESTABLE,
     }
 
 
@@ -347,11 +471,19 @@ def test_claims_agree_with_the_areas_own_functions(hand, hand_results):
     from analysis.areas.side_effects import compute as side_effects
 
     same = {
-        "C02": clearance.first_course_iga01_at_end(hand), "C03": clearance.improvement_by_month_2_3(hand),
-        "C04": clearance.flare_share(hand), "C07": relapse.relapse_probability_at(hand, 1), "C06": relapse.relapse_free_at(hand, 2),
-        "C08": relapse.second_course_probability_at(hand, 2), "C10": side_effects.resolved_within(hand, 90),
-        "C11": side_effects.vision_incidence(hand), "C12": side_effects.mood_incidence(hand), "C13": labs.new_abnormal(hand, ("ALT", "AST")),
-        "C14": labs.new_abnormal(hand, ("TC",)), "C17": clearance.cleared_by_month(hand, 6), "C18": labs.monitoring_compliance(hand),
+        "C02": clearance.first_course_iga01_at_end(hand),
+        "C03": clearance.improvement_by_month_2_3(hand),
+        "C04": clearance.flare_share(hand),
+        "C07": relapse.relapse_probability_at(hand, 1),
+        "C06": relapse.relapse_free_at(hand, 2),
+        "C08": relapse.second_course_probability_at(hand, 2),
+        "C10": side_effects.resolved_within(hand, 90),
+        "C11": side_effects.vision_incidence(hand),
+        "C12": side_effects.mood_incidence(hand),
+        "C13": labs.new_abnormal(hand, ("ALT", "AST")),
+        "C14": labs.new_abnormal(hand, ("TC",)),
+        "C17": clearance.cleared_by_month(hand, 6),
+        "C18": labs.monitoring_compliance(hand),
         "C19": labs.pregnancy_test_compliance(hand),
     }
     for claim_id, estimate in same.items():
@@ -363,8 +495,13 @@ def test_claims_agree_with_the_areas_own_functions(hand, hand_results):
 def test_named_side_effects_are_judged_each(hand_results):
     parts = {part.label: part for part in hand_results["C09"].parts}
     counts = {label: (part.numerator, part.n) for label, part in parts.items()}
-    assert counts == {"Dry lips and skin": (30, 40), "Chapped lips": (30, 40), "Nose dryness or mild nosebleeds": (5, 40),
-                      "Mild muscle or joint pain": (2, 40), "Temporary hair thinning": (0, 40)}
+    assert counts == {
+        "Dry lips and skin": (30, 40),
+        "Chapped lips": (30, 40),
+        "Nose dryness or mild nosebleeds": (5, 40),
+        "Mild muscle or joint pain": (2, 40),
+        "Temporary hair thinning": (0, 40),
+    }
     assert parts["Chapped lips"].verdict == SUPPORTED
     assert parts["Temporary hair thinning"].verdict == INCONCLUSIVE
     assert hand_results["C09"].estimate == 0  # the least frequent item is shown
@@ -384,8 +521,10 @@ def test_related_figures(hand_results):
 
 def test_explanation_is_one_plain_sentence(hand_results):
     text = hand_results["C02"].explanation
-    assert text == ("75% of 40 first courses ended at IGA 0/1 (clear or almost clear) (95% CI 60-86%); "
-                    "the article says most (> 50%): supported.")
+    assert text == (
+        "75% of 40 first courses ended at IGA 0/1 (clear or almost clear) (95% CI 60-86%); "
+        "the article says most (> 50%): supported."
+    )
     assert hand_results["C01"].explanation.endswith("inconclusive, the interval includes the threshold.")
     assert hand_results["C04"].explanation.endswith("described, not tested.")
     assert hand_results["C20"].explanation.startswith("Not testable: needs a scar score")
@@ -413,7 +552,9 @@ def test_changing_a_threshold_changes_the_verdict(hand):
 def test_minimum_n_makes_a_verdict_inconclusive(hand):
     result = claims.evaluate_claims(hand, {"claims.min_n": 41}, ids=["C02"])[0]
     assert result.verdict == INCONCLUSIVE and "only 40 first courses were counted" in result.explanation
-    assert claims.evaluate_claims(hand, {"claims.min_n": 41, "claims.C02.min_n": 40}, ids=["C02"])[0].verdict == SUPPORTED
+    assert (
+        claims.evaluate_claims(hand, {"claims.min_n": 41, "claims.C02.min_n": 40}, ids=["C02"])[0].verdict == SUPPORTED
+    )
 
 
 def test_definition_settings_reach_the_claim(hand):
@@ -426,14 +567,17 @@ def test_definition_settings_reach_the_claim(hand):
     assert lenient.estimate == 1.0
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"claims.C99.threshold": 0.5}, "Unknown claim"),
-    ({"claims.C01.threshold": "most"}, "must be a share"),
-    ({"claims.C01.threshold": 1.5}, "between 0 and 1"),
-    ({"claims.C04.threshold": 0.5}, "described"),
-    ({"claims.min_n": 0}, "at least 1"),
-    ({"clearance.missing": "sometimes"}, "missing-visit rule"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"claims.C99.threshold": 0.5}, "Unknown claim"),
+        ({"claims.C01.threshold": "most"}, "must be a share"),
+        ({"claims.C01.threshold": 1.5}, "between 0 and 1"),
+        ({"claims.C04.threshold": 0.5}, "described"),
+        ({"claims.min_n": 0}, "at least 1"),
+        ({"clearance.missing": "sometimes"}, "missing-visit rule"),
+    ],
+)
 def test_bad_settings_are_refused(hand, settings, message):
     with pytest.raises(ValueError, match=message):
         claims.evaluate_claims(hand, settings)
@@ -503,8 +647,27 @@ def test_sensitivity_follows_the_chosen_settings(hand):
 def test_json_keys_are_pinned(hand):
     rows = claims.summary_section(hand, SummaryOptions())
     assert [row["id"] for row in rows] == IDS
-    assert claims.JSON_KEYS == ("id", "quote", "verdict", "estimate", "ci_low", "ci_high", "n", "threshold", "direction", "method",
-                                "explanation", "label", "definition", "literature", "reason", "page", "min_n", "related", "parts")
+    assert claims.JSON_KEYS == (
+        "id",
+        "quote",
+        "verdict",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "n",
+        "threshold",
+        "direction",
+        "method",
+        "explanation",
+        "label",
+        "definition",
+        "literature",
+        "reason",
+        "page",
+        "min_n",
+        "related",
+        "parts",
+    )
     for row in rows:
         assert tuple(row) == claims.JSON_KEYS
         assert row["verdict"] in claims.VERDICTS
@@ -528,8 +691,14 @@ def test_json_by_group(hand):
 def test_scorecard_table_has_a_row_per_claim_and_item(hand_results):
     table = claims.scorecard_table(list(hand_results.values()))
     assert len(table) == 20 + 5
-    assert list(table.loc[table["id"] == "C09", "item"]) == ["", "Dry lips and skin", "Chapped lips", "Nose dryness or mild nosebleeds",
-                                                             "Mild muscle or joint pain", "Temporary hair thinning"]
+    assert list(table.loc[table["id"] == "C09", "item"]) == [
+        "",
+        "Dry lips and skin",
+        "Chapped lips",
+        "Nose dryness or mild nosebleeds",
+        "Mild muscle or joint pain",
+        "Temporary hair thinning",
+    ]
 
 
 def test_chart_shows_every_claim_against_its_threshold(hand_results):
@@ -537,7 +706,14 @@ def test_chart_shows_every_claim_against_its_threshold(hand_results):
     labels = {label for trace in fig.data for label in (() if trace.y is None else list(trace.y))}
     assert all(any(label.startswith(claim_id) for label in labels) for claim_id in IDS)
     names = {trace.name for trace in fig.data}
-    assert {"Supported", "Contradicted", "Inconclusive", "Described", "Article's threshold", "Published figure"} <= names
+    assert {
+        "Supported",
+        "Contradicted",
+        "Inconclusive",
+        "Described",
+        "Article's threshold",
+        "Published figure",
+    } <= names
     assert fig.layout.xaxis2.type == "log"  # rare-event claims share a log scale
     rare = [t for t in fig.data if t.xaxis == "x2" and t.mode == "markers" and t.name == "Contradicted"]
     assert rare and min(rare[0].x) > 0
@@ -545,7 +721,12 @@ def test_chart_shows_every_claim_against_its_threshold(hand_results):
 
 def test_percent_and_threshold_wording():
     assert [claims.percent(v) for v in (0.62, 0.027, 0.0075, 0.00012, 0)] == ["62%", "2.7%", "0.75%", "0.012%", "0%"]
-    assert [claims.threshold_text(v) for v in (0.5, 0.01, 0.001, 0.0001)] == ["50%", "1 in 100", "1 in 1,000", "1 in 10,000"]
+    assert [claims.threshold_text(v) for v in (0.5, 0.01, 0.001, 0.0001)] == [
+        "50%",
+        "1 in 100",
+        "1 in 1,000",
+        "1 in 10,000",
+    ]
     assert claims.parse_share("1/1,000", "k") == 0.001 and claims.parse_share("60%", "k") == 0.6
 
 
@@ -580,7 +761,10 @@ def test_demo_verdicts_follow_the_generating_parameters(demo_results):
     assert verdict["C01"] == verdict["C02"] == verdict["C17"] == SUPPORTED
     # Liver enzymes rise in 11% (ALT, AST), cholesterol in 31% of normal-baseline courses: not "rare".
     assert verdict["C13"] == verdict["C14"] == CONTRADICTED
-    assert demo_results["C14"].ci_low <= PARAMETERS["new_abnormal_tc"] + 0.03 and demo_results["C14"].ci_high >= PARAMETERS["new_abnormal_tc"] - 0.03
+    assert (
+        demo_results["C14"].ci_low <= PARAMETERS["new_abnormal_tc"] + 0.03
+        and demo_results["C14"].ci_high >= PARAMETERS["new_abnormal_tc"] - 0.03
+    )
     assert demo_results["C13"].estimate >= PARAMETERS["new_abnormal_alt"] - 0.02
     # Cheilitis ~78% and every named effect at least "common".
     assert verdict["C09"] == SUPPORTED

@@ -11,6 +11,7 @@ different, hand-countable answer. Months are round(day / 30.4375).
     E      none  day 0: IGA 2, 30             45: 1, 30
     F       180  day 0: IGA 3, 20             91: 1, 2 (last visit, long before the end)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,13 +24,13 @@ from lifelines import KaplanMeierFitter
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from analysis.cohort import grouping
+from analysis.areas.base import SummaryOptions
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.clearance import figures as clearance_figures
 from analysis.areas.clearance.compute import ClearanceSettings
-from analysis.cohort.model import build_cohort, empty_table
-from analysis.areas.base import SummaryOptions
 from analysis.areas.clearance.declaration import AREA
+from analysis.cohort import grouping
+from analysis.cohort.model import build_cohort, empty_table
 
 COURSES = [
     # patient, sex, age, end_day, baseline_iga (given), prior_treatments, end_reason
@@ -42,12 +43,23 @@ COURSES = [
 ]
 VISITS = [
     # patient, day, iga, inflammatory, total
-    ("A", 0, 4, 30, 50), ("A", 30, 3, 33, 55), ("A", 61, 2, 15, 25), ("A", 122, 1, 5, 10), ("A", 150, 0, 1, 2),
-    ("B", -7, 3, 20, 40), ("B", 31, 3, 20, 40), ("B", 60, 2, 15, 30), ("B", 70, 1, 10, 20), ("B", 92, None, 2, 4),
+    ("A", 0, 4, 30, 50),
+    ("A", 30, 3, 33, 55),
+    ("A", 61, 2, 15, 25),
+    ("A", 122, 1, 5, 10),
+    ("A", 150, 0, 1, 2),
+    ("B", -7, 3, 20, 40),
+    ("B", 31, 3, 20, 40),
+    ("B", 60, 2, 15, 30),
+    ("B", 70, 1, 10, 20),
+    ("B", 92, None, 2, 4),
     ("B", 120, 2, 6, 12),
-    ("C", 30, 1, 5, 10), ("C", 90, 0, 2, 5),
-    ("E", 0, 2, 10, 30), ("E", 45, 1, 10, 30),
-    ("F", 0, 3, 10, 20), ("F", 91, 1, 10, 2),
+    ("C", 30, 1, 5, 10),
+    ("C", 90, 0, 2, 5),
+    ("E", 0, 2, 10, 30),
+    ("E", 45, 1, 10, 30),
+    ("F", 0, 3, 10, 20),
+    ("F", 91, 1, 10, 2),
 ]
 
 
@@ -61,15 +73,30 @@ def _typed(name: str, rows: dict) -> pd.DataFrame:
 
 
 def hand_cohort():
-    courses = _typed("courses", {
-        "patient_id": [c[0] for c in COURSES], "course_number": [1] * 6, "sex": [c[1] for c in COURSES],
-        "age": [c[2] for c in COURSES], "end_day": [c[3] for c in COURSES], "baseline_iga": [c[4] for c in COURSES],
-        "prior_treatments": [c[5] for c in COURSES], "end_reason": [c[6] for c in COURSES],
-    })
-    visits = _typed("visits", {
-        "patient_id": [v[0] for v in VISITS], "course_number": [1] * len(VISITS), "day": [v[1] for v in VISITS],
-        "iga": [v[2] for v in VISITS], "inflammatory_lesions": [v[3] for v in VISITS], "total_lesions": [v[4] for v in VISITS],
-    })
+    courses = _typed(
+        "courses",
+        {
+            "patient_id": [c[0] for c in COURSES],
+            "course_number": [1] * 6,
+            "sex": [c[1] for c in COURSES],
+            "age": [c[2] for c in COURSES],
+            "end_day": [c[3] for c in COURSES],
+            "baseline_iga": [c[4] for c in COURSES],
+            "prior_treatments": [c[5] for c in COURSES],
+            "end_reason": [c[6] for c in COURSES],
+        },
+    )
+    visits = _typed(
+        "visits",
+        {
+            "patient_id": [v[0] for v in VISITS],
+            "course_number": [1] * len(VISITS),
+            "day": [v[1] for v in VISITS],
+            "iga": [v[2] for v in VISITS],
+            "inflammatory_lesions": [v[3] for v in VISITS],
+            "total_lesions": [v[4] for v in VISITS],
+        },
+    )
     return build_cohort({"courses": courses, "visits": visits}, source="hand")
 
 
@@ -99,16 +126,25 @@ EXPECTED_BY_MONTH = {
 
 # (cleared, counted) at the end of course.
 EXPECTED_END = {
-    ("iga01", "observed"): (2, 3), ("iga01", "locf"): (3, 4), ("iga01", "nri"): (2, 5),
-    ("iga_success", "observed"): (2, 3), ("iga_success", "locf"): (3, 4), ("iga_success", "nri"): (2, 4),
-    ("lesion_reduction", "observed"): (1, 2), ("lesion_reduction", "locf"): (2, 3), ("lesion_reduction", "nri"): (1, 3),
+    ("iga01", "observed"): (2, 3),
+    ("iga01", "locf"): (3, 4),
+    ("iga01", "nri"): (2, 5),
+    ("iga_success", "observed"): (2, 3),
+    ("iga_success", "locf"): (3, 4),
+    ("iga_success", "nri"): (2, 4),
+    ("lesion_reduction", "observed"): (1, 2),
+    ("lesion_reduction", "locf"): (2, 3),
+    ("lesion_reduction", "nri"): (1, 3),
 }
 
 
 @pytest.mark.parametrize("definition, missing", sorted(EXPECTED_BY_MONTH))
 def test_clearance_by_month_matches_hand_count(cohort, definition, missing):
     table = clearance.clearance_by_month(cohort, ClearanceSettings(definition=definition, missing=missing))
-    assert list(table[["month", "n", "cleared"]].itertuples(index=False, name=None)) == EXPECTED_BY_MONTH[(definition, missing)]
+    assert (
+        list(table[["month", "n", "cleared"]].itertuples(index=False, name=None))
+        == EXPECTED_BY_MONTH[(definition, missing)]
+    )
 
 
 @pytest.mark.parametrize("definition, missing", sorted(EXPECTED_END))
@@ -120,8 +156,14 @@ def test_end_of_course_matches_hand_count(cohort, definition, missing):
 def test_end_of_course_names_why_courses_were_left_out(cohort):
     table = clearance.end_of_course_table(cohort, ClearanceSettings(definition="lesion_reduction"))
     reasons = dict(zip("ABCDEF", table["reason"]))
-    assert reasons == {"A": "", "B": "", "C": "no baseline", "D": "no baseline", "E": "end of course unknown",
-                       "F": "not assessed near the end of course"}
+    assert reasons == {
+        "A": "",
+        "B": "",
+        "C": "no baseline",
+        "D": "no baseline",
+        "E": "end of course unknown",
+        "F": "not assessed near the end of course",
+    }
 
 
 def test_the_last_assessment_of_a_month_counts(cohort):
@@ -149,18 +191,36 @@ def test_exact_80_percent_reduction_counts_as_clear(cohort):
 
 
 def test_courses_without_baseline_or_visits_are_counted(cohort):
-    quality = clearance.data_quality(cohort, ClearanceSettings(definition="lesion_reduction")).set_index("what")["count"]
+    quality = clearance.data_quality(cohort, ClearanceSettings(definition="lesion_reduction")).set_index("what")[
+        "count"
+    ]
     assert quality["Courses"] == 6
     assert quality["Courses without any visit"] == 1  # D
     assert quality["Courses without a baseline for this definition"] == 2  # C (no baseline visit), D
     assert quality["Courses without an end day"] == 1  # E
-    assert clearance.data_quality(cohort).set_index("what")["count"]["Courses without a baseline for this definition"] == 0
+    assert (
+        clearance.data_quality(cohort).set_index("what")["count"]["Courses without a baseline for this definition"] == 0
+    )
 
 
 def test_judgeable_courses_per_definition(cohort):
     assert clearance.judgeable(cohort, ClearanceSettings(definition="iga01")).tolist() == [True] * 6
-    assert clearance.judgeable(cohort, ClearanceSettings(definition="iga_success")).tolist() == [True, True, True, False, True, True]
-    assert clearance.judgeable(cohort, ClearanceSettings(definition="lesion_reduction")).tolist() == [True, True, False, False, True, True]
+    assert clearance.judgeable(cohort, ClearanceSettings(definition="iga_success")).tolist() == [
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert clearance.judgeable(cohort, ClearanceSettings(definition="lesion_reduction")).tolist() == [
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_last_month_is_the_later_of_last_dose_and_last_visit(cohort):
@@ -176,7 +236,11 @@ def test_intervals_match_statsmodels():
     assert table.loc[0, ["ci_low", "ci_high"]].tolist() == pytest.approx(list(exact))
     assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx(list(wilson))
     assert table.loc[2, ["ci_low", "ci_high"]].tolist() == pytest.approx(list(all_clear))
-    assert table["method"].tolist() == ["Clopper-Pearson exact interval", "Wilson interval", "Clopper-Pearson exact interval"]
+    assert table["method"].tolist() == [
+        "Clopper-Pearson exact interval",
+        "Wilson interval",
+        "Clopper-Pearson exact interval",
+    ]
 
 
 def test_flare_counts_a_rise_of_exactly_the_threshold(cohort):
@@ -243,20 +307,37 @@ def test_iga_by_month_shares(cohort):
 
 
 def test_settings_from_cli_strings():
-    settings = ClearanceSettings.from_settings({"clearance.definition": "lesion_reduction", "clearance.reduction_percent": "75",
-                                                "clearance.missing": "nri", "clearance.flare_percent": "20"})
-    assert (settings.definition, settings.reduction_percent, settings.missing, settings.flare_percent) == ("lesion_reduction", 75.0, "nri", 20.0)
+    settings = ClearanceSettings.from_settings(
+        {
+            "clearance.definition": "lesion_reduction",
+            "clearance.reduction_percent": "75",
+            "clearance.missing": "nri",
+            "clearance.flare_percent": "20",
+        }
+    )
+    assert (settings.definition, settings.reduction_percent, settings.missing, settings.flare_percent) == (
+        "lesion_reduction",
+        75.0,
+        "nri",
+        20.0,
+    )
     assert ClearanceSettings.from_settings({}) == ClearanceSettings()
-    assert ClearanceSettings(missing="locf").describe() == "Clear = IGA 0/1; missed visits: last observation carried forward"
+    assert (
+        ClearanceSettings(missing="locf").describe()
+        == "Clear = IGA 0/1; missed visits: last observation carried forward"
+    )
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("clearance.definition", "iga02", "Unknown clearance definition"),
-    ("clearance.missing", "bocf", "Unknown missing-visit rule"),
-    ("clearance.reduction_percent", "eighty", "must be a number"),
-    ("clearance.reduction_percent", "0", "above 0%"),
-    ("clearance.flare_percent", "-5", "flare threshold"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("clearance.definition", "iga02", "Unknown clearance definition"),
+        ("clearance.missing", "bocf", "Unknown missing-visit rule"),
+        ("clearance.reduction_percent", "eighty", "must be a number"),
+        ("clearance.reduction_percent", "0", "above 0%"),
+        ("clearance.flare_percent", "-5", "flare threshold"),
+    ],
+)
 def test_bad_settings_raise_plain_messages(key, value, message):
     with pytest.raises(ValueError, match=message):
         ClearanceSettings.from_settings({key: value})
@@ -264,7 +345,14 @@ def test_bad_settings_raise_plain_messages(key, value, message):
 
 def test_groupings_derived_from_age_and_prior_treatments(cohort):
     adults = grouping.group_values(cohort, "age_group").tolist()
-    assert adults == ["adolescent (<18)", "adult (18+)", "adult (18+)", "adolescent (<18)", "adult (18+)", "adolescent (<18)"]
+    assert adults == [
+        "adolescent (<18)",
+        "adult (18+)",
+        "adult (18+)",
+        "adolescent (<18)",
+        "adult (18+)",
+        "adolescent (<18)",
+    ]
     prior = grouping.group_values(cohort, "prior_systemic_antibiotic").tolist()
     assert prior[:3] == ["yes", "no", "yes"] and pd.isna(prior[3]) and prior[4:] == ["no", "yes"]
     assert "sex" in grouping.grouping_options(cohort)
@@ -298,7 +386,9 @@ def test_unknown_group_values_are_counted_not_dropped(cohort):
     cohort_with_gap = cohort.subset([0, 1, 2, 3, 5])
     courses = cohort_with_gap.courses.copy()
     courses.loc[courses["patient_id"] == "A", "prior_treatments"] = None
-    comparison = clearance.compare_groups(dataclasses.replace(cohort_with_gap, courses=courses), "prior_systemic_antibiotic")
+    comparison = clearance.compare_groups(
+        dataclasses.replace(cohort_with_gap, courses=courses), "prior_systemic_antibiotic"
+    )
     # Counted at the end (IGA 0/1, observed): A (now unknown), B (no), C (yes)
     assert comparison.table[["group", "n"]].values.tolist() == [["no", 1], ["yes", 1]]
     assert comparison.missing_group == 1
@@ -313,11 +403,20 @@ def test_small_counts_in_many_groups_use_fisher_freeman_halton():
 
 
 def test_summary_section_is_json_and_follows_the_settings(cohort):
-    options = SummaryOptions(group_by="sex", settings={"clearance.definition": "lesion_reduction", "clearance.missing": "locf"})
+    options = SummaryOptions(
+        group_by="sex", settings={"clearance.definition": "lesion_reduction", "clearance.missing": "locf"}
+    )
     section = AREA.summary(cohort, options)
     json.dumps(section)
     assert (section["definition"], section["missing"]) == ("lesion_reduction", "locf")
-    assert section["by_month"][0] == {"month": 1, "n": 3, "cleared": 0, "rate": 0.0, "ci_low": 0.0, "ci_high": pytest.approx(0.7076, abs=1e-4)}
+    assert section["by_month"][0] == {
+        "month": 1,
+        "n": 3,
+        "cleared": 0,
+        "rate": 0.0,
+        "ci_low": 0.0,
+        "ci_high": pytest.approx(0.7076, abs=1e-4),
+    }
     assert (section["end_of_course"]["numerator"], section["end_of_course"]["n"]) == (2, 3)
     assert section["end_of_course"]["not_counted"] == {"no baseline": 2, "end of course unknown": 1}
     assert section["flare"]["numerator"] == 1
@@ -329,7 +428,10 @@ def test_empty_and_visitless_cohorts_do_not_fail(cohort):
     assert clearance.clearance_by_month(empty).empty
     assert clearance.end_of_course_clearance(empty).n == 0
     only_d = cohort.subset([3])
-    assert clearance.clearance_by_month(only_d, ClearanceSettings(missing="nri"))[["n", "cleared"]].values.tolist() == [[1, 0]] * 3
+    assert (
+        clearance.clearance_by_month(only_d, ClearanceSettings(missing="nri"))[["n", "cleared"]].values.tolist()
+        == [[1, 0]] * 3
+    )
     result = clearance.analyse(only_d)
     assert result.time_to_clearance.n == 0 and result.flare.estimate.n == 0
     for figure in _figures(result):
@@ -356,13 +458,17 @@ def test_figures_state_the_definition_and_carry_n(cohort):
         assert "n=4" in by_month.layout.xaxis.ticktext[0] or "n=3" in by_month.layout.xaxis.ticktext[0]
         assert "courses" in by_month.data[-1].hovertemplate
         comparison = clearance.compare_groups(cohort, "sex", settings)
-        assert settings.describe() in clearance_figures.group_comparison_figure(comparison, settings, "Sex").layout.title.text
+        assert (
+            settings.describe()
+            in clearance_figures.group_comparison_figure(comparison, settings, "Sex").layout.title.text
+        )
     for figure in _figures(clearance.analyse(cohort)):
         assert figure.layout.title.text
 
 
 def test_demo_end_of_course_iga01_near_its_generating_parameter(demo_cohort):
     from analysis.demo import PARAMETERS
+
     estimate = clearance.first_course_iga01_at_end(demo_cohort, completed_only=True)
     assert estimate.n > 1000
     assert estimate.estimate == pytest.approx(PARAMETERS["end_of_course_iga01"], abs=0.03)
@@ -370,6 +476,7 @@ def test_demo_end_of_course_iga01_near_its_generating_parameter(demo_cohort):
 
 def test_demo_flare_near_its_generating_parameter(demo_cohort):
     from analysis.demo import PARAMETERS
+
     assert clearance.flare_share(demo_cohort).estimate == pytest.approx(PARAMETERS["flare_share"], abs=0.04)
 
 
@@ -384,10 +491,13 @@ def test_filtered_cohort_agrees_with_a_cohort_built_from_the_same_rows(demo_coho
     assert (part.numerator, part.n) == (int(ends["clear"][female].sum()), int(ends["counted"][female].sum()))
 
 
-@pytest.mark.parametrize("values", [
-    np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 0, 0, 7], dtype=float),  # whole numbers: counted into a histogram
-    np.array([-12.5, 40.0, 3.25, np.nan, -100.0, 0.0, 7.5, 1.0, 2.0, 2.5, np.nan, 9.0, 4.0, 4.0]),  # % changes
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 0, 0, 7], dtype=float),  # whole numbers: counted into a histogram
+        np.array([-12.5, 40.0, 3.25, np.nan, -100.0, 0.0, 7.5, 1.0, 2.0, 2.5, np.nan, 9.0, 4.0, 4.0]),  # % changes
+    ],
+)
 def test_grouped_quartiles_match_pandas(values):
     groups = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 5, 5])
     result = clearance.grouped_quartiles(groups, values)
@@ -398,11 +508,15 @@ def test_grouped_quartiles_match_pandas(values):
 
 
 def test_time_to_clearance_table_reads_as_shares_cleared(cohort):
-    table = clearance.time_to_clearance_table(clearance.time_to_clearance(cohort, ClearanceSettings(definition="lesion_reduction")))
+    table = clearance.time_to_clearance_table(
+        clearance.time_to_clearance(cohort, ClearanceSettings(definition="lesion_reduction"))
+    )
     assert table["month"].tolist() == [0, 1, 3, 4]
     assert table["share_cleared"].tolist() == pytest.approx([0, 0, 2 / 3, 1])
     assert table["cleared_that_month"].tolist() == [0, 0, 2, 1]
-    assert (table["ci_low"] <= table["share_cleared"] + 1e-12).all() and (table["share_cleared"] <= table["ci_high"] + 1e-12).all()
+    assert (table["ci_low"] <= table["share_cleared"] + 1e-12).all() and (
+        table["share_cleared"] <= table["ci_high"] + 1e-12
+    ).all()
 
 
 def test_missing_columns_are_named(cohort):

@@ -1,19 +1,20 @@
 """The command line, run as a user runs it: exit codes, what is printed, and no stack traces."""
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from csv_bundles import VALID_COURSES, VALID_VISITS, bundle, csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    completed = subprocess.run([sys.executable, "-m", "analysis", *map(str, args)], cwd=ROOT, capture_output=True,
-                               text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "analysis", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in completed.stderr, completed.stderr
     return completed
 
@@ -36,7 +37,9 @@ def test_validate_lists_findings_as_file_row_column_and_exits_1(tmp_path):
     files = bundle(courses=(*VALID_COURSES, "P4,1,X,30,60,3,120,"))
     completed = run("validate", write(tmp_path / "bad", files))
     assert completed.returncode == 1
-    assert "courses.csv:5 sex: sex must be one of F, M, other, unknown; found X [error; row excluded]" in completed.stdout
+    assert (
+        "courses.csv:5 sex: sex must be one of F, M, other, unknown; found X [error; row excluded]" in completed.stdout
+    )
     assert "courses.csv: 4 rows read, 3 kept, 1 excluded (1 invalid sex)." in completed.stdout
 
 
@@ -94,7 +97,12 @@ def test_demo_writes_a_cohort_that_validates(tmp_path):
     out = tmp_path / "demo"
     written = run("demo", "--courses", "40", "--seed", "2", "--out", out)
     assert written.returncode == 0, written.stderr
-    assert sorted(path.name for path in out.iterdir()) == ["adverse_events.csv", "courses.csv", "labs.csv", "visits.csv"]
+    assert sorted(path.name for path in out.iterdir()) == [
+        "adverse_events.csv",
+        "courses.csv",
+        "labs.csv",
+        "visits.csv",
+    ]
     checked = run("validate", out)
     assert checked.returncode == 0 and checked.stdout.splitlines()[-1] == "No problems found."
 
@@ -120,7 +128,13 @@ def test_json_ready_turns_numpy_and_missing_values_into_plain_json():
 
     from analysis.cli import json_ready
 
-    value = {"n": np.int64(3), "p": np.float64("nan"), "missing": pd.NA, "when": pd.Timestamp("2021-01-02"), "xs": np.arange(2)}
+    value = {
+        "n": np.int64(3),
+        "p": np.float64("nan"),
+        "missing": pd.NA,
+        "when": pd.Timestamp("2021-01-02"),
+        "xs": np.arange(2),
+    }
     assert json.dumps(json_ready(value), allow_nan=False) == (
-        '{"n": 3, "p": null, "missing": null, "when": "2021-01-02T00:00:00", "xs": [0, 1]}')
-
+        '{"n": 3, "p": null, "missing": null, "when": "2021-01-02T00:00:00", "xs": [0, 1]}'
+    )

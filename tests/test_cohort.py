@@ -1,4 +1,5 @@
 """Derived fields of the cohort, checked against values computed by hand."""
+
 import pandas as pd
 import pytest
 

@@ -3,6 +3,7 @@
 The relations are checked on a 20,000-course cohort with pandas directly, so the test does not
 depend on the outcome-area code it is meant to exercise.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,6 +45,7 @@ def _bytes(directory: Path) -> dict[str, bytes]:
 
 # ---- Reproducibility and format ----------------------------------------------------------------
 
+
 def test_same_seed_gives_same_bytes_and_another_seed_other_data(tmp_path):
     write_demo(tmp_path / "a", n_courses=300, seed=11)
     write_demo(tmp_path / "b", n_courses=300, seed=11)
@@ -72,11 +74,15 @@ def test_csv_reads_back_as_the_generated_tables(default_tables):
             written = read[column.name].where(read[column.name] != "")
             if column.kind in ("int", "float"):
                 expected = generated[column.name].astype("float").to_numpy()
-                np.testing.assert_array_equal(written.astype(float).to_numpy(), expected, err_msg=f"{name}.{column.name}")
+                np.testing.assert_array_equal(
+                    written.astype(float).to_numpy(), expected, err_msg=f"{name}.{column.name}"
+                )
             elif column.kind == "date":
                 assert (written == generated[column.name].dt.strftime("%Y-%m-%d")).all()
             else:
-                assert written.fillna("").tolist() == generated[column.name].fillna("").tolist(), f"{name}.{column.name}"
+                assert written.fillna("").tolist() == generated[column.name].fillna("").tolist(), (
+                    f"{name}.{column.name}"
+                )
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 333])
@@ -125,6 +131,7 @@ def test_tables_hang_together(tables):
 
 # ---- Structure the app needs ---------------------------------------------------------------------
 
+
 def test_sites_years_units_and_second_courses(tables):
     courses, labs, visits = tables["courses"], tables["labs"], tables["visits"]
     assert courses["site"].nunique() >= 2
@@ -171,6 +178,7 @@ def test_dosing_is_real_world(cohort):
 
 # ---- Published relations --------------------------------------------------------------------------
 
+
 def _end_of_course_visits(cohort):
     visits = cohort.visits
     end_day = visits["course_idx"].map(cohort.courses.set_index("course_idx")["end_day"])
@@ -206,7 +214,9 @@ def _relapse_times(courses):
     after = np.where(courses["relapse_day"].notna(), courses["relapse_day"], courses["followup_end_day"])
     duration = after.astype(float) - courses["end_day"].to_numpy(dtype=float)
     keep = duration > 0
-    covariates = np.column_stack([courses["cumulative_dose_mg_per_kg"].astype(float), courses["sex"] == "F"]).astype(float)
+    covariates = np.column_stack([courses["cumulative_dose_mg_per_kg"].astype(float), courses["sex"] == "F"]).astype(
+        float
+    )
     return duration[keep], courses["relapse_day"].notna().to_numpy()[keep], covariates[keep]
 
 
@@ -246,7 +256,9 @@ def test_relapse_follows_the_published_hazard_ratios(cohort):
 
 def test_relapse_share_lower_at_higher_cumulative_dose_and_higher_in_women(cohort):
     courses = cohort.courses
-    observed = courses[(courses["followup_end_day"] - courses["end_day"] >= 365) & (courses["end_reason"] == "completed")]
+    observed = courses[
+        (courses["followup_end_day"] - courses["end_day"] >= 365) & (courses["end_reason"] == "completed")
+    ]
     within_year = observed["relapse_day"].notna() & (observed["relapse_day"] - observed["end_day"] <= 365)
     low_dose = observed["cumulative_dose_band"] == "<120"
     assert within_year[low_dose].mean() > within_year[~low_dose].mean() + 0.02
@@ -262,13 +274,19 @@ def test_new_lab_abnormalities_with_normal_baseline(cohort):
     labs = cohort.labs[cohort.labs["test"].isin(list(UPPER_LIMIT))].copy()
     labs["conventional"] = _conventional(labs)
     labs["end_day"] = labs["course_idx"].map(cohort.courses.set_index("course_idx")["end_day"])
-    expected = {"ALT": PARAMETERS["new_abnormal_alt"], "AST": PARAMETERS["new_abnormal_alt"] * PARAMETERS["ast_rises_with_alt"],
-                "TG": PARAMETERS["new_abnormal_tg"], "TC": PARAMETERS["new_abnormal_tc"]}
+    expected = {
+        "ALT": PARAMETERS["new_abnormal_alt"],
+        "AST": PARAMETERS["new_abnormal_alt"] * PARAMETERS["ast_rises_with_alt"],
+        "TG": PARAMETERS["new_abnormal_tg"],
+        "TC": PARAMETERS["new_abnormal_tc"],
+    }
     rises = {}
     for test, limit in UPPER_LIMIT.items():
         rows = labs[labs["test"] == test]
         baseline = rows[rows["day"] <= 0].groupby("course_idx")["conventional"].last()
-        on_treatment = rows[(rows["day"] > 0) & (rows["day"] <= rows["end_day"])].groupby("course_idx")["conventional"].max()
+        on_treatment = (
+            rows[(rows["day"] > 0) & (rows["day"] <= rows["end_day"])].groupby("course_idx")["conventional"].max()
+        )
         both = pd.concat([baseline.rename("baseline"), on_treatment.rename("peak")], axis=1, join="inner")
         normal = both[both["baseline"] <= limit]
         rises[test] = normal["peak"] > limit
@@ -297,6 +315,10 @@ def test_parameters_carry_the_published_figures():
     assert PARAMETERS["flare_share"] == 0.32
     assert PARAMETERS["relapse_hr_per_mg_per_kg"] == 0.996
     assert PARAMETERS["relapse_hr_female"] == 1.43
-    assert (PARAMETERS["new_abnormal_tg"], PARAMETERS["new_abnormal_tc"], PARAMETERS["new_abnormal_alt"]) == (0.44, 0.31, 0.11)
+    assert (PARAMETERS["new_abnormal_tg"], PARAMETERS["new_abnormal_tc"], PARAMETERS["new_abnormal_alt"]) == (
+        0.44,
+        0.31,
+        0.11,
+    )
     assert PARAMETERS["cheilitis_by_dose"] == ((0.25, 0.47), (0.75, 0.96))
     assert DEFAULT_COURSES == 2000

@@ -1,4 +1,5 @@
 """Filters restrict every table to the same courses."""
+
 from analysis.cohort.filters import MISSING_LABEL, FilterSpec, apply_filters, filter_options
 
 

@@ -7,6 +7,7 @@ system and term, safety population), the number at risk under the Kaplan-Meier p
 first dermatologic event (ADTTE TTDE, time from the first dose), and table 14-6.01 (ALT and
 cholesterol n, mean and SD by visit). SDTM DM/AE load too.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,17 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from cdisc_pilot import (
+    ARMS,
+    LAB_TESTS,
+    PILOT,
+    PUBLISHED,
+    assert_any_event_row,
+    assert_incidence_rows,
+    assert_lab_summary_rows,
+    published_5_01,
+)
+from csv_bundles import assert_counts_add_up
 
 from analysis import cli
 from analysis.areas.labs import compute as labs
@@ -25,15 +37,19 @@ from analysis.areas.side_effects import compute as se
 from analysis.cohort.loading import load_tables
 from analysis.ingest.mapping import Mapping
 from analysis.ingest.upload import plan_upload
-from cdisc_pilot import (
-    ARMS, LAB_TESTS, PILOT, PUBLISHED, assert_any_event_row, assert_incidence_rows, assert_lab_summary_rows, published_5_01,
-)
-from csv_bundles import assert_counts_add_up
 
 START = relapse.RelapseSettings(origin="start")
 AS_WRITTEN = se.SideEffectSettings(term_column="term")
-CLI_SETTINGS = ["--set", "adverse_events.term_column=term", "--set", "relapse.origin=start",
-                "--set", "labs.statistic=mean_sd", "--set", "labs.group=visit"]
+CLI_SETTINGS = [
+    "--set",
+    "adverse_events.term_column=term",
+    "--set",
+    "relapse.origin=start",
+    "--set",
+    "labs.statistic=mean_sd",
+    "--set",
+    "labs.group=visit",
+]
 
 pytestmark = pytest.mark.external
 
@@ -75,8 +91,10 @@ def test_each_adam_file_is_recognised_without_a_mapping():
     plan = plan_upload(pilot_files())
     formats = {p.label: [(m.table, m.format) for m in p.mappings] for p in plan.sheets}
     assert formats == {
-        "adsl.csv": [("courses", "CDISC ADaM ADSL")], "adae.csv": [("adverse_events", "CDISC ADaM ADAE")],
-        "adlbc.csv": [("labs", "CDISC ADaM ADLBC")], "adtte.csv": [("course_events", "CDISC ADaM ADTTE")],
+        "adsl.csv": [("courses", "CDISC ADaM ADSL")],
+        "adae.csv": [("adverse_events", "CDISC ADaM ADAE")],
+        "adlbc.csv": [("labs", "CDISC ADaM ADLBC")],
+        "adtte.csv": [("course_events", "CDISC ADaM ADTTE")],
     }
     assert all(not p.identifiers for p in plan.sheets)
 
@@ -86,12 +104,16 @@ def test_the_report_says_what_was_kept_and_why_the_rest_was_left_out(uploaded):
     assert report.error_count == 0
     warnings = report.issues[report.issues["severity"] == "warning"]
     # Only the chemistry tests the dashboard has no reference for (sodium, potassium, ...) are named.
-    assert set(warnings["file"]) == {"adlbc.csv"} and warnings["message"].str.contains("not a recognised test name").all()
+    assert (
+        set(warnings["file"]) == {"adlbc.csv"} and warnings["message"].str.contains("not a recognised test name").all()
+    )
     assert report.rows_read == {"adsl.csv": 254, "adae.csv": 1191, "adlbc.csv": 74264, "adtte.csv": 254}
     assert report.rows_kept == {"adsl.csv": 254, "adae.csv": 1126, "adlbc.csv": 37122, "adtte.csv": 254}
     assert report.excluded["adae.csv"] == {"not treatment-emergent (TRTEMFL is not Y)": 65}
     assert report.excluded["adlbc.csv"] == {
-        "shift-category parameters (PARAMCD starting with _), not results": 37132, "no result value (AVAL empty)": 10}
+        "shift-category parameters (PARAMCD starting with _), not results": 37132,
+        "no result value (AVAL empty)": 10,
+    }
     notes = report.issues[report.issues["severity"] == "note"]
     assert notes["message"].str.contains("recognised as CDISC ADSL").any()
     assert "CDISC ADaM ADLBC" in report.read_as["adlbc.csv"]
@@ -101,7 +123,11 @@ def test_the_report_says_what_was_kept_and_why_the_rest_was_left_out(uploaded):
 def test_the_cohort_has_one_course_per_safety_subject_with_its_arm(cohort):
     courses = cohort.courses
     assert len(courses) == 254 and courses["patient_id"].is_unique
-    assert courses["arm"].value_counts().to_dict() == {"Placebo": 86, "Xanomeline High Dose": 84, "Xanomeline Low Dose": 84}
+    assert courses["arm"].value_counts().to_dict() == {
+        "Placebo": 86,
+        "Xanomeline High Dose": 84,
+        "Xanomeline Low Dose": 84,
+    }
     first = courses.set_index("patient_id").loc["01-701-1015"]
     assert (first["sex"], first["age"], first["end_day"], first["duration_days"]) == ("F", 63, 181, 182)  # TRTDUR 182
     assert first["start_date"] == pd.Timestamp("2014-01-02") and first["end_reason"] == "completed"
@@ -136,10 +162,13 @@ def test_14_5_01_every_term_and_body_system_row(events, level):
 
 def test_14_5_01_fisher_p_values_against_placebo(events):
     row = published_5_01().query("term == 'APPLICATION SITE PRURITUS'").iloc[0]
-    compared = se.comparison_table(events, "arm", ("APPLICATION SITE PRURITUS",), column="term",
-                                   reference_group="Placebo").set_index("group")
+    compared = se.comparison_table(
+        events, "arm", ("APPLICATION SITE PRURITUS",), column="term", reference_group="Placebo"
+    ).set_index("group")
     for arm in ("low", "high"):
-        assert round(compared.loc[ARMS[arm], "fisher_p"], 3) == pytest.approx(float(row[f"p_{arm}_vs_placebo"].rstrip("*")))
+        assert round(compared.loc[ARMS[arm], "fisher_p"], 3) == pytest.approx(
+            float(row[f"p_{arm}_vs_placebo"].rstrip("*"))
+        )
 
 
 def test_14_5_01_the_same_counts_without_the_dashboards_own_window(cohort, events):
@@ -174,7 +203,10 @@ def test_km_number_at_risk_reproduced_exactly(km):
 def test_km_events_and_subjects_per_arm(km):
     assert km.times.entered == 254 and km.times.excluded.empty
     assert {label: curve.events for label, curve in km.groups.items()} == {
-        "Placebo": 29, "Xanomeline Low Dose": 62, "Xanomeline High Dose": 61}
+        "Placebo": 29,
+        "Xanomeline Low Dose": 62,
+        "Xanomeline High Dose": 61,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +233,10 @@ def test_14_6_02_low_normal_high_counts_from_the_kept_visit_number(cohort):
     published = published[published["param"].isin(LAB_TESTS)]
     for row in published.itertuples():
         ours = counts.loc[(LAB_TESTS[row.param][0], row.arm)]
-        assert (ours["low"], ours["normal"], ours["high"]) == (row.low_n, row.normal_n, row.high_n), (row.param, row.arm)
+        assert (ours["low"], ours["normal"], ours["high"]) == (row.low_n, row.normal_n, row.high_n), (
+            row.param,
+            row.arm,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +306,10 @@ def test_sdtm_dm_and_ae_load_with_screen_failures_left_out():
     assert result.cohort.n_courses == 254
     assert report.excluded["dm.csv"] == {"screen failures and subjects not assigned or not treated (ARM)": 52}
     assert result.cohort.courses["arm"].value_counts().to_dict() == {
-        "Placebo": 86, "Xanomeline High Dose": 84, "Xanomeline Low Dose": 84}
+        "Placebo": 86,
+        "Xanomeline High Dose": 84,
+        "Xanomeline Low Dose": 84,
+    }
     assert report.rows_read["ae.csv"] == 1191
     missing = report.issues[(report.issues["file"] == "ae.csv") & (report.issues["column"] == "onset_day")]
     assert len(missing) == report.excluded["ae.csv"]["missing onset_day"]  # partial start dates, each named by row

@@ -1,4 +1,5 @@
 """REDCap exports, Excel workbooks, Parquet files and the messy acne N-of-1 files, end to end."""
+
 import io
 from pathlib import Path
 
@@ -6,10 +7,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from csv_bundles import assert_counts_add_up, only_finding, workbook
 
 from analysis.cohort.loading import load_bundle, load_tables
 from analysis.ingest.upload import plan_upload
-from csv_bundles import assert_counts_add_up, only_finding, workbook
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 REDCAP = """record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,age,start_date,visit_date,iga,inflammatory_lesions,ae_term,ae_onset_date,ae_serious
@@ -20,11 +21,11 @@ REDCAP = """record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_i
 2,baseline_arm_1,,,1,24,2021-03-01,2021-03-01,3,18,,,
 2,month_3_arm_1,,,,,,2021-06-01,1,3,,,
 """
-DICTIONARY = '''"Variable / Field Name","Form Name","Field Type","Field Label","Choices, Calculations, OR Slider Labels"
+DICTIONARY = """"Variable / Field Name","Form Name","Field Type","Field Label","Choices, Calculations, OR Slider Labels"
 record_id,demographics,text,Record ID,
 sex,demographics,radio,Sex,"1, Male | 2, Female"
 ae_serious,adverse_events,yesno,Serious,"1, Yes | 0, No"
-'''
+"""
 
 
 def test_a_redcap_export_splits_into_courses_visits_and_repeating_instruments():
@@ -36,9 +37,16 @@ def test_a_redcap_export_splits_into_courses_visits_and_repeating_instruments():
     assert courses["sex"].to_dict() == {"1": "F", "2": "M"}  # coded 2 = Female, 1 = Male in the dictionary
     visits = result.cohort.visits
     assert list(zip(visits["patient_id"], visits["day"], visits["visit"], visits["iga"])) == [
-        ("1", 0, "Baseline", 4), ("1", 30, "Month 1", 3), ("2", 0, "Baseline", 3), ("2", 92, "Month 3", 1)]
+        ("1", 0, "Baseline", 4),
+        ("1", 30, "Month 1", 3),
+        ("2", 0, "Baseline", 3),
+        ("2", 92, "Month 3", 1),
+    ]
     events = result.cohort.adverse_events
-    assert list(zip(events["term"], events["onset_day"], events["serious"])) == [("Dry lips", 16, "no"), ("Nosebleed", 21, "no")]
+    assert list(zip(events["term"], events["onset_day"], events["serious"])) == [
+        ("Dry lips", 16, "no"),
+        ("Nosebleed", 21, "no"),
+    ]
     notes = report.issues[report.issues["severity"] == "note"]["message"]
     assert notes.str.contains("REDCap export").any() and notes.str.contains("data dictionary").any()
     assert_counts_add_up(report)
@@ -58,11 +66,13 @@ def test_without_the_dictionary_coded_sex_is_proposed_for_checking():
 
 
 def test_an_excel_workbook_with_one_sheet_per_table_loads():
-    book = workbook({
-        "Courses": pd.DataFrame({"patient_id": ["A", "B"], "sex": ["F", "M"], "age": [17, 24]}),
-        "Visits": pd.DataFrame({"patient_id": ["A", "A", "B"], "day": [0, 90, 0], "iga": [4, 1, 3]}),
-        "Read me": pd.DataFrame({"about": ["exported from the clinic system"]}),
-    })
+    book = workbook(
+        {
+            "Courses": pd.DataFrame({"patient_id": ["A", "B"], "sex": ["F", "M"], "age": [17, 24]}),
+            "Visits": pd.DataFrame({"patient_id": ["A", "A", "B"], "day": [0, 90, 0], "iga": [4, 1, 3]}),
+            "Read me": pd.DataFrame({"about": ["exported from the clinic system"]}),
+        }
+    )
     result = load_tables({"clinic.xlsx": book}, "clinic")
     assert result.cohort.row_counts()["visits"] == 3
     assert result.report.rows_read == {"clinic.xlsx [Courses]": 2, "clinic.xlsx [Visits]": 3}
@@ -71,8 +81,14 @@ def test_an_excel_workbook_with_one_sheet_per_table_loads():
 
 
 def test_a_non_canonical_excel_sheet_is_mapped_like_a_csv():
-    frame = pd.DataFrame({"Patient ID": ["A", "B"], "Gender": ["female", "male"], "Age": [17, 24],
-                          "Start": pd.to_datetime(["2021-01-04", "2021-03-01"])})
+    frame = pd.DataFrame(
+        {
+            "Patient ID": ["A", "B"],
+            "Gender": ["female", "male"],
+            "Age": [17, 24],
+            "Start": pd.to_datetime(["2021-01-04", "2021-03-01"]),
+        }
+    )
     result = load_tables({"export.xlsx": workbook({"Sheet1": frame})}, "export")
     courses = result.cohort.courses
     assert courses["sex"].tolist() == ["F", "M"] and courses["start_date"].dt.day.tolist() == [4, 1]

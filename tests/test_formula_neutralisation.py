@@ -1,4 +1,5 @@
 """CSV and Excel exports: text a spreadsheet would run as a formula is made inert; numbers stay numbers."""
+
 import csv
 import io
 
@@ -9,8 +10,17 @@ from openpyxl import load_workbook
 
 from analysis.outputs.tables import csv_bytes, excel_bytes, neutralise_formulas
 
-RISKY = ["=1+1", "+SUM(A1:A9)", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(\"http://x\",\"y\")",
-         "=cmd|' /C calc'!A0", "\uff1d1+1"]
+RISKY = [
+    "=1+1",
+    "+SUM(A1:A9)",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    '=HYPERLINK("http://x","y")',
+    "=cmd|' /C calc'!A0",
+    "\uff1d1+1",
+]
 
 
 def _csv_rows(table: pd.DataFrame) -> list[list[str]]:
@@ -53,8 +63,14 @@ def test_input_is_not_modified():
 
 
 def test_excel_writes_formula_looking_text_as_text_and_numbers_as_numbers():
-    table = pd.DataFrame({"term": ["=1+1", "+A1", "headache", None], "n": [-3, 4, 5, 6], "share": [0.5, -0.25, np.nan, 1.0],
-                          "day": pd.array([1, None, 3, 4], dtype="Int64")})
+    table = pd.DataFrame(
+        {
+            "term": ["=1+1", "+A1", "headache", None],
+            "n": [-3, 4, 5, 6],
+            "share": [0.5, -0.25, np.nan, 1.0],
+            "day": pd.array([1, None, 3, 4], dtype="Int64"),
+        }
+    )
     workbook = load_workbook(io.BytesIO(excel_bytes(table, "side effects")))
     sheet = workbook.active
     assert sheet.title == "side effects"
@@ -73,5 +89,7 @@ def test_excel_file_holds_no_formula_element():
 
     data = excel_bytes(pd.DataFrame({"term": ["=1+1", "@SUM(A1)"]}))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        xml = "".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist() if name.endswith(".xml"))
+        xml = "".join(
+            archive.read(name).decode("utf-8", "replace") for name in archive.namelist() if name.endswith(".xml")
+        )
     assert "<f>" not in xml and "<f " not in xml

@@ -1,21 +1,52 @@
 """Lab harmonisation: names and LOINC codes, unit conversions both ways, default limits, and
 unknown units reported by file, row and column instead of being converted wrongly."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ingest.lab_units import BY_CODE, FINDING_COLUMNS, canonical_test, conversion, convert, harmonise, normalise_unit, reference_table
+from analysis.ingest.lab_units import (
+    BY_CODE,
+    FINDING_COLUMNS,
+    canonical_test,
+    conversion,
+    convert,
+    harmonise,
+    normalise_unit,
+    reference_table,
+)
 
 
-@pytest.mark.parametrize("name, code", [
-    ("ALT", "ALT"), ("alt", "ALT"), ("SGPT", "ALT"), ("Alanine Aminotransferase (U/L)", "ALT"), ("1742-6", "ALT"),
-    ("ASAT", "AST"), ("1920-8", "AST"), ("Triglycerides", "TG"), ("TRIG", "TG"), ("2571-8", "TG"),
-    ("Cholesterol (mmol/L)", "TC"), ("CHOL", "TC"), ("2093-3", "TC"), ("LDL-C", "LDL"), ("13457-7", "LDL"),
-    ("HDL cholesterol", "HDL"), ("CPK", "CK"), ("GLUC", "GLU"), ("Bilirubin", "BILI"), ("1975-2", "BILI"),
-    ("beta hCG", "HCG"), ("2106-3", "HCG"), (" ggt ", "GGT"),
-])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("ALT", "ALT"),
+        ("alt", "ALT"),
+        ("SGPT", "ALT"),
+        ("Alanine Aminotransferase (U/L)", "ALT"),
+        ("1742-6", "ALT"),
+        ("ASAT", "AST"),
+        ("1920-8", "AST"),
+        ("Triglycerides", "TG"),
+        ("TRIG", "TG"),
+        ("2571-8", "TG"),
+        ("Cholesterol (mmol/L)", "TC"),
+        ("CHOL", "TC"),
+        ("2093-3", "TC"),
+        ("LDL-C", "LDL"),
+        ("13457-7", "LDL"),
+        ("HDL cholesterol", "HDL"),
+        ("CPK", "CK"),
+        ("GLUC", "GLU"),
+        ("Bilirubin", "BILI"),
+        ("1975-2", "BILI"),
+        ("beta hCG", "HCG"),
+        ("2106-3", "HCG"),
+        (" ggt ", "GGT"),
+    ],
+)
 def test_names_synonyms_and_loinc_codes_are_recognised(name, code):
     assert canonical_test(name) == code
 
@@ -25,25 +56,38 @@ def test_unknown_names_are_not_guessed(name):
     assert canonical_test(name) is None
 
 
-@pytest.mark.parametrize("written, key", [
-    ("mg/dL", "mg/dl"), (" MG / DL ", "mg/dl"), ("µmol/L", "umol/l"), ("μmol/l", "umol/l"), ("micromol/litre", "umol/l"),
-    ("µkat/L", "ukat/l"), ("IU/L", "iu/l"), (None, ""), (np.nan, ""),
-])
+@pytest.mark.parametrize(
+    "written, key",
+    [
+        ("mg/dL", "mg/dl"),
+        (" MG / DL ", "mg/dl"),
+        ("µmol/L", "umol/l"),
+        ("μmol/l", "umol/l"),
+        ("micromol/litre", "umol/l"),
+        ("µkat/L", "ukat/l"),
+        ("IU/L", "iu/l"),
+        (None, ""),
+        (np.nan, ""),
+    ],
+)
 def test_unit_spellings_are_normalised(written, key):
     assert normalise_unit(written) == key
 
 
-@pytest.mark.parametrize("code, si_unit, si_value, conventional", [
-    ("TG", "mmol/L", 1.0, 88.57),          # LITERATURE.md: TG mg/dL = mmol/L x 88.57
-    ("TC", "mmol/L", 1.0, 38.67),          # cholesterol x 38.67
-    ("LDL", "mmol/L", 2.0, 77.34),
-    ("HDL", "mmol/L", 1.5, 58.005),
-    ("GLU", "mmol/L", 5.0, 90.1),          # glucose x 18.02
-    ("BILI", "umol/L", 17.1, 1.0),         # bilirubin mg/dL = umol/L / 17.1
-    ("ALT", "ukat/L", 0.5, 30.0),          # ALT/AST U/L = ukat/L x 60
-    ("AST", "nkat/L", 500.0, 30.0),
-    ("TG", "g/L", 1.5, 150.0),             # metric prefix only
-])
+@pytest.mark.parametrize(
+    "code, si_unit, si_value, conventional",
+    [
+        ("TG", "mmol/L", 1.0, 88.57),  # LITERATURE.md: TG mg/dL = mmol/L x 88.57
+        ("TC", "mmol/L", 1.0, 38.67),  # cholesterol x 38.67
+        ("LDL", "mmol/L", 2.0, 77.34),
+        ("HDL", "mmol/L", 1.5, 58.005),
+        ("GLU", "mmol/L", 5.0, 90.1),  # glucose x 18.02
+        ("BILI", "umol/L", 17.1, 1.0),  # bilirubin mg/dL = umol/L / 17.1
+        ("ALT", "ukat/L", 0.5, 30.0),  # ALT/AST U/L = ukat/L x 60
+        ("AST", "nkat/L", 500.0, 30.0),
+        ("TG", "g/L", 1.5, 150.0),  # metric prefix only
+    ],
+)
 def test_conversion_both_ways(code, si_unit, si_value, conventional):
     canonical = BY_CODE[code].unit
     assert convert([si_value], code, si_unit)[0] == pytest.approx(conventional)
@@ -62,8 +106,13 @@ def _labs(**columns) -> pd.DataFrame:
 
 
 def test_values_and_limits_convert_with_the_same_factor_and_defaults_fill_the_gaps():
-    labs = _labs(test=["CHOL", "TC", "ALT", "ALT"], value=[5.0, 210.0, 0.5, 30.0], unit=["mmol/L", "mg/dL", "µkat/L", "U/L"],
-                 lower_limit=[np.nan, np.nan, 0.1, np.nan], upper_limit=[5.2, np.nan, 0.6, np.nan])
+    labs = _labs(
+        test=["CHOL", "TC", "ALT", "ALT"],
+        value=[5.0, 210.0, 0.5, 30.0],
+        unit=["mmol/L", "mg/dL", "µkat/L", "U/L"],
+        lower_limit=[np.nan, np.nan, 0.1, np.nan],
+        upper_limit=[5.2, np.nan, 0.6, np.nan],
+    )
     out, findings = harmonise(labs)
     assert findings.empty
     assert out["test"].astype(str).tolist() == ["TC", "TC", "ALT", "ALT"]
@@ -83,7 +132,12 @@ def test_unknown_unit_is_excluded_and_named_by_file_row_and_column():
     assert len(findings) == 1
     finding = findings.iloc[0]
     assert (finding["severity"], finding["file"], finding["row"], finding["column"], finding["value"]) == (
-        "error", "site_b_labs.csv", 4, "unit", "furlongs")  # header is row 1, so the third data row is row 4
+        "error",
+        "site_b_labs.csv",
+        4,
+        "unit",
+        "furlongs",
+    )  # header is row 1, so the third data row is row 4
     assert "TG" in finding["message"] and "mmol/l" in finding["message"]
     assert finding["action"] == "row excluded from the lab analysis"
     assert out["harmonised"].tolist() == [True, True, False]
@@ -100,14 +154,19 @@ def test_missing_unit_is_an_error_and_source_rows_are_honoured():
 
 
 def test_unrecognised_tests_are_kept_as_given_with_one_warning_per_name():
-    labs = _labs(test=["Sodium", "Sodium", "Sodium", "Ferritin"], value=[140.0, 3200.0, 139.0, 50.0],
-                 unit=["mmol/L", "mg/L", "mmol/L", "ng/mL"])
+    labs = _labs(
+        test=["Sodium", "Sodium", "Sodium", "Ferritin"],
+        value=[140.0, 3200.0, 139.0, 50.0],
+        unit=["mmol/L", "mg/L", "mmol/L", "ng/mL"],
+    )
     out, findings = harmonise(labs)
     assert out["harmonised"].all()
     assert out["test"].astype(str).tolist() == ["Sodium [mmol/L]", "Sodium [mg/L]", "Sodium [mmol/L]", "Ferritin"]
     assert out["value"].tolist() == [140.0, 3200.0, 139.0, 50.0]
     assert findings[["severity", "row", "column", "value"]].values.tolist() == [
-        ["warning", 2, "test", "Sodium"], ["warning", 5, "test", "Ferritin"]]
+        ["warning", 2, "test", "Sodium"],
+        ["warning", 5, "test", "Ferritin"],
+    ]
     assert "3 rows" in findings["message"].iloc[0]
 
 
@@ -119,7 +178,12 @@ def test_missing_test_or_value_is_excluded():
 
 
 def test_harmonising_twice_changes_nothing():
-    labs = _labs(test=["CHOL", "ALT", "TG"], value=[5.0, 0.5, 99.0], unit=["mmol/L", "ukat/L", "parsecs"], upper_limit=[5.2, 0.6, 150.0])
+    labs = _labs(
+        test=["CHOL", "ALT", "TG"],
+        value=[5.0, 0.5, 99.0],
+        unit=["mmol/L", "ukat/L", "parsecs"],
+        upper_limit=[5.2, 0.6, 150.0],
+    )
     once, first = harmonise(labs)
     twice, second = harmonise(once)
     for column in ("value", "upper_limit", "lower_limit"):

@@ -1,5 +1,6 @@
 """The lab analysis on a hand-made cohort whose numbers are worked out by hand, CTCAE edges, the
 grouped statistics against pandas and statsmodels, and the demo cohort against its parameters."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,13 @@ import pandas as pd
 import pytest
 
 from analysis import demo
+from analysis.areas.base import SummaryOptions
 from analysis.areas.labs import compute as labs
-from analysis.cohort.model import build_cohort, empty_table
-from analysis.ingest.lab_units import CHOLESTEROL_MG_PER_MMOL, TG_MG_PER_MMOL
 from analysis.areas.labs.compute import LabSettings, ctcae_grade
 from analysis.cohort.loading import load_tables
+from analysis.cohort.model import build_cohort, empty_table
+from analysis.ingest.lab_units import CHOLESTEROL_MG_PER_MMOL, TG_MG_PER_MMOL
 from analysis.stats.intervals import proportion
-from analysis.areas.base import SummaryOptions
 
 
 def canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -42,34 +43,53 @@ def hand_made_cohort():
     C (can become pregnant, last dose day 89): ALT stays normal, no lipids; one positive pregnancy test.
     D (last dose unknown): one ALT result, no baseline.
     """
-    courses = pd.DataFrame({
-        "patient_id": ["A", "B", "C", "D"],
-        "course_number": pd.array([1, 1, 1, 1], dtype="Int64"),
-        "sex": ["F", "M", "F", "M"],
-        "age": pd.array([17.0, 22.0, 30.0, 19.0], dtype="Float64"),
-        "end_day": pd.array([149, 119, 89, None], dtype="Int64"),
-        "can_become_pregnant": ["yes", "no", "yes", "no"],
-        "arm": ["x", "y", "x", "y"],
-    })
+    courses = pd.DataFrame(
+        {
+            "patient_id": ["A", "B", "C", "D"],
+            "course_number": pd.array([1, 1, 1, 1], dtype="Int64"),
+            "sex": ["F", "M", "F", "M"],
+            "age": pd.array([17.0, 22.0, 30.0, 19.0], dtype="Float64"),
+            "end_day": pd.array([149, 119, 89, None], dtype="Int64"),
+            "can_become_pregnant": ["yes", "no", "yes", "no"],
+            "arm": ["x", "y", "x", "y"],
+        }
+    )
     na = None
-    labs_table = lab_rows([
-        ("A", -10, "ALT", 30, "U/L", 40, "Baseline"), ("A", 30, "ALT", 50, "U/L", 40, "Month 1"),
-        ("A", 120, "ALT", 130, "U/L", 40, "Month 4"), ("A", 200, "ALT", 35, "U/L", 40, "Follow-up"),
-        ("A", -10, "AST", 25, "U/L", 40, "Baseline"), ("A", 30, "AST", 30, "U/L", 40, "Month 1"),
-        ("A", -10, "TG", 140, "mg/dL", 150, "Baseline"), ("A", 30, "TG", 1.8, "mmol/L", na, "Month 1"),
-        ("A", 120, "TG", 3.5, "mmol/L", na, "Month 4"),
-        ("A", -10, "TC", 190, "mg/dL", na, "Baseline"), ("A", 30, "TC", 5.0, "mmol/L", na, "Month 1"),
-        ("A", -5, "HCG", 1, "mIU/mL", na, na), ("A", 35, "HCG", 2, "mIU/mL", na, na), ("A", 65, "HCG", 1, "mIU/mL", na, na),
-        ("A", 125, "HCG", 1, "mIU/mL", na, na),
-        ("B", -3, "ALT", 50, "U/L", 40, "Baseline"), ("B", 40, "ALT", 70, "U/L", 40, "Month 1"),
-        ("B", 80, "ALT", 80, "U/L", 40, "Month 4"),
-        ("B", -3, "TG", 100, "mg/dL", na, "Baseline"), ("B", 40, "TG", 120, "mg/dL", na, "Month 1"),
-        ("B", -3, "TC", 180, "mg/dL", na, "Baseline"), ("B", 40, "TC", 210, "mg/dL", na, "Month 1"),
-        ("C", 0, "ALT", 20, "U/L", na, "Baseline"), ("C", 20, "ALT", 25, "U/L", na, "Month 1"),
-        ("C", -40, "HCG", 1, "mIU/mL", na, na), ("C", 20, "HCG", 1, "mIU/mL", na, na), ("C", 50, "HCG", 3000, "mIU/mL", na, na),
-        ("D", 30, "ALT", 45, "U/L", na, "Month 1"),
-    ])
-    return build_cohort({"courses": canonical("courses", courses), "labs": canonical("labs", labs_table)}, source="hand-made")
+    labs_table = lab_rows(
+        [
+            ("A", -10, "ALT", 30, "U/L", 40, "Baseline"),
+            ("A", 30, "ALT", 50, "U/L", 40, "Month 1"),
+            ("A", 120, "ALT", 130, "U/L", 40, "Month 4"),
+            ("A", 200, "ALT", 35, "U/L", 40, "Follow-up"),
+            ("A", -10, "AST", 25, "U/L", 40, "Baseline"),
+            ("A", 30, "AST", 30, "U/L", 40, "Month 1"),
+            ("A", -10, "TG", 140, "mg/dL", 150, "Baseline"),
+            ("A", 30, "TG", 1.8, "mmol/L", na, "Month 1"),
+            ("A", 120, "TG", 3.5, "mmol/L", na, "Month 4"),
+            ("A", -10, "TC", 190, "mg/dL", na, "Baseline"),
+            ("A", 30, "TC", 5.0, "mmol/L", na, "Month 1"),
+            ("A", -5, "HCG", 1, "mIU/mL", na, na),
+            ("A", 35, "HCG", 2, "mIU/mL", na, na),
+            ("A", 65, "HCG", 1, "mIU/mL", na, na),
+            ("A", 125, "HCG", 1, "mIU/mL", na, na),
+            ("B", -3, "ALT", 50, "U/L", 40, "Baseline"),
+            ("B", 40, "ALT", 70, "U/L", 40, "Month 1"),
+            ("B", 80, "ALT", 80, "U/L", 40, "Month 4"),
+            ("B", -3, "TG", 100, "mg/dL", na, "Baseline"),
+            ("B", 40, "TG", 120, "mg/dL", na, "Month 1"),
+            ("B", -3, "TC", 180, "mg/dL", na, "Baseline"),
+            ("B", 40, "TC", 210, "mg/dL", na, "Month 1"),
+            ("C", 0, "ALT", 20, "U/L", na, "Baseline"),
+            ("C", 20, "ALT", 25, "U/L", na, "Month 1"),
+            ("C", -40, "HCG", 1, "mIU/mL", na, na),
+            ("C", 20, "HCG", 1, "mIU/mL", na, na),
+            ("C", 50, "HCG", 3000, "mIU/mL", na, na),
+            ("D", 30, "ALT", 45, "U/L", na, "Month 1"),
+        ]
+    )
+    return build_cohort(
+        {"courses": canonical("courses", courses), "labs": canonical("labs", labs_table)}, source="hand-made"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +107,21 @@ def data(cohort):
 
 
 def test_settings_read_labs_keys_and_reject_unknown_choices():
-    settings = LabSettings.from_settings({"labs.statistic": "mean_sd", "labs.group": "visit", "labs.baseline_days": "60",
-                                          "labs.month1_window": "20-40", "clearance.definition": "iga01"})
-    assert (settings.statistic, settings.group, settings.baseline_days, settings.month1_window) == ("mean_sd", "visit", 60, (20, 40))
+    settings = LabSettings.from_settings(
+        {
+            "labs.statistic": "mean_sd",
+            "labs.group": "visit",
+            "labs.baseline_days": "60",
+            "labs.month1_window": "20-40",
+            "clearance.definition": "iga01",
+        }
+    )
+    assert (settings.statistic, settings.group, settings.baseline_days, settings.month1_window) == (
+        "mean_sd",
+        "visit",
+        60,
+        (20, 40),
+    )
     assert LabSettings.from_settings(None) == LabSettings()
     with pytest.raises(ValueError, match="statistic"):
         LabSettings(statistic="mode")
@@ -162,7 +194,9 @@ def test_harmonised_values_and_periods(data):
     a_alt = rows[(rows["course_idx"] == 0) & (rows["test"] == "ALT")].sort_values("day")
     assert a_alt["period"].astype(str).tolist() == ["baseline", "on_treatment", "on_treatment", "after"]
     d_alt = rows[rows["course_idx"] == 3]
-    assert d_alt["period"].astype(str).tolist() == ["on_treatment"]  # last dose unknown: every later day is on treatment
+    assert d_alt["period"].astype(str).tolist() == [
+        "on_treatment"
+    ]  # last dose unknown: every later day is on treatment
 
 
 def test_new_abnormal_counts_courses_with_a_normal_baseline(data):
@@ -197,7 +231,11 @@ def test_alt_shift_table_baseline_grade_to_worst_grade(data):
 def test_grade_summary_and_grade_3(data):
     grades = labs.grade_summary(data).set_index("test")
     assert grades.loc["ALT", ["courses", "grade_1_plus_n", "grade_2_plus_n", "grade_3_plus_n"]].tolist() == [4, 3, 1, 0]
-    assert grades.loc["TG", ["courses", "grade_1_plus_n", "grade_2_plus_n"]].tolist() == [2, 1, 1]  # 3.5 mmol/L = 310 mg/dL
+    assert grades.loc["TG", ["courses", "grade_1_plus_n", "grade_2_plus_n"]].tolist() == [
+        2,
+        1,
+        1,
+    ]  # 3.5 mmol/L = 310 mg/dL
     assert grades.loc["TC", ["courses", "grade_1_plus_n"]].tolist() == [2, 1]
     assert labs.grade_at_least(data, "TG", 2) == proportion(1, 2)
 
@@ -246,8 +284,9 @@ def test_summary_statistics_match_pandas_on_random_data():
     assert (ours["n"] == grouped.count()).all()
 
 
-
-@pytest.mark.parametrize("groups", [40, 3000])  # selection group by group, and one whole sort beyond SORT_WHOLE_ABOVE_GROUPS
+@pytest.mark.parametrize(
+    "groups", [40, 3000]
+)  # selection group by group, and one whole sort beyond SORT_WHOLE_ABOVE_GROUPS
 def test_grouped_quantiles_equal_pandas_exactly(groups):
     rng = np.random.default_rng(5)
     ids = rng.integers(0, groups, 60_000)
@@ -265,10 +304,19 @@ def test_grouped_quantiles_equal_pandas_exactly(groups):
 
 def test_a_subset_reads_the_whole_cohorts_rows_without_copying_them():
     courses = "patient_id,course_number,sex,age,end_day\nP1,1,F,20,100\nP2,1,M,20,100\nP3,1,F,20,100\n"
-    rows = "".join(f"{p},1,{day},{test},{value},U/L,40\n" for p in ("P1", "P2", "P3") for day, value in ((-5, 20), (30, 60))
-                   for test in ("ALT", "AST"))
-    loaded = load_tables({"courses.csv": courses.encode(), "labs.csv": ("patient_id,course_number,day,test,value,unit,upper_limit\n" + rows).encode()},
-                         source="test").cohort
+    rows = "".join(
+        f"{p},1,{day},{test},{value},U/L,40\n"
+        for p in ("P1", "P2", "P3")
+        for day, value in ((-5, 20), (30, 60))
+        for test in ("ALT", "AST")
+    )
+    loaded = load_tables(
+        {
+            "courses.csv": courses.encode(),
+            "labs.csv": ("patient_id,course_number,day,test,value,unit,upper_limit\n" + rows).encode(),
+        },
+        source="test",
+    ).cohort
     whole = labs.lab_data(loaded)
     labs.monitoring_flags(whole)
     subset = loaded.subset(loaded.courses.loc[loaded.courses["sex"] == "F", "course_idx"])
@@ -284,15 +332,23 @@ def test_vectorised_proportions_match_the_shared_rule():
     table = labs.proportion_intervals(k, n)
     for row, (successes, total) in zip(table.itertuples(), zip(k, n)):
         expected = proportion(successes, total)
-        assert (row.share, row.ci_low, row.ci_high) == pytest.approx((expected.estimate, expected.ci_low, expected.ci_high))
+        assert (row.share, row.ci_low, row.ci_high) == pytest.approx(
+            (expected.estimate, expected.ci_low, expected.ci_high)
+        )
     assert labs.proportion_intervals([0], [0])["share"].isna().all()
 
 
 def test_range_categories_any_value_and_most_extreme_value():
-    rows = pd.DataFrame({
-        "course_idx": [1, 1, 1, 2, 2], "test": "ALT", "day": [1.0, 2.0, 3.0, 1.0, 2.0],
-        "value": [13.0, 33.0, 12.0, 20.0, 5.0], "lower_limit": 6.0, "upper_limit": 32.0,
-    })
+    rows = pd.DataFrame(
+        {
+            "course_idx": [1, 1, 1, 2, 2],
+            "test": "ALT",
+            "day": [1.0, 2.0, 3.0, 1.0, 2.0],
+            "value": [13.0, 33.0, 12.0, 20.0, 5.0],
+            "lower_limit": 6.0,
+            "upper_limit": 32.0,
+        }
+    )
     rows["above_uln"] = (rows["value"] > rows["upper_limit"]).astype(float)
     any_rule = labs.range_category_counts(rows, ["test"], "any").iloc[0]
     assert (any_rule["low"], any_rule["normal"], any_rule["high"]) == (1, 0, 1)
@@ -306,13 +362,20 @@ def test_recovery_after_the_course(data):
     table = labs.recovery_after_course(data, ("ALT",)).iloc[0]
     # Last ALT on treatment raised in A (130), B (80) and D (45); only A was tested after the course:
     # 35 U/L on day 200, 51 days after the last dose.
-    assert (table["raised_at_end"], table["followed_after"], table["back_within_limit"], table["median_days"]) == (3, 1, 1, 51.0)
+    assert (table["raised_at_end"], table["followed_after"], table["back_within_limit"], table["median_days"]) == (
+        3,
+        1,
+        1,
+        51.0,
+    )
 
 
 def test_edish_points_need_both_tests(data):
     assert labs.edish_points(data).empty
-    np.testing.assert_array_equal(labs.edish_quadrant(np.array([3.0, 3.0, 2.9, 1.0]), np.array([2.1, 2.0, 2.5, 1.0])),
-                                  ["hys_law", "temple", "hyperbilirubinaemia", "normal"])
+    np.testing.assert_array_equal(
+        labs.edish_quadrant(np.array([3.0, 3.0, 2.9, 1.0]), np.array([2.1, 2.0, 2.5, 1.0])),
+        ["hys_law", "temple", "hyperbilirubinaemia", "normal"],
+    )
 
 
 def test_spaghetti_sample_is_bounded_and_repeatable(data):
@@ -364,9 +427,27 @@ def test_summary_section_is_json_ready(cohort):
     section = labs.summary_section(cohort, SummaryOptions(group_by="arm", settings={"labs.statistic": "mean_sd"}))
     json.dumps(section)
     row = section["rows"][0]
-    assert set(row) >= {"test", "unit", "group", "month", "n", "mean", "sd", "median", "q1", "q3", "above_uln", "ci_low", "ci_high"}
+    assert set(row) >= {
+        "test",
+        "unit",
+        "group",
+        "month",
+        "n",
+        "mean",
+        "sd",
+        "median",
+        "q1",
+        "q3",
+        "above_uln",
+        "ci_low",
+        "ci_high",
+    }
     assert section["compliance"]["monitoring"]["estimate"] == 0.5
-    assert {r["measure"] for r in section["new_abnormal"]} >= {"Liver enzymes (ALT or AST)", "Total cholesterol", "Triglycerides"}
+    assert {r["measure"] for r in section["new_abnormal"]} >= {
+        "Liver enzymes (ALT or AST)",
+        "Total cholesterol",
+        "Triglycerides",
+    }
     ungrouped = labs.summary_section(cohort, SummaryOptions(group_by="no_such_column"))
     assert ungrouped["group_by"] is None and "group" not in ungrouped["rows"][0]
 
@@ -389,8 +470,15 @@ def demo_data():
     return cohort, labs.lab_data(cohort)
 
 
-@pytest.mark.parametrize("tests, parameter", [(("ALT",), "new_abnormal_alt"), (("ALT", "AST"), "new_abnormal_alt"),
-                                              (("TC",), "new_abnormal_tc"), (("TG",), "new_abnormal_tg")])
+@pytest.mark.parametrize(
+    "tests, parameter",
+    [
+        (("ALT",), "new_abnormal_alt"),
+        (("ALT", "AST"), "new_abnormal_alt"),
+        (("TC",), "new_abnormal_tc"),
+        (("TG",), "new_abnormal_tg"),
+    ],
+)
 def test_demo_new_abnormal_rates_match_the_generator(demo_data, tests, parameter):
     """Zane 2006's 11% for transaminases is generated as ALT, with AST rising only along with ALT."""
     _, data = demo_data
@@ -422,5 +510,7 @@ def test_labs_harmonised_by_the_loader_give_the_same_results(cohort, data):
     for tests in (("ALT", "AST"), ("TC",), ("TG",)):
         assert labs.new_abnormal(again, tests) == labs.new_abnormal(data, tests)
     assert labs.trend_table(again).equals(labs.trend_table(data))
-    assert again.conversions[["test", "unit_as_given", "rows"]].sort_values(["test", "unit_as_given"]).values.tolist() == \
-        data.conversions[["test", "unit_as_given", "rows"]].sort_values(["test", "unit_as_given"]).values.tolist()
+    assert (
+        again.conversions[["test", "unit_as_given", "rows"]].sort_values(["test", "unit_as_given"]).values.tolist()
+        == data.conversions[["test", "unit_as_given", "rows"]].sort_values(["test", "unit_as_given"]).values.tolist()
+    )

@@ -1,14 +1,35 @@
 """Whatever bytes arrive, loading returns a result and accounts for every row it read."""
+
+from csv_bundles import assert_counts_add_up, bundle
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis.cohort.loading import LoadResult, load_tables
-from csv_bundles import assert_counts_add_up, bundle
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VALID = bundle()
-CELL_TEXT = st.sampled_from(["", " ", "NA", "-1", "1e400", "3.5", "abc", '"', '""', "\n", ",", "x\ny", "\x00",
-                             "é", "2021-02-30", "99999999999999999999999", "yes", "F"])
+CELL_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "NA",
+        "-1",
+        "1e400",
+        "3.5",
+        "abc",
+        '"',
+        '""',
+        "\n",
+        ",",
+        "x\ny",
+        "\x00",
+        "é",
+        "2021-02-30",
+        "99999999999999999999999",
+        "yes",
+        "F",
+    ]
+)
 
 
 def assert_sound(result) -> None:
@@ -42,7 +63,9 @@ def mutated_csv(draw, original: bytes) -> bytes:
         index = draw(st.integers(0, len(lines) - 1))
         cells = lines[index].split(",")
         cell = draw(st.integers(0, len(cells) - 1))
-        change = draw(st.sampled_from(["drop line", "repeat line", "drop cell", "repeat cell", "garble cell", "swap lines"]))
+        change = draw(
+            st.sampled_from(["drop line", "repeat line", "drop cell", "repeat cell", "garble cell", "swap lines"])
+        )
         if change == "drop line" and len(lines) > 1:
             del lines[index]
         elif change == "repeat line":
@@ -64,8 +87,12 @@ def mutated_csv(draw, original: bytes) -> bytes:
 @PROPERTY_SETTINGS
 @given(st.data())
 def test_mutated_valid_files_never_raise_and_every_row_is_counted(data):
-    files = {name: data.draw(mutated_csv(content), label=name) if data.draw(st.booleans(), label=f"mutate {name}")
-             else content for name, content in VALID.items()}
+    files = {
+        name: data.draw(mutated_csv(content), label=name)
+        if data.draw(st.booleans(), label=f"mutate {name}")
+        else content
+        for name, content in VALID.items()
+    }
     assert_sound(load_tables(files, source="mutated"))
 
 
@@ -90,8 +117,20 @@ def assert_sound_upload(result) -> None:
         assert kept == sum(result.cohort.row_counts().values())
 
 
-FILE_NAMES = st.sampled_from(["export.csv", "data.tsv", "clinic.xlsx", "visits.parquet", "bundle.zip", "labs.csv.gz",
-                              "notes.txt", "adsl.csv", "record.xls", "courses.csv"])
+FILE_NAMES = st.sampled_from(
+    [
+        "export.csv",
+        "data.tsv",
+        "clinic.xlsx",
+        "visits.parquet",
+        "bundle.zip",
+        "labs.csv.gz",
+        "notes.txt",
+        "adsl.csv",
+        "record.xls",
+        "courses.csv",
+    ]
+)
 
 
 @PROPERTY_SETTINGS
@@ -141,11 +180,56 @@ def test_damaged_workbooks_and_parquet_files_never_raise(data):
     assert_sound_upload(load_tables({name: data.draw(flipped(original))}, source="flipped"))
 
 
-HEADERS = st.sampled_from(["Patient ID", "pid", "subject", "USUBJID", "Gender", "sex", "Age (years)", "age", "weight",
-                           "visit date", "IGA", "lesions", "term", "onset date", "test", "result", "unit", "start date",
-                           "iga_m0", "iga_m3", "dob", "email", "", "x", "Name"])
-CELLS = st.one_of(CELL_TEXT, st.sampled_from(["female", "M", "1", "2", "severe", "clear", "03/02/2021", "2021-13-45",
-                                              "60,5 kg", "ALT", "dry lips", "a@b.org", "Jane Smith", "=SUM(A1)"]))
+HEADERS = st.sampled_from(
+    [
+        "Patient ID",
+        "pid",
+        "subject",
+        "USUBJID",
+        "Gender",
+        "sex",
+        "Age (years)",
+        "age",
+        "weight",
+        "visit date",
+        "IGA",
+        "lesions",
+        "term",
+        "onset date",
+        "test",
+        "result",
+        "unit",
+        "start date",
+        "iga_m0",
+        "iga_m3",
+        "dob",
+        "email",
+        "",
+        "x",
+        "Name",
+    ]
+)
+CELLS = st.one_of(
+    CELL_TEXT,
+    st.sampled_from(
+        [
+            "female",
+            "M",
+            "1",
+            "2",
+            "severe",
+            "clear",
+            "03/02/2021",
+            "2021-13-45",
+            "60,5 kg",
+            "ALT",
+            "dry lips",
+            "a@b.org",
+            "Jane Smith",
+            "=SUM(A1)",
+        ]
+    ),
+)
 
 
 @st.composite
@@ -165,12 +249,43 @@ def test_random_exports_are_mapped_or_reported_never_raised(first, second):
 
 
 MAPPING_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["courses", "visits", "labs", "date", "age",
-                                                                             "Patient ID", "Gender", "export.csv", "", "x"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
-        ["file", "table", "columns", "source", "transform", "values", "when", "filters", "column", "keep", "wide",
-         "target", "day", "constant", "date_format", "sex", "age", "patient_id", "first_per_record", "drop_pattern"]),
-        inner, max_size=4)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 3),
+        st.sampled_from(["courses", "visits", "labs", "date", "age", "Patient ID", "Gender", "export.csv", "", "x"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "file",
+                    "table",
+                    "columns",
+                    "source",
+                    "transform",
+                    "values",
+                    "when",
+                    "filters",
+                    "column",
+                    "keep",
+                    "wide",
+                    "target",
+                    "day",
+                    "constant",
+                    "date_format",
+                    "sex",
+                    "age",
+                    "patient_id",
+                    "first_per_record",
+                    "drop_pattern",
+                ]
+            ),
+            inner,
+            max_size=4,
+        ),
+    ),
     max_leaves=12,
 )
 
@@ -187,7 +302,7 @@ def test_random_mapping_files_are_refused_or_applied_never_raised(files):
         mapping = Mapping.from_json(text)
     except MappingError:
         return
-    upload = {"export.csv": "Patient ID;Gender;Age\nA;f;20\nB;m;x\n".encode()}
+    upload = {"export.csv": b"Patient ID;Gender;Age\nA;f;20\nB;m;x\n"}
     assert_sound_upload(load_tables(upload, source="mapped", mapping=mapping))
 
 
@@ -195,30 +310,64 @@ def test_random_mapping_files_are_refused_or_applied_never_raised(files):
 def mapping_entry(draw) -> dict:
     """A mapping entry for the export, plausible in shape, random in content."""
     sources = st.sampled_from(["Patient ID", "Gender", "Age", "missing", ""])
-    targets = st.sampled_from(["patient_id", "sex", "age", "course_number", "day", "start_date", "end_day", "arm", "iga"])
-    rule = st.fixed_dictionaries({}, optional={
-        "source": sources, "transform": st.sampled_from(["", "date", "study_day", "duration", "unit_in_parentheses"]),
-        "values": st.dictionaries(st.sampled_from(["f", "m", "A", "20", "x"]), st.sampled_from(["F", "M", "other", "", "7"]), max_size=3),
-        "when": st.dictionaries(sources, st.lists(st.sampled_from(["f", "A", ""]), max_size=2), max_size=1),
-        "constant": st.sampled_from(["1", "F", "x", "2021-01-01"]), "date_format": st.sampled_from(["%d/%m/%Y", "%Y", "nonsense"]),
-    })
-    row_filter = st.fixed_dictionaries({"column": sources}, optional={
-        "keep": st.lists(st.sampled_from(["f", "A", ""]), max_size=2), "drop": st.lists(st.sampled_from(["m", "B"]), max_size=2),
-        "drop_pattern": st.sampled_from(["^A", "[", "x+"]), "first_per_record": st.booleans(), "reason": st.sampled_from(["", "why"]),
-    })
-    wide = st.fixed_dictionaries({"source": sources, "target": st.sampled_from(["iga", "total_lesions", "day", "nonsense"]),
-                                  "day": st.integers(-400, 400)})
-    return draw(st.fixed_dictionaries({"file": st.sampled_from(["export.csv", "other.csv"]),
-                                       "table": st.sampled_from(["courses", "visits", "adverse_events", "labs", "course_events", ""])},
-                                      optional={"columns": st.dictionaries(targets, rule, max_size=5),
-                                                "filters": st.lists(row_filter, max_size=2), "wide": st.lists(wide, max_size=3),
-                                                "keep_other_columns": st.booleans(), "ignore": st.lists(sources, max_size=2)}))
+    targets = st.sampled_from(
+        ["patient_id", "sex", "age", "course_number", "day", "start_date", "end_day", "arm", "iga"]
+    )
+    rule = st.fixed_dictionaries(
+        {},
+        optional={
+            "source": sources,
+            "transform": st.sampled_from(["", "date", "study_day", "duration", "unit_in_parentheses"]),
+            "values": st.dictionaries(
+                st.sampled_from(["f", "m", "A", "20", "x"]), st.sampled_from(["F", "M", "other", "", "7"]), max_size=3
+            ),
+            "when": st.dictionaries(sources, st.lists(st.sampled_from(["f", "A", ""]), max_size=2), max_size=1),
+            "constant": st.sampled_from(["1", "F", "x", "2021-01-01"]),
+            "date_format": st.sampled_from(["%d/%m/%Y", "%Y", "nonsense"]),
+        },
+    )
+    row_filter = st.fixed_dictionaries(
+        {"column": sources},
+        optional={
+            "keep": st.lists(st.sampled_from(["f", "A", ""]), max_size=2),
+            "drop": st.lists(st.sampled_from(["m", "B"]), max_size=2),
+            "drop_pattern": st.sampled_from(["^A", "[", "x+"]),
+            "first_per_record": st.booleans(),
+            "reason": st.sampled_from(["", "why"]),
+        },
+    )
+    wide = st.fixed_dictionaries(
+        {
+            "source": sources,
+            "target": st.sampled_from(["iga", "total_lesions", "day", "nonsense"]),
+            "day": st.integers(-400, 400),
+        }
+    )
+    return draw(
+        st.fixed_dictionaries(
+            {
+                "file": st.sampled_from(["export.csv", "other.csv"]),
+                "table": st.sampled_from(["courses", "visits", "adverse_events", "labs", "course_events", ""]),
+            },
+            optional={
+                "columns": st.dictionaries(targets, rule, max_size=5),
+                "filters": st.lists(row_filter, max_size=2),
+                "wide": st.lists(wide, max_size=3),
+                "keep_other_columns": st.booleans(),
+                "ignore": st.lists(sources, max_size=2),
+            },
+        )
+    )
 
 
 @PROPERTY_SETTINGS
 @given(entries=st.lists(mapping_entry(), min_size=1, max_size=3))
-@example(entries=[{"file": "export.csv", "table": "courses"},  # an events sheet whose only column does not exist
-                  {"file": "export.csv", "table": "course_events", "wide": [{"source": "missing", "target": "iga", "day": 0}]}])
+@example(
+    entries=[
+        {"file": "export.csv", "table": "courses"},  # an events sheet whose only column does not exist
+        {"file": "export.csv", "table": "course_events", "wide": [{"source": "missing", "target": "iga", "day": 0}]},
+    ]
+)
 def test_plausible_but_wrong_mappings_are_applied_or_reported_never_raised(entries):
     import json
 
@@ -228,5 +377,5 @@ def test_plausible_but_wrong_mappings_are_applied_or_reported_never_raised(entri
         mapping = Mapping.from_json(json.dumps({"files": entries}))
     except MappingError:
         return
-    upload = {"export.csv": "Patient ID;Gender;Age\nA;f;20\nB;m;x\nA;f;20\n".encode()}
+    upload = {"export.csv": b"Patient ID;Gender;Age\nA;f;20\nB;m;x\nA;f;20\n"}
     assert_sound_upload(load_tables(upload, source="mapped", mapping=mapping))

@@ -1,43 +1,59 @@
 """Loading bundles: folders, zips, encodings, row numbers as the user counts them, the demo."""
+
 import io
 import zipfile
 
 import pytest
+from csv_bundles import (
+    AE_HEADER,
+    COURSES_HEADER,
+    LABS_HEADER,
+    VALID_COURSES,
+    VALID_VISITS,
+    VISITS_HEADER,
+    assert_counts_add_up,
+    bundle,
+    csv,
+    findings,
+    only_finding,
+)
 
 from analysis.cohort import loading
 from analysis.cohort.loading import DEMO_SOURCE, LoadResult, load_bundle, load_demo, load_tables
 from analysis.ingest.validation import ERROR, FILE_IGNORED, NOT_LOADED, NOTE, SET_MISSING, WARNING
-from csv_bundles import (
-    AE_HEADER, COURSES_HEADER, LABS_HEADER, VALID_COURSES, VALID_VISITS, VISITS_HEADER, assert_counts_add_up, bundle,
-    csv, findings, only_finding,
-)
 
 # One bundle holding every kind of bad input, and where each must be reported: (file, row, column).
 BAD_COURSES = (
     *VALID_COURSES,
-    "P4,1,F,3,60,3,120,",          # row 5: age 3, no age_band
-    "P5,1,F,250,60,3,120,",        # row 6: age 250
-    "P6,1,F,30,5,3,120,",          # row 7: weight 5 (kept, weight missing)
-    "P2,1,M,24,80,3,100,",         # row 8: duplicate of row 3
-    "P7,1,Q,30,60,3,120,",         # row 9: sex not allowed
-    "P8,1,F,30,60,3,120,",         # row 10: valid
+    "P4,1,F,3,60,3,120,",  # row 5: age 3, no age_band
+    "P5,1,F,250,60,3,120,",  # row 6: age 250
+    "P6,1,F,30,5,3,120,",  # row 7: weight 5 (kept, weight missing)
+    "P2,1,M,24,80,3,100,",  # row 8: duplicate of row 3
+    "P7,1,Q,30,60,3,120,",  # row 9: sex not allowed
+    "P8,1,F,30,60,3,120,",  # row 10: valid
 )
 BAD_VISITS = (
     *VALID_VISITS,
-    "P1,1,60,7,10",                # row 5: IGA 7 (kept, IGA missing)
-    "P1,1,90,2,-3",                # row 6: negative lesions (kept)
-    "P9,1,0,3,10",                 # row 7: no such course
-    "P1,1,-1000,3,10",             # row 8: day before -365
-    "P8,1,abc,3,10",               # row 9: day not a number
-    "P8,1,0,3,10",                 # row 10: valid
+    "P1,1,60,7,10",  # row 5: IGA 7 (kept, IGA missing)
+    "P1,1,90,2,-3",  # row 6: negative lesions (kept)
+    "P9,1,0,3,10",  # row 7: no such course
+    "P1,1,-1000,3,10",  # row 8: day before -365
+    "P8,1,abc,3,10",  # row 9: day not a number
+    "P8,1,0,3,10",  # row 10: valid
 )
 EXPECTED = [
-    ("courses.csv", 5, "age", ERROR), ("courses.csv", 6, "age", ERROR), ("courses.csv", 7, "weight_kg", WARNING),
-    ("courses.csv", 8, None, ERROR), ("courses.csv", 9, "sex", ERROR),
-    ("visits.csv", 5, "iga", WARNING), ("visits.csv", 6, "inflammatory_lesions", WARNING),
-    ("visits.csv", 7, None, ERROR), ("visits.csv", 8, "day", ERROR), ("visits.csv", 9, "day", ERROR),
+    ("courses.csv", 5, "age", ERROR),
+    ("courses.csv", 6, "age", ERROR),
+    ("courses.csv", 7, "weight_kg", WARNING),
+    ("courses.csv", 8, None, ERROR),
+    ("courses.csv", 9, "sex", ERROR),
+    ("visits.csv", 5, "iga", WARNING),
+    ("visits.csv", 6, "inflammatory_lesions", WARNING),
+    ("visits.csv", 7, None, ERROR),
+    ("visits.csv", 8, "day", ERROR),
+    ("visits.csv", 9, "day", ERROR),
     ("adverse_events.csv", None, None, WARNING),  # empty file
-    ("labs.csv", None, None, WARNING),            # header only
+    ("labs.csv", None, None, WARNING),  # header only
 ]
 
 
@@ -64,8 +80,8 @@ def test_a_folder_with_every_kind_of_problem_names_each_and_keeps_exactly_the_va
     for file, row, column, severity in EXPECTED:
         assert only_finding(report, file, row, column)["severity"] == severity
     assert len(report.issues) == len(EXPECTED)
-    assert result.cohort.n_courses == 3 + 2        # P1-P3, P6 (weight dropped) and P8
-    assert result.cohort.row_counts()["visits"] == 3 + 2 + 1   # valid, IGA 7, negative lesions, P8
+    assert result.cohort.n_courses == 3 + 2  # P1-P3, P6 (weight dropped) and P8
+    assert result.cohort.row_counts()["visits"] == 3 + 2 + 1  # valid, IGA 7, negative lesions, P8
     assert report.rows_read == {"courses.csv": 9, "visits.csv": 9, "adverse_events.csv": 0, "labs.csv": 0}
     assert report.excluded["courses.csv"] == {"no valid age or age_band": 2, "invalid sex": 1, "duplicate course": 1}
     assert report.excluded["visits.csv"] == {"invalid day": 2, "course not loaded": 1}
@@ -125,12 +141,14 @@ def test_a_single_courses_file_is_a_bundle(tmp_path):
 
 
 def test_row_numbers_count_quoted_multi_line_cells_as_one_row():
-    files = bundle(adverse_events=(
-        'P1,1,"dry lips,\nthen cracked\nlips",10,40',   # row 2 spans three lines
-        "P2,1,headache,5,",                             # row 3
-        'P2,1,"rash\n",-999,',                          # row 4: onset out of range
-        "P1,1,nosebleed,12,3",                          # row 5: resolved before onset
-    ))
+    files = bundle(
+        adverse_events=(
+            'P1,1,"dry lips,\nthen cracked\nlips",10,40',  # row 2 spans three lines
+            "P2,1,headache,5,",  # row 3
+            'P2,1,"rash\n",-999,',  # row 4: onset out of range
+            "P1,1,nosebleed,12,3",  # row 5: resolved before onset
+        )
+    )
     result = load_tables(files, source="test")
     only_finding(result.report, "adverse_events.csv", 4, "onset_day")
     only_finding(result.report, "adverse_events.csv", 5, "resolved_day")
@@ -172,10 +190,15 @@ def test_byte_order_marks_are_understood(encoding):
     assert result.report.issues.empty and result.cohort.courses["patient_id"].tolist() == ["P1"]
 
 
-@pytest.mark.parametrize("data, words", [
-    (b"PAR1\x00\x00", "Parquet"), (b"\x89PNG\r\n\x1a\n\x00\x00", "image"), (b"\x00\x01\x02binary", "binary"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"PAR1\x00\x00", "Parquet"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "image"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
+    ],
+)
 def test_binary_files_are_named_as_such(data, words):
     result = load_tables({"courses.csv": data}, source="test")
     assert result.cohort is None and words in only_finding(result.report, "courses.csv")["message"]

@@ -1,5 +1,6 @@
 """Local use means this machine only: the default address is loopback, and a server listening beyond
 this machine without sign-in refuses every page."""
+
 from __future__ import annotations
 
 import tomllib
@@ -12,9 +13,13 @@ from tests.conftest import ROOT
 from ui import sidebar
 from ui.access import OPEN_NETWORK_REFUSAL, is_this_machine_only
 
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x", "client_id": "id",
-        "client_secret": "secret",
-        "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x",
+    "client_id": "id",
+    "client_secret": "secret",
+    "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration",
+}
 REFUSAL_START = OPEN_NETWORK_REFUSAL.split("{")[0]
 
 
@@ -64,14 +69,16 @@ def test_the_default_address_is_this_machine_only():
     assert "ADDRESS ?= 127.0.0.1" in makefile and '--server.address "$(ADDRESS)"' in makefile
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "::ffff:127.0.0.1",
-                                     "unix:///run/isotret.sock"])
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "::ffff:127.0.0.1", "unix:///run/isotret.sock"]
+)
 def test_loopback_addresses_are_this_machine_only(address):
     assert is_this_machine_only(address)
 
 
-@pytest.mark.parametrize("address", [None, "", "0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "fd00::2",
-                                     "isotret.example.org"])
+@pytest.mark.parametrize(
+    "address", [None, "", "0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "fd00::2", "isotret.example.org"]
+)
 def test_other_addresses_reach_beyond_this_machine(address):
     assert not is_this_machine_only(address)
 

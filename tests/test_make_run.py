@@ -1,5 +1,6 @@
 """The README's first command on a fresh machine: `make run` starts the dashboard with no terminal input,
 never asks anything, prints the one address to open, and listens on this machine only."""
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,15 @@ def make_run(port: int, home: Path, log: Path):
     when a checkout left requirements.txt newer than the marker."""
     command = ["make", "-o", READY_MARKER, "run", f"PORT={port}"]
     with log.open("wb") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=_fresh_machine_env(home), stdin=subprocess.DEVNULL,
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=_fresh_machine_env(home),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield server
     finally:

@@ -1,21 +1,42 @@
 """Column mapping: proposals with confidence, value maps, dates to days, wide to long, saved mappings."""
+
 import json
 
 import pandas as pd
 import pytest
+from csv_bundles import assert_counts_add_up, only_finding
 
 from analysis import cli
 from analysis.cohort.loading import load_bundle, load_tables
-from analysis.ingest.mapping import COURSE_EVENTS, NOT_USED, ColumnRule, FileMapping, Mapping, MappingError, detect_date_format, guess_table, mapping_rows, name_match, propose_file, propose_values, value_rows, with_edits, with_value_edits
+from analysis.ingest.mapping import (
+    COURSE_EVENTS,
+    NOT_USED,
+    ColumnRule,
+    FileMapping,
+    Mapping,
+    MappingError,
+    detect_date_format,
+    guess_table,
+    mapping_rows,
+    name_match,
+    propose_file,
+    propose_values,
+    value_rows,
+    with_edits,
+    with_value_edits,
+)
 from analysis.ingest.readers import read_file
 from analysis.ingest.upload import plan_upload
 from analysis.ingest.vocabulary import SHARED
-from csv_bundles import assert_counts_add_up, only_finding
 
-EXPORT = ("Patient ID;Gender;Age (years);Weight;Start of treatment;Arm\n"
-          "A01;female;17;55,5 kg;03/02/2021;x\nA02;male;22;80;15/03/2021;y\nA03;f;30;61 kg;01/04/2021;x\n")
-VISITS = ("pid,visit date,IGA,Inflammatory lesions\nA01,03/02/2021,severe,30\nA01,04/05/2021,mild,12\n"
-          "A02,15/03/2021,moderate,20\nA02,2021-06-14,almost clear,4\nA03,01/04/2021,clear,0\n")
+EXPORT = (
+    "Patient ID;Gender;Age (years);Weight;Start of treatment;Arm\n"
+    "A01;female;17;55,5 kg;03/02/2021;x\nA02;male;22;80;15/03/2021;y\nA03;f;30;61 kg;01/04/2021;x\n"
+)
+VISITS = (
+    "pid,visit date,IGA,Inflammatory lesions\nA01,03/02/2021,severe,30\nA01,04/05/2021,mild,12\n"
+    "A02,15/03/2021,moderate,20\nA02,2021-06-14,almost clear,4\nA03,01/04/2021,clear,0\n"
+)
 
 
 def sheet(text: str, name: str = "export.csv"):
@@ -28,10 +49,21 @@ def load(files: dict[str, str], **kwargs):
     return result
 
 
-@pytest.mark.parametrize("name, confidence", [
-    ("patient_id", 1.0), ("Patient ID", 1.0), ("PATIENT-ID", 1.0), ("pid", 0.95), ("subject", 0.95), ("USUBJID", 0.95),
-    ("Subject Id", 0.95), ("record_id", 0.95), ("patient identifier code", 0.75), ("patiant id", 0.65),
-])
+@pytest.mark.parametrize(
+    "name, confidence",
+    [
+        ("patient_id", 1.0),
+        ("Patient ID", 1.0),
+        ("PATIENT-ID", 1.0),
+        ("pid", 0.95),
+        ("subject", 0.95),
+        ("USUBJID", 0.95),
+        ("Subject Id", 0.95),
+        ("record_id", 0.95),
+        ("patient identifier code", 0.75),
+        ("patiant id", 0.65),
+    ],
+)
 def test_names_of_the_patient_column_and_how_sure(name, confidence):
     assert name_match(name, "patient_id", SHARED["patient_id"])[0] == confidence
 
@@ -40,12 +72,16 @@ def test_unrelated_names_do_not_match():
     assert name_match("temperature", "patient_id", SHARED["patient_id"]) is None
 
 
-@pytest.mark.parametrize("text, name, table", [
-    (EXPORT, "export.csv", "courses"), (VISITS, "v.csv", "visits"),
-    ("subject,adverse event,onset date\nP1,dry lips,2021-01-20\n", "x.csv", "adverse_events"),
-    ("patient,test,result,units\nP1,ALT,33,U/L\n", "x.csv", "labs"),
-    ("patient,value\nP1,3\n", "bloods.csv", "labs"),
-])
+@pytest.mark.parametrize(
+    "text, name, table",
+    [
+        (EXPORT, "export.csv", "courses"),
+        (VISITS, "v.csv", "visits"),
+        ("subject,adverse event,onset date\nP1,dry lips,2021-01-20\n", "x.csv", "adverse_events"),
+        ("patient,test,result,units\nP1,ALT,33,U/L\n", "x.csv", "labs"),
+        ("patient,value\nP1,3\n", "bloods.csv", "labs"),
+    ],
+)
 def test_the_table_is_recognised_with_a_confidence_and_a_reason(text, name, table):
     found, confidence, reason = guess_table(sheet(text, name))
     assert found == table and 0.5 <= confidence < 1 and reason
@@ -60,8 +96,13 @@ def test_the_proposal_maps_every_column_it_knows_and_keeps_the_rest():
     mapping = propose_file(sheet(EXPORT))[0]
     assert mapping.table == "courses"
     sources = {target: rule.source for target, rule in mapping.columns.items()}
-    assert sources == {"patient_id": "Patient ID", "sex": "Gender", "age": "Age (years)", "weight_kg": "Weight",
-                       "start_date": "Start of treatment"}
+    assert sources == {
+        "patient_id": "Patient ID",
+        "sex": "Gender",
+        "age": "Age (years)",
+        "weight_kg": "Weight",
+        "start_date": "Start of treatment",
+    }
     start = mapping.columns["start_date"]
     assert (start.transform, start.date_format) == ("date", "%d/%m/%Y")
     rows = mapping_rows(mapping, sheet(EXPORT)).set_index("column")
@@ -91,15 +132,20 @@ def test_a_canonical_file_with_its_course_column_named_otherwise_keeps_the_cours
     result = load({"courses.csv": courses, "visits.csv": visits})
     assert result.report.error_count == 0
     assert sorted(result.cohort.courses["course_number"].tolist()) == [1, 1, 2]
-    second = result.cohort.visits[(result.cohort.visits["patient_id"] == "P1") & (result.cohort.visits["course_number"] == 2)]
+    second = result.cohort.visits[
+        (result.cohort.visits["patient_id"] == "P1") & (result.cohort.visits["course_number"] == 2)
+    ]
     assert second["iga"].tolist() == [4, 1]
 
 
-@pytest.mark.parametrize("values, expected, note", [
-    (["1", "2"], {"1": "M", "2": "F"}, "ISO 5218"),
-    (["female", "Male", "w", "unknown"], {"female": "F", "Male": "M", "w": "F"}, ""),
-    (["F", "M"], {}, ""),
-])
+@pytest.mark.parametrize(
+    "values, expected, note",
+    [
+        (["1", "2"], {"1": "M", "2": "F"}, "ISO 5218"),
+        (["female", "Male", "w", "unknown"], {"female": "F", "Male": "M", "w": "F"}, ""),
+        (["F", "M"], {}, ""),
+    ],
+)
 def test_sex_value_maps(values, expected, note):
     import pyarrow as pa
 
@@ -111,12 +157,19 @@ def test_sex_value_maps(values, expected, note):
 def test_iga_words_yes_no_variants_and_lab_names_are_translated():
     import pyarrow as pa
 
-    assert propose_values("visits", "iga", pa.array(["Clear", "almost clear", "Mild", "moderate", "SEVERE", "2"]))[0] == {
-        "Clear": "0", "almost clear": "1", "Mild": "2", "moderate": "3", "SEVERE": "4"}
+    assert propose_values("visits", "iga", pa.array(["Clear", "almost clear", "Mild", "moderate", "SEVERE", "2"]))[
+        0
+    ] == {"Clear": "0", "almost clear": "1", "Mild": "2", "moderate": "3", "SEVERE": "4"}
     assert propose_values("courses", "can_become_pregnant", pa.array(["ja", "nein", "yes", "X"]))[0] == {
-        "ja": "yes", "nein": "no", "X": "yes"}
+        "ja": "yes",
+        "nein": "no",
+        "X": "yes",
+    }
     assert propose_values("labs", "test", pa.array(["SGPT", "Cholesterol", "1742-6", "ALT", "Ferritin"]))[0] == {
-        "SGPT": "ALT", "Cholesterol": "TC", "1742-6": "ALT"}
+        "SGPT": "ALT",
+        "Cholesterol": "TC",
+        "1742-6": "ALT",
+    }
 
 
 def test_coded_sex_is_proposed_with_low_confidence_for_the_user_to_check():
@@ -125,15 +178,18 @@ def test_coded_sex_is_proposed_with_low_confidence_for_the_user_to_check():
     assert rule.values == {"1": "M", "2": "F"} and rule.confidence <= 0.5 and "check" in rule.reason
 
 
-@pytest.mark.parametrize("dates, fmt, ambiguous", [
-    (["2021-03-04", "2021-12-31"], "%Y-%m-%d", False),
-    (["04/03/2021", "31/12/2021"], "%d/%m/%Y", False),
-    (["03/04/2021", "12/31/2021"], "%m/%d/%Y", False),
-    (["04/03/2021", "05/06/2021"], "%d/%m/%Y", True),
-    (["04.03.2021", "31.12.2021"], "%d.%m.%Y", False),
-    (["4 Mar 2021", "31 Dec 2021"], "%d %b %Y", False),
-    (["2021-03-04T10:30:00", "2021-12-31 08:00"], "%Y-%m-%d", False),
-])
+@pytest.mark.parametrize(
+    "dates, fmt, ambiguous",
+    [
+        (["2021-03-04", "2021-12-31"], "%Y-%m-%d", False),
+        (["04/03/2021", "31/12/2021"], "%d/%m/%Y", False),
+        (["03/04/2021", "12/31/2021"], "%m/%d/%Y", False),
+        (["04/03/2021", "05/06/2021"], "%d/%m/%Y", True),
+        (["04.03.2021", "31.12.2021"], "%d.%m.%Y", False),
+        (["4 Mar 2021", "31 Dec 2021"], "%d %b %Y", False),
+        (["2021-03-04T10:30:00", "2021-12-31 08:00"], "%Y-%m-%d", False),
+    ],
+)
 def test_date_formats_are_detected(dates, fmt, ambiguous):
     import pyarrow as pa
 
@@ -159,18 +215,29 @@ def test_end_date_becomes_end_day_and_a_duration_becomes_the_last_day():
 
 
 def test_a_wide_layout_becomes_one_visit_per_time_point():
-    wide = ("Patient ID,Sex,Age,IGA_baseline,iga_m3,IGA month 6,lesions_w0,lesions_w12,notes\n"
-            "A1,F,17,4,2,1,40,12,x\nA2,M,25,3,,0,30,,y\n")
+    wide = (
+        "Patient ID,Sex,Age,IGA_baseline,iga_m3,IGA month 6,lesions_w0,lesions_w12,notes\n"
+        "A1,F,17,4,2,1,40,12,x\nA2,M,25,3,,0,30,,y\n"
+    )
     mappings = propose_file(sheet(wide))
     assert [m.table for m in mappings] == ["courses", "visits"]
     assert {(w.source, w.target, w.day) for w in mappings[1].wide} == {
-        ("IGA_baseline", "iga", 0), ("iga_m3", "iga", 91), ("IGA month 6", "iga", 183),
-        ("lesions_w0", "total_lesions", 0), ("lesions_w12", "total_lesions", 84)}
+        ("IGA_baseline", "iga", 0),
+        ("iga_m3", "iga", 91),
+        ("IGA month 6", "iga", 183),
+        ("lesions_w0", "total_lesions", 0),
+        ("lesions_w12", "total_lesions", 84),
+    }
     result = load({"trial.csv": wide})
     visits = result.cohort.visits.sort_values(["patient_id", "day"])
     assert list(zip(visits["patient_id"], visits["day"], visits["iga"], visits["total_lesions"])) == [
-        ("A1", 0, 4, 40), ("A1", 84, pd.NA, 12), ("A1", 91, 2, pd.NA), ("A1", 183, 1, pd.NA),
-        ("A2", 0, 3, 30), ("A2", 183, 0, pd.NA)]
+        ("A1", 0, 4, 40),
+        ("A1", 84, pd.NA, 12),
+        ("A1", 91, 2, pd.NA),
+        ("A1", 183, 1, pd.NA),
+        ("A2", 0, 3, 30),
+        ("A2", 183, 0, pd.NA),
+    ]
     assert result.cohort.custom_columns == ("notes",)
     assert result.report.rows_read == {"trial.csv (courses)": 2, "trial.csv (visits)": 6}
 
@@ -213,20 +280,40 @@ def test_a_saved_mapping_round_trips_and_maps_the_same_export_again(tmp_path):
 
 def test_a_saved_mapping_overrides_the_proposal():
     data = EXPORT.encode()
-    mapping = Mapping([FileMapping("export.csv", None, "courses", {
-        "patient_id": ColumnRule(source="Patient ID"), "sex": ColumnRule(source="Gender", values={"female": "F", "f": "F", "male": "other"}),
-        "age": ColumnRule(source="Age (years)")}, keep_other_columns=False)])
+    mapping = Mapping(
+        [
+            FileMapping(
+                "export.csv",
+                None,
+                "courses",
+                {
+                    "patient_id": ColumnRule(source="Patient ID"),
+                    "sex": ColumnRule(source="Gender", values={"female": "F", "f": "F", "male": "other"}),
+                    "age": ColumnRule(source="Age (years)"),
+                },
+                keep_other_columns=False,
+            )
+        ]
+    )
     result = load_tables({"export.csv": data}, "t", mapping=mapping)
     assert result.cohort.courses["sex"].tolist() == ["F", "other", "F"]
     assert result.cohort.custom_columns == ()
 
 
-@pytest.mark.parametrize("text, words", [
-    ("not json", "not valid JSON"), ('{"files": 3}', "needs a list 'files'"), ('{"files": [{"table": "courses"}]}', "'file' name"),
-    ('{"files": [{"file": "a.csv", "table": "patients"}]}', "table must be one of"),
-    ('{"files": [{"file": "a.csv", "table": "courses", "columns": {"age": {"source": "x", "transform": "magic"}}}]}', "unknown transform"),
-    ('{"version": 9, "files": []}', "version 9"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("not json", "not valid JSON"),
+        ('{"files": 3}', "needs a list 'files'"),
+        ('{"files": [{"table": "courses"}]}', "'file' name"),
+        ('{"files": [{"file": "a.csv", "table": "patients"}]}', "table must be one of"),
+        (
+            '{"files": [{"file": "a.csv", "table": "courses", "columns": {"age": {"source": "x", "transform": "magic"}}}]}',
+            "unknown transform",
+        ),
+        ('{"version": 9, "files": []}', "version 9"),
+    ],
+)
 def test_a_bad_mapping_file_is_refused_with_the_reason(text, words):
     with pytest.raises(MappingError, match=words):
         Mapping.from_json(text)
@@ -248,7 +335,11 @@ def test_the_command_line_accepts_a_mapping_file(tmp_path, capsys):
     assert cli.main(["summary", str(folder), "--json", "--mapping", str(mapping_file)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["cohort"]["courses"] == 3 and summary["cohort"]["rows"]["visits"] == 5
-    assert load_bundle(folder, mapping=Mapping.from_json(mapping_file.read_text())).cohort.courses["sex"].tolist() == ["F", "unknown", "F"]
+    assert load_bundle(folder, mapping=Mapping.from_json(mapping_file.read_text())).cohort.courses["sex"].tolist() == [
+        "F",
+        "unknown",
+        "F",
+    ]
     assert cli.main(["validate", str(folder), "--mapping", str(mapping_file)]) == 0
     assert "read export.csv: CSV, UTF-8, semicolon-separated" in capsys.readouterr().out
     (tmp_path / "bad.json").write_text("{")

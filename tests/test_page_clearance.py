@@ -1,5 +1,6 @@
 """The Clearance page, driven headlessly: each definition and missed-visit rule renders and is stated
 on the charts; the subgroup comparison follows its widget; missing data is said, not failed on."""
+
 from __future__ import annotations
 
 import json
@@ -9,15 +10,16 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import apptest
-
 from analysis import demo
 from analysis.areas.clearance.compute import DEFINITIONS, MISSING_RULES, ClearanceSettings
 from analysis.cohort.loading import DEMO_DIR
+from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/clearance.py"
-needs_demo = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
+needs_demo = pytest.mark.skipif(
+    not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated"
+)
 
 
 def csv_upload(n_courses: int = 300, visits: bool = True) -> tuple[tuple[str, bytes], ...]:
@@ -47,8 +49,14 @@ def test_page_renders_every_chart_with_the_definition_in_its_subtitle(uploaded):
     assert at.title[0].value == "Clearance"
     titles = apptest.chart_titles(at)
     described = ClearanceSettings().describe()
-    for start in ("Share of courses clear, month by month", "How far lesion counts fell", "Acne severity (IGA) month by month",
-                  "Initial flare", "Time to clearance", "Clear at the end of course, by"):
+    for start in (
+        "Share of courses clear, month by month",
+        "How far lesion counts fell",
+        "Acne severity (IGA) month by month",
+        "Initial flare",
+        "Time to clearance",
+        "Clear at the end of course, by",
+    ):
         assert any(t.startswith(start) for t in titles), (start, titles)
     assert described in next(t for t in titles if t.startswith("Share of courses clear"))
     assert metric(at, "Clear at end of course").endswith("%")
@@ -68,7 +76,11 @@ def test_every_table_has_a_csv_download(uploaded):
 @pytest.mark.parametrize("definition", ["iga01", "iga_success", "lesion_reduction"])
 @pytest.mark.parametrize("missing", ["observed", "locf", "nri"])
 def test_each_definition_and_missed_visit_rule(definition, missing):
-    query = {"clearance_definition": DEFINITIONS[definition], "clearance_missing": MISSING_RULES[missing], "clearance_reduction": "75"}
+    query = {
+        "clearance_definition": DEFINITIONS[definition],
+        "clearance_missing": MISSING_RULES[missing],
+        "clearance_reduction": "75",
+    }
     at = open_page(query, upload=csv_upload(150))
     settings = ClearanceSettings(definition=definition, missing=missing, reduction_percent=75)
     titles = apptest.chart_titles(at)
@@ -125,7 +137,10 @@ def test_data_without_iga_names_the_missing_column():
     tables = demo.generate_cohort(120, seed=3)
     visits = tables["visits"].drop(columns=["iga"])
     courses = tables["courses"].drop(columns=["baseline_iga"])
-    upload = (("courses.csv", courses.to_csv(index=False).encode()), ("visits.csv", visits.to_csv(index=False).encode()))
+    upload = (
+        ("courses.csv", courses.to_csv(index=False).encode()),
+        ("visits.csv", visits.to_csv(index=False).encode()),
+    )
     at = open_page(upload=upload)
     assert any("choose the lesion-reduction definition" in i.value for i in at.info)
     assert any("the severity chart needs them" in i.value for i in at.info)

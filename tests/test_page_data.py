@@ -1,5 +1,6 @@
 """The Data page's upload flow, headless: files -> recognised table and proposed mapping -> confirmed
 -> validation report; saved mappings; identifiers; and two sessions never seeing each other's files."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ from streamlit.testing.v1 import AppTest
 from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE
 
 PAGE = "views/data.py"
-EXPORT = ("Patient ID;Gender;Age (years);Weight (kg);Start of treatment\n"
-          "A01;female;17;55,5;03/02/2021\nA02;male;22;80;15/03/2021\nA03;f;30;61;01/04/2021\n").encode()
+EXPORT = (
+    b"Patient ID;Gender;Age (years);Weight (kg);Start of treatment\n"
+    b"A01;female;17;55,5;03/02/2021\nA02;male;22;80;15/03/2021\nA03;f;30;61;01/04/2021\n"
+)
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "external" / "cdisc_pilot"
 
 
@@ -71,10 +74,23 @@ def test_the_table_can_be_changed_and_the_proposal_follows():
 
 def test_a_saved_mapping_file_is_applied_and_a_bad_one_refused():
     at = upload(data_page(), ("clinic_export.csv", EXPORT))
-    mapping = {"files": [{"file": "clinic_export.csv", "table": "courses", "keep_other_columns": False, "columns": {
-        "patient_id": {"source": "Patient ID"}, "sex": {"source": "Gender", "values": {"female": "F", "f": "F", "male": "other"}},
-        "age": {"source": "Age (years)"}}}]}
-    at.file_uploader(key="mapping_widget").set_value(("mapping.json", json.dumps(mapping).encode(), "application/json")).run()
+    mapping = {
+        "files": [
+            {
+                "file": "clinic_export.csv",
+                "table": "courses",
+                "keep_other_columns": False,
+                "columns": {
+                    "patient_id": {"source": "Patient ID"},
+                    "sex": {"source": "Gender", "values": {"female": "F", "f": "F", "male": "other"}},
+                    "age": {"source": "Age (years)"},
+                },
+            }
+        ]
+    }
+    at.file_uploader(key="mapping_widget").set_value(
+        ("mapping.json", json.dumps(mapping).encode(), "application/json")
+    ).run()
     assert not at.exception
     at = confirm(at)
     assert "clinic_export.csv · **3** of 3 courses" in texts(at)
@@ -99,11 +115,18 @@ def test_identifier_columns_are_shown_as_dropped_and_a_names_only_file_refused()
 
 
 def test_unreadable_files_are_named_on_the_page():
-    at = upload(data_page(), ("scan.csv", b"%PDF-1.7 ..."), ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
-                ("courses.csv", b"patient_id,sex,age\nP1,F,20\n"))
+    at = upload(
+        data_page(),
+        ("scan.csv", b"%PDF-1.7 ..."),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+        ("courses.csv", b"patient_id,sex,age\nP1,F,20\n"),
+    )
     shown = texts(at)
     assert "**scan.csv** cannot be read: the file is a PDF document, not a table." in shown
-    assert "**old.xls** cannot be read: the file is an old-style Office file (Excel .xls or Word .doc); save it as .xlsx or CSV." in shown
+    assert (
+        "**old.xls** cannot be read: the file is an old-style Office file (Excel .xls or Word .doc); save it as .xlsx or CSV."
+        in shown
+    )
 
 
 def test_two_sessions_uploading_files_of_the_same_name_each_see_only_their_own():
@@ -138,11 +161,14 @@ def test_a_redcap_export_and_a_wide_workbook_show_one_mapping_per_table():
 
     import pandas as pd
 
-    redcap = (b"record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,age,iga,ae_term,ae_onset_day\n"
-              b"1,baseline_arm_1,,,F,17,4,,\n1,month_3_arm_1,,,,,2,,\n1,month_3_arm_1,side_effects,1,,,,Dry lips,20\n")
+    redcap = (
+        b"record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,sex,age,iga,ae_term,ae_onset_day\n"
+        b"1,baseline_arm_1,,,F,17,4,,\n1,month_3_arm_1,,,,,2,,\n1,month_3_arm_1,side_effects,1,,,,Dry lips,20\n"
+    )
     buffer = io.BytesIO()
-    pd.DataFrame({"Patient ID": ["W1", "W2"], "Sex": ["F", "M"], "Age": [19, 23], "iga_m0": [4, 3], "iga_m6": [1, 0]}
-                 ).to_excel(buffer, index=False, sheet_name="Trial")
+    pd.DataFrame(
+        {"Patient ID": ["W1", "W2"], "Sex": ["F", "M"], "Age": [19, 23], "iga_m0": [4, 3], "iga_m6": [1, 0]}
+    ).to_excel(buffer, index=False, sheet_name="Trial")
     at = upload(data_page(), ("export.csv", redcap), ("trial.xlsx", buffer.getvalue()))
     tables = [s.value for s in at.selectbox if s.label == "This file holds"]
     assert tables == ["courses", "visits", "adverse_events", "courses", "visits"]

@@ -1,6 +1,7 @@
 """The Labs page, driven headlessly: every chart and table renders with its definitions stated;
 each setting (summary statistic, time axis, comparison, range rule, baseline window, chosen tests)
 changes what is shown; data without labs, visits or bilirubin is said, not failed on."""
+
 from __future__ import annotations
 
 import json
@@ -10,14 +11,15 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import apptest
-
 from analysis import demo
 from analysis.cohort.loading import DEMO_DIR
+from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/labs.py"
-needs_demo = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
+needs_demo = pytest.mark.skipif(
+    not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated"
+)
 
 
 def csv_upload(n_courses: int = 200, labs=True, edit=None) -> tuple[tuple[str, bytes], ...]:
@@ -57,22 +59,38 @@ def test_page_renders_every_section_with_its_definitions(uploaded):
     at = uploaded
     assert at.title[0].value == "Labs"
     titles = [s["layout"]["title"]["text"] for s in specs(at)]
-    for start in ("New out-of-range values", "Alanine aminotransferase (ALT) during", "Aspartate aminotransferase (AST) during",
-                  "Triglycerides during", "Total cholesterol during", "How often results were above", "How far values rose",
-                  "Liver safety (eDISH)", "Alanine aminotransferase (ALT): individual courses", "Was monitoring done?"):
+    for start in (
+        "New out-of-range values",
+        "Alanine aminotransferase (ALT) during",
+        "Aspartate aminotransferase (AST) during",
+        "Triglycerides during",
+        "Total cholesterol during",
+        "How often results were above",
+        "How far values rose",
+        "Liver safety (eDISH)",
+        "Alanine aminotransferase (ALT): individual courses",
+        "Was monitoring done?",
+    ):
         assert any(t.startswith(start) for t in titles), start
     trend = chart(at, "Alanine aminotransferase (ALT) during")
-    assert "median" in trend["layout"]["title"]["text"] and trend["layout"]["xaxis"]["title"]["text"].startswith("Month of course")
+    assert "median" in trend["layout"]["title"]["text"] and trend["layout"]["xaxis"]["title"]["text"].startswith(
+        "Month of course"
+    )
     assert any("n = " in (trace.get("hovertemplate") or "") for trace in trend["data"])
     assert "Median and interquartile range by month of course" in texts(at.caption)
 
 
 def test_headline_metrics_and_the_article_quote(uploaded):
     labels = [m.label for m in uploaded.metric]
-    assert labels == ["New raised liver enzymes", "New raised cholesterol", "New raised triglycerides", "Liver and lipids monitored",
-                      "Months with a pregnancy test"]
+    assert labels == [
+        "New raised liver enzymes",
+        "New raised cholesterol",
+        "New raised triglycerides",
+        "Liver and lipids monitored",
+        "Months with a pregnancy test",
+    ]
     assert all("95% CI" in m.delta for m in uploaded.metric)
-    assert "\"Liver enzyme changes\"" in texts(uploaded.markdown) and "Zane" in texts(uploaded.markdown)
+    assert '"Liver enzyme changes"' in texts(uploaded.markdown) and "Zane" in texts(uploaded.markdown)
 
 
 def test_literature_and_the_articles_rare_are_on_the_new_abnormal_chart(uploaded):
@@ -102,7 +120,11 @@ def test_nominal_visit_axis_from_the_url():
 
 def test_comparing_groups_draws_one_line_per_group(uploaded):
     at = uploaded.selectbox(key="labs_group").select("sex").run()
-    names = {trace.get("name") for trace in chart(at, "Alanine aminotransferase (ALT) during")["data"] if trace.get("mode") == "lines+markers"}
+    names = {
+        trace.get("name")
+        for trace in chart(at, "Alanine aminotransferase (ALT) during")["data"]
+        if trace.get("mode") == "lines+markers"
+    }
     assert {"F", "M"} <= names
     table = next(df.value for df in at.dataframe if "group" in df.value.columns)
     assert {"F", "M"} <= set(table["group"])
@@ -110,8 +132,10 @@ def test_comparing_groups_draws_one_line_per_group(uploaded):
 
 
 def test_range_rule_and_baseline_window_from_the_url():
-    at = open_page({"labs_range_rule": "The single most extreme value (CDISC pilot)", "labs_baseline_days": "30"},
-                   upload=csv_upload(120))
+    at = open_page(
+        {"labs_range_rule": "The single most extreme value (CDISC pilot)", "labs_baseline_days": "30"},
+        upload=csv_upload(120),
+    )
     assert "baseline = last result in the 30 days up to the first dose" in texts(at.caption)
     assert "single most extreme value" in texts(at.caption)
 

@@ -1,4 +1,5 @@
 """The Overview page with the claims scorecard, driven headlessly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,17 +7,23 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import apptest
-
 from analysis.areas.clearance.compute import DEFINITIONS, MISSING_RULES
 from analysis.cohort.loading import DEMO_DIR
+from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/overview.py"
 IDS = [f"C{i:02d}" for i in range(1, 21)]
-BADGES = {"supported": ":green-badge[Supported]", "contradicted": ":red-badge[Contradicted]", "inconclusive": ":orange-badge[Inconclusive]",
-          "described": ":gray-badge[Described]", "not testable": ":violet-badge[Not testable]"}
-pytestmark = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
+BADGES = {
+    "supported": ":green-badge[Supported]",
+    "contradicted": ":red-badge[Contradicted]",
+    "inconclusive": ":orange-badge[Inconclusive]",
+    "described": ":gray-badge[Described]",
+    "not testable": ":violet-badge[Not testable]",
+}
+pytestmark = pytest.mark.skipif(
+    not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated"
+)
 
 
 def open_page(query: dict | None = None, upload: bytes | None = None) -> AppTest:
@@ -38,7 +45,9 @@ def default():
 def test_every_claim_has_a_row_with_a_verdict(default):
     for claim_id in IDS:
         assert badge_of(default, claim_id) in BADGES.values(), claim_id
-    assert badge_of(default, "C13") == BADGES["contradicted"]  # "rare" liver enzyme changes: ~11% of normal-baseline courses
+    assert (
+        badge_of(default, "C13") == BADGES["contradicted"]
+    )  # "rare" liver enzyme changes: ~11% of normal-baseline courses
     assert badge_of(default, "C09") == BADGES["supported"]  # cheilitis and the others are common
     assert badge_of(default, "C20") == BADGES["not testable"]
     captions = " ".join(c.value for c in default.caption)
@@ -48,7 +57,9 @@ def test_every_claim_has_a_row_with_a_verdict(default):
 
 def test_explanations_can_be_shown_under_each_claim():
     at = open_page({"claims_explain": "true"})
-    explanations = [c.value for c in at.caption if "the article says" in c.value or "the article gives no figure" in c.value]
+    explanations = [
+        c.value for c in at.caption if "the article says" in c.value or "the article gives no figure" in c.value
+    ]
     assert len(explanations) == 19  # all but the untestable C20
     assert any(text.endswith("(\\> 50%): supported.") for text in explanations)
 
@@ -78,12 +89,18 @@ def test_threshold_widget_changes_the_verdict_in_the_session(default):
     assert badge_of(at, "C11") == BADGES["supported"]  # vision disorders are below 1 in 10
 
 
-@pytest.mark.parametrize("query", [
-    {"claims_definition": DEFINITIONS["iga01"]}, {"claims_definition": DEFINITIONS["iga_success"]},
-    {"claims_definition": DEFINITIONS["lesion_reduction"]}, {"claims_missing": MISSING_RULES["locf"]},
-    {"claims_missing": MISSING_RULES["nri"]}, {"claims_reduction": "50"},
-    {"claims_retreatment": "false", "claims_treatment_emergent": "false", "claims_min_n": "500"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"claims_definition": DEFINITIONS["iga01"]},
+        {"claims_definition": DEFINITIONS["iga_success"]},
+        {"claims_definition": DEFINITIONS["lesion_reduction"]},
+        {"claims_missing": MISSING_RULES["locf"]},
+        {"claims_missing": MISSING_RULES["nri"]},
+        {"claims_reduction": "50"},
+        {"claims_retreatment": "false", "claims_treatment_emergent": "false", "claims_min_n": "500"},
+    ],
+)
 def test_each_definition_option_renders(query):
     at = open_page(query)
     for key, value in query.items():
@@ -95,7 +112,9 @@ def test_each_definition_option_renders(query):
 
 
 def test_definition_shows_in_the_explanation(default):
-    at = open_page({"claims_missing": MISSING_RULES["nri"], "claims_definition": DEFINITIONS["iga01"], "claims_explain": "true"})
+    at = open_page(
+        {"claims_missing": MISSING_RULES["nri"], "claims_definition": DEFINITIONS["iga01"], "claims_explain": "true"}
+    )
     assert not any("ended the course at IGA 0/1" in c.value for c in default.caption)
     assert any("ended the course at IGA 0/1" in c.value for c in at.caption)
 

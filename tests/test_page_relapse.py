@@ -1,4 +1,5 @@
 """The Relapse page, driven headlessly: every definition option renders without an exception."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,14 +9,15 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import apptest
-
 from analysis.cohort.loading import DEMO_DIR
+from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/relapse.py"
 ORIGIN_LABELS = {"end": "the last dose (end of course)", "start": "the first dose (trial data)"}
-needs_demo = pytest.mark.skipif(not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated")
+needs_demo = pytest.mark.skipif(
+    not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated"
+)
 
 
 def courses_csv(n: int = 300, seed: int = 1, follow_up: bool = True) -> bytes:
@@ -23,12 +25,19 @@ def courses_csv(n: int = 300, seed: int = 1, follow_up: bool = True) -> bytes:
     rng = np.random.default_rng(seed)
     relapse_after = np.ceil(rng.exponential(500, n))
     followup = rng.integers(100, 1200, n)
-    table = pd.DataFrame({
-        "patient_id": [f"U{i:04d}" for i in range(n)], "course_number": 1, "sex": rng.choice(["F", "M"], n),
-        "age": rng.uniform(15, 40, n).round(1), "weight_kg": 60, "end_day": 150,
-        "cumulative_dose_mg": (rng.uniform(80, 260, n) * 60).round(), "site": rng.choice(["North", "South"], n),
-        "trial_arm": rng.choice(["a", "b"], n),
-    })
+    table = pd.DataFrame(
+        {
+            "patient_id": [f"U{i:04d}" for i in range(n)],
+            "course_number": 1,
+            "sex": rng.choice(["F", "M"], n),
+            "age": rng.uniform(15, 40, n).round(1),
+            "weight_kg": 60,
+            "end_day": 150,
+            "cumulative_dose_mg": (rng.uniform(80, 260, n) * 60).round(),
+            "site": rng.choice(["North", "South"], n),
+            "trial_arm": rng.choice(["a", "b"], n),
+        }
+    )
     if follow_up:
         table["followup_end_day"] = 150 + followup
         table["relapse_day"] = np.where(relapse_after <= followup, 150 + relapse_after, np.nan)
@@ -55,7 +64,12 @@ def test_page_shows_relapse_curves_tables_and_second_courses(uploaded):
     assert any(t.startswith("Relapse: this data beside published figures") for t in titles)
     assert any(t.startswith("Starting a further course") for t in titles)
     labels = [m.label for m in at.metric]
-    assert {"Relapse-free at 1 year", "Relapse-free at 2 years", "Relapse-free at 3 years", "Median time to relapse"} <= set(labels)
+    assert {
+        "Relapse-free at 1 year",
+        "Relapse-free at 2 years",
+        "Relapse-free at 3 years",
+        "Median time to relapse",
+    } <= set(labels)
     assert any("Minimal Relapse" in m.value for m in at.markdown)
     assert len(at.get("download_button")) >= 6
 

@@ -1,4 +1,5 @@
 """Sharing in the app: save and share, open by `?dataset=`, delete, wrong links; presenter mode; sign-in."""
+
 from __future__ import annotations
 
 import re
@@ -15,10 +16,22 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN_IN_LINK = re.compile(r"[?&]dataset=([A-Za-z0-9_-]+)")
 
 # 30 courses at two sites; 3 are men, so "M" is a small subgroup.
-COURSES = "patient_id,sex,age,site,end_day\n" + "\n".join(
-    f"P{i:03d},{'M' if i < 3 else 'F'},{18 + i % 20},{'North' if i % 2 else 'South'},{150 + i}" for i in range(30)) + "\n"
-VISITS = "patient_id,day,iga,inflammatory_lesions,noninflammatory_lesions\n" + "\n".join(
-    f"P{i:03d},{day},{iga},{lesions},{lesions}" for i in range(30) for day, iga, lesions in ((0, 3, 40), (150, 1, 5))) + "\n"
+COURSES = (
+    "patient_id,sex,age,site,end_day\n"
+    + "\n".join(
+        f"P{i:03d},{'M' if i < 3 else 'F'},{18 + i % 20},{'North' if i % 2 else 'South'},{150 + i}" for i in range(30)
+    )
+    + "\n"
+)
+VISITS = (
+    "patient_id,day,iga,inflammatory_lesions,noninflammatory_lesions\n"
+    + "\n".join(
+        f"P{i:03d},{day},{iga},{lesions},{lesions}"
+        for i in range(30)
+        for day, iga, lesions in ((0, 3, 40), (150, 1, 5))
+    )
+    + "\n"
+)
 FILES = (("courses.csv", COURSES.encode()), ("visits.csv", VISITS.encode()))
 
 
@@ -189,9 +202,13 @@ def test_local_use_is_stated_on_the_data_page():
 
 def test_sign_in_is_required_when_configured():
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
-                          "client_id": "id", "client_secret": "secret",
-                          "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration"}
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x",
+        "client_id": "id",
+        "client_secret": "secret",
+        "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration",
+    }
     at.user = {"is_logged_in": False}
     at.query_params["dataset"] = "A" * 32
     at.run()
@@ -203,9 +220,13 @@ def test_sign_in_is_required_when_configured():
 
 def test_signed_in_user_reaches_pages_and_is_recorded_as_saver():
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
-                          "client_id": "id", "client_secret": "secret",
-                          "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration"}
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x",
+        "client_id": "id",
+        "client_secret": "secret",
+        "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration",
+    }
     at.user = {"is_logged_in": True, "email": "dr.lee@example.org", "name": "Dr Lee"}
     at.session_state[UPLOAD_STATE] = FILES
     at.session_state["source"] = UPLOAD

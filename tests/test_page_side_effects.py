@@ -1,16 +1,16 @@
 """The Side effects page on the demo: every chart renders, each definition changes what is
 counted, the subgroup comparison follows its widgets, and every table can be downloaded."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
+from csv_bundles import bundle
 from streamlit.testing.v1 import AppTest
 
 from tests import apptest
-
-from csv_bundles import bundle
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 PAGE = "views/side_effects.py"
@@ -40,9 +40,15 @@ def test_page_renders_every_chart(default_page):
     at = default_page
     assert at.title[0].value == "Side effects"
     titles = _titles(at)
-    for expected in ("The document's side effects against the data", "How often each side effect occurred",
-                     "When side effects began", "How severe side effects were", "Did side effects go away after the course?",
-                     "Side effects per course", "Any side effect by sex"):
+    for expected in (
+        "The document's side effects against the data",
+        "How often each side effect occurred",
+        "When side effects began",
+        "How severe side effects were",
+        "Did side effects go away after the course?",
+        "Side effects per course",
+        "Any side effect by sex",
+    ):
         assert any(t.startswith(expected) for t in titles), (expected, titles)
     assert _metric(at, "Courses at risk") != "–"
 

@@ -1,5 +1,6 @@
 """The Course timeline page: opened by an id in the URL, by a link from another page, by
 previous/next; hidden in presenter mode; a plain message for an unknown id."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests import apptest
-
 from analysis.areas.timeline import compute as timeline
 from analysis.cohort.loading import load_demo
+from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/timeline.py"

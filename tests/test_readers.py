@@ -1,4 +1,5 @@
 """Reading uploads: encodings, delimiters, decimal commas, Excel, Parquet, archives, messy headers."""
+
 import codecs
 import gzip
 import io
@@ -11,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis.ingest.readers import ReadError, decode, expand_archives, read_file, sniff_delimiter
-from analysis.schema import SPECS
 from analysis.ingest.validation import parse_column
+from analysis.schema import SPECS
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 TEXT = "patient_id,sex,age,site\nP1,F,20,Zürich\nP2,M,31,Malmö\n"
@@ -28,10 +29,17 @@ def values(sheet, column: str) -> list:
     return sheet.column(column).to_pylist()
 
 
-@pytest.mark.parametrize("encoding, said", [
-    ("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with byte order mark"), ("utf-16", "UTF-16"),
-    ("utf-16-le", "UTF-16 (no byte order mark)"), ("utf-16-be", "UTF-16 (no byte order mark)"), ("cp1252", "Windows-1252"),
-])
+@pytest.mark.parametrize(
+    "encoding, said",
+    [
+        ("utf-8", "UTF-8"),
+        ("utf-8-sig", "UTF-8 with byte order mark"),
+        ("utf-16", "UTF-16"),
+        ("utf-16-le", "UTF-16 (no byte order mark)"),
+        ("utf-16-be", "UTF-16 (no byte order mark)"),
+        ("cp1252", "Windows-1252"),
+    ],
+)
 def test_each_encoding_is_detected_and_said(encoding, said):
     sheet = one("courses.csv", TEXT.encode(encoding))
     assert sheet.encoding == said
@@ -98,7 +106,9 @@ def _workbook(sheets: dict[str, pd.DataFrame], startrow: int = 0) -> bytes:
 
 
 def test_excel_sheets_are_read_with_dates_whole_numbers_and_spreadsheet_rows():
-    courses = pd.DataFrame({"patient_id": ["007", "P2"], "age": [17, 22.5], "start_date": pd.to_datetime(["2021-03-04", "2022-01-31"])})
+    courses = pd.DataFrame(
+        {"patient_id": ["007", "P2"], "age": [17, 22.5], "start_date": pd.to_datetime(["2021-03-04", "2022-01-31"])}
+    )
     data = _workbook({"Courses": courses, "Empty": pd.DataFrame()}, startrow=2)
     sheets = read_file("clinic.xlsx", data)
     assert [s.label for s in sheets] == ["clinic.xlsx [Courses]"]
@@ -110,8 +120,15 @@ def test_excel_sheets_are_read_with_dates_whole_numbers_and_spreadsheet_rows():
 
 
 def test_parquet_columns_become_text():
-    table = pa.table({"patient_id": ["A", "B"], "age": [17.0, float("nan")], "n": pa.array([1, None], pa.int64()),
-                      "start": pa.array([pd.Timestamp("2021-01-02"), None], pa.timestamp("us")), "ok": [True, False]})
+    table = pa.table(
+        {
+            "patient_id": ["A", "B"],
+            "age": [17.0, float("nan")],
+            "n": pa.array([1, None], pa.int64()),
+            "start": pa.array([pd.Timestamp("2021-01-02"), None], pa.timestamp("us")),
+            "ok": [True, False],
+        }
+    )
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     sheet = one("c.parquet", buffer.getvalue())
@@ -134,10 +151,18 @@ def test_zips_even_nested_ones_are_expanded_and_gzip_is_read():
     assert values(one("courses.csv.gz", gzip.compress(TEXT.encode())), "age") == ["20", "31"]
 
 
-@pytest.mark.parametrize("data, words", [
-    (b"", "empty"), (b"   \n \n", "empty"), (b"%PDF-1.4 ...", "PDF"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
-    (b"PAR1garbage", "Parquet"), (b"\x1f\x8b\x08garbage", "gzip"), (b"ab\x00cd\x00\x01\x02\x03", "binary"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"", "empty"),
+        (b"   \n \n", "empty"),
+        (b"%PDF-1.4 ...", "PDF"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"),
+        (b"PAR1garbage", "Parquet"),
+        (b"\x1f\x8b\x08garbage", "gzip"),
+        (b"ab\x00cd\x00\x01\x02\x03", "binary"),
+    ],
+)
 def test_what_cannot_be_read_is_named(data, words):
     with pytest.raises(ReadError, match=words):
         read_file("courses.csv", data)
@@ -175,8 +200,12 @@ def test_uploads_are_read_in_memory_and_never_written_to_disk(monkeypatch):
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("adverse_events.csv", "patient_id,term,onset_day\nA,dry lips,3\n")
-    files = {"clinic.xlsx": workbook, "visits.parquet": buffer.getvalue(), "more.zip": archive.getvalue(),
-             "labs.csv.gz": gzip.compress(b"patient_id,day,test,value,unit\nA,0,ALT,30,U/L\n")}
+    files = {
+        "clinic.xlsx": workbook,
+        "visits.parquet": buffer.getvalue(),
+        "more.zip": archive.getvalue(),
+        "labs.csv.gz": gzip.compress(b"patient_id,day,test,value,unit\nA,0,ALT,30,U/L\n"),
+    }
     real_open = builtins.open
 
     def reading_only(file, mode="r", *args, **kwargs):

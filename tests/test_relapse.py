@@ -1,4 +1,5 @@
 """Relapse and second-course analysis: censoring rules, exclusions, claims, Cox model and JSON."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.areas.relapse import compute as relapse
-from analysis.cohort.model import build_cohort, empty_table
-from analysis.areas.relapse.compute import RelapseSettings
 from analysis.areas.base import SummaryOptions
+from analysis.areas.relapse import compute as relapse
+from analysis.areas.relapse.compute import RelapseSettings
+from analysis.cohort.model import build_cohort, empty_table
 from analysis.stats.survival import DAYS_PER_YEAR, fit_km
 
 
@@ -64,7 +65,11 @@ def test_censoring_rules_default(rules_cohort):
 
 def test_further_course_censors_when_not_counted_as_relapse(rules_cohort):
     rows = by_course(relapse.relapse_times(rules_cohort, RelapseSettings(retreatment_counts_as_relapse=False)))
-    assert (rows.loc[2, "days"], rows.loc[2, "event"], rows.loc[2, "outcome"]) == (300, False, "censored at further course")
+    assert (rows.loc[2, "days"], rows.loc[2, "event"], rows.loc[2, "outcome"]) == (
+        300,
+        False,
+        "censored at further course",
+    )
     assert (rows.loc[3, "days"], rows.loc[3, "event"]) == (150, True)  # a recorded relapse stays a relapse
 
 
@@ -85,8 +90,13 @@ def test_excluded_courses_are_listed_with_their_reason(rules_cohort):
 
 
 def test_follow_up_ending_before_the_last_visit_is_inconsistent():
-    visits = pd.DataFrame({"patient_id": ["P0", "P1"], "course_number": pd.array([1, 1], dtype="Int64"),
-                           "day": pd.array([600, 400], dtype="Int64")})
+    visits = pd.DataFrame(
+        {
+            "patient_id": ["P0", "P1"],
+            "course_number": pd.array([1, 1], dtype="Int64"),
+            "day": pd.array([600, 400], dtype="Int64"),
+        }
+    )
     for column in empty_table("visits").columns:
         if column not in visits:
             visits[column] = pd.Series(pd.NA, index=visits.index, dtype=empty_table("visits")[column].dtype)
@@ -122,8 +132,14 @@ def test_second_course_times(rules_cohort):
 
 
 def test_settings_from_cli_strings():
-    settings = RelapseSettings.from_settings({"relapse.origin": "Start", "relapse.retreatment_counts_as_relapse": "false",
-                                              "relapse.horizons": "1,5", "clearance.definition": "iga01"})
+    settings = RelapseSettings.from_settings(
+        {
+            "relapse.origin": "Start",
+            "relapse.retreatment_counts_as_relapse": "false",
+            "relapse.horizons": "1,5",
+            "clearance.definition": "iga01",
+        }
+    )
     assert settings == RelapseSettings(origin="start", retreatment_counts_as_relapse=False, horizons=(1, 5))
     assert RelapseSettings.from_settings({}) == RelapseSettings()
     with pytest.raises(ValueError, match="relapse.origin"):
@@ -140,9 +156,14 @@ def simulated(n: int = 600, seed: int = 7):
     followup = rng.integers(200, 1500, n)
     observed = relapse_after <= followup
     return cohort_of(
-        end_day=[149] * n, weight_kg=[60.0] * n, cumulative_dose_mg=cumulative * 60, sex=np.where(female, "F", "M"),
-        relapse_day=np.where(observed, 149 + relapse_after, np.nan), followup_end_day=149 + followup,
-        site=rng.choice(["North", "South"], n), arm=rng.choice(["x", "y"], n),
+        end_day=[149] * n,
+        weight_kg=[60.0] * n,
+        cumulative_dose_mg=cumulative * 60,
+        sex=np.where(female, "F", "M"),
+        relapse_day=np.where(observed, 149 + relapse_after, np.nan),
+        followup_end_day=149 + followup,
+        site=rng.choice(["North", "South"], n),
+        arm=rng.choice(["x", "y"], n),
     )
 
 
@@ -210,8 +231,14 @@ def test_cox_model_recovers_simulated_effects():
 
 
 def test_cox_model_says_why_it_is_not_fitted():
-    few = cohort_of(end_day=[100] * 4, relapse_day=[200, NA, NA, NA], followup_end_day=[900] * 4, sex=["F", "M", "F", "M"],
-                    weight_kg=[60.0] * 4, cumulative_dose_mg=[6000.0, 7000, 8000, 9000])
+    few = cohort_of(
+        end_day=[100] * 4,
+        relapse_day=[200, NA, NA, NA],
+        followup_end_day=[900] * 4,
+        sex=["F", "M", "F", "M"],
+        weight_kg=[60.0] * 4,
+        cumulative_dose_mg=[6000.0, 7000, 8000, 9000],
+    )
     model = relapse.cox_model(few)
     assert model.table.empty and "at least 10 per term" in model.notes[-1]
     women_only = relapse.cox_model(simulated().subset(np.flatnonzero(simulated().courses["sex"] == "F")))
@@ -247,7 +274,9 @@ def demo_cohort():
     demo = pytest.importorskip("analysis.demo")
     if "relapse_1y" not in getattr(demo, "PARAMETERS", {}):
         pytest.skip("the demo generator names no relapse_1y parameter")
-    return build_cohort(demo.generate_cohort(4000, seed=2024), source="demo", synthetic=True), demo.PARAMETERS["relapse_1y"]
+    return build_cohort(demo.generate_cohort(4000, seed=2024), source="demo", synthetic=True), demo.PARAMETERS[
+        "relapse_1y"
+    ]
 
 
 def test_demo_one_year_relapse_lands_near_its_generating_rate():

@@ -1,37 +1,69 @@
 """The HTML report: every section and chart, plotly.js once, nothing remote, data escaped, small counts suppressed."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pandas as pd
 import plotly.offline
 import pytest
+from csv_bundles import bundle
 
 from analysis import __version__
-from analysis.outputs import report
 from analysis.areas.timeline import compute as timeline
 from analysis.areas.timeline import figures as timeline_figures
+from analysis.cohort.loading import load_demo, load_tables
 from analysis.cohort.model import build_cohort
 from analysis.demo import generate_cohort
-from analysis.cohort.loading import load_demo, load_tables
-from csv_bundles import bundle
+from analysis.outputs import report
 from analysis.stats.suppression import suppress_table
 
 SECTIONS = ["dataset", "definitions", "claims", "clearance", "side-effects", "relapse", "labs", "overview"]
 # Every chart of every outcome page, by the name the report gives it (the timeline is never one of them).
 CHARTS = {
     "claims": ["claims-scorecard"],
-    "clearance": ["clearance-by-month", "lesion-change", "iga-distribution", "initial-flare", "time-to-clearance", "clearance-by-sex"],
-    "side-effects": ["named-side-effects", "incidence", "onset", "grade", "resolution", "side-effects-per-course", "side-effects-by-sex"],
-    "relapse": ["relapse-free", "relapse-literature", "relapse-by-cumulative-dose-band", "further-course", "further-course-literature"],
-    "labs": ["new-out-of-range", "trend-alt", "trend-ast", "trend-tg", "trend-tc", "above-the-limit", "grades", "edish", "individual-alt",
-             "monitoring"],
+    "clearance": [
+        "clearance-by-month",
+        "lesion-change",
+        "iga-distribution",
+        "initial-flare",
+        "time-to-clearance",
+        "clearance-by-sex",
+    ],
+    "side-effects": [
+        "named-side-effects",
+        "incidence",
+        "onset",
+        "grade",
+        "resolution",
+        "side-effects-per-course",
+        "side-effects-by-sex",
+    ],
+    "relapse": [
+        "relapse-free",
+        "relapse-literature",
+        "relapse-by-cumulative-dose-band",
+        "further-course",
+        "further-course-literature",
+    ],
+    "labs": [
+        "new-out-of-range",
+        "trend-alt",
+        "trend-ast",
+        "trend-tg",
+        "trend-tc",
+        "above-the-limit",
+        "grades",
+        "edish",
+        "individual-alt",
+        "monitoring",
+    ],
     "overview": ["demographics", "dose", "duration", "completeness"],
 }
 INDIVIDUAL_CHARTS = {"edish", "individual-alt"}  # one mark per course: in a private report only
-WHEN = datetime(2024, 1, 2, 3, 4, tzinfo=timezone.utc)
+WHEN = datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
 MARKUP_TERM = "<script>alert(1)</script>"
 MARKUP_SITE = "<b>North</b><img src=x onerror=alert(2)>"
 MARKUP_SOURCE = "clinic <i>export</i>"
@@ -126,14 +158,20 @@ def test_plotly_js_is_included_once_and_every_chart_is_drawn_by_it(shared):
     library = plotly.offline.get_plotlyjs()
     assert sum(library in script for script in parsed.scripts) == 1
     assert shared.count(library[:200]) == 1
-    assert sum("Plotly.newPlot" in script for script in parsed.scripts) == sum(len(charts) for charts in CHARTS.values()) - len(INDIVIDUAL_CHARTS)
+    assert sum("Plotly.newPlot" in script for script in parsed.scripts) == sum(
+        len(charts) for charts in CHARTS.values()
+    ) - len(INDIVIDUAL_CHARTS)
 
 
 def test_no_tag_loads_anything_from_outside_the_file(shared):
     parsed = Parsed(shared)
     loading = {"src", "href", "srcset", "poster", "data", "action", "background"}
-    remote = [(tag, name, value) for tag, attributes in parsed.tags for name, value in attributes.items()
-              if name in loading and value and not value.startswith(("#", "data:"))]
+    remote = [
+        (tag, name, value)
+        for tag, attributes in parsed.tags
+        for name, value in attributes.items()
+        if name in loading and value and not value.startswith(("#", "data:"))
+    ]
     assert remote == []
     assert not [tag for tag, _ in parsed.tags if tag in ("link", "img", "iframe", "object", "embed", "base")]
     styles = re.findall(r"<style>(.*?)</style>", shared, re.S)
@@ -145,23 +183,25 @@ def test_the_fingerprint_version_date_and_size_are_stated(shared, demo):
     assert demo.fingerprint and shared.count(demo.fingerprint) >= 2  # in the facts and in the footer
     assert f"software version {__version__}" in shared
     assert "2024-01-02 03:04 UTC" in shared
-    facts = shared[shared.index('id="dataset"'):shared.index('id="definitions"')]
+    facts = shared[shared.index('id="dataset"') : shared.index('id="definitions"')]
     assert f"<th>Courses in this report</th><td>{demo.n_courses:,}</td>" in facts
     assert f"<th>Patients in this report</th><td>{demo.n_patients:,}</td>" in facts
     assert f"<th>Rows of visits</th><td>{len(demo.visits):,}</td>" in facts
 
 
 def test_the_filters_definitions_and_synthetic_nature_are_stated(shared, demo):
-    definitions = shared[shared.index('id="definitions"'):shared.index('id="claims"')]
+    definitions = shared[shared.index('id="definitions"') : shared.index('id="claims"')]
     assert "sex in F, M" in definitions
     assert "Clear = IGA 0/1; missed visits: observed cases only" in definitions
     assert "the defaults throughout" in definitions
-    footer = shared[shared.index("<footer>"):]
+    footer = shared[shared.index("<footer>") :]
     assert "Synthetic data." in footer and "no real patient" in footer
 
 
 def test_changed_settings_are_used_and_listed(demo):
-    html = report.build_report(demo.subset(demo.courses["course_idx"][:400]), {"clearance.definition": "iga_success"}, "first 400")
+    html = report.build_report(
+        demo.subset(demo.courses["course_idx"][:400]), {"clearance.definition": "iga_success"}, "first 400"
+    )
     assert "clearance.definition = iga_success" in html
     assert "Clear = IGA 0/1 and at least 2 grades better than baseline" in html
 
@@ -172,15 +212,25 @@ def test_bad_settings_are_refused_before_anything_is_built(demo):
 
 
 def test_every_claim_has_a_row_with_its_verdict_badge(shared):
-    rows = re.findall(r'<tr data-claim="(C\d\d)"><td><span class="badge" style="background:#[0-9a-f]{6}">(\w[\w ]*)</span>', shared)
+    rows = re.findall(
+        r'<tr data-claim="(C\d\d)"><td><span class="badge" style="background:#[0-9a-f]{6}">(\w[\w ]*)</span>', shared
+    )
     assert [claim for claim, _ in rows] == [f"C{i:02d}" for i in range(1, 21)]
-    assert {verdict for _, verdict in rows} <= {"Supported", "Contradicted", "Inconclusive", "Described", "Not testable"}
+    assert {verdict for _, verdict in rows} <= {
+        "Supported",
+        "Contradicted",
+        "Inconclusive",
+        "Described",
+        "Not testable",
+    }
 
 
 def test_data_values_are_escaped_so_markup_shows_as_text(marked_up):
     parsed = Parsed(marked_up)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in marked_up  # the term, as text in a table
-    assert "&lt;b&gt;North&lt;/b&gt;&lt;img src=x onerror=alert(2)&gt;" in marked_up  # the site, in the filters and a group table
+    assert (
+        "&lt;b&gt;North&lt;/b&gt;&lt;img src=x onerror=alert(2)&gt;" in marked_up
+    )  # the site, in the filters and a group table
     assert "clinic &lt;i&gt;export&lt;/i&gt;" in marked_up
     assert MARKUP_TERM in parsed.cells  # the parser reads the escaped cell back as the plain text
     assert not [tag for tag, _ in parsed.tags if tag in ("b", "i", "img")]
@@ -206,8 +256,14 @@ def test_every_count_column_of_every_table_is_declared_and_hidden_when_small(dem
     report.build_report(demo.subset(demo.courses["course_idx"][:500]), {}, "first 500")
     assert len(tables) > 25
     for table in tables:
-        named_like_counts = {c for c in table.frame.columns if COUNT_NAME.search(str(c)) and pd.api.types.is_numeric_dtype(table.frame[c])}
-        assert named_like_counts <= set(table.counts), f"{table.title}: {named_like_counts - set(table.counts)} not declared as counts"
+        named_like_counts = {
+            c
+            for c in table.frame.columns
+            if COUNT_NAME.search(str(c)) and pd.api.types.is_numeric_dtype(table.frame[c])
+        }
+        assert named_like_counts <= set(table.counts), (
+            f"{table.title}: {named_like_counts - set(table.counts)} not declared as counts"
+        )
         shown = suppress_table(table.frame, table.counts, 5, table.derived, table.denominators)
         for column in table.counts:
             assert not pd.to_numeric(shown[column], errors="coerce").between(1, 4).any(), f"{table.title}: {column}"
@@ -223,13 +279,46 @@ def test_the_suppression_threshold_can_be_changed(demo):
 
 def test_a_table_is_suppressed_with_its_shares():
     shared_report, private_report = report.Report(), report.Report(suppress=False)
-    table = report.Table("t", pd.DataFrame({"group": ["a", "b", "c"], "n": [40, 30, 20], "cases": [3, 12, 0],
-                                            "share": [3 / 40, 12 / 30, 0.0]}),
-                         counts=("n", "cases"), derived=("share",), shares=("share",), denominators={"cases": "n"})
+    table = report.Table(
+        "t",
+        pd.DataFrame(
+            {"group": ["a", "b", "c"], "n": [40, 30, 20], "cases": [3, 12, 0], "share": [3 / 40, 12 / 30, 0.0]}
+        ),
+        counts=("n", "cases"),
+        derived=("share",),
+        shares=("share",),
+        denominators={"cases": "n"},
+    )
     shared_report.table(table)
     private_report.table(table)
-    assert Parsed(shared_report.parts[0]).cells == ["a", "40", "<5", "suppressed", "b", "30", "suppressed", "suppressed", "c", "20", "0", "0.0%"]
-    assert Parsed(private_report.parts[0]).cells == ["a", "40", "3", "7.5%", "b", "30", "12", "40.0%", "c", "20", "0", "0.0%"]
+    assert Parsed(shared_report.parts[0]).cells == [
+        "a",
+        "40",
+        "<5",
+        "suppressed",
+        "b",
+        "30",
+        "suppressed",
+        "suppressed",
+        "c",
+        "20",
+        "0",
+        "0.0%",
+    ]
+    assert Parsed(private_report.parts[0]).cells == [
+        "a",
+        "40",
+        "3",
+        "7.5%",
+        "b",
+        "30",
+        "12",
+        "40.0%",
+        "c",
+        "20",
+        "0",
+        "0.0%",
+    ]
 
 
 def test_a_claim_resting_on_a_small_count_is_withheld_in_a_shared_report(small):
@@ -240,7 +329,10 @@ def test_a_claim_resting_on_a_small_count_is_withheld_in_a_shared_report(small):
 
 def test_no_patient_identifier_appears_in_a_shared_report(demo, shared, private):
     ids = set(demo.courses["patient_id"])
-    found = lambda html: ids & set(re.findall(r"P\d{6}", html))  # the demo's pseudonymous ids look like P000123
+
+    def found(html: str) -> set:
+        return ids & set(re.findall(r"P\d{6}", html))  # the demo's pseudonymous ids look like P000123
+
     assert found(private)  # the private report's eDISH and individual-course charts name the course on hover
     assert not found(shared)
     assert "is not included in a shared report" in shared  # the eDISH and individual-course charts

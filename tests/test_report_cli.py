@@ -1,11 +1,13 @@
 """`python -m analysis report`: writes the HTML report with the summary's options, and says plainly what went wrong."""
+
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from analysis.cli import main
 from csv_bundles import VALID_COURSES, bundle
+
+from analysis.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,21 +21,45 @@ def write(folder: Path, files: dict[str, bytes]) -> Path:
 
 def test_the_demo_report_is_written_from_the_command_line(tmp_path):
     out = tmp_path / "report.html"
-    completed = subprocess.run([sys.executable, "-m", "analysis", "report", "demo", "--out", str(out)], cwd=ROOT,
-                               capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", "demo", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith(f"wrote {out} (") and "counts under 5 shown as '<5'" in completed.stdout
     html = out.read_text(encoding="utf-8")
-    assert re.findall(r'<section id="([^"]+)"', html) == ["dataset", "definitions", "claims", "clearance", "side-effects", "relapse",
-                                                          "labs", "overview"]
+    assert re.findall(r'<section id="([^"]+)"', html) == [
+        "dataset",
+        "definitions",
+        "claims",
+        "clearance",
+        "side-effects",
+        "relapse",
+        "labs",
+        "overview",
+    ]
     assert "all courses (no filter)" in html and "Synthetic demo data" in html
 
 
 def test_settings_group_and_private_mode_reach_the_report(tmp_path, capsys):
     out = tmp_path / "private.html"
     folder = write(tmp_path / "bundle", bundle())
-    code = main(["report", str(folder), "--out", str(out), "--set", "clearance.definition=iga_success", "--group-by", "site",
-                 "--no-suppression"])
+    code = main(
+        [
+            "report",
+            str(folder),
+            "--out",
+            str(out),
+            "--set",
+            "clearance.definition=iga_success",
+            "--group-by",
+            "site",
+            "--no-suppression",
+        ]
+    )
     assert code == 0
     assert "private: small counts shown" in capsys.readouterr().out
     html = out.read_text(encoding="utf-8")
@@ -63,7 +89,10 @@ def test_usage_mistakes_exit_2_with_one_line(tmp_path, capsys):
 
 
 def test_data_that_cannot_be_loaded_exits_1_and_names_the_problem(tmp_path, capsys):
-    folder = write(tmp_path / "bad", bundle(courses=tuple(row.replace(",F,", ",X,").replace(",M,", ",X,") for row in VALID_COURSES)))
+    folder = write(
+        tmp_path / "bad",
+        bundle(courses=tuple(row.replace(",F,", ",X,").replace(",M,", ",X,") for row in VALID_COURSES)),
+    )
     out = tmp_path / "r.html"
     assert main(["report", str(folder), "--out", str(out)]) == 1
     assert "courses.csv" in capsys.readouterr().err

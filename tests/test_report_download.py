@@ -1,4 +1,5 @@
 """The report download on the Overview page: offered with suppression on, private only when asked, never private when presenting."""
+
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest

@@ -4,6 +4,7 @@ cohort's, lab units converted once at load, and charts and tables that stay smal
 
 Timing is never asserted here; `benchmarks/run.py` measures it.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,12 @@ import pandas as pd
 import pytest
 
 from analysis.areas.labs import compute as labs
-from analysis.areas.side_effects import compute as side_effects
-from analysis.cohort.model import build_cohort, course_positions, month_of_day
-from analysis.cohort.filters import FilterSpec, apply_filters
-from analysis.ingest.lab_units import harmonise
 from analysis.areas.labs.figures import edish_figure
+from analysis.areas.side_effects import compute as side_effects
+from analysis.cohort.filters import FilterSpec, apply_filters
 from analysis.cohort.loading import load_demo, load_tables
+from analysis.cohort.model import build_cohort, course_positions, month_of_day
+from analysis.ingest.lab_units import harmonise
 from analysis.ingest.progress import reporting_stages
 from analysis.outputs.summary import summarize
 from tests.conftest import tiny_tables
@@ -39,7 +40,9 @@ def demo():
 def merged_course_idx(courses: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
     """The course of each row by a merge on the text key, as the cohort was first built."""
     keys = courses[["patient_id", "course_number"]].assign(course_idx=courses["course_idx"])
-    return table[["patient_id", "course_number"]].merge(keys, on=["patient_id", "course_number"], how="left")["course_idx"]
+    return table[["patient_id", "course_number"]].merge(keys, on=["patient_id", "course_number"], how="left")[
+        "course_idx"
+    ]
 
 
 def test_integer_key_join_matches_a_merge_on_patient_and_course_number(demo):
@@ -60,7 +63,9 @@ def test_every_row_points_at_its_own_course(demo):
 
 def test_unknown_and_repeated_course_keys():
     courses = pd.DataFrame({"patient_id": ["A", "A", "B", "A"], "course_number": pd.array([1, 2, 1, 1], dtype="Int64")})
-    rows = pd.DataFrame({"patient_id": ["A", "B", "C", "B", None], "course_number": pd.array([1, 1, 1, 2, 1], dtype="Int64")})
+    rows = pd.DataFrame(
+        {"patient_id": ["A", "B", "C", "B", None], "course_number": pd.array([1, 1, 1, 2, 1], dtype="Int64")}
+    )
     # A/1 is repeated: the first row answers; C/1 and B/2 are not courses; a missing patient matches nothing.
     assert course_positions(courses, rows).tolist() == [0, 2, -1, -1, -1]
 
@@ -72,7 +77,15 @@ def test_derived_visit_columns_are_those_of_a_stable_sort_by_course_and_day():
     order = visits[["course_idx", "day"]].astype("float")
     assert order.equals(order.sort_values(["course_idx", "day"], kind="stable"))
     assert visits["month"].tolist() == month_of_day(visits["day"]).tolist()
-    assert month_of_day(pd.Series([-46, -45, -15, 15, 16, 45, 46, None], dtype="Int64")).tolist()[:7] == [-2, -1, 0, 0, 1, 1, 2]
+    assert month_of_day(pd.Series([-46, -45, -15, 15, 16, 45, 46, None], dtype="Int64")).tolist()[:7] == [
+        -2,
+        -1,
+        0,
+        0,
+        1,
+        1,
+        2,
+    ]
 
 
 def test_the_memo_shares_a_result_until_a_table_is_replaced(demo):
@@ -98,13 +111,19 @@ def test_a_filtered_cohort_cut_from_the_whole_gives_the_same_numbers(demo, spec)
     as_text = {"test": lambda frame: frame["test"].astype(str)}
     pd.testing.assert_frame_equal(cut_data.labs.assign(**as_text), fresh_data.labs.assign(**as_text), check_exact=True)
     pd.testing.assert_frame_equal(labs.monitoring_flags(cut_data), labs.monitoring_flags(fresh_data), check_exact=True)
-    assert json.dumps(summarize(cut), default=str, sort_keys=True) == json.dumps(summarize(fresh), default=str, sort_keys=True)
+    assert json.dumps(summarize(cut), default=str, sort_keys=True) == json.dumps(
+        summarize(fresh), default=str, sort_keys=True
+    )
 
 
 def test_labs_are_harmonised_once_at_load(demo):
     assert "harmonised" in demo.labs and "unit_as_given" in demo.labs
     raw = demo.labs[["patient_id", "course_number", "day", "visit", "course_idx", "month"]].assign(
-        **{column: demo.labs[f"{column}_as_given"] for column in ("test", "unit", "value", "lower_limit", "upper_limit")})
+        **{
+            column: demo.labs[f"{column}_as_given"]
+            for column in ("test", "unit", "value", "lower_limit", "upper_limit")
+        }
+    )
     harmonised_here = labs.analyse(replace(demo, labs=harmonise(raw)[0]))
     loaded = labs.analyse(demo)
     for name in ("trend", "new_abnormal", "grades", "ranges", "compliance", "pregnancy"):
@@ -136,8 +155,15 @@ def test_edish_draws_a_sample_at_most_and_says_so():
     rng = np.random.default_rng(1)
     n = 30_000
     alt, bili = rng.lognormal(0, 1.2, n), rng.lognormal(-0.5, 0.9, n)
-    points = pd.DataFrame({"course_idx": np.arange(n), "alt_uln": alt, "bili_uln": bili, "label": "x",
-                           "quadrant": labs.edish_quadrant(alt, bili)})
+    points = pd.DataFrame(
+        {
+            "course_idx": np.arange(n),
+            "alt_uln": alt,
+            "bili_uln": bili,
+            "label": "x",
+            "quadrant": labs.edish_quadrant(alt, bili),
+        }
+    )
     assert (points["quadrant"] != "normal").sum() > 5_000  # more outside the normal quadrant than can be drawn
     fig = edish_figure(points, max_points=5_000)
     drawn = sum(len(trace.x) for trace in fig.data)
@@ -158,7 +184,10 @@ def test_a_reopened_bundle_is_the_cohort_and_report_it_was(tmp_path):
         pd.testing.assert_frame_equal(first.cohort.table(name), again.cohort.table(name), check_exact=True)
     pd.testing.assert_frame_equal(first.report.issues, again.report.issues, check_exact=True)
     assert first.report.summary_lines() == again.report.summary_lines()
-    assert (first.cohort.fingerprint, first.cohort.custom_columns) == (again.cohort.fingerprint, again.cohort.custom_columns)
+    assert (first.cohort.fingerprint, first.cohort.custom_columns) == (
+        again.cohort.fingerprint,
+        again.cohort.custom_columns,
+    )
 
 
 def test_changed_files_are_never_answered_from_the_parquet_copy(tmp_path):

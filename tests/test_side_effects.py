@@ -1,5 +1,6 @@
 """Side effects: term normalisation, incidence per course, CIOMS bands, timing windows, resolution,
 discontinuations, mood and the JSON section, against hand counts and reference libraries."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,11 @@ import pytest
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from analysis.areas.base import SummaryOptions
 from analysis.areas.side_effects import compute as se
+from analysis.areas.side_effects.declaration import AREA
 from analysis.cohort.model import build_cohort, empty_table
 from analysis.stats.intervals import proportion
-from analysis.areas.base import SummaryOptions
-from analysis.areas.side_effects.declaration import AREA
 
 
 def canonical(name: str, rows: dict) -> pd.DataFrame:
@@ -30,9 +31,13 @@ def canonical(name: str, rows: dict) -> pd.DataFrame:
 
 def make_cohort(n_courses: int, events: list[tuple], courses: dict | None = None, visits: dict | None = None):
     """Courses P0..Pn-1 (course 1, last dose day 149) and events (patient, term, onset[, resolved, grade, action])."""
-    base = {"patient_id": [f"P{i}" for i in range(n_courses)], "course_number": [1] * n_courses,
-            "sex": ["F" if i % 2 else "M" for i in range(n_courses)], "age": [20.0] * n_courses,
-            "end_day": [149] * n_courses}
+    base = {
+        "patient_id": [f"P{i}" for i in range(n_courses)],
+        "course_number": [1] * n_courses,
+        "sex": ["F" if i % 2 else "M" for i in range(n_courses)],
+        "age": [20.0] * n_courses,
+        "end_day": [149] * n_courses,
+    }
     base.update(courses or {})
     columns = ("patient_id", "term", "onset_day", "resolved_day", "grade", "action")
     padded = [tuple(e) + (None,) * (len(columns) - len(e)) for e in events]
@@ -47,9 +52,16 @@ def make_cohort(n_courses: int, events: list[tuple], courses: dict | None = None
 # ---- Normalisation ---------------------------------------------------------------------------
 
 ISSUE_SYNONYMS = {
-    "dry lips": "Cheilitis", "chapped lips": "Cheilitis", "lip dryness": "Cheilitis", "dry skin": "Xerosis",
-    "nose bleed": "Epistaxis", "joint pain": "Arthralgia", "hair loss": "Alopecia", "low mood": "Depression / mood change",
-    "blurred vision": "Vision disorder", "night blindness": "Vision disorder",
+    "dry lips": "Cheilitis",
+    "chapped lips": "Cheilitis",
+    "lip dryness": "Cheilitis",
+    "dry skin": "Xerosis",
+    "nose bleed": "Epistaxis",
+    "joint pain": "Arthralgia",
+    "hair loss": "Alopecia",
+    "low mood": "Depression / mood change",
+    "blurred vision": "Vision disorder",
+    "night blindness": "Vision disorder",
 }
 
 
@@ -74,10 +86,19 @@ def test_dictionary_is_unambiguous_and_complete():
         assert set(effect.terms) <= set(se.preferred_terms())
 
 
-@pytest.mark.parametrize("written, preferred", [
-    ("  Dry   LIPS ", "Cheilitis"), ("chapped lip", "Cheilitis"), ("Nose-bleeds", "Epistaxis"), ("nosebleeds!", "Epistaxis"),
-    ("Hair loss.", "Alopecia"), ("JOINT PAINS", "Arthralgia"), ("blurred-vision", "Vision disorder"), ("CHEILITIS", "Cheilitis"),
-])
+@pytest.mark.parametrize(
+    "written, preferred",
+    [
+        ("  Dry   LIPS ", "Cheilitis"),
+        ("chapped lip", "Cheilitis"),
+        ("Nose-bleeds", "Epistaxis"),
+        ("nosebleeds!", "Epistaxis"),
+        ("Hair loss.", "Alopecia"),
+        ("JOINT PAINS", "Arthralgia"),
+        ("blurred-vision", "Vision disorder"),
+        ("CHEILITIS", "Cheilitis"),
+    ],
+)
 def test_spelling_variants_are_tolerated(written, preferred):
     assert se.normalise_terms(pd.Series([written]))["preferred_term"].iloc[0] == preferred
 
@@ -91,7 +112,9 @@ def test_unrecognised_terms_stay_as_written_and_missing_terms_are_named():
 
 
 def test_unrecognised_terms_are_listed_with_counts():
-    cohort = make_cohort(3, [("P0", "itchy scalp", 5), ("P1", "Itchy scalp", 6), ("P1", "itchy scalp", 9), ("P2", "dry lips", 3)])
+    cohort = make_cohort(
+        3, [("P0", "itchy scalp", 5), ("P1", "Itchy scalp", 6), ("P1", "itchy scalp", 9), ("P2", "dry lips", 3)]
+    )
     table = se.unrecognised_terms(se.event_data(cohort)).set_index("term as written")
     assert table.loc["itchy scalp"].tolist() == [2, 2]
     assert table.loc["Itchy scalp"].tolist() == [1, 1]
@@ -102,16 +125,38 @@ def test_unrecognised_terms_are_listed_with_counts():
 
 # ---- CIOMS bands -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rate, band", [
-    (1 / 10, "very common"), (1.0, "very common"), (0.0999999, "common"), (1 / 100, "common"), (0.0099999, "uncommon"),
-    (1 / 1_000, "uncommon"), (0.000999, "rare"), (1 / 10_000, "rare"), (0.0000999, "very rare"), (0.0, "very rare"),
-])
+
+@pytest.mark.parametrize(
+    "rate, band",
+    [
+        (1 / 10, "very common"),
+        (1.0, "very common"),
+        (0.0999999, "common"),
+        (1 / 100, "common"),
+        (0.0099999, "uncommon"),
+        (1 / 1_000, "uncommon"),
+        (0.000999, "rare"),
+        (1 / 10_000, "rare"),
+        (0.0000999, "very rare"),
+        (0.0, "very rare"),
+    ],
+)
 def test_cioms_band_edges(rate, band):
     assert se.cioms_band(rate) == band
 
 
-@pytest.mark.parametrize("k, n, band", [(10, 100, "very common"), (9, 100, "common"), (3, 300, "common"), (1, 1_000, "uncommon"),
-                                        (7, 70_000, "rare"), (1, 10_000, "rare"), (1, 10_001, "very rare")])
+@pytest.mark.parametrize(
+    "k, n, band",
+    [
+        (10, 100, "very common"),
+        (9, 100, "common"),
+        (3, 300, "common"),
+        (1, 1_000, "uncommon"),
+        (7, 70_000, "rare"),
+        (1, 10_000, "rare"),
+        (1, 10_001, "very rare"),
+    ],
+)
 def test_cioms_band_of_exact_count_ratios(k, n, band):
     assert se.cioms_band(proportion(k, n).estimate) == band
 
@@ -140,6 +185,7 @@ def test_vectorised_intervals_equal_stats_proportion():
 
 # ---- Incidence -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def forty():
     """40 courses: 8 with cheilitis (one of them twice), 3 with dry skin, 1 with blurred vision."""
@@ -166,16 +212,38 @@ def test_a_group_of_terms_counts_each_course_once(forty):
 
 
 def test_same_event_twice_counted_once_but_each_course_counts():
-    courses = canonical("courses", {"patient_id": ["P0", "P0", "P1"], "course_number": [1, 2, 1], "sex": ["F", "F", "M"],
-                                    "age": [20.0, 21.0, 30.0], "end_day": [149, 149, 149]})
-    once = canonical("adverse_events", {"patient_id": ["P0", "P0", "P0"], "course_number": [1, 1, 1],
-                                        "term": ["dry lips", "dry lips", "Chapped lips"], "onset_day": [5, 40, 90]})
-    table = se.incidence_table(se.event_data(build_cohort({"courses": courses, "adverse_events": once}, source="t"))).set_index("term")
+    courses = canonical(
+        "courses",
+        {
+            "patient_id": ["P0", "P0", "P1"],
+            "course_number": [1, 2, 1],
+            "sex": ["F", "F", "M"],
+            "age": [20.0, 21.0, 30.0],
+            "end_day": [149, 149, 149],
+        },
+    )
+    once = canonical(
+        "adverse_events",
+        {
+            "patient_id": ["P0", "P0", "P0"],
+            "course_number": [1, 1, 1],
+            "term": ["dry lips", "dry lips", "Chapped lips"],
+            "onset_day": [5, 40, 90],
+        },
+    )
+    table = se.incidence_table(
+        se.event_data(build_cohort({"courses": courses, "adverse_events": once}, source="t"))
+    ).set_index("term")
     assert table.loc["Cheilitis", ["courses", "events", "at_risk"]].tolist() == [1, 3, 3]
     # The same patient again in the second course: a second course at risk, so it counts again.
-    twice = canonical("adverse_events", {"patient_id": ["P0", "P0"], "course_number": [1, 2],
-                                         "term": ["dry lips", "dry lips"], "onset_day": [5, 5]})
-    assert se.incidence(build_cohort({"courses": courses, "adverse_events": twice}, source="t"), "Cheilitis").numerator == 2
+    twice = canonical(
+        "adverse_events",
+        {"patient_id": ["P0", "P0"], "course_number": [1, 2], "term": ["dry lips", "dry lips"], "onset_day": [5, 5]},
+    )
+    assert (
+        se.incidence(build_cohort({"courses": courses, "adverse_events": twice}, source="t"), "Cheilitis").numerator
+        == 2
+    )
 
 
 def test_vision_incidence(forty):
@@ -206,10 +274,19 @@ def test_no_event_rows_is_not_testable():
 
 # ---- Treatment-emergent window ---------------------------------------------------------------
 
+
 def test_treatment_emergent_window_edges():
     # Last dose day 149, window 30: day -1 out, 0 in, 179 in, 180 out; unknown onset counted.
-    cohort = make_cohort(5, [("P0", "dry lips", -1), ("P1", "dry lips", 0), ("P2", "dry lips", 179), ("P3", "dry lips", 180),
-                             ("P4", "dry lips", None)])
+    cohort = make_cohort(
+        5,
+        [
+            ("P0", "dry lips", -1),
+            ("P1", "dry lips", 0),
+            ("P2", "dry lips", 179),
+            ("P3", "dry lips", 180),
+            ("P4", "dry lips", None),
+        ],
+    )
     data = se.event_data(cohort)
     assert sorted(data.events["course_idx"]) == [1, 2, 4]
     assert (data.outside_window, data.unknown_onset) == (2, 1)
@@ -226,9 +303,15 @@ def test_ongoing_course_has_no_upper_limit():
 
 # ---- Resolution ------------------------------------------------------------------------------
 
+
 def test_resolution_with_missing_end_and_resolution_days():
-    events = [("P0", "dry lips", 10, 100), ("P1", "dry lips", 10, 239), ("P2", "dry lips", 10, 240),
-              ("P3", "dry lips", 10, None), ("P4", "dry lips", 10, 50)]
+    events = [
+        ("P0", "dry lips", 10, 100),
+        ("P1", "dry lips", 10, 239),
+        ("P2", "dry lips", 10, 240),
+        ("P3", "dry lips", 10, None),
+        ("P4", "dry lips", 10, 50),
+    ]
     cohort = make_cohort(5, events, courses={"end_day": [149, 149, 149, 149, None]})
     data = se.event_data(cohort)
     labels = se.resolution_labels(90)
@@ -247,10 +330,16 @@ def test_resolution_with_missing_end_and_resolution_days():
 
 # ---- Discontinuation and actions -------------------------------------------------------------
 
+
 def test_discontinuation_counts_end_reason_or_action_once():
-    events = [("P0", "dry lips", 10, None, 2, "discontinued"), ("P1", "joint pain", 10, None, 3, "discontinued"),
-              ("P2", "dry skin", 10, None, 1, "dose_reduced")]
-    cohort = make_cohort(10, events, courses={"end_reason": ["adverse_event", None, None, "adverse_event"] + ["completed"] * 6})
+    events = [
+        ("P0", "dry lips", 10, None, 2, "discontinued"),
+        ("P1", "joint pain", 10, None, 3, "discontinued"),
+        ("P2", "dry skin", 10, None, 1, "dose_reduced"),
+    ]
+    cohort = make_cohort(
+        10, events, courses={"end_reason": ["adverse_event", None, None, "adverse_event"] + ["completed"] * 6}
+    )
     estimate = se.discontinuation_share(cohort)
     assert (estimate.numerator, estimate.n) == (3, 10)  # P0 (both), P1 (action), P3 (end reason)
     actions = se.action_table(se.event_data(cohort)).set_index("what")
@@ -264,13 +353,23 @@ def test_discontinuation_not_testable_without_reason_or_action():
 
 
 def test_worst_grade_per_course():
-    cohort = make_cohort(3, [("P0", "dry lips", 5, None, 1), ("P0", "dry lips", 50, None, 3), ("P1", "dry lips", 5), ("P2", "dry lips", 5, None, 2)])
+    cohort = make_cohort(
+        3,
+        [
+            ("P0", "dry lips", 5, None, 1),
+            ("P0", "dry lips", 50, None, 3),
+            ("P1", "dry lips", 5),
+            ("P2", "dry lips", 5, None, 2),
+        ],
+    )
     table = se.worst_grade_table(se.event_data(cohort), ["Cheilitis"]).set_index("worst_grade")["courses"]
     assert table.to_dict() == {"Grade 3": 1, "Grade 2": 1, "Not graded": 1}
 
 
 def test_onset_by_month_counts_first_episode():
-    cohort = make_cohort(3, [("P0", "dry lips", 5), ("P0", "dry lips", 70), ("P1", "dry lips", 31), ("P2", "dry lips", 61)])
+    cohort = make_cohort(
+        3, [("P0", "dry lips", 5), ("P0", "dry lips", 70), ("P1", "dry lips", 31), ("P2", "dry lips", 61)]
+    )
     table = se.onset_table(se.event_data(cohort), ["Cheilitis"]).set_index("onset_month")["courses"]
     assert table.to_dict() == {0: 1, 1: 1, 2: 1}
 
@@ -283,9 +382,14 @@ def test_events_per_course():
 
 # ---- Mood (claim C12) ------------------------------------------------------------------------
 
+
 def test_mood_counts_adverse_events_or_phq9_rise_once():
-    visits = {"patient_id": ["P0", "P0", "P1", "P1", "P2", "P2", "P3", "P3"], "course_number": [1] * 8,
-              "day": [0, 60, 0, 60, -5, 90, 0, 60], "phq9": [4, 12, 12, 20, 3, 9, 2, 14]}
+    visits = {
+        "patient_id": ["P0", "P0", "P1", "P1", "P2", "P2", "P3", "P3"],
+        "course_number": [1] * 8,
+        "day": [0, 60, 0, 60, -5, 90, 0, 60],
+        "phq9": [4, 12, 12, 20, 3, 9, 2, 14],
+    }
     cohort = make_cohort(6, [("P0", "low mood", 30), ("P4", "depression", 30)], visits=visits)
     estimate = se.mood_incidence(cohort)
     # P0 (both), P3 (PHQ-9 2 -> 14), P4 (event); P1's baseline was already >= 10, P2 stayed below.
@@ -303,13 +407,17 @@ def test_mood_from_phq9_only_says_so():
 
 # ---- The document's wording ------------------------------------------------------------------
 
-@pytest.mark.parametrize("word, low, high, verdict", [
-    ("common", "very common", "very common", "More frequent than the document says"),
-    ("common", "common", "common", "Agrees with the document"),
-    ("very rare", "very rare", "rare", "Not sure: the interval spans more than one band"),
-    ("rare", "very rare", "very rare", "Less frequent than the document says"),
-    ("rare", None, None, "Not measurable in these data"),
-])
+
+@pytest.mark.parametrize(
+    "word, low, high, verdict",
+    [
+        ("common", "very common", "very common", "More frequent than the document says"),
+        ("common", "common", "common", "Agrees with the document"),
+        ("very rare", "very rare", "rare", "Not sure: the interval spans more than one band"),
+        ("rare", "very rare", "very rare", "Less frequent than the document says"),
+        ("rare", None, None, "Not measurable in these data"),
+    ],
+)
 def test_comparison_with_the_documents_word(word, low, high, verdict):
     assert se.compare_with_document(word, low, high) == verdict
 
@@ -327,8 +435,11 @@ def test_named_effects_table(forty):
 
 # ---- Subgroup comparison ---------------------------------------------------------------------
 
+
 def test_comparison_against_reference_libraries():
-    events = [(f"P{i}", "dry lips", 5) for i in range(0, 40, 2)][:12] + [(f"P{i}", "dry lips", 5) for i in range(1, 40, 2)][:4]
+    events = [(f"P{i}", "dry lips", 5) for i in range(0, 40, 2)][:12] + [
+        (f"P{i}", "dry lips", 5) for i in range(1, 40, 2)
+    ][:4]
     cohort = make_cohort(40, events)  # M: even courses (12 of 20), F: odd courses (4 of 20)
     table = se.comparison_table(se.event_data(cohort), "sex", ("Cheilitis",)).set_index("group")
     assert table.loc["F", "reference"] == "F"
@@ -347,11 +458,16 @@ def test_comparison_orders_dose_bands_low_to_high():
 
 # ---- Settings and the JSON summary -----------------------------------------------------------
 
+
 def test_settings_from_cli_strings():
-    settings = se.SideEffectSettings.from_settings({
-        "adverse_events.treatment_emergent": "false", "adverse_events.window_days_after_end": "14",
-        "adverse_events.term_column": "term", "clearance.definition": "iga01",
-    })
+    settings = se.SideEffectSettings.from_settings(
+        {
+            "adverse_events.treatment_emergent": "false",
+            "adverse_events.window_days_after_end": "14",
+            "adverse_events.term_column": "term",
+            "clearance.definition": "iga01",
+        }
+    )
     assert settings == se.SideEffectSettings(treatment_emergent=False, window_days_after_end=14, term_column="term")
     with pytest.raises(ValueError):
         se.SideEffectSettings.from_settings({"adverse_events.treatment_emergent": "perhaps"})
@@ -366,7 +482,11 @@ def test_summary_section_shape(forty):
     assert section["at_risk"] == 40 and section["counted_per"] == "course"
     cheilitis = next(t for t in section["terms"] if t["term"] == "Cheilitis")
     assert {k: cheilitis[k] for k in ("body_system", "patients", "events", "band")} == {
-        "body_system": "Gastrointestinal disorders", "patients": 8, "events": 9, "band": "very common"}
+        "body_system": "Gastrointestinal disorders",
+        "patients": 8,
+        "events": 9,
+        "band": "very common",
+    }
     assert {"rate", "ci_low", "ci_high"} <= set(cheilitis)
     groups = {g["group"]: g for g in section["groups"]}
     assert set(groups) == {"F", "M"} and groups["M"]["at_risk"] == 20
@@ -374,9 +494,15 @@ def test_summary_section_shape(forty):
 
 
 def test_as_written_mode_uses_the_datas_body_system():
-    tables = {"courses": canonical("courses", {"patient_id": ["A", "B"], "course_number": [1, 1], "sex": ["F", "M"], "age": [20.0, 30.0]}),
-              "adverse_events": canonical("adverse_events", {"patient_id": ["A", "B"], "course_number": [1, 1],
-                                                             "term": ["HEADACHE", "Headache"], "onset_day": [1, 2]})}
+    tables = {
+        "courses": canonical(
+            "courses", {"patient_id": ["A", "B"], "course_number": [1, 1], "sex": ["F", "M"], "age": [20.0, 30.0]}
+        ),
+        "adverse_events": canonical(
+            "adverse_events",
+            {"patient_id": ["A", "B"], "course_number": [1, 1], "term": ["HEADACHE", "Headache"], "onset_day": [1, 2]},
+        ),
+    }
     tables["adverse_events"]["body_system"] = ["NERVOUS SYSTEM DISORDERS", None]
     cohort = build_cohort(tables, source="written")
     written = se.incidence_table(se.event_data(cohort, se.SideEffectSettings(term_column="term"))).set_index("term")

@@ -1,5 +1,6 @@
 """The saved-dataset store on both back ends (embedded SQLite and a real PostgreSQL server): save, open
 by link, wrong token, expiry, deletion, who saved it, schema creation, concurrency, crash safety."""
+
 import hashlib
 import os
 import pwd
@@ -26,7 +27,18 @@ except ImportError:  # the PostgreSQL tests then skip; requirements.txt installs
     psycopg = None
 
 from analysis.cohort.loading import load_demo, load_tables
-from analysis.outputs.store import DATABASE_FILE, DEFAULT_SHARE_DAYS, EXPIRED, SHARE_DAYS_ENV, UNAVAILABLE, DatasetStore, DatasetUnavailable, cohort_files, share_days_from_environment, token_hash
+from analysis.outputs.store import (
+    DATABASE_FILE,
+    DEFAULT_SHARE_DAYS,
+    EXPIRED,
+    SHARE_DAYS_ENV,
+    UNAVAILABLE,
+    DatasetStore,
+    DatasetUnavailable,
+    cohort_files,
+    share_days_from_environment,
+    token_hash,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {"courses.csv": b"patient_id,sex,age\nP1,F,20\nP2,M,31\n", "visits.csv": b"patient_id,day,iga\nP1,0,3\n"}
@@ -48,10 +60,15 @@ class Clock:
 def postgres_bin_dir() -> Path | None:
     """The folder holding initdb and pg_ctl: on the PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
     on_path = shutil.which("initdb")
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-                    reverse=True)
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
     candidates = ([Path(on_path).resolve().parent] if on_path else []) + debian
-    return next((folder for folder in candidates if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file()), None)
+    return next(
+        (folder for folder in candidates if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file()), None
+    )
 
 
 def unprivileged_account() -> dict:
@@ -105,11 +122,27 @@ def postgres_server():
     run = dict(cwd=folder, check=True, capture_output=True, text=True, **account)
     port = free_port()
     try:
-        subprocess.run([binaries / "initdb", "-D", data, "-U", SERVER_USER, f"--pwfile={folder / 'password'}",
-                        "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-sync"], **run)
+        subprocess.run(
+            [
+                binaries / "initdb",
+                "-D",
+                data,
+                "-U",
+                SERVER_USER,
+                f"--pwfile={folder / 'password'}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            **run,
+        )
         with open(data / "postgresql.conf", "a") as settings:
-            settings.write(f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{folder}'\n"
-                           "fsync = off\nfull_page_writes = off\n")
+            settings.write(
+                f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{folder}'\n"
+                "fsync = off\nfull_page_writes = off\n"
+            )
         subprocess.run([binaries / "pg_ctl", "-D", data, "-l", folder / "server.log", "-w", "-t", "60", "start"], **run)
     except subprocess.CalledProcessError as error:
         log = folder / "server.log"
@@ -180,8 +213,10 @@ class PostgresDatabase:
         return True
 
     def transaction_under_way(self) -> bool:
-        return self.rows("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                         "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL") != [(0,)]
+        return self.rows(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        ) != [(0,)]
 
     def reset(self) -> None:
         self.rows("DROP TABLE IF EXISTS saved_datasets")
@@ -343,8 +378,13 @@ for index in range(count):
 
 def _writer(location, size: int, count: int) -> subprocess.Popen:
     """A process that saves `count` datasets, printing each link's token."""
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(location), str(size), str(count)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(location), str(size), str(count)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_app_processes_starting_together_on_an_empty_database_all_open_the_store(database):
@@ -354,7 +394,7 @@ def test_app_processes_starting_together_on_an_empty_database_all_open_the_store
         database.reset()
         starting_line = threading.Barrier(8)
 
-        def start_and_save(_) -> str:
+        def start_and_save(_, starting_line=starting_line) -> str:
             starting_line.wait()
             return DatasetStore(database.location).save(FILES, "x")
 
@@ -368,7 +408,9 @@ def test_opening_the_store_does_not_wait_for_a_save_under_way(database):
     EXISTS` would: it locks the table even when the index exists)."""
     store = DatasetStore(database.location)
     with ThreadPoolExecutor(max_workers=1) as pool, store.backend.transaction() as run:
-        run("DELETE FROM saved_datasets WHERE expires_at <= ?", (0.0,))  # a save's first statement: it now holds the table
+        run(
+            "DELETE FROM saved_datasets WHERE expires_at <= ?", (0.0,)
+        )  # a save's first statement: it now holds the table
         assert pool.submit(DatasetStore, database.location).result(timeout=10).count() == 0
 
 
@@ -413,9 +455,14 @@ def test_cohort_round_trips_through_the_store(store, demo_result):
     token = store.save(cohort_files(cohort), "demo copy")
     reloaded = load_tables(store.open(token).files, source="demo copy").cohort
     assert reloaded.row_counts() == cohort.row_counts()
-    assert reloaded.courses["cumulative_dose_source"].value_counts().to_dict() == \
-        cohort.courses["cumulative_dose_source"].value_counts().to_dict()
-    assert reloaded.courses["daily_dose_band"].value_counts().to_dict() == cohort.courses["daily_dose_band"].value_counts().to_dict()
+    assert (
+        reloaded.courses["cumulative_dose_source"].value_counts().to_dict()
+        == cohort.courses["cumulative_dose_source"].value_counts().to_dict()
+    )
+    assert (
+        reloaded.courses["daily_dose_band"].value_counts().to_dict()
+        == cohort.courses["daily_dose_band"].value_counts().to_dict()
+    )
 
 
 def test_hand_made_cohort_round_trips(tiny_cohort):
@@ -426,8 +473,10 @@ def test_hand_made_cohort_round_trips(tiny_cohort):
 
 
 def test_only_kept_columns_are_saved_never_identifiers(store):
-    upload = (b"patient_id,sex,age,email,patient_name,favourite_colour,,\n"
-              b"P1,F,20,ann@example.org,Ann Smith,blue,,\nP2,M,30,bob@example.org,Bob Jones,red,,\n")
+    upload = (
+        b"patient_id,sex,age,email,patient_name,favourite_colour,,\n"
+        b"P1,F,20,ann@example.org,Ann Smith,blue,,\nP2,M,30,bob@example.org,Bob Jones,red,,\n"
+    )
     result = load_tables({"courses.csv": upload}, "x")
     token = store.save(cohort_files(result.cohort), "x")
     saved = store.open(token).files

@@ -1,5 +1,6 @@
 """Subsets of a cohort: tables cut on first use, and per-course results cut from the whole cohort's
 equal to computing them on the subset's own tables."""
+
 import copy
 import dataclasses
 import pickle
@@ -7,13 +8,13 @@ import pickle
 import pandas as pd
 import pytest
 
+from analysis.areas.base import SummaryOptions
 from analysis.areas.claims import compute as claims
 from analysis.areas.overview import compute as overview
 from analysis.cohort.filters import FilterSpec, apply_filters
 from analysis.cohort.loading import load_demo
-from analysis.schema import TABLES
-from analysis.areas.base import SummaryOptions
 from analysis.outputs.summary import summarize
+from analysis.schema import TABLES
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,11 @@ def standalone(cohort):
     return dataclasses.replace(cohort, **{name: cohort.table(name).copy() for name in TABLES})
 
 
-FILTERS = [FilterSpec(values={"sex": ("F",)}), FilterSpec(values={"course_number": (1,)}), FilterSpec(start_year=(2019, 2021))]
+FILTERS = [
+    FilterSpec(values={"sex": ("F",)}),
+    FilterSpec(values={"course_number": (1,)}),
+    FilterSpec(start_year=(2019, 2021)),
+]
 
 
 @pytest.mark.parametrize("spec", FILTERS, ids=lambda spec: spec.describe())

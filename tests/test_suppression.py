@@ -1,16 +1,27 @@
 """Small-cell suppression at its edges: 4 is hidden, 5 is shown, 0 is kept, and nothing gives a hidden cell away."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats.suppression import DEFAULT_THRESHOLD, SUPPRESSED, hidden_bars, is_small, suppress_any_table, suppress_count, suppress_table
+from analysis.stats.suppression import (
+    DEFAULT_THRESHOLD,
+    SUPPRESSED,
+    hidden_bars,
+    is_small,
+    suppress_any_table,
+    suppress_count,
+    suppress_table,
+)
 
 
 def test_default_threshold_is_five():
     assert DEFAULT_THRESHOLD == 5
 
 
-@pytest.mark.parametrize("n, shown", [(0, 0), (1, "<5"), (4, "<5"), (5, 5), (6, 6), (1000, 1000), (4.0, "<5"), (5.0, 5)])
+@pytest.mark.parametrize(
+    "n, shown", [(0, 0), (1, "<5"), (4, "<5"), (5, 5), (6, 6), (1000, 1000), (4.0, "<5"), (5.0, 5)]
+)
 def test_count_edges(n, shown):
     assert suppress_count(n) == shown
 
@@ -29,8 +40,15 @@ def test_threshold_is_in_the_text():
 
 
 def test_percentages_of_a_suppressed_count_are_suppressed():
-    table = pd.DataFrame({"group": ["a", "b", "c"], "n": [40, 50, 60], "events": [3, 20, 30],
-                          "percent": [7.5, 40.0, 50.0], "ci_low": [1.6, 26.0, 37.0]})
+    table = pd.DataFrame(
+        {
+            "group": ["a", "b", "c"],
+            "n": [40, 50, 60],
+            "events": [3, 20, 30],
+            "percent": [7.5, 40.0, 50.0],
+            "ci_low": [1.6, 26.0, 37.0],
+        }
+    )
     out = suppress_table(table, ["n", "events"], percent_columns=["percent", "ci_low"], denominators={"events": "n"})
     assert out.loc[0, "events"] == "<5"
     assert out.loc[0, "percent"] == SUPPRESSED and out.loc[0, "ci_low"] == SUPPRESSED
@@ -59,7 +77,9 @@ def test_two_small_cells_need_no_secondary():
 
 def test_small_complement_of_a_count_with_its_denominator():
     # 18 of 20 reveals 2 courses without the event.
-    table = pd.DataFrame({"group": ["a", "b", "c"], "n": [20, 50, 60], "events": [18, 20, 30], "percent": [90.0, 40.0, 50.0]})
+    table = pd.DataFrame(
+        {"group": ["a", "b", "c"], "n": [20, 50, 60], "events": [18, 20, 30], "percent": [90.0, 40.0, 50.0]}
+    )
     out = suppress_table(table, ["n", "events"], percent_columns=["percent"], denominators={"events": "n"})
     assert out.loc[0, "events"] == SUPPRESSED and out.loc[0, "percent"] == SUPPRESSED
     # the lone hidden events cell is protected by a secondary one in the same column
@@ -81,8 +101,16 @@ def test_absent_columns_are_ignored_and_input_is_not_modified():
 
 
 def test_generic_table_finds_counts_and_derived_columns_by_name():
-    table = pd.DataFrame({"daily_dose_band": ["<0.5", ">1.0"], "course_number": [1, 2], "n_courses": [3, 80],
-                          "cleared": [1, 60], "percent_cleared": [33.3, 75.0], "ci_high": [90.0, 84.0]})
+    table = pd.DataFrame(
+        {
+            "daily_dose_band": ["<0.5", ">1.0"],
+            "course_number": [1, 2],
+            "n_courses": [3, 80],
+            "cleared": [1, 60],
+            "percent_cleared": [33.3, 75.0],
+            "ci_high": [90.0, 84.0],
+        }
+    )
     out = suppress_any_table(table)
     assert out["course_number"].tolist() == [1, 2]
     assert out["n_courses"].tolist() == ["<5", SUPPRESSED]
@@ -100,8 +128,16 @@ def test_generic_table_wide_counts_by_month_are_counts():
 
 
 def test_generic_table_leaves_labels_alone_and_hides_summaries_of_small_rows():
-    table = pd.DataFrame({"month": [1, 2, 3], "upper_limit": [3, 40, 40], "results": [2, 50, 60],
-                          "median": [20.0, 22.0, 25.0], "q1": [3, 10, 11], "n_change": [2, 40, 41]})
+    table = pd.DataFrame(
+        {
+            "month": [1, 2, 3],
+            "upper_limit": [3, 40, 40],
+            "results": [2, 50, 60],
+            "median": [20.0, 22.0, 25.0],
+            "q1": [3, 10, 11],
+            "n_change": [2, 40, 41],
+        }
+    )
     out = suppress_any_table(table)
     assert out["month"].tolist() == [1, 2, 3]
     assert out["upper_limit"].tolist() == [3, 40, 40]
@@ -131,8 +167,15 @@ def test_four_is_hidden_five_and_zero_are_shown_and_two_small_cells_need_no_part
 
 def test_a_cross_table_protects_its_small_cell_in_its_row_and_its_column():
     grades = ["grade 0", "grade 1", "grade 2", "grade 3"]
-    table = pd.DataFrame({"baseline": ["0", "1", "2"], "grade 0": [40, 30, 50], "grade 1": [5, 7, 8], "grade 2": [4, 20, 9],
-                          "grade 3": [0, 6, 10]})
+    table = pd.DataFrame(
+        {
+            "baseline": ["0", "1", "2"],
+            "grade 0": [40, 30, 50],
+            "grade 1": [5, 7, 8],
+            "grade 2": [4, 20, 9],
+            "grade 3": [0, 6, 10],
+        }
+    )
     out = suppress_table(table, grades)
     assert out.loc[0, "grade 2"] == "<5"
     assert out.loc[0, "grade 1"] == SUPPRESSED  # its row's next-smallest
@@ -146,8 +189,15 @@ def test_a_cross_table_protects_its_small_cell_in_its_row_and_its_column():
 
 def test_a_row_total_cannot_reveal_a_lone_small_cell():
     # Without the row rule, 50 - 40 - 6 = 4 gives the hidden cell back from the row's total.
-    table = pd.DataFrame({"group": ["a", "b", "c"], "yes": [40, 60, 70], "no": [6, 80, 90], "unknown": [4, 0, 0],
-                          "total": [50, 140, 160]})
+    table = pd.DataFrame(
+        {
+            "group": ["a", "b", "c"],
+            "yes": [40, 60, 70],
+            "no": [6, 80, 90],
+            "unknown": [4, 0, 0],
+            "total": [50, 140, 160],
+        }
+    )
     out = suppress_table(table, ["yes", "no", "unknown", "total"])
     assert out.loc[0, "unknown"] == "<5"
     assert out.loc[0, "no"] == SUPPRESSED  # the next-smallest cell of its row
@@ -188,8 +238,14 @@ def test_chart_bars_and_table_columns_follow_one_rule():
 
 def test_an_undeclared_table_hides_a_count_whose_rest_is_small():
     # 18 of 20 courses clear reveals the 2 who were not: the larger column is taken as the total.
-    table = pd.DataFrame({"month": [3, 6, 9], "courses_counted": [20, 40, 60], "courses_clear": [18, 20, 30],
-                          "share_clear": [0.9, 0.5, 0.5]})
+    table = pd.DataFrame(
+        {
+            "month": [3, 6, 9],
+            "courses_counted": [20, 40, 60],
+            "courses_clear": [18, 20, 30],
+            "share_clear": [0.9, 0.5, 0.5],
+        }
+    )
     out = suppress_any_table(table)
     assert out.loc[0, "courses_clear"] == SUPPRESSED and out.loc[0, "share_clear"] == SUPPRESSED
     assert out.loc[2, "courses_counted"] == 60 and out["month"].tolist() == [3, 6, 9]

@@ -1,4 +1,5 @@
 """Kaplan-Meier, log-rank and Cox helpers against a hand-worked example and reference libraries."""
+
 from __future__ import annotations
 
 import math
@@ -12,19 +13,30 @@ from lifelines.statistics import logrank_test
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from analysis.stats.survival import KM_METHOD, complement, cox_hazard_ratios, fit_km, fit_km_by_group, logrank, number_at_risk, risk_table
+from analysis.stats.survival import (
+    KM_METHOD,
+    complement,
+    cox_hazard_ratios,
+    fit_km,
+    fit_km_by_group,
+    logrank,
+    number_at_risk,
+    risk_table,
+)
 
 # Ties at day 2 (two events and one censoring on the same day) and day 4 (one of each).
 DURATIONS = np.array([1, 2, 2, 2, 3, 4, 4, 5])
 EVENTS = np.array([1, 1, 1, 0, 0, 1, 0, 1], dtype=bool)
 # Worked by hand: a course censored on an event day is still at risk on that day.
-HAND = pd.DataFrame({
-    "day": [0.0, 1, 2, 3, 4, 5],
-    "at_risk": [8, 8, 7, 4, 3, 1],
-    "events": [0, 1, 2, 0, 1, 1],
-    "censored": [0, 0, 1, 1, 1, 0],
-    "survival": [1, 7 / 8, 7 / 8 * 5 / 7, 7 / 8 * 5 / 7, 7 / 8 * 5 / 7 * 2 / 3, 0],
-})
+HAND = pd.DataFrame(
+    {
+        "day": [0.0, 1, 2, 3, 4, 5],
+        "at_risk": [8, 8, 7, 4, 3, 1],
+        "events": [0, 1, 2, 0, 1, 1],
+        "censored": [0, 0, 1, 1, 1, 0],
+        "survival": [1, 7 / 8, 7 / 8 * 5 / 7, 7 / 8 * 5 / 7, 7 / 8 * 5 / 7 * 2 / 3, 0],
+    }
+)
 
 
 def loglog_interval(survival: float, greenwood_sum: float) -> tuple[float, float]:
@@ -90,7 +102,10 @@ def test_empty_input_gives_an_empty_curve():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 60), st.booleans()), min_size=1, max_size=60), st.lists(st.integers(0, 70), min_size=1, max_size=8))
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.booleans()), min_size=1, max_size=60),
+    st.lists(st.integers(0, 70), min_size=1, max_size=8),
+)
 def test_at_risk_from_curve_equals_count_of_durations_at_least_day(rows, days):
     durations = np.array([r[0] for r in rows])
     km = fit_km(durations, np.array([r[1] for r in rows]))

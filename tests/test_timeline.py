@@ -1,14 +1,23 @@
 """The course timeline: every element of a hand-made course at the right day, and the
 "courses worth a look" rules on a hand-made cohort."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
 from analysis.areas.timeline import compute as timeline
-from analysis.cohort.model import build_cohort as _build_cohort, empty_table
-from analysis.areas.timeline.compute import CourseNotFound, course_facts, courses_worth_a_look, neighbours, parse_course_id, timeline_link
+from analysis.areas.timeline.compute import (
+    CourseNotFound,
+    course_facts,
+    courses_worth_a_look,
+    neighbours,
+    parse_course_id,
+    timeline_link,
+)
 from analysis.areas.timeline.figures import course_timeline_figure
+from analysis.cohort.model import build_cohort as _build_cohort
+from analysis.cohort.model import empty_table
 
 
 def build_cohort(tables: dict[str, pd.DataFrame], source: str):
@@ -34,51 +43,99 @@ def _courses(rows: list[dict]) -> pd.DataFrame:
 
 def story_cohort():
     """P1/1 has a full story; P1/2 has nothing but its row; P2/1 has visits only."""
-    courses = _courses([
-        {"patient_id": "P1", "course_number": 1, "sex": "F", "age": 19.0, "weight_kg": 50.0, "site": "North",
-         "start_date": pd.Timestamp("2020-02-03"), "end_day": 149, "end_reason": "completed",
-         "followup_end_day": 400, "relapse_day": 250, "retreat_day": 330},
-        {"patient_id": "P1", "course_number": 2, "sex": "F", "age": 20.0, "weight_kg": None, "site": "North",
-         "end_day": 99, "end_reason": "patient_choice"},
-        {"patient_id": "P2", "course_number": 1, "sex": "M", "age": 16.0, "weight_kg": 70.0, "site": "South",
-         "end_day": 120, "end_reason": "completed"},
-    ])
-    visits = pd.DataFrame({
-        "patient_id": ["P1"] * 6 + ["P2"] * 2,
-        "course_number": [1] * 6 + [1, 1],
-        "day": [-7, 0, 28, 90, 149, 250, 0, 60],
-        "iga": [4, 4, 3, 2, 1, 3, 3, 2],
-        "inflammatory_lesions": [30, None, 36, 10, 2, 20, 12, 6],
-        "noninflammatory_lesions": [20, None, 20, 10, 3, 10, 8, 4],
-        "dose_mg_per_day": [None, 20.0, 40.0, 40.0, None, None, None, None],
-    })
-    adverse_events = pd.DataFrame({
-        "patient_id": ["P1", "P1", "P1"],
-        "course_number": [1, 1, 1],
-        "term": ["Cheilitis", "Epistaxis", "Myalgia"],
-        "onset_day": [5, 40, 100],
-        "resolved_day": [160, 40, None],
-        "grade": [1, 2, 3],
-        "serious": ["no", "no", "no"],
-        "action": ["none", "none", "dose_reduced"],
-    })
-    labs = pd.DataFrame({
-        "patient_id": ["P1"] * 4,
-        "course_number": [1] * 4,
-        "day": [-7, 30, 30, 30],
-        "test": ["ALT", "SGPT", "TG", "Vitamin A"],
-        "value": [20.0, 140.0, 3.387, 50.0],
-        "unit": ["U/L", "U/L", "mmol/L", "ug/dL"],
-        "upper_limit": [40.0, 40.0, None, None],  # TG: the default limit, 150 mg/dL
-    })
-    tables = {"courses": courses, "visits": _typed(visits), "adverse_events": _typed(adverse_events), "labs": _typed(labs)}
+    courses = _courses(
+        [
+            {
+                "patient_id": "P1",
+                "course_number": 1,
+                "sex": "F",
+                "age": 19.0,
+                "weight_kg": 50.0,
+                "site": "North",
+                "start_date": pd.Timestamp("2020-02-03"),
+                "end_day": 149,
+                "end_reason": "completed",
+                "followup_end_day": 400,
+                "relapse_day": 250,
+                "retreat_day": 330,
+            },
+            {
+                "patient_id": "P1",
+                "course_number": 2,
+                "sex": "F",
+                "age": 20.0,
+                "weight_kg": None,
+                "site": "North",
+                "end_day": 99,
+                "end_reason": "patient_choice",
+            },
+            {
+                "patient_id": "P2",
+                "course_number": 1,
+                "sex": "M",
+                "age": 16.0,
+                "weight_kg": 70.0,
+                "site": "South",
+                "end_day": 120,
+                "end_reason": "completed",
+            },
+        ]
+    )
+    visits = pd.DataFrame(
+        {
+            "patient_id": ["P1"] * 6 + ["P2"] * 2,
+            "course_number": [1] * 6 + [1, 1],
+            "day": [-7, 0, 28, 90, 149, 250, 0, 60],
+            "iga": [4, 4, 3, 2, 1, 3, 3, 2],
+            "inflammatory_lesions": [30, None, 36, 10, 2, 20, 12, 6],
+            "noninflammatory_lesions": [20, None, 20, 10, 3, 10, 8, 4],
+            "dose_mg_per_day": [None, 20.0, 40.0, 40.0, None, None, None, None],
+        }
+    )
+    adverse_events = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P1"],
+            "course_number": [1, 1, 1],
+            "term": ["Cheilitis", "Epistaxis", "Myalgia"],
+            "onset_day": [5, 40, 100],
+            "resolved_day": [160, 40, None],
+            "grade": [1, 2, 3],
+            "serious": ["no", "no", "no"],
+            "action": ["none", "none", "dose_reduced"],
+        }
+    )
+    labs = pd.DataFrame(
+        {
+            "patient_id": ["P1"] * 4,
+            "course_number": [1] * 4,
+            "day": [-7, 30, 30, 30],
+            "test": ["ALT", "SGPT", "TG", "Vitamin A"],
+            "value": [20.0, 140.0, 3.387, 50.0],
+            "unit": ["U/L", "U/L", "mmol/L", "ug/dL"],
+            "upper_limit": [40.0, 40.0, None, None],  # TG: the default limit, 150 mg/dL
+        }
+    )
+    tables = {
+        "courses": courses,
+        "visits": _typed(visits),
+        "adverse_events": _typed(adverse_events),
+        "labs": _typed(labs),
+    }
     return build_cohort(tables, source="hand-made")
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
-    for column in ("course_number", "day", "iga", "inflammatory_lesions", "noninflammatory_lesions",
-                   "onset_day", "resolved_day", "grade"):
+    for column in (
+        "course_number",
+        "day",
+        "iga",
+        "inflammatory_lesions",
+        "noninflammatory_lesions",
+        "onset_day",
+        "resolved_day",
+        "grade",
+    ):
         if column in table:
             table[column] = table[column].astype("Int64")
     for column in ("dose_mg_per_day", "value", "upper_limit"):
@@ -111,6 +168,7 @@ def _shape(fig, name):
 
 # --- ids and links ---------------------------------------------------------------------------------
 
+
 def test_course_id_round_trip_and_link():
     assert parse_course_id("P000123/2") == ("P000123", 2)
     assert parse_course_id(" P000123 ") == ("P000123", 1)
@@ -132,6 +190,7 @@ def test_unknown_course_gives_a_plain_message(cohort):
 
 
 # --- the figure ------------------------------------------------------------------------------------
+
 
 def test_dose_steps_from_day_zero_to_the_last_dose_with_mg_per_kg(figure):
     dose = _trace(figure, "Daily dose at visits")
@@ -229,8 +288,19 @@ def test_course_with_visits_only(cohort):
 
 
 def test_average_dose_drawn_when_only_the_cumulative_dose_is_known():
-    courses = _courses([{"patient_id": "Q", "course_number": 1, "sex": "F", "age": 22.0, "weight_kg": 60.0,
-                         "end_day": 99, "cumulative_dose_mg": 6000.0}])
+    courses = _courses(
+        [
+            {
+                "patient_id": "Q",
+                "course_number": 1,
+                "sex": "F",
+                "age": 22.0,
+                "weight_kg": 60.0,
+                "end_day": 99,
+                "cumulative_dose_mg": 6000.0,
+            }
+        ]
+    )
     fig = course_timeline_figure(build_cohort({"courses": courses}, source="x"), "Q/1")
     average = _trace(fig, "Average daily dose (total dose / course length)")
     assert list(average.x) == [0, 99] and list(average.y) == [60, 60]
@@ -239,15 +309,28 @@ def test_average_dose_drawn_when_only_the_cumulative_dose_is_known():
 
 def test_unresolved_event_without_follow_up_ends_at_the_last_day_seen():
     courses = _courses([{"patient_id": "Q", "course_number": 1, "sex": "F", "age": 22.0, "end_day": 120}])
-    events = _typed(pd.DataFrame({"patient_id": ["Q"], "course_number": [1], "term": ["Xerosis"], "onset_day": [10],
-                                  "resolved_day": [None], "grade": [None]}))
+    events = _typed(
+        pd.DataFrame(
+            {
+                "patient_id": ["Q"],
+                "course_number": [1],
+                "term": ["Xerosis"],
+                "onset_day": [10],
+                "resolved_day": [None],
+                "grade": [None],
+            }
+        )
+    )
     visits = _typed(pd.DataFrame({"patient_id": ["Q"], "course_number": [1], "day": [180], "iga": [0]}))
-    fig = course_timeline_figure(build_cohort({"courses": courses, "adverse_events": events, "visits": visits}, source="x"), "Q/1")
+    fig = course_timeline_figure(
+        build_cohort({"courses": courses, "adverse_events": events, "visits": visits}, source="x"), "Q/1"
+    )
     bar = _trace(fig, "Grade not recorded")
     assert bar.base[0] + bar.x[0] == 180
 
 
 # --- header ----------------------------------------------------------------------------------------
+
 
 def test_header_facts(cohort):
     facts = course_facts(cohort, "P1/1")
@@ -263,6 +346,7 @@ def test_header_facts(cohort):
 
 # --- neighbours ------------------------------------------------------------------------------------
 
+
 def test_neighbours_among_the_filtered_courses(cohort):
     assert neighbours(cohort, "P1/2") == ("P1/1", "P2/1", 2, 3)
     assert neighbours(cohort, "P1/1").previous is None
@@ -275,28 +359,55 @@ def test_neighbours_among_the_filtered_courses(cohort):
 
 # --- courses worth a look --------------------------------------------------------------------------
 
+
 def worth_a_look_cohort():
     ids = list("ABCDEFGHIJK")
-    courses = _courses([{"patient_id": i, "course_number": 1, "sex": "F", "age": 20.0, "end_day": 150, "end_reason": "completed"}
-                        for i in ids])
-    courses.loc[courses["patient_id"] == "A", "relapse_day"] = 150 + 183      # exactly 6 months: early
-    courses.loc[courses["patient_id"] == "B", "relapse_day"] = 150 + 184      # just past 6 months
+    courses = _courses(
+        [
+            {"patient_id": i, "course_number": 1, "sex": "F", "age": 20.0, "end_day": 150, "end_reason": "completed"}
+            for i in ids
+        ]
+    )
+    courses.loc[courses["patient_id"] == "A", "relapse_day"] = 150 + 183  # exactly 6 months: early
+    courses.loc[courses["patient_id"] == "B", "relapse_day"] = 150 + 184  # just past 6 months
     courses.loc[courses["patient_id"] == "C", "end_reason"] = "adverse_event"
     courses["relapse_day"] = courses["relapse_day"].astype("Int64")
-    events = _typed(pd.DataFrame({
-        "patient_id": ["D", "D", "K"], "course_number": [1, 1, 1], "term": ["Headache", "Depression", "Cheilitis"],
-        "onset_day": [20, 60, 10], "resolved_day": [30, None, 50], "grade": [1, 3, 1],
-        "action": ["none", "discontinued", "dose_reduced"],
-    }))
-    labs = _typed(pd.DataFrame({
-        "patient_id": ["E", "E", "F", "G", "H"], "course_number": [1] * 5, "day": [30, 60, 30, 30, 30],
-        "test": ["ALT", "ALT", "TG", "TG", "AST"], "value": [240.0, 100.0, 6.0, 450.0, 200.0],
-        "unit": ["U/L", "U/L", "mmol/L", "mg/dL", "U/L"], "upper_limit": [40.0, 40.0, 1.7, 150.0, 40.0],
-    }))
-    visits = _typed(pd.DataFrame({
-        "patient_id": ["H", "H", "I", "I", "I", "J"], "course_number": [1] * 6,
-        "day": [0, 140, 0, 150, 300, 0], "iga": [4, 2, 4, 1, 3, 3],
-    }))
+    events = _typed(
+        pd.DataFrame(
+            {
+                "patient_id": ["D", "D", "K"],
+                "course_number": [1, 1, 1],
+                "term": ["Headache", "Depression", "Cheilitis"],
+                "onset_day": [20, 60, 10],
+                "resolved_day": [30, None, 50],
+                "grade": [1, 3, 1],
+                "action": ["none", "discontinued", "dose_reduced"],
+            }
+        )
+    )
+    labs = _typed(
+        pd.DataFrame(
+            {
+                "patient_id": ["E", "E", "F", "G", "H"],
+                "course_number": [1] * 5,
+                "day": [30, 60, 30, 30, 30],
+                "test": ["ALT", "ALT", "TG", "TG", "AST"],
+                "value": [240.0, 100.0, 6.0, 450.0, 200.0],
+                "unit": ["U/L", "U/L", "mmol/L", "mg/dL", "U/L"],
+                "upper_limit": [40.0, 40.0, 1.7, 150.0, 40.0],
+            }
+        )
+    )
+    visits = _typed(
+        pd.DataFrame(
+            {
+                "patient_id": ["H", "H", "I", "I", "I", "J"],
+                "course_number": [1] * 6,
+                "day": [0, 140, 0, 150, 300, 0],
+                "iga": [4, 2, 4, 1, 3, 3],
+            }
+        )
+    )
     return build_cohort({"courses": courses, "adverse_events": events, "labs": labs, "visits": visits}, source="x")
 
 
@@ -306,8 +417,8 @@ def test_courses_worth_a_look_rules():
     assert by_reason == {
         "early_relapse": ["A/1"],
         "stopped_for_side_effects": ["C/1", "D/1"],
-        "severe_lab": ["E/1", "F/1"],          # F: 6 mmol/L = 531 mg/dL; G's 450 mg/dL is grade 2; H's AST is exactly 5x
-        "not_clear_at_end": ["H/1"],           # I cleared by the end (IGA 3 came in follow-up); J has only a baseline
+        "severe_lab": ["E/1", "F/1"],  # F: 6 mmol/L = 531 mg/dL; G's 450 mg/dL is grade 2; H's AST is exactly 5x
+        "not_clear_at_end": ["H/1"],  # I cleared by the end (IGA 3 came in follow-up); J has only a baseline
     }
     assert list(table["reason_key"].unique()) == list(timeline.REASONS)
     details = table.set_index("course")["detail"].to_dict()
@@ -333,8 +444,8 @@ def test_courses_worth_a_look_on_the_story_cohort(cohort):
 
 
 def test_severe_labs_match_grading_every_result_of_the_generated_cohort():
-    from analysis.demo import generate_cohort
     from analysis.areas.labs.compute import lab_data
+    from analysis.demo import generate_cohort
 
     cohort = _build_cohort(generate_cohort(1500, seed=7), source="generated")
     graded = lab_data(cohort).labs
@@ -344,11 +455,22 @@ def test_severe_labs_match_grading_every_result_of_the_generated_cohort():
 
 
 def test_alt_graded_against_an_abnormal_baseline_is_not_severe():
-    courses = _courses([{"patient_id": p, "course_number": 1, "sex": "M", "age": 20.0, "end_day": 150} for p in ("R", "S")])
-    labs = _typed(pd.DataFrame({
-        "patient_id": ["R", "R", "S"], "course_number": [1, 1, 1], "day": [0, 60, 60], "test": ["ALT", "ALT", "ALT"],
-        "value": [100.0, 240.0, 240.0], "unit": ["U/L"] * 3, "upper_limit": [40.0] * 3,
-    }))
+    courses = _courses(
+        [{"patient_id": p, "course_number": 1, "sex": "M", "age": 20.0, "end_day": 150} for p in ("R", "S")]
+    )
+    labs = _typed(
+        pd.DataFrame(
+            {
+                "patient_id": ["R", "R", "S"],
+                "course_number": [1, 1, 1],
+                "day": [0, 60, 60],
+                "test": ["ALT", "ALT", "ALT"],
+                "value": [100.0, 240.0, 240.0],
+                "unit": ["U/L"] * 3,
+                "upper_limit": [40.0] * 3,
+            }
+        )
+    )
     table = courses_worth_a_look(build_cohort({"courses": courses, "labs": labs}, source="x"))
     # R: 6x the limit but 2.4x its raised baseline (CTCAE grade 1); S: 6x the limit, grade 3
     assert table.loc[table["reason_key"] == "severe_lab", "course"].tolist() == ["S/1"]

@@ -1,14 +1,31 @@
 """The validation policy, one kind of bad input at a time: what is reported (file, row, column) and what is done."""
+
 import json
 import time
 
 import pandas as pd
 import pytest
+from csv_bundles import (
+    COURSES_HEADER,
+    VALID_COURSES,
+    VALID_VISITS,
+    VISITS_HEADER,
+    assert_counts_add_up,
+    bundle,
+    csv,
+    only_finding,
+)
 
 from analysis.cohort.loading import load_tables
-from analysis.ingest.validation import COLUMN_IGNORED, ERROR, FILE_IGNORED, NO_ACTION, NOT_LOADED, ROW_EXCLUDED, SET_MISSING, WARNING
-from csv_bundles import (
-    COURSES_HEADER, VALID_COURSES, VALID_VISITS, VISITS_HEADER, assert_counts_add_up, bundle, csv, only_finding,
+from analysis.ingest.validation import (
+    COLUMN_IGNORED,
+    ERROR,
+    FILE_IGNORED,
+    NO_ACTION,
+    NOT_LOADED,
+    ROW_EXCLUDED,
+    SET_MISSING,
+    WARNING,
 )
 
 
@@ -57,7 +74,9 @@ def test_missing_required_column_elsewhere_ignores_that_file_only():
 
 def test_wrong_type_in_a_required_column_excludes_the_row():
     result = load(bundle(courses=(*VALID_COURSES, "P4,1,F,abc,60,3,120,")))
-    assert_finding(result.report, "courses.csv", 5, "age", ERROR, ROW_EXCLUDED, "age must be a number from 8 to 100; found abc")
+    assert_finding(
+        result.report, "courses.csv", 5, "age", ERROR, ROW_EXCLUDED, "age must be a number from 8 to 100; found abc"
+    )
     assert result.cohort.n_courses == 3
 
 
@@ -183,8 +202,15 @@ def test_required_cell_left_empty_excludes_the_row():
 
 
 def test_categories_match_in_any_letter_case_and_common_spellings():
-    files = {"courses.csv": csv("patient_id,sex,age,end_reason,can_become_pregnant",
-                                "P1,f,20,Completed,Yes", "P2, MALE ,30,ADVERSE_EVENT,n", "P3,Other,40,,TRUE", "P4,F,40,,1")}
+    files = {
+        "courses.csv": csv(
+            "patient_id,sex,age,end_reason,can_become_pregnant",
+            "P1,f,20,Completed,Yes",
+            "P2, MALE ,30,ADVERSE_EVENT,n",
+            "P3,Other,40,,TRUE",
+            "P4,F,40,,1",
+        )
+    }
     courses = load(files).cohort.courses
     assert courses["sex"].tolist() == ["F", "M", "other", "F"]
     assert courses["end_reason"].tolist()[:2] == ["completed", "adverse_event"]
@@ -213,8 +239,15 @@ def test_course_number_defaults_to_one():
 
 def test_resolved_before_onset_becomes_missing():
     result = load(bundle(adverse_events=("P1,1,dry lips,10,4",)))
-    assert_finding(result.report, "adverse_events.csv", 2, "resolved_day", WARNING, SET_MISSING,
-                   "resolved_day (4) is before onset_day (10)")
+    assert_finding(
+        result.report,
+        "adverse_events.csv",
+        2,
+        "resolved_day",
+        WARNING,
+        SET_MISSING,
+        "resolved_day (4) is before onset_day (10)",
+    )
     assert result.cohort.adverse_events["resolved_day"].isna().all()
 
 
@@ -264,9 +297,13 @@ def test_loaded_tables_have_the_cohort_dtypes():
     result = load(bundle(courses=("P1,1,F,16,50,4,150,",), visits=("P1,1,0,4,30",)))
     for name in ("courses", "visits", "adverse_events", "labs"):
         expected = empty_table(name).dtypes
-        if name == "labs" and "harmonised" in result.cohort.labs:  # converted once at load (analysis.ingest.lab_harmonisation)
+        if (
+            name == "labs" and "harmonised" in result.cohort.labs
+        ):  # converted once at load (analysis.ingest.lab_harmonisation)
             expected = expected.drop(["test", "unit", "value", "lower_limit", "upper_limit"])
-        if name != "courses" and len(result.cohort.table(name)):  # codes into the courses' patients (analysis.cohort.model)
+        if name != "courses" and len(
+            result.cohort.table(name)
+        ):  # codes into the courses' patients (analysis.cohort.model)
             assert isinstance(result.cohort.table(name)["patient_id"].dtype, pd.CategoricalDtype)
             expected = expected.drop(["patient_id"])
         actual = result.cohort.table(name)[expected.index].dtypes
@@ -290,8 +327,14 @@ def test_report_as_dict_is_json_ready():
     as_dict = json.loads(json.dumps(result.report.to_dict()))
     assert as_dict["warning_count"] == 1 and as_dict["files"]["visits.csv"]["rows_kept"] == 4
     assert as_dict["issues"][0] | {"message": None} == {
-        "severity": "warning", "file": "visits.csv", "row": 5, "column": "iga", "value": "7", "message": None,
-        "action": SET_MISSING}
+        "severity": "warning",
+        "file": "visits.csv",
+        "row": 5,
+        "column": "iga",
+        "value": "7",
+        "message": None,
+        "action": SET_MISSING,
+    }
 
 
 def test_findings_are_listed_by_file_then_row():

@@ -6,6 +6,7 @@ without sign-in refuses every page. With sign-in, nobody reaches any page or sav
 signing in, and saved datasets record the e-mail address of whoever saved them. The README's
 "Sharing and sign-in" section has a worked example of the configuration.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -13,12 +14,14 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-LOCAL_USE_NOTE = ("This app runs for local use: no sign-in is configured, and it listens on this machine only, "
-                  "so nobody else on the network can open it.")
+LOCAL_USE_NOTE = (
+    "This app runs for local use: no sign-in is configured, and it listens on this machine only, "
+    "so nobody else on the network can open it."
+)
 OPEN_NETWORK_REFUSAL = (
     "This app is not shown: it listens on {address}, which other machines can reach, and no sign-in is "
     "configured, so anyone on the network could open it and the data it holds. To fix it, either configure "
-    "sign-in (an `[auth]` section in `.streamlit/secrets.toml`, as the README's \"Sharing and sign-in\" "
+    'sign-in (an `[auth]` section in `.streamlit/secrets.toml`, as the README\'s "Sharing and sign-in" '
     "section shows) or listen on this machine only: `make run`, or `--server.address 127.0.0.1`."
 )
 SIGNED_IN_NOTE = "Sign-in is required: only signed-in users reach the pages and saved datasets."
@@ -89,7 +92,9 @@ def require_sign_in() -> None:
     named = providers()
     if named:
         for name in named:
-            st.button(f"Sign in with {name.replace('_', ' ').title()}", on_click=st.login, args=(name,), key=f"sign_in_{name}")
+            st.button(
+                f"Sign in with {name.replace('_', ' ').title()}", on_click=st.login, args=(name,), key=f"sign_in_{name}"
+            )
     else:
         st.button("Sign in", on_click=st.login, key="sign_in", type="primary")
     st.stop()

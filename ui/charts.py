@@ -3,6 +3,7 @@
 The image is drawn only when its button is clicked (a download button with a callable), so a
 page with twenty charts costs nothing until someone wants a picture of one.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,13 +28,22 @@ def show_chart(fig: go.Figure, name: str, key: str | None = None, container=None
 def export_buttons(fig: go.Figure, name: str, key: str, container=None) -> None:
     target = container if container is not None else st
     stem = file_stem(name)
-    with target.popover("Export", icon=":material/download:", help="Save this chart as an image for slides (PNG) or papers (SVG)."):
+    with target.popover(
+        "Export", icon=":material/download:", help="Save this chart as an image for slides (PNG) or papers (SVG)."
+    ):
         if not images.export_available():
             st.info(images.NO_BROWSER_MESSAGE)
             return
         for fmt, mime in images.FORMATS.items():
-            st.download_button(f"{fmt.upper()} image", data=lambda fmt=fmt: images.figure_image(fig, fmt), file_name=f"{stem}.{fmt}", mime=mime,
-                               key=f"export-{fmt}-{key}", on_click="ignore", icon=":material/image:")
+            st.download_button(
+                f"{fmt.upper()} image",
+                data=lambda fmt=fmt: images.figure_image(fig, fmt),
+                file_name=f"{stem}.{fmt}",
+                mime=mime,
+                key=f"export-{fmt}-{key}",
+                on_click="ignore",
+                icon=":material/image:",
+            )
         st.caption("PNG for slides, SVG for papers. The image is drawn on this machine when you click.")
 
 

@@ -6,6 +6,7 @@ session and keyed on their bytes (and the confirmed column mapping), never on th
 people uploading different files called `courses.csv` never see each other's rows. Uploads are
 held in memory only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ DEMO = "demo"
 UPLOAD = "upload"
 UPLOAD_STATE = "uploaded_files"
 UPLOAD_MAPPING_STATE = "uploaded_mapping"  # the confirmed mapping (JSON text) of the uploaded files
-PENDING_STATE = "pending_upload"            # files uploaded on the Data page, mapping not yet confirmed
+PENDING_STATE = "pending_upload"  # files uploaded on the Data page, mapping not yet confirmed
 SHARED = "shared"
 SHARED_STATE = "shared_files"
 
@@ -50,8 +51,14 @@ def demo_result() -> LoadResult:
     return store["demo"]
 
 
-def _session_result(kind: str, files: tuple[tuple[str, bytes], ...], extra: str | None, keep: int, message: str,
-                    load: Callable[[], LoadResult]) -> LoadResult:
+def _session_result(
+    kind: str,
+    files: tuple[tuple[str, bytes], ...],
+    extra: str | None,
+    keep: int,
+    message: str,
+    load: Callable[[], LoadResult],
+) -> LoadResult:
     """This session's result for these exact bytes (and mapping or label), loaded on first use;
     at most `keep` results of a kind are kept."""
     digest = hashlib.sha256()
@@ -72,8 +79,14 @@ def _session_result(kind: str, files: tuple[tuple[str, bytes], ...], extra: str 
 
 def uploaded_result(files: tuple[tuple[str, bytes], ...], mapping_json: str | None = None) -> LoadResult:
     mapping = Mapping.from_json(mapping_json) if mapping_json else None
-    return _session_result(UPLOAD, files, mapping_json, 4, "Reading and validating your files ...",
-                           lambda: load_tables(dict(files), source=", ".join(name for name, _ in files), mapping=mapping))
+    return _session_result(
+        UPLOAD,
+        files,
+        mapping_json,
+        4,
+        "Reading and validating your files ...",
+        lambda: load_tables(dict(files), source=", ".join(name for name, _ in files), mapping=mapping),
+    )
 
 
 @st.cache_resource(scope="session", max_entries=2, show_spinner="Reading your files (a large file takes a moment) ...")
@@ -99,7 +112,9 @@ def uploaded_files() -> tuple[tuple[str, bytes], ...]:
 
 
 def shared_result(files: tuple[tuple[str, bytes], ...], label: str) -> LoadResult:
-    return _session_result(SHARED, files, label, 2, "Opening the saved dataset ...", lambda: load_tables(dict(files), source=label))
+    return _session_result(
+        SHARED, files, label, 2, "Opening the saved dataset ...", lambda: load_tables(dict(files), source=label)
+    )
 
 
 def remember_shared(files: dict[str, bytes], label: str) -> None:

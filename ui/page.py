@@ -1,4 +1,5 @@
 """Page furniture: the header with the dataset's label, downloads, and empty-state messages."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -7,8 +8,8 @@ from pathlib import PurePath
 import pandas as pd
 import streamlit as st
 
-from analysis.stats.suppression import suppress_any_table, suppress_table
 from analysis.outputs.tables import csv_bytes, excel_bytes
+from analysis.stats.suppression import suppress_any_table, suppress_table
 
 from .presenter import presentable_table, presenter_on, shown_count, suppression_note, suppression_threshold
 from .sidebar import View, current_view
@@ -21,8 +22,10 @@ def page_header(title: str, intro: str = "") -> View:
     st.title(title)
     if view.cohort is not None:
         badge = ":orange-badge[Synthetic demo data]" if view.cohort.synthetic else ":blue-badge[Your data]"
-        st.markdown(f"{badge} {view.cohort.source} · **{shown_count(view.filtered.n_courses)}** of "
-                    f"{shown_count(view.cohort.n_courses)} courses · filters: {view.filters.describe()}")
+        st.markdown(
+            f"{badge} {view.cohort.source} · **{shown_count(view.filtered.n_courses)}** of "
+            f"{shown_count(view.cohort.n_courses)} courses · filters: {view.filters.describe()}"
+        )
     if presenter_on():
         st.caption(suppression_note())
     if intro:
@@ -41,8 +44,12 @@ def require_data(view: View) -> bool:
     return True
 
 
-def shareable_table(table: pd.DataFrame, suppress: bool = False, count_columns: Iterable[str] | None = None,
-                    percent_columns: Iterable[str] = ()) -> pd.DataFrame:
+def shareable_table(
+    table: pd.DataFrame,
+    suppress: bool = False,
+    count_columns: Iterable[str] | None = None,
+    percent_columns: Iterable[str] = (),
+) -> pd.DataFrame:
     """The table as it may leave the app: small counts suppressed in presenter mode or when asked.
 
     With `count_columns` the caller names the counts (and the percentages derived from them);
@@ -55,24 +62,57 @@ def shareable_table(table: pd.DataFrame, suppress: bool = False, count_columns: 
     return suppress_any_table(table, suppression_threshold())
 
 
-def csv_download(table: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None,
-                 suppress: bool = False, count_columns: Iterable[str] | None = None, percent_columns: Iterable[str] = ()) -> None:
+def csv_download(
+    table: pd.DataFrame,
+    file_name: str,
+    label: str = "Download CSV",
+    key: str | None = None,
+    suppress: bool = False,
+    count_columns: Iterable[str] | None = None,
+    percent_columns: Iterable[str] = (),
+) -> None:
     """CSV and Excel downloads of a table: formula-looking text made inert, small counts suppressed in presenter mode."""
     shared = shareable_table(table, suppress, count_columns, percent_columns)
     row = st.container(horizontal=True, gap="small")
-    row.download_button(label, csv_bytes(shared), file_name=file_name, mime="text/csv",
-                        key=key or f"download-{file_name}", on_click="ignore", icon=":material/download:")
-    excel_download(shared, str(PurePath(file_name).with_suffix(".xlsx")), key=f"{key or 'download-' + file_name}-xlsx",
-                   container=row, already_shared=True)
+    row.download_button(
+        label,
+        csv_bytes(shared),
+        file_name=file_name,
+        mime="text/csv",
+        key=key or f"download-{file_name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    excel_download(
+        shared,
+        str(PurePath(file_name).with_suffix(".xlsx")),
+        key=f"{key or 'download-' + file_name}-xlsx",
+        container=row,
+        already_shared=True,
+    )
 
 
-def excel_download(table: pd.DataFrame, file_name: str, label: str = "Download Excel", key: str | None = None,
-                   suppress: bool = False, container=None, already_shared: bool = False) -> None:
+def excel_download(
+    table: pd.DataFrame,
+    file_name: str,
+    label: str = "Download Excel",
+    key: str | None = None,
+    suppress: bool = False,
+    container=None,
+    already_shared: bool = False,
+) -> None:
     """An Excel (.xlsx) download, built only when clicked; text is never run as a formula."""
     shared = table if already_shared else shareable_table(table, suppress)
     target = container if container is not None else st
-    target.download_button(label, lambda: excel_bytes(shared, PurePath(file_name).stem), file_name=file_name,
-                           mime=EXCEL_MIME, key=key or f"download-{file_name}", on_click="ignore", icon=":material/table_view:")
+    target.download_button(
+        label,
+        lambda: excel_bytes(shared, PurePath(file_name).stem),
+        file_name=file_name,
+        mime=EXCEL_MIME,
+        key=key or f"download-{file_name}",
+        on_click="ignore",
+        icon=":material/table_view:",
+    )
 
 
 MAX_TABLE_ROWS = 1_000  # a page never sends a million rows to the browser; downloads hold them all
@@ -97,5 +137,7 @@ def _page_of(table: pd.DataFrame) -> pd.DataFrame:
     key = "table_page_" + "|".join(map(str, table.columns)) + f"|{len(table)}"
     page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=key)
     start = (int(page) - 1) * MAX_TABLE_ROWS
-    st.caption(f"Rows {start + 1:,}-{min(start + MAX_TABLE_ROWS, len(table)):,} of {len(table):,}; the download below holds them all.")
-    return table.iloc[start:start + MAX_TABLE_ROWS]
+    st.caption(
+        f"Rows {start + 1:,}-{min(start + MAX_TABLE_ROWS, len(table)):,} of {len(table):,}; the download below holds them all."
+    )
+    return table.iloc[start : start + MAX_TABLE_ROWS]

@@ -9,6 +9,7 @@ sentences) go through `shown_count`, `shown_of`, `shown_share` and `shown_text` 
 The Course timeline page is hidden (a single course is the easiest thing to recognise) and the
 sidebar starts collapsed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,16 @@ import copy
 import pandas as pd
 import streamlit as st
 
-from analysis.stats.suppression import DEFAULT_THRESHOLD, SUPPRESSED, hidden_shares, is_small, numerator_labels, redact_small_counts, suppress_any_table, suppress_count
+from analysis.stats.suppression import (
+    DEFAULT_THRESHOLD,
+    SUPPRESSED,
+    hidden_shares,
+    is_small,
+    numerator_labels,
+    redact_small_counts,
+    suppress_any_table,
+    suppress_count,
+)
 
 PRESENTER_KEY = "presenter"
 THRESHOLD_KEY = "presenter_threshold"
@@ -84,8 +94,10 @@ def visible_pages(pages: list) -> list:
 def stop_if_hidden(page) -> None:
     """In presenter mode a hidden page (opened by its address) shows only why, and nothing of its content."""
     if presenter_on() and page.url_path in HIDDEN_PAGES:
-        st.info("This page is hidden in presenter mode: a single patient's course is never shown to an audience "
-                "or included in shared reports. Leave presenter mode (sidebar) to open it.")
+        st.info(
+            "This page is hidden in presenter mode: a single patient's course is never shown to an audience "
+            "or included in shared reports. Leave presenter mode (sidebar) to open it."
+        )
         st.stop()
 
 
@@ -105,15 +117,24 @@ def presenter_controls() -> bool:
         st.session_state[PRESENTER_KEY] = presenter_requested()
     st.sidebar.header("Presenting")
     on = st.sidebar.toggle(
-        "Presenter mode", key=PRESENTER_KEY,
-        help="Large type and one chart per row for a projector. Counts below the threshold show as \"<5\" in every table, "
-             "chart and download, and percentages that would reveal them as \"suppressed\". The Course timeline and charts "
-             "of single courses are hidden.")
+        "Presenter mode",
+        key=PRESENTER_KEY,
+        help='Large type and one chart per row for a projector. Counts below the threshold show as "<5" in every table, '
+        'chart and download, and percentages that would reveal them as "suppressed". The Course timeline and charts '
+        "of single courses are hidden.",
+    )
     _keep_in_url(on)
     if on:
-        st.sidebar.number_input("Hide counts below", min_value=2, max_value=100, value=DEFAULT_THRESHOLD, step=1,
-                                key=THRESHOLD_KEY, bind="query-params",
-                                help="Counts from 1 up to this number minus one are shown as \"<N\". Zero is shown as 0.")
+        st.sidebar.number_input(
+            "Hide counts below",
+            min_value=2,
+            max_value=100,
+            value=DEFAULT_THRESHOLD,
+            step=1,
+            key=THRESHOLD_KEY,
+            bind="query-params",
+            help='Counts from 1 up to this number minus one are shown as "<N". Zero is shown as 0.',
+        )
         st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     return on
 
@@ -127,9 +148,11 @@ def _keep_in_url(on: bool) -> None:
 
 def suppression_note() -> str:
     threshold = suppression_threshold()
-    return (f"Presenter mode: counts from 1 to {threshold - 1} show as \"<{threshold}\", and numbers that would reveal them "
-            f"(percentages, intervals, a complementary count) as \"suppressed\", in text, tables, charts and downloads. Zero is shown as 0. "
-            f"In charts, hatched bars stand for hidden counts.")
+    return (
+        f'Presenter mode: counts from 1 to {threshold - 1} show as "<{threshold}", and numbers that would reveal them '
+        f'(percentages, intervals, a complementary count) as "suppressed", in text, tables, charts and downloads. Zero is shown as 0. '
+        f"In charts, hatched bars stand for hidden counts."
+    )
 
 
 def shown_count(n) -> str:
@@ -163,7 +186,7 @@ def shown_share(text: str, numerator, n) -> str:
 
 
 def shown_of(numerator, n) -> str:
-    """"k of n" for a line of text: in presenter mode k reads "<5" when small and "suppressed" when
+    """ "k of n" for a line of text: in presenter mode k reads "<5" when small and "suppressed" when
     n - k is small (18 of 20 would reveal the 2 without it), and n reads "<5" when small."""
     k = numerator or 0
     shown_k = str(numerator_labels([k], [n], suppression_threshold())[0]) if presenter_on() else f"{k:,}"
@@ -182,8 +205,11 @@ ESTIMATE_FIGURES = ["estimate", "ci_low", "ci_high", "explanation"]
 def withheld_rows(table: pd.DataFrame) -> pd.Series:
     """Rows of a table of estimates (the claims scorecard, its sensitivity) whose share gives a small
     count back in presenter mode, judged on estimate × n since such tables carry no numerator."""
-    return pd.Series([withheld(None if pd.isna(e) else round(e * n), n) for e, n in zip(table["estimate"], table["n"])],
-                     index=table.index, dtype=bool)
+    return pd.Series(
+        [withheld(None if pd.isna(e) else round(e * n), n) for e, n in zip(table["estimate"], table["n"])],
+        index=table.index,
+        dtype=bool,
+    )
 
 
 def presentable_estimates(table: pd.DataFrame, hidden: pd.Series) -> pd.DataFrame:
@@ -202,7 +228,6 @@ def presentable_estimates(table: pd.DataFrame, hidden: pd.Series) -> pd.DataFram
 # Every table shown in presenter mode is suppressed, whichever page draws it
 
 
-
 def presentable_table(table: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.DataFrame, dict | None]:
     """The table suppressed for showing: a column holding "<5" or "suppressed" becomes text, its
     numbers written as its number format would show them."""
@@ -213,7 +238,11 @@ def presentable_table(table: pd.DataFrame, column_config: dict | None = None) ->
             continue
         setting = config.get(column)
         number_format = _number_format(setting)
-        shown[column] = shown[column].map(lambda value: value if isinstance(value, str) else _as_text(value, number_format))
+        shown[column] = shown[column].map(
+            lambda value, number_format=number_format: (
+                value if isinstance(value, str) else _as_text(value, number_format)
+            )
+        )
         if setting is None or isinstance(setting, (str, dict)):
             label = setting if isinstance(setting, str) else (setting or {}).get("label")
             help_text = (setting or {}).get("help") if isinstance(setting, dict) else None
@@ -225,8 +254,15 @@ def _numbers_and_words(cells: pd.Series) -> bool:
     """Whether a column mixes numbers with words ("<5", "suppressed"): it must be shown as text."""
     if cells.dtype != object:
         return False
-    kinds = cells.map(lambda value: "word" if isinstance(value, str) else "number" if isinstance(value, (int, float)) and not
-                      isinstance(value, bool) and not pd.isna(value) else "other")
+    kinds = cells.map(
+        lambda value: (
+            "word"
+            if isinstance(value, str)
+            else "number"
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not pd.isna(value)
+            else "other"
+        )
+    )
     return bool(kinds.eq("word").any() and kinds.eq("number").any())
 
 
@@ -249,4 +285,3 @@ def _as_text(value, number_format: str | None) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{float(value):,.4g}"
-

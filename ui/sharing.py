@@ -6,6 +6,7 @@ plus `dataset=<token>`. Opening it loads the saved dataset into that
 browser session only. A link whose dataset expired or was deleted says plainly that the data
 must be uploaded again; whoever holds a link may delete its dataset.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,11 @@ def open_linked_dataset() -> None:
         return
     except Exception:
         log.exception("the store could not be opened")
-        _refuse(token, "The store of saved datasets could not be reached, so this link's data cannot be opened now. "
-                       "Try again later, or upload the data again on the Data page.")
+        _refuse(
+            token,
+            "The store of saved datasets could not be reached, so this link's data cannot be opened now. "
+            "Try again later, or upload the data again on the Data page.",
+        )
         return
     remember_shared(saved.files, f"Saved dataset: {saved.label}")
     st.session_state[LINK_STATE] = SharedLink(token, saved.label, saved.saved_by, saved.expires_at)
@@ -81,8 +85,10 @@ def sharing_controls(view) -> None:
     elif source == UPLOAD and view.cohort is not None:
         _save_button(view)
     else:
-        st.sidebar.caption("The address in the browser holds this page, the filters and the definitions: copy it to share "
-                           "this view. Your own files can be saved and shared once uploaded on the Data page.")
+        st.sidebar.caption(
+            "The address in the browser holds this page, the filters and the definitions: copy it to share "
+            "this view. Your own files can be saved and shared once uploaded on the Data page."
+        )
 
 
 def view_link(token: str) -> str:
@@ -90,8 +96,12 @@ def view_link(token: str) -> str:
 
     The data source is left out: opening a token selects the saved dataset by itself.
     """
-    pairs = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)
-             if key not in (DATASET_PARAM, SOURCE_KEY)]
+    pairs = [
+        (key, value)
+        for key in st.query_params
+        for value in st.query_params.get_all(key)
+        if key not in (DATASET_PARAM, SOURCE_KEY)
+    ]
     pairs.append((DATASET_PARAM, token))
     return f"{st.context.url or ''}?{urlencode(pairs)}"
 
@@ -101,27 +111,38 @@ def _save_button(view) -> None:
         days = dataset_store().share_days
     except Exception:
         log.exception("the store of saved datasets could not be opened")
-        st.sidebar.caption("Saving and sharing is unavailable: the app's store of saved datasets cannot be opened. "
-                           "Whoever runs the app can check ISOTRET_DATA_DIR or ISOTRET_DATABASE_URL.")
+        st.sidebar.caption(
+            "Saving and sharing is unavailable: the app's store of saved datasets cannot be opened. "
+            "Whoever runs the app can check ISOTRET_DATA_DIR or ISOTRET_DATABASE_URL."
+        )
         return
     st.sidebar.button(
-        "Save and share", icon=":material/share:", key="share_save", on_click=_save, args=(view.cohort,),
+        "Save and share",
+        icon=":material/share:",
+        key="share_save",
+        on_click=_save,
+        args=(view.cohort,),
         help=f"Keeps a copy of the loaded data in this app's store for {days:g} days (only the columns the app kept; none "
-             "refused as identifiers) and gives a link to this view. Anyone with the link can open the data until it "
-             "expires or is deleted.")
+        "refused as identifiers) and gives a link to this view. Anyone with the link can open the data until it "
+        "expires or is deleted.",
+    )
 
 
 def _save(cohort) -> None:
-    settings = {"query": {key: st.query_params.get_all(key) for key in st.query_params if key != DATASET_PARAM},
-                "mapping": st.session_state.get(UPLOAD_MAPPING_STATE)}
+    settings = {
+        "query": {key: st.query_params.get_all(key) for key in st.query_params if key != DATASET_PARAM},
+        "mapping": st.session_state.get(UPLOAD_MAPPING_STATE),
+    }
     try:
         files = cohort_files(cohort)
         token = dataset_store().save(files, cohort.source, settings=settings, saved_by=signed_in_email())
         saved = dataset_store().open(token)
     except Exception:
         log.exception("saving a dataset failed")
-        st.toast("The dataset could not be saved: the store is not writable. Ask whoever runs the app to check its data folder.",
-                 icon=":material/error:")
+        st.toast(
+            "The dataset could not be saved: the store is not writable. Ask whoever runs the app to check its data folder.",
+            icon=":material/error:",
+        )
         return
     remember_shared(saved.files, f"Saved dataset: {saved.label}")
     st.session_state[LINK_STATE] = SharedLink(token, saved.label, saved.saved_by, saved.expires_at)
@@ -134,8 +155,14 @@ def _saved_dataset_panel(link: SharedLink) -> None:
     st.sidebar.markdown(f"Saved dataset{by}, kept until **{link.expires_at:%d %b %Y}**.")
     st.sidebar.caption("Link to this view (page, filters, definitions and data):")
     st.sidebar.code(view_link(link.token), language=None, wrap_lines=True)
-    st.sidebar.button("Delete the saved dataset", icon=":material/delete:", key="share_delete", on_click=_delete,
-                      args=(link.token,), help="Removes the data from the store now: the link stops working for everyone.")
+    st.sidebar.button(
+        "Delete the saved dataset",
+        icon=":material/delete:",
+        key="share_delete",
+        on_click=_delete,
+        args=(link.token,),
+        help="Removes the data from the store now: the link stops working for everyone.",
+    )
 
 
 def _delete(token: str) -> None:

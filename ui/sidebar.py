@@ -1,15 +1,15 @@
 """The sidebar every page shares: data source and cohort filters, bound to the URL."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import streamlit as st
 
-from analysis.cohort.model import Cohort
-from analysis.cohort.filters import CATEGORICAL_FILTERS, COLUMN_LABELS, FilterSpec
-from analysis.cohort.loading import LoadResult
-from analysis.cohort.filters import filter_choices
+from analysis.cohort.filters import CATEGORICAL_FILTERS, COLUMN_LABELS, FilterSpec, filter_choices
 from analysis.cohort.filters import filtered as filtered_cohort
+from analysis.cohort.loading import LoadResult
+from analysis.cohort.model import Cohort
 
 from .access import sign_out_control
 from .data_source import DEMO, SHARED, UPLOAD, active_result, shared_files, uploaded_files
@@ -59,8 +59,14 @@ def _source_picker() -> str:
     choices = ([DEMO, UPLOAD] if uploaded_files() else [DEMO]) + ([SHARED] if shared_files() else [])
     labels = {DEMO: "Synthetic demo cohort", UPLOAD: "My uploaded files", SHARED: "Saved dataset (shared link)"}
     st.sidebar.header("Data")
-    return st.sidebar.radio("Data source", choices, format_func=labels.get, key="source", bind="query-params",
-                            help="Upload your own files on the Data page.")
+    return st.sidebar.radio(
+        "Data source",
+        choices,
+        format_func=labels.get,
+        key="source",
+        bind="query-params",
+        help="Upload your own files on the Data page.",
+    )
 
 
 def _filter_widgets(cohort: Cohort) -> FilterSpec:

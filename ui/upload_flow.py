@@ -4,6 +4,7 @@ Every decision is the user's to check: the table each file holds (with how sure 
 which column becomes which, how coded values translate, and which rows are used. The result is a
 `Mapping` that loads the data and can be downloaded to map the same export again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,9 +78,14 @@ def _sheet(sheet_plan: SheetPlan, key: str) -> list[FileMapping]:
 def _mapping(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> FileMapping:
     sheet = sheet_plan.sheet
     labels = mp.TABLE_LABELS
-    table = st.selectbox("This file holds", TABLE_CHOICES, index=TABLE_CHOICES.index(mapping.table),
-                         format_func=labels.get, key=f"{key}_table",
-                         help="What one row of the file is. Change it if the app guessed wrong.")
+    table = st.selectbox(
+        "This file holds",
+        TABLE_CHOICES,
+        index=TABLE_CHOICES.index(mapping.table),
+        format_func=labels.get,
+        key=f"{key}_table",
+        help="What one row of the file is. Change it if the app guessed wrong.",
+    )
     if table != mapping.table:
         mapping = mp.propose_file(sheet, table)[0] if table else FileMapping(sheet.file, sheet.sheet, "")
     if not table:
@@ -88,7 +94,9 @@ def _mapping(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> FileMappi
     if mapping.format and mapping.format != "canonical":
         st.caption(f"Recognised as **{mapping.format}**: mapped without asking; check or change it below.")
     else:
-        st.caption(f"How sure the app is: **{mapping.confidence:.0%}**" + (f" ({mapping.reason})." if mapping.reason else "."))
+        st.caption(
+            f"How sure the app is: **{mapping.confidence:.0%}**" + (f" ({mapping.reason})." if mapping.reason else ".")
+        )
     mapping = _columns_editor(sheet_plan, mapping, f"{key}_{table}")
     mapping = _values_editor(sheet_plan, mapping, f"{key}_{table}")
     return _filters(mapping, f"{key}_{table}")
@@ -99,15 +107,25 @@ def _columns_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fi
     rows = mp.mapping_rows(mapping, sheet)
     options = list(dict.fromkeys([*mp.target_choices(mapping.table), *rows["becomes"].tolist(), *mapping.columns]))
     edited = st.data_editor(
-        rows, key=f"{key}_columns", hide_index=True, width="stretch", disabled=["column", "examples", "how", "confidence", "why"],
+        rows,
+        key=f"{key}_columns",
+        hide_index=True,
+        width="stretch",
+        disabled=["column", "examples", "how", "confidence", "why"],
         column_config={
             "column": st.column_config.TextColumn("Your column", width="small"),
             "examples": st.column_config.TextColumn("Examples", width="small"),
-            "becomes": st.column_config.SelectboxColumn("Becomes", options=options, required=True, width="medium",
-                                                        help="The dashboard's column it maps to: click to change"),
+            "becomes": st.column_config.SelectboxColumn(
+                "Becomes",
+                options=options,
+                required=True,
+                width="medium",
+                help="The dashboard's column it maps to: click to change",
+            ),
             "how": st.column_config.TextColumn("Conversion", width="medium"),
-            "confidence": st.column_config.ProgressColumn("Confidence", min_value=0.0, max_value=1.0, format="percent",
-                                                          width="small"),
+            "confidence": st.column_config.ProgressColumn(
+                "Confidence", min_value=0.0, max_value=1.0, format="percent", width="small"
+            ),
             "why": st.column_config.TextColumn("Why", width="large"),
         },
     )
@@ -124,10 +142,17 @@ def _values_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fil
         return mapping
     changed = int((values["becomes"] != values["value as written"]).sum())
     with st.expander(f"Values: how coded answers translate ({changed} translated)"):
-        st.caption("Each value as written in your file and what it becomes. Sex is F, M, other or unknown; IGA 0-4; "
-                   "yes/no columns yes or no; lab tests their usual code (ALT, AST, TG, TC, ...).")
-        edited = st.data_editor(values, key=f"{key}_values", hide_index=True, width="stretch",
-                                disabled=["column", "value as written", "rows"])
+        st.caption(
+            "Each value as written in your file and what it becomes. Sex is F, M, other or unknown; IGA 0-4; "
+            "yes/no columns yes or no; lab tests their usual code (ALT, AST, TG, TC, ...)."
+        )
+        edited = st.data_editor(
+            values,
+            key=f"{key}_values",
+            hide_index=True,
+            width="stretch",
+            disabled=["column", "value as written", "rows"],
+        )
     return mp.with_value_edits(mapping, edited)
 
 
@@ -142,9 +167,20 @@ def _filters(mapping: FileMapping, key: str) -> FileMapping:
             kept.append(row_filter)
         elif st.checkbox(f"Leave out {row_filter.reason}", value=True, key=f"{key}_filter_{number}", help=label):
             kept.append(row_filter)
-    return FileMapping(mapping.file, mapping.sheet, mapping.table, mapping.columns, kept, mapping.wide,
-                       mapping.keep_other_columns, mapping.ignore, mapping.format, mapping.confidence, mapping.reason,
-                       mapping.notes)
+    return FileMapping(
+        mapping.file,
+        mapping.sheet,
+        mapping.table,
+        mapping.columns,
+        kept,
+        mapping.wide,
+        mapping.keep_other_columns,
+        mapping.ignore,
+        mapping.format,
+        mapping.confidence,
+        mapping.reason,
+        mapping.notes,
+    )
 
 
 def _filter_words(row_filter: mp.RowFilter) -> str:

@@ -1,4 +1,5 @@
 """Clearance: how many courses were clear at each month, how far lesions fell, and how fast."""
+
 import pandas as pd
 import streamlit as st
 
@@ -9,25 +10,59 @@ from analysis.areas.literature import reference
 from analysis.cohort.grouping import grouping_options
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import SUPPRESSED, chart_suppression, shown_count, shown_of, shown_share, suppression_threshold, withheld
+from ui.presenter import (
+    SUPPRESSED,
+    chart_suppression,
+    shown_count,
+    shown_of,
+    shown_share,
+    suppression_threshold,
+    withheld,
+)
 
 
 def settings_widgets() -> ClearanceSettings:
     columns = st.columns([3, 2, 3, 2])
     definition = columns[0].selectbox(
-        "What counts as clear", list(clearance.DEFINITIONS), format_func=clearance.DEFINITIONS.get, key="clearance_definition",
-        bind="query-params", help="IGA = Investigator's Global Assessment, 0 clear to 4 severe.")
+        "What counts as clear",
+        list(clearance.DEFINITIONS),
+        format_func=clearance.DEFINITIONS.get,
+        key="clearance_definition",
+        bind="query-params",
+        help="IGA = Investigator's Global Assessment, 0 clear to 4 severe.",
+    )
     reduction = columns[1].number_input(
-        "Lesion reduction needed (%)", min_value=10, max_value=100, value=80, step=5, key="clearance_reduction",
-        bind="query-params", disabled=definition != "lesion_reduction",
-        help="Used when clear means fewer total lesions than at baseline: at least this much fewer. The article speaks of 80-100% clearance.")
+        "Lesion reduction needed (%)",
+        min_value=10,
+        max_value=100,
+        value=80,
+        step=5,
+        key="clearance_reduction",
+        bind="query-params",
+        disabled=definition != "lesion_reduction",
+        help="Used when clear means fewer total lesions than at baseline: at least this much fewer. The article speaks of 80-100% clearance.",
+    )
     missing = columns[2].selectbox(
-        "Missed visits", list(clearance.MISSING_RULES), format_func=clearance.MISSING_RULES.get, key="clearance_missing", bind="query-params",
-        help="How a month without an assessment is treated. The rules are spelled out under 'How these numbers are counted'.")
+        "Missed visits",
+        list(clearance.MISSING_RULES),
+        format_func=clearance.MISSING_RULES.get,
+        key="clearance_missing",
+        bind="query-params",
+        help="How a month without an assessment is treated. The rules are spelled out under 'How these numbers are counted'.",
+    )
     flare_percent = columns[3].number_input(
-        "Flare: lesions up by (%)", min_value=0, max_value=500, value=10, step=5, key="clearance_flare", bind="query-params",
-        help="An initial flare is counted when total lesions rise at least this much above baseline in the first 6 weeks.")
-    return ClearanceSettings(definition=definition, reduction_percent=float(reduction), missing=missing, flare_percent=float(flare_percent))
+        "Flare: lesions up by (%)",
+        min_value=0,
+        max_value=500,
+        value=10,
+        step=5,
+        key="clearance_flare",
+        bind="query-params",
+        help="An initial flare is counted when total lesions rise at least this much above baseline in the first 6 weeks.",
+    )
+    return ClearanceSettings(
+        definition=definition, reduction_percent=float(reduction), missing=missing, flare_percent=float(flare_percent)
+    )
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Counting clearance ...")
@@ -38,7 +73,14 @@ def analysed(view_key: tuple, settings: ClearanceSettings, _cohort) -> clearance
 
 def view_key(view) -> tuple:
     cohort = view.filtered
-    return (view.cohort.fingerprint, view.cohort.source, view.cohort.n_courses, view.filters.describe(), cohort.n_courses, len(cohort.visits))
+    return (
+        view.cohort.fingerprint,
+        view.cohort.source,
+        view.cohort.n_courses,
+        view.filters.describe(),
+        cohort.n_courses,
+        len(cohort.visits),
+    )
 
 
 def share(estimate) -> str:
@@ -54,25 +96,53 @@ def interval(estimate) -> str:
 def headline(result: clearance.ClearanceAnalysis) -> None:
     columns = st.columns(4)
     end = result.end_of_course
-    columns[0].metric("Clear at end of course", share(end), interval(end), delta_color="off", delta_arrow="off",
-                      help=f"{shown_of(end.numerator, end.n)} courses. {end.method}.")
+    columns[0].metric(
+        "Clear at end of course",
+        share(end),
+        interval(end),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"{shown_of(end.numerator, end.n)} courses. {end.method}.",
+    )
     km = result.cleared_by_month_6
-    columns[1].metric("Had been clear by month 6", share(km), interval(km), delta_color="off", delta_arrow="off",
-                      help=f"Kaplan-Meier estimate: {shown_of(km.numerator, km.n)} assessed courses cleared by then.")
+    columns[1].metric(
+        "Had been clear by month 6",
+        share(km),
+        interval(km),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"Kaplan-Meier estimate: {shown_of(km.numerator, km.n)} assessed courses cleared by then.",
+    )
     early = result.improvement
-    columns[2].metric("Improved by month 2-3", share(early), interval(early), delta_color="off", delta_arrow="off",
-                      help=f"Fewer inflammatory lesions in months 2-3 than at baseline: {shown_of(early.numerator, early.n)} courses with both counts. "
-                           f"{early.test}" + ("" if early.p_value is None else f": p = {early.p_value:.3g}."))
+    columns[2].metric(
+        "Improved by month 2-3",
+        share(early),
+        interval(early),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"Fewer inflammatory lesions in months 2-3 than at baseline: {shown_of(early.numerator, early.n)} courses with both counts. "
+        f"{early.test}" + ("" if early.p_value is None else f": p = {early.p_value:.3g}."),
+    )
     flare = result.flare.estimate
-    columns[3].metric("Initial flare", share(flare), interval(flare), delta_color="off", delta_arrow="off",
-                      help=f"{shown_of(flare.numerator, flare.n)} courses with a baseline and a visit in the first 6 weeks.")
+    columns[3].metric(
+        "Initial flare",
+        share(flare),
+        interval(flare),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"{shown_of(flare.numerator, flare.n)} courses with a baseline and a visit in the first 6 weeks.",
+    )
     if end.estimate is not None:
-        measured = (f"the share of the {shown_count(end.n)} courses clear at the end of the course is **{SUPPRESSED}** (a count under "
-                    f"{suppression_threshold()})" if withheld(end.numerator, end.n) else
-                    f"**{share(end)}** of {end.n:,} courses were clear at the end of the course ({interval(end)})")
+        measured = (
+            f"the share of the {shown_count(end.n)} courses clear at the end of the course is **{SUPPRESSED}** (a count under "
+            f"{suppression_threshold()})"
+            if withheld(end.numerator, end.n)
+            else f"**{share(end)}** of {end.n:,} courses were clear at the end of the course ({interval(end)})"
+        )
         st.markdown(
-            f"The article says **\"By the end of the course, most users report 80-100% clearance of acne\"**. Here, with "
-            f"*{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)}{scorecard_note(result.settings)}")
+            f'The article says **"By the end of the course, most users report 80-100% clearance of acne"**. Here, with '
+            f"*{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)}{scorecard_note(result.settings)}"
+        )
 
 
 def scorecard_note(settings: ClearanceSettings) -> str:
@@ -80,8 +150,10 @@ def scorecard_note(settings: ClearanceSettings) -> str:
     two pages should know why the shares differ."""
     if settings.definition == "lesion_reduction" and settings.reduction_percent == 80:
         return ""
-    return (" The claims scorecard on the Overview judges this claim (C01) by at least 80% fewer total lesions than at baseline, "
-            "unless changed there, so its share can differ from this one.")
+    return (
+        " The claims scorecard on the Overview judges this claim (C01) by at least 80% fewer total lesions than at baseline, "
+        "unless changed there, so its share can differ from this one."
+    )
 
 
 def published_comparison(settings: ClearanceSettings) -> str:
@@ -93,13 +165,26 @@ def published_comparison(settings: ClearanceSettings) -> str:
 
 
 def by_month_section(result: clearance.ClearanceAnalysis) -> None:
-    show_chart(clearance_figures.clearance_by_month_figure(result.by_month, result.settings,
-                                                           suppress_below=chart_suppression()), "Clearance by month", key="clearance_by_month")
-    published = " The purple dotted line is the published end-of-course figure." if result.settings.definition == "iga01" else ""
-    st.caption("The number under each month is the denominator: the courses counted that month under the missed-visit rule. "
-               "The red dashed line is the article's \"80-100% clearance\"." + published + left_out_text(result))
+    show_chart(
+        clearance_figures.clearance_by_month_figure(
+            result.by_month, result.settings, suppress_below=chart_suppression()
+        ),
+        "Clearance by month",
+        key="clearance_by_month",
+    )
+    published = (
+        " The purple dotted line is the published end-of-course figure."
+        if result.settings.definition == "iga01"
+        else ""
+    )
+    st.caption(
+        "The number under each month is the denominator: the courses counted that month under the missed-visit rule. "
+        'The red dashed line is the article\'s "80-100% clearance".' + published + left_out_text(result)
+    )
     with st.expander("Clearance by month (table)"):
-        table = result.by_month.rename(columns={"n": "courses_counted", "cleared": "courses_clear", "rate": "share_clear"})
+        table = result.by_month.rename(
+            columns={"n": "courses_counted", "cleared": "courses_clear", "rate": "share_clear"}
+        )
         show_table(table, hide_index=True, width="stretch")
         csv_download(table, "clearance_by_month.csv", key="clearance_by_month_csv")
 
@@ -107,15 +192,21 @@ def by_month_section(result: clearance.ClearanceAnalysis) -> None:
 def left_out_text(result: clearance.ClearanceAnalysis) -> str:
     """Courses no month could count, said next to the chart (details under 'How these numbers are counted')."""
     counts = result.quality.set_index("what")["count"]
-    parts = [f"{shown_count(counts[what])} {label}" for what, label in (
-        ("Courses without any visit", "without any visit"),
-        ("Courses without a baseline for this definition", "without the baseline this definition needs"),
-        ("Courses never assessed during the course", "never assessed during the course"),
-    ) if counts.get(what, 0)]
+    parts = [
+        f"{shown_count(counts[what])} {label}"
+        for what, label in (
+            ("Courses without any visit", "without any visit"),
+            ("Courses without a baseline for this definition", "without the baseline this definition needs"),
+            ("Courses never assessed during the course", "never assessed during the course"),
+        )
+        if counts.get(what, 0)
+    ]
     return f" Not in any month: {'; '.join(parts)}." if parts else ""
 
 
-def month_table_section(table: pd.DataFrame, missing: str, figure, chart_title: str, table_title: str, name: str) -> None:
+def month_table_section(
+    table: pd.DataFrame, missing: str, figure, chart_title: str, table_title: str, name: str
+) -> None:
     """One month-by-month chart with its table and download; says what the data lacks when it is empty."""
     if table.empty:
         st.info(missing)
@@ -127,30 +218,52 @@ def month_table_section(table: pd.DataFrame, missing: str, figure, chart_title: 
 
 
 def lesions_section(result: clearance.ClearanceAnalysis) -> None:
-    month_table_section(result.lesions, "The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or "
-                     "total_lesions): the lesion chart needs at least one of them.", clearance_figures.lesion_change_figure,
-                     "Lesion change by month", "Lesion counts and change from baseline per month (table)", "lesions")
+    month_table_section(
+        result.lesions,
+        "The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or "
+        "total_lesions): the lesion chart needs at least one of them.",
+        clearance_figures.lesion_change_figure,
+        "Lesion change by month",
+        "Lesion counts and change from baseline per month (table)",
+        "lesions",
+    )
 
 
 def iga_section(result: clearance.ClearanceAnalysis) -> None:
-    month_table_section(result.iga, "The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity "
-                     "chart needs them.", clearance_figures.iga_distribution_figure, "IGA by month", "IGA grades per month (table)",
-                     "iga")
+    month_table_section(
+        result.iga,
+        "The data has no IGA grades (column iga in visits, or baseline_iga in courses): the severity chart needs them.",
+        clearance_figures.iga_distribution_figure,
+        "IGA by month",
+        "IGA grades per month (table)",
+        "iga",
+    )
 
 
 def flare_and_time_section(result: clearance.ClearanceAnalysis) -> None:
     left, right = st.columns(2)
     with left:
-        show_chart(clearance_figures.flare_figure(result.flare,
-                                                  suppress_below=chart_suppression()), "Initial flare", key="clearance_flare_chart")
-        st.caption(f"Not counted: {shown_count(result.flare.without_baseline)} courses without a baseline lesion count, "
-                   f"{shown_count(result.flare.without_early_visit)} with a baseline but no visit in the first 6 weeks.")
+        show_chart(
+            clearance_figures.flare_figure(result.flare, suppress_below=chart_suppression()),
+            "Initial flare",
+            key="clearance_flare_chart",
+        )
+        st.caption(
+            f"Not counted: {shown_count(result.flare.without_baseline)} courses without a baseline lesion count, "
+            f"{shown_count(result.flare.without_early_visit)} with a baseline but no visit in the first 6 weeks."
+        )
     with right:
-        show_chart(clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings,
-                                                              suppress_below=chart_suppression()), "Time to clearance",
-                   key="clearance_time")
-        st.caption("Missed visits do not change this curve: it uses the assessments that took place. "
-                   "Numbers under the months: courses still followed and not yet clear.")
+        show_chart(
+            clearance_figures.time_to_clearance_figure(
+                result.time_to_clearance, result.settings, suppress_below=chart_suppression()
+            ),
+            "Time to clearance",
+            key="clearance_time",
+        )
+        st.caption(
+            "Missed visits do not change this curve: it uses the assessments that took place. "
+            "Numbers under the months: courses still followed and not yet clear."
+        )
     with st.expander("Time to clearance (table)"):
         table = clearance.time_to_clearance_table(result.time_to_clearance)
         show_table(table, hide_index=True, width="stretch")
@@ -161,24 +274,41 @@ def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     st.subheader("Compare groups")
     options = grouping_options(cohort)
     if not options:
-        st.info("No grouping field has at least two values in the selected courses (sex, age, baseline IGA, dose bands, site, ...).")
+        st.info(
+            "No grouping field has at least two values in the selected courses (sex, age, baseline IGA, dose bands, site, ...)."
+        )
         return
-    key = st.selectbox("Compare end-of-course clearance by", list(options), format_func=options.get, key="clearance_group",
-                       bind="query-params")
+    key = st.selectbox(
+        "Compare end-of-course clearance by",
+        list(options),
+        format_func=options.get,
+        key="clearance_group",
+        bind="query-params",
+    )
     comparison = clearance.compare_groups(cohort, key, result.settings)
-    show_chart(clearance_figures.group_comparison_figure(comparison, result.settings, options[key],
-                                                         suppress_below=chart_suppression()), f"Clearance by {key}",
-               key="clearance_groups")
+    show_chart(
+        clearance_figures.group_comparison_figure(
+            comparison, result.settings, options[key], suppress_below=chart_suppression()
+        ),
+        f"Clearance by {key}",
+        key="clearance_groups",
+    )
     if comparison.difference is not None and comparison.difference.estimate is not None:
         diff = comparison.difference
         first, second = comparison.table["group"].tolist()
         if any(withheld(row.cleared, row.n) for row in comparison.table.itertuples()):
-            st.markdown(f"Difference **{first}** minus **{second}**: {SUPPRESSED} (a group's count is under the presenter threshold).")
+            st.markdown(
+                f"Difference **{first}** minus **{second}**: {SUPPRESSED} (a group's count is under the presenter threshold)."
+            )
         else:
-            st.markdown(f"Difference **{first}** minus **{second}**: **{diff.estimate * 100:+.1f} percentage points** "
-                        f"(95% CI {diff.ci_low * 100:+.1f} to {diff.ci_high * 100:+.1f}; Newcombe interval).")
+            st.markdown(
+                f"Difference **{first}** minus **{second}**: **{diff.estimate * 100:+.1f} percentage points** "
+                f"(95% CI {diff.ci_low * 100:+.1f} to {diff.ci_high * 100:+.1f}; Newcombe interval)."
+            )
     p_text = "" if comparison.p_value is None else f", p = {comparison.p_value:.3g}"
-    st.caption(f"Test: {comparison.test}{p_text}. Courses whose group is unknown: {shown_count(comparison.missing_group)} (left out).")
+    st.caption(
+        f"Test: {comparison.test}{p_text}. Courses whose group is unknown: {shown_count(comparison.missing_group)} (left out)."
+    )
     with st.expander("Clearance by group (table)"):
         show_table(comparison.table, hide_index=True, width="stretch")
         csv_download(comparison.table, f"clearance_by_{key}.csv", key="clearance_groups_csv")
@@ -188,14 +318,19 @@ def counting_section(result: clearance.ClearanceAnalysis) -> None:
     with st.expander("How these numbers are counted, and what could not be used"):
         for rule in clearance.counting_rules(result.settings):
             st.markdown(f"- {rule}")
-        not_counted = ", ".join(f"{reason}: {shown_count(count)}" for reason, count in result.end_not_counted.items()) or "none"
+        not_counted = (
+            ", ".join(f"{reason}: {shown_count(count)}" for reason, count in result.end_not_counted.items()) or "none"
+        )
         st.markdown(f"Courses left out of the end-of-course share: {not_counted}.")
         show_table(result.quality, hide_index=True, width="stretch")
         csv_download(result.quality, "clearance_data_quality.csv", key="clearance_quality_csv")
 
 
-view = page_header("Clearance", "How many courses were clear month by month, how far lesion counts fell, and how quickly acne cleared, "
-                                "held against the article's \"80-100% clearance\" and published figures.")
+view = page_header(
+    "Clearance",
+    "How many courses were clear month by month, how far lesion counts fell, and how quickly acne cleared, "
+    'held against the article\'s "80-100% clearance" and published figures.',
+)
 if require_data(view):
     settings = settings_widgets()
     cohort = view.filtered

@@ -1,5 +1,6 @@
 """Data: load your own files (each file's table and column mapping confirmed), what is loaded,
 the validation report with what was kept and dropped, and the data dictionary."""
+
 import streamlit as st
 
 from analysis.schema import data_dictionary
@@ -9,7 +10,18 @@ from ui.page import csv_download, page_header, show_table
 from ui.presenter import shown_count, shown_text
 from ui.upload_flow import DRAFT_STATE, plan_key, problems_table, render_plan, saved_mapping_text
 
-FILE_TYPES = ["csv", "tsv", "txt", "tab", "xlsx", "xlsm", "xls", "parquet", "zip", "gz"]  # .xls: to say how to convert it
+FILE_TYPES = [
+    "csv",
+    "tsv",
+    "txt",
+    "tab",
+    "xlsx",
+    "xlsm",
+    "xls",
+    "parquet",
+    "zip",
+    "gz",
+]  # .xls: to say how to convert it
 
 view = page_header("Data", "Where the numbers come from, what was checked, and what was kept.")
 result = view.result
@@ -44,19 +56,28 @@ st.subheader("Load your own files")
 st.file_uploader(
     "Your files: CSV or TSV (any delimiter, decimal commas too), Excel, Parquet, CDISC ADaM/SDTM, REDCap exports, "
     "or a zip holding several",
-    type=FILE_TYPES, accept_multiple_files=True, key="upload_widget", on_change=_hold_upload,
+    type=FILE_TYPES,
+    accept_multiple_files=True,
+    key="upload_widget",
+    on_change=_hold_upload,
     help="The app recognises what each file holds and proposes how its columns map; you confirm before anything is used.",
 )
-st.caption(f"Up to {limit_mb:,} MB per file; a larger export can be split, or loaded with the command line "
-           "(`python -m analysis summary FOLDER --mapping FILE`). Uploaded files stay in this browser session's memory: "
-           "nothing is written to disk or sent anywhere, and no other session can see them, unless you use "
-           "**Save and share** in the sidebar. Columns holding names, e-mail addresses, phone numbers, street "
-           "addresses, full dates of birth or health-insurance numbers are dropped on upload. " + access_note())
+st.caption(
+    f"Up to {limit_mb:,} MB per file; a larger export can be split, or loaded with the command line "
+    "(`python -m analysis summary FOLDER --mapping FILE`). Uploaded files stay in this browser session's memory: "
+    "nothing is written to disk or sent anywhere, and no other session can see them, unless you use "
+    "**Save and share** in the sidebar. Columns holding names, e-mail addresses, phone numbers, street "
+    "addresses, full dates of birth or health-insurance numbers are dropped on upload. " + access_note()
+)
 
 pending = st.session_state.get(PENDING_STATE, ())
 if pending:
-    mapping_file = st.file_uploader("Apply a saved mapping (optional)", type=["json"], key="mapping_widget",
-                                    help="A mapping downloaded from this page earlier maps the same export the same way.")
+    mapping_file = st.file_uploader(
+        "Apply a saved mapping (optional)",
+        type=["json"],
+        key="mapping_widget",
+        help="A mapping downloaded from this page earlier maps the same export the same way.",
+    )
     saved = saved_mapping_text(mapping_file) or st.session_state.get(REOPENED)
     plan = upload_plan(pending, saved)
     st.markdown("#### Check what each file holds and how its columns map")
@@ -64,20 +85,34 @@ if pending:
     st.session_state[DRAFT_STATE] = mapping.to_json()
     left, right = st.columns(2)
     left.button("Use this data", type="primary", on_click=_confirm, key="use_upload", icon=":material/check:")
-    right.download_button("Download this mapping (JSON)", mapping.to_json(), file_name="column_mapping.json",
-                          mime="application/json", on_click="ignore", key="download_draft_mapping")
+    right.download_button(
+        "Download this mapping (JSON)",
+        mapping.to_json(),
+        file_name="column_mapping.json",
+        mime="application/json",
+        on_click="ignore",
+        key="download_draft_mapping",
+    )
 elif st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_STATE):
     left, right = st.columns(2)
     left.button("Change how the files map", on_click=_reopen, key="reopen_upload", icon=":material/edit:")
     if st.session_state.get(UPLOAD_MAPPING_STATE):
-        right.download_button("Download the mapping of the loaded files (JSON)", st.session_state[UPLOAD_MAPPING_STATE],
-                              file_name="column_mapping.json", mime="application/json", on_click="ignore", key="download_mapping")
+        right.download_button(
+            "Download the mapping of the loaded files (JSON)",
+            st.session_state[UPLOAD_MAPPING_STATE],
+            file_name="column_mapping.json",
+            mime="application/json",
+            on_click="ignore",
+            key="download_mapping",
+        )
 
 st.subheader("What is loaded")
 report = result.report
 if view.cohort is not None:
     cohort = view.cohort
-    st.markdown(f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients")
+    st.markdown(
+        f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients"
+    )
     st.caption(f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`")
 for line in report.summary_lines():
     st.markdown(f"- {shown_text(line)}")
@@ -95,14 +130,18 @@ if issues.empty:
     st.success("No problems found: every row was kept.")
 else:
     errors, warnings = report.error_count, report.warning_count
-    st.markdown(f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted in the file "
-                "(the header is row 1) and the column.")
+    st.markdown(
+        f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted in the file "
+        "(the header is row 1) and the column."
+    )
     show_table(issues, hide_index=True, width="stretch")
     csv_download(issues, "validation_report.csv", "Download the validation report (CSV)")
 
 st.subheader("Data dictionary")
-st.caption("The canonical format. Only courses.csv is required; times are whole days from the first dose (day 0). "
-           "Other names are mapped onto these on upload.")
+st.caption(
+    "The canonical format. Only courses.csv is required; times are whole days from the first dose (day 0). "
+    "Other names are mapped onto these on upload."
+)
 dictionary = data_dictionary()
 show_table(dictionary, hide_index=True, width="stretch")
 csv_download(dictionary, "data_dictionary.csv", "Download the data dictionary (CSV)")

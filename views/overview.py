@@ -1,4 +1,5 @@
 """Overview: the article's claims held against the data, then the cohort at a glance."""
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -9,8 +10,18 @@ from analysis.areas.overview import compute as overview
 from analysis.areas.overview import figures as overview_figures
 from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import (SUPPRESSED, any_small, chart_suppression, presentable_estimates, shown_count, shown_share, shown_text,
-                          suppression_threshold, withheld, withheld_rows)
+from ui.presenter import (
+    SUPPRESSED,
+    any_small,
+    chart_suppression,
+    presentable_estimates,
+    shown_count,
+    shown_share,
+    shown_text,
+    suppression_threshold,
+    withheld,
+    withheld_rows,
+)
 from ui.report_download import report_download
 
 BADGES = {
@@ -21,8 +32,14 @@ BADGES = {
     claims.NOT_TESTABLE: ":violet-badge[Not testable]",
 }
 OWN_DEFINITION = "own"
-PAGE_NAMES = {"views/clearance.py": "Clearance", "views/side_effects.py": "Side effects", "views/relapse.py": "Relapse",
-              "views/labs.py": "Labs", "views/data.py": "Data", "views/overview.py": "Below"}
+PAGE_NAMES = {
+    "views/clearance.py": "Clearance",
+    "views/side_effects.py": "Side effects",
+    "views/relapse.py": "Relapse",
+    "views/labs.py": "Labs",
+    "views/data.py": "Data",
+    "views/overview.py": "Below",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,28 +50,66 @@ def definition_widgets() -> dict:
     settings = {}
     top = st.columns(3)
     definitions = {OWN_DEFINITION: "Each claim's own definition", **clearance.DEFINITIONS}
-    definition = top[0].selectbox("What counts as clear", list(definitions), format_func=definitions.get, key="claims_definition",
-                                  bind="query-params", help="Used by C01, C02, C15, C16 and C17. Each claim's own: at least 80% fewer lesions for C01 (the article's "
-                                       "80-100% clearance), IGA 0/1 for the others. IGA = Investigator's Global Assessment.")
+    definition = top[0].selectbox(
+        "What counts as clear",
+        list(definitions),
+        format_func=definitions.get,
+        key="claims_definition",
+        bind="query-params",
+        help="Used by C01, C02, C15, C16 and C17. Each claim's own: at least 80% fewer lesions for C01 (the article's "
+        "80-100% clearance), IGA 0/1 for the others. IGA = Investigator's Global Assessment.",
+    )
     if definition != OWN_DEFINITION:
         settings["clearance.definition"] = definition
-    missing = top[1].selectbox("Missed visits", list(clearance.MISSING_RULES), format_func=clearance.MISSING_RULES.get,
-                               key="claims_missing", bind="query-params", help="How courses without an assessment near the end count.")
+    missing = top[1].selectbox(
+        "Missed visits",
+        list(clearance.MISSING_RULES),
+        format_func=clearance.MISSING_RULES.get,
+        key="claims_missing",
+        bind="query-params",
+        help="How courses without an assessment near the end count.",
+    )
     if missing != "observed":
         settings["clearance.missing"] = missing
-    reduction = top[2].number_input("Lesion reduction counted as clear (%)", min_value=10, max_value=100, value=80, step=5,
-                                    key="claims_reduction", bind="query-params", help="The article speaks of 80-100% clearance (C01).")
+    reduction = top[2].number_input(
+        "Lesion reduction counted as clear (%)",
+        min_value=10,
+        max_value=100,
+        value=80,
+        step=5,
+        key="claims_reduction",
+        bind="query-params",
+        help="The article speaks of 80-100% clearance (C01).",
+    )
     if reduction != 80:
         settings["clearance.reduction_percent"] = float(reduction)
     bottom = st.columns(3)
-    if not bottom[0].toggle("A further course counts as relapse", value=True, key="claims_retreatment", bind="query-params",
-                            help="When off, a course followed by another without a recorded relapse is censored instead (C06, C07)."):
+    if not bottom[0].toggle(
+        "A further course counts as relapse",
+        value=True,
+        key="claims_retreatment",
+        bind="query-params",
+        help="When off, a course followed by another without a recorded relapse is censored instead (C06, C07).",
+    ):
         settings["relapse.retreatment_counts_as_relapse"] = False
-    if not bottom[1].toggle("Only side effects that began on treatment", value=True, key="claims_treatment_emergent", bind="query-params",
-                            help="From the first dose to 30 days after the last (C09-C12). When off, every recorded side effect counts."):
+    if not bottom[1].toggle(
+        "Only side effects that began on treatment",
+        value=True,
+        key="claims_treatment_emergent",
+        bind="query-params",
+        help="From the first dose to 30 days after the last (C09-C12). When off, every recorded side effect counts.",
+    ):
         settings["adverse_events.treatment_emergent"] = False
-    min_n = bottom[2].number_input("Fewest courses for a verdict", min_value=1, max_value=100_000, value=20, step=5, key="claims_min_n",
-                                   bind="query-params", help="With fewer courses counted, a claim is inconclusive.")
+    min_n = bottom[2].number_input(
+        "Fewest courses for a verdict",
+        min_value=1,
+        max_value=100_000,
+        value=20,
+        step=5,
+        key="claims_min_n",
+        bind="query-params",
+        help="With fewer courses counted, a claim is inconclusive.",
+    )
     if min_n != 20:
         settings["claims.min_n"] = int(min_n)
     return settings
@@ -67,9 +122,16 @@ def threshold_widgets() -> dict:
     for index, spec in enumerate(tested):
         default = round(spec.threshold * 100, 6)
         value = columns[index % 4].number_input(
-            f"{spec.id} {spec.label} ({claims.DIRECTIONS[spec.direction]} %)", min_value=0.0, max_value=100.0, value=default,
-            step=0.01 if default <= 1 else 5.0, format="%g", key=f"claims_{spec.id}_threshold", bind="query-params",
-            help=f"The article says \"{spec.says}\"; default {claims.rule_text(spec.direction, spec.threshold)}.")
+            f"{spec.id} {spec.label} ({claims.DIRECTIONS[spec.direction]} %)",
+            min_value=0.0,
+            max_value=100.0,
+            value=default,
+            step=0.01 if default <= 1 else 5.0,
+            format="%g",
+            key=f"claims_{spec.id}_threshold",
+            bind="query-params",
+            help=f'The article says "{spec.says}"; default {claims.rule_text(spec.direction, spec.threshold)}.',
+        )
         if abs(value - default) > 1e-9:
             settings[f"claims.{spec.id}.threshold"] = value / 100
     return settings
@@ -80,8 +142,14 @@ def threshold_widgets() -> dict:
 
 
 def view_key(view) -> tuple:
-    return (view.cohort.fingerprint, view.cohort.source, view.cohort.n_courses, view.filters.describe(), view.filtered.n_courses,
-            len(view.filtered.visits))
+    return (
+        view.cohort.fingerprint,
+        view.cohort.source,
+        view.cohort.n_courses,
+        view.filters.describe(),
+        view.filtered.n_courses,
+        len(view.filtered.visits),
+    )
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Checking the article's claims ...")
@@ -109,8 +177,10 @@ def estimate_text(result: claims.ClaimResult) -> str:
         return f"**{SUPPRESSED}** (a count under {suppression_threshold()})  \n{counted}"
     bound = "upper bound " if result.method == claims.ONE_SIDED_METHOD else ""
     lowest = f" lowest of {len(result.parts)}" if result.parts else ""
-    return (f"**{claims.percent(result.estimate)}**{lowest} ({bound}{claims.interval_text(result.ci_low, result.ci_high)})  \n"
-            f"{counted}")
+    return (
+        f"**{claims.percent(result.estimate)}**{lowest} ({bound}{claims.interval_text(result.ci_low, result.ci_high)})  \n"
+        f"{counted}"
+    )
 
 
 def claim_withheld(result: claims.ClaimResult) -> bool:
@@ -141,12 +211,16 @@ def plain(text: str) -> str:
 def claim_row(result: claims.ClaimResult, explain: bool) -> None:
     columns = st.columns(ROW_WIDTHS, vertical_alignment="center")
     columns[0].markdown(BADGES[result.verdict])
-    columns[1].markdown(f"**{result.id}** *“{result.quote}”*",
-                        help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}")
+    columns[1].markdown(
+        f"**{result.id}** *“{result.quote}”*",
+        help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}",
+    )
     if explain or result.verdict == claims.NOT_TESTABLE:
         columns[1].caption(plain(explanation_text(result)))
     columns[2].markdown(estimate_text(result))
-    columns[3].markdown("no figure" if result.direction == "described" else plain(claims.rule_text(result.direction, result.threshold)))
+    columns[3].markdown(
+        "no figure" if result.direction == "described" else plain(claims.rule_text(result.direction, result.threshold))
+    )
     keys = claims.claim_spec(result.id).literature
     columns[4].caption(claims.literature_short(keys) or "No published figure", help=result.literature or None)
     with columns[5]:
@@ -154,7 +228,14 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
 
 
 def header_row() -> None:
-    labels = ["Verdict", "The article's words (hover ? for the explanation)", "Estimate (95% CI)", "Article", "Published", "Details"]
+    labels = [
+        "Verdict",
+        "The article's words (hover ? for the explanation)",
+        "Estimate (95% CI)",
+        "Article",
+        "Published",
+        "Details",
+    ]
     for column, label in zip(st.columns(ROW_WIDTHS), labels):
         column.markdown(f"**{label}**")
 
@@ -166,22 +247,31 @@ def tally(results: list[claims.ClaimResult]) -> str:
 
 def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     st.subheader("The article's claims, tested on these courses")
-    st.markdown(f"{tally(results)} · {len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. "
-                "Each verdict compares the 95% confidence interval with the article's words turned into a number; "
-                "the claims follow the sidebar filters.")
+    st.markdown(
+        f"{tally(results)} · {len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. "
+        "Each verdict compares the 95% confidence interval with the article's words turned into a number; "
+        "the claims follow the sidebar filters."
+    )
     explain = st.toggle("Show the explanation under each claim", key="claims_explain", bind="query-params")
     header_row()
     for result in results:
         claim_row(result, explain)
-    subtitle = f"{shown_count(view.filtered.n_courses)} courses" + (" of synthetic demo data" if view.cohort.synthetic else "")
-    show_chart(claims_figures.scorecard_figure(results, subtitle,
-                                               suppress_below=chart_suppression()), "Claims scorecard", key="claims_chart")
+    subtitle = f"{shown_count(view.filtered.n_courses)} courses" + (
+        " of synthetic demo data" if view.cohort.synthetic else ""
+    )
+    show_chart(
+        claims_figures.scorecard_figure(results, subtitle, suppress_below=chart_suppression()),
+        "Claims scorecard",
+        key="claims_chart",
+    )
 
 
 @st.fragment
 def sensitivity_section(view, settings: dict) -> None:
-    st.caption("Each claim measured again under every alternative definition (what counts as clear, missed visits, relapse, "
-               "side-effect window, lab baseline). A verdict that changes hangs on the definition.")
+    st.caption(
+        "Each claim measured again under every alternative definition (what counts as clear, missed visits, relapse, "
+        "side-effect window, lab baseline). A verdict that changes hangs on the definition."
+    )
     if not st.toggle("Try every definition", key="claims_sensitivity", bind="query-params"):
         return
     table = sensitivity(view_key(view), tuple(sorted(settings.items())), view.filtered)
@@ -191,17 +281,28 @@ def sensitivity_section(view, settings: dict) -> None:
         st.warning(f"The verdict depends on the definition for: {', '.join(fragile)}.")
     else:
         st.success("No verdict changes with the definition.")
-    shown = table.assign(verdict=table["verdict"].str.capitalize(), in_use=table["current"].map({True: "in use", False: ""}),
-                         **{column: (table[column] * 100).round(1) for column in ("estimate", "ci_low", "ci_high")})
+    shown = table.assign(
+        verdict=table["verdict"].str.capitalize(),
+        in_use=table["current"].map({True: "in use", False: ""}),
+        **{column: (table[column] * 100).round(1) for column in ("estimate", "ci_low", "ci_high")},
+    )
     columns = ["id", "variant", "in_use", "verdict", "estimate", "ci_low", "ci_high", "n", "depends_on_definition"]
-    show_table(presentable_estimates(shown[columns], hidden),
-                 hide_index=True, width="stretch",
-                 column_config={"id": "Claim", "variant": "Definition", "in_use": "Scorecard", "verdict": "Verdict",
-                                "estimate": st.column_config.NumberColumn("Estimate (%)", format="%.1f"),
-                                "ci_low": st.column_config.NumberColumn("95% CI low (%)", format="%.1f"),
-                                "ci_high": st.column_config.NumberColumn("95% CI high (%)", format="%.1f"),
-                                "n": st.column_config.NumberColumn("n", format="%d"),
-                                "depends_on_definition": "Verdict changes"})
+    show_table(
+        presentable_estimates(shown[columns], hidden),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "id": "Claim",
+            "variant": "Definition",
+            "in_use": "Scorecard",
+            "verdict": "Verdict",
+            "estimate": st.column_config.NumberColumn("Estimate (%)", format="%.1f"),
+            "ci_low": st.column_config.NumberColumn("95% CI low (%)", format="%.1f"),
+            "ci_high": st.column_config.NumberColumn("95% CI high (%)", format="%.1f"),
+            "n": st.column_config.NumberColumn("n", format="%d"),
+            "depends_on_definition": "Verdict changes",
+        },
+    )
     csv_download(presentable_estimates(table, hidden), "claims_sensitivity.csv", key="claims_sensitivity_csv")
 
 
@@ -209,8 +310,10 @@ def claims_section(view) -> dict | None:
     """The scorecard; returns the settings it used (None when they cannot be used)."""
     board = st.container()
     with st.expander("Change thresholds and definitions"):
-        st.caption("The article gives words (\"most\", \"rare\"); the defaults turn them into numbers. Change them to see whether a "
-                   "verdict holds. The link in the address bar keeps your choices.")
+        st.caption(
+            'The article gives words ("most", "rare"); the defaults turn them into numbers. Change them to see whether a '
+            "verdict holds. The link in the address bar keeps your choices."
+        )
         settings = definition_widgets()
         st.markdown("**Thresholds** (% of courses, side effects or months)")
         settings |= threshold_widgets()
@@ -224,8 +327,12 @@ def claims_section(view) -> dict | None:
     with st.expander("Does a verdict hang on a definition? (sensitivity)"):
         sensitivity_section(view, settings)
     scorecard_rows = claims.scorecard_table(results)
-    csv_download(presentable_estimates(scorecard_rows, withheld_rows(scorecard_rows)), "claims_scorecard.csv",
-                 label="Download the scorecard (CSV)", key="claims_scorecard_csv")
+    csv_download(
+        presentable_estimates(scorecard_rows, withheld_rows(scorecard_rows)),
+        "claims_scorecard.csv",
+        label="Download the scorecard (CSV)",
+        key="claims_scorecard_csv",
+    )
     return settings
 
 
@@ -246,15 +353,31 @@ def cohort_section(view) -> None:
     columns[1].metric("Patients", shown_count(facts["patients"]))
     columns[2].metric("Female", female_text(facts["female_share"], cohort))
     few = any_small(facts["courses"])  # a median of a handful of courses is one course's value
-    columns[3].metric("Median course length", "–" if facts["median_duration_days"] is None else SUPPRESSED if few
-                      else f"{facts['median_duration_days']:.0f} days")
-    columns[4].metric("Median cumulative dose", "–" if facts["median_cumulative_dose_mg_per_kg"] is None else SUPPRESSED if few
-                      else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg")
+    columns[3].metric(
+        "Median course length",
+        "–"
+        if facts["median_duration_days"] is None
+        else SUPPRESSED
+        if few
+        else f"{facts['median_duration_days']:.0f} days",
+    )
+    columns[4].metric(
+        "Median cumulative dose",
+        "–"
+        if facts["median_cumulative_dose_mg_per_kg"] is None
+        else SUPPRESSED
+        if few
+        else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg",
+    )
 
     show_chart(overview_figures.demographics_figure(cohort, suppress_below=chart_suppression()), "Who was treated")
     left, right = st.columns(2)
-    show_chart(overview_figures.dose_figure(cohort, suppress_below=chart_suppression()), "Dose received", container=left)
-    show_chart(overview_figures.duration_figure(cohort, suppress_below=chart_suppression()), "Course length", container=right)
+    show_chart(
+        overview_figures.dose_figure(cohort, suppress_below=chart_suppression()), "Dose received", container=left
+    )
+    show_chart(
+        overview_figures.duration_figure(cohort, suppress_below=chart_suppression()), "Course length", container=right
+    )
 
     with st.expander("Demographics table"):
         table = overview.demographics_table(cohort)
@@ -262,13 +385,18 @@ def cohort_section(view) -> None:
         csv_download(table, "demographics.csv")
     completeness = overview.completeness(cohort)
     with st.expander("Data completeness per table and column"):
-        show_chart(overview_figures.completeness_figure(completeness, suppress_below=chart_suppression()), "Data completeness")
+        show_chart(
+            overview_figures.completeness_figure(completeness, suppress_below=chart_suppression()), "Data completeness"
+        )
         show_table(completeness, hide_index=True, width="stretch")
         csv_download(completeness, "completeness.csv")
 
 
-view = page_header("Overview", "The article's claims held against the data, then who was treated, with how much, for how long, "
-                               "and how complete the data is.")
+view = page_header(
+    "Overview",
+    "The article's claims held against the data, then who was treated, with how much, for how long, "
+    "and how complete the data is.",
+)
 if require_data(view):
     settings = claims_section(view)
     st.divider()

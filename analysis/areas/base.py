@@ -3,6 +3,7 @@
 An area is declared once (`Area`, in its package's `declaration.py`); the JSON summary, the HTML
 report, the report's definitions list and the tests iterate over `analysis.areas.registry.AREAS`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
     from analysis.stats.intervals import Estimate
 
 WITHHELD = "withheld"  # what a shared report shows instead of a figure that would reveal a small count
-INDIVIDUAL_CHARTS_LEFT_OUT = ("{chart} is not included in a shared report: it draws each course's own values, and a single "
-                              "patient's results can be recognised. A private report includes it.")
+INDIVIDUAL_CHARTS_LEFT_OUT = (
+    "{chart} is not included in a shared report: it draws each course's own values, and a single "
+    "patient's results can be recognised. A private report includes it."
+)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 Charts are built from aggregates (counts per bin, estimates per month), never from one mark per
 row, so they stay light at a million courses.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,16 @@ def vertical_span(x0: float, x1: float, axis: int = 1, **style) -> dict:
     """A line (x0 == x1) or band across the whole height of subplot `axis`, as `add_vline` /
     `add_vrect` draw it, for `add_shapes`."""
     suffix = "" if axis == 1 else str(axis)
-    return {"type": "line" if x0 == x1 else "rect", "x0": x0, "x1": x1, "xref": f"x{suffix}", "y0": 0, "y1": 1,
-            "yref": f"y{suffix} domain", **style}
+    return {
+        "type": "line" if x0 == x1 else "rect",
+        "x0": x0,
+        "x1": x1,
+        "xref": f"x{suffix}",
+        "y0": 0,
+        "y1": 1,
+        "yref": f"y{suffix} domain",
+        **style,
+    }
 
 
 def add_shapes(fig: go.Figure, shapes: list[dict]) -> go.Figure:
@@ -64,14 +73,24 @@ def add_shapes(fig: go.Figure, shapes: list[dict]) -> go.Figure:
 def empty_figure(title: str, message: str) -> go.Figure:
     """A chart's place kept, with the reason it has nothing to draw (the report and exports keep their layout)."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"color": NEUTRAL_COLOR})
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"color": NEUTRAL_COLOR}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return styled(fig, title, height=260)
 
 
-def histogram_bars(values: pd.Series, bin_width: float, start: float | None = None, name: str = "", color: str = PALETTE[0],
-                   unit: str = "", *, suppress_below: int | None = None) -> go.Bar:
+def histogram_bars(
+    values: pd.Series,
+    bin_width: float,
+    start: float | None = None,
+    name: str = "",
+    color: str = PALETTE[0],
+    unit: str = "",
+    *,
+    suppress_below: int | None = None,
+) -> go.Bar:
     """A histogram as bars of precomputed counts (bin edges in the hover, with n).
 
     With `suppress_below`, bins of fewer courses are drawn hatched at that height and read "<5"
@@ -88,22 +107,40 @@ def histogram_bars(values: pd.Series, bin_width: float, start: float | None = No
     labels = [f"{a:g}-{b:g}{unit}" for a, b in zip(edges[:-1], edges[1:])]
     heights, texts, hidden = bar_heights(counts, suppress_below)
     return go.Bar(
-        x=centers, y=heights if hidden.any() else counts, width=bin_width * 0.95, name=name, marker_color=color,
+        x=centers,
+        y=heights if hidden.any() else counts,
+        width=bin_width * 0.95,
+        name=name,
+        marker_color=color,
         marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
-        customdata=np.column_stack([labels, texts]), hovertemplate="%{customdata[0]}: %{customdata[1]} courses<extra>" + name + "</extra>",
+        customdata=np.column_stack([labels, texts]),
+        hovertemplate="%{customdata[0]}: %{customdata[1]} courses<extra>" + name + "</extra>",
     )
 
 
-def count_bars(counts: pd.Series, name: str = "", color: str = PALETTE[0], unit: str = "courses", *,
-               suppress_below: int | None = None) -> go.Bar:
+def count_bars(
+    counts: pd.Series,
+    name: str = "",
+    color: str = PALETTE[0],
+    unit: str = "courses",
+    *,
+    suppress_below: int | None = None,
+) -> go.Bar:
     """Bars of counts per category with each one's share of the total in the hover; small counts
     hatched and written "<5" with `suppress_below`."""
     total = counts.sum()
     share = (counts / total * 100) if total else counts * 0
     heights, texts, hidden = bar_heights(counts.to_numpy(), suppress_below)
-    shares = share_labels(share.round(1).to_numpy() / 100, hidden, ".1%") if suppress_below else share.round(1).map("{:g}%".format).to_numpy()
+    shares = (
+        share_labels(share.round(1).to_numpy() / 100, hidden, ".1%")
+        if suppress_below
+        else share.round(1).map("{:g}%".format).to_numpy()
+    )
     return go.Bar(
-        x=[str(i) for i in counts.index], y=heights if hidden.any() else counts.to_numpy(), name=name, marker_color=color,
+        x=[str(i) for i in counts.index],
+        y=heights if hidden.any() else counts.to_numpy(),
+        name=name,
+        marker_color=color,
         marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
         customdata=np.column_stack([texts, shares]),
         hovertemplate="%{x}: %{customdata[0]} " + unit + " (%{customdata[1]})<extra>" + name + "</extra>",
@@ -123,6 +160,14 @@ def has_hatched_bars(fig: go.Figure) -> bool:
 def withheld_rows(labels, texts, x, hover=None, name: str = "count under 5") -> go.Scatter:
     """Rows of a category chart whose value is not drawn: a grey note in the row instead of a point."""
     return go.Scatter(
-        x=list(x), y=list(labels), mode="text", text=list(texts), textposition="middle right", name=name, showlegend=False,
-        textfont={"color": NEUTRAL_COLOR, "size": 11}, hovertext=list(hover if hover is not None else texts), hoverinfo="text",
+        x=list(x),
+        y=list(labels),
+        mode="text",
+        text=list(texts),
+        textposition="middle right",
+        name=name,
+        showlegend=False,
+        textfont={"color": NEUTRAL_COLOR, "size": 11},
+        hovertext=list(hover if hover is not None else texts),
+        hoverinfo="text",
     )

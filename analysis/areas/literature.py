@@ -1,4 +1,5 @@
 """Published reference figures (data/literature.toml), shown beside the data's estimates."""
+
 from __future__ import annotations
 
 import tomllib
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from analysis import DATA_DIR
+
 LITERATURE_FILE = DATA_DIR / "literature.toml"
 
 
@@ -22,7 +24,13 @@ class Reference:
     short: str = ""  # the figure in a few words where the bare number would mislead (a change, not a share)
 
     def describe(self) -> str:
-        shown = f"'{self.band}'" if self.unit == "band" else f"{self.value:.1%}" if self.unit == "share" else f"{self.value:g} {self.unit}"
+        shown = (
+            f"'{self.band}'"
+            if self.unit == "band"
+            else f"{self.value:.1%}"
+            if self.unit == "share"
+            else f"{self.value:g} {self.unit}"
+        )
         caveat = " (seen second-hand)" if self.second_hand else ""
         return f"{self.label}: {shown}, {self.source}{caveat}"
 

@@ -1,5 +1,6 @@
 """The areas whose results the claims test, each named by the prefix of its settings
 (`--set clearance.missing=nri`, `--set adverse_events.treatment_emergent=false`)."""
+
 from __future__ import annotations
 
 from analysis.areas.clearance.compute import ClearanceSettings

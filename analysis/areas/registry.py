@@ -3,6 +3,7 @@
 The course timeline is not here: it shows one patient's record, which no summary or shared report
 holds (analysis.areas.timeline.compute.INCLUDE_IN_REPORTS).
 """
+
 from analysis.areas.claims.declaration import AREA as CLAIMS
 from analysis.areas.clearance.declaration import AREA as CLEARANCE
 from analysis.areas.labs.declaration import AREA as LABS

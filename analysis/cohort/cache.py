@@ -6,6 +6,7 @@ Only for bundles on disk opened by the command line or a notebook, and only wher
 entry's name is a SHA-256 of the input files' names and bytes and of the source of the modules
 that build the cohort, so changed data or changed code never reuse a stale entry.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,10 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.cohort.model import Cohort
 from analysis.cohort.loading import BundleError, LoadResult, load_bundle, read_bundle
-from analysis.schema import TABLES
+from analysis.cohort.model import Cohort
 from analysis.ingest.validation import ValidationReport
+from analysis.schema import TABLES
 
 log = logging.getLogger(__name__)
 # Modules whose code decides what a loaded cohort holds: a change to any of them is a new cache key.
@@ -32,7 +33,9 @@ BUILDING_CODE = ("ingest", "cohort/loading.py", "cohort/model.py", "schema.py")
 REPORT_FIELDS = ("rows_read", "rows_kept", "excluded", "read_as")
 
 
-def load_bundle_cached(path: str | Path, cache_dir: str | Path, source: str | None = None, synthetic: bool = False) -> LoadResult:
+def load_bundle_cached(
+    path: str | Path, cache_dir: str | Path, source: str | None = None, synthetic: bool = False
+) -> LoadResult:
     """`load_bundle(path)`, answered from `cache_dir` when these very files were loaded before."""
     path = Path(path)
     try:
@@ -82,8 +85,12 @@ def write_entry(entry: Path, result: LoadResult) -> None:
     for name in TABLES:
         pq.write_table(pa.Table.from_pandas(cohort.table(name), preserve_index=True), partial / f"{name}.parquet")
     pq.write_table(pa.Table.from_pandas(result.report.issues, preserve_index=False), partial / "issues.parquet")
-    meta = {"synthetic": cohort.synthetic, "fingerprint": cohort.fingerprint, "custom_columns": list(cohort.custom_columns),
-            "report": {name: getattr(result.report, name) for name in REPORT_FIELDS}}
+    meta = {
+        "synthetic": cohort.synthetic,
+        "fingerprint": cohort.fingerprint,
+        "custom_columns": list(cohort.custom_columns),
+        "report": {name: getattr(result.report, name) for name in REPORT_FIELDS},
+    }
     (partial / "meta.json").write_text(json.dumps(meta))
     shutil.rmtree(entry, ignore_errors=True)
     partial.rename(entry)
@@ -92,8 +99,13 @@ def write_entry(entry: Path, result: LoadResult) -> None:
 def read_entry(entry: Path, source: str) -> LoadResult:
     meta = json.loads((entry / "meta.json").read_text())
     tables = {name: _read_frame(entry / f"{name}.parquet") for name in TABLES}
-    cohort = Cohort(**tables, source=source, synthetic=meta["synthetic"], fingerprint=meta["fingerprint"],
-                    custom_columns=tuple(meta["custom_columns"]))
+    cohort = Cohort(
+        **tables,
+        source=source,
+        synthetic=meta["synthetic"],
+        fingerprint=meta["fingerprint"],
+        custom_columns=tuple(meta["custom_columns"]),
+    )
     issues = _read_frame(entry / "issues.parquet")
     known = {f.name for f in fields(ValidationReport)}
     report = ValidationReport(issues=issues, **{name: value for name, value in meta["report"].items() if name in known})
@@ -110,19 +122,26 @@ def _read_frame(file: Path) -> pd.DataFrame:
     metadata = parquet.schema_arrow.pandas_metadata or {}
     columns = metadata.get("columns", [])
     index_fields = [name for name in metadata.get("index_columns", []) if isinstance(name, str)]
-    frame = pd.DataFrame({name: _read_column(parquet, name) for name in parquet.schema_arrow.names if name not in index_fields},
-                         copy=False)
+    frame = pd.DataFrame(
+        {name: _read_column(parquet, name) for name in parquet.schema_arrow.names if name not in index_fields},
+        copy=False,
+    )
     if index_fields:
         names = {column.get("field_name"): column.get("name") for column in columns}
-        frame.index = pd.Index(parquet.read(columns=index_fields[:1]).column(0).to_numpy(), name=names.get(index_fields[0]))
+        frame.index = pd.Index(
+            parquet.read(columns=index_fields[:1]).column(0).to_numpy(), name=names.get(index_fields[0])
+        )
     for column in columns:
         name = column.get("name")
         if name not in frame or column.get("field_name") in index_fields:
             continue
         if column.get("pandas_type") == "categorical" and not isinstance(frame[name].dtype, pd.CategoricalDtype):
             empty = frame[name].isna().all()  # Parquet keeps a categorical without values as nulls
-            frame[name] = (pd.Categorical.from_codes(np.full(len(frame), -1, dtype=np.int8), pd.Index([], dtype=object)) if empty
-                           else frame[name].astype("category"))
+            frame[name] = (
+                pd.Categorical.from_codes(np.full(len(frame), -1, dtype=np.int8), pd.Index([], dtype=object))
+                if empty
+                else frame[name].astype("category")
+            )
         elif column.get("numpy_type") == "string" and isinstance(frame[name].dtype, pd.StringDtype):
             frame[name] = frame[name].astype(pd.StringDtype("pyarrow"))  # the report's text columns, as built
     return frame

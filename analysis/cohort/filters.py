@@ -1,4 +1,5 @@
 """Cohort filters: one specification, applied to the courses and carried to every table."""
+
 from __future__ import annotations
 
 import threading

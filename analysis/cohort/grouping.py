@@ -5,6 +5,7 @@ adolescent from age or age band; a prior oral/systemic antibiotic from the prior
 Unknown values are missing, never a group of their own, except where a table shows them, and
 then as `MISSING_LABEL`, written the same way everywhere (`group_text`: 3.0 reads "3").
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,10 @@ SYSTEMIC_ANTIBIOTIC = re.compile(r"(?:oral|systemic)[ _-]?antibiotic|cycline", r
 GROUPINGS = {
     "sex": COLUMN_LABELS["sex"],
     "age_group": "Adult (18+) or adolescent",
-    **{key: COLUMN_LABELS[key] for key in ("age_band", "baseline_iga", "daily_dose_band", "cumulative_dose_band", "site", "course_number")},
+    **{
+        key: COLUMN_LABELS[key]
+        for key in ("age_band", "baseline_iga", "daily_dose_band", "cumulative_dose_band", "site", "course_number")
+    },
     "prior_systemic_antibiotic": "Prior oral/systemic antibiotic",
     "end_reason": "Why the course ended",
 }

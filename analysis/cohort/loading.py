@@ -9,6 +9,7 @@ are read with the schema's types (text dictionary-encoded), other files as text 
 and then typed; every column is checked whole, so a million rows cost no Python loop, and each
 table's cells are freed once checked.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,13 +21,22 @@ from pathlib import Path
 
 from analysis import DATA_DIR
 from analysis.cohort.model import Cohort, build_cohort
-from analysis.ingest.mapping import Mapping
 from analysis.ingest.lab_harmonisation import harmonise_labs
+from analysis.ingest.mapping import Mapping
 from analysis.ingest.progress import release_memory, report_stage
 from analysis.ingest.readers import is_hidden, may_hold_data
-from analysis.schema import TABLES
 from analysis.ingest.upload import UploadPlan, plan_upload, raw_tables
-from analysis.ingest.validation import ERROR, FILE_IGNORED, NOT_LOADED, NOTE, ReportBuilder, ValidationReport, file_problem, validate_tables
+from analysis.ingest.validation import (
+    ERROR,
+    FILE_IGNORED,
+    NOT_LOADED,
+    NOTE,
+    ReportBuilder,
+    ValidationReport,
+    file_problem,
+    validate_tables,
+)
+from analysis.schema import TABLES
 
 DEMO_DIR = DATA_DIR / "demo"
 DEMO_SOURCE = "Synthetic demo cohort"
@@ -58,8 +68,9 @@ def load_demo() -> LoadResult:
     return load_tables(files, DEMO_SOURCE, synthetic=True)
 
 
-def load_bundle(path: str | Path, source: str | None = None, synthetic: bool = False,
-                mapping: Mapping | None = None) -> LoadResult:
+def load_bundle(
+    path: str | Path, source: str | None = None, synthetic: bool = False, mapping: Mapping | None = None
+) -> LoadResult:
     """Loads a folder, a .zip or a single file (CSV, TSV, Excel, Parquet) holding the tables."""
     path = Path(path)
     try:
@@ -86,8 +97,13 @@ def read_bundle(path: Path) -> tuple[dict[str, bytes], list[str]]:
         raise BundleError(f"the file or folder could not be read ({error.strerror or error})") from error
 
 
-def load_tables(files: dict[str, bytes], source: str, synthetic: bool = False, mapping: Mapping | None = None,
-                skipped: list[str] | None = None) -> LoadResult:
+def load_tables(
+    files: dict[str, bytes],
+    source: str,
+    synthetic: bool = False,
+    mapping: Mapping | None = None,
+    skipped: list[str] | None = None,
+) -> LoadResult:
     """Loads file name -> bytes (any supported format, zips expanded): the shared path of every loader.
 
     Without a mapping, standard formats are recognised and other files mapped as proposed; with
@@ -96,8 +112,14 @@ def load_tables(files: dict[str, bytes], source: str, synthetic: bool = False, m
     return _load_files(files, source, synthetic, mapping, skipped, owns_files=False)
 
 
-def _load_files(files: dict[str, bytes], source: str, synthetic: bool, mapping: Mapping | None, skipped: list[str] | None,
-                owns_files: bool) -> LoadResult:
+def _load_files(
+    files: dict[str, bytes],
+    source: str,
+    synthetic: bool,
+    mapping: Mapping | None,
+    skipped: list[str] | None,
+    owns_files: bool,
+) -> LoadResult:
     """`load_tables`; with `owns_files`, the dict is emptied once read, so that the bytes go with
     the sheets read from them as soon as the cells are checked (a million courses need the room)."""
     builder = ReportBuilder()
@@ -110,13 +132,22 @@ def _load_files(files: dict[str, bytes], source: str, synthetic: bool, mapping: 
         return load_plan(plan, source, synthetic, builder, _owns_plan=True)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
-        builder.add(ERROR, source, f"internal error while loading ({type(error).__name__}: {error}); please report it",
-                    action=NOT_LOADED)
+        builder.add(
+            ERROR,
+            source,
+            f"internal error while loading ({type(error).__name__}: {error}); please report it",
+            action=NOT_LOADED,
+        )
         return LoadResult(None, builder.build())
 
 
-def load_plan(plan: UploadPlan, source: str, synthetic: bool = False, builder: ReportBuilder | None = None,
-              _owns_plan: bool = False) -> LoadResult:
+def load_plan(
+    plan: UploadPlan,
+    source: str,
+    synthetic: bool = False,
+    builder: ReportBuilder | None = None,
+    _owns_plan: bool = False,
+) -> LoadResult:
     """Loads an upload whose mapping the user has seen (and perhaps changed) on the Data page.
 
     A plan the loader made itself (`_owns_plan`) gives up its sheets' cells and bytes once they
@@ -127,8 +158,12 @@ def load_plan(plan: UploadPlan, source: str, synthetic: bool = False, builder: R
         return _load(plan, source, synthetic, builder, _owns_plan)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
-        builder.add(ERROR, source, f"internal error while loading ({type(error).__name__}: {error}); please report it",
-                    action=NOT_LOADED)
+        builder.add(
+            ERROR,
+            source,
+            f"internal error while loading ({type(error).__name__}: {error}); please report it",
+            action=NOT_LOADED,
+        )
         return LoadResult(None, builder.build())
 
 
@@ -144,7 +179,9 @@ def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder
             formats = {m.format for m in used if m.format and m.format != "canonical"}
             builder.read_as[sheet_plan.label] = sheet_plan.sheet.detected() + "".join(f"; {f}" for f in sorted(formats))
     if "courses" not in tables and not _courses_reported(builder):
-        file_problem(builder, "courses", "courses.csv", "the file is missing; every dataset needs it" + _recognised(plan))
+        file_problem(
+            builder, "courses", "courses.csv", "the file is missing; every dataset needs it" + _recognised(plan)
+        )
     _list_files_in_table_order(plan, tables, builder)
     report_stage("Checking every value")
     checked = validate_tables(tables, builder)
@@ -188,8 +225,10 @@ def _recognised(plan: UploadPlan) -> str:
     seen = [(p.label, ", ".join(m.table for m in p.mappings if m.table) or "not used") for p in plan.sheets]
     if not seen or all(label.lower() in TABLE_FILES for label, _ in seen):
         return ""
-    return ("; a courses table holds one row per course with patient_id, sex and age (or age_band). The files were "
-            "recognised as: " + ", ".join(f"{label}: {tables}" for label, tables in seen))
+    return (
+        "; a courses table holds one row per course with patient_id, sex and age (or age_band). The files were "
+        "recognised as: " + ", ".join(f"{label}: {tables}" for label, tables in seen)
+    )
 
 
 def fingerprint(plan: UploadPlan) -> str:
@@ -207,7 +246,10 @@ def fingerprint(plan: UploadPlan) -> str:
     repeated = Counter(tables for tables, *_ in used)
     # Sheets feeding the same tables are ordered by their content's hash (then sheet name), so
     # the order of the files does not matter; that hash is needed only for them.
-    order = {id(item): (item[0], hashlib.sha256(item[2]).hexdigest() if repeated[item[0]] > 1 else "", item[1]) for item in used}
+    order = {
+        id(item): (item[0], hashlib.sha256(item[2]).hexdigest() if repeated[item[0]] > 1 else "", item[1])
+        for item in used
+    }
     for tables, sheet, data, rules in sorted(used, key=lambda item: order[id(item)]):
         digest.update(f"{tables}.csv\n{sheet}\n{len(data)}\n".encode())
         digest.update(data)

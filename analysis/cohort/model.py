@@ -4,6 +4,7 @@ Derived fields are computed once, when the cohort is built, so that pages and th
 read the same numbers. Every table carries an integer `course_idx` so that filtering the
 cohort is one integer membership test per table, fast at a million courses.
 """
+
 from __future__ import annotations
 
 import threading
@@ -54,7 +55,7 @@ class Cohort:
         pending = self._pending_cut(name)
         return len(self.table(name)) if pending is None else pending.size
 
-    def subset(self, course_idx: np.ndarray | pd.Index) -> "Cohort":
+    def subset(self, course_idx: np.ndarray | pd.Index) -> Cohort:
         """The same cohort restricted to the given courses, in every table.
 
         Only the courses table is cut at once; the others are cut when first read (`_Cut`), so a
@@ -65,7 +66,9 @@ class Cohort:
         """
         member = course_membership(course_idx, self.courses["course_idx"])
         cuts = {name: self._cut_of(name, member) for name in TABLES}
-        child = replace(self, courses=cuts["courses"].table(), **{name: cuts[name].source.iloc[:0] for name in TABLES[1:]})
+        child = replace(
+            self, courses=cuts["courses"].table(), **{name: cuts[name].source.iloc[:0] for name in TABLES[1:]}
+        )
         for name in TABLES[1:]:
             del child.__dict__[name]
         child.__dict__["_cuts"] = cuts
@@ -74,7 +77,7 @@ class Cohort:
         weakref.finalize(child, _forget_lineage, id(child))
         return child
 
-    def _cut_of(self, name: str, member: np.ndarray) -> "_Cut":
+    def _cut_of(self, name: str, member: np.ndarray) -> _Cut:
         """The rows of table `name` whose course is a member, as a cut of the table they come from."""
         rows = is_member(self._course_codes(name), member)
         pending = self._pending_cut(name)
@@ -88,7 +91,7 @@ class Cohort:
         token = self._table_token(name)
         return course_codes(token.column("course_idx") if isinstance(token, _Cut) else self.table(name)["course_idx"])
 
-    def _pending_cut(self, name: str) -> "_Cut | None":
+    def _pending_cut(self, name: str) -> _Cut | None:
         """The cut of table `name` when it has not been read yet."""
         cut = self.__dict__.get("_cuts", {}).get(name)
         return cut if cut is not None and name not in self.__dict__ else None
@@ -111,12 +114,14 @@ class Cohort:
 
     def has_values(self, table: str, column: str) -> bool:
         """Does the column exist with at least one value? (Once per cohort: every claim asks.)"""
+
         def check() -> bool:
             values = self.column(table, column)
             return values is not None and bool(values.notna().any())
+
         return self.memo(("cohort.has_values", table, column), check)
 
-    def parent(self) -> "Cohort | None":
+    def parent(self) -> Cohort | None:
         """The cohort this subset was cut from, while it is alive and every table is still the one
         cut from it (None for a cohort of its own, or once a table was replaced)."""
         lineage = _LINEAGE.get(id(self))
@@ -145,7 +150,7 @@ class Cohort:
             return self.memo(key, compute)
         return memoised(self, key, lambda: value, check=self._tables_check())
 
-    def derived_from_whole(self, key: tuple, compute: Callable[["Cohort"], object], restrict: Callable):
+    def derived_from_whole(self, key: tuple, compute: Callable[[Cohort], object], restrict: Callable):
         """`derived`, with `compute(cohort)` run on the whole cohort first when this is a subset, so
         that every later filter cuts that result instead of computing its own."""
         parent = self.parent()
@@ -166,7 +171,7 @@ class Cohort:
             memoised(parent, key, lambda: value, check=parent._tables_check())
         return restrict(value, lineage, self)
 
-    def _tables_check(self) -> "_SameObjects":
+    def _tables_check(self) -> _SameObjects:
         return _SameObjects(tuple(self._table_token(name) for name in TABLES))
 
     def _table_token(self, name: str):
@@ -340,19 +345,25 @@ def rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
 
 
 def empty_table(name: str) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=_dtype(c_spec.kind)) for c, c_spec in ((c.name, c) for c in SPECS[name].columns)})
+    return pd.DataFrame(
+        {c: pd.Series(dtype=_dtype(c_spec.kind)) for c, c_spec in ((c.name, c) for c in SPECS[name].columns)}
+    )
 
 
 def _dtype(kind: str) -> str:
     return {"int": "Int64", "float": "Float64", "date": "datetime64[ns]"}.get(kind, "object")
 
 
-def build_cohort(tables: dict[str, pd.DataFrame], source: str, synthetic: bool = False, fingerprint: str = "") -> Cohort:
+def build_cohort(
+    tables: dict[str, pd.DataFrame], source: str, synthetic: bool = False, fingerprint: str = ""
+) -> Cohort:
     """Cohort from already typed canonical tables (missing tables become empty ones)."""
 
     report_stage("Linking visits, side effects and lab results to their courses")
-    full = {name: _plain_text(tables[name], name) if name in tables and tables[name] is not None else empty_table(name)
-            for name in TABLES}
+    full = {
+        name: _plain_text(tables[name], name) if name in tables and tables[name] is not None else empty_table(name)
+        for name in TABLES
+    }
     courses = full["courses"].reset_index(drop=True).copy()
     courses["course_idx"] = np.arange(len(courses), dtype=np.int64)
     others = {name: _attach_course_idx(full[name], courses) for name in TABLES[1:]}
@@ -387,15 +398,23 @@ def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFra
 # Text columns kept as categoricals in the cohort: patients (re-coded to the courses' patients) and
 # the lab tests and units (as harmonised). Other text the validator hands over dictionary-encoded
 # becomes plain text, as the outcome areas read it.
-CATEGORICAL_TEXT = {"courses": (), "visits": ("patient_id",), "adverse_events": ("patient_id",),
-                    "labs": ("patient_id", "test", "unit")}
+CATEGORICAL_TEXT = {
+    "courses": (),
+    "visits": ("patient_id",),
+    "adverse_events": ("patient_id",),
+    "labs": ("patient_id", "test", "unit"),
+}
 
 
 def _plain_text(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The table with its categorical text columns (but those of CATEGORICAL_TEXT) as objects,
     missing as None; no string is copied, each row points to its category's text."""
     text = [spec.name for spec in SPECS[name].columns if spec.kind in ("text", "category", "yesno")]
-    columns = [c for c in text if c in table and c not in CATEGORICAL_TEXT[name] and isinstance(table[c].dtype, pd.CategoricalDtype)]
+    columns = [
+        c
+        for c in text
+        if c in table and c not in CATEGORICAL_TEXT[name] and isinstance(table[c].dtype, pd.CategoricalDtype)
+    ]
     if not columns:
         return table
     table = table.copy(deep=False)
@@ -506,7 +525,9 @@ def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
     order = _course_day_order(visits)
     visits = _renumbered(visits if order is None else visits.take(order))
     visits = derive_day_month(visits, "day", "month")
-    summed = visits["inflammatory_lesions"].astype("Int64") + visits["noninflammatory_lesions"].astype("Int64")  # missing if either is
+    summed = visits["inflammatory_lesions"].astype("Int64") + visits["noninflammatory_lesions"].astype(
+        "Int64"
+    )  # missing if either is
     visits["total_lesions"] = visits["total_lesions"].astype("Int64").fillna(summed)
     baseline = _baseline_visits(visits)
     for column in ("iga",) + LESION_COLUMNS:
@@ -542,21 +563,29 @@ def derive_courses(courses: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
         banded = pd.cut(courses["age"].astype("float"), AGE_BAND_EDGES, right=False, labels=AGE_BAND_LABELS)
         courses["age_band"] = courses["age_band"].where(courses["age_band"].notna(), banded.astype("object"))
     courses["start_year"] = pd.to_datetime(courses["start_date"], errors="coerce").dt.year.astype("Int64")
-    courses["duration_days"] = (courses["end_day"].astype("Int64") + 1)
+    courses["duration_days"] = courses["end_day"].astype("Int64") + 1
     baseline_iga = visits[visits["day"] <= 0].groupby("course_idx")["iga"].last()
-    courses["baseline_iga"] = courses["baseline_iga"].astype("Int64").fillna(courses["course_idx"].map(baseline_iga).astype("Int64"))
+    courses["baseline_iga"] = (
+        courses["baseline_iga"].astype("Int64").fillna(courses["course_idx"].map(baseline_iga).astype("Int64"))
+    )
     integrated = _integrated_dose_mg(courses, visits)
-    courses["cumulative_dose_source"] = np.where(courses["cumulative_dose_mg"].notna(), "given", np.where(integrated.notna(), "visits", "unknown"))
+    courses["cumulative_dose_source"] = np.where(
+        courses["cumulative_dose_mg"].notna(), "given", np.where(integrated.notna(), "visits", "unknown")
+    )
     courses["cumulative_dose_mg"] = courses["cumulative_dose_mg"].astype("Float64").fillna(integrated)
     weight = courses["weight_kg"].astype("Float64")
     courses["cumulative_dose_mg_per_kg"] = courses["cumulative_dose_mg"] / weight
     courses["daily_dose_mg_per_kg"] = courses["cumulative_dose_mg_per_kg"] / courses["duration_days"].astype("Float64")
     courses["daily_dose_band"] = band(courses["daily_dose_mg_per_kg"], (0.5, 1.0), DAILY_DOSE_BANDS, closed_left=True)
-    courses["cumulative_dose_band"] = band(courses["cumulative_dose_mg_per_kg"], (120, 220), CUMULATIVE_DOSE_BANDS, closed_left=True)
+    courses["cumulative_dose_band"] = band(
+        courses["cumulative_dose_mg_per_kg"], (120, 220), CUMULATIVE_DOSE_BANDS, closed_left=True
+    )
     return courses
 
 
-def band(values: pd.Series, edges: tuple[float, float], labels: tuple[str, str, str], closed_left: bool = True) -> pd.Series:
+def band(
+    values: pd.Series, edges: tuple[float, float], labels: tuple[str, str, str], closed_left: bool = True
+) -> pd.Series:
     """Three bands: below the first edge, between the edges (inclusive), above the second."""
     numeric = values.astype("float")
     result = np.select([numeric < edges[0], numeric <= edges[1], numeric > edges[1]], list(labels), default="")
@@ -565,7 +594,9 @@ def band(values: pd.Series, edges: tuple[float, float], labels: tuple[str, str, 
 
 def _integrated_dose_mg(courses: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
     """Total mg from visit doses: each dose holds from its visit until the next visit or the end."""
-    doses = visits.loc[visits["dose_mg_per_day"].notna() & visits["course_idx"].notna(), ["course_idx", "day", "dose_mg_per_day"]]
+    doses = visits.loc[
+        visits["dose_mg_per_day"].notna() & visits["course_idx"].notna(), ["course_idx", "day", "dose_mg_per_day"]
+    ]
     if doses.empty:
         return pd.Series(pd.NA, index=courses.index, dtype="Float64")
     doses = doses.sort_values(["course_idx", "day"]).copy()

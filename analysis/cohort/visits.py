@@ -1,5 +1,6 @@
 """The visits as arrays in (course, day) order, built once per cohort and shared by the areas that
 read visits (clearance, side effects' mood scores)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,12 +41,18 @@ class VisitArrays:
         self.window: np.ndarray | None = None  # see `course_window`
 
     @classmethod
-    def restricted(cls, whole: "VisitArrays", lineage: Lineage, cohort: Cohort) -> "VisitArrays":
+    def restricted(cls, whole: VisitArrays, lineage: Lineage, cohort: Cohort) -> VisitArrays:
         """The visits of a subset's courses: the same rows, in the same order, as building them
         from the subset's visits, cut from the whole cohort's arrays."""
         keep = lineage.keeps(whole.course)
         part = cls.__new__(cls)
-        part._set(whole.course[keep], whole.day[keep], whole.month[keep], whole.size, lambda column: whole.values(column)[keep])
+        part._set(
+            whole.course[keep],
+            whole.day[keep],
+            whole.month[keep],
+            whole.size,
+            lambda column: whole.values(column)[keep],
+        )
         return part
 
     def values(self, column: str) -> np.ndarray:

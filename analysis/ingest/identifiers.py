@@ -6,6 +6,7 @@ dropped before anything else sees them, with a message saying which column and w
 column meant to identify patients itself holds such values, the file is refused: the user must
 replace them with codes first. Values are checked on a sample, by vectorised patterns.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 SAMPLE_SIZE = 2000
-VALUE_SHARE = 0.6       # share of a column's sampled values that must look like an identifier
+VALUE_SHARE = 0.6  # share of a column's sampled values that must look like an identifier
 MIN_VALUES = 3
 
 NAME = "people's names"
@@ -36,49 +37,236 @@ WHY = {
 }
 
 # Column names (normalised: lower case, words separated by single spaces).
-NAME_WORDS = {"name", "names", "surname", "forename", "firstname", "lastname", "fullname", "vorname", "nachname",
-              "nom", "prenom", "apellido", "nombre", "initials"}
-NAME_QUALIFIERS = {"patient", "first", "last", "full", "given", "family", "middle", "maiden", "sur", "fore", "subject",
-                   "participant", "contact", "mother", "father", "pt", "person", "client", "birth", "christian"}
-NOT_PEOPLE = {"test", "event", "site", "drug", "product", "file", "image", "param", "parameter", "lab", "visit", "study",
-              "arm", "form", "instrument", "field", "variable", "column", "sheet", "centre", "center", "clinic", "hospital",
-              "unit", "brand", "medication", "treatment", "generic", "sponsor", "investigator", "rater", "device", "user"}
+NAME_WORDS = {
+    "name",
+    "names",
+    "surname",
+    "forename",
+    "firstname",
+    "lastname",
+    "fullname",
+    "vorname",
+    "nachname",
+    "nom",
+    "prenom",
+    "apellido",
+    "nombre",
+    "initials",
+}
+NAME_QUALIFIERS = {
+    "patient",
+    "first",
+    "last",
+    "full",
+    "given",
+    "family",
+    "middle",
+    "maiden",
+    "sur",
+    "fore",
+    "subject",
+    "participant",
+    "contact",
+    "mother",
+    "father",
+    "pt",
+    "person",
+    "client",
+    "birth",
+    "christian",
+}
+NOT_PEOPLE = {
+    "test",
+    "event",
+    "site",
+    "drug",
+    "product",
+    "file",
+    "image",
+    "param",
+    "parameter",
+    "lab",
+    "visit",
+    "study",
+    "arm",
+    "form",
+    "instrument",
+    "field",
+    "variable",
+    "column",
+    "sheet",
+    "centre",
+    "center",
+    "clinic",
+    "hospital",
+    "unit",
+    "brand",
+    "medication",
+    "treatment",
+    "generic",
+    "sponsor",
+    "investigator",
+    "rater",
+    "device",
+    "user",
+}
 EMAIL_NAMES = ("email", "e mail", "mail address", "courriel")
-PHONE_NAMES = ("phone", "telephone", "phone number", "mobile number", "mobile phone", "cell phone", "tel no", "tel number",
-               "fax", "telefon", "telefonnummer", "handy", "contact number")
+PHONE_NAMES = (
+    "phone",
+    "telephone",
+    "phone number",
+    "mobile number",
+    "mobile phone",
+    "cell phone",
+    "tel no",
+    "tel number",
+    "fax",
+    "telefon",
+    "telefonnummer",
+    "handy",
+    "contact number",
+)
 PHONE_ALONE = ("tel", "mobile", "cell", "phone")
 ADDRESS_NAMES = ("address", "street", "addr", "adresse", "strasse", "anschrift", "home address", "street address")
-BIRTH_NAMES = ("dob", "date of birth", "birth date", "birthdate", "birthday", "brthdtc", "brthdt", "geburtsdatum",
-               "date naissance", "fecha nacimiento", "d o b")
-HEALTH_NAMES = ("nhs", "nhs number", "nhs no", "ssn", "social security", "insurance number", "national id", "health number",
-                "health card", "medicare", "medicaid", "chi number", "personnummer", "bsn", "nir", "ahv", "sozialversicherung",
-                "versichertennummer", "krankenversicherung", "national insurance", "health insurance number", "ihi", "nhi",
-                "passport", "driver license", "driving licence", "tax id")
+BIRTH_NAMES = (
+    "dob",
+    "date of birth",
+    "birth date",
+    "birthdate",
+    "birthday",
+    "brthdtc",
+    "brthdt",
+    "geburtsdatum",
+    "date naissance",
+    "fecha nacimiento",
+    "d o b",
+)
+HEALTH_NAMES = (
+    "nhs",
+    "nhs number",
+    "nhs no",
+    "ssn",
+    "social security",
+    "insurance number",
+    "national id",
+    "health number",
+    "health card",
+    "medicare",
+    "medicaid",
+    "chi number",
+    "personnummer",
+    "bsn",
+    "nir",
+    "ahv",
+    "sozialversicherung",
+    "versichertennummer",
+    "krankenversicherung",
+    "national insurance",
+    "health insurance number",
+    "ihi",
+    "nhi",
+    "passport",
+    "driver license",
+    "driving licence",
+    "tax id",
+)
 
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 # Phone numbers: international (+44 20 7946 0958, 0049 30 123456) or national with 10-15 digits in
 # groups ((555) 123-4567, 020 7946 0958, 030/1234567); decimals and bare digit runs are codes, not phones.
-PHONE_PATTERN = (r"^((\+|00)\d[\d\s()./-]{6,20}"           # international: +44 20 7946 0958
-                 r"|\(\d{2,5}\)\s?\d{3,4}[\s.-]?\d{3,4}"      # (555) 123-4567
-                 r"|\d{3}-\d{3}-\d{4}"                       # 555-123-4567
-                 r"|0\d{1,4}[\s/]\d{3,8}([\s-]\d{2,4})?)$")   # 020 7946 0958, 030/1234567
+PHONE_PATTERN = (
+    r"^((\+|00)\d[\d\s()./-]{6,20}"  # international: +44 20 7946 0958
+    r"|\(\d{2,5}\)\s?\d{3,4}[\s.-]?\d{3,4}"  # (555) 123-4567
+    r"|\d{3}-\d{3}-\d{4}"  # 555-123-4567
+    r"|0\d{1,4}[\s/]\d{3,8}([\s-]\d{2,4})?)$"
+)  # 020 7946 0958, 030/1234567
 DECIMAL_PATTERN = r"^[-+]?\d*\.\d+$"
-ID_WORDS = {"id", "ids", "usubjid", "subjid", "code", "number", "no", "nr", "record", "subject", "patient", "participant",
-            "sample", "accession", "study", "site", "visit", "lot", "batch", "timestamp", "time", "date", "image"}
-STREET_WORDS = (r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|close|court|ct|place|pl|terrace|"
-                r"square|sq|crescent|gardens|rue|calle|via|straße|strasse|str|weg|gasse|platz|allee|laan|straat")
-STREET_PATTERN = (rf"(?i)^\s*(\d+[a-z]?,?\s+([\w'.-]+\s+){{0,4}}({STREET_WORDS})\.?\b.*"
-                  rf"|([\w'.-]+\s+){{0,3}}\w*({STREET_WORDS})\.?\s+\d+[a-z]?\b.*)$")
+ID_WORDS = {
+    "id",
+    "ids",
+    "usubjid",
+    "subjid",
+    "code",
+    "number",
+    "no",
+    "nr",
+    "record",
+    "subject",
+    "patient",
+    "participant",
+    "sample",
+    "accession",
+    "study",
+    "site",
+    "visit",
+    "lot",
+    "batch",
+    "timestamp",
+    "time",
+    "date",
+    "image",
+}
+STREET_WORDS = (
+    r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|close|court|ct|place|pl|terrace|"
+    r"square|sq|crescent|gardens|rue|calle|via|straße|strasse|str|weg|gasse|platz|allee|laan|straat"
+)
+STREET_PATTERN = (
+    rf"(?i)^\s*(\d+[a-z]?,?\s+([\w'.-]+\s+){{0,4}}({STREET_WORDS})\.?\b.*"
+    rf"|([\w'.-]+\s+){{0,3}}\w*({STREET_WORDS})\.?\s+\d+[a-z]?\b.*)$"
+)
 # Two or three capitalised words ("Jane Smith", "Mary-Ann O'Neil") or "Smith, Jane".
 PERSON_PATTERN = r"^([A-Z][a-z'’-]+(\s+[A-Z][a-z'’-]+){1,2}|[A-Z][a-z'’-]+,\s*[A-Z][a-z'’-]+)$"
 FULL_DATE_PATTERN = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([T\s].*)?$"
 SSN_PATTERN = r"^\d{3}-\d{2}-\d{4}$"
 NHS_PATTERN = r"^\d{3}[\s-]?\d{3}[\s-]?\d{4}$"
 # Words of clinical vocabularies that look like names when capitalised ("Dry Skin", "Week Eight").
-CLINICAL_WORDS = {"dry", "skin", "lips", "week", "month", "day", "visit", "baseline", "screening", "end", "follow", "up",
-                  "placebo", "dose", "high", "low", "mild", "moderate", "severe", "clear", "almost", "completed", "other",
-                  "adverse", "event", "lost", "pain", "rash", "headache", "nausea", "treatment", "study", "site", "north",
-                  "south", "east", "west", "central", "clinic", "hospital", "unknown", "female", "male", "yes", "no"}
+CLINICAL_WORDS = {
+    "dry",
+    "skin",
+    "lips",
+    "week",
+    "month",
+    "day",
+    "visit",
+    "baseline",
+    "screening",
+    "end",
+    "follow",
+    "up",
+    "placebo",
+    "dose",
+    "high",
+    "low",
+    "mild",
+    "moderate",
+    "severe",
+    "clear",
+    "almost",
+    "completed",
+    "other",
+    "adverse",
+    "event",
+    "lost",
+    "pain",
+    "rash",
+    "headache",
+    "nausea",
+    "treatment",
+    "study",
+    "site",
+    "north",
+    "south",
+    "east",
+    "west",
+    "central",
+    "clinic",
+    "hospital",
+    "unknown",
+    "female",
+    "male",
+    "yes",
+    "no",
+}
 
 
 @dataclass(frozen=True)
@@ -86,12 +274,15 @@ class IdentifierColumn:
     """A column found to hold direct identifiers, and the evidence."""
 
     column: str
-    kind: str       # one of the kinds above, e.g. EMAIL
-    evidence: str   # "its name", or "9 of 10 values"
+    kind: str  # one of the kinds above, e.g. EMAIL
+    evidence: str  # "its name", or "9 of 10 values"
 
     def message(self, refused: bool = False) -> str:
-        outcome = ("the file is refused: replace these with pseudonymous codes before uploading" if refused
-                   else "the column was dropped and is not used")
+        outcome = (
+            "the file is refused: replace these with pseudonymous codes before uploading"
+            if refused
+            else "the column was dropped and is not used"
+        )
         return f"column {self.column} holds {self.kind} (judged from {self.evidence}); {WHY[self.kind]}: {outcome}"
 
 
@@ -204,8 +395,9 @@ def _phone_hits(values: pa.Array) -> int:
     digits = pc.utf8_length(pc.replace_substring_regex(values, r"\D", ""))
     minimum = pc.if_else(international, 8, 10)
     long_enough = pc.and_(pc.greater_equal(digits, minimum), pc.less_equal(digits, 15))
-    not_number = pc.invert(pc.or_(pc.match_substring_regex(values, FULL_DATE_PATTERN),
-                                  pc.match_substring_regex(values, DECIMAL_PATTERN)))
+    not_number = pc.invert(
+        pc.or_(pc.match_substring_regex(values, FULL_DATE_PATTERN), pc.match_substring_regex(values, DECIMAL_PATTERN))
+    )
     hits = pc.and_(pc.and_(shaped, formatted), pc.and_(long_enough, not_number))
     return int(pc.sum(hits).as_py() or 0)
 

@@ -1,4 +1,5 @@
 """Course keys: which rows belong to which courses, looked up by integer code."""
+
 from __future__ import annotations
 
 import numpy as np

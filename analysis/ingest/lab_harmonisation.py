@@ -4,14 +4,23 @@ Each test gets one name and one unit, and default limits (`lab_units`); what can
 becomes findings of the validation report, naming file, row and column. The labs area then skips
 the conversion.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from analysis.ingest.lab_units import (
+    EXCLUDED_ACTION,
+    FINDING_COLUMNS,
+    GIVEN_COLUMNS,
+    UNRECOGNISED_ACTION,
+    exclusion_reasons,
+    harmonisation_findings,
+    harmonised_columns,
+)
 from analysis.ingest.progress import report_stage
-from analysis.ingest.lab_units import EXCLUDED_ACTION, FINDING_COLUMNS, GIVEN_COLUMNS, UNRECOGNISED_ACTION, exclusion_reasons, harmonisation_findings, harmonised_columns
 from analysis.ingest.validation import ReportBuilder
 
 CONVERTED_COLUMNS = ("test", "unit", "value", "lower_limit", "upper_limit", "lower_limit_source", "upper_limit_source")
@@ -34,7 +43,9 @@ def harmonise_labs(labs: pd.DataFrame, files: list[str], builder: ReportBuilder)
     converted = harmonised_columns(labs)
     out = labs.copy(deep=False)
     for column in GIVEN_COLUMNS:
-        out[f"{column}_as_given"] = labs[column] if column in labs else pd.Series(None, index=labs.index, dtype="object")
+        out[f"{column}_as_given"] = (
+            labs[column] if column in labs else pd.Series(None, index=labs.index, dtype="object")
+        )
     for column in ("test_as_given", "unit_as_given"):  # a few distinct texts: one byte a row instead of eight
         out[column] = compact_text(out[column])
     for column in CONVERTED_COLUMNS:
@@ -66,7 +77,9 @@ def compact_text(values: pd.Series) -> pd.Series:
         categories = pd.Index(values.cat.categories[seen[present]], dtype=object)
         return pd.Series(pd.Categorical.from_codes(renumbered[codes], categories), index=values.index, name=values.name)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return pd.Series(pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)), index=values.index, name=values.name)
+    return pd.Series(
+        pd.Categorical.from_codes(codes, pd.Index(uniques, dtype=object)), index=values.index, name=values.name
+    )
 
 
 def _with_rows(labs: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
@@ -83,5 +96,12 @@ def add_findings(builder: ReportBuilder, findings: pd.DataFrame) -> None:
     keys = ["severity", "file", "column", "action"]
     for (severity, file, column, action), group in findings.groupby(keys, sort=False, dropna=False):
         values = [None if pd.isna(v) else str(v) for v in group["value"].tolist()]
-        builder.add_many(severity, file, pa.array(group["row"].to_numpy(dtype=np.int64)), pa.array(values, pa.string()),
-                         pa.array(group["message"].astype(str).tolist(), pa.string()), column=column, action=action)
+        builder.add_many(
+            severity,
+            file,
+            pa.array(group["row"].to_numpy(dtype=np.int64)),
+            pa.array(values, pa.string()),
+            pa.array(group["message"].astype(str).tolist(), pa.string()),
+            column=column,
+            action=action,
+        )

@@ -6,6 +6,7 @@ unit (mg/dL for lipids, glucose and bilirubin, U/L for enzymes) with the factors
 A unit we do not know for a test is never guessed: the row is excluded from analysis and named
 in a finding (file, row, column), so the validation report can show it.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,13 @@ BILIRUBIN_UMOL_PER_MG = 17.1
 ENZYME_U_PER_UKAT = 60.0
 
 MASS_UNITS = {"mg/dl": 1.0, "mg%": 1.0, "g/l": 100.0, "mg/l": 0.1}  # exact metric prefixes, to mg/dL
-ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "units/l": 1.0, "ukat/l": ENZYME_U_PER_UKAT, "nkat/l": ENZYME_U_PER_UKAT / 1000}
+ENZYME_UNITS = {
+    "u/l": 1.0,
+    "iu/l": 1.0,
+    "units/l": 1.0,
+    "ukat/l": ENZYME_U_PER_UKAT,
+    "nkat/l": ENZYME_U_PER_UKAT / 1000,
+}
 HCG_UNITS = {"miu/ml": 1.0, "iu/l": 1.0, "u/l": 1.0}
 QUALITATIVE_UNITS = {"qualitative": 1.0, "pos/neg": 1.0, "positive/negative": 1.0, "neg/pos": 1.0, "1=positive": 1.0}
 QUALITATIVE_UNIT = "1 = positive"
@@ -51,33 +58,139 @@ class LabTest:
 # Default limits where the data gives none: common adult reference intervals; lipid limits are
 # the NCEP ATP III cut-offs that Zane 2006 also used (TG 150, TC 200 mg/dL).
 TESTS: tuple[LabTest, ...] = (
-    LabTest("ALT", "Alanine aminotransferase (ALT)", "U/L", ENZYME_UNITS,
-            ("sgpt", "gpt", "alat", "alanine aminotransferase", "alanine transaminase"),
-            ("1742-6", "1743-4", "1744-2", "76625-3"), 0, 40, "liver"),
-    LabTest("AST", "Aspartate aminotransferase (AST)", "U/L", ENZYME_UNITS,
-            ("sgot", "got", "asat", "aspartate aminotransferase", "aspartate transaminase"),
-            ("1920-8", "30239-8"), 0, 40, "liver"),
-    LabTest("ALP", "Alkaline phosphatase", "U/L", ENZYME_UNITS, ("alkaline phosphatase", "alkp"), ("6768-6",), 40, 130, "liver"),
-    LabTest("GGT", "Gamma-glutamyl transferase", "U/L", ENZYME_UNITS,
-            ("gamma glutamyl transferase", "gamma gt", "ggtp"), ("2324-2",), 0, 60, "liver"),
-    LabTest("BILI", "Total bilirubin", "mg/dL", {**MASS_UNITS, "umol/l": 1 / BILIRUBIN_UMOL_PER_MG},
-            ("bilirubin", "total bilirubin", "tbil", "bilirubin total"), ("1975-2",), 0.1, 1.2, "liver"),
-    LabTest("TG", "Triglycerides", "mg/dL", {**MASS_UNITS, "mmol/l": TG_MG_PER_MMOL},
-            ("triglycerides", "triglyceride", "trig", "trigs"), ("2571-8",), None, 150, "lipid"),
-    LabTest("TC", "Total cholesterol", "mg/dL", {**MASS_UNITS, "mmol/l": CHOLESTEROL_MG_PER_MMOL},
-            ("cholesterol", "total cholesterol", "chol", "cholesterol total"), ("2093-3",), None, 200, "lipid"),
-    LabTest("LDL", "LDL cholesterol", "mg/dL", {**MASS_UNITS, "mmol/l": CHOLESTEROL_MG_PER_MMOL},
-            ("ldl cholesterol", "ldl-c", "ldlc", "cholesterol in ldl"), ("2089-1", "13457-7", "18262-6"), None, 130, "lipid"),
-    LabTest("HDL", "HDL cholesterol", "mg/dL", {**MASS_UNITS, "mmol/l": CHOLESTEROL_MG_PER_MMOL},
-            ("hdl cholesterol", "hdl-c", "hdlc", "cholesterol in hdl"), ("2085-9",), 40, None, "lipid"),
-    LabTest("CK", "Creatine kinase", "U/L", ENZYME_UNITS,
-            ("creatine kinase", "cpk", "creatine phosphokinase", "ck total"), ("2157-6",), 0, 200, "muscle"),
-    LabTest("GLU", "Glucose", "mg/dL", {**MASS_UNITS, "mmol/l": GLUCOSE_MG_PER_MMOL},
-            ("glucose", "gluc", "fasting glucose", "blood glucose"), ("2345-7", "2339-0", "1558-6"), 70, 99, "glucose"),
-    LabTest("HCG", "Pregnancy test (hCG)", "mIU/mL", {**HCG_UNITS, **QUALITATIVE_UNITS},
-            ("hcg", "beta hcg", "b-hcg", "bhcg", "pregnancy test", "choriogonadotropin", "urine hcg", "serum hcg"),
-            ("2106-3", "2118-8", "2119-6", "19080-1"), None, 5, "pregnancy",
-            {u: (QUALITATIVE_UNIT, 1.0, None, 0.5) for u in QUALITATIVE_UNITS}),
+    LabTest(
+        "ALT",
+        "Alanine aminotransferase (ALT)",
+        "U/L",
+        ENZYME_UNITS,
+        ("sgpt", "gpt", "alat", "alanine aminotransferase", "alanine transaminase"),
+        ("1742-6", "1743-4", "1744-2", "76625-3"),
+        0,
+        40,
+        "liver",
+    ),
+    LabTest(
+        "AST",
+        "Aspartate aminotransferase (AST)",
+        "U/L",
+        ENZYME_UNITS,
+        ("sgot", "got", "asat", "aspartate aminotransferase", "aspartate transaminase"),
+        ("1920-8", "30239-8"),
+        0,
+        40,
+        "liver",
+    ),
+    LabTest(
+        "ALP",
+        "Alkaline phosphatase",
+        "U/L",
+        ENZYME_UNITS,
+        ("alkaline phosphatase", "alkp"),
+        ("6768-6",),
+        40,
+        130,
+        "liver",
+    ),
+    LabTest(
+        "GGT",
+        "Gamma-glutamyl transferase",
+        "U/L",
+        ENZYME_UNITS,
+        ("gamma glutamyl transferase", "gamma gt", "ggtp"),
+        ("2324-2",),
+        0,
+        60,
+        "liver",
+    ),
+    LabTest(
+        "BILI",
+        "Total bilirubin",
+        "mg/dL",
+        {**MASS_UNITS, "umol/l": 1 / BILIRUBIN_UMOL_PER_MG},
+        ("bilirubin", "total bilirubin", "tbil", "bilirubin total"),
+        ("1975-2",),
+        0.1,
+        1.2,
+        "liver",
+    ),
+    LabTest(
+        "TG",
+        "Triglycerides",
+        "mg/dL",
+        {**MASS_UNITS, "mmol/l": TG_MG_PER_MMOL},
+        ("triglycerides", "triglyceride", "trig", "trigs"),
+        ("2571-8",),
+        None,
+        150,
+        "lipid",
+    ),
+    LabTest(
+        "TC",
+        "Total cholesterol",
+        "mg/dL",
+        {**MASS_UNITS, "mmol/l": CHOLESTEROL_MG_PER_MMOL},
+        ("cholesterol", "total cholesterol", "chol", "cholesterol total"),
+        ("2093-3",),
+        None,
+        200,
+        "lipid",
+    ),
+    LabTest(
+        "LDL",
+        "LDL cholesterol",
+        "mg/dL",
+        {**MASS_UNITS, "mmol/l": CHOLESTEROL_MG_PER_MMOL},
+        ("ldl cholesterol", "ldl-c", "ldlc", "cholesterol in ldl"),
+        ("2089-1", "13457-7", "18262-6"),
+        None,
+        130,
+        "lipid",
+    ),
+    LabTest(
+        "HDL",
+        "HDL cholesterol",
+        "mg/dL",
+        {**MASS_UNITS, "mmol/l": CHOLESTEROL_MG_PER_MMOL},
+        ("hdl cholesterol", "hdl-c", "hdlc", "cholesterol in hdl"),
+        ("2085-9",),
+        40,
+        None,
+        "lipid",
+    ),
+    LabTest(
+        "CK",
+        "Creatine kinase",
+        "U/L",
+        ENZYME_UNITS,
+        ("creatine kinase", "cpk", "creatine phosphokinase", "ck total"),
+        ("2157-6",),
+        0,
+        200,
+        "muscle",
+    ),
+    LabTest(
+        "GLU",
+        "Glucose",
+        "mg/dL",
+        {**MASS_UNITS, "mmol/l": GLUCOSE_MG_PER_MMOL},
+        ("glucose", "gluc", "fasting glucose", "blood glucose"),
+        ("2345-7", "2339-0", "1558-6"),
+        70,
+        99,
+        "glucose",
+    ),
+    LabTest(
+        "HCG",
+        "Pregnancy test (hCG)",
+        "mIU/mL",
+        {**HCG_UNITS, **QUALITATIVE_UNITS},
+        ("hcg", "beta hcg", "b-hcg", "bhcg", "pregnancy test", "choriogonadotropin", "urine hcg", "serum hcg"),
+        ("2106-3", "2118-8", "2119-6", "19080-1"),
+        None,
+        5,
+        "pregnancy",
+        {u: (QUALITATIVE_UNIT, 1.0, None, 0.5) for u in QUALITATIVE_UNITS},
+    ),
 )
 BY_CODE: dict[str, LabTest] = {t.code: t for t in TESTS}
 ACCEPTED_UNITS = {t.code: ", ".join(sorted(t.factors)) for t in TESTS}
@@ -217,14 +330,34 @@ def harmonisation_findings(labs: pd.DataFrame, converted: dict, file: str = "lab
     def test(mask: np.ndarray) -> pd.Series:
         return pd.Series(plan["label"].to_numpy(dtype=object)[pair_ids[mask]]).astype(str)
 
-    return pd.concat([
-        _row_findings(rows, unit, _rows_with(converted, UNKNOWN_UNIT), file, lambda m: "'" + unit[m].astype(str).to_numpy()
-                      + "' is not a unit we can convert for " + test(m).to_numpy()
-                      + " (accepted: " + test(m).map(ACCEPTED_UNITS).to_numpy() + ")"),
-        _row_findings(rows, unit, _rows_with(converted, MISSING_UNIT), file,
-                      lambda m: "no unit given for " + test(m).to_numpy() + ": the value cannot be interpreted safely"),
-        _unrecognised_findings(rows, name, _rows_with(converted, UNRECOGNISED), file),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            _row_findings(
+                rows,
+                unit,
+                _rows_with(converted, UNKNOWN_UNIT),
+                file,
+                lambda m: (
+                    "'"
+                    + unit[m].astype(str).to_numpy()
+                    + "' is not a unit we can convert for "
+                    + test(m).to_numpy()
+                    + " (accepted: "
+                    + test(m).map(ACCEPTED_UNITS).to_numpy()
+                    + ")"
+                ),
+            ),
+            _row_findings(
+                rows,
+                unit,
+                _rows_with(converted, MISSING_UNIT),
+                file,
+                lambda m: "no unit given for " + test(m).to_numpy() + ": the value cannot be interpreted safely",
+            ),
+            _unrecognised_findings(rows, name, _rows_with(converted, UNRECOGNISED), file),
+        ],
+        ignore_index=True,
+    )
 
 
 def pair_summary(converted: dict) -> pd.DataFrame:
@@ -232,17 +365,36 @@ def pair_summary(converted: dict) -> pd.DataFrame:
     pair_ids, plan = converted["_pairs"]
     rows = np.bincount(pair_ids, minlength=len(plan))
     left_out = np.bincount(pair_ids, weights=(~np.asarray(converted["harmonised"])).astype(float), minlength=len(plan))
-    table = pd.DataFrame({"test": plan["label"].fillna("(none)").astype(str), "unit_as_given": plan["unit_given"].astype(object).fillna("(none)").astype(str),
-                          "unit": plan["unit"].astype(object).fillna("").astype(str), "rows": rows, "excluded": np.rint(left_out).astype("int64")})
-    table = table.groupby(["test", "unit_as_given"], as_index=False, sort=False).agg(unit=("unit", "first"), rows=("rows", "sum"),
-                                                                                    excluded=("excluded", "sum"))
+    table = pd.DataFrame(
+        {
+            "test": plan["label"].fillna("(none)").astype(str),
+            "unit_as_given": plan["unit_given"].astype(object).fillna("(none)").astype(str),
+            "unit": plan["unit"].astype(object).fillna("").astype(str),
+            "rows": rows,
+            "excluded": np.rint(left_out).astype("int64"),
+        }
+    )
+    table = table.groupby(["test", "unit_as_given"], as_index=False, sort=False).agg(
+        unit=("unit", "first"), rows=("rows", "sum"), excluded=("excluded", "sum")
+    )
     order = {code: i for i, code in enumerate(BY_CODE)}
-    return table.sort_values(["test", "unit_as_given"], key=lambda c: c.map(order).fillna(len(order)) if c.name == "test" else c).reset_index(drop=True)
+    return table.sort_values(
+        ["test", "unit_as_given"], key=lambda c: c.map(order).fillna(len(order)) if c.name == "test" else c
+    ).reset_index(drop=True)
 
 
 CONVERTED, UNKNOWN_UNIT, MISSING_UNIT, UNRECOGNISED, MISSING_TEST = (
-    "converted", "unknown unit", "missing unit", "unrecognised test", "missing test")
-EXCLUSIONS = {UNKNOWN_UNIT: "unit not recognised for this test", MISSING_UNIT: "unit missing", MISSING_TEST: "test name missing"}
+    "converted",
+    "unknown unit",
+    "missing unit",
+    "unrecognised test",
+    "missing test",
+)
+EXCLUSIONS = {
+    UNKNOWN_UNIT: "unit not recognised for this test",
+    MISSING_UNIT: "unit missing",
+    MISSING_TEST: "test name missing",
+}
 
 
 def _given(labs: pd.DataFrame, column: str) -> pd.Series:
@@ -273,8 +425,10 @@ def _plan(names: pd.Series, units: pd.Series) -> tuple[np.ndarray, pd.DataFrame]
     pair_ids, pair_values = pd.factorize((name_ids.astype("int64") + 1) * width + unit_ids + 1)
     name_of = [None if i // width == 0 else name_values[i // width - 1] for i in pair_values]
     unit_of = [None if i % width == 0 else unit_values[i % width - 1] for i in pair_values]
-    plan = pd.DataFrame([_pair_plan(n, u) for n, u in zip(name_of, unit_of)],
-                        columns=["label", "unit", "factor", "default_lower", "default_upper", "status"])
+    plan = pd.DataFrame(
+        [_pair_plan(n, u) for n, u in zip(name_of, unit_of)],
+        columns=["label", "unit", "factor", "default_lower", "default_upper", "status"],
+    )
     plan["name"], plan["unit_given"] = name_of, unit_of
     _label_mixed_unit_names(plan)
     plan["exclusion"] = plan["status"].map(EXCLUSIONS)
@@ -306,17 +460,26 @@ def _label_mixed_unit_names(plan: pd.DataFrame) -> None:
     unknown = plan["status"] == UNRECOGNISED
     units_per_name = plan[unknown].groupby("label")["unit_given"].nunique(dropna=False)
     mixed = unknown & plan["label"].isin(units_per_name[units_per_name > 1].index)
-    plan.loc[mixed, "label"] = plan.loc[mixed, "label"] + " [" + plan.loc[mixed, "unit_given"].fillna("no unit").astype(str) + "]"
+    plan.loc[mixed, "label"] = (
+        plan.loc[mixed, "label"] + " [" + plan.loc[mixed, "unit_given"].fillna("no unit").astype(str) + "]"
+    )
 
 
 def _row_findings(rows: np.ndarray, unit: pd.Series, mask: np.ndarray, file: str, message) -> pd.DataFrame:
     """One error per excluded row, naming the unit column of that row; `message(mask) -> texts`."""
     if not mask.any():
         return empty_findings()
-    return pd.DataFrame({
-        "severity": "error", "file": file, "row": rows[mask].astype("int64"), "column": "unit",
-        "value": unit[mask].astype("object").to_numpy(), "message": message(mask), "action": EXCLUDED_ACTION,
-    })
+    return pd.DataFrame(
+        {
+            "severity": "error",
+            "file": file,
+            "row": rows[mask].astype("int64"),
+            "column": "unit",
+            "value": unit[mask].astype("object").to_numpy(),
+            "message": message(mask),
+            "action": EXCLUDED_ACTION,
+        }
+    )
 
 
 def _unrecognised_findings(rows: np.ndarray, names: pd.Series, mask: np.ndarray, file: str) -> pd.DataFrame:
@@ -328,29 +491,49 @@ def _unrecognised_findings(rows: np.ndarray, names: pd.Series, mask: np.ndarray,
         return empty_findings()
     first = names.drop_duplicates()
     counts = names.value_counts()
-    return pd.DataFrame({
-        "severity": "warning", "file": file, "row": rows[first.index].astype("int64"), "column": "test",
-        "value": first.to_numpy(),
-        "message": [f"'{n}' is not a recognised test name or LOINC code ({counts[n]:,} rows): kept as given, in its own unit" for n in first],
-        "action": UNRECOGNISED_ACTION,
-    })
+    return pd.DataFrame(
+        {
+            "severity": "warning",
+            "file": file,
+            "row": rows[first.index].astype("int64"),
+            "column": "test",
+            "value": first.to_numpy(),
+            "message": [
+                f"'{n}' is not a recognised test name or LOINC code ({counts[n]:,} rows): kept as given, in its own unit"
+                for n in first
+            ],
+            "action": UNRECOGNISED_ACTION,
+        }
+    )
 
 
 def conversion_summary(harmonised: pd.DataFrame) -> pd.DataFrame:
     """Rows per test and unit as given, with the unit they were converted to (for the data notes)."""
     if harmonised.empty:
         return pd.DataFrame(columns=["test", "unit_as_given", "unit", "rows", "excluded"])
-    table = harmonised.assign(unit_as_given=harmonised["unit_as_given"].astype("object").fillna("(none)"),
-                              excluded=~harmonised["harmonised"])
+    table = harmonised.assign(
+        unit_as_given=harmonised["unit_as_given"].astype("object").fillna("(none)"), excluded=~harmonised["harmonised"]
+    )
     grouped = table.groupby(["test", "unit_as_given"], dropna=False, sort=True, observed=True).agg(
-        unit=("unit", "first"), rows=("harmonised", "size"), excluded=("excluded", "sum"))
+        unit=("unit", "first"), rows=("harmonised", "size"), excluded=("excluded", "sum")
+    )
     return grouped.reset_index()
 
 
 def reference_table() -> pd.DataFrame:
     """The recognised tests: code, names, LOINC codes, canonical unit, accepted units and default limits."""
-    return pd.DataFrame([{
-        "test": t.code, "name": t.name, "unit": t.unit, "accepted units": ", ".join(sorted(t.factors)),
-        "LOINC": ", ".join(t.loinc), "default lower limit": t.lower, "default upper limit": t.upper,
-        "also called": ", ".join(t.synonyms),
-    } for t in TESTS])
+    return pd.DataFrame(
+        [
+            {
+                "test": t.code,
+                "name": t.name,
+                "unit": t.unit,
+                "accepted units": ", ".join(sorted(t.factors)),
+                "LOINC": ", ".join(t.loinc),
+                "default lower limit": t.lower,
+                "default upper limit": t.upper,
+                "also called": ", ".join(t.synonyms),
+            }
+            for t in TESTS
+        ]
+    )

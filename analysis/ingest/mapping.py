@@ -7,6 +7,7 @@ so the same export maps the same way every time. `propose_file` suggests a mappi
 from its column names and values, each with a confidence and the reason; standard formats
 (CDISC, REDCap) are recognised in `analysis.ingest.formats` and produce the same kind of mapping.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -28,19 +29,53 @@ MAPPING_VERSION = 1
 MAPPING_KIND = "isotretinoin-outcomes column mapping"
 COURSE_EVENTS = "course_events"  # per-course event times kept in another file (CDISC ADTTE)
 TARGET_TABLES = (*TABLES, COURSE_EVENTS)
-TABLE_LABELS = {"courses": "courses (one row per course)", "visits": "visits (assessments)",
-                "adverse_events": "adverse events", "labs": "lab results",
-                COURSE_EVENTS: "course events (time to event, added to courses)", "": "not used"}
+TABLE_LABELS = {
+    "courses": "courses (one row per course)",
+    "visits": "visits (assessments)",
+    "adverse_events": "adverse events",
+    "labs": "lab results",
+    COURSE_EVENTS: "course events (time to event, added to courses)",
+    "": "not used",
+}
 COURSE_EVENT_COLUMNS = ("patient_id", "course_number", "relapse_day", "followup_end_day", "retreat_day")
 CONFIDENT = 0.8
 RECOGNISED = 0.5
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y.%m.%d", "%d %b %Y",
-                "%d-%b-%Y", "%b %d %Y", "%d %B %Y", "%B %d %Y", "%Y%m%d", "%d/%m/%y", "%m/%d/%y", "%d.%m.%y")
-DATE_FORMAT_WORDS = {"%Y-%m-%d": "YYYY-MM-DD", "%d/%m/%Y": "DD/MM/YYYY", "%m/%d/%Y": "MM/DD/YYYY", "%d.%m.%Y": "DD.MM.YYYY",
-                     "%d-%m-%Y": "DD-MM-YYYY", "%Y/%m/%d": "YYYY/MM/DD", "%Y.%m.%d": "YYYY.MM.DD", "%d %b %Y": "DD Mon YYYY",
-                     "%d-%b-%Y": "DD-Mon-YYYY", "%b %d %Y": "Mon DD YYYY", "%d %B %Y": "DD Month YYYY",
-                     "%B %d %Y": "Month DD YYYY", "%Y%m%d": "YYYYMMDD", "%d/%m/%y": "DD/MM/YY", "%m/%d/%y": "MM/DD/YY",
-                     "%d.%m.%y": "DD.MM.YY"}
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%b %d %Y",
+    "%d %B %Y",
+    "%B %d %Y",
+    "%Y%m%d",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d.%m.%y",
+)
+DATE_FORMAT_WORDS = {
+    "%Y-%m-%d": "YYYY-MM-DD",
+    "%d/%m/%Y": "DD/MM/YYYY",
+    "%m/%d/%Y": "MM/DD/YYYY",
+    "%d.%m.%Y": "DD.MM.YYYY",
+    "%d-%m-%Y": "DD-MM-YYYY",
+    "%Y/%m/%d": "YYYY/MM/DD",
+    "%Y.%m.%d": "YYYY.MM.DD",
+    "%d %b %Y": "DD Mon YYYY",
+    "%d-%b-%Y": "DD-Mon-YYYY",
+    "%b %d %Y": "Mon DD YYYY",
+    "%d %B %Y": "DD Month YYYY",
+    "%B %d %Y": "Month DD YYYY",
+    "%Y%m%d": "YYYYMMDD",
+    "%d/%m/%y": "DD/MM/YY",
+    "%m/%d/%y": "MM/DD/YY",
+    "%d.%m.%y": "DD.MM.YY",
+}
 DATE_LIKE = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/. ]\w{1,9}[-/. ]\d{2,4}|\w{3,9}\.? \d{1,2},? \d{4}|\d{8})([T\s]\d.*)?\s*$"
 TIME_OF_DAY = r"^(.*?\d)[T\s]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
 NUMBER_WITH_UNIT = r"^\s*([-+]?\d+(?:\.\d+)?)\s*([A-Za-zµ/%°][A-Za-zµ/%° .]*)\s*$"
@@ -61,7 +96,7 @@ class ColumnRule:
 
     source: str | None = None
     transform: str = ""
-    values: dict[str, str] = field(default_factory=dict)   # cell text as written -> canonical text
+    values: dict[str, str] = field(default_factory=dict)  # cell text as written -> canonical text
     when: dict[str, list[str]] = field(default_factory=dict)  # only where these columns hold these values
     constant: str | None = None
     date_format: str | None = None
@@ -69,8 +104,14 @@ class ColumnRule:
     reason: str = ""
 
     def to_dict(self) -> dict:
-        data = {"source": self.source, "transform": self.transform, "values": self.values, "when": self.when,
-                "constant": self.constant, "date_format": self.date_format}
+        data = {
+            "source": self.source,
+            "transform": self.transform,
+            "values": self.values,
+            "when": self.when,
+            "constant": self.constant,
+            "date_format": self.date_format,
+        }
         return {key: value for key, value in data.items() if value not in (None, "", {}, [])}
 
     @property
@@ -83,11 +124,11 @@ class RowFilter:
     """Which rows of a file belong to the table; `reason` names the rows left out in the report."""
 
     column: str
-    keep: list[str] = field(default_factory=list)       # keep rows holding one of these ("" = empty cell)
-    drop: list[str] = field(default_factory=list)       # leave out rows holding one of these
-    drop_pattern: str = ""                               # leave out rows whose value matches this expression
-    first_per_record: bool = False                       # keep the first row of each value of the column
-    reason: str = ""                                     # empty: the rows belong to another table, not counted
+    keep: list[str] = field(default_factory=list)  # keep rows holding one of these ("" = empty cell)
+    drop: list[str] = field(default_factory=list)  # leave out rows holding one of these
+    drop_pattern: str = ""  # leave out rows whose value matches this expression
+    first_per_record: bool = False  # keep the first row of each value of the column
+    reason: str = ""  # empty: the rows belong to another table, not counted
 
     def to_dict(self) -> dict:
         return {key: value for key, value in asdict(self).items() if key == "column" or value not in ("", [], False)}
@@ -112,16 +153,16 @@ class FileMapping:
 
     file: str
     sheet: str | None = None
-    table: str = ""                                       # a canonical table, COURSE_EVENTS, or "" (not used)
+    table: str = ""  # a canonical table, COURSE_EVENTS, or "" (not used)
     columns: dict[str, ColumnRule] = field(default_factory=dict)  # canonical (or own) column -> rule
     filters: list[RowFilter] = field(default_factory=list)
     wide: list[WideColumn] = field(default_factory=list)
-    keep_other_columns: bool = True                       # unmapped columns pass under their own names
-    ignore: list[str] = field(default_factory=list)       # columns never passed on
-    format: str = ""                                      # e.g. "CDISC ADaM ADSL", "REDCap", "canonical"
+    keep_other_columns: bool = True  # unmapped columns pass under their own names
+    ignore: list[str] = field(default_factory=list)  # columns never passed on
+    format: str = ""  # e.g. "CDISC ADaM ADSL", "REDCap", "canonical"
     confidence: float = 1.0
     reason: str = ""
-    notes: list[str] = field(default_factory=list)        # what the recognition did, said once in the report
+    notes: list[str] = field(default_factory=list)  # what the recognition did, said once in the report
 
     @property
     def label(self) -> str:
@@ -139,15 +180,20 @@ class FileMapping:
 
     def to_dict(self) -> dict:
         data = {
-            "file": self.file, "sheet": self.sheet, "table": self.table, "format": self.format,
+            "file": self.file,
+            "sheet": self.sheet,
+            "table": self.table,
+            "format": self.format,
             "columns": {target: rule.to_dict() for target, rule in self.columns.items()},
-            "filters": [f.to_dict() for f in self.filters], "wide": [w.to_dict() for w in self.wide],
-            "keep_other_columns": self.keep_other_columns, "ignore": self.ignore,
+            "filters": [f.to_dict() for f in self.filters],
+            "wide": [w.to_dict() for w in self.wide],
+            "keep_other_columns": self.keep_other_columns,
+            "ignore": self.ignore,
         }
         return {key: value for key, value in data.items() if value not in (None, "", [], {})}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FileMapping":
+    def from_dict(cls, data: dict) -> FileMapping:
         if not isinstance(data, dict) or not isinstance(data.get("file"), str):
             raise MappingError("each entry of 'files' needs a 'file' name")
         table = data.get("table", "")
@@ -164,15 +210,25 @@ class FileMapping:
         for target, rule in columns.items():
             _check_rule(data["file"], target, rule)
             if rule.transform not in vocab.TRANSFORMS:
-                raise MappingError(f"{data['file']}: column {target} has an unknown transform {rule.transform!r}; "
-                                   f"choose one of {', '.join(t for t in vocab.TRANSFORMS if t)}")
+                raise MappingError(
+                    f"{data['file']}: column {target} has an unknown transform {rule.transform!r}; "
+                    f"choose one of {', '.join(t for t in vocab.TRANSFORMS if t)}"
+                )
         ignore = _list_of(data.get("ignore"))
         sheet = data.get("sheet")
         if not _texts(ignore) or not isinstance(table, str) or not (sheet is None or isinstance(sheet, str)):
             raise MappingError(f"{data['file']}: 'table' and 'sheet' must be text and 'ignore' a list of column names")
-        return cls(file=data["file"], sheet=sheet, table=table, columns=columns, filters=filters, wide=wide,
-                   keep_other_columns=bool(data.get("keep_other_columns", True)), ignore=ignore,
-                   format=str(data.get("format") or ""))
+        return cls(
+            file=data["file"],
+            sheet=sheet,
+            table=table,
+            columns=columns,
+            filters=filters,
+            wide=wide,
+            keep_other_columns=bool(data.get("keep_other_columns", True)),
+            ignore=ignore,
+            format=str(data.get("format") or ""),
+        )
 
 
 def _mapping_of(value) -> dict:
@@ -195,7 +251,7 @@ def _texts(values) -> bool:
     return isinstance(values, list) and all(isinstance(v, str) for v in values)
 
 
-def _check_rule(file: str, target: str, rule: "ColumnRule") -> None:
+def _check_rule(file: str, target: str, rule: ColumnRule) -> None:
     if rule.source is not None and not isinstance(rule.source, str):
         raise MappingError(f"{file}: column {target}: 'source' must be a column name")
     if not isinstance(rule.transform, str):
@@ -211,7 +267,7 @@ def _check_rule(file: str, target: str, rule: "ColumnRule") -> None:
     rule.values = {str(k): str(v) for k, v in rule.values.items()}
 
 
-def _check_filters(file: str, filters: list["RowFilter"]) -> None:
+def _check_filters(file: str, filters: list[RowFilter]) -> None:
     for row_filter in filters:
         if not isinstance(row_filter.column, str) or not row_filter.column:
             raise MappingError(f"{file}: each filter needs the 'column' it looks at")
@@ -221,14 +277,18 @@ def _check_filters(file: str, filters: list["RowFilter"]) -> None:
             try:
                 pc.match_substring_regex(pa.array([""], pa.string()), row_filter.drop_pattern)
             except (pa.ArrowInvalid, TypeError) as error:
-                raise MappingError(f"{file}: filter on {row_filter.column}: {row_filter.drop_pattern!r} is not a valid pattern") from error
+                raise MappingError(
+                    f"{file}: filter on {row_filter.column}: {row_filter.drop_pattern!r} is not a valid pattern"
+                ) from error
         row_filter.first_per_record = bool(row_filter.first_per_record)
 
 
-def _check_wide(file: str, wide: list["WideColumn"]) -> None:
+def _check_wide(file: str, wide: list[WideColumn]) -> None:
     for column in wide:
         if not isinstance(column.source, str) or not column.source or column.target not in vocab.WIDE_MEASURES:
-            raise MappingError(f"{file}: each wide column needs its 'source' and a 'target' among {', '.join(vocab.WIDE_MEASURES)}")
+            raise MappingError(
+                f"{file}: each wide column needs its 'source' and a 'target' among {', '.join(vocab.WIDE_MEASURES)}"
+            )
         if not isinstance(column.day, int) or isinstance(column.day, bool):
             raise MappingError(f"{file}: wide column {column.source}: 'day' must be a whole number")
 
@@ -247,11 +307,14 @@ class Mapping:
     files: list[FileMapping] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps({"kind": MAPPING_KIND, "version": MAPPING_VERSION,
-                           "files": [f.to_dict() for f in self.files]}, indent=2, ensure_ascii=False)
+        return json.dumps(
+            {"kind": MAPPING_KIND, "version": MAPPING_VERSION, "files": [f.to_dict() for f in self.files]},
+            indent=2,
+            ensure_ascii=False,
+        )
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Mapping":
+    def from_json(cls, text: str | bytes) -> Mapping:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -259,7 +322,9 @@ class Mapping:
         if not isinstance(data, dict) or not isinstance(data.get("files"), list):
             raise MappingError("the mapping file needs a list 'files' (one entry per file of the upload)")
         if data.get("version", MAPPING_VERSION) > MAPPING_VERSION:
-            raise MappingError(f"the mapping file is of version {data['version']}; this app reads version {MAPPING_VERSION}")
+            raise MappingError(
+                f"the mapping file is of version {data['version']}; this app reads version {MAPPING_VERSION}"
+            )
         return cls([FileMapping.from_dict(entry) for entry in data["files"]])
 
     def named_for(self, sheet: Sheet) -> list[FileMapping]:
@@ -281,8 +346,10 @@ def rebased(entry: FileMapping, sheet: Sheet) -> FileMapping:
     copy = FileMapping.from_dict(entry.to_dict())
     copy.file, copy.sheet = sheet.file, sheet.sheet
     copy.reason = "as the mapping file says"
-    copy.notes = [f"mapped as the mapping file's entry for {entry.label} says"
-                  + (f" ({entry.format})" if entry.format and entry.format != "canonical" else "")]
+    copy.notes = [
+        f"mapped as the mapping file's entry for {entry.label} says"
+        + (f" ({entry.format})" if entry.format and entry.format != "canonical" else "")
+    ]
     return copy
 
 
@@ -313,16 +380,31 @@ def propose_file(sheet: Sheet, table: str | None = None) -> list[FileMapping]:
         confidence, reason = 1.0, "chosen"
     if not table:
         return [FileMapping(sheet.file, sheet.sheet, "", confidence=confidence, reason=reason)]
-    mapping = FileMapping(sheet.file, sheet.sheet, table, propose_columns(sheet, table, flat), confidence=confidence,
-                          reason=reason, ignore=sorted(wide_sources))
+    mapping = FileMapping(
+        sheet.file,
+        sheet.sheet,
+        table,
+        propose_columns(sheet, table, flat),
+        confidence=confidence,
+        reason=reason,
+        ignore=sorted(wide_sources),
+    )
     if not wide:
         return [mapping]
     if table == "visits":
         mapping.wide = wide
         mapping.ignore = []
         return [mapping]
-    visits = FileMapping(sheet.file, sheet.sheet, "visits", _key_rules(mapping), wide=wide, keep_other_columns=False,
-                         confidence=0.8, reason=f"{len(wide)} columns hold one measure per visit; reshaped to one row per visit")
+    visits = FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "visits",
+        _key_rules(mapping),
+        wide=wide,
+        keep_other_columns=False,
+        confidence=0.8,
+        reason=f"{len(wide)} columns hold one measure per visit; reshaped to one row per visit",
+    )
     return [mapping, visits]
 
 
@@ -348,20 +430,31 @@ def guess_table(sheet: Sheet, names: list[str] | None = None) -> tuple[str, floa
     for table in TABLES:
         matched = best_assignment(_candidates(sheet, table, names))
         score = sum(vocab.SIGNATURE[table].get(c.target, 0) * c.confidence for c in matched)
-        hint = any(word in file_words.split() or (len(word) > 3 and word in file_words) for word in vocab.FILE_NAME_HINTS[table])
+        hint = any(
+            word in file_words.split() or (len(word) > 3 and word in file_words)
+            for word in vocab.FILE_NAME_HINTS[table]
+        )
         if hint:
             score += 1.5
         scores[table] = score
         shown = [c.target for c in matched if vocab.SIGNATURE[table].get(c.target, 0) >= 1][:4]
-        reasons[table] = ("columns " + ", ".join(shown) + " found" if shown else "") + (" and the file's name" if hint and shown else "the file's name" if hint else "")
+        reasons[table] = ("columns " + ", ".join(shown) + " found" if shown else "") + (
+            " and the file's name" if hint and shown else "the file's name" if hint else ""
+        )
         if len(exact[table]) >= 3:
             scores[table] += 2
     ranked = sorted(scores, key=scores.get, reverse=True)
     best, second = ranked[0], ranked[1]
     if scores[best] < 2.5:
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        return "", 0.0, (f"none of its columns ({shown or 'none'}) looks like the courses' sex and age, a visit's IGA "
-                         "or lesion counts, a side effect's term, or a lab test and value")
+        return (
+            "",
+            0.0,
+            (
+                f"none of its columns ({shown or 'none'}) looks like the courses' sex and age, a visit's IGA "
+                "or lesion counts, a side effect's term, or a lab test and value"
+            ),
+        )
     confidence = min(1.0, scores[best] / 6) * scores[best] / (scores[best] + scores[second])
     return best, round(min(0.99, 0.4 + confidence), 2), reasons[best]
 
@@ -371,8 +464,12 @@ def propose_columns(sheet: Sheet, table: str, names: list[str] | None = None) ->
     names = usable_names(sheet) if names is None else names
     rules: dict[str, ColumnRule] = {}
     for candidate in best_assignment(_candidates(sheet, table, names)):
-        rule = ColumnRule(source=candidate.source, transform=candidate.transform, confidence=round(candidate.confidence, 2),
-                          reason=candidate.reason)
+        rule = ColumnRule(
+            source=candidate.source,
+            transform=candidate.transform,
+            confidence=round(candidate.confidence, 2),
+            reason=candidate.reason,
+        )
         column = sheet.column(candidate.source)
         if rule.transform == vocab.DATE:
             rule.date_format, ambiguous = detect_date_format(column)
@@ -447,13 +544,13 @@ class ValueProfile:
     """What a column's values look like, from a sample."""
 
     count: int = 0
-    numeric: float = 0.0       # share that are numbers
-    integer: float = 0.0       # share that are whole numbers
-    dates: float = 0.0         # share that look like dates
+    numeric: float = 0.0  # share that are numbers
+    integer: float = 0.0  # share that are whole numbers
+    dates: float = 0.0  # share that look like dates
     distinct: int = 0
     minimum: float | None = None
     maximum: float | None = None
-    words: set = field(default_factory=set)   # distinct values (normalised), when few
+    words: set = field(default_factory=set)  # distinct values (normalised), when few
 
 
 def _value_profile(column: pa.Array | None) -> ValueProfile:
@@ -464,13 +561,22 @@ def _value_profile(column: pa.Array | None) -> ValueProfile:
     count = len(values)
     if count == 0:
         return ValueProfile()
-    numbers = pc.cast(values.filter(pc.match_substring_regex(values, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")), pa.float64())
+    numbers = pc.cast(
+        values.filter(pc.match_substring_regex(values, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")), pa.float64()
+    )
     integers = pc.sum(pc.equal(pc.floor(numbers), numbers)).as_py() or 0 if len(numbers) else 0
     distinct = pc.unique(values)
     words = {vocab.value_key(v) for v in distinct.to_pylist()} if len(distinct) <= 30 else set()
-    return ValueProfile(count, len(numbers) / count, integers / count, _count(values, DATE_LIKE) / count, len(distinct),
-                        pc.min(numbers).as_py() if len(numbers) else None, pc.max(numbers).as_py() if len(numbers) else None,
-                        words)
+    return ValueProfile(
+        count,
+        len(numbers) / count,
+        integers / count,
+        _count(values, DATE_LIKE) / count,
+        len(distinct),
+        pc.min(numbers).as_py() if len(numbers) else None,
+        pc.max(numbers).as_py() if len(numbers) else None,
+        words,
+    )
 
 
 def _count(values: pa.Array, pattern: str) -> int:
@@ -479,8 +585,13 @@ def _count(values: pa.Array, pattern: str) -> int:
 
 def _value_only_match(target: str, looks: ValueProfile) -> tuple[float, str] | None:
     """Columns recognised by their values alone (weakly): sex codes."""
-    if target == "sex" and looks.words and looks.words <= set(vocab.SEX_VALUES) and looks.distinct <= 4 \
-            and looks.words & {"f", "female", "m", "male"}:
+    if (
+        target == "sex"
+        and looks.words
+        and looks.words <= set(vocab.SEX_VALUES)
+        and looks.distinct <= 4
+        and looks.words & {"f", "female", "m", "male"}
+    ):
         return 0.55, "the values look like sex"
     return None
 
@@ -668,17 +779,40 @@ def mapping_rows(mapping: FileMapping, sheet: Sheet) -> pd.DataFrame:
         examples = ", ".join(distinct_values(sheet.column(name), limit=4)[:4])
         if name in by_source:
             pairs = by_source[name]
-            mapped.append({"column": name, "examples": examples, "becomes": JOINED.join(t for t, _ in pairs),
-                           "how": "; ".join(_how(t, r) for t, r in pairs), "confidence": min(r.confidence for _, r in pairs),
-                           "why": "; ".join(r.reason for _, r in pairs if r.reason)})
+            mapped.append(
+                {
+                    "column": name,
+                    "examples": examples,
+                    "becomes": JOINED.join(t for t, _ in pairs),
+                    "how": "; ".join(_how(t, r) for t, r in pairs),
+                    "confidence": min(r.confidence for _, r in pairs),
+                    "why": "; ".join(r.reason for _, r in pairs if r.reason),
+                }
+            )
         elif name in wide:
             w = wide[name]
-            mapped.append({"column": name, "examples": examples, "becomes": f"{w.target} at day {w.day}", "how": "wide → long",
-                           "confidence": 0.9, "why": f"{w.visit}: one row per visit"})
+            mapped.append(
+                {
+                    "column": name,
+                    "examples": examples,
+                    "becomes": f"{w.target} at day {w.day}",
+                    "how": "wide → long",
+                    "confidence": 0.9,
+                    "why": f"{w.visit}: one row per visit",
+                }
+            )
         else:
             kept = mapping.keep_other_columns and mapping.table == "courses" and name not in mapping.ignore
-            others.append({"column": name, "examples": examples, "becomes": OWN_COLUMN if kept else NOT_USED, "how": "",
-                           "confidence": None, "why": ""})
+            others.append(
+                {
+                    "column": name,
+                    "examples": examples,
+                    "becomes": OWN_COLUMN if kept else NOT_USED,
+                    "how": "",
+                    "confidence": None,
+                    "why": "",
+                }
+            )
     return pd.DataFrame(mapped + others, columns=["column", "examples", "becomes", "how", "confidence", "why"])
 
 
@@ -732,15 +866,33 @@ def with_edits(mapping: FileMapping, sheet: Sheet, choices: dict[str, str]) -> F
             continue
         ignore.discard(source)
         if chosen == JOINED.join(current.get(source, [])) or chosen in current.get(source, []):
-            columns |= {t: mapping.columns[t] for t in current[source] if chosen == JOINED.join(current[source]) or t == chosen}
+            columns |= {
+                t: mapping.columns[t] for t in current[source] if chosen == JOINED.join(current[source]) or t == chosen
+            }
         else:
             columns[chosen] = _rule_for(sheet, mapping.table, source, chosen)
     for source, targets in current.items():
         if source not in choices:
             columns |= {t: mapping.columns[t] for t in targets if t not in columns}
-    wide = [w for w in mapping.wide if choices.get(w.source, "").startswith(tuple(vocab.WIDE_MEASURES)) or w.source not in choices]
-    return FileMapping(mapping.file, mapping.sheet, mapping.table, columns, mapping.filters, wide, mapping.keep_other_columns,
-                       sorted(ignore), mapping.format, mapping.confidence, mapping.reason, mapping.notes)
+    wide = [
+        w
+        for w in mapping.wide
+        if choices.get(w.source, "").startswith(tuple(vocab.WIDE_MEASURES)) or w.source not in choices
+    ]
+    return FileMapping(
+        mapping.file,
+        mapping.sheet,
+        mapping.table,
+        columns,
+        mapping.filters,
+        wide,
+        mapping.keep_other_columns,
+        sorted(ignore),
+        mapping.format,
+        mapping.confidence,
+        mapping.reason,
+        mapping.notes,
+    )
 
 
 def _rule_for(sheet: Sheet, table: str, source: str, target: str) -> ColumnRule:
@@ -766,7 +918,11 @@ def value_rows(mapping: FileMapping, sheet: Sheet) -> pd.DataFrame:
     rows = []
     for target, rule in mapping.columns.items():
         spec = SPECS[mapping.table].column(target) if mapping.table in SPECS else None
-        if not rule.source or spec is None or (spec.kind not in ("category", "yesno") and target not in ("iga", "baseline_iga", "test")):
+        if (
+            not rule.source
+            or spec is None
+            or (spec.kind not in ("category", "yesno") and target not in ("iga", "baseline_iga", "test"))
+        ):
             continue
         column = sheet.column(rule.source)
         if column is None:
@@ -776,8 +932,14 @@ def value_rows(mapping: FileMapping, sheet: Sheet) -> pd.DataFrame:
             value = item["values"]
             if value == "":
                 continue
-            rows.append({"column": target, "value as written": value, "rows": item["counts"],
-                         "becomes": rule.values.get(value, value)})
+            rows.append(
+                {
+                    "column": target,
+                    "value as written": value,
+                    "rows": item["counts"],
+                    "becomes": rule.values.get(value, value),
+                }
+            )
     return pd.DataFrame(rows, columns=["column", "value as written", "rows", "becomes"])
 
 
@@ -787,10 +949,35 @@ def with_value_edits(mapping: FileMapping, edited: pd.DataFrame) -> FileMapping:
     for target, rows in edited.groupby("column", sort=False):
         if target not in columns:
             continue
-        values = {str(r["value as written"]): str(r["becomes"]).strip() for _, r in rows.iterrows()
-                  if pd.notna(r["becomes"]) and str(r["becomes"]).strip() and str(r["becomes"]).strip() != str(r["value as written"])}
+        values = {
+            str(r["value as written"]): str(r["becomes"]).strip()
+            for _, r in rows.iterrows()
+            if pd.notna(r["becomes"])
+            and str(r["becomes"]).strip()
+            and str(r["becomes"]).strip() != str(r["value as written"])
+        }
         rule = columns[target]
-        columns[target] = ColumnRule(rule.source, rule.transform, values, rule.when, rule.constant, rule.date_format,
-                                     rule.confidence, rule.reason)
-    return FileMapping(mapping.file, mapping.sheet, mapping.table, columns, mapping.filters, mapping.wide,
-                       mapping.keep_other_columns, mapping.ignore, mapping.format, mapping.confidence, mapping.reason, mapping.notes)
+        columns[target] = ColumnRule(
+            rule.source,
+            rule.transform,
+            values,
+            rule.when,
+            rule.constant,
+            rule.date_format,
+            rule.confidence,
+            rule.reason,
+        )
+    return FileMapping(
+        mapping.file,
+        mapping.sheet,
+        mapping.table,
+        columns,
+        mapping.filters,
+        mapping.wide,
+        mapping.keep_other_columns,
+        mapping.ignore,
+        mapping.format,
+        mapping.confidence,
+        mapping.reason,
+        mapping.notes,
+    )

@@ -4,6 +4,7 @@ Each stage is announced (`report_stage`) to whoever listens (`reporting_stages`)
 progress line; memory the readers and validator held only while loading is handed back to the
 system (`release_memory`), so a cohort of a million courses leaves room for the analysis.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -15,7 +16,9 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 log = logging.getLogger(__name__)
-_LISTENER: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("load_stage_listener", default=None)
+_LISTENER: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "load_stage_listener", default=None
+)
 
 
 def release_memory() -> None:

@@ -7,6 +7,7 @@ from older systems), as Excel workbooks, Parquet files, or a zip of several. Eac
 is said in plain words so that the user can check it. Typing and checking cells is left to the
 validator; uploads are only ever held in memory.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -40,9 +41,17 @@ DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dat", ".xlsx", ".xlsm", ".p
 # Numbers written with a decimal comma, optionally with dots between thousands: 60,5 or 1.234,5.
 DECIMAL_COMMA_NUMBER = r"^\s*[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$"
 MAGIC = (
-    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"PAR1", "parquet"), (b"\xd0\xcf\x11\xe0", "ole"),
-    (b"%PDF", "pdf"), (b"\x1f\x8b", "gzip"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"),
-    (b"SQLite format 3", "sqlite"), (b"{\\rtf", "rtf"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"PAR1", "parquet"),
+    (b"\xd0\xcf\x11\xe0", "ole"),
+    (b"%PDF", "pdf"),
+    (b"\x1f\x8b", "gzip"),
+    (b"\x89PNG", "image"),
+    (b"\xff\xd8\xff", "image"),
+    (b"GIF8", "image"),
+    (b"SQLite format 3", "sqlite"),
+    (b"{\\rtf", "rtf"),
 )
 KIND_WORDS = {
     "ole": "an old-style Office file (Excel .xls or Word .doc); save it as .xlsx or CSV",
@@ -61,19 +70,19 @@ class ReadError(Exception):
 class Sheet:
     """One table-like unit of an upload: header names and every column as text."""
 
-    file: str                    # the file's name as uploaded (a zip member: its name without folders)
-    sheet: str | None            # the workbook sheet, None for CSV and Parquet
-    kind: str                    # "CSV", "Excel", "Parquet"
-    names: list[str]             # header cells, blanks (line breaks too) collapsed
-    columns: list[pa.Array]      # one per header cell: text, or typed as the schema says (see `typed`)
-    rows: np.ndarray             # int64: each record's row as a spreadsheet shows it (header = row 1)
+    file: str  # the file's name as uploaded (a zip member: its name without folders)
+    sheet: str | None  # the workbook sheet, None for CSV and Parquet
+    kind: str  # "CSV", "Excel", "Parquet"
+    names: list[str]  # header cells, blanks (line breaks too) collapsed
+    columns: list[pa.Array]  # one per header cell: text, or typed as the schema says (see `typed`)
+    rows: np.ndarray  # int64: each record's row as a spreadsheet shows it (header = row 1)
     malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # (row, values found, text)
     notes: list[str] = field(default_factory=list)  # what reading noticed that may be wrong (e.g. the encoding)
     encoding: str | None = None
     delimiter: str | None = None
     decimal_comma: bool = False
-    data: bytes = b""            # the original bytes (for the fingerprint); never written anywhere
-    info: list[str] = field(default_factory=list)   # what reading did that the user should know (not a problem)
+    data: bytes = b""  # the original bytes (for the fingerprint); never written anywhere
+    info: list[str] = field(default_factory=list)  # what reading did that the user should know (not a problem)
     row_warnings: list[tuple[int, str]] = field(default_factory=list)  # (row, message) found while reading
     # A canonical file read with the schema's types (numbers as numbers, text dictionary-encoded):
     # the validator checks its values without parsing text; `column` and `as_text` give text.
@@ -104,7 +113,7 @@ class Sheet:
         lowered = [n.lower() for n in self.names]
         return self.columns[lowered.index(name.lower())] if name.lower() in lowered else None
 
-    def as_text(self) -> "Sheet":
+    def as_text(self) -> Sheet:
         """The same sheet with every column as text (for mappings that rewrite cells)."""
         if not self.typed:
             return self
@@ -124,14 +133,29 @@ class Sheet:
     def preview(self, limit: int = 200) -> pd.DataFrame:
         """The first rows as a text DataFrame (for showing and for proposing a mapping)."""
         names = unique_names(self.names)
-        return pd.DataFrame({name: as_text(column.slice(0, limit)).to_pylist() for name, column in zip(names, self.columns)})
+        return pd.DataFrame(
+            {name: as_text(column.slice(0, limit)).to_pylist() for name, column in zip(names, self.columns)}
+        )
 
-    def subset(self, mask: np.ndarray, sheet: str | None = None) -> "Sheet":
+    def subset(self, mask: np.ndarray, sheet: str | None = None) -> Sheet:
         """The same sheet restricted to some records (e.g. one REDCap instrument)."""
         selected = pa.array(mask)
-        return Sheet(self.file, sheet if sheet is not None else self.sheet, self.kind, list(self.names),
-                     [column.filter(selected) for column in self.columns], self.rows[mask], [], [],
-                     self.encoding, self.delimiter, self.decimal_comma, self.data, [], typed=self.typed)
+        return Sheet(
+            self.file,
+            sheet if sheet is not None else self.sheet,
+            self.kind,
+            list(self.names),
+            [column.filter(selected) for column in self.columns],
+            self.rows[mask],
+            [],
+            [],
+            self.encoding,
+            self.delimiter,
+            self.decimal_comma,
+            self.data,
+            [],
+            typed=self.typed,
+        )
 
 
 def as_text(column: pa.Array) -> pa.Array:
@@ -206,8 +230,16 @@ def unzip(data: bytes) -> dict[str, bytes]:
                 base = re.split(r"[\\/]", member.filename)[-1]
                 files[base if base not in files else member.filename] = archive.read(member)
             return files
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError, EOFError, OSError,
-            ValueError, zlib.error) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        RuntimeError,
+        NotImplementedError,
+        EOFError,
+        OSError,
+        ValueError,
+        zlib.error,
+    ) as error:
         raise ReadError(f"not a readable zip archive ({error})") from error
 
 
@@ -263,7 +295,7 @@ def gunzip(data: bytes) -> bytes:
 def decode(data: bytes) -> tuple[bytes, str, list[str]]:
     """The bytes as UTF-8 without a byte order mark, the encoding found, and notes for the user."""
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):], "UTF-8 with byte order mark", []
+        return data[len(codecs.BOM_UTF8) :], "UTF-8 with byte order mark", []
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
         return _from_utf16(data, "utf-16"), "UTF-16", []
     unmarked = _unmarked_utf16(data)
@@ -279,7 +311,11 @@ def decode(data: bytes) -> tuple[bytes, str, list[str]]:
     except UnicodeDecodeError:  # bytes Windows-1252 leaves undefined: Latin-1 reads every byte
         text = data.decode("latin-1")
         label = "Latin-1"
-    return text.encode(), label, [CP1252_NOTE if label == "Windows-1252" else CP1252_NOTE.replace("Windows-1252", "Latin-1")]
+    return (
+        text.encode(),
+        label,
+        [CP1252_NOTE if label == "Windows-1252" else CP1252_NOTE.replace("Windows-1252", "Latin-1")],
+    )
 
 
 def _from_utf16(data: bytes, codec: str) -> bytes:
@@ -374,7 +410,9 @@ def read_csv(name: str, data: bytes) -> Sheet:
     if typed is not None:
         names, columns = typed
         rows = record_rows(len(columns[0]) if columns else 0, [])
-        sheet = Sheet(name, None, "CSV", names, columns, rows, [], notes, encoding, delimiter, False, data, info, typed=True)
+        sheet = Sheet(
+            name, None, "CSV", names, columns, rows, [], notes, encoding, delimiter, False, data, info, typed=True
+        )
         if text.count(b'"') % 2:
             sheet.row_warnings.append(_open_quote(sheet))
         return sheet
@@ -400,7 +438,9 @@ def read_csv(name: str, data: bytes) -> Sheet:
             info.append("numbers with decimal commas were read as decimals (60,5 = 60.5) in: " + ", ".join(changed))
         decimal_comma = bool(changed)
     rows = record_rows(records.num_rows, [row for row, _, _ in malformed])
-    sheet = Sheet(name, None, "CSV", names, columns, rows, malformed, notes, encoding, delimiter, decimal_comma, data, info)
+    sheet = Sheet(
+        name, None, "CSV", names, columns, rows, malformed, notes, encoding, delimiter, decimal_comma, data, info
+    )
     if text.count(b'"') % 2:
         sheet.row_warnings.append(_open_quote(sheet))
     return sheet
@@ -408,12 +448,17 @@ def read_csv(name: str, data: bytes) -> Sheet:
 
 def _open_quote(sheet: Sheet) -> tuple[int, str]:
     """An odd number of quotes: the first record holding a line break is where the quote opened."""
-    breaks = [pc.fill_null(pc.match_substring(as_text(column), "\n"), False).to_numpy(zero_copy_only=False) for column in sheet.columns]
+    breaks = [
+        pc.fill_null(pc.match_substring(as_text(column), "\n"), False).to_numpy(zero_copy_only=False)
+        for column in sheet.columns
+    ]
     spanning = np.flatnonzero(np.logical_or.reduce(breaks)) if breaks and sheet.n_rows else np.array([], dtype=np.int64)
     if len(spanning):
-        return int(sheet.rows[spanning[0]]), ("a quote (\") may be left open on this row, joining the lines that follow "
-                                              "into one cell; check the quotes in the file")
-    return int(sheet.rows[-1]) if sheet.n_rows else 1, "a quote (\") is left open somewhere in the file"
+        return int(sheet.rows[spanning[0]]), (
+            'a quote (") may be left open on this row, joining the lines that follow '
+            "into one cell; check the quotes in the file"
+        )
+    return int(sheet.rows[-1]) if sheet.n_rows else 1, 'a quote (") is left open somewhere in the file'
 
 
 # How the reader types a canonical column: numbers as numbers, text with few distinct values
@@ -440,7 +485,12 @@ def _read_typed(text: bytes, delimiter: str, table: str | None) -> tuple[list[st
     spec = SPECS[table]
     header = _header(text, delimiter)
     keys = [name.lower() for name in header]
-    if not header or len(set(keys)) != len(keys) or not set(keys) <= set(spec.names) or any(clean_name(n) != n for n in header):
+    if (
+        not header
+        or len(set(keys)) != len(keys)
+        or not set(keys) <= set(spec.names)
+        or any(clean_name(n) != n for n in header)
+    ):
         return None
     types = {name: READ_TYPES.get(spec.column(key).kind, DICTIONARY_TEXT) for name, key in zip(header, keys)}
     parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in text, ignore_empty_lines=False)
@@ -456,18 +506,31 @@ def _read_typed(text: bytes, delimiter: str, table: str | None) -> tuple[list[st
         if read.column_names != header:
             return None
         columns = [_one_array(read.column(i)) for i in range(read.num_columns)]
-        invalid = [name for name, key, column in zip(header, keys, columns)
-                   if column.type in (pa.int64(), pa.float64()) and _any_invalid(column, spec.column(key))]
+        invalid = [
+            name
+            for name, key, column in zip(header, keys, columns)
+            if column.type in (pa.int64(), pa.float64()) and _any_invalid(column, spec.column(key))
+        ]
         if invalid:  # only those columns read again, as text
             as_written = _read_with_types(text, parse_options, {name: pa.string() for name in invalid}, include=invalid)
-            columns = [_one_array(as_written.column(name)) if name in invalid else column for name, column in zip(header, columns)]
+            columns = [
+                _one_array(as_written.column(name)) if name in invalid else column
+                for name, column in zip(header, columns)
+            ]
         return header, columns
     return None
 
 
-def _read_with_types(text: bytes, parse_options: pacsv.ParseOptions, types: dict, include: list[str] | None = None) -> pa.Table:
-    convert_options = pacsv.ConvertOptions(column_types=types, null_values=NULL_MARKERS, strings_can_be_null=True,
-                                           quoted_strings_can_be_null=False, include_columns=include)
+def _read_with_types(
+    text: bytes, parse_options: pacsv.ParseOptions, types: dict, include: list[str] | None = None
+) -> pa.Table:
+    convert_options = pacsv.ConvertOptions(
+        column_types=types,
+        null_values=NULL_MARKERS,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        include_columns=include,
+    )
     read = pacsv.read_csv(pa.BufferReader(text), pacsv.ReadOptions(use_threads=True), parse_options, convert_options)
     return read.unify_dictionaries()
 
@@ -497,25 +560,36 @@ def clean_name(name: str) -> str:
     return re.sub(r"\s+", " ", str(name)).strip()
 
 
-def _parse(data: bytes, delimiter: str, malformed: list | None, threads: bool, block_size: int | None = None) -> pa.Table:
+def _parse(
+    data: bytes, delimiter: str, malformed: list | None, threads: bool, block_size: int | None = None
+) -> pa.Table:
     """The file's records (header included, as the first) with every column as text.
 
     With `malformed` given, lines with the wrong number of values are skipped and listed there;
     without, they raise.
     """
+
     def skip(row) -> str:
         malformed.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    read_options = pacsv.ReadOptions(use_threads=threads, autogenerate_column_names=True,
-                                     **({"block_size": block_size} if block_size else {}))
+    read_options = pacsv.ReadOptions(
+        use_threads=threads, autogenerate_column_names=True, **({"block_size": block_size} if block_size else {})
+    )
     # Quoted cells may hold line breaks; without any quote the faster line-per-record parser is exact.
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in data, ignore_empty_lines=False,
-                                       invalid_row_handler=skip if malformed is not None else None)
+    parse_options = pacsv.ParseOptions(
+        delimiter=delimiter,
+        newlines_in_values=b'"' in data,
+        ignore_empty_lines=False,
+        invalid_row_handler=skip if malformed is not None else None,
+    )
     width = _header_width(data, delimiter)
-    convert_options = pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(width)},
-                                           null_values=NULL_MARKERS, strings_can_be_null=True,
-                                           quoted_strings_can_be_null=False)
+    convert_options = pacsv.ConvertOptions(
+        column_types={f"f{i}": pa.string() for i in range(width)},
+        null_values=NULL_MARKERS,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
     try:
         return pacsv.read_csv(pa.BufferReader(data), read_options, parse_options, convert_options)
     except pa.ArrowInvalid as error:
@@ -566,16 +640,18 @@ def _excel_sheet(name: str, title: str, frame: pd.DataFrame, data: bytes) -> She
     if not filled.any():
         return None
     header_at = int(np.argmax(filled))
-    body = frame.iloc[header_at + 1:]
+    body = frame.iloc[header_at + 1 :]
     header = [clean_name(_cell_text(v) or "") for v in frame.iloc[header_at]]
     keep = [i for i, h in enumerate(header) if h or body.iloc[:, i].notna().any()]
     columns = [pa.array([_cell_text(v) for v in body.iloc[:, i]], pa.string()) for i in keep]
     rows = np.arange(header_at + 2, header_at + 2 + len(body), dtype=np.int64)  # Excel rows count from 1
     # Trailing empty rows are formatting, not data.
-    filled_body = filled[header_at + 1:]
+    filled_body = filled[header_at + 1 :]
     last = len(filled_body) - int(np.argmax(filled_body[::-1])) if filled_body.any() else 0
     columns = [column.slice(0, last) for column in columns]
-    return Sheet(name, str(title), "Excel", [header[i] for i in keep], columns, rows[:last], [], [], None, None, False, data)
+    return Sheet(
+        name, str(title), "Excel", [header[i] for i in keep], columns, rows[:last], [], [], None, None, False, data
+    )
 
 
 def _cell_text(value) -> str | None:
@@ -615,7 +691,13 @@ def read_parquet(name: str, data: bytes) -> Sheet:
 
 
 def _parquet_text(column: pa.ChunkedArray) -> pa.Array:
-    column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0) if column.num_chunks else pa.array([], column.type)
+    column = (
+        column.combine_chunks()
+        if column.num_chunks != 1
+        else column.chunk(0)
+        if column.num_chunks
+        else pa.array([], column.type)
+    )
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if pa.types.is_timestamp(column.type):

@@ -7,6 +7,7 @@ text columns (values mapped, dates made days from each course's start, wide layo
 for the validator, which then types and checks every cell. Everything happens on bytes in
 memory, and every row left out on the way is counted under its reason.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,10 +22,31 @@ import pyarrow.compute as pc
 
 from analysis.ingest import vocabulary as vocab
 from analysis.ingest.identifiers import IdentifierColumn, find_identifiers
-from analysis.ingest.mapping import COURSE_EVENTS, DATE_FORMAT_WORDS, ColumnRule, FileMapping, Mapping, RowFilter, name_match, parse_dates, propose_file, rebased
+from analysis.ingest.mapping import (
+    COURSE_EVENTS,
+    DATE_FORMAT_WORDS,
+    ColumnRule,
+    FileMapping,
+    Mapping,
+    RowFilter,
+    name_match,
+    parse_dates,
+    propose_file,
+    rebased,
+)
 from analysis.ingest.readers import ReadError, Sheet, as_text, expand_archives, read_file
+from analysis.ingest.validation import (
+    ERROR,
+    FILE_IGNORED,
+    NOTE,
+    ROW_EXCLUDED,
+    SET_MISSING,
+    WARNING,
+    RawTable,
+    ReportBuilder,
+    file_problem,
+)
 from analysis.schema import SPECS, TABLES
-from analysis.ingest.validation import ERROR, FILE_IGNORED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING, RawTable, ReportBuilder, file_problem
 
 CANONICAL_FILES = {f"{name}.csv": name for name in TABLES}
 COLUMN_DROPPED = "column dropped"
@@ -37,7 +59,7 @@ class SheetPlan:
     sheet: Sheet
     mappings: list[FileMapping]
     identifiers: list[IdentifierColumn] = field(default_factory=list)
-    refused: str | None = None   # why the sheet cannot be used at all
+    refused: str | None = None  # why the sheet cannot be used at all
 
     @property
     def label(self) -> str:
@@ -50,13 +72,13 @@ class UploadPlan:
 
     sheets: list[SheetPlan]
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) for unreadable files
-    saved_unused: list[str] = field(default_factory=list)         # mapping-file entries matching no sheet
+    saved_unused: list[str] = field(default_factory=list)  # mapping-file entries matching no sheet
 
     @property
     def mapping(self) -> Mapping:
         return Mapping([m for plan in self.sheets for m in plan.mappings])
 
-    def with_mapping(self, saved: Mapping) -> "UploadPlan":
+    def with_mapping(self, saved: Mapping) -> UploadPlan:
         """The plan with each sheet the mapping names mapped as it says (others keep their proposal)."""
         named = {id(plan): saved.named_for(plan.sheet) for plan in self.sheets}
         claimed = {id(entry) for entries in named.values() for entry in entries}
@@ -141,8 +163,13 @@ class MappedPart:
 def raw_tables(plan: UploadPlan, builder: ReportBuilder) -> dict[str, list[RawTable]]:
     """Table -> the raw tables the validator checks; what could not be used is reported."""
     _report_plan(plan, builder)
-    jobs = [(sheet_plan, mapping) for sheet_plan in plan.sheets if not sheet_plan.refused
-            for mapping in sheet_plan.mappings if mapping.table]
+    jobs = [
+        (sheet_plan, mapping)
+        for sheet_plan in plan.sheets
+        if not sheet_plan.refused
+        for mapping in sheet_plan.mappings
+        if mapping.table
+    ]
     labels = _labels(jobs)
     order = {"courses": 0, COURSE_EVENTS: 1}
     jobs.sort(key=lambda job: order.get(job[1].table, 2))
@@ -153,7 +180,9 @@ def raw_tables(plan: UploadPlan, builder: ReportBuilder) -> dict[str, list[RawTa
         sheet = sheet_plan.sheet
         if mapping.table == "courses" and any(p.table == "courses" for p in parts):
             first = next(p for p in parts if p.table == "courses")
-            builder.add(WARNING, labels[id(mapping)], f"a second courses table; only {first.label} is read", action=FILE_IGNORED)
+            builder.add(
+                WARNING, labels[id(mapping)], f"a second courses table; only {first.label} is read", action=FILE_IGNORED
+            )
             continue
         first = id(sheet) not in first_of_sheet
         first_of_sheet.add(id(sheet))
@@ -204,9 +233,13 @@ def _report_plan(plan: UploadPlan, builder: ReportBuilder) -> None:
             if not mapping.table and "dictionary" in mapping.format:
                 builder.add(NOTE, sheet_plan.label, mapping.reason)
             elif not mapping.table:
-                builder.add(WARNING, sheet_plan.label, "could not tell which table this file holds "
-                            f"({mapping.reason}); choose its table on the Data page or in a mapping file",
-                            action=FILE_IGNORED)
+                builder.add(
+                    WARNING,
+                    sheet_plan.label,
+                    "could not tell which table this file holds "
+                    f"({mapping.reason}); choose its table on the Data page or in a mapping file",
+                    action=FILE_IGNORED,
+                )
             for note in mapping.notes:
                 builder.add(NOTE, sheet_plan.label, note)
 
@@ -218,7 +251,7 @@ def _report_plan(plan: UploadPlan, builder: ReportBuilder) -> None:
 @dataclass
 class Applied:
     raw: RawTable
-    start_days: np.ndarray | None = None   # courses: each kept row's start date (days since 1970)
+    start_days: np.ndarray | None = None  # courses: each kept row's start date (days since 1970)
 
 
 class CourseStarts:
@@ -231,7 +264,7 @@ class CourseStarts:
         self._raw, self._start_days = raw, start_days  # start_days None: parsed from start_date as ISO dates
 
     @classmethod
-    def from_courses(cls, raw: RawTable, start_days: np.ndarray | None) -> "CourseStarts":
+    def from_courses(cls, raw: RawTable, start_days: np.ndarray | None) -> CourseStarts:
         return cls(raw, start_days)
 
     @cached_property
@@ -243,16 +276,24 @@ class CourseStarts:
         if start is None:
             start_date = _text_of(raw, "start_date")
             start = parse_dates(start_date, None) if start_date is not None else np.full(len(raw.rows), np.nan)
-        frame = pd.DataFrame({
-            "patient_id": _trimmed(patient) if patient is not None else pd.Series([None] * len(raw.rows), dtype="object"),
-            "course_number": _course_numbers(course, len(raw.rows)),
-            "start": start,
-        })
+        frame = pd.DataFrame(
+            {
+                "patient_id": _trimmed(patient)
+                if patient is not None
+                else pd.Series([None] * len(raw.rows), dtype="object"),
+                "course_number": _course_numbers(course, len(raw.rows)),
+                "start": start,
+            }
+        )
         return frame.drop_duplicates(["patient_id", "course_number"])
 
     def lookup(self, patient: pa.Array | None, course: pa.Array | None, size: int) -> np.ndarray:
-        wanted = pd.DataFrame({"patient_id": _trimmed(patient) if patient is not None else [None] * size,
-                               "course_number": _course_numbers(course, size)})
+        wanted = pd.DataFrame(
+            {
+                "patient_id": _trimmed(patient) if patient is not None else [None] * size,
+                "course_number": _course_numbers(course, size),
+            }
+        )
         merged = wanted.merge(self.keys, on=["patient_id", "course_number"], how="left", sort=False)
         return merged["start"].to_numpy(dtype=float)
 
@@ -273,8 +314,14 @@ def _course_numbers(values: pa.Array | None, size: int) -> np.ndarray:
     return numbers.fillna(1).round().astype("int64").to_numpy()
 
 
-def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: ReportBuilder,
-                  starts: CourseStarts | None = None, with_reading_notes: bool = True) -> Applied | None:
+def apply_mapping(
+    sheet: Sheet,
+    mapping: FileMapping,
+    label: str,
+    builder: ReportBuilder,
+    starts: CourseStarts | None = None,
+    with_reading_notes: bool = True,
+) -> Applied | None:
     """The sheet's rows and columns for one table, as the validator reads them."""
     if sheet.typed and not _keeps_cells(mapping):
         sheet = sheet.as_text()
@@ -282,10 +329,16 @@ def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: Repor
     keep = _filtered(sheet, mapping, label, builder, pre_excluded)
     selected = None if keep.all() else pa.array(keep)  # None: every row, no copy
     rows = sheet.rows[keep]
-    missing = [rule.source for rule in mapping.columns.values() if rule.source and sheet.read_column(rule.source) is None]
+    missing = [
+        rule.source for rule in mapping.columns.values() if rule.source and sheet.read_column(rule.source) is None
+    ]
     for source in dict.fromkeys(missing):
-        builder.add(ERROR if mapping.table == "courses" else WARNING, label,
-                    f"the mapping uses column {source}, which is not in the file", column=source)
+        builder.add(
+            ERROR if mapping.table == "courses" else WARNING,
+            label,
+            f"the mapping uses column {source}, which is not in the file",
+            column=source,
+        )
     outputs = {target: _rule_values(sheet, rule, selected, len(rows)) for target, rule in mapping.columns.items()}
     outputs = {target: values for target, values in outputs.items() if values is not None}
     context = _Context(mapping, label, builder, rows, outputs, pre_excluded)
@@ -306,17 +359,25 @@ def apply_mapping(sheet: Sheet, mapping: FileMapping, label: str, builder: Repor
         for row, message in sheet.row_warnings:
             builder.add(WARNING, label, message, row=row)
     raw = RawTable(
-        table=mapping.table if mapping.table in SPECS else "courses", file=label, names=names, columns=columns, rows=rows,
-        malformed=sheet.malformed if with_reading_notes else [], notes=list(sheet.notes) if with_reading_notes else [],
-        extra=mapping.extra_columns() if mapping.table != "courses" else (), pre_excluded=dict(pre_excluded),
+        table=mapping.table if mapping.table in SPECS else "courses",
+        file=label,
+        names=names,
+        columns=columns,
+        rows=rows,
+        malformed=sheet.malformed if with_reading_notes else [],
+        notes=list(sheet.notes) if with_reading_notes else [],
+        extra=mapping.extra_columns() if mapping.table != "courses" else (),
+        pre_excluded=dict(pre_excluded),
     )
     return Applied(raw, start_days)
 
 
 def _keeps_cells(mapping: FileMapping) -> bool:
     """Each column mapped to itself, every row kept: a file the reader typed passes on as it is."""
-    plain = all(rule.source and rule.source.lower() == target and not (rule.transform or rule.values or rule.when)
-                for target, rule in mapping.columns.items())
+    plain = all(
+        rule.source and rule.source.lower() == target and not (rule.transform or rule.values or rule.when)
+        for target, rule in mapping.columns.items()
+    )
     return plain and mapping.table in SPECS and not mapping.filters and not mapping.wide
 
 
@@ -334,13 +395,19 @@ class _Context:
         self.drop = np.zeros(len(self.rows), dtype=bool)
 
 
-def _filtered(sheet: Sheet, mapping: FileMapping, label: str, builder: ReportBuilder, pre_excluded: Counter) -> np.ndarray:
+def _filtered(
+    sheet: Sheet, mapping: FileMapping, label: str, builder: ReportBuilder, pre_excluded: Counter
+) -> np.ndarray:
     keep = np.ones(sheet.n_rows, dtype=bool)
     for row_filter in mapping.filters:
         column = sheet.column(row_filter.column)
         if column is None:
-            builder.add(WARNING, label, f"rows could not be chosen by column {row_filter.column}: it is not in the file; "
-                        "every row is used", column=row_filter.column)
+            builder.add(
+                WARNING,
+                label,
+                f"rows could not be chosen by column {row_filter.column}: it is not in the file; every row is used",
+                column=row_filter.column,
+            )
             continue
         passes = filter_mask(column, row_filter, keep)
         if row_filter.reason:
@@ -356,9 +423,13 @@ def filter_mask(column: pa.Array, row_filter: RowFilter, keep: np.ndarray) -> np
     if row_filter.keep:
         passes &= _mask(pc.is_in(values, value_set=pa.array([v.strip().lower() for v in row_filter.keep], pa.string())))
     if row_filter.drop:
-        passes &= ~_mask(pc.is_in(values, value_set=pa.array([v.strip().lower() for v in row_filter.drop], pa.string())))
+        passes &= ~_mask(
+            pc.is_in(values, value_set=pa.array([v.strip().lower() for v in row_filter.drop], pa.string()))
+        )
     if row_filter.drop_pattern:
-        passes &= ~_mask(pc.match_substring_regex(pc.utf8_trim_whitespace(pc.fill_null(column, "")), row_filter.drop_pattern))
+        passes &= ~_mask(
+            pc.match_substring_regex(pc.utf8_trim_whitespace(pc.fill_null(column, "")), row_filter.drop_pattern)
+        )
     if row_filter.first_per_record:
         candidates = keep & passes
         first = ~pd.Series(values.to_pylist()).where(candidates).duplicated(keep="first").to_numpy()
@@ -422,8 +493,11 @@ def numbers_as_text(numbers: np.ndarray, original: pa.Array) -> pa.Array:
     """Numbers back to cell text (whole numbers without '.0'); cells that were not numbers unchanged."""
     finite = np.isfinite(numbers)
     whole = finite & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2**53)
-    text = np.where(whole, np.char.mod("%d", np.where(whole, numbers, 0).astype(np.int64)),
-                    np.char.mod("%.10g", np.where(finite, numbers, 0)))
+    text = np.where(
+        whole,
+        np.char.mod("%d", np.where(whole, numbers, 0).astype(np.int64)),
+        np.char.mod("%.10g", np.where(finite, numbers, 0)),
+    )
     return pc.if_else(pa.array(finite), pa.array(text, pa.string()), original)
 
 
@@ -469,7 +543,9 @@ def _iso_dates(days: np.ndarray, original: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(known), pa.array(text, pa.string()), original)
 
 
-def _dates_to_days(context: _Context, target: str, rule: ColumnRule, start: np.ndarray | None, start_words: str) -> None:
+def _dates_to_days(
+    context: _Context, target: str, rule: ColumnRule, start: np.ndarray | None, start_words: str
+) -> None:
     values = context.outputs[target]
     dates = parse_dates(values, rule.date_format)
     present = _mask(pc.is_valid(values)) & _mask(pc.not_equal(pc.utf8_trim_whitespace(pc.fill_null(values, "")), ""))
@@ -478,29 +554,52 @@ def _dates_to_days(context: _Context, target: str, rule: ColumnRule, start: np.n
     fmt = rule.date_format or "%Y-%m-%d"
     written = _format_words(fmt)
     not_date = present & ~np.isfinite(dates) & ~context.drop
-    _date_findings(context, target, not_date, values, required,
-                   f"not a date in the column's format ({written}" + (")" if fmt == "%Y-%m-%d" else " or YYYY-MM-DD)"),
-                   "date not understood")
+    _date_findings(
+        context,
+        target,
+        not_date,
+        values,
+        required,
+        f"not a date in the column's format ({written}" + (")" if fmt == "%Y-%m-%d" else " or YYYY-MM-DD)"),
+        "date not understood",
+    )
     start = np.full(len(dates), np.nan) if start is None else start
     no_start = present & np.isfinite(dates) & ~np.isfinite(start) & ~context.drop
-    _date_findings(context, target, no_start, values, required,
-                   f"the date cannot become a day from the first dose without {start_words}", "no course start date")
+    _date_findings(
+        context,
+        target,
+        no_start,
+        values,
+        required,
+        f"the date cannot become a day from the first dose without {start_words}",
+        "no course start date",
+    )
     days = dates - start
-    context.outputs[target] = pc.if_else(pa.array(np.isfinite(days)), numbers_as_text(days, values), pa.scalar(None, pa.string()))
+    context.outputs[target] = pc.if_else(
+        pa.array(np.isfinite(days)), numbers_as_text(days, values), pa.scalar(None, pa.string())
+    )
 
 
 def _format_words(fmt: str) -> str:
     return DATE_FORMAT_WORDS.get(fmt, fmt)
 
 
-def _date_findings(context: _Context, target: str, mask: np.ndarray, values: pa.Array, required: bool,
-                   message: str, reason: str) -> None:
+def _date_findings(
+    context: _Context, target: str, mask: np.ndarray, values: pa.Array, required: bool, message: str, reason: str
+) -> None:
     if not mask.any():
         return
     selected = pa.array(mask)
     action = ROW_EXCLUDED if required else SET_MISSING
-    context.builder.add_many(ERROR if required else WARNING, context.label, context.rows[mask], values.filter(selected),
-                             message, column=target, action=action)
+    context.builder.add_many(
+        ERROR if required else WARNING,
+        context.label,
+        context.rows[mask],
+        values.filter(selected),
+        message,
+        column=target,
+        action=action,
+    )
     if required:
         context.drop |= mask
         context.pre_excluded[reason] += int(mask.sum())
@@ -510,8 +609,9 @@ def _date_findings(context: _Context, target: str, mask: np.ndarray, values: pa.
 # Output columns
 
 
-def _ordered_output(sheet: Sheet, mapping: FileMapping, outputs: dict[str, pa.Array],
-                    selected: pa.Array) -> tuple[list[str], list[pa.Array]]:
+def _ordered_output(
+    sheet: Sheet, mapping: FileMapping, outputs: dict[str, pa.Array], selected: pa.Array
+) -> tuple[list[str], list[pa.Array]]:
     """Mapped columns where their source stands in the file, unmapped ones passed on, the rest after."""
     by_source: dict[str, list[str]] = {}
     for target, rule in mapping.columns.items():
@@ -542,8 +642,9 @@ def _ordered_output(sheet: Sheet, mapping: FileMapping, outputs: dict[str, pa.Ar
     return names, columns
 
 
-def _long_from_wide(sheet: Sheet, mapping: FileMapping, names: list[str], columns: list[pa.Array],
-                    rows: np.ndarray, selected: pa.Array) -> tuple[list[str], list[pa.Array], np.ndarray]:
+def _long_from_wide(
+    sheet: Sheet, mapping: FileMapping, names: list[str], columns: list[pa.Array], rows: np.ndarray, selected: pa.Array
+) -> tuple[list[str], list[pa.Array], np.ndarray]:
     """One record per row and time point of a wide layout; time points with no value are skipped."""
     days = sorted({w.day for w in mapping.wide})
     targets = list(dict.fromkeys(w.target for w in mapping.wide))
@@ -562,8 +663,11 @@ def _long_from_wide(sheet: Sheet, mapping: FileMapping, names: list[str], column
         visit = next((w.visit for w in at_day.values() if w.visit), None)
         chosen = pa.array(has_value)
         size = int(has_value.sum())
-        parts_columns.append([c.filter(chosen) for c in id_columns] + [m.filter(chosen) for m in measures]
-                             + [pa.repeat(pa.scalar(str(day), pa.string()), size), pa.repeat(pa.scalar(visit, pa.string()), size)])
+        parts_columns.append(
+            [c.filter(chosen) for c in id_columns]
+            + [m.filter(chosen) for m in measures]
+            + [pa.repeat(pa.scalar(str(day), pa.string()), size), pa.repeat(pa.scalar(visit, pa.string()), size)]
+        )
         parts_rows.append(rows[has_value])
     out_names = id_names + targets + ["day", "visit"]
     out_columns = [pa.concat_arrays([part[i] for part in parts_columns]) for i in range(len(out_names))]
@@ -583,7 +687,12 @@ def _merge_course_events(parts: list[MappedPart], applied: Applied, builder: Rep
     for reason, count in events.pre_excluded.items():
         builder.count_excluded(label, reason, count)
     if courses is None:
-        builder.add(ERROR, label, "event times need the courses table (e.g. ADSL) in the same upload; not used", action=FILE_IGNORED)
+        builder.add(
+            ERROR,
+            label,
+            "event times need the courses table (e.g. ADSL) in the same upload; not used",
+            action=FILE_IGNORED,
+        )
         builder.count_excluded(label, "no courses table", len(events.rows))
         builder.rows_kept[label] = 0
         return
@@ -613,13 +722,21 @@ def _merge_course_events(parts: list[MappedPart], applied: Applied, builder: Rep
     builder.count_excluded(label, "repeated course", int(duplicated.sum()))
     builder.count_excluded(label, "no such course in " + courses.label, int((~duplicated & ~matched_events).sum()))
     builder.rows_kept[label] = int(matched_events.sum())
-    builder.add(NOTE, label, f"event and censoring days of {int(matched_events.sum()):,} courses added to "
-                f"{courses.label} as {', '.join(value_names)}")
+    builder.add(
+        NOTE,
+        label,
+        f"event and censoring days of {int(matched_events.sum()):,} courses added to "
+        f"{courses.label} as {', '.join(value_names)}",
+    )
 
 
 def _keys(raw: RawTable) -> pd.DataFrame:
     patient = _text_of(raw, "patient_id")
     course = _text_of(raw, "course_number")
     size = len(raw.rows)
-    return pd.DataFrame({"patient_id": _trimmed(patient) if patient is not None else pd.Series([None] * size, dtype="object"),
-                         "course_number": _course_numbers(course, size)})
+    return pd.DataFrame(
+        {
+            "patient_id": _trimmed(patient) if patient is not None else pd.Series([None] * size, dtype="object"),
+            "course_number": _course_numbers(course, size),
+        }
+    )

@@ -30,6 +30,7 @@ Key columns are patient_id and course_number (and day in visits); an empty cours
 Rows are numbered as a spreadsheet shows the file: the header is row 1, the first data row is
 row 2, and a quoted cell holding a line break stays within its row.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -157,7 +158,11 @@ class ValidationReport:
             "warning_count": self.warning_count,
             "dataset_loaded": self.dataset_loaded,
             "files": {
-                file: {"rows_read": read, "rows_kept": self.rows_kept.get(file, 0), "excluded": dict(self.excluded.get(file, {}))}
+                file: {
+                    "rows_read": read,
+                    "rows_kept": self.rows_kept.get(file, 0),
+                    "excluded": dict(self.excluded.get(file, {})),
+                }
                 for file, read in self.rows_read.items()
             },
             "read_as": dict(self.read_as),
@@ -176,8 +181,11 @@ def format_findings(issues: pd.DataFrame) -> list[str]:
     text = {name: pc.cast(table[name], pa.string()) for name in ISSUE_COLUMNS}
     row = pc.fill_null(pc.binary_join_element_wise(":", text["row"], ""), "")
     column = pc.fill_null(pc.binary_join_element_wise(" ", text["column"], ""), "")
-    outcome = pc.if_else(pc.equal(text["action"], NO_ACTION), text["severity"],
-                         pc.binary_join_element_wise(text["severity"], text["action"], "; "))
+    outcome = pc.if_else(
+        pc.equal(text["action"], NO_ACTION),
+        text["severity"],
+        pc.binary_join_element_wise(text["severity"], text["action"], "; "),
+    )
     lines = pc.binary_join_element_wise(text["file"], row, column, ": ", text["message"], " [", outcome, "]", "")
     return lines.to_pylist()
 
@@ -197,27 +205,57 @@ class ReportBuilder:
         self.excluded: dict[str, Counter] = {}
         self.read_as: dict[str, str] = {}
 
-    def add(self, severity: str, file: str, message: str, *, row: int | None = None, column: str | None = None,
-            value: str | None = None, action: str = NO_ACTION) -> None:
+    def add(
+        self,
+        severity: str,
+        file: str,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+        action: str = NO_ACTION,
+    ) -> None:
         """One finding; row None means the whole file."""
-        self.add_many(severity, file, pa.array([row], pa.int64()), pa.array([value], pa.string()), message,
-                      column=column, action=action)
+        self.add_many(
+            severity,
+            file,
+            pa.array([row], pa.int64()),
+            pa.array([value], pa.string()),
+            message,
+            column=column,
+            action=action,
+        )
 
-    def add_many(self, severity: str, file: str, rows, values: pa.Array, messages, *, column: str | None = None,
-                 action: str = NO_ACTION) -> None:
+    def add_many(
+        self,
+        severity: str,
+        file: str,
+        rows,
+        values: pa.Array,
+        messages,
+        *,
+        column: str | None = None,
+        action: str = NO_ACTION,
+    ) -> None:
         """Findings for many rows at once; messages is one text for all or one per row."""
         count = len(values)
         if count == 0:
             return
-        self._chunks.append(pa.table({
-            "severity": pa.repeat(severity, count),
-            "file": pa.repeat(file, count),
-            "row": pa.array(rows, pa.int64()),
-            "column": pa.repeat(pa.scalar(column, pa.string()), count),
-            "value": display_text(values),
-            "message": pa.repeat(messages, count) if isinstance(messages, str) else messages,
-            "action": pa.repeat(action, count),
-        }, schema=ISSUE_SCHEMA))
+        self._chunks.append(
+            pa.table(
+                {
+                    "severity": pa.repeat(severity, count),
+                    "file": pa.repeat(file, count),
+                    "row": pa.array(rows, pa.int64()),
+                    "column": pa.repeat(pa.scalar(column, pa.string()), count),
+                    "value": display_text(values),
+                    "message": pa.repeat(messages, count) if isinstance(messages, str) else messages,
+                    "action": pa.repeat(action, count),
+                },
+                schema=ISSUE_SCHEMA,
+            )
+        )
 
     def count_excluded(self, file: str, reason: str, count: int) -> None:
         if count:
@@ -360,8 +398,12 @@ def _parse_date(text: pa.Array, spec: ColumnSpec) -> pa.Array:
 
 
 PARSERS = {
-    "int": _parse_number, "float": _parse_number, "category": _parse_category, "yesno": _parse_category,
-    "date": _parse_date, "text": lambda text, spec: text,
+    "int": _parse_number,
+    "float": _parse_number,
+    "category": _parse_category,
+    "yesno": _parse_category,
+    "date": _parse_date,
+    "text": lambda text, spec: text,
 }
 CLEAN_WITHOUT_TRIMMING = ("int", "float", "category", "yesno")
 
@@ -397,11 +439,11 @@ def as_mask(values: pa.Array) -> np.ndarray:
 class RawTable:
     """One CSV file as read: the header, every column as text, and the row number of each record."""
 
-    table: str                   # canonical table name, e.g. "visits"
-    file: str                    # the file's name in the bundle, e.g. "Visits.csv"
+    table: str  # canonical table name, e.g. "visits"
+    file: str  # the file's name in the bundle, e.g. "Visits.csv"
     names: list[str]
-    columns: list[pa.Array]      # one per header cell: text, or as the reader typed a canonical file
-    rows: np.ndarray             # int64: each record's row in the file (header = row 1)
+    columns: list[pa.Array]  # one per header cell: text, or as the reader typed a canonical file
+    rows: np.ndarray  # int64: each record's row in the file (header = row 1)
     malformed: list[tuple[int | None, int, str]] = field(default_factory=list)  # (row, values found, text)
     notes: list[str] = field(default_factory=list)  # remarks made while reading, e.g. the encoding
     extra: tuple[str, ...] = ()  # non-canonical columns a mapping keeps in a table other than courses
@@ -425,8 +467,9 @@ def file_problem(builder: ReportBuilder, table: str, file: str, message: str, *,
 class CheckedTable:
     """One table under validation: its typed columns, and why each excluded row was excluded."""
 
-    def __init__(self, raw: RawTable, spec: TableSpec, columns: dict[str, pa.Array], blank: np.ndarray,
-                 builder: ReportBuilder):
+    def __init__(
+        self, raw: RawTable, spec: TableSpec, columns: dict[str, pa.Array], blank: np.ndarray, builder: ReportBuilder
+    ):
         self.spec, self.builder = spec, builder
         self.file, self.rows = raw.file, raw.rows
         self.text = columns  # canonical or custom name -> cell text (trimmed once parsed)
@@ -447,8 +490,16 @@ class CheckedTable:
             self._reasons.append(reason)
             self._reason[fresh] = len(self._reasons) - 1
 
-    def report(self, mask: np.ndarray, severity: str, message: str | list, *, column: str | None = None,
-               values: pa.Array | None = None, action: str = NO_ACTION) -> None:
+    def report(
+        self,
+        mask: np.ndarray,
+        severity: str,
+        message: str | list,
+        *,
+        column: str | None = None,
+        values: pa.Array | None = None,
+        action: str = NO_ACTION,
+    ) -> None:
         """Findings for the rows in mask, except blank rows (reported once, as such).
 
         `message` is a text, or a list of texts and per-row arrays joined once the rows are
@@ -477,8 +528,10 @@ class CheckedTable:
         text the reader dictionary-encoded comes as categoricals (categories as read)."""
         self.count_rows()
         size = len(self.rows)
-        columns = {spec.name: self.values.get(spec.name, pa.nulls(size, ARROW_TYPES.get(spec.kind, pa.string())))
-                   for spec in self.spec.columns}
+        columns = {
+            spec.name: self.values.get(spec.name, pa.nulls(size, ARROW_TYPES.get(spec.kind, pa.string())))
+            for spec in self.spec.columns
+        }
         columns |= {name: self.text[name] for name in self.custom}
         kept = self.kept
         table = pa.table(columns)
@@ -535,20 +588,31 @@ def _report_malformed(raw: RawTable, builder: ReportBuilder) -> None:
         return
     rows, counts, texts = zip(*raw.malformed)
     expected = len(raw.names)
-    messages = pa.array([f"expected {expected} values as in the header, found {found}" + _quote_hint(text)
-                         for found, text in zip(counts, texts)])
-    builder.add_many(ERROR, raw.file, pa.array(rows, pa.int64()), pa.array(texts, pa.string()), messages,
-                     action=ROW_EXCLUDED)
+    messages = pa.array(
+        [
+            f"expected {expected} values as in the header, found {found}" + _quote_hint(text)
+            for found, text in zip(counts, texts)
+        ]
+    )
+    builder.add_many(
+        ERROR, raw.file, pa.array(rows, pa.int64()), pa.array(texts, pa.string()), messages, action=ROW_EXCLUDED
+    )
     builder.count_excluded(raw.file, "wrong number of values", len(rows))
 
 
 def _quote_hint(text: str) -> str:
     """A record spanning lines with a quote in it usually means a quote was never closed."""
-    return "; a quote (\") may be left open, joining the lines that follow" if '"' in text and "\n" in text else ""
+    return '; a quote (") may be left open, joining the lines that follow' if '"' in text and "\n" in text else ""
 
 
-def _usable_columns(file: str, names: list[str], columns: list[pa.Array], spec: TableSpec,
-                    builder: ReportBuilder, extra: tuple[str, ...] = ()) -> dict[str, pa.Array]:
+def _usable_columns(
+    file: str,
+    names: list[str],
+    columns: list[pa.Array],
+    spec: TableSpec,
+    builder: ReportBuilder,
+    extra: tuple[str, ...] = (),
+) -> dict[str, pa.Array]:
     """Header name -> cell text, canonical names matched in any letter case; others reported."""
     usable: dict[str, pa.Array] = {}
     for position, (name, text) in enumerate(zip(names, columns), start=1):
@@ -562,11 +626,16 @@ def _usable_columns(file: str, names: list[str], columns: list[pa.Array], spec: 
     return usable
 
 
-def _column_problem(name: str, position: int, text: pa.Array, usable: dict, spec: TableSpec,
-                    extra: tuple[str, ...] = ()) -> str | None:
+def _column_problem(
+    name: str, position: int, text: pa.Array, usable: dict, spec: TableSpec, extra: tuple[str, ...] = ()
+) -> str | None:
     """Why a header column cannot be used, or None when it can (nameless empty columns are dropped)."""
     if not name:
-        return f"column {position} has no name in the header row; its values are ignored" if text.null_count < len(text) else None
+        return (
+            f"column {position} has no name in the header row; its values are ignored"
+            if text.null_count < len(text)
+            else None
+        )
     if name in usable:
         return f"column {name} appears more than once; the copy in column {position} is ignored"
     if name in spec.names:
@@ -591,8 +660,14 @@ def missing_columns(spec: TableSpec, columns: dict) -> str | None:
 
 def _exclude_blank_rows(table: CheckedTable) -> None:
     if table.blank.any():
-        table.builder.add_many(WARNING, table.file, table.rows[table.blank],
-                               pa.nulls(int(table.blank.sum()), pa.string()), "empty row", action=ROW_EXCLUDED)
+        table.builder.add_many(
+            WARNING,
+            table.file,
+            table.rows[table.blank],
+            pa.nulls(int(table.blank.sum()), pa.string()),
+            "empty row",
+            action=ROW_EXCLUDED,
+        )
         table.exclude(table.blank, "empty row")
 
 
@@ -610,8 +685,11 @@ def _parse_cells(table: CheckedTable) -> None:
             continue
         values, text = parse_column(table.text[spec.name], spec)
         table.text[spec.name] = text
-        invalid = (np.zeros(len(text), dtype=bool) if values.null_count == text.null_count
-                   else as_mask(pc.and_(pc.is_valid(text), pc.is_null(values))))
+        invalid = (
+            np.zeros(len(text), dtype=bool)
+            if values.null_count == text.null_count
+            else as_mask(pc.and_(pc.is_valid(text), pc.is_null(values)))
+        )
         if invalid.any() and spec.kind in ("int", "float"):
             values, invalid = _without_own_unit(table, spec, text, values, invalid)
         if spec.default is not None:
@@ -623,7 +701,9 @@ def _parse_cells(table: CheckedTable) -> None:
             table.report_cells(invalid, spec.name, ERROR, ROW_EXCLUDED)
             table.exclude(invalid, f"invalid {spec.name}")
             empty = as_mask(pc.is_null(values)) & ~invalid
-            table.report(empty, ERROR, f"{label(spec.name)} is empty; it is required", column=spec.name, action=ROW_EXCLUDED)
+            table.report(
+                empty, ERROR, f"{label(spec.name)} is empty; it is required", column=spec.name, action=ROW_EXCLUDED
+            )
             table.exclude(empty, f"missing {spec.name}")
         else:
             table.report_cells(invalid, spec.name, WARNING, SET_MISSING)
@@ -634,8 +714,9 @@ def _parse_cells(table: CheckedTable) -> None:
 NUMBER_AND_UNIT = r"^\s*(?P<number>[-+]?\d+(?:[.,]\d+)?)\s*(?P<unit>[A-Za-zµ/%° .]+?)\.?\s*$"
 
 
-def _without_own_unit(table: CheckedTable, spec: ColumnSpec, text: pa.Array, values: pa.Array,
-                      invalid: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+def _without_own_unit(
+    table: CheckedTable, spec: ColumnSpec, text: pa.Array, values: pa.Array, invalid: np.ndarray
+) -> tuple[pa.Array, np.ndarray]:
     """Numbers written with the column's own unit ('60 kg' in weight_kg, '17 years' in age) are read
     as numbers, and said once; other units ('150 lb') stay invalid for the caller to report."""
 
@@ -650,8 +731,13 @@ def _without_own_unit(table: CheckedTable, spec: ColumnSpec, text: pa.Array, val
     reread = PARSERS[spec.kind](pc.if_else(pa.array(same), number, pa.scalar(None, pa.string())), spec)
     values = pc.if_else(pa.array(same), reread, values)
     example = text.filter(pa.array(same))[0].as_py().strip()
-    table.builder.add(NOTE, table.file, f"{int(same.sum()):,} cells of {spec.name} carried the unit of the column "
-                      f"(e.g. '{example}'); the unit was removed", column=spec.name)
+    table.builder.add(
+        NOTE,
+        table.file,
+        f"{int(same.sum()):,} cells of {spec.name} carried the unit of the column "
+        f"(e.g. '{example}'); the unit was removed",
+        column=spec.name,
+    )
     return values, invalid & ~(same & as_mask(pc.is_valid(values)))
 
 
@@ -666,8 +752,13 @@ def _report_formulas(table: CheckedTable) -> None:
         if values is None or values.null_count == len(values):
             continue
         formula = matches(values, FORMULA_PATTERN) & table.kept
-        table.report(formula, WARNING, "the cell looks like a spreadsheet formula; it is kept as plain text and never "
-                     "calculated (spreadsheets may run it if the data is exported again)", column=name)
+        table.report(
+            formula,
+            WARNING,
+            "the cell looks like a spreadsheet formula; it is kept as plain text and never "
+            "calculated (spreadsheets may run it if the data is exported again)",
+            column=name,
+        )
 
 
 def _check_one_of(table: CheckedTable) -> None:
@@ -682,8 +773,13 @@ def _check_one_of(table: CheckedTable) -> None:
             table.report_cells(invalid & ~lacking, name, WARNING, SET_MISSING)
             any_invalid |= invalid
         words = " or ".join(group)
-        table.report(lacking & ~any_invalid, ERROR, f"{words} is required; the row has neither",
-                     column=present[0], action=ROW_EXCLUDED)
+        table.report(
+            lacking & ~any_invalid,
+            ERROR,
+            f"{words} is required; the row has neither",
+            column=present[0],
+            action=ROW_EXCLUDED,
+        )
         table.exclude(lacking, f"no valid {words}")
 
 
@@ -712,7 +808,9 @@ class CourseKeys:
     def __init__(self, courses: CheckedTable):
         self.file = courses.file
         patients = courses.values["patient_id"]
-        self.patients = pc.unique(pc.drop_null(patients.dictionary if pa.types.is_dictionary(patients.type) else patients))
+        self.patients = pc.unique(
+            pc.drop_null(patients.dictionary if pa.types.is_dictionary(patients.type) else patients)
+        )
         codes = self.codes(courses)
         valid = codes >= 0
         self.kept = self._member(codes[courses.kept & valid])
@@ -727,7 +825,9 @@ class CourseKeys:
     def codes(self, table: CheckedTable) -> np.ndarray:
         """One integer per row; -1 where the patient or course number is missing or unknown."""
         patient = positions_in(table.values["patient_id"], self.patients)
-        code = pc.add(pc.multiply(pc.cast(patient, pa.int64()), self.MAX_COURSES_PER_PATIENT), table.values["course_number"])
+        code = pc.add(
+            pc.multiply(pc.cast(patient, pa.int64()), self.MAX_COURSES_PER_PATIENT), table.values["course_number"]
+        )
         return pc.fill_null(code, -1).to_numpy(zero_copy_only=False)
 
 
@@ -752,8 +852,15 @@ def exclude_duplicate_courses(courses: CheckedTable) -> None:
     mask[candidates[repeat]] = True
     first = np.zeros(len(courses.rows), dtype=np.int64)
     first[candidates] = first_row
-    message = ["course ", courses.values["course_number"], " of patient ", courses.values["patient_id"],
-               " appears again; the first, on row ", pa.array(first), ", is kept"]
+    message = [
+        "course ",
+        courses.values["course_number"],
+        " of patient ",
+        courses.values["patient_id"],
+        " appears again; the first, on row ",
+        pa.array(first),
+        ", is kept",
+    ]
     courses.report(mask, ERROR, message, values=courses.text["patient_id"], action=ROW_EXCLUDED)
     courses.exclude(mask, "duplicate course")
 
@@ -764,21 +871,27 @@ def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
     orphan = table.kept & ~is_member(codes, keys.kept)
     if not orphan.any():
         return
-    where = pc.if_else(pa.array(is_member(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}")
+    where = pc.if_else(
+        pa.array(is_member(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}"
+    )
     message = ["course ", table.values["course_number"], " of patient ", table.values["patient_id"], where]
     table.report(orphan, ERROR, message, values=table.text["patient_id"], action=ROW_EXCLUDED)
     table.exclude(orphan, "course not loaded")
 
 
-def validate_tables(raw_tables: dict[str, RawTable | list[RawTable]], builder: ReportBuilder) -> dict[str, pd.DataFrame] | None:
+def validate_tables(
+    raw_tables: dict[str, RawTable | list[RawTable]], builder: ReportBuilder
+) -> dict[str, pd.DataFrame] | None:
     """Typed, checked tables holding only valid rows; None when no cohort can be built.
 
     A table may come in several parts (e.g. chemistry and haematology lab files): each part is
     checked on its own, with its own file and rows, and the kept rows are stacked.
     """
     parts = {name: raw if isinstance(raw, list) else [raw] for name, raw in raw_tables.items()}
-    checked = {name: [table for table in (check_table(raw, builder) for raw in raws) if table is not None]
-               for name, raws in parts.items()}
+    checked = {
+        name: [table for table in (check_table(raw, builder) for raw in raws) if table is not None]
+        for name, raws in parts.items()
+    }
     checked = {name: tables for name, tables in checked.items() if tables}
     courses = checked.get("courses", [None])[0]
     if courses is not None:

@@ -5,6 +5,7 @@ MathJax, which kaleido would otherwise load from a CDN, is switched off (no char
 One headless Chromium is started on the first export and reused, so later images take a fraction
 of a second instead of the 2-4 s of a cold start.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ DEFAULT_WIDTH = 1100
 DEFAULT_HEIGHT = 500
 PNG_SCALE = 2  # sharp on projectors and in print
 TITLE_PADDING = 16  # pixels between a left-aligned title and the image's edge
-NO_BROWSER_MESSAGE = ("Chart images need Chrome or Chromium on the machine running the app, and none was found. "
-                      "Install it (on Debian: apt-get install chromium) or name it in the BROWSER_PATH environment variable.")
+NO_BROWSER_MESSAGE = (
+    "Chart images need Chrome or Chromium on the machine running the app, and none was found. "
+    "Install it (on Debian: apt-get install chromium) or name it in the BROWSER_PATH environment variable."
+)
 
 _lock = threading.Lock()  # kaleido's shared browser answers one request at a time
 

@@ -15,6 +15,7 @@ never included (analysis.areas.timeline.compute.INCLUDE_IN_REPORTS).
 Every value that comes from the data (terms, site names, the source label) is escaped, so a
 term like "<script>" shows as text.
 """
+
 from __future__ import annotations
 
 import html
@@ -23,8 +24,8 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
-from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,14 @@ from analysis.areas.measured import check_area_settings
 from analysis.areas.registry import AREAS
 from analysis.cohort.model import Cohort
 from analysis.stats.intervals import Estimate
-from analysis.stats.suppression import DEFAULT_THRESHOLD, count_label, is_small, small_label, suppress_count, suppress_table
+from analysis.stats.suppression import (
+    DEFAULT_THRESHOLD,
+    count_label,
+    is_small,
+    small_label,
+    suppress_count,
+    suppress_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +54,26 @@ TITLE = "Isotretinoin course outcomes"
 MAX_TABLE_ROWS = 200
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
 # No request of any kind: inline scripts and styles only; images only from data: URLs (plotly's own download button).
-CONTENT_POLICY = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-                  "img-src data: blob:; font-src data:; worker-src blob:")
+CONTENT_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; worker-src blob:"
+)
 
 # Readable column headers; a table can add its own.
 COLUMN_LABELS = {
-    "n": "courses counted", "ci_low": "95% CI from", "ci_high": "95% CI to", "rate": "share", "share": "share",
-    "estimate": "estimate", "at_risk": "courses at risk", "courses": "courses", "group": "group",
-    "month": "month", "method": "method", "band": "CIOMS band", "ci_bands": "bands the 95% CI covers",
+    "n": "courses counted",
+    "ci_low": "95% CI from",
+    "ci_high": "95% CI to",
+    "rate": "share",
+    "share": "share",
+    "estimate": "estimate",
+    "at_risk": "courses at risk",
+    "courses": "courses",
+    "group": "group",
+    "month": "month",
+    "method": "method",
+    "band": "CIOMS band",
+    "ci_bands": "bands the 95% CI covers",
 }
 
 
@@ -96,16 +116,39 @@ class Report:
 
     def rules(self, items: list[str]) -> None:
         """A bulleted list; `**bold**` becomes bold, everything else is escaped."""
-        self.add("<ul class=\"rules\">" + "".join(f"<li>{_inline(item)}</li>" for item in items) + "</ul>")
+        self.add('<ul class="rules">' + "".join(f"<li>{_inline(item)}</li>" for item in items) + "</ul>")
 
     def key_figures(self, title: str, rows: list[tuple]) -> None:
         """Headline shares with their interval, as (what, Estimate) or (what, Estimate, unit counted) rows;
         each row is suppressed on its own (they are unrelated)."""
-        frame = pd.DataFrame([{"what": what, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "numerator": e.numerator,
-                               "n": e.n, "counted_in": unit[0] if unit else "courses", "method": e.method} for what, e, *unit in rows])
+        frame = pd.DataFrame(
+            [
+                {
+                    "what": what,
+                    "estimate": e.estimate,
+                    "ci_low": e.ci_low,
+                    "ci_high": e.ci_high,
+                    "numerator": e.numerator,
+                    "n": e.n,
+                    "counted_in": unit[0] if unit else "courses",
+                    "method": e.method,
+                }
+                for what, e, *unit in rows
+            ]
+        )
         if self.suppress and not frame.empty:
-            frame = pd.concat([suppress_table(frame.iloc[[i]], ("numerator", "n"), self.threshold, ("estimate", "ci_low", "ci_high"),
-                                              {"numerator": "n"}) for i in range(len(frame))])
+            frame = pd.concat(
+                [
+                    suppress_table(
+                        frame.iloc[[i]],
+                        ("numerator", "n"),
+                        self.threshold,
+                        ("estimate", "ci_low", "ci_high"),
+                        {"numerator": "n"},
+                    )
+                    for i in range(len(frame))
+                ]
+            )
         labels = {"what": "", "estimate": "share", "numerator": "with it", "n": "counted", "counted_in": "counted in"}
         self.add(render_table(frame, Table(title, frame, shares=("estimate", "ci_low", "ci_high"), labels=labels)))
 
@@ -142,8 +185,12 @@ def render_table(frame: pd.DataFrame, table: Table) -> str:
     labels = {**COLUMN_LABELS, **table.labels}
     header = "".join(f"<th>{html.escape(str(labels.get(c, c)).replace('_', ' '))}</th>" for c in shown.columns)
     shares = set(table.shares)
-    rows = "".join("<tr>" + "".join(f"<td>{format_cell(value, column in shares)}</td>" for column, value in zip(shown.columns, row))
-                   + "</tr>" for row in shown.itertuples(index=False, name=None))
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{format_cell(value, column in shares)}</td>" for column, value in zip(shown.columns, row))
+        + "</tr>"
+        for row in shown.itertuples(index=False, name=None)
+    )
     notes = [table.note] if table.note else []
     if len(frame) > len(shown):
         notes.append(f"The first {len(shown):,} of {len(frame):,} rows.")
@@ -153,7 +200,12 @@ def render_table(frame: pd.DataFrame, table: Table) -> str:
 
 
 def format_cell(value, share: bool = False) -> str:
-    if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)) or value is pd.NA or value is pd.NaT:
+    if (
+        value is None
+        or (isinstance(value, (float, np.floating)) and np.isnan(value))
+        or value is pd.NA
+        or value is pd.NaT
+    ):
         return "–"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -175,33 +227,52 @@ def format_cell(value, share: bool = False) -> str:
 
 def dataset_section(report: Report, cohort: Cohort, full: Cohort | None) -> None:
     shown = (lambda n: suppress_count(n, report.threshold)) if report.suppress else (lambda n: n)
-    rows = [("Source", cohort.source), ("Synthetic data", "yes: generated, not real patients" if cohort.synthetic else "no"),
-            ("SHA-256 fingerprint of the input", cohort.fingerprint or "not recorded")]
+    rows = [
+        ("Source", cohort.source),
+        ("Synthetic data", "yes: generated, not real patients" if cohort.synthetic else "no"),
+        ("SHA-256 fingerprint of the input", cohort.fingerprint or "not recorded"),
+    ]
     if full is not None and full.n_courses != cohort.n_courses:
         rows.append(("Courses in the dataset", shown(full.n_courses)))
     rows += [("Courses in this report", shown(cohort.n_courses)), ("Patients in this report", shown(cohort.n_patients))]
     rows += [(f"Rows of {name.replace('_', ' ')}", shown(count)) for name, count in cohort.row_counts().items()]
-    facts = "".join(f"<tr><th>{html.escape(label)}</th><td{_class('mono' if 'SHA' in label else '')}>{format_cell(value)}</td></tr>"
-                    for label, value in rows)
+    facts = "".join(
+        f"<tr><th>{html.escape(label)}</th><td{_class('mono' if 'SHA' in label else '')}>{format_cell(value)}</td></tr>"
+        for label, value in rows
+    )
     report.add(f'<table class="facts">{facts}</table>')
 
 
 def definitions_section(report: Report, settings: dict, filters_description: str, group_by: str | None) -> None:
     report.add(f"<p><strong>Filters:</strong> {html.escape(filters_description or 'all courses')}</p>")
-    chosen = "".join(f"<li><code>{html.escape(str(key))} = {html.escape(str(value))}</code></li>" for key, value in sorted(settings.items()))
-    report.add(f"<p><strong>Settings changed from the defaults:</strong></p><ul>{chosen}</ul>" if chosen
-               else "<p><strong>Settings:</strong> the defaults throughout.</p>")
+    chosen = "".join(
+        f"<li><code>{html.escape(str(key))} = {html.escape(str(value))}</code></li>"
+        for key, value in sorted(settings.items())
+    )
+    report.add(
+        f"<p><strong>Settings changed from the defaults:</strong></p><ul>{chosen}</ul>"
+        if chosen
+        else "<p><strong>Settings:</strong> the defaults throughout.</p>"
+    )
     definitions = [(area.title, area.settings.from_settings(settings).describe()) for area in AREAS if area.settings]
-    definitions.append(("Group comparisons", f"by {group_by}" if group_by else "by the first grouping each page offers"))
-    items = "".join(f"<dt>{html.escape(area)}</dt><dd>{html.escape(text[:1].upper() + text[1:])}</dd>" for area, text in definitions)
+    definitions.append(
+        ("Group comparisons", f"by {group_by}" if group_by else "by the first grouping each page offers")
+    )
+    items = "".join(
+        f"<dt>{html.escape(area)}</dt><dd>{html.escape(text[:1].upper() + text[1:])}</dd>" for area, text in definitions
+    )
     report.add(f'<dl class="definitions">{items}</dl>')
     if report.suppress:
-        report.text(f"**Small counts are suppressed**: in the tables and charts, counts from 1 to {report.threshold - 1} are shown as "
-                    f"\"{report.small_label}\" and shares that would reveal them as \"suppressed\" or \"{WITHHELD}\"; zero is shown as 0. "
-                    f"In the charts, hatched bars stand for hidden counts and a point resting on a count under {report.threshold} is "
-                    "not drawn (each chart says which); charts of single courses are left out.")
+        report.text(
+            f"**Small counts are suppressed**: in the tables and charts, counts from 1 to {report.threshold - 1} are shown as "
+            f'"{report.small_label}" and shares that would reveal them as "suppressed" or "{WITHHELD}"; zero is shown as 0. '
+            f"In the charts, hatched bars stand for hidden counts and a point resting on a count under {report.threshold} is "
+            "not drawn (each chart says which); charts of single courses are left out."
+        )
     else:
-        report.text("**Private report: every count is shown, however small.** Do not share it outside the care team.", "warning")
+        report.text(
+            "**Private report: every count is shown, however small.** Do not share it outside the care team.", "warning"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,9 +287,17 @@ def definitions_section(report: Report, settings: dict, filters_description: str
 # The whole report
 
 
-def build_report(cohort: Cohort, settings: dict, filters_description: str, suppress: bool = True, *,
-                 threshold: int = DEFAULT_THRESHOLD, group_by: str | None = None, full_cohort: Cohort | None = None,
-                 generated_at: datetime | None = None) -> str:
+def build_report(
+    cohort: Cohort,
+    settings: dict,
+    filters_description: str,
+    suppress: bool = True,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    group_by: str | None = None,
+    full_cohort: Cohort | None = None,
+    generated_at: datetime | None = None,
+) -> str:
     """The report as one HTML document.
 
     `cohort` is what the report describes (the filtered courses), `settings` the flat definition and
@@ -231,14 +310,21 @@ def build_report(cohort: Cohort, settings: dict, filters_description: str, suppr
     check_claim_settings(settings)
     check_area_settings(settings)
     started = time.perf_counter()
-    when = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = (generated_at or datetime.now(UTC)).astimezone(UTC)
     report = Report(suppress=suppress, threshold=threshold)
     sections: list[tuple[str, str, Callable[[], None]]] = [
         ("dataset", "The dataset", lambda: dataset_section(report, cohort, full_cohort)),
-        ("definitions", "Filters and definitions", lambda: definitions_section(report, settings, filters_description, group_by)),
+        (
+            "definitions",
+            "Filters and definitions",
+            lambda: definitions_section(report, settings, filters_description, group_by),
+        ),
     ]
-    sections += [(area.section_id, area.report_title, partial(area.report, report, cohort, settings, group_by))
-                 for area in AREAS if area.report is not None]
+    sections += [
+        (area.section_id, area.report_title, partial(area.report, report, cohort, settings, group_by))
+        for area in AREAS
+        if area.report is not None
+    ]
     body = []
     for section_id, title, write in sections:
         report.parts = []
@@ -246,7 +332,9 @@ def build_report(cohort: Cohort, settings: dict, filters_description: str, suppr
             report.notice("No course matches the filters: there is nothing to show.")
         else:
             _write_safely(report, title, write)
-        body.append(f'<section id="{section_id}" data-section="{section_id}"><h2>{html.escape(title)}</h2>{"".join(report.parts)}</section>')
+        body.append(
+            f'<section id="{section_id}" data-section="{section_id}"><h2>{html.escape(title)}</h2>{"".join(report.parts)}</section>'
+        )
     log.info("report built in %.1f s with %d charts", time.perf_counter() - started, len(report.charts))
     return page(cohort, when, report, sections, "".join(body))
 
@@ -262,7 +350,9 @@ def _write_safely(report: Report, title: str, write: Callable[[], None]) -> None
 
 def page(cohort: Cohort, when: datetime, report: Report, sections: Iterable[tuple], body: str) -> str:
     source = html.escape(cohort.label)
-    contents = "".join(f'<li><a href="#{section_id}">{html.escape(title)}</a></li>' for section_id, title, _ in sections)
+    contents = "".join(
+        f'<li><a href="#{section_id}">{html.escape(title)}</a></li>' for section_id, title, _ in sections
+    )
     synthetic = '<span class="badge" style="background:#ef6c00">Synthetic demo data</span> ' if cohort.synthetic else ""
     stamp = f"{when:%Y-%m-%d %H:%M} UTC"
     return f"""<!DOCTYPE html>
@@ -293,13 +383,20 @@ SHA-256 of the input <span class="mono">{html.escape(cohort.fingerprint or "not 
 
 def footer_text(cohort: Cohort, report: Report) -> str:
     if cohort.synthetic:
-        nature = ("<p><strong>Synthetic data.</strong> Every number in this report comes from a generated cohort whose parameters "
-                  "follow published figures: no real patient is described. It shows what the dashboard does, not what isotretinoin does.</p>")
+        nature = (
+            "<p><strong>Synthetic data.</strong> Every number in this report comes from a generated cohort whose parameters "
+            "follow published figures: no real patient is described. It shows what the dashboard does, not what isotretinoin does.</p>"
+        )
     else:
-        nature = (f"<p><strong>Data:</strong> {html.escape(cohort.source)}, pseudonymous course records; the report holds aggregate "
-                  "results only. Observational data: differences between groups are associations, not effects of treatment.</p>")
-    shared = (f"<p>Counts from 1 to {report.threshold - 1} are shown as \"{report.small_label}\".</p>" if report.suppress
-              else "<p><strong>Private report: small counts are not suppressed.</strong></p>")
+        nature = (
+            f"<p><strong>Data:</strong> {html.escape(cohort.source)}, pseudonymous course records; the report holds aggregate "
+            "results only. Observational data: differences between groups are associations, not effects of treatment.</p>"
+        )
+    shared = (
+        f'<p>Counts from 1 to {report.threshold - 1} are shown as "{report.small_label}".</p>'
+        if report.suppress
+        else "<p><strong>Private report: small counts are not suppressed.</strong></p>"
+    )
     return nature + shared
 
 

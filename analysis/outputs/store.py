@@ -14,6 +14,7 @@ is one transaction: a process killed mid-save leaves no half-saved dataset and l
 before. Saved datasets expire after `ISOTRET_SHARE_DAYS` days (default 30); expired ones are
 refused on open and purged.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -26,11 +27,11 @@ import secrets
 import sqlite3
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from analysis import PROJECT_DIR
 from analysis.schema import SPECS, TABLES
@@ -49,11 +50,17 @@ SCHEMA_LOCK_KEY = 0x15_07_2E_7D  # PostgreSQL advisory lock taken while creating
 # What a link's token can look like; anything else is refused before the database is asked.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
-UNAVAILABLE = ("This link's saved dataset is not available: it has expired or been deleted, or the link is incomplete. "
-               "The data must be uploaded again (Data page) and, if wanted, saved and shared again.")
-EXPIRED = ("This link's saved dataset has expired and was removed from the store. "
-           "The data must be uploaded again (Data page) and, if wanted, saved and shared again.")
-DAMAGED = "This link's saved dataset could not be read back intact, so it is not shown. The data must be uploaded again."
+UNAVAILABLE = (
+    "This link's saved dataset is not available: it has expired or been deleted, or the link is incomplete. "
+    "The data must be uploaded again (Data page) and, if wanted, saved and shared again."
+)
+EXPIRED = (
+    "This link's saved dataset has expired and was removed from the store. "
+    "The data must be uploaded again (Data page) and, if wanted, saved and shared again."
+)
+DAMAGED = (
+    "This link's saved dataset could not be read back intact, so it is not shown. The data must be uploaded again."
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS saved_datasets (
@@ -106,15 +113,19 @@ class DatasetStore:
     """Save, open, delete and purge saved datasets. Safe to share between threads and processes:
     every operation opens its own connection and writes in one transaction."""
 
-    def __init__(self, location: str | Path | None = None, share_days: float | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        location: str | Path | None = None,
+        share_days: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.backend = _backend(location)
         self.share_days = DEFAULT_SHARE_DAYS if share_days is None else float(share_days)
         self.clock = clock
         self.backend.create_schema()
 
     @classmethod
-    def from_environment(cls) -> "DatasetStore":
+    def from_environment(cls) -> DatasetStore:
         location = os.environ.get(DATABASE_URL_ENV) or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
         return cls(location, share_days_from_environment())
 
@@ -122,17 +133,31 @@ class DatasetStore:
     def description(self) -> str:
         return self.backend.description
 
-    def save(self, files: dict[str, bytes], label: str, settings: dict | None = None, saved_by: str | None = None) -> str:
+    def save(
+        self, files: dict[str, bytes], label: str, settings: dict | None = None, saved_by: str | None = None
+    ) -> str:
         """Stores the files and returns the link token (shown once; only its hash is kept)."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         blob = pack_files(files)
         now = self.clock()
-        row = (token_hash(token), label, blob, hashlib.sha256(blob).hexdigest(), len(blob),
-               json.dumps(settings or {}, sort_keys=True), saved_by, now, now + self.share_days * SECONDS_PER_DAY)
+        row = (
+            token_hash(token),
+            label,
+            blob,
+            hashlib.sha256(blob).hexdigest(),
+            len(blob),
+            json.dumps(settings or {}, sort_keys=True),
+            saved_by,
+            now,
+            now + self.share_days * SECONDS_PER_DAY,
+        )
         with self.backend.transaction() as run:
             run("DELETE FROM saved_datasets WHERE expires_at <= ?", (now,))
-            run("INSERT INTO saved_datasets (token_hash, label, files, files_sha256, size_bytes, settings, saved_by, saved_at, "
-                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            run(
+                "INSERT INTO saved_datasets (token_hash, label, files, files_sha256, size_bytes, settings, saved_by, saved_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
         return token
 
     def open(self, token: str) -> SavedDataset:
@@ -141,7 +166,9 @@ class DatasetStore:
             raise DatasetUnavailable(UNAVAILABLE)
         row = self.backend.fetch_one(
             "SELECT label, files, files_sha256, size_bytes, settings, saved_by, saved_at, expires_at "
-            "FROM saved_datasets WHERE token_hash = ?", (token_hash(token),))
+            "FROM saved_datasets WHERE token_hash = ?",
+            (token_hash(token),),
+        )
         if row is None:
             raise DatasetUnavailable(UNAVAILABLE)
         label, blob, digest, size, settings, saved_by, saved_at, expires_at = row
@@ -151,8 +178,16 @@ class DatasetStore:
         blob = bytes(blob)
         if hashlib.sha256(blob).hexdigest() != digest:
             raise DatasetUnavailable(DAMAGED)
-        return SavedDataset(label, unpack_files(blob), json.loads(settings), saved_by, _moment(saved_at),
-                            _moment(expires_at), int(size), digest)
+        return SavedDataset(
+            label,
+            unpack_files(blob),
+            json.loads(settings),
+            saved_by,
+            _moment(saved_at),
+            _moment(expires_at),
+            int(size),
+            digest,
+        )
 
     def delete(self, token: str) -> bool:
         """Removes the dataset of a link (whoever holds the link may); False when there was none."""
@@ -187,7 +222,9 @@ def cohort_files(cohort) -> dict[str, bytes]:
         columns = [c for c in SPECS[name].names if c in table.columns]
         if name == "courses":
             columns += list(cohort.custom_columns)
-            table = table.assign(cumulative_dose_mg=table["cumulative_dose_mg"].where(table["cumulative_dose_source"] == "given"))
+            table = table.assign(
+                cumulative_dose_mg=table["cumulative_dose_mg"].where(table["cumulative_dose_source"] == "given")
+            )
         files[f"{name}.csv"] = table[columns].to_csv(index=False, date_format="%Y-%m-%d").encode("utf-8")
     return files
 
@@ -206,7 +243,7 @@ def unpack_files(blob: bytes) -> dict[str, bytes]:
 
 
 def _moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +306,9 @@ class _PostgresBackend:
         try:
             import psycopg
         except ImportError as error:
-            raise RuntimeError(f"{DATABASE_URL_ENV} names a PostgreSQL database: install the psycopg package") from error
+            raise RuntimeError(
+                f"{DATABASE_URL_ENV} names a PostgreSQL database: install the psycopg package"
+            ) from error
         self.psycopg = psycopg
         self.url = url
         self.description = "PostgreSQL database (" + re.sub(r"//[^@/]*@", "//", url) + ")"
@@ -295,9 +334,11 @@ class _PostgresBackend:
     @contextmanager
     def transaction(self) -> Iterator[Callable[[str, tuple], int]]:
         with self._connect() as connection, connection.transaction(), connection.cursor() as cursor:
+
             def run(sql: str, parameters: tuple) -> int:
                 cursor.execute(sql.replace("?", "%s"), parameters)
                 return cursor.rowcount
+
             yield run
 
     def fetch_one(self, sql: str, parameters: tuple):

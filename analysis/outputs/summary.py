@@ -1,4 +1,5 @@
 """The JSON summary: the dataset's facts, then one section per outcome area (analysis.areas.registry)."""
+
 from __future__ import annotations
 
 from analysis.areas.base import SummaryOptions

@@ -7,6 +7,7 @@ injection). Such text gets a leading apostrophe in CSV, which spreadsheets read 
 text" and do not show. Numbers stay numbers, and text that is a plain number (`-5`, `-0.25`,
 `+3`) is left as it is. In Excel files such text is written as a text cell, never as a formula.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,7 +21,11 @@ EXCEL_SHEET_NAME_LIMIT = 31
 
 def neutralise_text(values: pd.Series) -> pd.Series:
     """The column with formula-looking text cells prefixed by an apostrophe; other cells unchanged."""
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+    if (
+        pd.api.types.is_numeric_dtype(values)
+        or pd.api.types.is_bool_dtype(values)
+        or pd.api.types.is_datetime64_any_dtype(values)
+    ):
         return values
     is_text = values.map(type).eq(str)
     if not is_text.any():

@@ -3,11 +3,11 @@
 Every outcome area and the claims engine report numbers as an `Estimate`, so a verdict, a
 chart's error bar and the JSON summary all read the same fields.
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import math
+from dataclasses import asdict, dataclass
 
 from statsmodels.stats.proportion import proportion_confint
 

@@ -48,10 +48,11 @@ passes it in presenter mode and the shared report always:
 The module works on plain DataFrames, never imports streamlit, and is shared by the app's
 presenter mode, the CSV/Excel downloads, the charts and the HTML report.
 """
+
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -64,13 +65,85 @@ SUPPRESSED = "suppressed"
 # derived from counts (percentages, rates, interval bounds, summaries, even when whole numbers);
 # a name made only of label words (month, iga, upper limit, ...) names a label, not a count.
 _COUNT_WORDS = frozenset({"n", "count", "counts", "courses", "patients", "events", "cases", "results", "rows"})
-_DERIVED_WORDS = frozenset({"pct", "percent", "percentage", "share", "rate", "proportion", "estimate", "ci", "ratio",
-                            "fraction", "mean", "median", "sd", "std", "iqr", "q1", "q3", "quartile", "percentile", "min",
-                            "max", "p", "hazard", "probability", "survival", "incidence", "change", "%"})
-_LABEL_WORDS = frozenset({"month", "months", "week", "weeks", "day", "days", "year", "years", "date", "grade", "iga", "band",
-                          "number", "idx", "id", "age", "dose", "weight", "horizon", "threshold", "visit", "phq9", "order",
-                          "rank", "uln", "lln", "lower", "upper", "limit", "kg", "mg", "baseline", "start", "end", "default",
-                          "course", "per", "of", "the", "in", "reference", "value", "values"})
+_DERIVED_WORDS = frozenset(
+    {
+        "pct",
+        "percent",
+        "percentage",
+        "share",
+        "rate",
+        "proportion",
+        "estimate",
+        "ci",
+        "ratio",
+        "fraction",
+        "mean",
+        "median",
+        "sd",
+        "std",
+        "iqr",
+        "q1",
+        "q3",
+        "quartile",
+        "percentile",
+        "min",
+        "max",
+        "p",
+        "hazard",
+        "probability",
+        "survival",
+        "incidence",
+        "change",
+        "%",
+    }
+)
+_LABEL_WORDS = frozenset(
+    {
+        "month",
+        "months",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "year",
+        "years",
+        "date",
+        "grade",
+        "iga",
+        "band",
+        "number",
+        "idx",
+        "id",
+        "age",
+        "dose",
+        "weight",
+        "horizon",
+        "threshold",
+        "visit",
+        "phq9",
+        "order",
+        "rank",
+        "uln",
+        "lln",
+        "lower",
+        "upper",
+        "limit",
+        "kg",
+        "mg",
+        "baseline",
+        "start",
+        "end",
+        "default",
+        "course",
+        "per",
+        "of",
+        "the",
+        "in",
+        "reference",
+        "value",
+        "values",
+    }
+)
 
 
 def small_label(threshold: int = DEFAULT_THRESHOLD) -> str:
@@ -100,21 +173,31 @@ def suppress_count(n, threshold: int = DEFAULT_THRESHOLD):
 _COUNT_IN_TEXT = re.compile(
     r"(?<![\w.,\-+<])(?P<k>\d[\d,]*)(?![\d.%])(?P<rest>\s+of\s+(?P<n>\d[\d,]*)(?![\d.%])"
     r"|\s*(?:courses?|patients?|people|episodes?|events?|results?|rows?|cases?|relapses?|visits?|side effects?)\b)"
-    r"|(?P<eq>\bn\s*=\s*)(?P<m>\d[\d,]*)(?![\d.])", re.IGNORECASE)
+    r"|(?P<eq>\bn\s*=\s*)(?P<m>\d[\d,]*)(?![\d.])",
+    re.IGNORECASE,
+)
 
 
 def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD) -> str:
     """`text` with every small count written in it as "<threshold": a number from 1 to threshold - 1
     before a count word or after "n =", and in "k of n" also a k whose rest n - k is small ("suppressed")."""
+
     def replace(match: re.Match) -> str:
         if match["eq"]:
             return match["eq"] + _shown_in_text(_number(match["m"]), threshold, match["m"])
         k, rest = _number(match["k"]), match["rest"]
         if match["n"]:
             n = _number(match["n"])
-            shown_k = SUPPRESSED if is_small(n - k, threshold) and not is_small(k, threshold) else _shown_in_text(k, threshold, match["k"])
-            return f"{shown_k}{rest[:match.start('n') - match.start('rest')]}{_shown_in_text(n, threshold, match['n'])}"
+            shown_k = (
+                SUPPRESSED
+                if is_small(n - k, threshold) and not is_small(k, threshold)
+                else _shown_in_text(k, threshold, match["k"])
+            )
+            return (
+                f"{shown_k}{rest[: match.start('n') - match.start('rest')]}{_shown_in_text(n, threshold, match['n'])}"
+            )
         return _shown_in_text(k, threshold, match["k"]) + rest
+
     return _COUNT_IN_TEXT.sub(replace, text)
 
 
@@ -126,9 +209,14 @@ def _shown_in_text(n: int, threshold: int, written: str) -> str:
     return small_label(threshold) if is_small(n, threshold) else written
 
 
-def suppress_table(table: pd.DataFrame, count_columns: Iterable[str], threshold: int = DEFAULT_THRESHOLD,
-                   percent_columns: Iterable[str] = (), denominators: Mapping[str, str] | None = None,
-                   row_totals: Iterable[str] | None = None) -> pd.DataFrame:
+def suppress_table(
+    table: pd.DataFrame,
+    count_columns: Iterable[str],
+    threshold: int = DEFAULT_THRESHOLD,
+    percent_columns: Iterable[str] = (),
+    denominators: Mapping[str, str] | None = None,
+    row_totals: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """A copy of `table` safe to show: small counts as "<threshold", revealing values as "suppressed".
 
     `count_columns` hold counts of people or courses; `percent_columns` hold values computed from
@@ -147,9 +235,17 @@ def suppress_table(table: pd.DataFrame, count_columns: Iterable[str], threshold:
     complement = _small_complements(values, out, denominators or {}, threshold) & ~primary
     totals = set((denominators or {}).values() if row_totals is None else row_totals)
     row_parts = [c not in totals for c in counts]
-    secondary = pd.DataFrame(complementary_cells(values.to_numpy(float), primary.to_numpy(), (primary | complement).to_numpy(),
-                                                 threshold, np.array(row_parts, dtype=bool)),
-                             index=values.index, columns=values.columns) & ~(primary | complement)
+    secondary = pd.DataFrame(
+        complementary_cells(
+            values.to_numpy(float),
+            primary.to_numpy(),
+            (primary | complement).to_numpy(),
+            threshold,
+            np.array(row_parts, dtype=bool),
+        ),
+        index=values.index,
+        columns=values.columns,
+    ) & ~(primary | complement)
     hidden_rows = (primary | complement | secondary).any(axis=1)
     for column in counts:
         cells = out[column].astype(object)
@@ -181,7 +277,9 @@ def inferred_totals(table: pd.DataFrame, counts: list) -> dict:
     values = table[counts].apply(pd.to_numeric, errors="coerce")
     totals = {}
     for part in counts:
-        covering = [c for c in counts if c != part and (values[c] >= values[part]).all() and not values[c].equals(values[part])]
+        covering = [
+            c for c in counts if c != part and (values[c] >= values[part]).all() and not values[c].equals(values[part])
+        ]
         if covering:
             totals[part] = min(covering, key=lambda c: values[c].sum())
     return totals
@@ -208,8 +306,9 @@ def _words(name) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text)) | ({"%"} if "%" in text else set())
 
 
-def _small_complements(values: pd.DataFrame, table: pd.DataFrame, denominators: Mapping[str, str],
-                       threshold: int) -> pd.DataFrame:
+def _small_complements(
+    values: pd.DataFrame, table: pd.DataFrame, denominators: Mapping[str, str], threshold: int
+) -> pd.DataFrame:
     flags = pd.DataFrame(False, index=values.index, columns=values.columns)
     for column, total_column in denominators.items():
         if column in values.columns and total_column in table.columns:
@@ -223,6 +322,7 @@ def _integers_where_possible(cells: pd.Series) -> pd.Series:
         if isinstance(value, (float, np.floating)) and not np.isnan(value) and float(value).is_integer():
             return int(value)
         return value
+
     return cells.map(plain)
 
 
@@ -263,7 +363,9 @@ def count_labels(values, threshold: int | None = None) -> np.ndarray:
     """Counts as chart text (hover, labels, ticks): thousands separators, small ones as "<threshold"."""
     counts = _numbers(values)
     small = small_counts(counts, threshold)
-    text = np.array(["–" if np.isnan(c) else f"{int(c):,}" if float(c).is_integer() else f"{c:,}" for c in counts], dtype=object)
+    text = np.array(
+        ["–" if np.isnan(c) else f"{int(c):,}" if float(c).is_integer() else f"{c:,}" for c in counts], dtype=object
+    )
     if small.any():
         text[small] = small_label(threshold)
     return text
@@ -308,8 +410,9 @@ def hidden_bars(counts, threshold: int | None) -> tuple[np.ndarray, np.ndarray]:
     return small, hidden & ~small
 
 
-def complementary_cells(values: np.ndarray, small: np.ndarray, hidden: np.ndarray, threshold: int,
-                        row_parts: np.ndarray | None = None) -> np.ndarray:
+def complementary_cells(
+    values: np.ndarray, small: np.ndarray, hidden: np.ndarray, threshold: int, row_parts: np.ndarray | None = None
+) -> np.ndarray:
     """`hidden` grown until no column, and no row (over its `row_parts` columns), gives a hidden cell away.
 
     A line whose total may be known gives its hidden cells away when there is one, or when they are
@@ -322,14 +425,17 @@ def complementary_cells(values: np.ndarray, small: np.ndarray, hidden: np.ndarra
     parts = np.ones(values.shape[1], dtype=bool) if row_parts is None else np.asarray(row_parts, dtype=bool)
     while True:
         by_columns = _protect_lines(values.T, small.T, hidden.T, threshold).T
-        by_rows = _protect_lines(values, small, hidden | by_columns, threshold, parts)  # after the columns' cells: fewer added
+        by_rows = _protect_lines(
+            values, small, hidden | by_columns, threshold, parts
+        )  # after the columns' cells: fewer added
         if not (by_columns | by_rows).any():
             return hidden
         hidden |= by_columns | by_rows
 
 
-def _protect_lines(values: np.ndarray, small: np.ndarray, hidden: np.ndarray, threshold: int,
-                   parts: np.ndarray | None = None) -> np.ndarray:
+def _protect_lines(
+    values: np.ndarray, small: np.ndarray, hidden: np.ndarray, threshold: int, parts: np.ndarray | None = None
+) -> np.ndarray:
     """For each row of `values` (over its `parts` columns) that gives its hidden cells away, its smallest
     other non-zero cell, or a zero when nothing else is left (a lone 4 among zeros is its line's total)."""
     parts = np.ones(values.shape[1], dtype=bool) if parts is None else parts
@@ -367,8 +473,10 @@ def hidden_cells(counts: pd.DataFrame, threshold: int | None) -> tuple[pd.DataFr
     masks = [hidden_bars(row, threshold) for row in values]
     small = np.array([m[0] for m in masks], dtype=bool).reshape(values.shape)
     protecting = np.array([m[1] for m in masks], dtype=bool).reshape(values.shape)
-    return (pd.DataFrame(small, index=counts.index, columns=counts.columns),
-            pd.DataFrame(protecting, index=counts.index, columns=counts.columns))
+    return (
+        pd.DataFrame(small, index=counts.index, columns=counts.columns),
+        pd.DataFrame(protecting, index=counts.index, columns=counts.columns),
+    )
 
 
 def pooled(values: pd.DataFrame, hidden: pd.DataFrame) -> pd.DataFrame:

@@ -8,15 +8,16 @@ Generic over the event: relapse after a course, a second course, time to clearan
 outcome area that estimates "the share who have had X by day t" uses these, so the curves,
 their intervals and the numbers at risk are computed one way across the dashboard.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 from lifelines import CoxPHFitter
 from lifelines.statistics import multivariate_logrank_test
+from scipy import stats as scipy_stats
 
 from analysis.stats.intervals import Estimate
 
@@ -49,7 +50,9 @@ class KaplanMeier:
         events_by = int(self.table.loc[self.table["day"] <= day, "events"].sum())
         if day > self.last_day and row["survival"] > 0:
             return Estimate(None, None, None, self.n, f"{KM_METHOD}: no course followed {day:g} days", events_by)
-        return Estimate(float(row["survival"]), _float(row["ci_low"]), _float(row["ci_high"]), self.n, KM_METHOD, events_by)
+        return Estimate(
+            float(row["survival"]), _float(row["ci_low"]), _float(row["ci_high"]), self.n, KM_METHOD, events_by
+        )
 
     def at_risk_at(self, days: np.ndarray) -> np.ndarray:
         """Courses with a duration >= each day (the first step on or after it holds that count)."""
@@ -64,8 +67,14 @@ class KaplanMeier:
 def complement(estimate: Estimate) -> Estimate:
     if estimate.estimate is None:
         return estimate
-    return Estimate(1 - estimate.estimate, _flip(estimate.ci_high), _flip(estimate.ci_low), estimate.n, estimate.method,
-                    estimate.numerator)
+    return Estimate(
+        1 - estimate.estimate,
+        _flip(estimate.ci_high),
+        _flip(estimate.ci_low),
+        estimate.n,
+        estimate.method,
+        estimate.numerator,
+    )
 
 
 def _flip(value: float | None) -> float | None:
@@ -81,7 +90,9 @@ def _step_index(days: np.ndarray, day: float) -> int:
     return max(int(np.searchsorted(days, day, side="right")) - 1, 0)
 
 
-def fit_km(durations: pd.Series | np.ndarray, events: pd.Series | np.ndarray, label: str = "all", alpha: float = 0.05) -> KaplanMeier:
+def fit_km(
+    durations: pd.Series | np.ndarray, events: pd.Series | np.ndarray, label: str = "all", alpha: float = 0.05
+) -> KaplanMeier:
     """Kaplan-Meier estimate with the log(-log) (exponential Greenwood) interval, computed as
     lifelines' KaplanMeierFitter does (the same sums in the same order, so the same numbers), in a
     few vectorised passes instead of its table joins."""
@@ -99,10 +110,21 @@ def fit_km(durations: pd.Series | np.ndarray, events: pd.Series | np.ndarray, la
     observed = np.bincount(step, weights=events, minlength=days.size).astype("int64")
     at_risk = durations.size - np.concatenate([[0], np.cumsum(removed)[:-1]])
     survival, ci_low, ci_high = _km_curve(at_risk.astype("float"), observed.astype("float"), alpha)
-    table = pd.DataFrame({"day": days, "at_risk": at_risk.astype("int64"), "events": observed, "censored": removed - observed,
-                          "survival": survival, "ci_low": ci_low, "ci_high": ci_high})
+    table = pd.DataFrame(
+        {
+            "day": days,
+            "at_risk": at_risk.astype("int64"),
+            "events": observed,
+            "censored": removed - observed,
+            "survival": survival,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+        }
+    )
     median_ci = (_finite(_crossing(ci_low, days)), _finite(_crossing(ci_high, days)))
-    return KaplanMeier(label, table, int(durations.size), int(events.sum()), _finite(_crossing(survival, days)), median_ci)
+    return KaplanMeier(
+        label, table, int(durations.size), int(events.sum()), _finite(_crossing(survival, days)), median_ci
+    )
 
 
 def _km_curve(at_risk: np.ndarray, deaths: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +153,9 @@ def _finite(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def fit_km_by_group(durations: pd.Series, events: pd.Series, groups: pd.Series, order: list | None = None) -> dict[str, KaplanMeier]:
+def fit_km_by_group(
+    durations: pd.Series, events: pd.Series, groups: pd.Series, order: list | None = None
+) -> dict[str, KaplanMeier]:
     """One curve per group value (in `order` when given), keyed by the value as text."""
     codes, values = pd.factorize(groups.astype("object").map(str))
     durations, events = np.asarray(durations, dtype="float"), np.asarray(events, dtype="bool")
@@ -139,7 +163,10 @@ def fit_km_by_group(durations: pd.Series, events: pd.Series, groups: pd.Series, 
     ordered = [str(v) for v in order if str(v) in present] if order else sorted(present)
     ordered += [v for v in present if v not in ordered]
     position = {value: code for code, value in enumerate(present)}
-    return {value: fit_km(durations[codes == position[value]], events[codes == position[value]], label=value) for value in ordered}
+    return {
+        value: fit_km(durations[codes == position[value]], events[codes == position[value]], label=value)
+        for value in ordered
+    }
 
 
 def number_at_risk(durations: pd.Series | np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -150,7 +177,9 @@ def number_at_risk(durations: pd.Series | np.ndarray, days: np.ndarray) -> np.nd
 
 def risk_table(curves: dict[str, KaplanMeier], days: np.ndarray) -> pd.DataFrame:
     """Numbers at risk per curve at the given days, long format (group, day, at_risk)."""
-    parts = [pd.DataFrame({"group": label, "day": days, "at_risk": km.at_risk_at(days)}) for label, km in curves.items()]
+    parts = [
+        pd.DataFrame({"group": label, "day": days, "at_risk": km.at_risk_at(days)}) for label, km in curves.items()
+    ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["group", "day", "at_risk"])
 
 
@@ -164,8 +193,14 @@ class LogRank:
     reason: str = ""
 
     def as_dict(self) -> dict:
-        return {"statistic": self.statistic, "degrees_of_freedom": self.degrees_of_freedom, "p_value": self.p_value,
-                "groups": self.groups, "method": self.method, "reason": self.reason}
+        return {
+            "statistic": self.statistic,
+            "degrees_of_freedom": self.degrees_of_freedom,
+            "p_value": self.p_value,
+            "groups": self.groups,
+            "method": self.method,
+            "reason": self.reason,
+        }
 
 
 def logrank(durations: pd.Series, events: pd.Series, groups: pd.Series) -> LogRank:
@@ -177,21 +212,27 @@ def logrank(durations: pd.Series, events: pd.Series, groups: pd.Series) -> LogRa
         return LogRank(None, 0, None, count, reason="fewer than two groups with data")
     if not np.asarray(events)[known].any():
         return LogRank(None, count - 1, None, count, reason="no events in any group")
-    result = multivariate_logrank_test(np.asarray(durations, dtype="float")[known], labels, np.asarray(events, dtype="bool")[known])
+    result = multivariate_logrank_test(
+        np.asarray(durations, dtype="float")[known], labels, np.asarray(events, dtype="bool")[known]
+    )
     method = LOGRANK_METHOD if count == 2 else f"{LOGRANK_METHOD} ({count} groups)"
     return LogRank(float(result.test_statistic), int(result.degrees_of_freedom), float(result.p_value), count, method)
 
 
 def cox_hazard_ratios(data: pd.DataFrame, duration: str, event: str, labels: dict[str, str]) -> pd.DataFrame:
     """Cox proportional-hazards fit (Efron ties): one row per covariate with HR, 95% CI and p."""
-    fitter = CoxPHFitter().fit(data[[duration, event, *labels]], duration_col=duration, event_col=event, batch_mode=True)
+    fitter = CoxPHFitter().fit(
+        data[[duration, event, *labels]], duration_col=duration, event_col=event, batch_mode=True
+    )
     summary = fitter.summary
-    return pd.DataFrame({
-        "term": [labels[c] for c in summary.index],
-        "hazard_ratio": summary["exp(coef)"].to_numpy(),
-        "ci_low": summary["exp(coef) lower 95%"].to_numpy(),
-        "ci_high": summary["exp(coef) upper 95%"].to_numpy(),
-        "p_value": summary["p"].to_numpy(),
-        "courses": len(data),
-        "events": int(data[event].sum()),
-    })
+    return pd.DataFrame(
+        {
+            "term": [labels[c] for c in summary.index],
+            "hazard_ratio": summary["exp(coef)"].to_numpy(),
+            "ci_low": summary["exp(coef) lower 95%"].to_numpy(),
+            "ci_high": summary["exp(coef) upper 95%"].to_numpy(),
+            "p_value": summary["p"].to_numpy(),
+            "courses": len(data),
+            "events": int(data[event].sum()),
+        }
+    )

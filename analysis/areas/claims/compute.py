@@ -25,6 +25,7 @@ Settings are the flat `--set` pairs of the command line. A claim's settings are 
 settings for this claim only (`claims.C01.clearance.missing=nri`); `claims.C01.threshold=0.6`
 and `claims.C01.min_n=50` (or `claims.min_n` for all) change what the claim is held against.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -44,26 +45,51 @@ from analysis import DATA_DIR
 from analysis.areas.base import SummaryOptions
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.labs import compute as labs
+from analysis.areas.literature import reference
 from analysis.areas.measured import area_default, check_area_settings
 from analysis.areas.relapse import compute as relapse
 from analysis.areas.side_effects import compute as side_effects
-from analysis.cohort.model import Cohort
 from analysis.cohort.filters import MISSING_LABEL
 from analysis.cohort.grouping import group_text
-from analysis.areas.literature import reference
+from analysis.cohort.model import Cohort
 from analysis.stats.intervals import Estimate, proportion
 
 log = logging.getLogger(__name__)
 
 CLAIMS_FILE = DATA_DIR / "claims.toml"
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE = "supported", "contradicted", "inconclusive", "described", "not testable"
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE = (
+    "supported",
+    "contradicted",
+    "inconclusive",
+    "described",
+    "not testable",
+)
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE)
 DIRECTIONS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "described": ""}
 SETTINGS_PREFIX = "claims."
 CLAIM_LIMITS = ("threshold", "min_n")
 ONE_SIDED_METHOD = "Clopper-Pearson one-sided upper 95% bound (no events)"
-JSON_KEYS = ("id", "quote", "verdict", "estimate", "ci_low", "ci_high", "n", "threshold", "direction", "method",
-             "explanation", "label", "definition", "literature", "reason", "page", "min_n", "related", "parts")
+JSON_KEYS = (
+    "id",
+    "quote",
+    "verdict",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n",
+    "threshold",
+    "direction",
+    "method",
+    "explanation",
+    "label",
+    "definition",
+    "literature",
+    "reason",
+    "page",
+    "min_n",
+    "related",
+    "parts",
+)
 TYPICAL_COURSE_DAYS = (120, 183)  # "4 to 6 months"
 CLEARED_BY_MONTH = 6  # "within a few months"
 RELAPSE_FREE_YEARS, RELAPSE_YEARS, SECOND_COURSE_YEARS = 2, 1, 2
@@ -84,15 +110,25 @@ def variant_text(key: str, value, settings: dict) -> str:
     """One alternative setting in plain words, e.g. 'clear = IGA 0/1'."""
     if key == "clearance.definition":
         percent = _float(settings.get("clearance.reduction_percent", 80))
-        return {"iga01": "clear = IGA 0/1", "iga_success": "clear = IGA success (0/1 and 2 grades better)",
-                "lesion_reduction": f"clear = at least {percent:g}% fewer lesions"}.get(value, str(value))
+        return {
+            "iga01": "clear = IGA 0/1",
+            "iga_success": "clear = IGA success (0/1 and 2 grades better)",
+            "lesion_reduction": f"clear = at least {percent:g}% fewer lesions",
+        }.get(value, str(value))
     if key == "clearance.missing":
-        return {"observed": "missed visits: observed cases only", "locf": "missed visits: last observation carried forward",
-                "nri": "missed visits: counted as not clear"}.get(value, str(value))
+        return {
+            "observed": "missed visits: observed cases only",
+            "locf": "missed visits: last observation carried forward",
+            "nri": "missed visits: counted as not clear",
+        }.get(value, str(value))
     if key == "relapse.retreatment_counts_as_relapse":
         return "a further course counts as relapse" if _truthy(value) else "a further course is censored"
     if key == "adverse_events.treatment_emergent":
-        return "side effects from the first dose to 30 days after the last" if _truthy(value) else "all recorded side effects"
+        return (
+            "side effects from the first dose to 30 days after the last"
+            if _truthy(value)
+            else "all recorded side effects"
+        )
     if key == "labs.baseline_days":
         return f"baseline = last result in the {int(value)} days up to the first dose"
     if key == "completed_only":
@@ -128,7 +164,9 @@ class ClaimSpec:
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
-            raise ValueError(f"claim {self.id}: direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
+            raise ValueError(
+                f"claim {self.id}: direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}"
+            )
         if (self.threshold is None) != (self.direction == "described"):
             raise ValueError(f"claim {self.id}: a threshold goes with a direction other than 'described'")
 
@@ -176,13 +214,23 @@ class Related:
             return f"{self.label}: {self.text or 'not estimable'}"
         e = self.estimate
         figure = signed_percent(e.estimate) if self.text == "difference" else percent(e.estimate)
-        interval = f" (95% CI {interval_text(e.ci_low, e.ci_high, signed=self.text == 'difference')})" if e.ci_low is not None else ""
+        interval = (
+            f" (95% CI {interval_text(e.ci_low, e.ci_high, signed=self.text == 'difference')})"
+            if e.ci_low is not None
+            else ""
+        )
         return f"{self.label}: {figure}{interval}, n = {e.n:,}"
 
     def as_dict(self) -> dict:
         values = self.estimate.as_dict() if self.estimate is not None else {}
-        return {"label": self.label, "estimate": values.get("estimate"), "ci_low": values.get("ci_low"),
-                "ci_high": values.get("ci_high"), "n": values.get("n"), "text": self.describe()}
+        return {
+            "label": self.label,
+            "estimate": values.get("estimate"),
+            "ci_low": values.get("ci_low"),
+            "ci_high": values.get("ci_high"),
+            "n": values.get("n"),
+            "text": self.describe(),
+        }
 
 
 @dataclass(frozen=True)
@@ -190,7 +238,7 @@ class Part:
     """One item of a claim that names several (C09's five side effects)."""
 
     label: str
-    measured: "Measured"
+    measured: Measured
     literature: tuple[str, ...] = ()
     compare: str | None = None
 
@@ -234,12 +282,15 @@ class ClaimResult:
     unit: str = "courses"
     compare_value: float | None = None
     related: tuple[Related, ...] = ()
-    parts: tuple["ClaimResult", ...] = ()
+    parts: tuple[ClaimResult, ...] = ()
 
     def as_dict(self) -> dict:
         """The claim in the JSON summary (keys: JSON_KEYS)."""
         values = {key: getattr(self, key) for key in JSON_KEYS if key not in ("related", "parts")}
-        values = {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key, value in values.items()}
+        values = {
+            key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+            for key, value in values.items()
+        }
         values["related"] = [item.as_dict() for item in self.related]
         values["parts"] = [part.as_dict() for part in self.parts]
         return values
@@ -249,7 +300,9 @@ class ClaimResult:
 # Verdict rules
 
 
-def decide(ci_low: float | None, ci_high: float | None, n: int, threshold: float | None, direction: str, min_n: int) -> str:
+def decide(
+    ci_low: float | None, ci_high: float | None, n: int, threshold: float | None, direction: str, min_n: int
+) -> str:
     """The verdict from a closed 95% CI (see the module docstring for touching bounds)."""
     if direction == "described":
         return DESCRIBED
@@ -337,7 +390,9 @@ def literature_short(keys: tuple[str, ...]) -> str:
     if not keys:
         return ""
     ref = reference(keys[0])
-    figure = ref.short or (ref.band if ref.unit == "band" else percent(ref.value) if ref.unit == "share" else f"{ref.value:g} {ref.unit}")
+    figure = ref.short or (
+        ref.band if ref.unit == "band" else percent(ref.value) if ref.unit == "share" else f"{ref.value:g} {ref.unit}"
+    )
     source = re.split(r"(?<=\b(?:19|20)\d\d)\b", ref.source, maxsplit=1)[0]
     more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
     return f"{figure} ({source}){more}"
@@ -380,7 +435,7 @@ def check_claim_settings(settings: dict) -> None:
     for key, value in settings.items():
         if not key.startswith(SETTINGS_PREFIX):
             continue
-        rest = key[len(SETTINGS_PREFIX):]
+        rest = key[len(SETTINGS_PREFIX) :]
         if rest == "min_n":
             parse_min_n(value, key)
             continue
@@ -401,7 +456,11 @@ def claim_settings(spec: ClaimSpec, settings: dict | None) -> dict:
     settings = settings or {}
     own_prefix = f"{SETTINGS_PREFIX}{spec.id}."
     shared = {k: v for k, v in settings.items() if not k.startswith(SETTINGS_PREFIX)}
-    own = {k[len(own_prefix):]: v for k, v in settings.items() if k.startswith(own_prefix) and k[len(own_prefix):] not in CLAIM_LIMITS}
+    own = {
+        k[len(own_prefix) :]: v
+        for k, v in settings.items()
+        if k.startswith(own_prefix) and k[len(own_prefix) :] not in CLAIM_LIMITS
+    }
     return {**dict(spec.defaults), **shared, **own}
 
 
@@ -448,8 +507,11 @@ def recorded(cohort: Cohort, table: str, column: str) -> bool:
 
 def courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
     """Per course_idx: does the course have a value in the column (False for courses not in the cohort)?"""
-    return cohort.derived_from_whole(("claims.courses_with_values", table, column), lambda c: _courses_with_values(c, table, column),
-                                     lambda whole, lineage, _: whole & lineage.courses_kept(whole.size))
+    return cohort.derived_from_whole(
+        ("claims.courses_with_values", table, column),
+        lambda c: _courses_with_values(c, table, column),
+        lambda whole, lineage, _: whole & lineage.courses_kept(whole.size),
+    )
 
 
 def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
@@ -517,9 +579,11 @@ QUANTITIES: dict[str, Callable[[ClaimContext], Measured]] = {}
 
 def quantity(claim_id: str):
     """Registers the function measuring a claim's quantity."""
+
     def register(function: Callable[[ClaimContext], Measured]):
         QUANTITIES[claim_id] = function
         return function
+
     return register
 
 
@@ -529,9 +593,11 @@ END_OF_COURSE_RULE = "end of course = last assessment from 30 days before to 14 
 
 
 def clear_phrase(settings) -> str:
-    return {"iga01": "at IGA 0/1 (clear or almost clear)",
-            "iga_success": "at IGA success (IGA 0/1 and at least 2 grades better than baseline)",
-            "lesion_reduction": f"with at least {settings.reduction_percent:g}% fewer total lesions than at baseline"}[settings.definition]
+    return {
+        "iga01": "at IGA 0/1 (clear or almost clear)",
+        "iga_success": "at IGA success (IGA 0/1 and at least 2 grades better than baseline)",
+        "lesion_reduction": f"with at least {settings.reduction_percent:g}% fewer total lesions than at baseline",
+    }[settings.definition]
 
 
 def require_clearance_data(ctx: ClaimContext, settings, needs_end: bool = True) -> None:
@@ -549,7 +615,11 @@ def end_of_course(ctx: ClaimContext, lead: str, first_courses: bool = False) -> 
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings)
     measure = clearance.first_course_clearance if first_courses else clearance.end_of_course_clearance
-    return Measured(measure(ctx.cohort, settings), f"{lead} {clear_phrase(settings)}", f"{settings.describe()}; {END_OF_COURSE_RULE}")
+    return Measured(
+        measure(ctx.cohort, settings),
+        f"{lead} {clear_phrase(settings)}",
+        f"{settings.describe()}; {END_OF_COURSE_RULE}",
+    )
 
 
 @quantity("C01")
@@ -568,10 +638,15 @@ def early_improvement(ctx: ClaimContext) -> Measured:
     ctx.require("visits", "inflammatory_lesions", "no visits with inflammatory lesion counts")
     tested = clearance.improvement_by_month_2_3(ctx.cohort)
     test = tested.test + ("" if tested.p_value is None else f", p = {tested.p_value:.2g}")
-    estimate = Estimate(tested.estimate, tested.ci_low, tested.ci_high, tested.n, f"{tested.method}; {test}", tested.numerator)
-    return Measured(estimate, "had fewer inflammatory lesions in month 2-3 than at baseline",
-                    "latest inflammatory lesion count in months 2-3 against the baseline count (on or before day 0); an equal count is not fewer",
-                    related=(Related("Paired test of any change", text=test),))
+    estimate = Estimate(
+        tested.estimate, tested.ci_low, tested.ci_high, tested.n, f"{tested.method}; {test}", tested.numerator
+    )
+    return Measured(
+        estimate,
+        "had fewer inflammatory lesions in month 2-3 than at baseline",
+        "latest inflammatory lesion count in months 2-3 against the baseline count (on or before day 0); an equal count is not fewer",
+        related=(Related("Paired test of any change", text=test),),
+    )
 
 
 @quantity("C04")
@@ -580,12 +655,17 @@ def initial_flare(ctx: ClaimContext) -> Measured:
     settings = ctx.clearance_settings()
     result = clearance.flare(ctx.cohort, settings)
     low, high = settings.flare_window_days
-    return Measured(result.estimate, f"had total lesions at least {settings.flare_percent:g}% above baseline at a visit on days {low}-{high}",
-                    f"initial flare: total lesions >= {settings.flare_percent:g}% above baseline on days {low}-{high}; "
-                    f"courses with a baseline count and a visit in that window (observed cases)")
+    return Measured(
+        result.estimate,
+        f"had total lesions at least {settings.flare_percent:g}% above baseline at a visit on days {low}-{high}",
+        f"initial flare: total lesions >= {settings.flare_percent:g}% above baseline on days {low}-{high}; "
+        f"courses with a baseline count and a visit in that window (observed cases)",
+    )
 
 
-def group_claim(ctx: ClaimContext, column: str, group: str, other: str, courses_words: str, names: tuple[str, str]) -> Measured:
+def group_claim(
+    ctx: ClaimContext, column: str, group: str, other: str, courses_words: str, names: tuple[str, str]
+) -> Measured:
     """C02's quantity within one group of first courses, with the difference to the other group."""
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings)
@@ -594,17 +674,40 @@ def group_claim(ctx: ClaimContext, column: str, group: str, other: str, courses_
     if group not in table.index:
         raise NotTestable(f"none of the {courses_words} was assessed at the end of the course")
     row = table.loc[group]
-    estimate = Estimate(float(row["rate"]), _none(row["ci_low"]), _none(row["ci_high"]), int(row["n"]), str(row["method"]), int(row["cleared"]))
+    estimate = Estimate(
+        float(row["rate"]),
+        _none(row["ci_low"]),
+        _none(row["ci_high"]),
+        int(row["n"]),
+        str(row["method"]),
+        int(row["cleared"]),
+    )
     related = []
     if other in table.index:
         base = table.loc[other]
-        related.append(Related(f"First courses of {names[1]}", Estimate(float(base["rate"]), _none(base["ci_low"]), _none(base["ci_high"]),
-                                                                      int(base["n"]), str(base["method"]), int(base["cleared"]))))
+        related.append(
+            Related(
+                f"First courses of {names[1]}",
+                Estimate(
+                    float(base["rate"]),
+                    _none(base["ci_low"]),
+                    _none(base["ci_high"]),
+                    int(base["n"]),
+                    str(base["method"]),
+                    int(base["cleared"]),
+                ),
+            )
+        )
         related.append(Related(f"Difference, {names[0]} minus {names[1]}", difference(row, base), "difference"))
         if comparison.p_value is not None:
             related.append(Related("Test", text=f"{comparison.test}, p = {comparison.p_value:.2g}"))
-    return Measured(estimate, f"ended {clear_phrase(settings)}", f"{courses_words}; {settings.describe()}; {END_OF_COURSE_RULE}",
-                    unit=courses_words, related=tuple(related))
+    return Measured(
+        estimate,
+        f"ended {clear_phrase(settings)}",
+        f"{courses_words}; {settings.describe()}; {END_OF_COURSE_RULE}",
+        unit=courses_words,
+        related=tuple(related),
+    )
 
 
 def difference(row: pd.Series, base: pd.Series) -> Estimate:
@@ -622,15 +725,22 @@ def _none(value) -> float | None:
 def adults_clear(ctx: ClaimContext) -> Measured:
     if not (has_values(ctx.cohort.courses, "age") or has_values(ctx.cohort.courses, "age_band")):
         raise NotTestable("neither age nor age band is recorded")
-    return group_claim(ctx, "age_group", ADULT, ADOLESCENT, "first courses of adults (18 or over)",
-                       ("adults", "adolescents"))
+    return group_claim(
+        ctx, "age_group", ADULT, ADOLESCENT, "first courses of adults (18 or over)", ("adults", "adolescents")
+    )
 
 
 @quantity("C16")
 def after_antibiotics_clear(ctx: ClaimContext) -> Measured:
     ctx.require("courses", "prior_treatments", "prior treatments are not recorded (prior_treatments)")
-    return group_claim(ctx, "prior_systemic_antibiotic", "yes", "no", "first courses after an oral/systemic antibiotic",
-                       ("after an antibiotic", "patients without one"))
+    return group_claim(
+        ctx,
+        "prior_systemic_antibiotic",
+        "yes",
+        "no",
+        "first courses after an oral/systemic antibiotic",
+        ("after an antibiotic", "patients without one"),
+    )
 
 
 @quantity("C17")
@@ -638,9 +748,12 @@ def cleared_within_months(ctx: ClaimContext) -> Measured:
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings, needs_end=False)
     estimate = clearance.cleared_by_month(ctx.cohort, CLEARED_BY_MONTH, settings)
-    return Measured(estimate, f"had reached {settings.definition_text()} at an assessment by month {CLEARED_BY_MONTH}",
-                    f"Clear = {settings.definition_text()}; first clear assessment by month {CLEARED_BY_MONTH} (day 197); "
-                    "courses never clear are censored at their last assessment")
+    return Measured(
+        estimate,
+        f"had reached {settings.definition_text()} at an assessment by month {CLEARED_BY_MONTH}",
+        f"Clear = {settings.definition_text()}; first clear assessment by month {CLEARED_BY_MONTH} (day 197); "
+        "courses never clear are censored at their last assessment",
+    )
 
 
 # Course length (C05) ----------------------------------------------------------------------------
@@ -661,8 +774,12 @@ def typical_length(ctx: ClaimContext) -> Measured:
         unit, scope = "courses", "every course with a known last dose, however it ended"
     low, high = TYPICAL_COURSE_DAYS
     within = duration[keep].between(low, high)
-    return Measured(proportion(int(within.sum()), int(keep.sum())), f"lasted {low}-{high} days (4-6 months)",
-                    f"{scope}; length = last dose day + 1, between {low} and {high} days", unit=unit)
+    return Measured(
+        proportion(int(within.sum()), int(keep.sum())),
+        f"lasted {low}-{high} days (4-6 months)",
+        f"{scope}; length = last dose day + 1, between {low} and {high} days",
+        unit=unit,
+    )
 
 
 # Relapse (C06-C08) -------------------------------------------------------------------------------
@@ -683,8 +800,9 @@ def relapse_free(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
     estimate = ctx.relapse_curve().survival_at(RELAPSE_FREE_YEARS * relapse.DAYS_PER_YEAR)
-    return Measured(estimate, f"were relapse-free {RELAPSE_FREE_YEARS} years after {after_origin(settings)}",
-                    settings.describe())
+    return Measured(
+        estimate, f"were relapse-free {RELAPSE_FREE_YEARS} years after {after_origin(settings)}", settings.describe()
+    )
 
 
 @quantity("C07")
@@ -692,8 +810,7 @@ def relapse_within(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
     estimate = ctx.relapse_curve().failure_at(RELAPSE_YEARS * relapse.DAYS_PER_YEAR)
-    return Measured(estimate, f"relapsed within {RELAPSE_YEARS} year of {after_origin(settings)}",
-                    settings.describe())
+    return Measured(estimate, f"relapsed within {RELAPSE_YEARS} year of {after_origin(settings)}", settings.describe())
 
 
 @quantity("C08")
@@ -701,8 +818,11 @@ def second_course(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
     estimate = relapse.second_course_probability_at(ctx.cohort, SECOND_COURSE_YEARS, settings)
-    return Measured(estimate, f"started a second course within {SECOND_COURSE_YEARS} years of {after_origin(settings)}",
-                    settings.describe(relapse.SECOND_COURSE))
+    return Measured(
+        estimate,
+        f"started a second course within {SECOND_COURSE_YEARS} years of {after_origin(settings)}",
+        settings.describe(relapse.SECOND_COURSE),
+    )
 
 
 # Side effects (C09-C12) ---------------------------------------------------------------------------
@@ -716,10 +836,17 @@ def side_effect_measured(estimate: Estimate, what: str, data) -> Measured:
 def common_side_effects(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
     parts = tuple(
-        Part(effect.label, side_effect_measured(side_effects.named_effect_estimate(data, effect),
-                                                f"had {' or '.join(effect.terms).lower()}", data),
-             effect.literature, next((key for key in effect.literature if reference(key).unit == "share"), None))
-        for effect in side_effects.NAMED_EFFECTS if effect.claim == "C09")
+        Part(
+            effect.label,
+            side_effect_measured(
+                side_effects.named_effect_estimate(data, effect), f"had {' or '.join(effect.terms).lower()}", data
+            ),
+            effect.literature,
+            next((key for key in effect.literature if reference(key).unit == "share"), None),
+        )
+        for effect in side_effects.NAMED_EFFECTS
+        if effect.claim == "C09"
+    )
     return Measured(parts[0].measured.estimate, "had each named side effect", data.settings.describe(), parts=parts)
 
 
@@ -729,23 +856,32 @@ def side_effects_subside(ctx: ClaimContext) -> Measured:
     days = data.settings.resolution_days
     estimate = side_effects.resolved_share(data, days)
     stopped = side_effects.discontinuation_estimate(data)
-    return Measured(estimate, f"had resolved by {days} days after the last dose",
-                    f"{data.settings.describe()}; resolved = resolution day no later than {days} days after the last dose; "
-                    "side effects without a resolution day count as not resolved", unit="side effects",
-                    related=(Related("Courses stopped because of a side effect", stopped),))
+    return Measured(
+        estimate,
+        f"had resolved by {days} days after the last dose",
+        f"{data.settings.describe()}; resolved = resolution day no later than {days} days after the last dose; "
+        "side effects without a resolution day count as not resolved",
+        unit="side effects",
+        related=(Related("Courses stopped because of a side effect", stopped),),
+    )
 
 
 @quantity("C11")
 def vision_changes(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
-    return side_effect_measured(side_effects.terms_estimate(data, side_effects.VISION_TERMS), "had a vision disorder", data)
+    return side_effect_measured(
+        side_effects.terms_estimate(data, side_effects.VISION_TERMS), "had a vision disorder", data
+    )
 
 
 @quantity("C12")
 def mood_changes(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
     measured = side_effect_measured(side_effects.mood_estimate(data), "had depression or a mood change", data)
-    return replace(measured, definition=f"{measured.definition}; or PHQ-9 rising from below 10 at baseline to 10 or more on treatment")
+    return replace(
+        measured,
+        definition=f"{measured.definition}; or PHQ-9 rising from below 10 at baseline to 10 or more on treatment",
+    )
 
 
 # Lab values (C13, C14, C18, C19) --------------------------------------------------------------------
@@ -765,8 +901,11 @@ def new_abnormal_measured(ctx: ClaimContext, tests: tuple[str, ...], words: str)
     estimate = labs.new_abnormal(data, tests)
     if estimate.n == 0:
         raise NotTestable(f"no course has a normal baseline {words} and a result on treatment")
-    return Measured(estimate, f"with a normal baseline {words} had a result above the upper limit on treatment",
-                    f"{data.settings.describe()}; normal baseline = at or below the upper limit; on treatment = day 1 to the last dose")
+    return Measured(
+        estimate,
+        f"with a normal baseline {words} had a result above the upper limit on treatment",
+        f"{data.settings.describe()}; normal baseline = at or below the upper limit; on treatment = day 1 to the last dose",
+    )
 
 
 @quantity("C13")
@@ -792,21 +931,31 @@ def blood_tests_done(ctx: ClaimContext) -> Measured:
     flags = labs.monitoring_flags(ctx.lab_data())  # once for both shares (as labs.monitoring_compliance counts)
     estimate = proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags))
     schedule = proportion(int(flags["eu_schedule"].sum()), len(flags))
-    return Measured(estimate, "had liver (ALT or AST) and lipid (TG or TC) tests both at baseline and during treatment",
-                    "every course counts; a course without lab results counts as not monitored",
-                    related=(Related("Full EU schedule (baseline, month 1, every 3 months)", schedule),))
+    return Measured(
+        estimate,
+        "had liver (ALT or AST) and lipid (TG or TC) tests both at baseline and during treatment",
+        "every course counts; a course without lab results counts as not monitored",
+        related=(Related("Full EU schedule (baseline, month 1, every 3 months)", schedule),),
+    )
 
 
 @quantity("C19")
 def pregnancy_tests_done(ctx: ClaimContext) -> Measured:
     courses = ctx.cohort.courses
-    if not has_values(courses, "can_become_pregnant") or not (courses["can_become_pregnant"].astype(str).str.lower() == "yes").any():
+    if (
+        not has_values(courses, "can_become_pregnant")
+        or not (courses["can_become_pregnant"].astype(str).str.lower() == "yes").any()
+    ):
         raise NotTestable("no course is marked as able to become pregnant (can_become_pregnant = yes)")
     data = require_tests(ctx, ("HCG",), "no pregnancy tests (HCG) in the labs")
     estimate = labs.pregnancy_test_compliance(data)
-    return Measured(estimate, "had a pregnancy test", "courses with can_become_pregnant = yes and a known last dose; month 0 includes "
-                    "the 30 days before the first dose; months of one course are not independent, so the interval is a guide",
-                    unit="treatment months")
+    return Measured(
+        estimate,
+        "had a pregnancy test",
+        "courses with can_become_pregnant = yes and a known last dose; month 0 includes "
+        "the 30 days before the first dose; months of one course are not independent, so the interval is a guide",
+        unit="treatment months",
+    )
 
 
 # Scars (C20) ----------------------------------------------------------------------------------------
@@ -823,21 +972,25 @@ def scars_reduced(ctx: ClaimContext) -> Measured:
     if missing:
         present = [c for c in courses.columns if "scar" in c.lower()]
         seen = f"; found {', '.join(present)}, which is not both" if present else "; no scar score column is mapped"
-        raise NotTestable(f"needs a scar score at baseline and at the end of the course (course columns {baseline_column} "
-                          f"and {end_column}, e.g. as custom fields){seen}")
+        raise NotTestable(
+            f"needs a scar score at baseline and at the end of the course (course columns {baseline_column} "
+            f"and {end_column}, e.g. as custom fields){seen}"
+        )
     baseline = pd.to_numeric(courses[baseline_column], errors="coerce")
     end = pd.to_numeric(courses[end_column], errors="coerce")
     known = baseline.notna() & end.notna()
-    return Measured(proportion(int((end[known] < baseline[known]).sum()), int(known.sum())),
-                    "had a lower scar score at the end of the course than at baseline",
-                    f"{end_column} below {baseline_column}, courses with both")
+    return Measured(
+        proportion(int((end[known] < baseline[known]).sum()), int(known.sum())),
+        "had a lower scar score at the end of the course than at baseline",
+        f"{end_column} below {baseline_column}, courses with both",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The engine
 
 
-def evaluate_claims(cohort: Cohort, settings: dict | None = None, ids: list[str] | None = None) -> list["ClaimResult"]:
+def evaluate_claims(cohort: Cohort, settings: dict | None = None, ids: list[str] | None = None) -> list[ClaimResult]:
     """Every claim (or those named) under the given settings, each with its verdict.
 
     A claim whose calculation fails becomes "not testable" with the error as its reason and is
@@ -851,7 +1004,9 @@ def evaluate_claims(cohort: Cohort, settings: dict | None = None, ids: list[str]
     return [evaluate_claim(spec, cohort, settings, memo) for spec in specs.values()]
 
 
-def evaluate_claim(spec: ClaimSpec, cohort: Cohort, settings: dict | None = None, memo: dict | None = None) -> ClaimResult:
+def evaluate_claim(
+    spec: ClaimSpec, cohort: Cohort, settings: dict | None = None, memo: dict | None = None
+) -> ClaimResult:
     effective = claim_settings(spec, settings)
     threshold, min_n = claim_limits(spec, settings)
     function = QUANTITIES.get(spec.id)
@@ -869,17 +1024,45 @@ def evaluate_claim(spec: ClaimSpec, cohort: Cohort, settings: dict | None = None
     return judge(spec, measured, threshold, min_n)
 
 
-def not_testable(spec: ClaimSpec, reason: str, threshold: float | None, min_n: int, definition: str = "",
-                 label: str = "", literature: tuple[str, ...] | None = None) -> ClaimResult:
+def not_testable(
+    spec: ClaimSpec,
+    reason: str,
+    threshold: float | None,
+    min_n: int,
+    definition: str = "",
+    label: str = "",
+    literature: tuple[str, ...] | None = None,
+) -> ClaimResult:
     return ClaimResult(
-        id=spec.id, quote=spec.quote, verdict=NOT_TESTABLE, estimate=None, ci_low=None, ci_high=None, n=0,
-        threshold=threshold, direction=spec.direction, method="", explanation=f"Not testable: {reason}.",
-        definition=definition or spec.quantity, literature=literature_text(spec.literature if literature is None else literature),
-        page=spec.page, reason=reason, label=label or spec.label, min_n=min_n)
+        id=spec.id,
+        quote=spec.quote,
+        verdict=NOT_TESTABLE,
+        estimate=None,
+        ci_low=None,
+        ci_high=None,
+        n=0,
+        threshold=threshold,
+        direction=spec.direction,
+        method="",
+        explanation=f"Not testable: {reason}.",
+        definition=definition or spec.quantity,
+        literature=literature_text(spec.literature if literature is None else literature),
+        page=spec.page,
+        reason=reason,
+        label=label or spec.label,
+        min_n=min_n,
+    )
 
 
-def judge(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int, label: str = "",
-          literature: tuple[str, ...] | None = None, compare: str | None = None) -> ClaimResult:
+def judge(
+    spec: ClaimSpec,
+    measured: Measured,
+    threshold: float | None,
+    min_n: int,
+    label: str = "",
+    literature: tuple[str, ...] | None = None,
+    compare: str | None = None,
+) -> ClaimResult:
     """The verdict and its sentence for one measured quantity."""
     literature = spec.literature if literature is None else literature
     estimate = measured.estimate
@@ -891,18 +1074,35 @@ def judge(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: i
     compare_key = spec.compare if literature is spec.literature else compare
     compare = reference(compare_key) if compare_key else None
     return ClaimResult(
-        id=spec.id, quote=spec.quote, verdict=verdict, estimate=estimate.estimate, ci_low=estimate.ci_low, ci_high=estimate.ci_high,
-        n=estimate.n, threshold=threshold, direction=spec.direction, method=estimate.method,
-        explanation=explain(spec, measured, estimate, verdict, threshold, min_n), definition=measured.definition,
-        literature=literature_text(literature), page=spec.page, label=label or spec.label, min_n=min_n,
-        numerator=estimate.numerator, unit=measured.unit, related=measured.related,
-        compare_value=compare.value if compare is not None and compare.unit == "share" else None)
+        id=spec.id,
+        quote=spec.quote,
+        verdict=verdict,
+        estimate=estimate.estimate,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        n=estimate.n,
+        threshold=threshold,
+        direction=spec.direction,
+        method=estimate.method,
+        explanation=explain(spec, measured, estimate, verdict, threshold, min_n),
+        definition=measured.definition,
+        literature=literature_text(literature),
+        page=spec.page,
+        label=label or spec.label,
+        min_n=min_n,
+        numerator=estimate.numerator,
+        unit=measured.unit,
+        related=measured.related,
+        compare_value=compare.value if compare is not None and compare.unit == "share" else None,
+    )
 
 
 def judge_parts(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int) -> ClaimResult:
     """A claim naming several items holds when each does; the least frequent item is shown."""
-    parts = tuple(judge(spec, part.measured, threshold, min_n, label=part.label, literature=part.literature, compare=part.compare)
-                  for part in measured.parts)
+    parts = tuple(
+        judge(spec, part.measured, threshold, min_n, label=part.label, literature=part.literature, compare=part.compare)
+        for part in measured.parts
+    )
     testable = [p for p in parts if p.verdict != NOT_TESTABLE]
     if not testable:
         return replace(not_testable(spec, parts[0].reason, threshold, min_n, measured.definition), parts=parts)
@@ -915,27 +1115,46 @@ def judge_parts(spec: ClaimSpec, measured: Measured, threshold: float | None, mi
         verdict = INCONCLUSIVE
     deciding = [p for p in testable if p.verdict == verdict] or testable
     shown = min(deciding, key=lambda p: p.estimate)
-    items = ", ".join(f"{p.label} {percent(p.estimate)} ({interval_text(p.ci_low, p.ci_high)}, {p.verdict})" for p in parts)
-    changed = "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
-    explanation = (f"Share of {shown.n:,} courses with each named side effect: {items}; the article says {spec.says} "
-                   f"({rule_text(spec.direction, threshold)}{changed}): {verdict}.")
-    return replace(shown, label=spec.label, verdict=verdict, explanation=explanation, parts=parts,
-                   method=f"least frequent shown ({shown.label}): {shown.method}", literature=literature_text(spec.literature))
+    items = ", ".join(
+        f"{p.label} {percent(p.estimate)} ({interval_text(p.ci_low, p.ci_high)}, {p.verdict})" for p in parts
+    )
+    changed = (
+        "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
+    )
+    explanation = (
+        f"Share of {shown.n:,} courses with each named side effect: {items}; the article says {spec.says} "
+        f"({rule_text(spec.direction, threshold)}{changed}): {verdict}."
+    )
+    return replace(
+        shown,
+        label=spec.label,
+        verdict=verdict,
+        explanation=explanation,
+        parts=parts,
+        method=f"least frequent shown ({shown.label}): {shown.method}",
+        literature=literature_text(spec.literature),
+    )
 
 
-def explain(spec: ClaimSpec, measured: Measured, estimate: Estimate, verdict: str, threshold: float | None, min_n: int) -> str:
+def explain(
+    spec: ClaimSpec, measured: Measured, estimate: Estimate, verdict: str, threshold: float | None, min_n: int
+) -> str:
     """One plain sentence: what was found, how sure, what the article says, the verdict."""
     if estimate.method == ONE_SIDED_METHOD:
         found = f"0 of {estimate.n:,} {measured.unit} {measured.what} (one-sided upper 95% bound {percent(estimate.ci_high)})"
     else:
         survival = "Kaplan-Meier" in estimate.method
-        found = (f"{'an estimated ' if survival else ''}{percent(estimate.estimate)} of {estimate.n:,} {measured.unit} {measured.what} "
-                 f"(95% CI {interval_text(estimate.ci_low, estimate.ci_high)}{', Kaplan-Meier' if survival else ''})")
+        found = (
+            f"{'an estimated ' if survival else ''}{percent(estimate.estimate)} of {estimate.n:,} {measured.unit} {measured.what} "
+            f"(95% CI {interval_text(estimate.ci_low, estimate.ci_high)}{', Kaplan-Meier' if survival else ''})"
+        )
     found = found[0].upper() + found[1:]
     if not spec.tested:
         few = f"; only {estimate.n:,} {measured.unit} were counted" if estimate.n < min_n else ""
         return f"{found}{few}; the article gives no figure ('{spec.says}'): described, not tested."
-    changed = "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
+    changed = (
+        "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
+    )
     says = f"the article says {spec.says} ({rule_text(spec.direction, threshold)}{changed})"
     return f"{found}; {says}: {verdict_reason(verdict, estimate, measured.unit, threshold, min_n)}."
 
@@ -946,8 +1165,10 @@ def verdict_reason(verdict: str, estimate: Estimate, unit: str, threshold: float
     if estimate.n < min_n:
         return f"inconclusive, only {estimate.n:,} {unit} were counted (at least {min_n:,} are needed)"
     if estimate.method == ONE_SIDED_METHOD and threshold:
-        return (f"inconclusive, {estimate.n:,} {unit} without an event cannot rule out a rate of {threshold_text(threshold)} "
-                f"(about {courses_to_rule_out(threshold):,} would be needed)")
+        return (
+            f"inconclusive, {estimate.n:,} {unit} without an event cannot rule out a rate of {threshold_text(threshold)} "
+            f"(about {courses_to_rule_out(threshold):,} would be needed)"
+        )
     return "inconclusive, the interval includes the threshold"
 
 
@@ -979,13 +1200,21 @@ def sensitivity(cohort: Cohort, claim_id: str | None = None, settings: dict | No
         for variant in variants(spec) or [{}]:
             chosen = {**settings, **{f"{SETTINGS_PREFIX}{spec.id}.{k}": v for k, v in variant.items()}}
             result = evaluate_claim(spec, cohort, chosen, memo)
-            rows.append({
-                "id": spec.id, "label": spec.label,
-                "variant": "; ".join(variant_text(k, v, current) for k, v in variant.items()) or "as defined (no alternative)",
-                "current": all(_same(current.get(k, area_default(k)), v) for k, v in variant.items()),
-                "verdict": result.verdict, "estimate": result.estimate, "ci_low": result.ci_low, "ci_high": result.ci_high,
-                "n": result.n, "explanation": result.explanation,
-            })
+            rows.append(
+                {
+                    "id": spec.id,
+                    "label": spec.label,
+                    "variant": "; ".join(variant_text(k, v, current) for k, v in variant.items())
+                    or "as defined (no alternative)",
+                    "current": all(_same(current.get(k, area_default(k)), v) for k, v in variant.items()),
+                    "verdict": result.verdict,
+                    "estimate": result.estimate,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "n": result.n,
+                    "explanation": result.explanation,
+                }
+            )
     table = pd.DataFrame(rows)
     table["depends_on_definition"] = table.groupby("id")["verdict"].transform("nunique") > 1
     return table
@@ -1013,12 +1242,27 @@ def scorecard_table(results: list[ClaimResult]) -> pd.DataFrame:
     rows = []
     for result in results:
         for row, item in [(result, "")] + [(part, part.label) for part in result.parts]:
-            rows.append({
-                "id": result.id, "item": item, "label": result.label, "quote": result.quote, "verdict": row.verdict,
-                "estimate": row.estimate, "ci_low": row.ci_low, "ci_high": row.ci_high, "n": row.n, "threshold": row.threshold,
-                "direction": row.direction, "min_n": row.min_n, "method": row.method, "explanation": row.explanation,
-                "definition": row.definition, "literature": row.literature, "reason": row.reason,
-            })
+            rows.append(
+                {
+                    "id": result.id,
+                    "item": item,
+                    "label": result.label,
+                    "quote": result.quote,
+                    "verdict": row.verdict,
+                    "estimate": row.estimate,
+                    "ci_low": row.ci_low,
+                    "ci_high": row.ci_high,
+                    "n": row.n,
+                    "threshold": row.threshold,
+                    "direction": row.direction,
+                    "min_n": row.min_n,
+                    "method": row.method,
+                    "explanation": row.explanation,
+                    "definition": row.definition,
+                    "literature": row.literature,
+                    "reason": row.reason,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -1056,7 +1300,7 @@ def summary_section(cohort: Cohort, options: SummaryOptions) -> list[dict]:
     if group_by and group_by in cohort.courses.columns:
         for group, group_results in evaluate_by_group(cohort, group_by, settings).items():
             for row, result in zip(rows, group_results):
-                row.setdefault("by_group", []).append({"group_by": group_by, "group": group,
-                                                       **{key: getattr(result, key) for key in GROUP_KEYS}})
+                row.setdefault("by_group", []).append(
+                    {"group_by": group_by, "group": group, **{key: getattr(result, key) for key in GROUP_KEYS}}
+                )
     return rows
-

@@ -1,5 +1,6 @@
 """The claims scorecard section of the HTML report (analysis.outputs.report): its charts, tables and notices, drawn by the
 same figure functions as the page and suppressed as the report's audience requires."""
+
 from __future__ import annotations
 
 import html
@@ -11,28 +12,44 @@ from analysis.cohort.model import Cohort
 from analysis.stats.intervals import Estimate
 from analysis.stats.suppression import count_label
 
-VERDICT_COLORS = {"supported": "#2e7d32", "contradicted": "#c62828", "inconclusive": "#ef6c00", "described": "#616161",
-                  "not testable": "#7b1fa2"}
+VERDICT_COLORS = {
+    "supported": "#2e7d32",
+    "contradicted": "#c62828",
+    "inconclusive": "#ef6c00",
+    "described": "#616161",
+    "not testable": "#7b1fa2",
+}
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None = None) -> None:
     results = claims.evaluate_claims(cohort, settings)
     counts = claims.verdict_counts(results)
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")
-    report.text(f"{len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. Each verdict compares "
-                "the 95% confidence interval with the article's words turned into a number.")
+    report.text(
+        f"{len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. Each verdict compares "
+        "the 95% confidence interval with the article's words turned into a number."
+    )
     rows = "".join(claim_row(report, result) for result in results)
-    report.add('<div class="table-wrap"><table class="claims"><thead><tr><th>Verdict</th><th>The article\'s words, and what the data show</th>'
-               "<th>Estimate</th><th>Article</th><th>Published figures</th></tr></thead>"
-               f"<tbody>{rows}</tbody></table></div>")
-    subtitle = f"{count_label(cohort.n_courses, report.suppress_below)} courses" + (" of synthetic demo data" if cohort.synthetic else "")
-    report.chart("claims scorecard", claims_figures.scorecard_figure(results, subtitle, suppress_below=report.suppress_below))
+    report.add(
+        '<div class="table-wrap"><table class="claims"><thead><tr><th>Verdict</th><th>The article\'s words, and what the data show</th>'
+        "<th>Estimate</th><th>Article</th><th>Published figures</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+    subtitle = f"{count_label(cohort.n_courses, report.suppress_below)} courses" + (
+        " of synthetic demo data" if cohort.synthetic else ""
+    )
+    report.chart(
+        "claims scorecard", claims_figures.scorecard_figure(results, subtitle, suppress_below=report.suppress_below)
+    )
 
 
 def _claim_withheld(report: ReportWriter, result) -> bool:
     items = [result, *result.parts]
-    return any(report.withheld(Estimate(r.estimate, r.ci_low, r.ci_high, r.n, r.method, r.numerator)) for r in items
-               if r.estimate is not None)
+    return any(
+        report.withheld(Estimate(r.estimate, r.ci_low, r.ci_high, r.n, r.method, r.numerator))
+        for r in items
+        if r.estimate is not None
+    )
 
 
 def badge(verdict: str) -> str:
@@ -48,11 +65,17 @@ def claim_row(report: ReportWriter, result: claims.ClaimResult) -> str:
         estimate = f"{WITHHELD}: fewer than {report.threshold} courses on one side"
     else:
         bound = "upper bound" if result.method == claims.ONE_SIDED_METHOD else "95% CI"
-        estimate = (f"<strong>{html.escape(claims.percent(result.estimate))}</strong><br>{bound} "
-                    f"{html.escape(claims.interval_text(result.ci_low, result.ci_high))}<br>n = {result.n:,} {html.escape(result.unit)}")
-    explanation = (f"Details {WITHHELD}: a count under {report.threshold}." if withheld else result.explanation) or result.reason
+        estimate = (
+            f"<strong>{html.escape(claims.percent(result.estimate))}</strong><br>{bound} "
+            f"{html.escape(claims.interval_text(result.ci_low, result.ci_high))}<br>n = {result.n:,} {html.escape(result.unit)}"
+        )
+    explanation = (
+        f"Details {WITHHELD}: a count under {report.threshold}." if withheld else result.explanation
+    ) or result.reason
     rule = claims.rule_text(result.direction, result.threshold)
-    return (f'<tr data-claim="{html.escape(result.id)}"><td>{badge(result.verdict)}</td>'
-            f"<td><strong>{html.escape(result.id)}</strong> <em>“{html.escape(result.quote)}”</em>"
-            f'<div class="explanation">{html.escape(explanation)}</div></td>'
-            f"<td>{estimate}</td><td>{html.escape(rule)}</td><td>{html.escape(result.literature or 'No published figure')}</td></tr>")
+    return (
+        f'<tr data-claim="{html.escape(result.id)}"><td>{badge(result.verdict)}</td>'
+        f"<td><strong>{html.escape(result.id)}</strong> <em>“{html.escape(result.quote)}”</em>"
+        f'<div class="explanation">{html.escape(explanation)}</div></td>'
+        f"<td>{estimate}</td><td>{html.escape(rule)}</td><td>{html.escape(result.literature or 'No published figure')}</td></tr>"
+    )

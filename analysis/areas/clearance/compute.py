@@ -35,6 +35,7 @@ Time to clearance: Kaplan-Meier over months of course, the event being the first
 that is clear; courses that never clear are censored at the month of their last assessment.
 "By month 6" counts clearances at assessments in month 6 or earlier (day <= 197).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -86,11 +87,15 @@ class ClearanceSettings:
 
     def __post_init__(self) -> None:
         if self.definition not in DEFINITIONS:
-            raise ValueError(f"Unknown clearance definition '{self.definition}': choose one of {', '.join(DEFINITIONS)}.")
+            raise ValueError(
+                f"Unknown clearance definition '{self.definition}': choose one of {', '.join(DEFINITIONS)}."
+            )
         if self.missing not in MISSING_RULES:
             raise ValueError(f"Unknown missing-visit rule '{self.missing}': choose one of {', '.join(MISSING_RULES)}.")
         if not 0 < self.reduction_percent <= 100:
-            raise ValueError(f"The lesion reduction must be above 0% and at most 100% (got {self.reduction_percent:g}).")
+            raise ValueError(
+                f"The lesion reduction must be above 0% and at most 100% (got {self.reduction_percent:g})."
+            )
         if not 0 <= self.flare_percent <= 1000:
             raise ValueError(f"The flare threshold must be between 0% and 1000% (got {self.flare_percent:g}).")
         low, high = self.flare_window_days
@@ -98,7 +103,7 @@ class ClearanceSettings:
             raise ValueError(f"The flare window must run forward from day 1 (got days {low}-{high}).")
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> "ClearanceSettings":
+    def from_settings(cls, settings: dict | None) -> ClearanceSettings:
         settings = settings or {}
         return cls(
             definition=str(settings.get("clearance.definition", cls.definition)).strip(),
@@ -114,7 +119,9 @@ class ClearanceSettings:
     def definition_text(self) -> str:
         if self.definition == "lesion_reduction":
             return f"at least {self.reduction_percent:g}% fewer total lesions than at baseline"
-        return {"iga01": "IGA 0/1", "iga_success": "IGA 0/1 and at least 2 grades better than baseline"}[self.definition]
+        return {"iga01": "IGA 0/1", "iga_success": "IGA 0/1 and at least 2 grades better than baseline"}[
+            self.definition
+        ]
 
     def missing_text(self) -> str:
         return MISSING_RULES[self.missing].lower()
@@ -124,8 +131,13 @@ class ClearanceSettings:
         return f"Clear = {self.definition_text()}; missed visits: {self.missing_text()}"
 
     def as_dict(self) -> dict:
-        return {"definition": self.definition, "reduction_percent": self.reduction_percent, "missing": self.missing,
-                "flare_percent": self.flare_percent, "flare_window_days": list(self.flare_window_days)}
+        return {
+            "definition": self.definition,
+            "reduction_percent": self.reduction_percent,
+            "missing": self.missing,
+            "flare_percent": self.flare_percent,
+            "flare_window_days": list(self.flare_window_days),
+        }
 
 
 def _number(settings: dict, key: str, default: float) -> float:
@@ -216,7 +228,9 @@ def visit_clear_status(cohort: Cohort, settings: ClearanceSettings) -> np.ndarra
     visits = visit_arrays(cohort)
     if settings.definition == "lesion_reduction":
         change = visits.values("pct_change_total_lesions")
-        return np.where(np.isnan(change), np.nan, (change <= -settings.reduction_percent + FLOAT_TOLERANCE).astype(float))
+        return np.where(
+            np.isnan(change), np.nan, (change <= -settings.reduction_percent + FLOAT_TOLERANCE).astype(float)
+        )
     iga = visits.values("iga")
     clear = iga <= 1
     if settings.definition == "iga_success":
@@ -231,7 +245,9 @@ def assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
 
     Columns: course_idx, day, month, clear (bool). Sorted by course and month.
     """
-    return cohort.derived(("clearance.assessments", settings), lambda: _assessments(cohort, settings), _rows_of_kept_courses)
+    return cohort.derived(
+        ("clearance.assessments", settings), lambda: _assessments(cohort, settings), _rows_of_kept_courses
+    )
 
 
 def _rows_of_kept_courses(table: pd.DataFrame, lineage: Lineage, cohort: Cohort) -> pd.DataFrame:
@@ -245,8 +261,9 @@ def _assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
     keep = ~np.isnan(status) & course_window(cohort)
     course, day, month = visits.course[keep], visits.day[keep], visits.month[keep].astype("int64")
     last = _last_of_runs(course, month)
-    return pd.DataFrame({"course_idx": course[last], "day": day[last], "month": month[last],
-                         "clear": status[keep][last] == 1})
+    return pd.DataFrame(
+        {"course_idx": course[last], "day": day[last], "month": month[last], "clear": status[keep][last] == 1}
+    )
 
 
 def last_month(cohort: Cohort) -> np.ndarray:
@@ -285,7 +302,9 @@ def _monthly_counts(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame
 
 def _counts_frame(month: np.ndarray, weight: np.ndarray, cleared: np.ndarray) -> pd.DataFrame:
     if month.size == 0:
-        return pd.DataFrame({"month": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64"), "cleared": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {"month": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64"), "cleared": pd.Series(dtype="int64")}
+        )
     offset = min(int(month.min()), 0)
     n = np.bincount(month - offset, weights=weight)
     k = np.bincount(month - offset, weights=cleared, minlength=n.size)
@@ -345,7 +364,9 @@ def end_of_course_table(cohort: Cohort, settings: ClearanceSettings | None = Non
     Columns: course_idx, end_day, assessment_day, counted (bool), clear (bool), reason (why not counted).
     """
     settings = settings or ClearanceSettings()
-    return cohort.derived(("clearance.end_of_course", settings), lambda: _end_of_course_table(cohort, settings), _rows_of_kept_courses)
+    return cohort.derived(
+        ("clearance.end_of_course", settings), lambda: _end_of_course_table(cohort, settings), _rows_of_kept_courses
+    )
 
 
 def _end_of_course_table(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
@@ -362,10 +383,22 @@ def _end_of_course_table(cohort: Cohort, settings: ClearanceSettings) -> pd.Data
         counted, is_clear = ok & has_end & ~np.isnan(day), clear
     else:
         counted, is_clear = ok & has_end, clear & in_window
-    unassessed = "never assessed before the end of course" if settings.missing == "locf" else "not assessed near the end of course"
+    unassessed = (
+        "never assessed before the end of course"
+        if settings.missing == "locf"
+        else "not assessed near the end of course"
+    )
     reason = np.select([~ok, ~has_end, ~counted], ["no baseline", "end of course unknown", unassessed], "")
-    return pd.DataFrame({"course_idx": index, "end_day": end_day, "assessment_day": day, "counted": counted,
-                         "clear": counted & is_clear, "reason": reason})
+    return pd.DataFrame(
+        {
+            "course_idx": index,
+            "end_day": end_day,
+            "assessment_day": day,
+            "counted": counted,
+            "clear": counted & is_clear,
+            "reason": reason,
+        }
+    )
 
 
 def _last_assessment_by_end(cohort: Cohort, settings: ClearanceSettings, index: np.ndarray, end_day: np.ndarray):
@@ -394,12 +427,16 @@ def _cleared_share(table: pd.DataFrame) -> Estimate:
 
 def share_reduction_at_end(cohort: Cohort, percent: float = 80.0, missing: str = "observed") -> Estimate:
     """C01: share of courses with at least `percent`% fewer total lesions at the end of course than at baseline."""
-    return end_of_course_clearance(cohort, ClearanceSettings(definition="lesion_reduction", reduction_percent=percent, missing=missing))
+    return end_of_course_clearance(
+        cohort, ClearanceSettings(definition="lesion_reduction", reduction_percent=percent, missing=missing)
+    )
 
 
 def first_course_iga01_at_end(cohort: Cohort, missing: str = "observed", completed_only: bool = False) -> Estimate:
     """C02 (and C15, C16 on a filtered cohort): share of first courses ending at IGA 0/1."""
-    return end_of_course_clearance(first_courses(cohort, completed_only), ClearanceSettings(definition="iga01", missing=missing))
+    return end_of_course_clearance(
+        first_courses(cohort, completed_only), ClearanceSettings(definition="iga01", missing=missing)
+    )
 
 
 def first_courses(cohort: Cohort, completed_only: bool = False) -> Cohort:
@@ -426,8 +463,11 @@ def first_course_rows(courses: pd.DataFrame, completed_only: bool = False) -> np
 def first_course_ends(cohort: Cohort, settings: ClearanceSettings, completed_only: bool = False) -> pd.DataFrame:
     """`end_of_course_table` of the cohort's first courses. A subset (a filter) cuts the whole
     cohort's table to its courses instead of cutting a cohort of its first courses."""
-    return cohort.derived_from_whole(("clearance.first_course_ends", settings, completed_only),
-                                     lambda c: end_of_course_table(first_courses(c, completed_only), settings), _rows_of_kept_courses)
+    return cohort.derived_from_whole(
+        ("clearance.first_course_ends", settings, completed_only),
+        lambda c: end_of_course_table(first_courses(c, completed_only), settings),
+        _rows_of_kept_courses,
+    )
 
 
 def first_course_clearance(cohort: Cohort, settings: ClearanceSettings, completed_only: bool = False) -> Estimate:
@@ -450,15 +490,23 @@ def improvement_by_month_2_3(cohort: Cohort) -> TestedEstimate:
     share = proportion(int((later < baseline).sum()), int(baseline.size))
     differences = later - baseline
     if np.count_nonzero(differences) == 0:
-        return TestedEstimate(**share.__dict__, test="Wilcoxon signed-rank test: no course changed", statistic=None, p_value=None)
+        return TestedEstimate(
+            **share.__dict__, test="Wilcoxon signed-rank test: no course changed", statistic=None, p_value=None
+        )
     result = scipy_stats.wilcoxon(baseline, later, zero_method="wilcox")
-    return TestedEstimate(**share.__dict__, test="Wilcoxon signed-rank test (paired, two-sided)",
-                          statistic=float(result.statistic), p_value=float(result.pvalue))
+    return TestedEstimate(
+        **share.__dict__,
+        test="Wilcoxon signed-rank test (paired, two-sided)",
+        statistic=float(result.statistic),
+        p_value=float(result.pvalue),
+    )
 
 
 def _paired_inflammatory(cohort: Cohort, months: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per course with both (in course order): the baseline and the latest inflammatory count in `months`."""
-    _, baseline, later = cohort.derived(("clearance.paired_inflammatory", months), lambda: _course_pairs(cohort, months), _kept_courses)
+    _, baseline, later = cohort.derived(
+        ("clearance.paired_inflammatory", months), lambda: _course_pairs(cohort, months), _kept_courses
+    )
     return baseline, later
 
 
@@ -498,7 +546,9 @@ def flare(cohort: Cohort, settings: ClearanceSettings | None = None) -> Flare:
     peak = pd.Series(change[keep]).groupby(visits.course[keep]).max()
     flared = int((peak >= settings.flare_percent - FLOAT_TOLERANCE).sum())
     with_baseline = int((baseline_lesions(cohort) > 0).sum())
-    return Flare(proportion(flared, len(peak)), peak, cohort.n_courses - with_baseline, with_baseline - len(peak), settings)
+    return Flare(
+        proportion(flared, len(peak)), peak, cohort.n_courses - with_baseline, with_baseline - len(peak), settings
+    )
 
 
 def flare_share(cohort: Cohort, settings: ClearanceSettings | None = None) -> Estimate:
@@ -513,14 +563,18 @@ def flare_share(cohort: Cohort, settings: ClearanceSettings | None = None) -> Es
 def time_to_clearance(cohort: Cohort, settings: ClearanceSettings | None = None) -> KaplanMeier:
     """Kaplan-Meier over months (table column `day` holds months): first clear assessment or censoring."""
     settings = settings or ClearanceSettings()
-    return cohort.memo(("clearance.time_to_clearance", settings),
-                       lambda: fit_km(*clearance_durations(cohort, settings), label="time to clearance"))
+    return cohort.memo(
+        ("clearance.time_to_clearance", settings),
+        lambda: fit_km(*clearance_durations(cohort, settings), label="time to clearance"),
+    )
 
 
 def clearance_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np.ndarray, np.ndarray]:
     """Per assessed course: month of the first clear assessment (event) or of the last assessment
     (censored); the events first, each part in course order."""
-    _, month, event = cohort.derived(("clearance.durations", settings), lambda: _course_durations(cohort, settings), _kept_courses)
+    _, month, event = cohort.derived(
+        ("clearance.durations", settings), lambda: _course_durations(cohort, settings), _kept_courses
+    )
     order = np.concatenate([np.flatnonzero(event), np.flatnonzero(~event)])
     return month[order].astype(float), event[order]
 
@@ -544,10 +598,17 @@ def _course_durations(cohort: Cohort, settings: ClearanceSettings) -> tuple[np.n
 def time_to_clearance_table(km: KaplanMeier) -> pd.DataFrame:
     """The Kaplan-Meier steps as shares cleared: month, still followed, cleared that month, censored, share cleared and 95% CI."""
     table = km.table
-    return pd.DataFrame({
-        "month": table["day"].astype("int64"), "still_followed_not_clear": table["at_risk"], "cleared_that_month": table["events"],
-        "censored": table["censored"], "share_cleared": 1 - table["survival"], "ci_low": 1 - table["ci_high"], "ci_high": 1 - table["ci_low"],
-    })
+    return pd.DataFrame(
+        {
+            "month": table["day"].astype("int64"),
+            "still_followed_not_clear": table["at_risk"],
+            "cleared_that_month": table["events"],
+            "censored": table["censored"],
+            "share_cleared": 1 - table["survival"],
+            "ci_low": 1 - table["ci_high"],
+            "ci_high": 1 - table["ci_low"],
+        }
+    )
 
 
 def cleared_by_month(cohort: Cohort, month: int = 6, settings: ClearanceSettings | None = None) -> Estimate:
@@ -575,7 +636,21 @@ def lesions_by_month(cohort: Cohort) -> pd.DataFrame:
     parts = [_measure_by_month(cohort, measure) for measure in LESION_MEASURES if measure in cohort.visits]
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame(columns=["measure", "label", "month", "n", "median", "q1", "q3", "n_change", "change_median", "change_q1", "change_q3"])
+        return pd.DataFrame(
+            columns=[
+                "measure",
+                "label",
+                "month",
+                "n",
+                "median",
+                "q1",
+                "q3",
+                "n_change",
+                "change_median",
+                "change_q1",
+                "change_q3",
+            ]
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -594,12 +669,21 @@ def _measure_by_month(cohort: Cohort, measure: str) -> pd.DataFrame:
     changes = grouped_quartiles(month[last], change[keep][last])
     at_baseline = pd.DataFrame({"n": int((baseline > 0).sum()), "q1": 0.0, "median": 0.0, "q3": 0.0}, index=[0])
     changes = pd.concat([at_baseline, changes]).reindex(counts.index)
-    return pd.DataFrame({
-        "measure": measure, "label": LESION_MEASURES[measure], "month": counts.index.to_numpy(),
-        "n": counts["n"].to_numpy(), "median": counts["median"].to_numpy(), "q1": counts["q1"].to_numpy(), "q3": counts["q3"].to_numpy(),
-        "n_change": changes["n"].fillna(0).astype("int64").to_numpy(), "change_median": changes["median"].to_numpy(),
-        "change_q1": changes["q1"].to_numpy(), "change_q3": changes["q3"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "measure": measure,
+            "label": LESION_MEASURES[measure],
+            "month": counts.index.to_numpy(),
+            "n": counts["n"].to_numpy(),
+            "median": counts["median"].to_numpy(),
+            "q1": counts["q1"].to_numpy(),
+            "q3": counts["q3"].to_numpy(),
+            "n_change": changes["n"].fillna(0).astype("int64").to_numpy(),
+            "change_median": changes["median"].to_numpy(),
+            "change_q1": changes["q1"].to_numpy(),
+            "change_q3": changes["q3"].to_numpy(),
+        }
+    )
 
 
 QUARTILES = (0.25, 0.5, 0.75)
@@ -631,8 +715,10 @@ def _partitioned_quartiles(groups: np.ndarray, values: np.ndarray) -> pd.DataFra
     starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
     ends = np.r_[starts[1:], groups.size]
     quartiles = np.array([np.quantile(values[a:b], QUARTILES) for a, b in zip(starts, ends)])
-    return pd.DataFrame({"n": ends - starts, "q1": quartiles[:, 0], "median": quartiles[:, 1], "q3": quartiles[:, 2]},
-                        index=groups[starts])
+    return pd.DataFrame(
+        {"n": ends - starts, "q1": quartiles[:, 0], "median": quartiles[:, 1], "q3": quartiles[:, 2]},
+        index=groups[starts],
+    )
 
 
 def _histogram_quartiles(groups: np.ndarray, values: np.ndarray) -> pd.DataFrame:
@@ -640,7 +726,9 @@ def _histogram_quartiles(groups: np.ndarray, values: np.ndarray) -> pd.DataFrame
     offset = int(groups.min())
     rows = int(groups.max()) - offset + 1
     width = int(values.max()) + 1
-    cumulative = np.bincount((groups - offset) * width + values, minlength=rows * width).reshape(rows, width).cumsum(axis=1)
+    cumulative = (
+        np.bincount((groups - offset) * width + values, minlength=rows * width).reshape(rows, width).cumsum(axis=1)
+    )
     present = cumulative[:, -1] > 0
     cumulative = cumulative[present]
     n = cumulative[:, -1]
@@ -665,8 +753,12 @@ def iga_by_month(cohort: Cohort) -> pd.DataFrame:
     last = _last_of_runs(visits.course[keep], month)
     baseline = _floats(cohort.courses["baseline_iga"])
     baseline = baseline[~np.isnan(baseline)]
-    frame = pd.DataFrame({"month": np.concatenate([np.zeros(baseline.size, "int64"), month[last]]),
-                          "iga": np.concatenate([baseline, iga[keep][last]]).astype("int64")})
+    frame = pd.DataFrame(
+        {
+            "month": np.concatenate([np.zeros(baseline.size, "int64"), month[last]]),
+            "iga": np.concatenate([baseline, iga[keep][last]]).astype("int64"),
+        }
+    )
     counts = frame.groupby(["month", "iga"]).size().rename("courses").reset_index()
     counts["n"] = counts.groupby("month")["courses"].transform("sum")
     counts["share"] = counts["courses"] / counts["n"]
@@ -690,8 +782,15 @@ class GroupComparison:
     missing_group: int  # courses counted at the end of course whose group is unknown
 
     def as_dict(self) -> dict:
-        return {"column": self.column, "groups": _records(self.table), "difference": self.difference.as_dict() if self.difference else None,
-                "test": self.test, "statistic": self.statistic, "p_value": self.p_value, "missing_group": self.missing_group}
+        return {
+            "column": self.column,
+            "groups": _records(self.table),
+            "difference": self.difference.as_dict() if self.difference else None,
+            "test": self.test,
+            "statistic": self.statistic,
+            "p_value": self.p_value,
+            "missing_group": self.missing_group,
+        }
 
 
 def compare_groups(cohort: Cohort, column: str, settings: ClearanceSettings | None = None) -> GroupComparison:
@@ -703,7 +802,9 @@ def compare_groups(cohort: Cohort, column: str, settings: ClearanceSettings | No
     return _compared(column, group_values(cohort, column), end_of_course_table(cohort, settings))
 
 
-def compare_first_course_groups(cohort: Cohort, column: str, settings: ClearanceSettings, completed_only: bool = False) -> GroupComparison:
+def compare_first_course_groups(
+    cohort: Cohort, column: str, settings: ClearanceSettings, completed_only: bool = False
+) -> GroupComparison:
     """`compare_groups` on the cohort's first courses (see `first_course_ends`)."""
     groups = course_groups(cohort.courses, column, first_course_rows(cohort.courses, completed_only))
     return _compared(column, groups, first_course_ends(cohort, settings, completed_only))
@@ -725,8 +826,15 @@ def _group_table(groups: pd.Series, clear: pd.Series) -> pd.DataFrame:
     labels = np.array([_label(value) for value in values], dtype=object)
     group, code = np.unique(labels, return_inverse=True)  # labels sorted; equal labels form one group
     course_group = code[codes]
-    table = pd.DataFrame({"group": group.astype(object), "n": np.bincount(course_group, minlength=group.size),
-                          "cleared": np.bincount(course_group, weights=clear.to_numpy(dtype=bool), minlength=group.size).astype("int64")})
+    table = pd.DataFrame(
+        {
+            "group": group.astype(object),
+            "n": np.bincount(course_group, minlength=group.size),
+            "cleared": np.bincount(course_group, weights=clear.to_numpy(dtype=bool), minlength=group.size).astype(
+                "int64"
+            ),
+        }
+    )
     return _with_intervals(table)
 
 
@@ -802,10 +910,14 @@ def counting_rules(settings: ClearanceSettings) -> list[str]:
     """The rules behind the numbers, in plain words, for the page and the report."""
     missing = {
         "observed": "each month counts only the courses assessed in that month; courses not seen that month are left out of it.",
-        "locf": ("a month without an assessment takes the course's latest earlier assessment, up to the month of its last dose "
-                 "(or of its end-of-course visit); courses not yet assessed are left out."),
-        "nri": ("every course counts in each month from month 1 to the month of its last dose (or of its end-of-course visit); "
-                "a month without an assessment counts as not clear."),
+        "locf": (
+            "a month without an assessment takes the course's latest earlier assessment, up to the month of its last dose "
+            "(or of its end-of-course visit); courses not yet assessed are left out."
+        ),
+        "nri": (
+            "every course counts in each month from month 1 to the month of its last dose (or of its end-of-course visit); "
+            "a month without an assessment counts as not clear."
+        ),
     }[settings.missing]
     end = {
         "observed": f"the last assessment from {END_WINDOW_BEFORE_DAYS} days before to {END_WINDOW_AFTER_DAYS} days after the last dose; courses without one are left out",
@@ -816,7 +928,11 @@ def counting_rules(settings: ClearanceSettings) -> list[str]:
     return [
         f"**Clear** means {settings.definition_text()} at an assessment: a visit from day 1 after the first dose to "
         f"{END_WINDOW_AFTER_DAYS} days after the last dose. Later visits are post-course follow-up (see the Relapse page)."
-        + (" Courses without a baseline (a visit on or before the first dose) cannot be judged and are counted below." if settings.needs_baseline else ""),
+        + (
+            " Courses without a baseline (a visit on or before the first dose) cannot be judged and are counted below."
+            if settings.needs_baseline
+            else ""
+        ),
         "A **month** of the course is the day divided by 30.4 and rounded (month 1 = days 16-45). When a course has several assessments in a month, the last one counts.",
         f"**Missed visits**: {missing}",
         f"**End of course**: {end}. Courses without a last-dose day are left out and counted.",
@@ -836,13 +952,17 @@ def missing_for_definition(cohort: Cohort, settings: ClearanceSettings) -> str |
     visits = cohort.visits
     if settings.definition == "lesion_reduction":
         if visits["total_lesions"].isna().all():
-            return ("The data has no lesion counts (total_lesions, or inflammatory_lesions with noninflammatory_lesions in visits): "
-                    "the lesion-reduction definition cannot be used. Choose an IGA definition.")
+            return (
+                "The data has no lesion counts (total_lesions, or inflammatory_lesions with noninflammatory_lesions in visits): "
+                "the lesion-reduction definition cannot be used. Choose an IGA definition."
+            )
         return None
     if visits["iga"].isna().all():
         return "The data has no IGA grades (column iga in visits): choose the lesion-reduction definition instead."
     if settings.definition == "iga_success" and cohort.courses["baseline_iga"].isna().all():
-        return "No course has a baseline IGA (baseline_iga, or an IGA on or before day 0): IGA success cannot be judged."
+        return (
+            "No course has a baseline IGA (baseline_iga, or an IGA on or before day 0): IGA success cannot be judged."
+        )
     return None
 
 
@@ -855,16 +975,39 @@ def data_quality(cohort: Cohort, settings: ClearanceSettings | None = None) -> p
     has_lesions = visits[["inflammatory_lesions", "noninflammatory_lesions", "total_lesions"]].notna().any(axis=1)
     rows = [
         ("Courses", cohort.n_courses, "all courses in the current selection"),
-        ("Courses without any visit", int((~with_visits).sum()),
-         "left out, except under 'counted as not clear', where each month of treatment counts as not clear"),
-        ("Courses without a baseline for this definition", int((~judgeable(cohort, settings)).sum()),
-         "needs a baseline (IGA, or a lesion count above 0, on or before day 0)" if settings.needs_baseline else "IGA 0/1 needs no baseline"),
-        ("Courses never assessed during the course", int((with_visits & ~assessed).sum()),
-         f"no visit from day 1 to {END_WINDOW_AFTER_DAYS} days after the last dose records what '{settings.definition_text()}' needs"),
-        ("Courses without an end day", int(cohort.courses["end_day"].isna().sum()), "cannot be judged at the end of course"),
-        ("Visits that match no course", int(visits["course_idx"].isna().sum()), "patient and course number not found in the courses table"),
+        (
+            "Courses without any visit",
+            int((~with_visits).sum()),
+            "left out, except under 'counted as not clear', where each month of treatment counts as not clear",
+        ),
+        (
+            "Courses without a baseline for this definition",
+            int((~judgeable(cohort, settings)).sum()),
+            "needs a baseline (IGA, or a lesion count above 0, on or before day 0)"
+            if settings.needs_baseline
+            else "IGA 0/1 needs no baseline",
+        ),
+        (
+            "Courses never assessed during the course",
+            int((with_visits & ~assessed).sum()),
+            f"no visit from day 1 to {END_WINDOW_AFTER_DAYS} days after the last dose records what '{settings.definition_text()}' needs",
+        ),
+        (
+            "Courses without an end day",
+            int(cohort.courses["end_day"].isna().sum()),
+            "cannot be judged at the end of course",
+        ),
+        (
+            "Visits that match no course",
+            int(visits["course_idx"].isna().sum()),
+            "patient and course number not found in the courses table",
+        ),
         ("Visits without a day", int(visits["day"].isna().sum()), "cannot be placed in a month"),
-        ("Visits with lesion counts but no IGA", int((visits["iga"].isna() & has_lesions).sum()), "used by the lesion definition only"),
+        (
+            "Visits with lesion counts but no IGA",
+            int((visits["iga"].isna() & has_lesions).sum()),
+            "used by the lesion definition only",
+        ),
     ]
     return pd.DataFrame(rows, columns=["what", "count", "meaning"])
 
@@ -891,11 +1034,17 @@ def summary_section(cohort: Cohort, options: SummaryOptions) -> dict:
         **settings.as_dict(),
         "description": settings.describe(),
         "by_month": _records(by_month),
-        "end_of_course": {**end_of_course_clearance(cohort, settings).as_dict(),
-                          "not_counted": {k: int(v) for k, v in ends.loc[~ends["counted"], "reason"].value_counts().items()}},
-        "flare": {**flare_result.estimate.as_dict(), "threshold_percent": settings.flare_percent,
-                  "window_days": list(settings.flare_window_days), "without_baseline": flare_result.without_baseline,
-                  "without_early_visit": flare_result.without_early_visit},
+        "end_of_course": {
+            **end_of_course_clearance(cohort, settings).as_dict(),
+            "not_counted": {k: int(v) for k, v in ends.loc[~ends["counted"], "reason"].value_counts().items()},
+        },
+        "flare": {
+            **flare_result.estimate.as_dict(),
+            "threshold_percent": settings.flare_percent,
+            "window_days": list(settings.flare_window_days),
+            "without_baseline": flare_result.without_baseline,
+            "without_early_visit": flare_result.without_early_visit,
+        },
         "reduction_80_at_end": share_reduction_at_end(cohort).as_dict(),
         "first_course_iga01_at_end": first_course_iga01_at_end(cohort).as_dict(),
         "improvement_month_2_3": improvement_by_month_2_3(cohort).as_dict(),

@@ -1,7 +1,8 @@
 """The clearance area as the summary, the report and the tests see it."""
+
 from analysis.areas.base import Area, ReportWriter
-from analysis.cohort.model import Cohort
 from analysis.areas.clearance import compute
+from analysis.cohort.model import Cohort
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
@@ -11,5 +12,11 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     write(report, cohort, settings, group_by)
 
 
-AREA = Area(key="clearance", title="Clearance", report_title="Clearance", settings=compute.ClearanceSettings,
-            summary=compute.summary_section, report=report_section)
+AREA = Area(
+    key="clearance",
+    title="Clearance",
+    report_title="Clearance",
+    settings=compute.ClearanceSettings,
+    summary=compute.summary_section,
+    report=report_section,
+)

@@ -20,6 +20,7 @@ Definitions used throughout (all days are days from the first dose, day 0):
   month m holds the days whose month of course is m, and month 0 also takes tests in the 30 days
   before the first dose.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,11 +32,20 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.areas.base import SummaryOptions
-from analysis.cohort.model import Cohort, Lineage, memo_items, memoised, rows_of_courses
-from analysis.cohort.grouping import group_values
-from analysis.ingest.keys import is_member
-from analysis.ingest.lab_units import BY_CODE, LIPID_TESTS, LIVER_TESTS, empty_findings, exclusion_reasons, harmonisation_findings, harmonised_columns, pair_summary
 from analysis.areas.literature import reference
+from analysis.cohort.grouping import group_values
+from analysis.cohort.model import Cohort, Lineage, memo_items, memoised, rows_of_courses
+from analysis.ingest.keys import is_member
+from analysis.ingest.lab_units import (
+    BY_CODE,
+    LIPID_TESTS,
+    LIVER_TESTS,
+    empty_findings,
+    exclusion_reasons,
+    harmonisation_findings,
+    harmonised_columns,
+    pair_summary,
+)
 from analysis.schema import DAYS_PER_MONTH, month_number
 from analysis.stats.intervals import EXACT_BELOW_N, Estimate, proportion
 
@@ -44,7 +54,7 @@ GROUPINGS = {"month": "month of course", "visit": "nominal visit"}
 RANGE_RULES = {
     "any": "a course counts as high if any value was above the upper limit, else low if any was below the lower limit",
     "most_extreme": "each course's single most extreme value (largest amount above 1.5 x upper limit or below "
-                    "0.5 x lower limit), the CDISC pilot's analysis flag",
+    "0.5 x lower limit), the CDISC pilot's analysis flag",
 }
 GRADED_TESTS = ("ALT", "AST", "CK", "TG", "TC")
 TREND_TESTS = ("ALT", "AST", "TG", "TC", "LDL", "HDL", "CK", "GLU", "BILI")
@@ -87,7 +97,7 @@ class LabSettings:
             raise ValueError(f"Show 1 to 5,000 individual courses (got {self.spaghetti_courses}).")
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> "LabSettings":
+    def from_settings(cls, settings: dict | None) -> LabSettings:
         """Reads keys like `labs.statistic=mean_sd`; other keys are ignored."""
         settings = settings or {}
         values = {}
@@ -99,8 +109,10 @@ class LabSettings:
 
     def describe(self) -> str:
         """One sentence for chart subtitles."""
-        return (f"{STATISTICS[self.statistic].capitalize()} by {GROUPINGS[self.group]}; baseline = last result in the "
-                f"{self.baseline_days} days up to the first dose")
+        return (
+            f"{STATISTICS[self.statistic].capitalize()} by {GROUPINGS[self.group]}; baseline = last result in the "
+            f"{self.baseline_days} days up to the first dose"
+        )
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -170,12 +182,18 @@ class LabRows:
         baseline_grade; made when asked for from the rows holding them (a table a baseline is not kept)."""
         rows, codes, categories = self.baseline_positions, self.baseline_tests, self.table["test"].cat.categories
         value, upper = (self.table[c].to_numpy()[rows] for c in ("value", "upper_limit"))
-        return pd.DataFrame({
-            "course_idx": self.table["course_idx"].to_numpy()[rows].astype(np.int64),
-            "test": np.asarray(categories, dtype=object)[codes], "baseline": value, "baseline_upper": upper,
-            "baseline_lower": self.table["lower_limit"].to_numpy()[rows],
-            "baseline_grade": grade_rows({"value": value, "upper_limit": upper}, _graded_rows(codes, categories), with_baseline=False),
-        })
+        return pd.DataFrame(
+            {
+                "course_idx": self.table["course_idx"].to_numpy()[rows].astype(np.int64),
+                "test": np.asarray(categories, dtype=object)[codes],
+                "baseline": value,
+                "baseline_upper": upper,
+                "baseline_lower": self.table["lower_limit"].to_numpy()[rows],
+                "baseline_grade": grade_rows(
+                    {"value": value, "upper_limit": upper}, _graded_rows(codes, categories), with_baseline=False
+                ),
+            }
+        )
 
     def baseline_of(self, column: str, at: np.ndarray) -> np.ndarray:
         """Column `column` ("value", "upper_limit") of the baseline rows `at` (`baseline_rows`), NaN where -1 (no baseline)."""
@@ -191,9 +209,24 @@ class LabRows:
         return self.baseline_at[course_idx.astype(np.int64) * width + np.asarray(test.codes)]
 
 
-DERIVED_COLUMNS = {"baseline": ("course_idx", "test"), "above_uln": ("value", "upper_limit"),
-                   "grade": ("course_idx", "test", "value", "upper_limit")}  # column -> stored columns it is computed from
-LAB_COLUMNS = ("course_idx", "day", "month", "visit", "test", "unit", "value", "lower_limit", "upper_limit", "period", *DERIVED_COLUMNS)
+DERIVED_COLUMNS = {
+    "baseline": ("course_idx", "test"),
+    "above_uln": ("value", "upper_limit"),
+    "grade": ("course_idx", "test", "value", "upper_limit"),
+}  # column -> stored columns it is computed from
+LAB_COLUMNS = (
+    "course_idx",
+    "day",
+    "month",
+    "visit",
+    "test",
+    "unit",
+    "value",
+    "lower_limit",
+    "upper_limit",
+    "period",
+    *DERIVED_COLUMNS,
+)
 
 
 @dataclass(frozen=True)
@@ -210,7 +243,9 @@ class LabData:
     courses: pd.DataFrame
     findings: pd.DataFrame
     settings: LabSettings
-    member: np.ndarray | None = field(default=None, repr=False)  # a subset's courses (bool by course_idx); None: every stored row
+    member: np.ndarray | None = field(
+        default=None, repr=False
+    )  # a subset's courses (bool by course_idx); None: every stored row
     parts: dict = field(default_factory=dict, repr=False)  # name -> _Once: excluded, conversions, a subset's baselines
 
     @property
@@ -257,9 +292,13 @@ class LabData:
     def rows(self, tests=None, periods=None, columns=None) -> pd.DataFrame:
         """Rows of the given tests (all when None) and periods, in their original order, with
         course_idx, test, period and the given columns (all of LAB_COLUMNS when None)."""
-        names = list(LAB_COLUMNS) if columns is None else list(dict.fromkeys(["course_idx", "test", "period", *columns]))
+        names = (
+            list(LAB_COLUMNS) if columns is None else list(dict.fromkeys(["course_idx", "test", "period", *columns]))
+        )
         values = self.columns(names, tests, periods)
-        values["course_idx"] = values["course_idx"].astype(np.int64)  # stored as int32; callers index and join with int64
+        values["course_idx"] = values["course_idx"].astype(
+            np.int64
+        )  # stored as int32; callers index and join with int64
         # A new frame sharing the stored columns' memory: adding a column to it leaves the store alone.
         return pd.DataFrame(values, copy=False)
 
@@ -278,9 +317,15 @@ class LabData:
         if "above_uln" in names:
             values["above_uln"] = _compare(values["value"], values["upper_limit"], np.greater)
         if "grade" in names:
-            values["grade"] = grade_rows({"value": values["value"], "upper_limit": values["upper_limit"], "baseline": values["baseline"],
-                                          "baseline_upper": self.store.baseline_of("upper_limit", at)},
-                                         _graded_rows(np.asarray(values["test"].codes), values["test"].categories))
+            values["grade"] = grade_rows(
+                {
+                    "value": values["value"],
+                    "upper_limit": values["upper_limit"],
+                    "baseline": values["baseline"],
+                    "baseline_upper": self.store.baseline_of("upper_limit", at),
+                },
+                _graded_rows(np.asarray(values["test"].codes), values["test"].categories),
+            )
         return {c: values[c] for c in names}
 
     def _positions(self, tests=None, periods=None) -> np.ndarray | None:
@@ -302,13 +347,19 @@ class LabData:
             positions = np.flatnonzero(wanted[codes]) if positions is None else positions[wanted[codes[positions]]]
         if self.member is not None:
             course = table["course_idx"].to_numpy()
-            positions = np.flatnonzero(self.member[course]) if positions is None else positions[self.member[course[positions]]]
+            positions = (
+                np.flatnonzero(self.member[course]) if positions is None else positions[self.member[course[positions]]]
+            )
         return positions
 
 
 def _take(column, positions: np.ndarray | None):
     """A stored column's values at the given rows (all rows: the stored array itself)."""
-    values = (column.array if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()) if isinstance(column, pd.Series) else column
+    values = (
+        (column.array if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy())
+        if isinstance(column, pd.Series)
+        else column
+    )
     if positions is None:
         return values
     if isinstance(values, pd.Categorical):
@@ -332,8 +383,9 @@ def lab_data(source: Cohort | LabData, settings: LabSettings | None = None) -> L
     settings = settings or LabSettings()
     # Derived rows depend only on the baseline window: one copy per cohort and window serves
     # the page, the JSON summary and the claims.
-    derived = source.derived(("labs.lab_data", settings.baseline_days), lambda: _lab_data_of_cohort(source, settings),
-                             _restricted_lab_data)
+    derived = source.derived(
+        ("labs.lab_data", settings.baseline_days), lambda: _lab_data_of_cohort(source, settings), _restricted_lab_data
+    )
     return derived if derived.settings == settings else replace(derived, settings=settings)
 
 
@@ -352,14 +404,22 @@ def _restricted_lab_data(data: LabData, lineage: Lineage, cohort: Cohort) -> Lab
     if "given" not in data.parts:  # not harmonised by the loader: derived again from the subset's rows
         return _lab_data_of_cohort(cohort, data.settings)
     member = np.zeros(max(data.store.course_slots, lineage.member.size), dtype=bool)
-    member[:lineage.member.size] = lineage.member
+    member[: lineage.member.size] = lineage.member
     store, left_out, given = data.store, data.parts["left_out"], data.parts["given"]
     restricted = LabData(
-        store=data.store, courses=rows_of_courses(data.courses, member), findings=data.findings, settings=data.settings, member=member,
-        parts={"baselines": _Once(lambda: rows_of_courses(store.baselines(), member)),
-               "left_out": _Once(lambda: rows_of_courses(left_out.get(), member)),
-               "excluded": _Once(lambda: _excluded_counts(rows_of_courses(left_out.get(), member))),
-               "given": given, "conversions": _Once(lambda: _given_summary(given.get(), member))})
+        store=data.store,
+        courses=rows_of_courses(data.courses, member),
+        findings=data.findings,
+        settings=data.settings,
+        member=member,
+        parts={
+            "baselines": _Once(lambda: rows_of_courses(store.baselines(), member)),
+            "left_out": _Once(lambda: rows_of_courses(left_out.get(), member)),
+            "excluded": _Once(lambda: _excluded_counts(rows_of_courses(left_out.get(), member))),
+            "given": given,
+            "conversions": _Once(lambda: _given_summary(given.get(), member)),
+        },
+    )
     for key, table in memo_items(data):
         if key[0] in PER_COURSE_RESULTS:
             part = rows_of_courses(table, member)
@@ -394,20 +454,35 @@ def lab_data_from_cohort_parts(data: LabData, settings: LabSettings) -> LabData:
     rows = data.rows(columns=["day", "unit", "value", "lower_limit", "upper_limit"])
     positions = data._positions()
     visits = data.store.visit
-    columns = {"course_idx": rows["course_idx"].to_numpy(), "day": rows["day"].to_numpy(dtype="float"),
-               "visit": _Once(lambda: _take(visits.get(), positions)),
-               **{c: rows[c].array if c in ("test", "unit") else rows[c].to_numpy() for c in ("test", "unit", "value", "lower_limit", "upper_limit")}}
-    return _derive(columns, data.courses, data.findings, {k: v for k, v in data.parts.items() if k != "baselines"}, settings)
+    columns = {
+        "course_idx": rows["course_idx"].to_numpy(),
+        "day": rows["day"].to_numpy(dtype="float"),
+        "visit": _Once(lambda: _take(visits.get(), positions)),
+        **{
+            c: rows[c].array if c in ("test", "unit") else rows[c].to_numpy()
+            for c in ("test", "unit", "value", "lower_limit", "upper_limit")
+        },
+    }
+    return _derive(
+        columns, data.courses, data.findings, {k: v for k, v in data.parts.items() if k != "baselines"}, settings
+    )
 
 
 def _conversions(raw: pd.DataFrame, converted: dict) -> pd.DataFrame:
     """Rows per test and unit as given, the unit they were converted to, and how many were left out."""
     if "_pairs" in converted:
         return pair_summary(converted)
-    frame = pd.DataFrame({"test": np.asarray(converted["test"], dtype=object), "unit_as_given": raw["unit_as_given"].astype(object).fillna("(none)"),
-                          "unit": np.asarray(converted["unit"], dtype=object), "excluded": ~np.asarray(converted["harmonised"], dtype=bool)})
+    frame = pd.DataFrame(
+        {
+            "test": np.asarray(converted["test"], dtype=object),
+            "unit_as_given": raw["unit_as_given"].astype(object).fillna("(none)"),
+            "unit": np.asarray(converted["unit"], dtype=object),
+            "excluded": ~np.asarray(converted["harmonised"], dtype=bool),
+        }
+    )
     return frame.groupby(["test", "unit_as_given"], as_index=False, dropna=False).agg(
-        unit=("unit", "first"), rows=("excluded", "size"), excluded=("excluded", "sum"))
+        unit=("unit", "first"), rows=("excluded", "size"), excluded=("excluded", "sum")
+    )
 
 
 def _given_summary(given: tuple, member: np.ndarray | None = None) -> pd.DataFrame:
@@ -428,48 +503,77 @@ def _given_pairs(raw: pd.DataFrame, converted: dict) -> tuple[np.ndarray, pd.Dat
     unit_ids, units = pd.factorize(raw["unit_as_given"], use_na_sentinel=True)
     pair_ids, _ = pd.factorize((name_ids + 1) * (len(units) + 1) + unit_ids + 1)
     first = np.flatnonzero(~pd.Series(pair_ids).duplicated().to_numpy())  # pair k first appears at first[k]
-    plan = pd.DataFrame({"label": pd.Series(converted["test"]).iloc[first].to_numpy(dtype=object),
-                         "unit": pd.Series(converted["unit"]).iloc[first].to_numpy(dtype=object),
-                         "unit_given": raw["unit_as_given"].iloc[first].to_numpy(dtype=object)})
-    return (pair_ids.astype(np.int32), plan, np.asarray(converted["harmonised"], dtype=bool),
-            raw["course_idx"].to_numpy(dtype="int64", na_value=-1))
+    plan = pd.DataFrame(
+        {
+            "label": pd.Series(converted["test"]).iloc[first].to_numpy(dtype=object),
+            "unit": pd.Series(converted["unit"]).iloc[first].to_numpy(dtype=object),
+            "unit_given": raw["unit_as_given"].iloc[first].to_numpy(dtype=object),
+        }
+    )
+    return (
+        pair_ids.astype(np.int32),
+        plan,
+        np.asarray(converted["harmonised"], dtype=bool),
+        raw["course_idx"].to_numpy(dtype="int64", na_value=-1),
+    )
 
 
 def _left_out_rows(raw: pd.DataFrame, converted: dict, course_known: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
     """The rows left out of the analysis (few): course (-1: not loaded), test and reason."""
     left_out = ~usable
     if not left_out.any():
-        return pd.DataFrame({"course_idx": pd.Series(dtype="int64"), "test": pd.Series(dtype="object"), "reason": pd.Series(dtype="object")})
-    reasons = exclusion_reasons(converted) if "_pairs" in converted else np.asarray(converted["exclusion"], dtype=object)
+        return pd.DataFrame(
+            {
+                "course_idx": pd.Series(dtype="int64"),
+                "test": pd.Series(dtype="object"),
+                "reason": pd.Series(dtype="object"),
+            }
+        )
+    reasons = (
+        exclusion_reasons(converted) if "_pairs" in converted else np.asarray(converted["exclusion"], dtype=object)
+    )
     reason = pd.Series(reasons[left_out], dtype=object).fillna("course not loaded")
     reason[~course_known[left_out]] = "course not loaded"
     test = pd.Series(np.asarray(converted["test"], dtype=object)[left_out]).fillna("(none)").astype(str)
-    return pd.DataFrame({"course_idx": raw["course_idx"].to_numpy(dtype="int64", na_value=-1)[left_out], "test": test.to_numpy(),
-                         "reason": reason.to_numpy()})
+    return pd.DataFrame(
+        {
+            "course_idx": raw["course_idx"].to_numpy(dtype="int64", na_value=-1)[left_out],
+            "test": test.to_numpy(),
+            "reason": reason.to_numpy(),
+        }
+    )
 
 
 def _excluded_counts(left_out: pd.DataFrame) -> pd.DataFrame:
     """Rows left out of the analysis, per test and reason."""
     if left_out.empty:
-        return pd.DataFrame({"test": pd.Series(dtype="object"), "reason": pd.Series(dtype="object"), "rows": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {"test": pd.Series(dtype="object"), "reason": pd.Series(dtype="object"), "rows": pd.Series(dtype="int64")}
+        )
     return left_out[["test", "reason"]].value_counts().rename("rows").reset_index()
 
 
 def _course_frame(courses: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "course_idx": courses["course_idx"].to_numpy(dtype="int64"),
-        "end_day": pd.to_numeric(courses["end_day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan),
-        "can_become_pregnant": courses["can_become_pregnant"].astype("object").to_numpy()
-        if "can_become_pregnant" in courses else np.full(len(courses), None, dtype="object"),
-        "patient_id": courses["patient_id"].array,
-        "course_number": courses["course_number"].array,
-    }, copy=False)
+    return pd.DataFrame(
+        {
+            "course_idx": courses["course_idx"].to_numpy(dtype="int64"),
+            "end_day": pd.to_numeric(courses["end_day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan),
+            "can_become_pregnant": courses["can_become_pregnant"].astype("object").to_numpy()
+            if "can_become_pregnant" in courses
+            else np.full(len(courses), None, dtype="object"),
+            "patient_id": courses["patient_id"].array,
+            "course_number": courses["course_number"].array,
+        },
+        copy=False,
+    )
 
 
 def course_labels(data: LabData, course_idx) -> np.ndarray:
     """The pseudonymous label ("patient · course n") of each given course, made for these courses only."""
     rows = data.courses.iloc[pd.Index(data.courses["course_idx"]).get_indexer(np.asarray(course_idx, dtype="int64"))]
-    return (rows["patient_id"].astype(str) + " · course " + rows["course_number"].astype("Int64").astype(str)).to_numpy()
+    return (
+        rows["patient_id"].astype(str) + " · course " + rows["course_number"].astype("Int64").astype(str)
+    ).to_numpy()
 
 
 def _lean_columns(raw: pd.DataFrame, converted: dict, usable: np.ndarray) -> dict:
@@ -508,7 +612,12 @@ def _as_categorical(values) -> pd.Categorical:
     if isinstance(values.dtype, pd.CategoricalDtype):  # unused categories dropped, in one counting pass
         codes, categories = values.cat.codes.to_numpy(), values.cat.categories
         used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
-        if used.all() and not values.cat.ordered and categories.dtype == object and all(isinstance(c, str) for c in categories):
+        if (
+            used.all()
+            and not values.cat.ordered
+            and categories.dtype == object
+            and all(isinstance(c, str) for c in categories)
+        ):
             return values.array  # the loader's own codes, not copied
         codes = codes.astype("int64")
         if not used.all():
@@ -518,21 +627,36 @@ def _as_categorical(values) -> pd.Categorical:
     return pd.Categorical(values.astype("object").fillna("").astype(str))
 
 
-def _derive(columns: dict, courses: pd.DataFrame, findings: pd.DataFrame, parts: dict, settings: LabSettings) -> LabData:
+def _derive(
+    columns: dict, courses: pd.DataFrame, findings: pd.DataFrame, parts: dict, settings: LabSettings
+) -> LabData:
     """Period and baseline of every row, stored compactly (see LabRows)."""
     course_idx, day, test = columns["course_idx"], columns["day"], columns["test"]
     slots = int(max(course_idx.max(initial=-1), courses["course_idx"].max() if len(courses) else -1)) + 1
     period = _periods(day, _course_lookup(courses, "end_day", course_idx), settings.baseline_days)
     baseline_positions, baseline_at, baseline_tests = _baselines(course_idx, day, test, period, slots)
     day = _compact_whole(day, np.int32)
-    table = pd.DataFrame({
-        "course_idx": course_idx.astype(np.int32), "day": day, "month": _months(day),
-        "test": test, "unit": columns["unit"],
-        **{c: columns[c] for c in ("value", "lower_limit", "upper_limit")},
-        "period": pd.Categorical.from_codes(period, PERIODS),
-    }, copy=False)
-    store = LabRows(table, columns["visit"], _positions(np.asarray(test.codes), test.categories), baseline_positions, baseline_at,
-                    baseline_tests, slots)
+    table = pd.DataFrame(
+        {
+            "course_idx": course_idx.astype(np.int32),
+            "day": day,
+            "month": _months(day),
+            "test": test,
+            "unit": columns["unit"],
+            **{c: columns[c] for c in ("value", "lower_limit", "upper_limit")},
+            "period": pd.Categorical.from_codes(period, PERIODS),
+        },
+        copy=False,
+    )
+    store = LabRows(
+        table,
+        columns["visit"],
+        _positions(np.asarray(test.codes), test.categories),
+        baseline_positions,
+        baseline_at,
+        baseline_tests,
+        slots,
+    )
     return LabData(store, courses, findings, settings, parts=parts)
 
 
@@ -558,11 +682,11 @@ def _months(day: np.ndarray) -> np.ndarray:
 def _positions(codes: np.ndarray, categories) -> dict[str, np.ndarray]:
     """Ascending row positions of each category (one comparison of the codes per category when few)."""
     if len(categories) <= 64:  # positions as int32 where they fit: half the bytes at tens of millions of rows
-        dtype = np.int32 if codes.size < 2 ** 31 else np.int64
+        dtype = np.int32 if codes.size < 2**31 else np.int64
         return {str(test): np.flatnonzero(codes == i).astype(dtype) for i, test in enumerate(categories)}
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(categories) + 1))
-    return {str(test): order[bounds[i]:bounds[i + 1]] for i, test in enumerate(categories)}
+    return {str(test): order[bounds[i] : bounds[i + 1]] for i, test in enumerate(categories)}
 
 
 def _graded_rows(codes: np.ndarray, categories: pd.Index) -> dict[str, np.ndarray]:
@@ -624,8 +748,9 @@ def uln_multiple(labs: pd.DataFrame) -> np.ndarray:
         return np.where(upper > 0, value / upper, np.nan)
 
 
-def _baselines(course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, period: np.ndarray,
-               slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _baselines(
+    course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, period: np.ndarray, slots: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The row of each course's last result per test in the baseline window (the row read last on
     a tie of days), a dense lookup from (course, test) to its index among those rows, and each
     one's test code.
@@ -646,7 +771,11 @@ def _baselines(course_idx: np.ndarray, day: np.ndarray, test: pd.Categorical, pe
     last = last[present]
     baseline_at = np.full(slots * width, -1, dtype=np.int32)
     baseline_at[present] = np.arange(present.size, dtype=np.int32)
-    return (_row_positions(last, course_idx.size), baseline_at, codes[last].astype(np.int8 if width < 2 ** 7 else np.int64))
+    return (
+        _row_positions(last, course_idx.size),
+        baseline_at,
+        codes[last].astype(np.int8 if width < 2**7 else np.int64),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,11 +819,15 @@ def _broadcast(values, like: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.asarray(values, dtype="float"), like.shape)
 
 
-def _multiples(v: np.ndarray, reference: np.ndarray, cuts: tuple[float, ...], first_inclusive: bool = False) -> np.ndarray:
+def _multiples(
+    v: np.ndarray, reference: np.ndarray, cuts: tuple[float, ...], first_inclusive: bool = False
+) -> np.ndarray:
     """Grade by multiples of a reference: above cuts[0] x ref is G1 (or at it, if inclusive), ... above cuts[3] x ref G4."""
     with np.errstate(invalid="ignore"):
         first = v >= cuts[0] * reference if first_inclusive else v > cuts[0] * reference
-        grade = np.select([v > cuts[3] * reference, v > cuts[2] * reference, v > cuts[1] * reference, first], [4, 3, 2, 1], 0)
+        grade = np.select(
+            [v > cuts[3] * reference, v > cuts[2] * reference, v > cuts[1] * reference, first], [4, 3, 2, 1], 0
+        )
     return np.where(np.isfinite(v) & np.isfinite(reference) & (reference > 0), grade.astype(float), np.nan)
 
 
@@ -703,14 +836,23 @@ def grade_rows(labs, positions: dict | None = None, with_baseline: bool = True) 
     value, upper = np.asarray(labs["value"], dtype="float"), np.asarray(labs["upper_limit"], dtype="float")
     grades = np.full(value.size, np.nan)
     baseline = np.asarray(labs["baseline"], dtype="float") if with_baseline and "baseline" in labs else None
-    baseline_uln = np.asarray(labs["baseline_upper"], dtype="float") if with_baseline and "baseline_upper" in labs else None
+    baseline_uln = (
+        np.asarray(labs["baseline_upper"], dtype="float") if with_baseline and "baseline_upper" in labs else None
+    )
     tests = None if positions is not None else np.asarray(labs["test"], dtype=object).astype(str)
     for test in GRADED_TESTS:
-        rows = positions.get(test, np.array([], dtype="int64")) if positions is not None else np.flatnonzero(tests == test)
+        rows = (
+            positions.get(test, np.array([], dtype="int64")) if positions is not None else np.flatnonzero(tests == test)
+        )
         if rows.size == 0:
             continue
-        grades[rows] = ctcae_grade(test, value[rows], upper[rows], None if baseline is None else baseline[rows],
-                                   None if baseline_uln is None else baseline_uln[rows])
+        grades[rows] = ctcae_grade(
+            test,
+            value[rows],
+            upper[rows],
+            None if baseline is None else baseline[rows],
+            None if baseline_uln is None else baseline_uln[rows],
+        )
     return grades
 
 
@@ -730,10 +872,13 @@ def proportion_intervals(successes, totals, alpha: float = 0.05) -> pd.DataFrame
     low = np.where(exact, beta[0], wilson[0])
     high = np.where(exact, beta[1], wilson[1])
     empty = n <= 0
-    return pd.DataFrame({
-        "share": np.where(empty, np.nan, k / safe_n), "ci_low": np.where(empty, np.nan, low),
-        "ci_high": np.where(empty, np.nan, high),
-    })
+    return pd.DataFrame(
+        {
+            "share": np.where(empty, np.nan, k / safe_n),
+            "ci_low": np.where(empty, np.nan, low),
+            "ci_high": np.where(empty, np.nan, high),
+        }
+    )
 
 
 def grouped_moments(values: np.ndarray, ids: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -750,7 +895,9 @@ def grouped_moments(values: np.ndarray, ids: np.ndarray, groups: int) -> tuple[n
     return n, mean, sd
 
 
-def grouped_quantiles(values: np.ndarray, ids: np.ndarray, groups: int, quantiles=(0.25, 0.5, 0.75)) -> list[np.ndarray]:
+def grouped_quantiles(
+    values: np.ndarray, ids: np.ndarray, groups: int, quantiles=(0.25, 0.5, 0.75)
+) -> list[np.ndarray]:
     """Quantiles of the finite values per integer group id (0 .. groups-1), linear interpolation
     (R type 7, as pandas' groupby quantile; the median alone as pandas' groupby median, the mean
     of the two middle values); groups without values get NaN.
@@ -761,8 +908,9 @@ def grouped_quantiles(values: np.ndarray, ids: np.ndarray, groups: int, quantile
     return _quantiles_in_group_order(values[group_order(ids, groups)], np.bincount(ids, minlength=groups), quantiles)
 
 
-def _quantiles_in_group_order(v: np.ndarray, sizes: np.ndarray, quantiles=(0.25, 0.5, 0.75),
-                              counts: np.ndarray | None = None) -> list[np.ndarray]:
+def _quantiles_in_group_order(
+    v: np.ndarray, sizes: np.ndarray, quantiles=(0.25, 0.5, 0.75), counts: np.ndarray | None = None
+) -> list[np.ndarray]:
     """`grouped_quantiles` of values already brought together by group (`sizes`: rows per group),
     rearranged in place; `counts`, when the caller has them, are the finite values per group.
 
@@ -775,7 +923,9 @@ def _quantiles_in_group_order(v: np.ndarray, sizes: np.ndarray, quantiles=(0.25,
     ends = np.cumsum(sizes)
     starts = ends - sizes
     if counts is None:  # rows less NaN per group, counted from the NaN positions (no row-length integer array)
-        counts = sizes - np.bincount(np.searchsorted(ends, np.flatnonzero(np.isnan(v)), side="right"), minlength=sizes.size)
+        counts = sizes - np.bincount(
+            np.searchsorted(ends, np.flatnonzero(np.isnan(v)), side="right"), minlength=sizes.size
+        )
     if not counts.any():
         return [np.full(sizes.size, np.nan) for _ in quantiles]
     last = np.maximum(counts - 1, 0)
@@ -803,10 +953,12 @@ SORT_WHOLE_ABOVE_GROUPS = 2_000  # beyond this many groups one full sort beats s
 def group_order(ids: np.ndarray, groups: int) -> np.ndarray:
     """Row order that brings each group's rows together, rows of a group in their original order
     (a stable sort: a radix sort when the ids fit 16 bits)."""
-    return np.argsort(ids.astype(np.int16 if groups < 2 ** 15 else np.int64), kind="stable")
+    return np.argsort(ids.astype(np.int16 if groups < 2**15 else np.int64), kind="stable")
 
 
-def _select_in_groups(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, counts: np.ndarray, ranks: list[np.ndarray]) -> None:
+def _select_in_groups(
+    values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, counts: np.ndarray, ranks: list[np.ndarray]
+) -> None:
     """Rearranges each group's values (contiguous from `starts`, NaN last) in place so that the
     given ranks within the group hold the values of those ranks in sorted order."""
     present = np.flatnonzero(counts)
@@ -820,7 +972,7 @@ def _select_in_groups(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
     wanted = np.stack(ranks)
     for i in present[varies]:
         start = starts[i]
-        values[start:start + sizes[i]].partition(np.unique(wanted[:, i]))
+        values[start : start + sizes[i]].partition(np.unique(wanted[:, i]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -844,8 +996,12 @@ def course_groups(group_by: str | pd.Series, source: Cohort | pd.DataFrame | Non
     return pd.Series(values.to_numpy(), index=courses["course_idx"].to_numpy())
 
 
-def with_course_column(labs: pd.DataFrame, group_by: str | pd.Series, source: Cohort | pd.DataFrame | None = None,
-                       categorical: bool = False) -> pd.DataFrame:
+def with_course_column(
+    labs: pd.DataFrame,
+    group_by: str | pd.Series,
+    source: Cohort | pd.DataFrame | None = None,
+    categorical: bool = False,
+) -> pd.DataFrame:
     """Rows keyed by course_idx with the course's group as column `group` ('(missing)' when unknown),
     looked up per course rather than per row; as a categorical of the sorted labels when asked for."""
     groups = course_groups(group_by, source).astype("object")
@@ -870,8 +1026,12 @@ def _group_labels(groups: pd.Series, course: np.ndarray, categorical: bool):
     index = groups.index.to_numpy()
     labels = groups.fillna(MISSING_GROUP).astype(str)
     categories = sorted(set(labels) | {MISSING_GROUP})
-    course_codes = np.append(pd.Categorical(labels, categories=categories).codes.astype(np.int64), categories.index(MISSING_GROUP))
-    position = np.full(int(max(index.max(initial=-1), course.max(initial=-1))) + 1, -1, dtype=np.int64)  # -1: the MISSING_GROUP entry
+    course_codes = np.append(
+        pd.Categorical(labels, categories=categories).codes.astype(np.int64), categories.index(MISSING_GROUP)
+    )
+    position = np.full(
+        int(max(index.max(initial=-1), course.max(initial=-1))) + 1, -1, dtype=np.int64
+    )  # -1: the MISSING_GROUP entry
     position[index] = np.arange(index.size)
     codes = course_codes[position[course]]
     return pd.Categorical.from_codes(codes, categories) if categorical else np.asarray(categories, dtype=object)[codes]
@@ -893,7 +1053,7 @@ def _key_codes(column: pd.Series) -> tuple[np.ndarray, object]:
             low, high = present_values.min(), present_values.max()
             whole = column.dtype.kind != "f" or (present_values == np.floor(present_values)).all()
             if whole and high - low <= 4 * len(values) + 1000:
-                offset = (present_values - low).astype(np.int32 if high - low < 2 ** 31 else np.int64)
+                offset = (present_values - low).astype(np.int32 if high - low < 2**31 else np.int64)
                 occurs = np.bincount(offset, minlength=int(high - low) + 1) > 0
                 lookup = np.cumsum(occurs) - 1  # codes of the values that occur, in order
                 uniques = (np.flatnonzero(occurs) + low).astype(values.dtype)
@@ -928,7 +1088,9 @@ def group_ids(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.Data
     valid = combined if missing is None else combined[~missing]
     if space <= max(DENSE_KEY_SPACE, 4 * len(frame)):  # every combination fits an array: count, no hashing or sorting
         present = np.flatnonzero(np.bincount(valid, minlength=space))
-        lookup = np.full(space, -1, dtype=np.int32 if present.size < 2 ** 31 else np.int64)  # ids of tens of millions of rows
+        lookup = np.full(
+            space, -1, dtype=np.int32 if present.size < 2**31 else np.int64
+        )  # ids of tens of millions of rows
         lookup[present] = np.arange(present.size)
         ids = lookup[valid]
     else:
@@ -961,7 +1123,10 @@ def summary_statistics(labs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     n, mean, sd = grouped_moments(value, ids, size)
     change_n, change_mean, change_sd = grouped_moments(change, ids, size)
     above, limit_known = _above_counts(labs, keep, ids, size)
-    order, sizes = _row_positions(group_order(ids, size), ids.size), np.bincount(ids, minlength=size)  # one sort serves every quantile
+    order, sizes = (
+        _row_positions(group_order(ids, size), ids.size),
+        np.bincount(ids, minlength=size),
+    )  # one sort serves every quantile
     del ids
     q1, median, q3 = _quantiles_in_group_order(value[order], sizes, counts=n.astype(np.int64))
     (change_median,) = _quantiles_in_group_order(change[order], sizes, (0.5,), counts=change_n.astype(np.int64))
@@ -969,18 +1134,32 @@ def summary_statistics(labs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     (upper,) = _quantiles_in_group_order(_kept(labs["upper_limit"].to_numpy(dtype="float"), keep)[order], sizes, (0.5,))
     del order
     table = table.assign(
-        n=n.astype("int64"), mean=mean, sd=sd, median=median, q1=q1, q3=q3, upper_limit=upper,
-        change_n=change_n.astype("int64"), change_mean=change_mean, change_sd=change_sd, change_median=change_median,
-        above_uln_n=above.astype("int64"), limit_known_n=limit_known.astype("int64"),
+        n=n.astype("int64"),
+        mean=mean,
+        sd=sd,
+        median=median,
+        q1=q1,
+        q3=q3,
+        upper_limit=upper,
+        change_n=change_n.astype("int64"),
+        change_mean=change_mean,
+        change_sd=change_sd,
+        change_median=change_median,
+        above_uln_n=above.astype("int64"),
+        limit_known_n=limit_known.astype("int64"),
     )
     shares = proportion_intervals(table["above_uln_n"], table["limit_known_n"])
-    table["above_uln"], table["ci_low"], table["ci_high"] = shares["share"].to_numpy(), shares["ci_low"].to_numpy(), shares["ci_high"].to_numpy()
+    table["above_uln"], table["ci_low"], table["ci_high"] = (
+        shares["share"].to_numpy(),
+        shares["ci_low"].to_numpy(),
+        shares["ci_high"].to_numpy(),
+    )
     return table[table["n"] > 0].reset_index(drop=True)
 
 
 def _row_positions(positions: np.ndarray, rows: int) -> np.ndarray:
     """Positions among `rows` rows as int32 where they fit (half of int64's bytes at tens of millions of rows)."""
-    return positions.astype(np.int32) if rows < 2 ** 31 else positions
+    return positions.astype(np.int32) if rows < 2**31 else positions
 
 
 def _above_counts(labs: pd.DataFrame, keep: np.ndarray, ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1000,8 +1179,14 @@ def _above_counts(labs: pd.DataFrame, keep: np.ndarray, ids: np.ndarray, size: i
 PHASES = {"course": "up to the last dose", "after": "after the last dose"}
 
 
-def trend_table(source: Cohort | LabData, settings: LabSettings | None = None, group_by: str | pd.Series | None = None,
-                tests: tuple[str, ...] | None = None, cohort: Cohort | None = None, by_phase: bool = False) -> pd.DataFrame:
+def trend_table(
+    source: Cohort | LabData,
+    settings: LabSettings | None = None,
+    group_by: str | pd.Series | None = None,
+    tests: tuple[str, ...] | None = None,
+    cohort: Cohort | None = None,
+    by_phase: bool = False,
+) -> pd.DataFrame:
     """Per test, unit, time point (month or visit) and group: the summary statistics of all results.
 
     With `group` "visit", rows without a nominal visit are left out; visits are ordered by
@@ -1038,9 +1223,13 @@ def _trend_rows(data: LabData, tests, time: str, with_course: bool) -> pd.DataFr
     """The rows `trend_table` summarises: the stored columns themselves where every row is read,
     each row's change from baseline (made in place of its baseline), and course_idx only when asked
     for; above_uln is compared later, when the other row-length arrays are gone."""
-    names = ["test", "unit", "period", time, "value", "upper_limit", "day", "baseline"] + (["course_idx"] if with_course else [])
+    names = ["test", "unit", "period", time, "value", "upper_limit", "day", "baseline"] + (
+        ["course_idx"] if with_course else []
+    )
     values = data.columns(names, tests)
-    change = _change_in_place(values["day"], values["value"], values.pop("baseline"))  # baselines looked up anew for these rows
+    change = _change_in_place(
+        values["day"], values["value"], values.pop("baseline")
+    )  # baselines looked up anew for these rows
     return pd.DataFrame({**values, "change": change}, copy=False)
 
 
@@ -1059,7 +1248,9 @@ def visit_order(labs: pd.DataFrame, max_courses: int = 20_000) -> pd.Series:
     top = rank.groupby(rows["course_idx"]).transform("max")
     position = np.where(top > 1, (rank - 1) / (top - 1).where(top > 1, 1), 0.0)
     summary = pd.DataFrame({"visit": rows["visit"], "position": position, "day": rows["day"]}).groupby("visit")
-    order = pd.DataFrame({"position": summary["position"].mean(), "day": summary["day"].median()}).sort_values(["position", "day"])
+    order = pd.DataFrame({"position": summary["position"].mean(), "day": summary["day"].median()}).sort_values(
+        ["position", "day"]
+    )
     return pd.Series(np.arange(1, len(order) + 1), index=order.index)
 
 
@@ -1110,7 +1301,9 @@ def _new_abnormal_flags(data: LabData, measures: list[tuple[str, ...]]) -> dict[
         columns = [categories.get_loc(t) for t in measure if t in tests]
         at_risk = has_baseline[:, columns].any(axis=1) & ~abnormal_baseline[:, columns].any(axis=1)
         courses = np.flatnonzero(at_risk & (results[:, columns].sum(axis=1) > 0))
-        flags[measure] = pd.DataFrame({"course_idx": courses.astype("int64"), "new_abnormal": raised[courses][:, columns].sum(axis=1) > 0})
+        flags[measure] = pd.DataFrame(
+            {"course_idx": courses.astype("int64"), "new_abnormal": raised[courses][:, columns].sum(axis=1) > 0}
+        )
     return flags
 
 
@@ -1125,8 +1318,12 @@ def _baseline_values(data: LabData, tests: list[str]) -> tuple[np.ndarray, np.nd
     if data.member is not None:
         keep &= data.member[course]
     rows = rows[keep]
-    return (course[keep], store.baseline_tests[keep].astype(np.int64), store.table["value"].to_numpy()[rows],
-            store.table["upper_limit"].to_numpy()[rows])
+    return (
+        course[keep],
+        store.baseline_tests[keep].astype(np.int64),
+        store.table["value"].to_numpy()[rows],
+        store.table["upper_limit"].to_numpy()[rows],
+    )
 
 
 def new_abnormal(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST")) -> Estimate:
@@ -1135,10 +1332,14 @@ def new_abnormal(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST
     return proportion(int(flags["new_abnormal"].sum()), len(flags))
 
 
-def new_abnormal_table(source: Cohort | LabData, group_by: str | pd.Series | None = None, cohort: Cohort | None = None) -> pd.DataFrame:
+def new_abnormal_table(
+    source: Cohort | LabData, group_by: str | pd.Series | None = None, cohort: Cohort | None = None
+) -> pd.DataFrame:
     """One row per measure (and group): courses at risk, with a new abnormality, share, CI, literature."""
     data = lab_data(source)
-    measures = {label: (tests, key) for label, (tests, key) in NEW_ABNORMAL_MEASURES.items() if any(data.has(t) for t in tests)}
+    measures = {
+        label: (tests, key) for label, (tests, key) in NEW_ABNORMAL_MEASURES.items() if any(data.has(t) for t in tests)
+    }
     _compute_new_abnormal_flags(data, [tests for tests, _ in measures.values()])
     rows = []
     for label, (tests, key) in measures.items():
@@ -1150,10 +1351,20 @@ def new_abnormal_table(source: Cohort | LabData, group_by: str | pd.Series | Non
         counts = flags.groupby("group")["new_abnormal"].agg(["sum", "size"])
         literature = reference(key) if key else None
         for group, (k, n) in counts.iterrows():
-            rows.append({"measure": label, "tests": "/".join(tests), "group": group, "courses": int(n), "new_abnormal_n": int(k),
-                         "literature": literature.value if literature else None,
-                         "literature_source": literature.source if literature else ""})
-    table = pd.DataFrame(rows, columns=["measure", "tests", "group", "courses", "new_abnormal_n", "literature", "literature_source"])
+            rows.append(
+                {
+                    "measure": label,
+                    "tests": "/".join(tests),
+                    "group": group,
+                    "courses": int(n),
+                    "new_abnormal_n": int(k),
+                    "literature": literature.value if literature else None,
+                    "literature_source": literature.source if literature else "",
+                }
+            )
+    table = pd.DataFrame(
+        rows, columns=["measure", "tests", "group", "courses", "new_abnormal_n", "literature", "literature_source"]
+    )
     shares = proportion_intervals(table["new_abnormal_n"], table["courses"])
     return pd.concat([table, shares.rename(columns={"share": "new_abnormal"})], axis=1)
 
@@ -1207,8 +1418,12 @@ def range_category_counts(labs: pd.DataFrame, keys: list[str], rule: str = "any"
     return counts[counts["courses"] > 0].reset_index(drop=True)
 
 
-def on_treatment_ranges(source: Cohort | LabData, tests: tuple[str, ...] | None = None, group_by: str | pd.Series | None = None,
-                        cohort: Cohort | None = None) -> pd.DataFrame:
+def on_treatment_ranges(
+    source: Cohort | LabData,
+    tests: tuple[str, ...] | None = None,
+    group_by: str | pd.Series | None = None,
+    cohort: Cohort | None = None,
+) -> pd.DataFrame:
     """Low / normal / high courses per test on treatment, by the settings' range rule."""
     data = lab_data(source)
     labs = data.rows(tests, ["on_treatment"], ["day", "value", "upper_limit", "lower_limit", "above_uln"])
@@ -1233,8 +1448,12 @@ def shift_table(source: Cohort | LabData, test: str) -> pd.DataFrame:
     baselines = data.baselines
     base = baselines[baselines["test"] == test].set_index("course_idx")["baseline_grade"]
     baseline = pd.Series(worst.index.map(base), dtype="float")
-    frame = pd.DataFrame({"baseline grade": baseline.map(GRADE_LABELS).fillna(NO_BASELINE_GRADE).to_numpy(),
-                          "worst grade on treatment": worst.map(GRADE_LABELS).to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "baseline grade": baseline.map(GRADE_LABELS).fillna(NO_BASELINE_GRADE).to_numpy(),
+            "worst grade on treatment": worst.map(GRADE_LABELS).to_numpy(),
+        }
+    )
     matrix = pd.crosstab(frame["baseline grade"], frame["worst grade on treatment"])
     order = [*GRADE_LABELS.values()]
     matrix = matrix.reindex(index=[*order, NO_BASELINE_GRADE], columns=order, fill_value=0)
@@ -1296,7 +1515,9 @@ def grade_summary(source: Cohort | LabData) -> pd.DataFrame:
 # After the course: how long values stay raised
 
 
-def recovery_after_course(source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST", "TG", "TC")) -> pd.DataFrame:
+def recovery_after_course(
+    source: Cohort | LabData, tests: tuple[str, ...] = ("ALT", "AST", "TG", "TC")
+) -> pd.DataFrame:
     """Courses still above the upper limit at their last result on treatment, and the days from the
     last dose until a later result was back within the limit (Kaplan-Meier; courses never seen
     back are censored at their last result)."""
@@ -1317,10 +1538,29 @@ def recovery_after_course(source: Cohort | LabData, tests: tuple[str, ...] = ("A
         last_seen = after.groupby("course_idx")["since_end"].max()
         durations = back.reindex(last_seen.index).fillna(last_seen)
         km = fit_km(durations.to_numpy(), back.reindex(last_seen.index).notna().to_numpy(), label=test)
-        rows.append({"test": test, "raised_at_end": len(raised), "followed_after": len(last_seen), "back_within_limit": int(back.size),
-                     "median_days": km.median_day, "median_ci_low": km.median_ci[0], "median_ci_high": km.median_ci[1]})
-    return pd.DataFrame(rows, columns=["test", "raised_at_end", "followed_after", "back_within_limit", "median_days",
-                                       "median_ci_low", "median_ci_high"])
+        rows.append(
+            {
+                "test": test,
+                "raised_at_end": len(raised),
+                "followed_after": len(last_seen),
+                "back_within_limit": int(back.size),
+                "median_days": km.median_day,
+                "median_ci_low": km.median_ci[0],
+                "median_ci_high": km.median_ci[1],
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "test",
+            "raised_at_end",
+            "followed_after",
+            "back_within_limit",
+            "median_days",
+            "median_ci_low",
+            "median_ci_high",
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1340,7 +1580,9 @@ def edish_points(source: Cohort | LabData) -> pd.DataFrame:
         peaks[name] = np.full(data.store.course_slots, np.nan)
         np.fmax.at(peaks[name], course[rows], multiple[rows])
     courses = np.flatnonzero(~np.isnan(peaks["ALT"]) & ~np.isnan(peaks["BILI"]))
-    points = pd.DataFrame({"course_idx": courses.astype("int64"), "alt_uln": peaks["ALT"][courses], "bili_uln": peaks["BILI"][courses]})
+    points = pd.DataFrame(
+        {"course_idx": courses.astype("int64"), "alt_uln": peaks["ALT"][courses], "bili_uln": peaks["BILI"][courses]}
+    )
     points["label"] = course_labels(data, courses)
     points["quadrant"] = edish_quadrant(points["alt_uln"].to_numpy(), points["bili_uln"].to_numpy())
     return points
@@ -1357,20 +1599,29 @@ EDISH_QUADRANTS = {
 def edish_quadrant(alt_uln: np.ndarray, bili_uln: np.ndarray) -> np.ndarray:
     """FDA DILI guidance 2009: lines at ALT 3x and bilirubin 2x the upper limit."""
     alt_high, bili_high = alt_uln >= 3, bili_uln > 2
-    return np.select([alt_high & bili_high, bili_high, alt_high], ["hys_law", "hyperbilirubinaemia", "temple"], "normal")
+    return np.select(
+        [alt_high & bili_high, bili_high, alt_high], ["hys_law", "hyperbilirubinaemia", "temple"], "normal"
+    )
 
 
-def spaghetti_sample(source: Cohort | LabData, test: str, max_courses: int | None = None, seed: int = 0) -> tuple[pd.DataFrame, int]:
+def spaghetti_sample(
+    source: Cohort | LabData, test: str, max_courses: int | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, int]:
     """Results of one test for at most `max_courses` courses drawn at random (seeded), and how many
     courses had the test. Rows sorted by course and day, with the course's pseudonymous label."""
     data = lab_data(source)
     limit = max_courses or data.settings.spaghetti_courses
     rows = data.rows([test], columns=["day", "month", "value", "unit", "upper_limit"])
     courses = np.sort(rows["course_idx"].unique())
-    chosen = courses if courses.size <= limit else np.sort(np.random.default_rng(seed).choice(courses, limit, replace=False))
+    chosen = (
+        courses if courses.size <= limit else np.sort(np.random.default_rng(seed).choice(courses, limit, replace=False))
+    )
     sample = rows[rows["course_idx"].isin(chosen)].sort_values(["course_idx", "day"])
-    sample = sample.assign(label=course_labels(data, sample["course_idx"]), day=sample["day"].astype("float"),
-                           month=sample["month"].astype("float"))
+    sample = sample.assign(
+        label=course_labels(data, sample["course_idx"]),
+        day=sample["day"].astype("float"),
+        month=sample["month"].astype("float"),
+    )
     return sample[["course_idx", "label", "day", "month", "value", "unit", "upper_limit", "period"]], int(courses.size)
 
 
@@ -1395,10 +1646,15 @@ def _monitoring_flags(data: LabData) -> pd.DataFrame:
             done = np.zeros(data.store.course_slots, dtype=bool)
             done[row_course[period == code]] = True
             flags[f"{name}_{label}"] = done[course]
-        flags[f"{name}_month1"], flags[f"{name}_every_3_months"] = _schedule(row_course, rows["day"], course, end, data, settings)
-        flags[f"{name}_eu_schedule"] = flags[f"{name}_baseline"] & flags[f"{name}_month1"] & flags[f"{name}_every_3_months"]
-    flags["baseline_and_on_treatment"] = (flags["liver_baseline"] & flags["liver_on_treatment"]
-                                          & flags["lipid_baseline"] & flags["lipid_on_treatment"])
+        flags[f"{name}_month1"], flags[f"{name}_every_3_months"] = _schedule(
+            row_course, rows["day"], course, end, data, settings
+        )
+        flags[f"{name}_eu_schedule"] = (
+            flags[f"{name}_baseline"] & flags[f"{name}_month1"] & flags[f"{name}_every_3_months"]
+        )
+    flags["baseline_and_on_treatment"] = (
+        flags["liver_baseline"] & flags["liver_on_treatment"] & flags["lipid_baseline"] & flags["lipid_on_treatment"]
+    )
     flags["eu_schedule"] = flags["liver_eu_schedule"] & flags["lipid_eu_schedule"]
     return flags
 
@@ -1409,8 +1665,9 @@ def _ascending(course: np.ndarray, day: np.ndarray) -> bool:
     return bool((step >= 0).all() and (np.diff(day)[step == 0] >= 0).all())
 
 
-def _schedule(row_course: np.ndarray, day: np.ndarray, course: np.ndarray, end: np.ndarray, data: LabData,
-              settings: LabSettings) -> tuple[np.ndarray, np.ndarray]:
+def _schedule(
+    row_course: np.ndarray, day: np.ndarray, course: np.ndarray, end: np.ndarray, data: LabData, settings: LabSettings
+) -> tuple[np.ndarray, np.ndarray]:
     """Month-1 test and no gap over `max_gap_days` from the month-1 window to the last dose.
 
     Courses whose last dose came before the month-1 window ends need no month-1 test; courses
@@ -1430,7 +1687,10 @@ def _schedule(row_course: np.ndarray, day: np.ndarray, course: np.ndarray, end: 
     if tested_course.size:  # each course's tests are one run of rows
         starts = np.flatnonzero(np.r_[True, tested_course[1:] != tested_course[:-1]])
         course_of_run = tested_course[starts]
-        first[course_of_run], last[course_of_run] = tested_day[starts], tested_day[np.r_[starts[1:], tested_course.size] - 1]
+        first[course_of_run], last[course_of_run] = (
+            tested_day[starts],
+            tested_day[np.r_[starts[1:], tested_course.size] - 1],
+        )
         gaps = np.diff(tested_day, prepend=np.nan)
         gaps[starts] = np.nan  # a course's first test has no gap before it
         largest_gap[course_of_run] = np.fmax.reduceat(gaps, starts)
@@ -1470,12 +1730,14 @@ def compliance_table(source: Cohort | LabData, flags: pd.DataFrame | None = None
     data = lab_data(source)
     flags = monitoring_flags(data) if flags is None else flags
     start, stop = data.settings.month1_window
-    table = pd.DataFrame({
-        "criterion": [label.format(start=start, stop=stop) for label in COMPLIANCE_ROWS.values()],
-        "key": list(COMPLIANCE_ROWS),
-        "courses": len(flags),
-        "met": [int(flags[key].sum()) for key in COMPLIANCE_ROWS],
-    })
+    table = pd.DataFrame(
+        {
+            "criterion": [label.format(start=start, stop=stop) for label in COMPLIANCE_ROWS.values()],
+            "key": list(COMPLIANCE_ROWS),
+            "courses": len(flags),
+            "met": [int(flags[key].sum()) for key in COMPLIANCE_ROWS],
+        }
+    )
     return pd.concat([table, proportion_intervals(table["met"], table["courses"])], axis=1)
 
 
@@ -1492,20 +1754,31 @@ def _pregnancy_months(data: LabData) -> pd.DataFrame:
     courses = courses[np.isfinite(courses["end_day"].to_numpy(dtype="float"))]
     end = courses["end_day"].to_numpy(dtype="float")
     months = np.maximum(1, np.floor((end + 1) / DAYS_PER_MONTH + 0.5)).astype("int64")
-    table = pd.DataFrame({"course_idx": courses["course_idx"].to_numpy(), "end_day": courses["end_day"].to_numpy(), "months": months})
+    table = pd.DataFrame(
+        {"course_idx": courses["course_idx"].to_numpy(), "end_day": courses["end_day"].to_numpy(), "months": months}
+    )
     slots = data.store.course_slots
     course_months, course_end = np.zeros(slots, dtype=np.int64), np.full(slots, np.nan)
     course_months[table["course_idx"]], course_end[table["course_idx"]] = months, end
     tests = data.columns(["course_idx", "day", "month", "above_uln"], ["HCG"])
     eligible = course_months[tests["course_idx"]] > 0
-    course, day, above = tests["course_idx"][eligible].astype(np.int64), tests["day"][eligible], tests["above_uln"][eligible]
+    course, day, above = (
+        tests["course_idx"][eligible].astype(np.int64),
+        tests["day"][eligible],
+        tests["above_uln"][eligible],
+    )
     before_start = (day >= -settings.pregnancy_lookback_days) & (day <= 0)
     month = np.where(before_start, 0, tests["month"][eligible]).astype(np.int64)
     inside = (month >= 0) & (month < course_months[course])
-    table["months_tested"] = _distinct_months(course[inside], month[inside], slots, int(course_months.max(initial=0)))[table["course_idx"]]
+    table["months_tested"] = _distinct_months(course[inside], month[inside], slots, int(course_months.max(initial=0)))[
+        table["course_idx"]
+    ]
     ended = course_end[course]
-    for column, done in (("tested_before_start", before_start), ("tested_after_end", (day > ended) & (day <= ended + 60)),
-                         ("positive_test", above == 1)):
+    for column, done in (
+        ("tested_before_start", before_start),
+        ("tested_after_end", (day > ended) & (day <= ended + 60)),
+        ("positive_test", above == 1),
+    ):
         flag = np.zeros(slots, dtype=bool)
         flag[course[done]] = True
         table[column] = flag[table["course_idx"]]
@@ -1548,10 +1821,30 @@ def pregnancy_table(source: Cohort | LabData, months: pd.DataFrame | None = None
     """The pregnancy-prevention measures as rows: what was counted, k, n, share and 95% CI."""
     table = pregnancy_months(source) if months is None else months
     rows = [
-        ("Treatment months with a pregnancy test", int(table["months_tested"].sum()), int(table["months"].sum()), "months"),
-        ("Courses with every treatment month tested", int((table["months_tested"] >= table["months"]).sum()), len(table), "courses"),
-        ("Courses tested in the 30 days before the first dose", int(table["tested_before_start"].sum()), len(table), "courses"),
-        ("Courses tested within 60 days after the last dose", int(table["tested_after_end"].sum()), len(table), "courses"),
+        (
+            "Treatment months with a pregnancy test",
+            int(table["months_tested"].sum()),
+            int(table["months"].sum()),
+            "months",
+        ),
+        (
+            "Courses with every treatment month tested",
+            int((table["months_tested"] >= table["months"]).sum()),
+            len(table),
+            "courses",
+        ),
+        (
+            "Courses tested in the 30 days before the first dose",
+            int(table["tested_before_start"].sum()),
+            len(table),
+            "courses",
+        ),
+        (
+            "Courses tested within 60 days after the last dose",
+            int(table["tested_after_end"].sum()),
+            len(table),
+            "courses",
+        ),
         ("Courses with a positive pregnancy test", int(table["positive_test"].sum()), len(table), "courses"),
     ]
     frame = pd.DataFrame(rows, columns=["measure", "met", "total", "counted_in"])
@@ -1579,16 +1872,24 @@ class LabAnalysis:
 
     def new_abnormal_estimate(self, measure: str) -> Estimate:
         """A row of `new_abnormal` (all courses) as an Estimate; no observations when absent."""
-        rows = self.new_abnormal[(self.new_abnormal["measure"] == measure) & (self.new_abnormal["group"] == "all courses")]
+        rows = self.new_abnormal[
+            (self.new_abnormal["measure"] == measure) & (self.new_abnormal["group"] == "all courses")
+        ]
         if rows.empty:
             return proportion(0, 0)
         row = rows.iloc[0]
         return proportion(int(row["new_abnormal_n"]), int(row["courses"]))
 
 
-def analyse(source: Cohort | LabData, settings: LabSettings | None = None, group_by: str | pd.Series | None = None,
-            cohort: Cohort | None = None, tests: tuple[str, ...] | None = None, with_page_tables: bool = True,
-            by_phase: bool | None = None) -> LabAnalysis:
+def analyse(
+    source: Cohort | LabData,
+    settings: LabSettings | None = None,
+    group_by: str | pd.Series | None = None,
+    cohort: Cohort | None = None,
+    tests: tuple[str, ...] | None = None,
+    with_page_tables: bool = True,
+    by_phase: bool | None = None,
+) -> LabAnalysis:
     """Every table of the area from one harmonised, derived copy of the lab rows.
 
     Trends are split into results up to and after the last dose unless groups are compared
@@ -1603,8 +1904,14 @@ def analyse(source: Cohort | LabData, settings: LabSettings | None = None, group
     flags, months = monitoring_flags(data), pregnancy_months(data)
     return LabAnalysis(
         data=data,
-        trend=trend_table(data, data.settings, group_by=group_by, tests=tests, cohort=cohort,
-                          by_phase=group_by is None if by_phase is None else by_phase),
+        trend=trend_table(
+            data,
+            data.settings,
+            group_by=group_by,
+            tests=tests,
+            cohort=cohort,
+            by_phase=group_by is None if by_phase is None else by_phase,
+        ),
         new_abnormal=new_abnormal,
         grades=grade_summary(data),
         ranges=on_treatment_ranges(data) if with_page_tables else pd.DataFrame(),
@@ -1634,8 +1941,23 @@ def summary_section(cohort: Cohort, options: SummaryOptions) -> dict:
         group_by = None
     result = analyse(cohort, settings, group_by=group_by or None, with_page_tables=False, by_phase=False)
     data, time = result.data, settings.group
-    keep = ["test", "unit", *(["group"] if group_by else []), time, "n", "mean", "sd", "median", "q1", "q3",
-            "above_uln", "ci_low", "ci_high", "above_uln_n", "limit_known_n"]
+    keep = [
+        "test",
+        "unit",
+        *(["group"] if group_by else []),
+        time,
+        "n",
+        "mean",
+        "sd",
+        "median",
+        "q1",
+        "q3",
+        "above_uln",
+        "ci_low",
+        "ci_high",
+        "above_uln_n",
+        "limit_known_n",
+    ]
     positive = result.pregnancy.iloc[-1]
     return {
         "settings": settings.as_dict(),

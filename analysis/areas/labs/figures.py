@@ -3,6 +3,7 @@
 Every chart names its statistic and definitions in the subtitle, gives n in its tooltips and
 marks the source document's claim ("rare") and the published figures where they exist.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -12,11 +13,22 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, empty_figure, styled, withheld_rows
-from analysis.ingest.lab_units import BY_CODE
 from analysis.areas.labs.compute import ARTICLE_RARE, EDISH_QUADRANTS, PHASES, LabSettings, proportion_intervals
 from analysis.areas.literature import reference
+from analysis.ingest.lab_units import BY_CODE
 from analysis.schema import DAYS_PER_MONTH
-from analysis.stats.suppression import SUPPRESSED, blank_rows, count_labels, hidden_cells, hidden_shares, how_many, numerator_labels, share_labels, small_label, withheld_note
+from analysis.stats.suppression import (
+    SUPPRESSED,
+    blank_rows,
+    count_labels,
+    hidden_cells,
+    hidden_shares,
+    how_many,
+    numerator_labels,
+    share_labels,
+    small_label,
+    withheld_note,
+)
 
 ARTICLE_COLOR = "#c62828"
 LITERATURE_COLOR = "#6a4c93"
@@ -25,11 +37,15 @@ GRADE_COLORS = {1: "#f1c232", 2: "#e08214", 3: "#b2182b"}
 PHASE_ORDER = (PHASES["course"], PHASES["after"])
 MIN_RESULTS = 10  # time points with fewer results are not drawn (too noisy to read)
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
-INDIVIDUAL_LEVEL = ("Not shown in presenter mode or in a shared report: this chart draws each course's own values, "
-                    "and a single patient's results can be recognised. Leave presenter mode to see it.")
+INDIVIDUAL_LEVEL = (
+    "Not shown in presenter mode or in a shared report: this chart draws each course's own values, "
+    "and a single patient's results can be recognised. Leave presenter mode to see it."
+)
 
 
-def _finish(fig: go.Figure, title: str, subtitle: str, height: int, wrap: int = 120, legend_below: bool = True) -> go.Figure:
+def _finish(
+    fig: go.Figure, title: str, subtitle: str, height: int, wrap: int = 120, legend_below: bool = True
+) -> go.Figure:
     """`styled` with the subtitle wrapped to the chart's width and the legend under the plot."""
     lines = textwrap.wrap(subtitle, wrap) or [""]
     fig = styled(fig, title, "<br>".join(lines), height=height + 26 * (len(lines) - 1))
@@ -44,7 +60,7 @@ def test_name(test: str) -> str:
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
-    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red},{green},{blue},{alpha})"
 
 
@@ -56,8 +72,14 @@ def _time_axis(rows: pd.DataFrame, settings: LabSettings) -> tuple[list, dict]:
     return rows["month"].tolist(), {"title": "Month of course (0 = first dose; negative = before)", "dtick": 1}
 
 
-def trend_figure(trend: pd.DataFrame, test: str, settings: LabSettings, min_results: int = MIN_RESULTS, *,
-                 suppress_below: int | None = None) -> go.Figure:
+def trend_figure(
+    trend: pd.DataFrame,
+    test: str,
+    settings: LabSettings,
+    min_results: int = MIN_RESULTS,
+    *,
+    suppress_below: int | None = None,
+) -> go.Figure:
     """One test over the course: median and IQR (or mean and SD) per month or visit, per group,
     with the upper limit of normal as a dashed line. With `suppress_below`, time points need at
     least that many results, and a share above the limit resting on a small count reads "suppressed"."""
@@ -69,28 +91,58 @@ def trend_figure(trend: pd.DataFrame, test: str, settings: LabSettings, min_resu
         return empty_figure(title, f"No time point has {min_results} or more {test} results.")
     unit = rows["unit"].iloc[0]
     series = "group" if "group" in rows else "phase" if "phase" in rows else None
-    groups = [None] if series is None else [g for g in PHASE_ORDER if g in set(rows[series])] if series == "phase" else rows[series].unique().tolist()
+    groups = (
+        [None]
+        if series is None
+        else [g for g in PHASE_ORDER if g in set(rows[series])]
+        if series == "phase"
+        else rows[series].unique().tolist()
+    )
     fig = go.Figure()
     for i, group in enumerate(groups):
         part = rows if group is None else rows[rows[series] == group]
-        _add_center_and_band(fig, part, settings, unit, PALETTE[i % len(PALETTE)], group, dashed=group == PHASES["after"],
-                             suppress_below=suppress_below)
+        _add_center_and_band(
+            fig,
+            part,
+            settings,
+            unit,
+            PALETTE[i % len(PALETTE)],
+            group,
+            dashed=group == PHASES["after"],
+            suppress_below=suppress_below,
+        )
     limit = float(trend.loc[trend["test"] == test, "upper_limit"].median())
     if np.isfinite(limit):
-        fig.add_hline(y=limit, line={"color": LIMIT_COLOR, "dash": "dash", "width": 1.5},
-                      annotation_text=f"Upper limit of normal ({limit:g} {unit})", annotation_position="top left",
-                      annotation_font={"color": LIMIT_COLOR, "size": 11})
+        fig.add_hline(
+            y=limit,
+            line={"color": LIMIT_COLOR, "dash": "dash", "width": 1.5},
+            annotation_text=f"Upper limit of normal ({limit:g} {unit})",
+            annotation_position="top left",
+            annotation_font={"color": LIMIT_COLOR, "size": 11},
+        )
     _, axis = _time_axis(rows, settings)
     fig.update_xaxes(**axis)
     fig.update_yaxes(title=f"{test} ({unit})", rangemode="tozero")
     fig.update_layout(showlegend=len(groups) > 1)
-    centre = "Line: median; shaded: middle half (IQR)" if settings.statistic == "median_iqr" else "Line: mean; shaded: ± 1 SD"
+    centre = (
+        "Line: median; shaded: middle half (IQR)"
+        if settings.statistic == "median_iqr"
+        else "Line: mean; shaded: ± 1 SD"
+    )
     subtitle = f"{centre}. All results per time point, as observed; points with under {min_results} results hidden. Hover for n"
     return _finish(fig, title, subtitle, height=400, wrap=85)
 
 
-def _add_center_and_band(fig: go.Figure, part: pd.DataFrame, settings: LabSettings, unit: str, color: str, group,
-                         dashed: bool = False, suppress_below: int | None = None) -> None:
+def _add_center_and_band(
+    fig: go.Figure,
+    part: pd.DataFrame,
+    settings: LabSettings,
+    unit: str,
+    color: str,
+    group,
+    dashed: bool = False,
+    suppress_below: int | None = None,
+) -> None:
     x, _ = _time_axis(part, settings)
     if settings.statistic == "median_iqr":
         centre, low, high = part["median"], part["q1"], part["q3"]
@@ -99,23 +151,50 @@ def _add_center_and_band(fig: go.Figure, part: pd.DataFrame, settings: LabSettin
         centre, low, high = part["mean"], part["mean"] - part["sd"], part["mean"] + part["sd"]
         text = "mean %{y:.3g} " + unit + " (SD %{customdata[3]:.3g})"
     label = "all courses" if group is None else str(group)
-    fig.add_trace(go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=label))
-    fig.add_trace(go.Scatter(x=x, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=_rgba(color, 0.16),
-                             hoverinfo="skip", showlegend=False, legendgroup=label))
+    fig.add_trace(
+        go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=label)
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=low,
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=_rgba(color, 0.16),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=label,
+        )
+    )
     hidden = hidden_shares(part["above_uln_n"], part["limit_known_n"], suppress_below)
-    custom = np.column_stack([count_labels(part["n"], suppress_below), low, high, part["sd"], share_labels(part["above_uln"], hidden, ".0%")])
+    custom = np.column_stack(
+        [count_labels(part["n"], suppress_below), low, high, part["sd"], share_labels(part["above_uln"], hidden, ".0%")]
+    )
     where = "Visit %{x}" if settings.group == "visit" else "Month %{x}"
-    fig.add_trace(go.Scatter(
-        x=x, y=centre, mode="lines+markers", name=label, line={"color": color, "width": 2.5, "dash": "dot" if dashed else "solid"},
-        legendgroup=label,
-        customdata=custom,
-        hovertemplate=f"<b>{label}</b> · {where}: {text}<br>n = %{{customdata[0]}} results · "
-                      "%{customdata[4]} above the upper limit<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=centre,
+            mode="lines+markers",
+            name=label,
+            line={"color": color, "width": 2.5, "dash": "dot" if dashed else "solid"},
+            legendgroup=label,
+            customdata=custom,
+            hovertemplate=f"<b>{label}</b> · {where}: {text}<br>n = %{{customdata[0]}} results · "
+            "%{customdata[4]} above the upper limit<extra></extra>",
+        )
+    )
 
 
-def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSettings, min_results: int = MIN_RESULTS, *,
-                       suppress_below: int | None = None) -> go.Figure:
+def above_limit_figure(
+    trend: pd.DataFrame,
+    tests: list[str],
+    settings: LabSettings,
+    min_results: int = MIN_RESULTS,
+    *,
+    suppress_below: int | None = None,
+) -> go.Figure:
     """Share of results above the upper limit per month (or visit), one line per test, 95% CI bars
     (a point resting on a count under `suppress_below` left as a gap)."""
     title = "How often results were above the upper limit of normal"
@@ -126,10 +205,16 @@ def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSetti
         rows = rows[rows["phase"] == PHASES["course"]]
     if "group" in rows or during:
         rows = rows.groupby(["test", "unit", settings.group], as_index=False, observed=True).agg(
-            above_uln_n=("above_uln_n", "sum"), limit_known_n=("limit_known_n", "sum"),
-            **({"visit_order": ("visit_order", "first")} if settings.group == "visit" else {}))
+            above_uln_n=("above_uln_n", "sum"),
+            limit_known_n=("limit_known_n", "sum"),
+            **({"visit_order": ("visit_order", "first")} if settings.group == "visit" else {}),
+        )
         shares = proportion_intervals(rows["above_uln_n"], rows["limit_known_n"])
-        rows = rows.assign(above_uln=shares["share"].to_numpy(), ci_low=shares["ci_low"].to_numpy(), ci_high=shares["ci_high"].to_numpy())
+        rows = rows.assign(
+            above_uln=shares["share"].to_numpy(),
+            ci_low=shares["ci_low"].to_numpy(),
+            ci_high=shares["ci_high"].to_numpy(),
+        )
     rows = rows[rows["limit_known_n"] >= min_results]
     if rows.empty:
         return empty_figure(title, "No results with a known upper limit.")
@@ -143,22 +228,42 @@ def above_limit_figure(trend: pd.DataFrame, tests: list[str], settings: LabSetti
         hidden = hidden_shares(part["above_uln_n"], part["limit_known_n"], suppress_below)
         withheld += int(hidden.sum())
         shown = blank_rows(part[["above_uln", "ci_low", "ci_high"]], hidden)
-        custom = np.column_stack([numerator_labels(part["above_uln_n"], part["limit_known_n"], suppress_below), count_labels(part["limit_known_n"], suppress_below),
-                                  share_labels(part["ci_low"], hidden), share_labels(part["ci_high"], hidden)])
-        fig.add_trace(go.Scatter(
-            x=x, y=shown["above_uln"], mode="lines+markers", name=test, line={"color": PALETTE[i % len(PALETTE)], "width": 2},
-            error_y={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown["above_uln"],
-                     "arrayminus": shown["above_uln"] - shown["ci_low"], "thickness": 1, "width": 3},
-            customdata=custom,
-            hovertemplate=f"<b>{test_name(test)}</b> %{{x}}: %{{y:.1%}} above the limit "
-                          "(95% CI %{customdata[2]} to %{customdata[3]})<br>%{customdata[0]} of %{customdata[1]} results<extra></extra>",
-        ))
+        custom = np.column_stack(
+            [
+                numerator_labels(part["above_uln_n"], part["limit_known_n"], suppress_below),
+                count_labels(part["limit_known_n"], suppress_below),
+                share_labels(part["ci_low"], hidden),
+                share_labels(part["ci_high"], hidden),
+            ]
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=shown["above_uln"],
+                mode="lines+markers",
+                name=test,
+                line={"color": PALETTE[i % len(PALETTE)], "width": 2},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": shown["ci_high"] - shown["above_uln"],
+                    "arrayminus": shown["above_uln"] - shown["ci_low"],
+                    "thickness": 1,
+                    "width": 3,
+                },
+                customdata=custom,
+                hovertemplate=f"<b>{test_name(test)}</b> %{{x}}: %{{y:.1%}} above the limit "
+                "(95% CI %{customdata[2]} to %{customdata[3]})<br>%{customdata[0]} of %{customdata[1]} results<extra></extra>",
+            )
+        )
     _, axis = _time_axis(rows.sort_values(settings.group if settings.group == "month" else "visit_order"), settings)
     fig.update_xaxes(**axis)
     fig.update_yaxes(title="Results above the upper limit (%)", tickformat=".0%", rangemode="tozero")
     which = "results up to the last dose" if during else "all results"
-    subtitle = (f"Share of {which} at each time point; bars: 95% CI (Wilson; exact below 30). "
-                f"Points with fewer than {min_results} results hidden")
+    subtitle = (
+        f"Share of {which} at each time point; bars: 95% CI (Wilson; exact below 30). "
+        f"Points with fewer than {min_results} results hidden"
+    )
     if withheld:
         subtitle += f". {withheld_note(suppress_below, how_many(withheld, 'point'), 'results')}"
     return _finish(fig, title, subtitle, height=400)
@@ -174,22 +279,49 @@ def new_abnormal_figure(table: pd.DataFrame, *, suppress_below: int | None = Non
     if rows.empty:
         return empty_figure(title, "No course has both a normal baseline and a result on treatment.")
     labels = rows["measure"].tolist()
-    fig, hidden = _share_bars(rows, "measure", "new_abnormal", "new_abnormal_n", "courses with a normal baseline",
-                              suppress_below, color=PALETTE[0], name="This dataset")
+    fig, hidden = _share_bars(
+        rows,
+        "measure",
+        "new_abnormal",
+        "new_abnormal_n",
+        "courses with a normal baseline",
+        suppress_below,
+        color=PALETTE[0],
+        name="This dataset",
+    )
     published = rows[rows["literature"].notna()]
     if len(published):
-        fig.add_trace(go.Scatter(
-            y=published["measure"], x=published["literature"], mode="markers", name="Published (Zane 2006, n=13,772)",
-            marker={"symbol": "diamond", "size": 13, "color": LITERATURE_COLOR, "line": {"color": "white", "width": 1}},
-            hovertemplate="<b>%{y}</b>: %{x:.0%} in Zane et al. 2006, Arch Dermatol<extra></extra>",
-        ))
-    fig.add_trace(go.Scatter(
-        x=[ARTICLE_RARE, ARTICLE_RARE], y=[labels[0], labels[-1]], mode="lines", name="Article: 'rare' = under 0.1% of courses",
-        line={"color": ARTICLE_COLOR, "dash": "dash", "width": 2}, hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                y=published["measure"],
+                x=published["literature"],
+                mode="markers",
+                name="Published (Zane 2006, n=13,772)",
+                marker={
+                    "symbol": "diamond",
+                    "size": 13,
+                    "color": LITERATURE_COLOR,
+                    "line": {"color": "white", "width": 1},
+                },
+                hovertemplate="<b>%{y}</b>: %{x:.0%} in Zane et al. 2006, Arch Dermatol<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[ARTICLE_RARE, ARTICLE_RARE],
+            y=[labels[0], labels[-1]],
+            mode="lines",
+            name="Article: 'rare' = under 0.1% of courses",
+            line={"color": ARTICLE_COLOR, "dash": "dash", "width": 2},
+            hoverinfo="skip",
+        )
+    )
     fig.update_xaxes(title="Courses with a new value above the upper limit (%)", tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")
-    subtitle = ("Among courses whose last result before the first dose (baseline window) was within limits and with a result "
-                "during treatment; bars: 95% CI (Wilson; exact below 30 courses)")
+    subtitle = (
+        "Among courses whose last result before the first dose (baseline window) was within limits and with a result "
+        "during treatment; bars: 95% CI (Wilson; exact below 30 courses)"
+    )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'measure'))}"
     return _finish(fig, title, subtitle, height=170 + 48 * len(rows))
@@ -205,9 +337,19 @@ def grade_figure(grades: pd.DataFrame, *, suppress_below: int | None = None) -> 
     if grades.empty:
         return empty_figure(title, "No graded test (ALT, AST, triglycerides, cholesterol, CK) on treatment.")
     fig = go.Figure()
-    share = {1: grades["grade_1_plus"] - grades["grade_2_plus"], 2: grades["grade_2_plus"] - grades["grade_3_plus"], 3: grades["grade_3_plus"]}
-    counts = pd.DataFrame({1: grades["grade_1_plus_n"] - grades["grade_2_plus_n"], 2: grades["grade_2_plus_n"] - grades["grade_3_plus_n"],
-                           3: grades["grade_3_plus_n"], 0: grades["courses"] - grades["grade_1_plus_n"]})
+    share = {
+        1: grades["grade_1_plus"] - grades["grade_2_plus"],
+        2: grades["grade_2_plus"] - grades["grade_3_plus"],
+        3: grades["grade_3_plus"],
+    }
+    counts = pd.DataFrame(
+        {
+            1: grades["grade_1_plus_n"] - grades["grade_2_plus_n"],
+            2: grades["grade_2_plus_n"] - grades["grade_3_plus_n"],
+            3: grades["grade_3_plus_n"],
+            0: grades["courses"] - grades["grade_1_plus_n"],
+        }
+    )
     too_few = grades["courses"].between(1, (suppress_below or 1) - 1).to_numpy()
     small, protecting = hidden_cells(counts.mask(np.broadcast_to(too_few[:, None], counts.shape), 0), suppress_below)
     hidden = small | protecting
@@ -215,36 +357,71 @@ def grade_figure(grades: pd.DataFrame, *, suppress_below: int | None = None) -> 
     for grade, label in names.items():
         texts = count_labels(counts[grade], suppress_below)
         texts[protecting[grade].to_numpy()] = SUPPRESSED
-        fig.add_trace(go.Bar(
-            y=grades["test"], x=share[grade].where(~(hidden[grade].to_numpy() | too_few)), orientation="h", name=label,
-            marker_color=GRADE_COLORS[grade],
-            customdata=np.column_stack([texts, count_labels(grades["courses"], suppress_below), share_labels(share[grade], hidden[grade])]),
-            hovertemplate="<b>%{y}</b>: " + label + " in %{customdata[2]} of courses (%{customdata[0]} of %{customdata[1]})<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Bar(
+                y=grades["test"],
+                x=share[grade].where(~(hidden[grade].to_numpy() | too_few)),
+                orientation="h",
+                name=label,
+                marker_color=GRADE_COLORS[grade],
+                customdata=np.column_stack(
+                    [texts, count_labels(grades["courses"], suppress_below), share_labels(share[grade], hidden[grade])]
+                ),
+                hovertemplate="<b>%{y}</b>: "
+                + label
+                + " in %{customdata[2]} of courses (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+            )
+        )
     labels = [f"  grade 3+: {text}" for text in share_labels(grades["grade_3_plus"], hidden[3])]
     if suppress_below:
-        labels = ["" if few else _hidden_grades_label(label, small.loc[i], hidden.loc[i], suppress_below)
-                  for i, label, few in zip(grades.index, labels, too_few)]
-    total = grades["grade_1_plus"].to_numpy() if not suppress_below else np.nansum([share[g].where(~hidden[g]) for g in names], axis=0)
-    fig.add_trace(go.Scatter(
-        y=grades["test"], x=total, mode="text", text=labels, textposition="middle right",
-        showlegend=False, hoverinfo="skip", textfont={"size": 11, "color": NEUTRAL_COLOR}))
+        labels = [
+            "" if few else _hidden_grades_label(label, small.loc[i], hidden.loc[i], suppress_below)
+            for i, label, few in zip(grades.index, labels, too_few)
+        ]
+    total = (
+        grades["grade_1_plus"].to_numpy()
+        if not suppress_below
+        else np.nansum([share[g].where(~hidden[g]) for g in names], axis=0)
+    )
+    fig.add_trace(
+        go.Scatter(
+            y=grades["test"],
+            x=total,
+            mode="text",
+            text=labels,
+            textposition="middle right",
+            showlegend=False,
+            hoverinfo="skip",
+            textfont={"size": 11, "color": NEUTRAL_COLOR},
+        )
+    )
     if too_few.any():
-        fig.add_trace(withheld_rows(grades["test"][too_few], [f"fewer than {suppress_below} courses graded: not shown"] * int(too_few.sum()),
-                                    np.zeros(int(too_few.sum()))))
+        fig.add_trace(
+            withheld_rows(
+                grades["test"][too_few],
+                [f"fewer than {suppress_below} courses graded: not shown"] * int(too_few.sum()),
+                np.zeros(int(too_few.sum())),
+            )
+        )
     fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, max(0.1, float(np.nanmax(total)) * 1.25)])
     fig.update_yaxes(autorange="reversed")
     tg3, liver3 = reference("ctcae_grade3_tg"), reference("ctcae_grade3_liver")
-    subtitle = (f"Courses with a graded result during treatment; ALT/AST relative to the baseline when it was already above the limit. "
-                f"Published grade 3+: triglycerides under {tg3.value:.0%}, liver tests under {liver3.value:.1%} ({tg3.source}, {tg3.population})")
+    subtitle = (
+        f"Courses with a graded result during treatment; ALT/AST relative to the baseline when it was already above the limit. "
+        f"Published grade 3+: triglycerides under {tg3.value:.0%}, liver tests under {liver3.value:.1%} ({tg3.source}, {tg3.population})"
+    )
     if hidden.to_numpy().any():
-        subtitle += (f"; grades of fewer than {suppress_below} courses (or hidden with one so that a total cannot give it away) "
-                     "are not drawn and are named beside the bar")
+        subtitle += (
+            f"; grades of fewer than {suppress_below} courses (or hidden with one so that a total cannot give it away) "
+            "are not drawn and are named beside the bar"
+        )
     return _finish(fig, title, subtitle, height=190 + 40 * len(grades))
 
 
-def edish_figure(points: pd.DataFrame, max_points: int = 5000, seed: int = 0, *, suppress_below: int | None = None) -> go.Figure:
+def edish_figure(
+    points: pd.DataFrame, max_points: int = 5000, seed: int = 0, *, suppress_below: int | None = None
+) -> go.Figure:
     """eDISH: each course's peak ALT against peak total bilirubin on treatment, as multiples of the
     upper limit, log axes, lines at ALT 3x and bilirubin 2x (FDA DILI guidance 2009).
 
@@ -260,41 +437,86 @@ def edish_figure(points: pd.DataFrame, max_points: int = 5000, seed: int = 0, *,
         part = shown[shown["quadrant"] == key]
         if part.empty:
             continue
-        fig.add_trace(go.Scattergl(
-            x=part["alt_uln"], y=part["bili_uln"], mode="markers", name=label,
-            marker={"size": 6 if key == "normal" else 9, "color": NEUTRAL_COLOR if key == "normal" else PALETTE[(i + 2) % len(PALETTE)],
-                    "opacity": 0.5 if key == "normal" else 0.9},
-            customdata=part["label"],
-            hovertemplate="<b>%{customdata}</b><br>peak ALT %{x:.2f} x upper limit<br>peak bilirubin %{y:.2f} x upper limit<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scattergl(
+                x=part["alt_uln"],
+                y=part["bili_uln"],
+                mode="markers",
+                name=label,
+                marker={
+                    "size": 6 if key == "normal" else 9,
+                    "color": NEUTRAL_COLOR if key == "normal" else PALETTE[(i + 2) % len(PALETTE)],
+                    "opacity": 0.5 if key == "normal" else 0.9,
+                },
+                customdata=part["label"],
+                hovertemplate="<b>%{customdata}</b><br>peak ALT %{x:.2f} x upper limit<br>peak bilirubin %{y:.2f} x upper limit<extra></extra>",
+            )
+        )
     fig.add_vline(x=3, line={"color": ARTICLE_COLOR, "dash": "dash", "width": 1})
     fig.add_hline(y=2, line={"color": ARTICLE_COLOR, "dash": "dash", "width": 1})
-    for x, y, text, anchor in ((0.98, 0.98, "Possible Hy's law", "right"), (0.02, 0.98, "High bilirubin only", "left"),
-                               (0.98, 0.02, "ALT >= 3x only", "right"), (0.02, 0.02, "Normal or mild", "left")):
-        fig.add_annotation(x=x, y=y, xref="paper", yref="paper", text=text, showarrow=False, xanchor=anchor,
-                           yanchor="top" if y > 0.5 else "bottom", font={"color": NEUTRAL_COLOR, "size": 12})
+    for x, y, text, anchor in (
+        (0.98, 0.98, "Possible Hy's law", "right"),
+        (0.02, 0.98, "High bilirubin only", "left"),
+        (0.98, 0.02, "ALT >= 3x only", "right"),
+        (0.02, 0.02, "Normal or mild", "left"),
+    ):
+        fig.add_annotation(
+            x=x,
+            y=y,
+            xref="paper",
+            yref="paper",
+            text=text,
+            showarrow=False,
+            xanchor=anchor,
+            yanchor="top" if y > 0.5 else "bottom",
+            font={"color": NEUTRAL_COLOR, "size": 12},
+        )
     x_max = max(10.0, float(points["alt_uln"].max()) * 1.3)
     y_max = max(5.0, float(points["bili_uln"].max()) * 1.3)
-    x_min = min(0.1, float(points["alt_uln"][points["alt_uln"] > 0].min()) * 0.8) if (points["alt_uln"] > 0).any() else 0.1
-    y_min = min(0.1, float(points["bili_uln"][points["bili_uln"] > 0].min()) * 0.8) if (points["bili_uln"] > 0).any() else 0.1
+    x_min = (
+        min(0.1, float(points["alt_uln"][points["alt_uln"] > 0].min()) * 0.8) if (points["alt_uln"] > 0).any() else 0.1
+    )
+    y_min = (
+        min(0.1, float(points["bili_uln"][points["bili_uln"] > 0].min()) * 0.8)
+        if (points["bili_uln"] > 0).any()
+        else 0.1
+    )
     ticks = [0.05, 0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 50, 100]
-    fig.update_xaxes(type="log", title="Peak ALT on treatment (x upper limit of normal)", range=[np.log10(x_min), np.log10(x_max)],
-                     tickvals=ticks, ticktext=[f"{t:g}x" for t in ticks])
-    fig.update_yaxes(type="log", title="Peak total bilirubin (x upper limit)", range=[np.log10(y_min), np.log10(y_max)],
-                     tickvals=ticks, ticktext=[f"{t:g}x" for t in ticks])
+    fig.update_xaxes(
+        type="log",
+        title="Peak ALT on treatment (x upper limit of normal)",
+        range=[np.log10(x_min), np.log10(x_max)],
+        tickvals=ticks,
+        ticktext=[f"{t:g}x" for t in ticks],
+    )
+    fig.update_yaxes(
+        type="log",
+        title="Peak total bilirubin (x upper limit)",
+        range=[np.log10(y_min), np.log10(y_max)],
+        tickvals=ticks,
+        ticktext=[f"{t:g}x" for t in ticks],
+    )
     counts = points["quadrant"].value_counts()
     outside = int((points["quadrant"] != "normal").sum())
-    drawn = ("" if len(shown) == len(points) else
-             f"; {len(shown):,} drawn (all outside the normal quadrant, a random sample inside)" if len(shown) >= outside else
-             f"; {len(shown):,} drawn at random, possible Hy's law cases first")
-    subtitle = (f"{len(points):,} courses with both tests during treatment; possible Hy's law: {counts.get('hys_law', 0):,}{drawn}. "
-                "Dashed: ALT 3x, bilirubin 2x the upper limit. Hover for the course's pseudonymous id")
+    drawn = (
+        ""
+        if len(shown) == len(points)
+        else f"; {len(shown):,} drawn (all outside the normal quadrant, a random sample inside)"
+        if len(shown) >= outside
+        else f"; {len(shown):,} drawn at random, possible Hy's law cases first"
+    )
+    subtitle = (
+        f"{len(points):,} courses with both tests during treatment; possible Hy's law: {counts.get('hys_law', 0):,}{drawn}. "
+        "Dashed: ALT 3x, bilirubin 2x the upper limit. Hover for the course's pseudonymous id"
+    )
     return _finish(fig, title, subtitle, height=520)
 
 
 def _hidden_grades_label(label: str, small: pd.Series, hidden: pd.Series, threshold: int) -> str:
     """The end-of-row label naming the grades not drawn: "grade 1: <5 · grade 3+: 0.0%"."""
-    parts = [f"grade {grade}: {small_label(threshold) if small[grade] else SUPPRESSED}" for grade in (1, 2) if hidden[grade]]
+    parts = [
+        f"grade {grade}: {small_label(threshold) if small[grade] else SUPPRESSED}" for grade in (1, 2) if hidden[grade]
+    ]
     third = f"grade 3+: {small_label(threshold) if small[3] else SUPPRESSED} courses" if hidden[3] else label.strip()
     return "  " + " · ".join([*parts, third])
 
@@ -312,7 +534,9 @@ def _sample_keeping_outliers(points: pd.DataFrame, max_points: int, seed: int) -
     return pd.concat(parts)
 
 
-def spaghetti_figure(sample: pd.DataFrame, total_courses: int, test: str, *, suppress_below: int | None = None) -> go.Figure:
+def spaghetti_figure(
+    sample: pd.DataFrame, total_courses: int, test: str, *, suppress_below: int | None = None
+) -> go.Figure:
     """Individual courses' results of one test over time (a random sample when there are many),
     with the monthly median of the sample and the upper limit.
 
@@ -330,26 +554,49 @@ def spaghetti_figure(sample: pd.DataFrame, total_courses: int, test: str, *, sup
     y = _with_breaks(sample["value"].to_numpy(dtype="float"), starts)
     labels = _with_breaks(sample["label"].to_numpy(dtype=object), starts, fill=None)
     days = _with_breaks(sample["day"].to_numpy(dtype="float"), starts)
-    fig = go.Figure(go.Scattergl(
-        x=x, y=y, mode="lines+markers", name="One course", line={"color": _rgba(PALETTE[0], 0.25), "width": 1},
-        marker={"size": 3, "color": _rgba(PALETTE[0], 0.45)}, customdata=np.column_stack([labels, days]), connectgaps=False,
-        hovertemplate="<b>%{customdata[0]}</b><br>day %{customdata[1]:.0f}: %{y:.3g} " + unit + "<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Scattergl(
+            x=x,
+            y=y,
+            mode="lines+markers",
+            name="One course",
+            line={"color": _rgba(PALETTE[0], 0.25), "width": 1},
+            marker={"size": 3, "color": _rgba(PALETTE[0], 0.45)},
+            customdata=np.column_stack([labels, days]),
+            connectgaps=False,
+            hovertemplate="<b>%{customdata[0]}</b><br>day %{customdata[1]:.0f}: %{y:.3g} " + unit + "<extra></extra>",
+        )
+    )
     median = sample.groupby("month")["value"].agg(["median", "size"])
     median = median[median["size"] >= MIN_RESULTS]
-    fig.add_trace(go.Scattergl(
-        x=median.index, y=median["median"], mode="lines+markers", name="Median of these courses per month", line={"color": "#222", "width": 3},
-        customdata=median["size"], hovertemplate="Month %{x}: median %{y:.3g} " + unit + " (n = %{customdata})<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Scattergl(
+            x=median.index,
+            y=median["median"],
+            mode="lines+markers",
+            name="Median of these courses per month",
+            line={"color": "#222", "width": 3},
+            customdata=median["size"],
+            hovertemplate="Month %{x}: median %{y:.3g} " + unit + " (n = %{customdata})<extra></extra>",
+        )
+    )
     limit = float(sample["upper_limit"].median())
     if np.isfinite(limit):
-        fig.add_hline(y=limit, line={"color": LIMIT_COLOR, "dash": "dash", "width": 1.5}, annotation_text=f"Upper limit ({limit:g} {unit})",
-                      annotation_position="top left", annotation_font={"color": LIMIT_COLOR, "size": 11})
+        fig.add_hline(
+            y=limit,
+            line={"color": LIMIT_COLOR, "dash": "dash", "width": 1.5},
+            annotation_text=f"Upper limit ({limit:g} {unit})",
+            annotation_position="top left",
+            annotation_font={"color": LIMIT_COLOR, "size": 11},
+        )
     fig.update_xaxes(title="Months from first dose")
     fig.update_yaxes(title=f"{test} ({unit})", rangemode="tozero")
     shown = sample["course_idx"].nunique()
-    which = (f"all {shown:,} courses with {test} results" if shown == total_courses
-             else f"{shown:,} of {total_courses:,} courses with {test} results, drawn at random (the same draw each time)")
+    which = (
+        f"all {shown:,} courses with {test} results"
+        if shown == total_courses
+        else f"{shown:,} of {total_courses:,} courses with {test} results, drawn at random (the same draw each time)"
+    )
     return _finish(fig, title, f"One line per course: {which}. Hover for the course's pseudonymous id", height=440)
 
 
@@ -359,27 +606,60 @@ def _with_breaks(values: np.ndarray, starts: np.ndarray, fill=np.nan) -> np.ndar
     return np.insert(values.astype(object if fill is None else values.dtype), positions, fill)
 
 
-def _share_bars(rows: pd.DataFrame, label: str, share: str, count: str, denominator: str, suppress_below: int | None,
-                *, color: str, name: str | None = None) -> tuple[go.Figure, np.ndarray]:
+def _share_bars(
+    rows: pd.DataFrame,
+    label: str,
+    share: str,
+    count: str,
+    denominator: str,
+    suppress_below: int | None,
+    *,
+    color: str,
+    name: str | None = None,
+) -> tuple[go.Figure, np.ndarray]:
     """Horizontal bars of a share per row of `rows` with its 95% CI and "k of n <denominator>" in the
     hover; a share resting on a count under `suppress_below` keeps its row with a note instead of a
     bar. Returns the figure and which rows were withheld."""
     hidden = hidden_shares(rows[count], rows["courses"], suppress_below)
     shown = blank_rows(rows[[share, "ci_low", "ci_high"]], hidden)
-    counts, totals = numerator_labels(rows[count], rows["courses"], suppress_below), count_labels(rows["courses"], suppress_below)
-    custom = np.column_stack([counts, totals, share_labels(rows["ci_low"], hidden), share_labels(rows["ci_high"], hidden)])
-    fig = go.Figure(go.Bar(
-        y=rows[label], x=shown[share], orientation="h", name=name, marker_color=color,
-        error_x={"type": "data", "symmetric": False, "array": shown["ci_high"] - shown[share],
-                 "arrayminus": shown[share] - shown["ci_low"], "thickness": 1.2},
-        customdata=custom,
-        hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
-                      f"<br>%{{customdata[0]}} of %{{customdata[1]}} {denominator}<extra></extra>",
-    ))
+    counts, totals = (
+        numerator_labels(rows[count], rows["courses"], suppress_below),
+        count_labels(rows["courses"], suppress_below),
+    )
+    custom = np.column_stack(
+        [counts, totals, share_labels(rows["ci_low"], hidden), share_labels(rows["ci_high"], hidden)]
+    )
+    fig = go.Figure(
+        go.Bar(
+            y=rows[label],
+            x=shown[share],
+            orientation="h",
+            name=name,
+            marker_color=color,
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": shown["ci_high"] - shown[share],
+                "arrayminus": shown[share] - shown["ci_low"],
+                "thickness": 1.2,
+            },
+            customdata=custom,
+            hovertemplate="<b>%{y}</b>: %{x:.1%} (95% CI %{customdata[2]} to %{customdata[3]})"
+            f"<br>%{{customdata[0]}} of %{{customdata[1]}} {denominator}<extra></extra>",
+        )
+    )
     if hidden.any():
-        fig.add_trace(withheld_rows(rows[label][hidden], [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
-                                    np.zeros(int(hidden.sum())), [f"{what}: {k} of {n} courses; share not shown" for what, k, n in
-                                                                  zip(rows[label][hidden], counts[hidden], totals[hidden])]))
+        fig.add_trace(
+            withheld_rows(
+                rows[label][hidden],
+                [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                np.zeros(int(hidden.sum())),
+                [
+                    f"{what}: {k} of {n} courses; share not shown"
+                    for what, k, n in zip(rows[label][hidden], counts[hidden], totals[hidden])
+                ],
+            )
+        )
     return fig, hidden
 
 
@@ -394,8 +674,10 @@ def compliance_figure(table: pd.DataFrame, *, suppress_below: int | None = None)
         fig.update_layout(showlegend=False)
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(autorange="reversed")
-    subtitle = ("EU label: liver tests and lipids at baseline, after 1 month, then every 3 months. "
-                "Every course counts; a course without lab results counts as not monitored. Bars: 95% CI")
+    subtitle = (
+        "EU label: liver tests and lipids at baseline, after 1 month, then every 3 months. "
+        "Every course counts; a course without lab results counts as not monitored. Bars: 95% CI"
+    )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'criterion', 'criteria'))}"
     return _finish(fig, title, subtitle, height=140 + 34 * len(table), legend_below=False)

@@ -1,4 +1,5 @@
 """The cohort at a glance: size, demographics, dosing, course length and data completeness."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -6,8 +7,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from analysis.cohort.filters import COLUMN_LABELS
+from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from analysis.schema import SPECS, TABLES
 
 TYPICAL_COURSE_DAYS = (120, 183)  # "Treatment typically lasts 4 to 6 months" (source document)
@@ -52,8 +53,11 @@ MISSING_CATEGORY = "(missing)"
 def category_counts(cohort: Cohort, column: str, order: tuple | None = None) -> pd.Series:
     """Counts per category, in the given order, missing values counted as '(missing)'."""
     categories = course_categories(cohort, column)
-    counts = pd.Series(np.bincount(categories.codes[categories.codes >= 0], minlength=len(categories.levels)),
-                       index=pd.Index(categories.levels, dtype=object, name=column), name="count")
+    counts = pd.Series(
+        np.bincount(categories.codes[categories.codes >= 0], minlength=len(categories.levels)),
+        index=pd.Index(categories.levels, dtype=object, name=column),
+        name="count",
+    )
     counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     if order is not None:
         ordered = [c for c in order if c in counts.index] + [c for c in counts.index if c not in order]
@@ -73,7 +77,9 @@ class CourseCategories:
 
 
 def course_categories(cohort: Cohort, column: str) -> CourseCategories:
-    return cohort.derived(("overview.categories", column), lambda: _course_categories(cohort.courses, column), _restricted_categories)
+    return cohort.derived(
+        ("overview.categories", column), lambda: _course_categories(cohort.courses, column), _restricted_categories
+    )
 
 
 def _course_categories(courses: pd.DataFrame, column: str) -> CourseCategories:
@@ -107,7 +113,11 @@ def demographics_table(cohort: Cohort) -> pd.DataFrame:
         ("course_number", None),
     ):
         counts = category_counts(cohort, column, order)
-        parts.append(pd.DataFrame({"characteristic": COLUMN_LABELS[column], "level": counts.index.map(str), "courses": counts.to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {"characteristic": COLUMN_LABELS[column], "level": counts.index.map(str), "courses": counts.to_numpy()}
+            )
+        )
     table = pd.concat(parts, ignore_index=True)
     table["percent"] = (table["courses"] / max(len(courses), 1) * 100).round(1)
     return table
@@ -121,10 +131,16 @@ def completeness(cohort: Cohort) -> pd.DataFrame:
     for name in TABLES:
         n_rows, filled = counts[name]
         for spec in SPECS[name].columns:
-            rows.append({
-                "table": name, "column": spec.name, "required": spec.required, "rows": n_rows,
-                "filled": int(filled.get(spec.name, 0)), "percent_filled": round(filled.get(spec.name, 0) / n_rows * 100, 1) if n_rows else 0.0,
-            })
+            rows.append(
+                {
+                    "table": name,
+                    "column": spec.name,
+                    "required": spec.required,
+                    "rows": n_rows,
+                    "filled": int(filled.get(spec.name, 0)),
+                    "percent_filled": round(filled.get(spec.name, 0) / n_rows * 100, 1) if n_rows else 0.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -143,8 +159,10 @@ def _filled_by_course(cohort: Cohort) -> dict[str, FilledByCourse]:
     """Each table: its rows and filled values, in total and per course (one row per course of the
     courses table, so its counts per course are flags)."""
     size = _course_size(cohort.courses)
-    return {name: _table_filled(cohort.table(name), SPECS[name].names, size, np.bool_ if name == "courses" else np.int32)
-            for name in TABLES}
+    return {
+        name: _table_filled(cohort.table(name), SPECS[name].names, size, np.bool_ if name == "courses" else np.int32)
+        for name in TABLES
+    }
 
 
 def _table_filled(table: pd.DataFrame, names, size: int, dtype) -> FilledByCourse:

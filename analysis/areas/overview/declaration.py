@@ -1,4 +1,5 @@
 """The courses at a glance (who was treated, with what dose, for how long), as the report and the tests see it."""
+
 from analysis.areas.base import Area, ReportWriter
 from analysis.cohort.model import Cohort
 

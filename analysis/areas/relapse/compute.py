@@ -14,20 +14,30 @@ Censoring rules, applied the same way everywhere:
 - Courses that cannot enter (no last-dose day, no follow-up end) and courses whose dates
   contradict each other are listed with the reason and counted, never silently used.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage, memoised
+from analysis.areas.base import SummaryOptions
 from analysis.cohort.filters import COLUMN_LABELS, MISSING_LABEL
 from analysis.cohort.grouping import grouping_options as course_grouping_options
+from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage, memoised
 from analysis.schema import DAYS_PER_MONTH
 from analysis.stats.intervals import Estimate
-from analysis.stats.survival import DAYS_PER_YEAR, KM_METHOD, KaplanMeier, LogRank, cox_hazard_ratios, fit_km, fit_km_by_group, logrank
-
-from analysis.areas.base import SummaryOptions
+from analysis.stats.survival import (
+    DAYS_PER_YEAR,
+    KM_METHOD,
+    KaplanMeier,
+    LogRank,
+    cox_hazard_ratios,
+    fit_km,
+    fit_km_by_group,
+    logrank,
+)
 
 ORIGINS = {"end": "the last dose", "start": "the first dose"}
 RELAPSE = "relapse"
@@ -36,10 +46,16 @@ EVENT_NAMES = {RELAPSE: "relapse", SECOND_COURSE: "further course"}
 # Axis and metric wording: the share still free of the event, and the share who had it.
 FREE_OF = {RELAPSE: "Free of relapse", SECOND_COURSE: "No further course yet"}
 HAD = {RELAPSE: "Relapsed", SECOND_COURSE: "Started a further course"}
-GROUPINGS = {key: COLUMN_LABELS[key] for key in
-             ("cumulative_dose_band", "daily_dose_band", "sex", "age_band", "site", "course_number")}  # curves split by these
-GROUP_ORDER = {"cumulative_dose_band": CUMULATIVE_DOSE_BANDS, "daily_dose_band": DAILY_DOSE_BANDS,
-               "age_band": AGE_BAND_LABELS, "sex": ("F", "M", "other", "unknown")}
+GROUPINGS = {
+    key: COLUMN_LABELS[key]
+    for key in ("cumulative_dose_band", "daily_dose_band", "sex", "age_band", "site", "course_number")
+}  # curves split by these
+GROUP_ORDER = {
+    "cumulative_dose_band": CUMULATIVE_DOSE_BANDS,
+    "daily_dose_band": DAILY_DOSE_BANDS,
+    "age_band": AGE_BAND_LABELS,
+    "sex": ("F", "M", "other", "unknown"),
+}
 RISK_STEP_MONTHS = 6
 COX_DOSE_UNIT = 10  # mg/kg: hazard ratio per 10 mg/kg cumulative dose
 MIN_EVENTS_PER_TERM = 10  # events per Cox covariate below which the model is not fitted
@@ -50,8 +66,10 @@ COX_MISSING = {"dose_per_10": "cumulative dose unknown", "female": "sex other th
 MISSING_END = "no last-dose day (end_day)"
 MISSING_FOLLOWUP = "no follow-up end and no event recorded"
 EVENT_BEFORE_ORIGIN = {"end": "event recorded before the last dose", "start": "event recorded before the first dose"}
-CENSOR_BEFORE_ORIGIN = {"end": "further course or follow-up end before the last dose",
-                        "start": "further course or follow-up end before the first dose"}
+CENSOR_BEFORE_ORIGIN = {
+    "end": "further course or follow-up end before the last dose",
+    "start": "further course or follow-up end before the first dose",
+}
 FOLLOWUP_BEFORE_END = "follow-up ends before the last dose"
 FOLLOWUP_BEFORE_VISIT = "follow-up ends before the last recorded visit"
 EVENT_AFTER_FOLLOWUP = "event recorded after follow-up ended"
@@ -71,7 +89,7 @@ class RelapseSettings:
             raise ValueError(f"relapse.origin must be one of {', '.join(ORIGINS)}, not {self.origin!r}")
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> "RelapseSettings":
+    def from_settings(cls, settings: dict | None) -> RelapseSettings:
         """From `relapse.origin`, `relapse.retreatment_counts_as_relapse`, `relapse.horizons` ("1,2,3")."""
         settings = settings or {}
         default = cls()
@@ -80,7 +98,9 @@ class RelapseSettings:
             horizons = tuple(int(float(h)) for h in horizons.split(",") if h.strip())
         return cls(
             origin=str(settings.get("relapse.origin", default.origin)).strip().lower(),
-            retreatment_counts_as_relapse=_truthy(settings.get("relapse.retreatment_counts_as_relapse", default.retreatment_counts_as_relapse)),
+            retreatment_counts_as_relapse=_truthy(
+                settings.get("relapse.retreatment_counts_as_relapse", default.retreatment_counts_as_relapse)
+            ),
             horizons=tuple(int(h) for h in horizons),
         )
 
@@ -88,8 +108,11 @@ class RelapseSettings:
         origin = f"time from {ORIGINS[self.origin]}"
         if kind == SECOND_COURSE:
             return f"{origin} to the start of a further course; censored at follow-up end"
-        retreat = ("a further course without a recorded relapse counts as relapse" if self.retreatment_counts_as_relapse
-                   else "censored when a further course starts without a recorded relapse")
+        retreat = (
+            "a further course without a recorded relapse counts as relapse"
+            if self.retreatment_counts_as_relapse
+            else "censored when a further course starts without a recorded relapse"
+        )
         return f"{origin}; {retreat}; otherwise censored at follow-up end"
 
 
@@ -129,7 +152,9 @@ def relapse_times(cohort: Cohort, settings: RelapseSettings | None = None) -> Ev
     """Time to relapse per course under the censoring rules of this module (once per cohort and settings:
     the page, the claims and the JSON summary share it)."""
     settings = settings or RelapseSettings()
-    return cohort.derived(("relapse.times", RELAPSE, settings), lambda: _relapse_times(cohort, settings), _restricted_times)
+    return cohort.derived(
+        ("relapse.times", RELAPSE, settings), lambda: _relapse_times(cohort, settings), _restricted_times
+    )
 
 
 def _relapse_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
@@ -139,20 +164,29 @@ def _relapse_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
     without_relapse = relapse.isna() & retreat.notna()
     if settings.retreatment_counts_as_relapse:
         event_day = relapse.fillna(retreat)
-        outcome = _labels([relapse.notna(), without_relapse], ["relapse", "further course counted as relapse"], "censored at follow-up end")
+        outcome = _labels(
+            [relapse.notna(), without_relapse],
+            ["relapse", "further course counted as relapse"],
+            "censored at follow-up end",
+        )
         censor_day = _days(courses["followup_end_day"])
     else:
         event_day = relapse
-        outcome = _labels([relapse.notna(), without_relapse], ["relapse", "censored at further course"], "censored at follow-up end")
+        outcome = _labels(
+            [relapse.notna(), without_relapse], ["relapse", "censored at further course"], "censored at follow-up end"
+        )
         censor_day = _days(courses["followup_end_day"]).where(~without_relapse, retreat)
-    return _event_times(cohort, RELAPSE, settings, event_day, censor_day, pd.Series(outcome, index=courses.index), links)
+    return _event_times(
+        cohort, RELAPSE, settings, event_day, censor_day, pd.Series(outcome, index=courses.index), links
+    )
 
 
 def second_course_times(cohort: Cohort, settings: RelapseSettings | None = None) -> EventTimes:
     """Time to the start of a further course per course, censored at follow-up end."""
     settings = settings or RelapseSettings()
-    return cohort.derived(("relapse.times", SECOND_COURSE, settings), lambda: _second_course_times(cohort, settings),
-                          _restricted_times)
+    return cohort.derived(
+        ("relapse.times", SECOND_COURSE, settings), lambda: _second_course_times(cohort, settings), _restricted_times
+    )
 
 
 def _restricted_times(whole: EventTimes, lineage: Lineage, cohort: Cohort) -> EventTimes:
@@ -163,13 +197,22 @@ def _restricted_times(whole: EventTimes, lineage: Lineage, cohort: Cohort) -> Ev
     if not lineage.keeps(links[:, 1]).all():
         compute = _relapse_times if whole.kind == RELAPSE else _second_course_times
         return compute(cohort, whole.settings)
-    return EventTimes(whole.kind, whole.settings, lineage.rows_of(whole.times), lineage.rows_of(whole.excluded), cohort.n_courses, links)
+    return EventTimes(
+        whole.kind,
+        whole.settings,
+        lineage.rows_of(whole.times),
+        lineage.rows_of(whole.excluded),
+        cohort.n_courses,
+        links,
+    )
 
 
 def _second_course_times(cohort: Cohort, settings: RelapseSettings) -> EventTimes:
     courses = cohort.courses
     retreat, links = _retreat_days(courses)
-    outcome = pd.Series(_labels([retreat.notna()], ["further course"], "censored at follow-up end"), index=courses.index)
+    outcome = pd.Series(
+        _labels([retreat.notna()], ["further course"], "censored at follow-up end"), index=courses.index
+    )
     return _event_times(cohort, SECOND_COURSE, settings, retreat, _days(courses["followup_end_day"]), outcome, links)
 
 
@@ -207,8 +250,15 @@ def _retreat_days(courses: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
     return given.fillna(pd.Series(next_start, index=courses.index).where(lambda g: g >= 0)), links
 
 
-def _event_times(cohort: Cohort, kind: str, settings: RelapseSettings, event_day: pd.Series, censor_day: pd.Series,
-                 outcome: pd.Series, retreat_links: np.ndarray) -> EventTimes:
+def _event_times(
+    cohort: Cohort,
+    kind: str,
+    settings: RelapseSettings,
+    event_day: pd.Series,
+    censor_day: pd.Series,
+    outcome: pd.Series,
+    retreat_links: np.ndarray,
+) -> EventTimes:
     courses = cohort.courses
     end = _days(courses["end_day"])
     origin = end if settings.origin == "end" else pd.Series(0.0, index=courses.index)
@@ -223,26 +273,41 @@ def _event_times(cohort: Cohort, kind: str, settings: RelapseSettings, event_day
         (FOLLOWUP_BEFORE_VISIT, followup < last_visit),
         (EVENT_AFTER_FOLLOWUP, event_day > followup),
     ]
-    reason = pd.Series(np.select([mask.to_numpy() for _, mask in problems], [name for name, _ in problems], default=""), index=courses.index)
+    reason = pd.Series(
+        np.select([mask.to_numpy() for _, mask in problems], [name for name, _ in problems], default=""),
+        index=courses.index,
+    )
     usable = reason == ""
     is_event = event_day.notna()
-    times = pd.DataFrame({
-        "course_idx": courses["course_idx"],
-        "days": event_day.where(is_event, censor_day) - origin,
-        "event": is_event,
-        "outcome": outcome,
-    })[usable.to_numpy()].reset_index(drop=True)
-    excluded = courses.loc[~usable, ["course_idx", "patient_id", "course_number", "end_day", "followup_end_day", "relapse_day", "retreat_day"]].copy()
+    times = pd.DataFrame(
+        {
+            "course_idx": courses["course_idx"],
+            "days": event_day.where(is_event, censor_day) - origin,
+            "event": is_event,
+            "outcome": outcome,
+        }
+    )[usable.to_numpy()].reset_index(drop=True)
+    excluded = courses.loc[
+        ~usable,
+        ["course_idx", "patient_id", "course_number", "end_day", "followup_end_day", "relapse_day", "retreat_day"],
+    ].copy()
     excluded.insert(3, "reason", reason[~usable])
-    excluded.insert(3, "problem", np.where(reason[~usable].isin(MISSING_REASONS), "cannot enter (missing date)", "inconsistent dates"))
+    excluded.insert(
+        3,
+        "problem",
+        np.where(reason[~usable].isin(MISSING_REASONS), "cannot enter (missing date)", "inconsistent dates"),
+    )
     excluded["last_visit_day"] = last_visit[~usable]
     return EventTimes(kind, settings, times, excluded.reset_index(drop=True), len(courses), retreat_links)
 
 
 def _last_visit_day(cohort: Cohort) -> pd.Series:
     """Day of each course's last visit (indexed by course_idx); a subset's is cut from the whole cohort's."""
-    return cohort.derived(("relapse.last_visit_day",), lambda: _last_visit_days(cohort.visits),
-                          lambda whole, lineage, _: whole[lineage.keeps(whole.index)])
+    return cohort.derived(
+        ("relapse.last_visit_day",),
+        lambda: _last_visit_days(cohort.visits),
+        lambda whole, lineage, _: whole[lineage.keeps(whole.index)],
+    )
 
 
 def _last_visit_days(visits: pd.DataFrame) -> pd.Series:
@@ -273,13 +338,19 @@ class SurvivalAnalysis:
         return self.groups or {"All courses": self.overall}
 
 
-def relapse_analysis(cohort: Cohort, settings: RelapseSettings | None = None, group_by: str | None = None,
-                     times: EventTimes | None = None) -> SurvivalAnalysis:
+def relapse_analysis(
+    cohort: Cohort,
+    settings: RelapseSettings | None = None,
+    group_by: str | None = None,
+    times: EventTimes | None = None,
+) -> SurvivalAnalysis:
     """Relapse-free curves; pass `times` from `relapse_times` to reuse them across groupings."""
     return analyse(times or relapse_times(cohort, settings), cohort, group_by)
 
 
-def second_course_analysis(cohort: Cohort, settings: RelapseSettings | None = None, group_by: str | None = None) -> SurvivalAnalysis:
+def second_course_analysis(
+    cohort: Cohort, settings: RelapseSettings | None = None, group_by: str | None = None
+) -> SurvivalAnalysis:
     return analyse(second_course_times(cohort, settings), cohort, group_by)
 
 
@@ -290,7 +361,12 @@ def analyse(times: EventTimes, cohort: Cohort, group_by: str | None = None) -> S
     if not group_by:
         return SurvivalAnalysis(times, overall)
     values = group_values(cohort, data["course_idx"], group_by)
-    groups = fit_km_by_group(data["days"], data["event"], values.where(values.notna(), MISSING_LABEL), order=list(GROUP_ORDER.get(group_by, ())))
+    groups = fit_km_by_group(
+        data["days"],
+        data["event"],
+        values.where(values.notna(), MISSING_LABEL),
+        order=list(GROUP_ORDER.get(group_by, ())),
+    )
     return SurvivalAnalysis(times, overall, group_by, groups, logrank(data["days"], data["event"], values))
 
 
@@ -315,16 +391,35 @@ def horizon_table(analysis: SurvivalAnalysis, complement: bool = False) -> pd.Da
         for years in analysis.settings.horizons:
             day = years * DAYS_PER_YEAR
             estimate = km.failure_at(day) if complement else km.survival_at(day)
-            rows.append({"group": label, "years": years, "estimate": estimate.estimate, "ci_low": estimate.ci_low,
-                         "ci_high": estimate.ci_high, "courses": km.n, "at_risk": int(km.at_risk_at([day])[0]),
-                         "events_by_then": estimate.numerator, "method": estimate.method})
+            rows.append(
+                {
+                    "group": label,
+                    "years": years,
+                    "estimate": estimate.estimate,
+                    "ci_low": estimate.ci_low,
+                    "ci_high": estimate.ci_high,
+                    "courses": km.n,
+                    "at_risk": int(km.at_risk_at([day])[0]),
+                    "events_by_then": estimate.numerator,
+                    "method": estimate.method,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def median_table(analysis: SurvivalAnalysis) -> pd.DataFrame:
     """Median days to the event per curve, with its 95% CI (empty where not reached)."""
-    rows = [{"group": label, "courses": km.n, "events": km.events, "median_days": km.median_day,
-             "ci_low_days": km.median_ci[0], "ci_high_days": km.median_ci[1]} for label, km in analysis.curves().items()]
+    rows = [
+        {
+            "group": label,
+            "courses": km.n,
+            "events": km.events,
+            "median_days": km.median_day,
+            "ci_low_days": km.median_ci[0],
+            "ci_high_days": km.median_ci[1],
+        }
+        for label, km in analysis.curves().items()
+    ]
     return pd.DataFrame(rows).astype({"median_days": "float", "ci_low_days": "float", "ci_high_days": "float"})
 
 
@@ -335,7 +430,9 @@ def risk_days(analysis: SurvivalAnalysis, step_days: float | None = None) -> np.
     return np.round(np.arange(0, last + step, step)[: int(last // step) + 1]).astype("int64")
 
 
-def number_at_risk_table(analysis: SurvivalAnalysis, days: np.ndarray | None = None, in_months: bool = False) -> pd.DataFrame:
+def number_at_risk_table(
+    analysis: SurvivalAnalysis, days: np.ndarray | None = None, in_months: bool = False
+) -> pd.DataFrame:
     """Numbers at risk per curve at regular days: one row per curve, one column per day ("day 183",
     or "month 6" with `in_months`), as printed under a Kaplan-Meier plot."""
     days = risk_days(analysis) if days is None else np.asarray(days)
@@ -355,22 +452,30 @@ def cox_model(cohort: Cohort, settings: RelapseSettings | None = None, times: Ev
     """Hazard of relapse per 10 mg/kg cumulative dose and for women vs men, where the data allow."""
     times = (times or relapse_times(cohort, settings)).times
     courses = cohort.courses.set_index("course_idx")
-    data = pd.DataFrame({
-        "days": times["days"].to_numpy(), "event": times["event"].to_numpy(),
-        "dose_per_10": times["course_idx"].map(courses["cumulative_dose_mg_per_kg"]).astype("float").to_numpy() / COX_DOSE_UNIT,
-        "female": times["course_idx"].map(courses["sex"].map({"F": 1.0, "M": 0.0})).astype("float").to_numpy(),
-    })
+    data = pd.DataFrame(
+        {
+            "days": times["days"].to_numpy(),
+            "event": times["event"].to_numpy(),
+            "dose_per_10": times["course_idx"].map(courses["cumulative_dose_mg_per_kg"]).astype("float").to_numpy()
+            / COX_DOSE_UNIT,
+            "female": times["course_idx"].map(courses["sex"].map({"F": 1.0, "M": 0.0})).astype("float").to_numpy(),
+        }
+    )
     terms, notes = _usable_terms(data)
     if not terms:
         return CoxResult(_empty_cox(), tuple(notes))
     complete = data.dropna(subset=terms)
     if complete["event"].sum() < MIN_EVENTS_PER_TERM * len(terms):
-        notes.append(f"not fitted: {int(complete['event'].sum())} relapses among courses with {', '.join(COX_TERMS[t].lower() for t in terms)} known; "
-                     f"at least {MIN_EVENTS_PER_TERM} per term are needed")
+        notes.append(
+            f"not fitted: {int(complete['event'].sum())} relapses among courses with {', '.join(COX_TERMS[t].lower() for t in terms)} known; "
+            f"at least {MIN_EVENTS_PER_TERM} per term are needed"
+        )
         return CoxResult(_empty_cox(), tuple(notes))
     try:
         table = cox_hazard_ratios(complete, "days", "event", {t: COX_TERMS[t] for t in terms})
-    except Exception as error:  # degenerate data: no maximum (ArithmeticError) or a singular information matrix (LinAlgError)
+    except (
+        Exception
+    ) as error:  # degenerate data: no maximum (ArithmeticError) or a singular information matrix (LinAlgError)
         notes.append(f"not fitted: the model did not converge ({type(error).__name__})")
         return CoxResult(_empty_cox(), tuple(notes))
     left_out = len(data) - len(complete)
@@ -385,7 +490,9 @@ def _usable_terms(data: pd.DataFrame) -> tuple[list[str], list[str]]:
     if dose.nunique() > 1:
         terms.append("dose_per_10")
     else:
-        notes.append("cumulative dose left out: no variation in known cumulative dose (needs cumulative_dose_mg and weight_kg)")
+        notes.append(
+            "cumulative dose left out: no variation in known cumulative dose (needs cumulative_dose_mg and weight_kg)"
+        )
     if data["female"].dropna().nunique() == 2:
         terms.append("female")
     else:
@@ -398,6 +505,7 @@ def _empty_cox() -> pd.DataFrame:
 
 
 # Claim quantities (C06, C07, C08) for the claims engine.
+
 
 def relapse_free_at(cohort: Cohort, years: float = 2, settings: RelapseSettings | None = None) -> Estimate:
     """C06: Kaplan-Meier relapse-free probability `years` after the course."""
@@ -426,6 +534,7 @@ def _fitted(times: EventTimes, label: str = "all") -> KaplanMeier:
 
 # JSON summary section "relapse".
 
+
 def summary_section(cohort: Cohort, options: SummaryOptions) -> dict:
     settings = RelapseSettings.from_settings(options.settings)
     group_by = options.group_by if options.group_by in cohort.courses else None
@@ -439,8 +548,11 @@ def summary_section(cohort: Cohort, options: SummaryOptions) -> dict:
         "retreatment_counts_as_relapse": settings.retreatment_counts_as_relapse,
         **_analysis_json(relapse, "relapse_free"),
         "cox": {"terms": _records(cox.table), "notes": list(cox.notes)},
-        "retreatment": {"definition": settings.describe(SECOND_COURSE), **_analysis_json(second, "without_further_course"),
-                        "further_course_by": _horizons_json(second.overall, settings, complement=True)},
+        "retreatment": {
+            "definition": settings.describe(SECOND_COURSE),
+            **_analysis_json(second, "without_further_course"),
+            "further_course_by": _horizons_json(second.overall, settings, complement=True),
+        },
     }
 
 
@@ -455,15 +567,23 @@ def _analysis_json(analysis: SurvivalAnalysis, horizon_key: str) -> dict:
     }
     if analysis.group_by:
         section["group_by"] = analysis.group_by
-        section["groups"] = [{"group": label, **_curve_json(km, analysis.settings, horizon_key)} for label, km in analysis.groups.items()]
+        section["groups"] = [
+            {"group": label, **_curve_json(km, analysis.settings, horizon_key)} for label, km in analysis.groups.items()
+        ]
         section["log_rank"] = analysis.comparison.as_dict() if analysis.comparison else None
     return section
 
 
 def _curve_json(km: KaplanMeier, settings: RelapseSettings, horizon_key: str) -> dict:
     km_rows = km.table[["day", "at_risk", "events", "survival", "ci_low", "ci_high"]]
-    return {"n": km.n, "events": km.events, "median_days": km.median_day, "median_ci_days": list(km.median_ci),
-            horizon_key: _horizons_json(km, settings), "km": _records(km_rows)}
+    return {
+        "n": km.n,
+        "events": km.events,
+        "median_days": km.median_day,
+        "median_ci_days": list(km.median_ci),
+        horizon_key: _horizons_json(km, settings),
+        "km": _records(km_rows),
+    }
 
 
 def _horizons_json(km: KaplanMeier, settings: RelapseSettings, complement: bool = False) -> list[dict]:
@@ -472,8 +592,15 @@ def _horizons_json(km: KaplanMeier, settings: RelapseSettings, complement: bool 
     for years in settings.horizons:
         day = years * DAYS_PER_YEAR
         estimate = km.failure_at(day) if complement else km.survival_at(day)
-        rows.append({"years": years, "estimate": estimate.estimate, "ci_low": estimate.ci_low, "ci_high": estimate.ci_high,
-                     "events_by_then": estimate.numerator})
+        rows.append(
+            {
+                "years": years,
+                "estimate": estimate.estimate,
+                "ci_low": estimate.ci_low,
+                "ci_high": estimate.ci_high,
+                "events_by_then": estimate.numerator,
+            }
+        )
     return rows
 
 

@@ -1,5 +1,6 @@
 """The relapse section of the HTML report (analysis.outputs.report): its charts, tables and notices, drawn by the
 same figure functions as the page and suppressed as the report's audience requires."""
+
 from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, Table, chosen_grouping
@@ -10,20 +11,33 @@ from analysis.cohort.model import Cohort
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
     if all(c not in cohort.courses or cohort.courses[c].isna().all() for c in ("relapse_day", "followup_end_day")):
-        report.notice("This dataset has no follow-up after the course: the columns relapse_day and followup_end_day are empty, "
-                      "so relapse cannot be estimated.")
+        report.notice(
+            "This dataset has no follow-up after the course: the columns relapse_day and followup_end_day are empty, "
+            "so relapse cannot be estimated."
+        )
         return
     chosen = relapse.RelapseSettings.from_settings(settings)
     times = relapse.relapse_times(cohort, chosen)
     overall = relapse.relapse_analysis(cohort, chosen, times=times)
     if overall.times.entered == 0:
-        report.notice("No course can enter the relapse estimate: each needs a last-dose day (end_day) and either a relapse or a follow-up end.")
+        report.notice(
+            "No course can enter the relapse estimate: each needs a last-dose day (end_day) and either a relapse or a follow-up end."
+        )
         return
-    horizon = dict(counts=("courses", "at_risk", "events_by_then"), derived=("estimate", "ci_low", "ci_high"),
-                   shares=("estimate", "ci_low", "ci_high"), labels={"at_risk": "still followed", "events_by_then": "events by then",
-                                                                    "years": "years after"})
+    horizon = dict(
+        counts=("courses", "at_risk", "events_by_then"),
+        derived=("estimate", "ci_low", "ci_high"),
+        shares=("estimate", "ci_low", "ci_high"),
+        labels={"at_risk": "still followed", "events_by_then": "events by then", "years": "years after"},
+    )
     report.chart("relapse free", figs.km_figure(overall, suppress_below=report.suppress_below))
-    report.table(Table("Relapse-free at 1, 2 and 3 years (Kaplan-Meier)", relapse.horizon_table(overall).drop(columns=["method"]), **horizon))
+    report.table(
+        Table(
+            "Relapse-free at 1, 2 and 3 years (Kaplan-Meier)",
+            relapse.horizon_table(overall).drop(columns=["method"]),
+            **horizon,
+        )
+    )
     risk = relapse.number_at_risk_table(overall, in_months=True)
     report.table(Table("Number still followed", risk, counts=tuple(c for c in risk.columns if c != "group")))
     report.chart("relapse literature", figs.literature_figure(overall, suppress_below=report.suppress_below))
@@ -38,15 +52,28 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         report.chart(f"relapse by {key}", figs.km_figure(grouped, suppress_below=report.suppress_below))
         medians = relapse.median_table(grouped)[["group", "median_days"]]
         table = relapse.horizon_table(grouped).drop(columns=["method"]).merge(medians, on="group")
-        report.table(Table(f"Relapse-free by {options[key].lower()}", table, **{**horizon, "derived": (*horizon["derived"], "median_days")},
-                           note="Median days to relapse: empty where more than half are still free of relapse."))
+        report.table(
+            Table(
+                f"Relapse-free by {options[key].lower()}",
+                table,
+                **{**horizon, "derived": (*horizon["derived"], "median_days")},
+                note="Median days to relapse: empty where more than half are still free of relapse.",
+            )
+        )
     model = relapse.cox_model(cohort, chosen, times)
     if model.table.empty:
         report.notice("The Cox model was not fitted: " + "; ".join(model.notes))
     else:
-        report.table(Table("Hazard ratios for relapse (Cox model, Efron ties)", model.table, counts=("courses", "events"),
-                           derived=("hazard_ratio", "ci_low", "ci_high", "p_value"), labels={"hazard_ratio": "hazard ratio", "p_value": "p (Wald)"},
-                           note=" ".join(model.notes)))
+        report.table(
+            Table(
+                "Hazard ratios for relapse (Cox model, Efron ties)",
+                model.table,
+                counts=("courses", "events"),
+                derived=("hazard_ratio", "ci_low", "ci_high", "p_value"),
+                labels={"hazard_ratio": "hazard ratio", "p_value": "p (Wald)"},
+                note=" ".join(model.notes),
+            )
+        )
     second = relapse.second_course_analysis(cohort, chosen)
     if second.times.entered:
         report.chart("further course", figs.km_figure(second, complement=True, suppress_below=report.suppress_below))

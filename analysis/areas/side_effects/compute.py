@@ -9,24 +9,25 @@ Frequencies are placed in the CIOMS bands that drug labels use (very common >= 1
 >= 1/100, uncommon >= 1/1,000, rare >= 1/10,000, very rare below), so the data can be held against
 the source document's wording ("common", "rare", "very rare").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
+
 import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from analysis import DATA_DIR
-from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
+from analysis.areas.base import SummaryOptions
+from analysis.areas.literature import reference
 from analysis.cohort.filters import MISSING_LABEL
 from analysis.cohort.grouping import group_text
+from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
 from analysis.cohort.visits import visit_arrays
-from analysis.areas.literature import reference
 from analysis.stats.intervals import EXACT_BELOW_N, Estimate, proportion
-
-from analysis.areas.base import SummaryOptions
 
 DICTIONARY_FILE = DATA_DIR / "ae_terms.csv"
 NOT_CLASSIFIED = "Not classified"
@@ -39,8 +40,11 @@ ANY_EFFECT = "Any side effect"
 CIOMS_BANDS = ("very rare", "rare", "uncommon", "common", "very common")
 CIOMS_LOWER_EDGES = (1 / 10_000, 1 / 1_000, 1 / 100, 1 / 10)
 CIOMS_DEFINITIONS = {
-    "very common": ">= 1 in 10", "common": "1 in 100 to < 1 in 10", "uncommon": "1 in 1,000 to < 1 in 100",
-    "rare": "1 in 10,000 to < 1 in 1,000", "very rare": "< 1 in 10,000",
+    "very common": ">= 1 in 10",
+    "common": "1 in 100 to < 1 in 10",
+    "uncommon": "1 in 1,000 to < 1 in 100",
+    "rare": "1 in 10,000 to < 1 in 1,000",
+    "very rare": "< 1 in 10,000",
 }
 
 VISION_TERMS = ("Vision disorder",)
@@ -80,7 +84,7 @@ class SideEffectSettings:
             raise ValueError("adverse_events day windows must be 0 or more")
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> "SideEffectSettings":
+    def from_settings(cls, settings: dict | None) -> SideEffectSettings:
         """Settings from `adverse_events.<field>=value` entries (CLI strings or typed values)."""
         values = {}
         for spec in fields(cls):
@@ -92,8 +96,10 @@ class SideEffectSettings:
     def describe(self) -> str:
         if not self.treatment_emergent:
             return "all recorded side effects, whatever their onset"
-        return (f"treatment-emergent side effects: onset from the first dose to {self.window_days_after_end} days "
-                "after the last dose (onset day unknown counted as treatment-emergent)")
+        return (
+            f"treatment-emergent side effects: onset from the first dose to {self.window_days_after_end} days "
+            "after the last dose (onset day unknown counted as treatment-emergent)"
+        )
 
 
 def _parse_setting(raw, kind: type, name: str):
@@ -213,7 +219,9 @@ class EventData:
 def event_data(cohort: Cohort, settings: SideEffectSettings | None = None) -> EventData:
     """Normalise the cohort's adverse events and keep the ones the settings count."""
     settings = settings or SideEffectSettings()
-    return cohort.derived(("side_effects.event_data", settings), lambda: _event_data(cohort, settings), _restricted_event_data)
+    return cohort.derived(
+        ("side_effects.event_data", settings), lambda: _event_data(cohort, settings), _restricted_event_data
+    )
 
 
 def _restricted_event_data(whole: EventData, lineage: Lineage, cohort: Cohort) -> EventData:
@@ -223,10 +231,16 @@ def _restricted_event_data(whole: EventData, lineage: Lineage, cohort: Cohort) -
     outside = whole.outside_courses[lineage.keeps(whole.outside_courses)]
     paired = whole.phq9_paired[lineage.keeps(whole.phq9_paired)]
     return EventData(
-        courses=courses, events=events, settings=whole.settings, recorded_events=len(events) + outside.size,
-        outside_window=outside.size, unknown_onset=int(events["onset_day"].isna().sum()),
-        phq9_rise=whole.phq9_rise[lineage.keeps(whole.phq9_rise)], phq9_assessable=len(paired),
-        outside_courses=outside, phq9_paired=paired,
+        courses=courses,
+        events=events,
+        settings=whole.settings,
+        recorded_events=len(events) + outside.size,
+        outside_window=outside.size,
+        unknown_onset=int(events["onset_day"].isna().sum()),
+        phq9_rise=whole.phq9_rise[lineage.keeps(whole.phq9_rise)],
+        phq9_assessable=len(paired),
+        outside_courses=outside,
+        phq9_paired=paired,
     )
 
 
@@ -240,16 +254,31 @@ def _event_data(cohort: Cohort, settings: SideEffectSettings) -> EventData:
     counted = events[emergent].reset_index(drop=True)
     rise, paired = _phq9_rise(cohort, courses, settings)
     return EventData(
-        courses=courses.reset_index(drop=True), events=counted, settings=settings, recorded_events=len(events),
-        outside_window=int((~emergent).sum()), unknown_onset=int(counted["onset_day"].isna().sum()),
-        phq9_rise=rise, phq9_assessable=len(paired),
-        outside_courses=events.loc[~emergent.to_numpy(), "course_idx"].to_numpy(dtype="int64"), phq9_paired=paired,
+        courses=courses.reset_index(drop=True),
+        events=counted,
+        settings=settings,
+        recorded_events=len(events),
+        outside_window=int((~emergent).sum()),
+        unknown_onset=int(counted["onset_day"].isna().sum()),
+        phq9_rise=rise,
+        phq9_assessable=len(paired),
+        outside_courses=events.loc[~emergent.to_numpy(), "course_idx"].to_numpy(dtype="int64"),
+        phq9_paired=paired,
     )
 
 
 def _group_columns(cohort: Cohort) -> list[str]:
-    wanted = ["sex", "age_band", "baseline_iga", "daily_dose_band", "cumulative_dose_band", "site", "course_number",
-              "end_reason", *cohort.custom_columns]
+    wanted = [
+        "sex",
+        "age_band",
+        "baseline_iga",
+        "daily_dose_band",
+        "cumulative_dose_band",
+        "site",
+        "course_number",
+        "end_reason",
+        *cohort.custom_columns,
+    ]
     return list(dict.fromkeys(c for c in wanted if c in cohort.courses))
 
 
@@ -269,20 +298,22 @@ def _normalised_events(ae: pd.DataFrame, courses: pd.DataFrame, settings: SideEf
     else:
         body = np.where(names["recognised"].to_numpy(), dictionary_body, data_body)
     body = pd.Categorical(np.where(pd.isna(body), NOT_CLASSIFIED, body))
-    events = pd.DataFrame({
-        "course_idx": course_idx,
-        "term": names["term_written" if settings.term_column == "term" else "preferred_term"],
-        "preferred_term": names["preferred_term"],
-        "term_written": names["term_written"],
-        "recognised": names["recognised"],
-        "body_system": body,
-        "onset_day": ae["onset_day"].astype("float"),
-        "onset_month": _column(ae, "onset_month", "Int64").astype("float"),
-        "resolved_day": _column(ae, "resolved_day", "Int64").astype("float"),
-        "grade": _column(ae, "grade", "Int64").astype("float"),
-        "serious": _column(ae, "serious"),
-        "action": _column(ae, "action"),
-    })
+    events = pd.DataFrame(
+        {
+            "course_idx": course_idx,
+            "term": names["term_written" if settings.term_column == "term" else "preferred_term"],
+            "preferred_term": names["preferred_term"],
+            "term_written": names["term_written"],
+            "recognised": names["recognised"],
+            "body_system": body,
+            "onset_day": ae["onset_day"].astype("float"),
+            "onset_month": _column(ae, "onset_month", "Int64").astype("float"),
+            "resolved_day": _column(ae, "resolved_day", "Int64").astype("float"),
+            "grade": _column(ae, "grade", "Int64").astype("float"),
+            "serious": _column(ae, "serious"),
+            "action": _column(ae, "action"),
+        }
+    )
     events["end_day"] = course_idx.map(courses.set_index("course_idx")["end_day"]).to_numpy()
     return events
 
@@ -351,12 +382,14 @@ def proportion_intervals(successes, totals, alpha: float = 0.05) -> pd.DataFrame
     beta = proportion_confint(k, safe_n, alpha=alpha, method="beta")
     low = np.where(exact, beta[0], wilson[0])
     high = np.where(exact, beta[1], wilson[1])
-    return pd.DataFrame({
-        "rate": np.where(valid, k / safe_n, np.nan),
-        "ci_low": np.where(valid, low, np.nan),
-        "ci_high": np.where(valid, high, np.nan),
-        "method": np.where(exact, "Clopper-Pearson exact interval", "Wilson interval"),
-    })
+    return pd.DataFrame(
+        {
+            "rate": np.where(valid, k / safe_n, np.nan),
+            "ci_low": np.where(valid, low, np.nan),
+            "ci_high": np.where(valid, high, np.nan),
+            "method": np.where(exact, "Clopper-Pearson exact interval", "Wilson interval"),
+        }
+    )
 
 
 def cioms_bands(rates) -> np.ndarray:
@@ -417,7 +450,9 @@ def incidence_table(data: EventData, level: str = "term", group_by: str | None =
     events, at_risk = _events_with_groups(data, group_by)
     by = (["group"] if group_by else []) + keys
     courses_with = events[_first_per_course(events, by)].groupby(by, sort=False, observed=True).size()
-    table = pd.DataFrame({"courses": courses_with, "events": events.groupby(by, sort=False, observed=True).size()}).reset_index()
+    table = pd.DataFrame(
+        {"courses": courses_with, "events": events.groupby(by, sort=False, observed=True).size()}
+    ).reset_index()
     table[by] = table[by].astype("object")
     if group_by:
         table = _complete_grid(table, keys, at_risk)
@@ -428,7 +463,9 @@ def incidence_table(data: EventData, level: str = "term", group_by: str | None =
         known = events.groupby(keys, observed=True)["recognised"].any().rename("recognised").reset_index()
         known[keys] = known[keys].astype("object")
         table = table.merge(known, on=keys, how="left")
-    table = table.sort_values(["courses", "events", *keys], ascending=[False, False] + [True] * len(keys), kind="stable")
+    table = table.sort_values(
+        ["courses", "events", *keys], ascending=[False, False] + [True] * len(keys), kind="stable"
+    )
     if group_by:
         order = {g: i for i, g in enumerate(at_risk.index)}
         table = table.sort_values("group", key=lambda s: s.map(order), kind="stable")
@@ -475,12 +512,17 @@ def any_event_table(data: EventData, group_by: str | None = None) -> pd.DataFram
     """Courses with at least one counted side effect, overall or per group."""
     events, at_risk = _events_with_groups(data, group_by)
     key = events["group"] if group_by else pd.Series(ANY_EFFECT, index=events.index)
-    table = pd.DataFrame({
-        "group": at_risk.index,
-        "courses": events.groupby(key, observed=True)["course_idx"].nunique().reindex(at_risk.index, fill_value=0).to_numpy(),
-        "events": key.value_counts().reindex(at_risk.index, fill_value=0).to_numpy(),
-        "at_risk": at_risk.to_numpy(),
-    })
+    table = pd.DataFrame(
+        {
+            "group": at_risk.index,
+            "courses": events.groupby(key, observed=True)["course_idx"]
+            .nunique()
+            .reindex(at_risk.index, fill_value=0)
+            .to_numpy(),
+            "events": key.value_counts().reindex(at_risk.index, fill_value=0).to_numpy(),
+            "at_risk": at_risk.to_numpy(),
+        }
+    )
     return with_rates(table)
 
 
@@ -505,7 +547,9 @@ def terms_estimate(data: EventData, terms: tuple[str, ...], column: str = "prefe
     if not data.has_event_data:
         return _not_testable("no adverse events are recorded in this dataset")
     hits = len(courses_with(data, terms, column))
-    return _estimate(hits, data, f"courses with {' or '.join(terms)} over {data.at_risk:,} courses; {data.settings.describe()}")
+    return _estimate(
+        hits, data, f"courses with {' or '.join(terms)} over {data.at_risk:,} courses; {data.settings.describe()}"
+    )
 
 
 def any_event_estimate(data: EventData) -> Estimate:
@@ -539,9 +583,13 @@ def mood_estimate(data: EventData) -> Estimate:
     if not sources:
         return _not_testable("no adverse events and no PHQ-9 scores (baseline below 10 and on treatment) are recorded")
     hits = courses_with(data, MOOD_TERMS).union(data.phq9_rise)
-    missing = "" if len(sources) == 2 else f" ({'PHQ-9 scores' if data.has_event_data else 'adverse events'} not recorded)"
-    note = (f"depression or mood change counted from {' and '.join(sources)}{missing}; PHQ-9 rise = baseline < 10 and "
-            f">= 10 on treatment, {data.phq9_assessable:,} courses with both scores")
+    missing = (
+        "" if len(sources) == 2 else f" ({'PHQ-9 scores' if data.has_event_data else 'adverse events'} not recorded)"
+    )
+    note = (
+        f"depression or mood change counted from {' and '.join(sources)}{missing}; PHQ-9 rise = baseline < 10 and "
+        f">= 10 on treatment, {data.phq9_assessable:,} courses with both scores"
+    )
     return _estimate(len(hits), data, note)
 
 
@@ -615,15 +663,25 @@ def named_effects_table(data: EventData) -> pd.DataFrame:
     for effect in NAMED_EFFECTS:
         estimate = named_effect_estimate(data, effect)
         low, high = cioms_band(estimate.ci_low), cioms_band(estimate.ci_high)
-        rows.append({
-            "effect": effect.label, "claim": effect.claim, "preferred_terms": " or ".join(effect.terms),
-            "courses": estimate.numerator, "at_risk": estimate.n, "rate": estimate.estimate,
-            "ci_low": estimate.ci_low, "ci_high": estimate.ci_high, "band": cioms_band(estimate.estimate),
-            "ci_bands": band_span(low, high), "document_says": effect.document_band,
-            "comparison": compare_with_document(effect.document_band, low, high),
-            "literature_rate": literature_share(effect.literature), "literature": literature_text(effect.literature),
-            "method": estimate.method,
-        })
+        rows.append(
+            {
+                "effect": effect.label,
+                "claim": effect.claim,
+                "preferred_terms": " or ".join(effect.terms),
+                "courses": estimate.numerator,
+                "at_risk": estimate.n,
+                "rate": estimate.estimate,
+                "ci_low": estimate.ci_low,
+                "ci_high": estimate.ci_high,
+                "band": cioms_band(estimate.estimate),
+                "ci_bands": band_span(low, high),
+                "document_says": effect.document_band,
+                "comparison": compare_with_document(effect.document_band, low, high),
+                "literature_rate": literature_share(effect.literature),
+                "literature": literature_text(effect.literature),
+                "method": estimate.method,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -655,9 +713,13 @@ def worst_grade_table(data: EventData, terms: list[str]) -> pd.DataFrame:
 
 
 def resolution_labels(days: int) -> tuple[str, ...]:
-    return ("Resolved during the course", f"Resolved within {days} days after the last dose",
-            f"Resolved more than {days} days after the last dose", "Not resolved, or resolution not recorded",
-            "Last dose unknown")
+    return (
+        "Resolved during the course",
+        f"Resolved within {days} days after the last dose",
+        f"Resolved more than {days} days after the last dose",
+        "Not resolved, or resolution not recorded",
+        "Last dose unknown",
+    )
 
 
 def resolution_category(events: pd.DataFrame, days: int) -> pd.Series:
@@ -666,7 +728,8 @@ def resolution_category(events: pd.DataFrame, days: int) -> pd.Series:
     end, resolved = events["end_day"], events["resolved_day"]
     code = np.select(
         [end.isna(), resolved.isna(), resolved <= end, resolved <= end + days],
-        [4, 3, 0, 1], default=2,
+        [4, 3, 0, 1],
+        default=2,
     )
     return pd.Series(pd.Categorical.from_codes(code, categories=labels), index=events.index)
 
@@ -675,8 +738,10 @@ def resolution_table(data: EventData, terms: list[str] | None = None) -> pd.Data
     """Events per resolution category, per term and for all side effects together."""
     days = data.settings.resolution_days
     labels = resolution_labels(days)
-    events = data.events.assign(resolution=resolution_category(data.events, days),
-                                days_to_resolve=data.events["resolved_day"] - data.events["onset_day"])
+    events = data.events.assign(
+        resolution=resolution_category(data.events, days),
+        days_to_resolve=data.events["resolved_day"] - data.events["onset_day"],
+    )
     chosen = events[_in_terms(events["term"], terms)] if terms else events.iloc[0:0]
     both = pd.concat([events.assign(term=ANY_EFFECT), chosen.astype({"term": "object"})], ignore_index=True)
     order = [ANY_EFFECT, *[t for t in (terms or []) if t in set(chosen["term"])]]
@@ -700,8 +765,10 @@ def resolved_share(data: EventData, days: int | None = None) -> Estimate:
     hits = int(category.isin(labels[:2]).sum())
     result = proportion(hits, int(assessable.sum()))
     unresolved = int((category == labels[3]).sum())
-    note = (f"events resolved by {days} days after the last dose over counted events; {unresolved:,} without a resolution "
-            f"day counted as not resolved; {int((~assessable).sum()):,} events of courses with no known last dose left out")
+    note = (
+        f"events resolved by {days} days after the last dose over counted events; {unresolved:,} without a resolution "
+        f"day counted as not resolved; {int((~assessable).sum()):,} events of courses with no known last dose left out"
+    )
     return replace(result, method=f"{result.method}; {note}")
 
 
@@ -755,14 +822,21 @@ def unrecognised_terms(data: EventData) -> pd.DataFrame:
     events = data.events[~data.events["recognised"]]
     grouped = events.groupby("term_written", observed=True)
     table = pd.DataFrame({"events": grouped.size(), "courses": grouped["course_idx"].nunique()}).reset_index()
-    return table.rename(columns={"term_written": "term as written"}).sort_values(["events", "term as written"], ascending=[False, True])
+    return table.rename(columns={"term_written": "term as written"}).sort_values(
+        ["events", "term as written"], ascending=[False, True]
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Subgroups
 # --------------------------------------------------------------------------------------------
-def comparison_table(data: EventData, group_by: str, terms: tuple[str, ...] | None = None,
-                     column: str = "preferred_term", reference_group: str | None = None) -> pd.DataFrame:
+def comparison_table(
+    data: EventData,
+    group_by: str,
+    terms: tuple[str, ...] | None = None,
+    column: str = "preferred_term",
+    reference_group: str | None = None,
+) -> pd.DataFrame:
     """Rate per group against a reference group: risk difference (Newcombe), risk ratio, Fisher's exact test.
 
     `terms` None compares any side effect. The reference is the first group in natural order
@@ -776,8 +850,12 @@ def comparison_table(data: EventData, group_by: str, terms: tuple[str, ...] | No
     table = with_rates(table)
     reference_group = reference_group or next((g for g in order if g != MISSING_LABEL), order[0])
     base = table.set_index("group").loc[reference_group]
-    contrasts = [_contrast(row.courses, row.at_risk, int(base["courses"]), int(base["at_risk"]))
-                 if row.group != reference_group else {} for row in table.itertuples()]
+    contrasts = [
+        _contrast(row.courses, row.at_risk, int(base["courses"]), int(base["at_risk"]))
+        if row.group != reference_group
+        else {}
+        for row in table.itertuples()
+    ]
     table = pd.concat([table, pd.DataFrame(contrasts, index=table.index)], axis=1)
     table["reference"] = reference_group
     return table
@@ -799,8 +877,18 @@ def _contrast(k1: int, n1: int, k0: int, n0: int) -> dict:
 # --------------------------------------------------------------------------------------------
 # JSON summary
 # --------------------------------------------------------------------------------------------
-TERM_FIELDS = {"term": "term", "body_system": "body_system", "courses": "patients", "events": "events", "rate": "rate",
-               "ci_low": "ci_low", "ci_high": "ci_high", "band": "band", "ci_bands": "ci_bands", "recognised": "recognised"}
+TERM_FIELDS = {
+    "term": "term",
+    "body_system": "body_system",
+    "courses": "patients",
+    "events": "events",
+    "rate": "rate",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "band": "band",
+    "ci_bands": "ci_bands",
+    "recognised": "recognised",
+}
 
 
 def json_records(table: pd.DataFrame, renames: dict | None = None) -> list[dict]:
@@ -852,9 +940,14 @@ def _grouped_section(data: EventData, group_by: str) -> list[dict]:
     anyone = any_event_table(data, group_by=group_by).set_index("group")
     groups = []
     for group, rows in terms.groupby("group", sort=False):
-        groups.append({"group": group, "at_risk": int(anyone.loc[group, "at_risk"]),
-                       "any_event": json_records(anyone.loc[[group]].reset_index(), TERM_FIELDS)[0],
-                       "terms": json_records(rows, TERM_FIELDS)})
+        groups.append(
+            {
+                "group": group,
+                "at_risk": int(anyone.loc[group, "at_risk"]),
+                "any_event": json_records(anyone.loc[[group]].reset_index(), TERM_FIELDS)[0],
+                "terms": json_records(rows, TERM_FIELDS),
+            }
+        )
     missing = [g for g in anyone.index if g not in set(terms["group"])]
     groups += [{"group": g, "at_risk": int(anyone.loc[g, "at_risk"]), "terms": []} for g in missing]
     return groups

@@ -9,19 +9,20 @@ be part of a shared report or export (`INCLUDE_IN_REPORTS`).
 A course is named by `<patient_id>/<course_number>` (e.g. `P000123/1`); other pages link to it
 with `timeline_link(patient_id, course_number)`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple, Union
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.model import Cohort
 from analysis.areas.charts import PALETTE
-from analysis.ingest.lab_units import canonical_test, harmonise
 from analysis.areas.labs.compute import ctcae_grade, lab_data
+from analysis.cohort.model import Cohort
+from analysis.ingest.lab_units import canonical_test, harmonise
 from analysis.schema import DAYS_PER_MONTH
 
 # A single course must never reach the HTML report, chart exports or presenter views.
@@ -29,7 +30,7 @@ INCLUDE_IN_REPORTS = False
 PAGE_URL_PATH = "timeline"
 COURSE_PARAM = "course"
 
-CourseRef = Union[int, str, tuple]
+CourseRef = int | str | tuple
 
 EARLY_RELAPSE_DAYS = round(6 * DAYS_PER_MONTH)  # "within 6 months of the last dose": 183 days
 CLEAR_IGA_MAX = 1  # IGA 0 (clear) or 1 (almost clear)
@@ -78,6 +79,7 @@ class CourseNotFound(LookupError):
 
 
 # --- Course ids and links ----------------------------------------------------------------------
+
 
 def course_id(patient_id, course_number) -> str:
     """The pseudonymous id shown on the page and carried in the URL: `<patient_id>/<course_number>`."""
@@ -129,6 +131,7 @@ def find_course(cohort: Cohort, course: CourseRef) -> int:
 
 # --- One course's rows -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CourseRecord:
     """One course's row and its visits, side effects and lab results, each sorted by day."""
@@ -137,7 +140,9 @@ class CourseRecord:
     visits: pd.DataFrame
     adverse_events: pd.DataFrame
     labs: pd.DataFrame  # as recorded
-    lab_results: pd.DataFrame  # harmonised, graded (analysis.areas.labs.compute): test, day, value, unit, uln_multiple, grade
+    lab_results: (
+        pd.DataFrame
+    )  # harmonised, graded (analysis.areas.labs.compute): test, day, value, unit, uln_multiple, grade
     labs_not_drawn: tuple[str, ...]  # tests without an upper limit, or whose unit could not be converted
 
     @property
@@ -158,7 +163,11 @@ class CourseRecord:
 
     def _observed_days(self) -> list[float]:
         days = [self.day(c) for c in ("end_day", "relapse_day", "retreat_day")]
-        for table, columns in ((self.visits, ("day",)), (self.labs, ("day",)), (self.adverse_events, ("onset_day", "resolved_day"))):
+        for table, columns in (
+            (self.visits, ("day",)),
+            (self.labs, ("day",)),
+            (self.adverse_events, ("onset_day", "resolved_day")),
+        ):
             days += [table[c].astype("float").max() for c in columns if c in table and table[c].notna().any()]
         return [d for d in days if d is not None and not pd.isna(d)]
 
@@ -174,11 +183,20 @@ def course_record(cohort: Cohort, course: CourseRef | CourseRecord) -> CourseRec
         return course
     idx = find_course(cohort, course)
     row = cohort.courses.loc[cohort.courses["course_idx"] == idx]
-    visits, events, labs = (_rows_of(cohort.visits, idx, "day"), _rows_of(cohort.adverse_events, idx, "onset_day"),
-                            _rows_of(cohort.labs, idx, "day"))
+    visits, events, labs = (
+        _rows_of(cohort.visits, idx, "day"),
+        _rows_of(cohort.adverse_events, idx, "onset_day"),
+        _rows_of(cohort.labs, idx, "day"),
+    )
     results, not_drawn = _graded_labs(replace(cohort, courses=row, visits=visits, adverse_events=events, labs=labs))
-    return CourseRecord(course=row.iloc[0], visits=visits, adverse_events=events, labs=labs, lab_results=results,
-                        labs_not_drawn=not_drawn)
+    return CourseRecord(
+        course=row.iloc[0],
+        visits=visits,
+        adverse_events=events,
+        labs=labs,
+        lab_results=results,
+        labs_not_drawn=not_drawn,
+    )
 
 
 def _graded_labs(course: Cohort) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -204,6 +222,7 @@ def _rows_of(table: pd.DataFrame, idx: int, day_column: str) -> pd.DataFrame:
 
 
 # --- Header facts ------------------------------------------------------------------------------
+
 
 def course_facts(cohort: Cohort, course: CourseRef | CourseRecord) -> dict[str, str]:
     """The short header above the figure; pseudonymous id and day offsets only, never dates."""
@@ -241,6 +260,7 @@ def _cumulative_dose(row: pd.Series) -> str:
 
 # --- Navigation --------------------------------------------------------------------------------
 
+
 class Neighbours(NamedTuple):
     previous: str | None
     next: str | None
@@ -276,6 +296,7 @@ def neighbours(cohort: Cohort, course: CourseRef, full: Cohort | None = None) ->
 
 # --- Courses worth a look ----------------------------------------------------------------------
 
+
 def courses_worth_a_look(cohort: Cohort) -> pd.DataFrame:
     """Courses a clinician may want to open, one row per course and reason, with a detail line.
 
@@ -285,7 +306,9 @@ def courses_worth_a_look(cohort: Cohort) -> pd.DataFrame:
     last dose are not judged).
     """
     found = [_early_relapse(cohort), _stopped_for_side_effects(cohort), _severe_labs(cohort), _not_clear_at_end(cohort)]
-    flagged = pd.concat([f for f in found if not f.empty], ignore_index=True) if any(not f.empty for f in found) else None
+    flagged = (
+        pd.concat([f for f in found if not f.empty], ignore_index=True) if any(not f.empty for f in found) else None
+    )
     if flagged is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in WORTH_A_LOOK_COLUMNS})
     courses = cohort.courses.set_index("course_idx")[["patient_id", "course_number"]]
@@ -293,7 +316,9 @@ def courses_worth_a_look(cohort: Cohort) -> pd.DataFrame:
     flagged["course"] = course_ids(flagged)
     flagged["reason"] = flagged["reason_key"].map(REASONS)
     rank = {key: i for i, key in enumerate(REASONS)}
-    flagged = flagged.sort_values(["reason_key", "course_idx"], key=lambda s: s.map(rank) if s.name == "reason_key" else s)
+    flagged = flagged.sort_values(
+        ["reason_key", "course_idx"], key=lambda s: s.map(rank) if s.name == "reason_key" else s
+    )
     return flagged[list(WORTH_A_LOOK_COLUMNS)].reset_index(drop=True)
 
 
@@ -310,8 +335,13 @@ def _course_values(courses: pd.DataFrame, column: str, course_idx: np.ndarray) -
 
 
 def _flags(course_idx: pd.Series, reason: str, detail: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"course_idx": course_idx.astype("int64").to_numpy(), "reason_key": reason,
-                         "detail": detail.astype(str).to_numpy()})
+    return pd.DataFrame(
+        {
+            "course_idx": course_idx.astype("int64").to_numpy(),
+            "reason_key": reason,
+            "detail": detail.astype(str).to_numpy(),
+        }
+    )
 
 
 def _early_relapse(cohort: Cohort) -> pd.DataFrame:
@@ -327,8 +357,14 @@ def _stopped_for_side_effects(cohort: Cohort) -> pd.DataFrame:
     stopping = events[(events["action"] == "discontinued") & events["course_idx"].notna()]
     stopping = stopping.sort_values(["course_idx", "onset_day"]).drop_duplicates("course_idx")
     grade = stopping["grade"].astype("Int64").astype(str).str.replace("<NA>", "not recorded")
-    event_detail = ("stopped for " + stopping["term"].astype(str) + " (grade " + grade + ") starting day "
-                    + stopping["onset_day"].astype("Int64").astype(str))
+    event_detail = (
+        "stopped for "
+        + stopping["term"].astype(str)
+        + " (grade "
+        + grade
+        + ") starting day "
+        + stopping["onset_day"].astype("Int64").astype(str)
+    )
     detail = pd.Series(event_detail.to_numpy(), index=stopping["course_idx"].astype("int64").to_numpy())
     by_reason = courses.loc[courses["end_reason"] == "adverse_event", "course_idx"].astype("int64")
     idx = pd.Index(by_reason).union(detail.index)
@@ -352,8 +388,16 @@ def _severe_labs(cohort: Cohort) -> pd.DataFrame:
     by_multiple = worst["uln_multiple"].round(1).astype(str) + "× upper limit"
     by_level = worst["value"].round(0).astype("int64").astype(str) + " " + worst["unit"].astype(str)
     shown = by_multiple.where(test.isin(ULN_GRADED_TESTS), by_level)
-    detail = (test + " " + shown + " on day " + worst["day"].astype("int64").astype(str)
-              + " (grade " + worst["grade"].astype("int64").astype(str) + ")")
+    detail = (
+        test
+        + " "
+        + shown
+        + " on day "
+        + worst["day"].astype("int64").astype(str)
+        + " (grade "
+        + worst["grade"].astype("int64").astype(str)
+        + ")"
+    )
     return _flags(worst["course_idx"], "severe_lab", detail)
 
 
@@ -371,7 +415,9 @@ def _courses_possibly_severe(cohort: Cohort) -> Cohort:
     by_multiple = labs["test"].isin([n for n, c in codes.items() if c in ULN_GRADED_TESTS]).to_numpy()
     by_level = labs["test"].isin([n for n, c in codes.items() if c in LEVEL_GRADED_TESTS]).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = labs["value"].to_numpy(dtype="float", na_value=np.nan) / labs["upper_limit"].to_numpy(dtype="float", na_value=np.nan)
+        ratio = labs["value"].to_numpy(dtype="float", na_value=np.nan) / labs["upper_limit"].to_numpy(
+            dtype="float", na_value=np.nan
+        )
     no_limit = ~np.isfinite(ratio)
     above = (by_multiple & ((ratio > 5) | no_limit)) | (by_level & ((ratio > 1) | no_limit))
     rows = labs[above & labs["course_idx"].notna().to_numpy()]
@@ -385,8 +431,11 @@ def _courses_possibly_severe(cohort: Cohort) -> Cohort:
         mask = test == code
         graded[mask] = ctcae_grade(code, value[mask], upper[mask])
     keep = pd.Index(converted.loc[graded >= SEVERE_LAB_GRADE, "course_idx"].astype("int64").unique())
-    return replace(cohort, courses=cohort.courses[cohort.courses["course_idx"].isin(keep)],
-                   labs=labs[labs["course_idx"].isin(keep).fillna(False).to_numpy(dtype=bool)])
+    return replace(
+        cohort,
+        courses=cohort.courses[cohort.courses["course_idx"].isin(keep)],
+        labs=labs[labs["course_idx"].isin(keep).fillna(False).to_numpy(dtype=bool)],
+    )
 
 
 def _not_clear_at_end(cohort: Cohort) -> pd.DataFrame:

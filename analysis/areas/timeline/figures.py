@@ -1,4 +1,5 @@
 """The figure of one course's timeline: dose, lesions, IGA, side effects and lab results on one time axis."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +9,24 @@ from plotly.subplots import make_subplots
 
 from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, styled
 from analysis.areas.timeline.compute import (
-    CLEAR_IGA_MAX, GRADE_COLORS, GRADE_NAMES, IGA_LABEL_OF, IGA_LABELS, LAB_COLORS, LAB_ORDER, ROW_TITLES, ROWS, CourseRecord, CourseRef,
+    CLEAR_IGA_MAX,
+    GRADE_COLORS,
+    GRADE_NAMES,
+    IGA_LABEL_OF,
+    IGA_LABELS,
+    LAB_COLORS,
+    LAB_ORDER,
+    ROW_TITLES,
+    ROWS,
+    CourseRecord,
+    CourseRef,
     course_record,
 )
 from analysis.cohort.model import Cohort
 from analysis.schema import DAYS_PER_MONTH
 
-
 # --- The figure --------------------------------------------------------------------------------
+
 
 def course_timeline_figure(cohort: Cohort, course: CourseRef | CourseRecord) -> go.Figure:
     """Dose, lesions, IGA, side effects and labs of one course on one shared axis of days.
@@ -28,8 +39,12 @@ def course_timeline_figure(cohort: Cohort, course: CourseRef | CourseRecord) -> 
     for row, draw in enumerate((_draw_dose, _draw_lesions, _draw_iga, _draw_adverse_events, _draw_labs), start=1):
         draw(fig, record, row)
     _draw_milestones(fig, record)
-    styled(fig, f"Course {record.id}: dose, response, side effects and lab values over time", _subtitle(record),
-           height=int(110 * sum(units) + 200))
+    styled(
+        fig,
+        f"Course {record.id}: dose, response, side effects and lab values over time",
+        _subtitle(record),
+        height=int(110 * sum(units) + 200),
+    )
     _lay_out(fig, record)
     return fig
 
@@ -41,17 +56,27 @@ def _row_units(record: CourseRecord) -> list[float]:
 
 def _subtitle(record: CourseRecord) -> str:
     counts = f"{len(record.visits)} visits, {len(record.adverse_events)} side effects, {len(record.labs)} lab results"
-    return (f"Days from the first dose (day 0), month numbers on top · {counts}.<br>"
-            "Dose holds from each visit until the next · side-effect bars run from onset to resolution, "
-            "hatched with an arrow when not resolved · labs as multiples of the upper limit of normal.")
+    return (
+        f"Days from the first dose (day 0), month numbers on top · {counts}.<br>"
+        "Dose holds from each visit until the next · side-effect bars run from onset to resolution, "
+        "hatched with an arrow when not resolved · labs as multiples of the upper limit of normal."
+    )
 
 
 def _no_data(fig: go.Figure, row: int, text: str) -> None:
     """A note in an empty row; an empty trace keeps the row's axes drawn."""
     axis = "" if row == 1 else str(row)
     fig.add_trace(go.Scatter(x=[], y=[], showlegend=False, hoverinfo="skip"), row=row, col=1)
-    fig.add_annotation(text=text, xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=0.5, showarrow=False,
-                       font={"color": NEUTRAL_COLOR, "size": 12}, name=f"no data: {ROWS[row - 1]}")
+    fig.add_annotation(
+        text=text,
+        xref=f"x{axis} domain",
+        yref=f"y{axis} domain",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"color": NEUTRAL_COLOR, "size": 12},
+        name=f"no data: {ROWS[row - 1]}",
+    )
 
 
 def _legend(row: int) -> str:
@@ -66,7 +91,9 @@ def _draw_dose(fig: go.Figure, record: CourseRecord, row: int) -> None:
         return
     average = _average_dose(record)
     if average is not None:
-        fig.add_trace(_dose_trace(average, weight, "Average daily dose (total dose / course length)", "dash"), row=row, col=1)
+        fig.add_trace(
+            _dose_trace(average, weight, "Average daily dose (total dose / course length)", "dash"), row=row, col=1
+        )
         return
     _no_data(fig, row, "No daily dose recorded")
 
@@ -100,26 +127,47 @@ def _dose_trace(steps: pd.DataFrame, weight: float | None, name: str, dash: str)
     else:
         per_kg = steps["dose_mg_per_day"] * np.nan
         hover = "Day %{x}: %{y:.0f} mg/day (weight not recorded)<extra></extra>"
-    return go.Scatter(x=steps["day"], y=steps["dose_mg_per_day"], customdata=per_kg, mode="lines+markers",
-                      line={"shape": "hv", "color": PALETTE[0], "dash": dash}, marker={"size": 5},
-                      name=name, legend="legend", hovertemplate=hover)
+    return go.Scatter(
+        x=steps["day"],
+        y=steps["dose_mg_per_day"],
+        customdata=per_kg,
+        mode="lines+markers",
+        line={"shape": "hv", "color": PALETTE[0], "dash": dash},
+        marker={"size": 5},
+        name=name,
+        legend="legend",
+        hovertemplate=hover,
+    )
 
 
 def _draw_lesions(fig: go.Figure, record: CourseRecord, row: int) -> None:
     visits = record.visits
     drawn = False
-    for column, name, color in (("total_lesions", "Total lesions", PALETTE[0]), ("inflammatory_lesions", "Inflammatory lesions", PALETTE[1])):
+    for column, name, color in (
+        ("total_lesions", "Total lesions", PALETTE[0]),
+        ("inflammatory_lesions", "Inflammatory lesions", PALETTE[1]),
+    ):
         seen = visits[visits[column].notna()] if column in visits else visits.iloc[0:0]
         if seen.empty:
             continue
         change = seen.get(f"pct_change_{column}", pd.Series(np.nan, index=seen.index)).astype("float")
         change_text = change.map("{:+.0f}% from baseline".format).where(change.notna(), "no baseline count")
-        fig.add_trace(go.Scatter(
-            x=seen["day"].astype("float"), y=seen[column].astype("float"), mode="lines+markers", name=name,
-            line={"color": color}, customdata=np.stack([seen["month"].astype("float"), change_text], axis=1),
-            hovertemplate="Day %{x} (month %{customdata[0]}): %{y:.0f} lesions, %{customdata[1]}<extra>" + name + "</extra>",
-            legend=_legend(row),
-        ), row=row, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=seen["day"].astype("float"),
+                y=seen[column].astype("float"),
+                mode="lines+markers",
+                name=name,
+                line={"color": color},
+                customdata=np.stack([seen["month"].astype("float"), change_text], axis=1),
+                hovertemplate="Day %{x} (month %{customdata[0]}): %{y:.0f} lesions, %{customdata[1]}<extra>"
+                + name
+                + "</extra>",
+                legend=_legend(row),
+            ),
+            row=row,
+            col=1,
+        )
         drawn = True
     if not drawn:
         _no_data(fig, row, "No lesion counts recorded")
@@ -127,18 +175,36 @@ def _draw_lesions(fig: go.Figure, record: CourseRecord, row: int) -> None:
 
 def _draw_iga(fig: go.Figure, record: CourseRecord, row: int) -> None:
     seen = record.visits[record.visits["iga"].notna()]
-    fig.add_hrect(y0=-0.4, y1=CLEAR_IGA_MAX + 0.5, row=row, col=1, fillcolor="#3a9a5b", opacity=0.08, line_width=0,
-                  name="IGA 0/1 zone", exclude_empty_subplots=False)
+    fig.add_hrect(
+        y0=-0.4,
+        y1=CLEAR_IGA_MAX + 0.5,
+        row=row,
+        col=1,
+        fillcolor="#3a9a5b",
+        opacity=0.08,
+        line_width=0,
+        name="IGA 0/1 zone",
+        exclude_empty_subplots=False,
+    )
     if seen.empty:
         _no_data(fig, row, "No IGA recorded")
         return
     iga = seen["iga"].astype("int64")
-    fig.add_trace(go.Scatter(
-        x=seen["day"].astype("float"), y=iga.astype("float"), mode="lines+markers", name="IGA (0 clear to 4 severe)",
-        line={"color": PALETTE[2], "shape": "hv"}, marker={"size": 7},
-        customdata=iga.map(IGA_LABEL_OF).fillna(iga.astype(str)),
-        hovertemplate="Day %{x}: IGA %{customdata}<extra></extra>", legend=_legend(row),
-    ), row=row, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=seen["day"].astype("float"),
+            y=iga.astype("float"),
+            mode="lines+markers",
+            name="IGA (0 clear to 4 severe)",
+            line={"color": PALETTE[2], "shape": "hv"},
+            marker={"size": 7},
+            customdata=iga.map(IGA_LABEL_OF).fillna(iga.astype(str)),
+            hovertemplate="Day %{x}: IGA %{customdata}<extra></extra>",
+            legend=_legend(row),
+        ),
+        row=row,
+        col=1,
+    )
 
 
 def _draw_adverse_events(fig: go.Figure, record: CourseRecord, row: int) -> None:
@@ -147,19 +213,41 @@ def _draw_adverse_events(fig: go.Figure, record: CourseRecord, row: int) -> None
         _no_data(fig, row, "No side effects recorded")
         return
     for grade, group in events.groupby("grade_key", sort=True):
-        fig.add_trace(go.Bar(
-            orientation="h", y=group["term"], base=group["start"], x=group["length"], name=_grade_name(grade),
-            marker={"color": GRADE_COLORS.get(grade, NEUTRAL_COLOR), "pattern": {"shape": np.where(group["resolved"], "", "/")},
-                    "line": {"width": 0}},
-            customdata=group["hover"], hovertemplate="%{customdata}<extra></extra>", legend=_legend(row),
-        ), row=row, col=1)
+        fig.add_trace(
+            go.Bar(
+                orientation="h",
+                y=group["term"],
+                base=group["start"],
+                x=group["length"],
+                name=_grade_name(grade),
+                marker={
+                    "color": GRADE_COLORS.get(grade, NEUTRAL_COLOR),
+                    "pattern": {"shape": np.where(group["resolved"], "", "/")},
+                    "line": {"width": 0},
+                },
+                customdata=group["hover"],
+                hovertemplate="%{customdata}<extra></extra>",
+                legend=_legend(row),
+            ),
+            row=row,
+            col=1,
+        )
     open_ended = events[~events["resolved"]]
     if not open_ended.empty:
-        fig.add_trace(go.Scatter(
-            x=open_ended["end"], y=open_ended["term"], mode="markers", name="Not resolved by end of follow-up",
-            marker={"symbol": "triangle-right", "size": 11, "color": NEUTRAL_COLOR},
-            customdata=open_ended["hover"], hovertemplate="%{customdata}<extra></extra>", legend=_legend(row),
-        ), row=row, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=open_ended["end"],
+                y=open_ended["term"],
+                mode="markers",
+                name="Not resolved by end of follow-up",
+                marker={"symbol": "triangle-right", "size": 11, "color": NEUTRAL_COLOR},
+                customdata=open_ended["hover"],
+                hovertemplate="%{customdata}<extra></extra>",
+                legend=_legend(row),
+            ),
+            row=row,
+            col=1,
+        )
     order = list(dict.fromkeys(events["term"]))
     fig.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed", row=row, col=1)
 
@@ -183,8 +271,16 @@ def adverse_event_bars(record: CourseRecord) -> pd.DataFrame:
     end = events["resolved_day"].astype("float").where(resolved, open_end)
     length = np.maximum(end - start, 1.0)
     grade = events["grade"].astype("Int64").fillna(0).astype("int64")
-    bars = pd.DataFrame({"term": term.astype(str), "start": start, "end": start + length, "length": length,
-                         "resolved": resolved.to_numpy(), "grade_key": grade})
+    bars = pd.DataFrame(
+        {
+            "term": term.astype(str),
+            "start": start,
+            "end": start + length,
+            "length": length,
+            "resolved": resolved.to_numpy(),
+            "grade_key": grade,
+        }
+    )
     bars["hover"] = _event_hover(events, bars)
     return bars.reset_index(drop=True)
 
@@ -193,39 +289,95 @@ def _event_hover(events: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     grade = bars["grade_key"].map({g: _grade_name(g) for g in bars["grade_key"].unique()})
     start = bars["start"].map("{:.0f}".format)
     until = ("resolved on day " + events["resolved_day"].astype("Int64").astype(str)).where(
-        bars["resolved"], "unresolved: still present at the end of follow-up (day " + bars["end"].map("{:.0f}".format) + ")")
+        bars["resolved"],
+        "unresolved: still present at the end of follow-up (day " + bars["end"].map("{:.0f}".format) + ")",
+    )
     serious = events["serious"].fillna("not recorded").astype(str) if "serious" in events else "not recorded"
-    action = events["action"].fillna("not recorded").astype(str).str.replace("_", " ") if "action" in events else "not recorded"
-    return ("<b>" + bars["term"] + "</b> · " + grade + "<br>onset day " + start + ", " + until
-            + "<br>serious: " + serious + " · action with the drug: " + action)
+    action = (
+        events["action"].fillna("not recorded").astype(str).str.replace("_", " ")
+        if "action" in events
+        else "not recorded"
+    )
+    return (
+        "<b>"
+        + bars["term"]
+        + "</b> · "
+        + grade
+        + "<br>onset day "
+        + start
+        + ", "
+        + until
+        + "<br>serious: "
+        + serious
+        + " · action with the drug: "
+        + action
+    )
 
 
 def _draw_labs(fig: go.Figure, record: CourseRecord, row: int) -> None:
     for multiple, label in ((1.0, "1× upper limit"), (3.0, "3× upper limit")):
-        fig.add_shape(type="line", xref=f"x{row} domain", yref=f"y{row}", x0=0, x1=1, y0=multiple, y1=multiple,
-                      line={"color": NEUTRAL_COLOR, "width": 1, "dash": "dot" if multiple == 1 else "dash"}, name=label)
-        fig.add_annotation(text=label, xref=f"x{row} domain", yref=f"y{row}", x=1, y=multiple, xanchor="right",
-                           yanchor="bottom", showarrow=False, font={"size": 10, "color": NEUTRAL_COLOR})
+        fig.add_shape(
+            type="line",
+            xref=f"x{row} domain",
+            yref=f"y{row}",
+            x0=0,
+            x1=1,
+            y0=multiple,
+            y1=multiple,
+            line={"color": NEUTRAL_COLOR, "width": 1, "dash": "dot" if multiple == 1 else "dash"},
+            name=label,
+        )
+        fig.add_annotation(
+            text=label,
+            xref=f"x{row} domain",
+            yref=f"y{row}",
+            x=1,
+            y=multiple,
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 10, "color": NEUTRAL_COLOR},
+        )
     results = record.lab_results
     shown = results[np.isfinite(results["uln_multiple"].to_numpy(dtype="float"))]
     if shown.empty:
-        _no_data(fig, row, "No lab results with an upper limit of normal" if len(record.labs) else "No lab results recorded")
+        _no_data(
+            fig, row, "No lab results with an upper limit of normal" if len(record.labs) else "No lab results recorded"
+        )
     for index, (test, group) in enumerate(_lab_groups(shown)):
         color = LAB_COLORS.get(test, PALETTE[index % len(PALETTE)])
         grade = pd.Series(group["grade"].to_numpy(dtype="float"))
         grade_text = ("CTCAE grade " + grade.astype("Int64").astype(str)).where(grade.notna(), "not graded")
-        fig.add_trace(go.Scatter(
-            x=group["day"], y=group["uln_multiple"], mode="lines+markers", name=test,
-            line={"color": color}, legend=_legend(row),
-            customdata=np.stack([group["value"], group["unit"].astype(str), group["upper_limit"], grade_text], axis=1),
-            hovertemplate="Day %{x}: " + test + " %{customdata[0]:.4g} %{customdata[1]}, %{y:.2f}× the upper limit "
-                          "(%{customdata[2]:.4g}), %{customdata[3]}<extra></extra>",
-        ), row=row, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=group["day"],
+                y=group["uln_multiple"],
+                mode="lines+markers",
+                name=test,
+                line={"color": color},
+                legend=_legend(row),
+                customdata=np.stack(
+                    [group["value"], group["unit"].astype(str), group["upper_limit"], grade_text], axis=1
+                ),
+                hovertemplate="Day %{x}: " + test + " %{customdata[0]:.4g} %{customdata[1]}, %{y:.2f}× the upper limit "
+                "(%{customdata[2]:.4g}), %{customdata[3]}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
     _lab_axis(fig, row, shown["uln_multiple"])
     if record.labs_not_drawn and not shown.empty:
-        fig.add_annotation(text="Not drawn (no upper limit, or unit not recognised): " + ", ".join(record.labs_not_drawn),
-                           xref=f"x{row} domain", yref=f"y{row} domain", x=0, y=1, xanchor="left", yanchor="bottom",
-                           showarrow=False, font={"size": 10, "color": NEUTRAL_COLOR})
+        fig.add_annotation(
+            text="Not drawn (no upper limit, or unit not recognised): " + ", ".join(record.labs_not_drawn),
+            xref=f"x{row} domain",
+            yref=f"y{row} domain",
+            x=0,
+            y=1,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 10, "color": NEUTRAL_COLOR},
+        )
 
 
 def _lab_groups(shown: pd.DataFrame):
@@ -244,10 +396,30 @@ def _lab_axis(fig: go.Figure, row: int, multiples: pd.Series) -> None:
 
 def _draw_milestones(fig: go.Figure, record: CourseRecord) -> None:
     for day, label, color, dash in milestones(record):
-        fig.add_shape(type="line", xref="x", yref="paper", x0=day, x1=day, y0=0, y1=1, name=label,
-                      line={"color": color, "width": 1.5, "dash": dash}, layer="below")
-        fig.add_annotation(text=f"{label} · day {day:.0f}", x=day, xref="x", y=1, yref="paper", yanchor="top",
-                           xanchor="right", textangle=-90, showarrow=False, font={"size": 10, "color": color})
+        fig.add_shape(
+            type="line",
+            xref="x",
+            yref="paper",
+            x0=day,
+            x1=day,
+            y0=0,
+            y1=1,
+            name=label,
+            line={"color": color, "width": 1.5, "dash": dash},
+            layer="below",
+        )
+        fig.add_annotation(
+            text=f"{label} · day {day:.0f}",
+            x=day,
+            xref="x",
+            y=1,
+            yref="paper",
+            yanchor="top",
+            xanchor="right",
+            textangle=-90,
+            showarrow=False,
+            font={"size": 10, "color": color},
+        )
 
 
 def milestones(record: CourseRecord) -> list[tuple[float, str, str, str]]:
@@ -259,8 +431,11 @@ def milestones(record: CourseRecord) -> list[tuple[float, str, str, str]]:
         ("followup_end_day", "Follow-up ends", NEUTRAL_COLOR, "dot"),
     )
     marks = [(0.0, "First dose", "#90a4ae", "dot")]
-    return marks + [(record.day(column), label, color, dash) for column, label, color, dash in candidates
-                    if record.day(column) is not None]
+    return marks + [
+        (record.day(column), label, color, dash)
+        for column, label, color, dash in candidates
+        if record.day(column) is not None
+    ]
 
 
 def _lay_out(fig: go.Figure, record: CourseRecord) -> None:
@@ -271,18 +446,39 @@ def _lay_out(fig: go.Figure, record: CourseRecord) -> None:
     months, days = _month_ticks(*x_range)
     layout: dict = {
         "title": {"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 16}},
-        "barmode": "overlay", "hovermode": "closest", "showlegend": True,
+        "barmode": "overlay",
+        "hovermode": "closest",
+        "showlegend": True,
         "margin": {"t": 125, "r": 230, "l": 110},
     }
     for row, name in enumerate(ROWS, start=1):
         suffix = "" if row == 1 else str(row)
-        layout[f"xaxis{suffix}"] = {"range": x_range, "tickvals": days, "showgrid": True, "gridcolor": "#eceff1", "zeroline": False}
+        layout[f"xaxis{suffix}"] = {
+            "range": x_range,
+            "tickvals": days,
+            "showgrid": True,
+            "gridcolor": "#eceff1",
+            "zeroline": False,
+        }
         layout[f"yaxis{suffix}"] = {"title": {"text": ROW_TITLES[name], "font": {"size": 12}}}
-        layout[_legend(row)] = {"x": 1.01, "xanchor": "left", "y": fig.layout[f"yaxis{suffix}"].domain[1], "yanchor": "top",
-                                "orientation": "v", "font": {"size": 11}, "bgcolor": "rgba(0,0,0,0)"}
-    layout["xaxis"].update(side="top", showticklabels=True, ticktext=[str(m) for m in months],
-                           title={"text": "Months from first dose", "font": {"size": 12}})
-    layout[f"xaxis{len(ROWS)}"].update(ticktext=[f"{d:.0f}" for d in days], title={"text": "Days from first dose (day 0)"})
+        layout[_legend(row)] = {
+            "x": 1.01,
+            "xanchor": "left",
+            "y": fig.layout[f"yaxis{suffix}"].domain[1],
+            "yanchor": "top",
+            "orientation": "v",
+            "font": {"size": 11},
+            "bgcolor": "rgba(0,0,0,0)",
+        }
+    layout["xaxis"].update(
+        side="top",
+        showticklabels=True,
+        ticktext=[str(m) for m in months],
+        title={"text": "Months from first dose", "font": {"size": 12}},
+    )
+    layout[f"xaxis{len(ROWS)}"].update(
+        ticktext=[f"{d:.0f}" for d in days], title={"text": "Days from first dose (day 0)"}
+    )
     layout["yaxis"]["rangemode"] = layout["yaxis2"]["rangemode"] = "tozero"
     layout["yaxis3"].update(tickvals=list(range(5)), ticktext=list(IGA_LABELS), range=[-0.4, 4.4])
     fig.update_layout(layout)

@@ -3,13 +3,12 @@ SDTM, and REDCap exports. Each recogniser looks at the sheets of an upload and r
 sheets it knows, the same `FileMapping`s a user would build by hand, so they are shown, saved
 and applied like any other mapping.
 """
+
 from __future__ import annotations
 
+from analysis.ingest.formats import canonical, cdisc, redcap
 from analysis.ingest.mapping import FileMapping
 from analysis.ingest.readers import Sheet
-from analysis.ingest.formats import cdisc
-from analysis.ingest.formats import canonical
-from analysis.ingest.formats import redcap
 
 RECOGNISERS = (canonical.recognise, cdisc.recognise, redcap.recognise)
 

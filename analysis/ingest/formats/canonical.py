@@ -1,10 +1,11 @@
 """The dashboard's own format: courses.csv, visits.csv, adverse_events.csv, labs.csv."""
+
 from __future__ import annotations
 
 from analysis.ingest.mapping import ColumnRule, FileMapping, propose_columns, usable_names
 from analysis.ingest.readers import Sheet, table_named
-from analysis.schema import SPECS, TABLES
 from analysis.ingest.vocabulary import normalised
+from analysis.schema import SPECS, TABLES
 
 FORMAT = "canonical"
 
@@ -42,5 +43,6 @@ def canonical_mapping(sheet: Sheet, table: str) -> FileMapping:
         others = [n for n in usable_names(sheet) if n not in {r.source for r in rules.values()}]
         proposed = propose_columns(sheet, table, others)
         rules |= {target: rule for target, rule in proposed.items() if target in needed and rule.confidence >= 0.6}
-    return FileMapping(sheet.file, sheet.sheet, table, rules, format=FORMAT, confidence=1.0,
-                       reason=f"the file is named {table}")
+    return FileMapping(
+        sheet.file, sheet.sheet, table, rules, format=FORMAT, confidence=1.0, reason=f"the file is named {table}"
+    )

@@ -19,6 +19,7 @@ Choices, each stated in the report and changeable in the saved mapping:
   (`followup_end_day`), counted as the study counts it (from the start of treatment); use the
   relapse analysis with time from the first dose.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,10 +32,15 @@ from analysis.ingest.readers import Sheet
 
 SAFETY = RowFilter("SAFFL", keep=["Y"], reason="not in the safety population (SAFFL is not Y)")
 TREATMENT_EMERGENT = RowFilter("TRTEMFL", keep=["Y"], reason="not treatment-emergent (TRTEMFL is not Y)")
-SHIFT_PARAMETERS = RowFilter("PARAMCD", drop_pattern=r"^_", reason="shift-category parameters (PARAMCD starting with _), not results")
+SHIFT_PARAMETERS = RowFilter(
+    "PARAMCD", drop_pattern=r"^_", reason="shift-category parameters (PARAMCD starting with _), not results"
+)
 NO_VALUE = RowFilter("AVAL", drop=[""], reason="no result value (AVAL empty)")
-SCREEN_FAILURES = RowFilter("ARM", drop=["Screen Failure", "Not Assigned", "Not Treated"],
-                            reason="screen failures and subjects not assigned or not treated (ARM)")
+SCREEN_FAILURES = RowFilter(
+    "ARM",
+    drop=["Screen Failure", "Not Assigned", "Not Treated"],
+    reason="screen failures and subjects not assigned or not treated (ARM)",
+)
 PREFERRED_EVENT = "TTDE"
 YES_NO = {"Y": "yes", "N": "no"}
 
@@ -51,7 +57,11 @@ def recognise(sheets: list[Sheet]) -> dict[int, list[FileMapping]]:
 def dataset_kind(sheet: Sheet) -> str | None:
     """Which CDISC dataset a sheet is, from its name and its variables."""
     names = {n.upper() for n in sheet.names}
-    stem = re.sub(r"\.\w+$", "", re.split(r"[\\/]", sheet.file)[-1]).lower() if sheet.sheet is None else sheet.sheet.lower()
+    stem = (
+        re.sub(r"\.\w+$", "", re.split(r"[\\/]", sheet.file)[-1]).lower()
+        if sheet.sheet is None
+        else sheet.sheet.lower()
+    )
     if "USUBJID" not in names:
         return None
     domain = _single_value(sheet, "DOMAIN")
@@ -88,7 +98,9 @@ def _rules(sheet: Sheet, wanted: dict[str, tuple]) -> dict[str, ColumnRule]:
     for target, (variables, transform) in wanted.items():
         source = _present(sheet, *variables)
         if source:
-            rules[target] = ColumnRule(source=source, transform=transform, confidence=1.0, reason=f"CDISC variable {source}")
+            rules[target] = ColumnRule(
+                source=source, transform=transform, confidence=1.0, reason=f"CDISC variable {source}"
+            )
             if transform == vocab.DATE:
                 rules[target].date_format = "%Y-%m-%d"
     return rules
@@ -110,64 +122,136 @@ def _one_course() -> ColumnRule:
 
 
 def adsl(sheet: Sheet) -> FileMapping:
-    rules = _rules(sheet, {
-        "patient_id": (("USUBJID",), ""), "sex": (("SEX",), ""), "age": (("AGE",), ""),
-        "start_date": (("TRTSDT", "RFXSTDTC", "RFSTDTC"), vocab.DATE), "end_day": (("TRTEDT", "RFXENDTC"), vocab.DATE),
-        "weight_kg": (("WEIGHTBL",), ""), "site": (("SITEID",), ""), "end_reason": (("DCDECOD", "DCREASCD"), ""),
-        "arm": (("TRT01P", "ARM"), ""), "actual_arm": (("TRT01A", "ACTARM"), ""), "race": (("RACE",), ""),
-        "ethnicity": (("ETHNIC",), ""), "age_group": (("AGEGR1",), ""),
-    })
+    rules = _rules(
+        sheet,
+        {
+            "patient_id": (("USUBJID",), ""),
+            "sex": (("SEX",), ""),
+            "age": (("AGE",), ""),
+            "start_date": (("TRTSDT", "RFXSTDTC", "RFSTDTC"), vocab.DATE),
+            "end_day": (("TRTEDT", "RFXENDTC"), vocab.DATE),
+            "weight_kg": (("WEIGHTBL",), ""),
+            "site": (("SITEID",), ""),
+            "end_reason": (("DCDECOD", "DCREASCD"), ""),
+            "arm": (("TRT01P", "ARM"), ""),
+            "actual_arm": (("TRT01A", "ACTARM"), ""),
+            "race": (("RACE",), ""),
+            "ethnicity": (("ETHNIC",), ""),
+            "age_group": (("AGEGR1",), ""),
+        },
+    )
     rules["course_number"] = _one_course()
     _drop_same(rules, "actual_arm", "arm", sheet)
-    return FileMapping(sheet.file, sheet.sheet, "courses", _with_values(rules, sheet, "courses"), _filters(sheet, SAFETY),
-                       keep_other_columns=False, format="CDISC ADaM ADSL", reason="CDISC ADaM subject-level dataset (ADSL)",
-                       notes=[_said(sheet, "ADSL", "one course per subject of the safety population (SAFFL = Y); the arm "
-                                    "(TRT01P) is the column 'arm'; start TRTSDT, last dose TRTEDT")])
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "courses",
+        _with_values(rules, sheet, "courses"),
+        _filters(sheet, SAFETY),
+        keep_other_columns=False,
+        format="CDISC ADaM ADSL",
+        reason="CDISC ADaM subject-level dataset (ADSL)",
+        notes=[
+            _said(
+                sheet,
+                "ADSL",
+                "one course per subject of the safety population (SAFFL = Y); the arm "
+                "(TRT01P) is the column 'arm'; start TRTSDT, last dose TRTEDT",
+            )
+        ],
+    )
 
 
 def _drop_same(rules: dict[str, ColumnRule], extra: str, main: str, sheet: Sheet) -> None:
     """An actual arm identical to the planned one adds nothing."""
     if extra in rules and main in rules:
         a, b = sheet.column(rules[extra].source), sheet.column(rules[main].source)
-        if a is not None and b is not None and pc.all(pc.equal(pc.fill_null(a, ""), pc.fill_null(b, ""))).as_py() is not False:
+        if (
+            a is not None
+            and b is not None
+            and pc.all(pc.equal(pc.fill_null(a, ""), pc.fill_null(b, ""))).as_py() is not False
+        ):
             del rules[extra]
 
 
 def adae(sheet: Sheet) -> FileMapping:
-    rules = _rules(sheet, {
-        "patient_id": (("USUBJID",), ""), "term": (("AETERM", "AEDECOD"), ""),
-        "onset_day": (("ASTDY", "AESTDY"), vocab.STUDY_DAY), "resolved_day": (("AENDY", "AEENDY"), vocab.STUDY_DAY),
-        "grade": (("ATOXGR", "AETOXGR"), ""), "serious": (("AESER",), ""), "action": (("AEACN",), ""),
-        "body_system": (("AEBODSYS", "AESOC"), ""), "treatment_emergent": (("TRTEMFL",), ""),
-    })
+    rules = _rules(
+        sheet,
+        {
+            "patient_id": (("USUBJID",), ""),
+            "term": (("AETERM", "AEDECOD"), ""),
+            "onset_day": (("ASTDY", "AESTDY"), vocab.STUDY_DAY),
+            "resolved_day": (("AENDY", "AEENDY"), vocab.STUDY_DAY),
+            "grade": (("ATOXGR", "AETOXGR"), ""),
+            "serious": (("AESER",), ""),
+            "action": (("AEACN",), ""),
+            "body_system": (("AEBODSYS", "AESOC"), ""),
+            "treatment_emergent": (("TRTEMFL",), ""),
+        },
+    )
     rules["course_number"] = _one_course()
     if "treatment_emergent" in rules:
         rules["treatment_emergent"].values = dict(YES_NO)
-    return FileMapping(sheet.file, sheet.sheet, "adverse_events", _with_values(rules, sheet, "adverse_events"),
-                       _filters(sheet, SAFETY, TREATMENT_EMERGENT), keep_other_columns=False, format="CDISC ADaM ADAE",
-                       reason="CDISC ADaM adverse events dataset (ADAE)",
-                       notes=[_said(sheet, "ADAE", "treatment-emergent events (TRTEMFL = Y) of the safety population; term "
-                                    "AETERM, body system AEBODSYS, onset ASTDY (study day 1 = the first dose, day 0 here)")])
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "adverse_events",
+        _with_values(rules, sheet, "adverse_events"),
+        _filters(sheet, SAFETY, TREATMENT_EMERGENT),
+        keep_other_columns=False,
+        format="CDISC ADaM ADAE",
+        reason="CDISC ADaM adverse events dataset (ADAE)",
+        notes=[
+            _said(
+                sheet,
+                "ADAE",
+                "treatment-emergent events (TRTEMFL = Y) of the safety population; term "
+                "AETERM, body system AEBODSYS, onset ASTDY (study day 1 = the first dose, day 0 here)",
+            )
+        ],
+    )
 
 
 def adlb(sheet: Sheet) -> FileMapping:
-    rules = _rules(sheet, {
-        "patient_id": (("USUBJID",), ""), "day": (("ADY",), vocab.STUDY_DAY), "visit": (("AVISIT",), ""),
-        "test": (("PARAMCD",), ""), "value": (("AVAL",), ""), "unit": (("PARAM",), vocab.UNIT_IN_PARENTHESES),
-        "lower_limit": (("A1LO", "ANRLO"), ""), "upper_limit": (("A1HI", "ANRHI"), ""), "visit_number": (("AVISITN",), ""),
-    })
+    rules = _rules(
+        sheet,
+        {
+            "patient_id": (("USUBJID",), ""),
+            "day": (("ADY",), vocab.STUDY_DAY),
+            "visit": (("AVISIT",), ""),
+            "test": (("PARAMCD",), ""),
+            "value": (("AVAL",), ""),
+            "unit": (("PARAM",), vocab.UNIT_IN_PARENTHESES),
+            "lower_limit": (("A1LO", "ANRLO"), ""),
+            "upper_limit": (("A1HI", "ANRHI"), ""),
+            "visit_number": (("AVISITN",), ""),
+        },
+    )
     rules["course_number"] = _one_course()
     if "visit" in rules:
         rules["visit"].values = {".": ""}
     unit = _present(sheet, "AVALU")
     if unit:
         rules["unit"] = ColumnRule(source=unit, confidence=1.0, reason=f"CDISC variable {unit}")
-    return FileMapping(sheet.file, sheet.sheet, "labs", rules, _filters(sheet, SAFETY, SHIFT_PARAMETERS, NO_VALUE),
-                       keep_other_columns=False, format=f"CDISC ADaM {_dataset_name(sheet, 'ADLB')}",
-                       reason="CDISC ADaM laboratory dataset (ADLB)",
-                       notes=[_said(sheet, "ADLB", "test PARAMCD, value AVAL in the unit in PARAM's brackets, limits "
-                                    "A1LO/A1HI, visit AVISIT, day ADY (study day 1 = day 0 here); End of Treatment records "
-                                    "repeat a scheduled result and are kept for results by visit")])
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "labs",
+        rules,
+        _filters(sheet, SAFETY, SHIFT_PARAMETERS, NO_VALUE),
+        keep_other_columns=False,
+        format=f"CDISC ADaM {_dataset_name(sheet, 'ADLB')}",
+        reason="CDISC ADaM laboratory dataset (ADLB)",
+        notes=[
+            _said(
+                sheet,
+                "ADLB",
+                "test PARAMCD, value AVAL in the unit in PARAM's brackets, limits "
+                "A1LO/A1HI, visit AVISIT, day ADY (study day 1 = day 0 here); End of Treatment records "
+                "repeat a scheduled result and are kept for results by visit",
+            )
+        ],
+    )
 
 
 def _dataset_name(sheet: Sheet, default: str) -> str:
@@ -184,66 +268,146 @@ def adtte(sheet: Sheet) -> FileMapping:
     rules = {
         "patient_id": ColumnRule(source=_present(sheet, "USUBJID"), confidence=1.0, reason="CDISC variable USUBJID"),
         "course_number": _one_course(),
-        "relapse_day": ColumnRule(source=value, when={censor: ["0"]}, confidence=1.0,
-                                  reason=f"AVAL where CNSR = 0 (the event happened): {chosen}"),
-        "followup_end_day": ColumnRule(source=value, when={censor: censor_values}, confidence=1.0,
-                                       reason="AVAL where CNSR is not 0 (censored)"),
+        "relapse_day": ColumnRule(
+            source=value,
+            when={censor: ["0"]},
+            confidence=1.0,
+            reason=f"AVAL where CNSR = 0 (the event happened): {chosen}",
+        ),
+        "followup_end_day": ColumnRule(
+            source=value, when={censor: censor_values}, confidence=1.0, reason="AVAL where CNSR is not 0 (censored)"
+        ),
     }
     filters = _filters(sheet, SAFETY)
     if len(parameters) > 1:
-        filters.append(RowFilter(_present(sheet, "PARAMCD"), keep=[chosen],
-                                 reason=f"other time-to-event parameters than {chosen}"))
-    return FileMapping(sheet.file, sheet.sheet, COURSE_EVENTS, rules, filters, keep_other_columns=False,
-                       format="CDISC ADaM ADTTE", reason="CDISC ADaM time-to-event dataset (ADTTE)",
-                       notes=[_said(sheet, "ADTTE", f"parameter {chosen}: AVAL is the event day where CNSR = 0 "
-                                    "(relapse_day) and the censoring day otherwise (followup_end_day), counted from the "
-                                    "start of treatment as the study counts it; analyse it as time from the first dose")])
+        filters.append(
+            RowFilter(_present(sheet, "PARAMCD"), keep=[chosen], reason=f"other time-to-event parameters than {chosen}")
+        )
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        COURSE_EVENTS,
+        rules,
+        filters,
+        keep_other_columns=False,
+        format="CDISC ADaM ADTTE",
+        reason="CDISC ADaM time-to-event dataset (ADTTE)",
+        notes=[
+            _said(
+                sheet,
+                "ADTTE",
+                f"parameter {chosen}: AVAL is the event day where CNSR = 0 "
+                "(relapse_day) and the censoring day otherwise (followup_end_day), counted from the "
+                "start of treatment as the study counts it; analyse it as time from the first dose",
+            )
+        ],
+    )
 
 
 def sdtm_dm(sheet: Sheet) -> FileMapping:
-    rules = _rules(sheet, {
-        "patient_id": (("USUBJID",), ""), "sex": (("SEX",), ""), "age": (("AGE",), ""),
-        "start_date": (("RFXSTDTC", "RFSTDTC"), vocab.DATE), "end_day": (("RFXENDTC", "RFENDTC"), vocab.DATE),
-        "site": (("SITEID",), ""), "arm": (("ARM",), ""), "actual_arm": (("ACTARM",), ""), "race": (("RACE",), ""),
-        "ethnicity": (("ETHNIC",), ""),
-    })
+    rules = _rules(
+        sheet,
+        {
+            "patient_id": (("USUBJID",), ""),
+            "sex": (("SEX",), ""),
+            "age": (("AGE",), ""),
+            "start_date": (("RFXSTDTC", "RFSTDTC"), vocab.DATE),
+            "end_day": (("RFXENDTC", "RFENDTC"), vocab.DATE),
+            "site": (("SITEID",), ""),
+            "arm": (("ARM",), ""),
+            "actual_arm": (("ACTARM",), ""),
+            "race": (("RACE",), ""),
+            "ethnicity": (("ETHNIC",), ""),
+        },
+    )
     rules["course_number"] = _one_course()
     _drop_same(rules, "actual_arm", "arm", sheet)
-    return FileMapping(sheet.file, sheet.sheet, "courses", _with_values(rules, sheet, "courses"), _filters(sheet, SCREEN_FAILURES),
-                       keep_other_columns=False, format="CDISC SDTM DM", reason="CDISC SDTM demographics domain (DM)",
-                       notes=[_said(sheet, "DM", "one course per subject (screen failures left out); start RFXSTDTC, "
-                                    "last dose RFXENDTC; the arm (ARM) is the column 'arm'")])
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "courses",
+        _with_values(rules, sheet, "courses"),
+        _filters(sheet, SCREEN_FAILURES),
+        keep_other_columns=False,
+        format="CDISC SDTM DM",
+        reason="CDISC SDTM demographics domain (DM)",
+        notes=[
+            _said(
+                sheet,
+                "DM",
+                "one course per subject (screen failures left out); start RFXSTDTC, "
+                "last dose RFXENDTC; the arm (ARM) is the column 'arm'",
+            )
+        ],
+    )
 
 
 def sdtm_ae(sheet: Sheet) -> FileMapping:
     onset = ("AESTDY",) if _present(sheet, "AESTDY") else ("AESTDTC",)
     end = ("AEENDY",) if _present(sheet, "AEENDY") else ("AEENDTC",)
-    rules = _rules(sheet, {
-        "patient_id": (("USUBJID",), ""), "term": (("AETERM",), ""),
-        "onset_day": (onset, vocab.STUDY_DAY if onset[0].endswith("DY") else vocab.DATE),
-        "resolved_day": (end, vocab.STUDY_DAY if end[0].endswith("DY") else vocab.DATE),
-        "grade": (("AETOXGR",), ""), "serious": (("AESER",), ""), "action": (("AEACN",), ""), "body_system": (("AEBODSYS",), ""),
-    })
+    rules = _rules(
+        sheet,
+        {
+            "patient_id": (("USUBJID",), ""),
+            "term": (("AETERM",), ""),
+            "onset_day": (onset, vocab.STUDY_DAY if onset[0].endswith("DY") else vocab.DATE),
+            "resolved_day": (end, vocab.STUDY_DAY if end[0].endswith("DY") else vocab.DATE),
+            "grade": (("AETOXGR",), ""),
+            "serious": (("AESER",), ""),
+            "action": (("AEACN",), ""),
+            "body_system": (("AEBODSYS",), ""),
+        },
+    )
     rules["course_number"] = _one_course()
-    return FileMapping(sheet.file, sheet.sheet, "adverse_events", _with_values(rules, sheet, "adverse_events"),
-                       keep_other_columns=False, format="CDISC SDTM AE", reason="CDISC SDTM adverse events domain (AE)",
-                       notes=[_said(sheet, "AE", "every recorded event; term AETERM, onset AESTDY (study day 1 = day 0 here)")])
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "adverse_events",
+        _with_values(rules, sheet, "adverse_events"),
+        keep_other_columns=False,
+        format="CDISC SDTM AE",
+        reason="CDISC SDTM adverse events domain (AE)",
+        notes=[_said(sheet, "AE", "every recorded event; term AETERM, onset AESTDY (study day 1 = day 0 here)")],
+    )
 
 
 def sdtm_lb(sheet: Sheet) -> FileMapping:
-    rules = _rules(sheet, {
-        "patient_id": (("USUBJID",), ""), "day": (("LBDY",), vocab.STUDY_DAY), "visit": (("VISIT",), ""),
-        "test": (("LBTESTCD",), ""), "value": (("LBSTRESN",), ""), "unit": (("LBSTRESU",), ""),
-        "lower_limit": (("LBSTNRLO",), ""), "upper_limit": (("LBSTNRHI",), ""),
-    })
+    rules = _rules(
+        sheet,
+        {
+            "patient_id": (("USUBJID",), ""),
+            "day": (("LBDY",), vocab.STUDY_DAY),
+            "visit": (("VISIT",), ""),
+            "test": (("LBTESTCD",), ""),
+            "value": (("LBSTRESN",), ""),
+            "unit": (("LBSTRESU",), ""),
+            "lower_limit": (("LBSTNRLO",), ""),
+            "upper_limit": (("LBSTNRHI",), ""),
+        },
+    )
     rules["course_number"] = _one_course()
-    return FileMapping(sheet.file, sheet.sheet, "labs", rules, keep_other_columns=False, format="CDISC SDTM LB",
-                       reason="CDISC SDTM laboratory domain (LB)",
-                       notes=[_said(sheet, "LB", "test LBTESTCD, value LBSTRESN in LBSTRESU, day LBDY (study day 1 = day 0 here)")])
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        "labs",
+        rules,
+        keep_other_columns=False,
+        format="CDISC SDTM LB",
+        reason="CDISC SDTM laboratory domain (LB)",
+        notes=[_said(sheet, "LB", "test LBTESTCD, value LBSTRESN in LBSTRESU, day LBDY (study day 1 = day 0 here)")],
+    )
 
 
 def _said(sheet: Sheet, dataset: str, what: str) -> str:
     return f"recognised as CDISC {dataset}: {what}"
 
 
-BUILDERS = {"adsl": adsl, "adae": adae, "adlb": adlb, "adtte": adtte, "sdtm_dm": sdtm_dm, "sdtm_ae": sdtm_ae, "sdtm_lb": sdtm_lb}
+BUILDERS = {
+    "adsl": adsl,
+    "adae": adae,
+    "adlb": adlb,
+    "adtte": adtte,
+    "sdtm_dm": sdtm_dm,
+    "sdtm_ae": sdtm_ae,
+    "sdtm_lb": sdtm_lb,
+}

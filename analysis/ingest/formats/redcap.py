@@ -8,6 +8,7 @@ visit, and its day comes from a date field or, failing that, from the event's na
 recognised from its fields. A REDCap data dictionary uploaded alongside gives the meaning of
 coded answers ("1, Female | 2, Male").
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,15 @@ def recognise(sheets: list[Sheet]) -> dict[int, list[FileMapping]]:
     for index, sheet in enumerate(sheets):
         if is_data_dictionary(sheet):
             choices |= dictionary_choices(sheet)
-            found[index] = [FileMapping(sheet.file, sheet.sheet, "", format="REDCap data dictionary",
-                                        reason="a REDCap data dictionary: used for the meaning of coded answers")]
+            found[index] = [
+                FileMapping(
+                    sheet.file,
+                    sheet.sheet,
+                    "",
+                    format="REDCap data dictionary",
+                    reason="a REDCap data dictionary: used for the meaning of coded answers",
+                )
+            ]
     for index, sheet in enumerate(sheets):
         if index not in found and is_export(sheet):
             found[index] = export_mappings(sheet, choices)
@@ -80,9 +88,17 @@ def export_mappings(sheet: Sheet, choices: dict[str, dict[str, str]]) -> list[Fi
         if mapping is not None:
             mappings.append(mapping)
     if not mappings:
-        mappings = [FileMapping(sheet.file, sheet.sheet, "", format=FORMAT, confidence=0.0,
-                                reason="a REDCap export, but no field looks like the courses' sex and age, a visit's IGA "
-                                       "or lesions, a side effect or a lab result")]
+        mappings = [
+            FileMapping(
+                sheet.file,
+                sheet.sheet,
+                "",
+                format=FORMAT,
+                confidence=0.0,
+                reason="a REDCap export, but no field looks like the courses' sex and age, a visit's IGA "
+                "or lesions, a side effect or a lab result",
+            )
+        ]
     return mappings
 
 
@@ -110,8 +126,9 @@ def _filled_names(sheet: Sheet, mask: np.ndarray, skip: set[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _main_mappings(sheet: Sheet, record: str, event: str | None, instrument: str | None, mask: np.ndarray,
-                   choices: dict) -> list[FileMapping]:
+def _main_mappings(
+    sheet: Sheet, record: str, event: str | None, instrument: str | None, mask: np.ndarray, choices: dict
+) -> list[FileMapping]:
     if not mask.any():
         return []
     main = sheet.subset(mask)
@@ -127,33 +144,72 @@ def _main_mappings(sheet: Sheet, record: str, event: str | None, instrument: str
         course_event = _event_with(main, event, course_rules)
         if course_event:
             filters.append(RowFilter(event, keep=[course_event]))
-        filters.append(RowFilter(record, first_per_record=True,
-                                 reason="further rows of the same record (a course's fields are read from its first)"))
+        filters.append(
+            RowFilter(
+                record,
+                first_per_record=True,
+                reason="further rows of the same record (a course's fields are read from its first)",
+            )
+        )
         rules = {"patient_id": _record_rule(record), **course_rules}
         rules.setdefault("course_number", ColumnRule(constant="1", confidence=0.9, reason="one course per record"))
-        mappings.append(FileMapping(sheet.file, sheet.sheet, "courses", rules, filters, keep_other_columns=False,
-                                    format=FORMAT, confidence=0.9, reason=f"REDCap fields {', '.join(sorted(course_rules))}"
-                                    + (f" on event {course_event}" if course_event else ""),
-                                    notes=["recognised as a REDCap export: record_id is the patient"]))
+        mappings.append(
+            FileMapping(
+                sheet.file,
+                sheet.sheet,
+                "courses",
+                rules,
+                filters,
+                keep_other_columns=False,
+                format=FORMAT,
+                confidence=0.9,
+                reason=f"REDCap fields {', '.join(sorted(course_rules))}"
+                + (f" on event {course_event}" if course_event else ""),
+                notes=["recognised as a REDCap export: record_id is the patient"],
+            )
+        )
     visit_rules = _coded(propose_columns(main, "visits", [n for n in names if n not in used]), main, "visits", choices)
     visit_rules = {t: r for t, r in visit_rules.items() if t not in ("patient_id",) and r.confidence >= 0.6}
     if set(visit_rules) & set(vocab.SIGNATURE["visits"]) - {"day", "visit"}:
         rules = {"patient_id": _record_rule(record), **visit_rules}
         rules.setdefault("course_number", ColumnRule(constant="1", confidence=0.9, reason="one course per record"))
         if event:
-            rules.setdefault("visit", ColumnRule(source=event, values=_event_labels(main, event), confidence=0.9,
-                                                 reason="the REDCap event is the visit"))
+            rules.setdefault(
+                "visit",
+                ColumnRule(
+                    source=event,
+                    values=_event_labels(main, event),
+                    confidence=0.9,
+                    reason="the REDCap event is the visit",
+                ),
+            )
             if "day" not in rules:
                 days = _event_days(main, event)
-                rules["day"] = ColumnRule(source=event, values=days, confidence=0.7 if days else 0.3,
-                                          reason="days read from the event names (e.g. month_3 = day 91)")
-        mappings.append(FileMapping(sheet.file, sheet.sheet, "visits", rules, list(base_filters), keep_other_columns=False,
-                                    format=FORMAT, confidence=0.85, reason="REDCap events with visit measures"))
+                rules["day"] = ColumnRule(
+                    source=event,
+                    values=days,
+                    confidence=0.7 if days else 0.3,
+                    reason="days read from the event names (e.g. month_3 = day 91)",
+                )
+        mappings.append(
+            FileMapping(
+                sheet.file,
+                sheet.sheet,
+                "visits",
+                rules,
+                list(base_filters),
+                keep_other_columns=False,
+                format=FORMAT,
+                confidence=0.85,
+                reason="REDCap events with visit measures",
+            )
+        )
     return mappings
 
 
-def _instrument_mapping(sheet: Sheet, record: str, event: str | None, instrument: str, name: str,
-                        choices: dict) -> FileMapping | None:
+def _instrument_mapping(
+    sheet: Sheet, record: str, event: str | None, instrument: str, name: str, choices: dict
+) -> FileMapping | None:
     mask = _instrument_mask(sheet, instrument, name)
     part = sheet.subset(mask, sheet=f"{sheet.sheet + ' ' if sheet.sheet else ''}{name}")
     names = _filled_names(part, np.ones(part.n_rows, dtype=bool), {record})
@@ -166,8 +222,17 @@ def _instrument_mapping(sheet: Sheet, record: str, event: str | None, instrument
     rules = {t: r for t, r in rules.items() if t != "patient_id"}
     rules = {"patient_id": _record_rule(record), **rules}
     rules.setdefault("course_number", ColumnRule(constant="1", confidence=0.9, reason="one course per record"))
-    return FileMapping(sheet.file, sheet.sheet, table, rules, [RowFilter(instrument, keep=[name])], keep_other_columns=False,
-                       format=FORMAT, confidence=confidence, reason=f"REDCap repeating instrument '{name}': {reason}")
+    return FileMapping(
+        sheet.file,
+        sheet.sheet,
+        table,
+        rules,
+        [RowFilter(instrument, keep=[name])],
+        keep_other_columns=False,
+        format=FORMAT,
+        confidence=confidence,
+        reason=f"REDCap repeating instrument '{name}': {reason}",
+    )
 
 
 def _record_rule(record: str) -> ColumnRule:
