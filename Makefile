@@ -7,7 +7,7 @@ PORT ?= 8501
 # This machine only. Another address (e.g. ADDRESS=0.0.0.0) serves the network and then needs sign-in (README).
 ADDRESS ?= 127.0.0.1
 
-.PHONY: setup run test bench demo clean
+.PHONY: setup run test lint bench demo clean
 
 $(READY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -n 2
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: setup
 	$(BIN)/python -m analysis demo --out data/demo
