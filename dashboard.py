@@ -15,6 +15,7 @@ st.set_page_config(
 refuse_open_network_without_sign_in()  # reachable from other machines without sign-in: nothing below runs
 require_sign_in()  # when secrets.toml configures sign-in, nothing below runs before it
 
+# Page scripts live in views/, not pages/: Streamlit would serve a pages/ script by deep link without this entry point.
 PAGES = [
     st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
     st.Page("views/data.py", title="Data", icon=":material/table:", url_path="data"),
