@@ -11,16 +11,21 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
+from analysis.areas.charts import for_projector
 from analysis.outputs import images
+from ui.presenter import presenter_on
 
 
 def show_chart(fig: go.Figure, name: str, key: str | None = None, container=None, **plotly_options) -> None:
     """Draws the chart (`st.plotly_chart`, full width) and offers it as PNG and SVG under an Export button.
 
     `name` becomes the file name ("clearance_by_month.png"); `container` is a column or other
-    container to draw in (the page itself when None).
+    container to draw in (the page itself when None). In presenter mode the chart is drawn, and
+    exported, in projector type (`for_projector`).
     """
     target = container if container is not None else st
+    if presenter_on():
+        fig = for_projector(fig)
     target.plotly_chart(fig, width=plotly_options.pop("width", "stretch"), key=key, **plotly_options)
     export_buttons(fig, name, key or name, target)
 
