@@ -17,7 +17,7 @@ require_sign_in()  # when secrets.toml configures sign-in, nothing below runs be
 
 # Page scripts live in views/, not pages/: Streamlit would serve a pages/ script by deep link without this entry point.
 PAGES = [
-    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="start", default=True),
     st.Page("views/data.py", title="Data", icon=":material/table:", url_path="data"),
     st.Page("views/clearance.py", title="Clearance", icon=":material/trending_down:", url_path="clearance"),
     st.Page("views/side_effects.py", title="Side effects", icon=":material/healing:", url_path="side-effects"),
@@ -26,7 +26,10 @@ PAGES = [
     st.Page("views/timeline.py", title="Course timeline", icon=":material/timeline:", url_path="timeline"),
 ]
 
-page = st.navigation(visible_pages(PAGES))
+# Streamlit serves the default page at / and answers "Page not found" at its own path: /overview is a second address.
+OVERVIEW_ADDRESS = st.Page("views/overview.py", title="Overview", url_path="overview", visibility="hidden")
+
+page = st.navigation([*visible_pages(PAGES), OVERVIEW_ADDRESS])
 render_sidebar()
 stop_if_hidden(page)
 page.run()

@@ -154,3 +154,16 @@ def test_an_unknown_dataset_link_says_to_upload_again(app, browser):
     page.get_by_text("must be uploaded again").first.wait_for(timeout=30_000)
     assert "Synthetic demo cohort" in _header(page)
     context.close()
+
+
+def test_the_overview_answers_at_its_own_address_with_the_link_s_filters(app, browser):
+    context, page = _new_page(browser)
+    try:
+        page.goto(f"{app}/overview?sex=M")
+        wait_for_app(page)
+        page.wait_for_selector("h1:has-text('Overview')", timeout=60_000)
+        page.wait_for_selector("text=of 2,000 courses", timeout=60_000)
+        assert not page.get_by_text("Page not found").count()
+        assert not page.get_by_text("2,000 of 2,000 courses").count()  # the filter of the link holds
+    finally:
+        context.close()
