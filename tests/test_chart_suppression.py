@@ -7,6 +7,7 @@ titles, notes) and at the drawn values, and check that nothing changes without a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -438,3 +439,11 @@ def test_without_presenter_mode_the_same_chart_shows_the_count():
     at = open_app({"site": "North"}, files=FILES)
     sex = json.loads(next(spec for spec in _chart_specs(at) if "Who was treated" in spec))["data"][0]
     assert dict(zip(sex["x"], (row[0] for row in sex["customdata"])))["M"] == "1"
+
+
+def test_a_cohort_without_any_dose_says_so_instead_of_drawing_empty_axes(small):
+    from analysis.areas.overview.figures import NO_DOSE
+
+    courses = small.courses.assign(daily_dose_mg_per_kg=np.nan, cumulative_dose_mg_per_kg=np.nan)
+    fig = overview_figures.dose_figure(dataclasses.replace(small, courses=courses))
+    assert [note.text for note in fig.layout.annotations] == [NO_DOSE] and not fig.data

@@ -178,3 +178,10 @@ def test_demo_page_opens():
     assert at.title[0].value == "Labs"
     assert "Synthetic demo data" in texts(at.markdown)
     assert chart(at, "Liver safety (eDISH)")["data"]
+
+
+def test_data_without_pregnancy_tests_says_there_are_none_rather_than_zero_percent():
+    at = open_page(upload=csv_upload(edit=lambda labs: labs[labs["test"] != "HCG"]))
+    pregnancy = next(m for m in at.metric if m.label == "Months with a pregnancy test")
+    assert pregnancy.value == "none in the data" and "no pregnancy test" in pregnancy.help
+    assert "0.0%" not in pregnancy.value

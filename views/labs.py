@@ -151,14 +151,21 @@ def headline(result: labs.LabAnalysis) -> None:
         "and lipids both before the first dose and during treatment.",
     )
     months = result.pregnancy_months
-    columns[4].metric(
-        "Months with a pregnancy test",
-        percent(months),
-        interval(months),
-        delta_color="off",
-        delta_arrow="off",
-        help=f"{shown_of(months.numerator, months.n)} treatment months, courses of people who can become pregnant.",
-    )
+    if result.data.has("HCG"):
+        columns[4].metric(
+            "Months with a pregnancy test",
+            percent(months),
+            interval(months),
+            delta_color="off",
+            delta_arrow="off",
+            help=f"{shown_of(months.numerator, months.n)} treatment months, courses of people who can become pregnant.",
+        )
+    else:  # no test at all is not "0.0% of months tested"
+        columns[4].metric(
+            "Months with a pregnancy test",
+            "none in the data",
+            help="The data holds no pregnancy test (HCG) result, so monitoring for pregnancy cannot be measured.",
+        )
     if liver.estimate is not None or cholesterol.estimate is not None:
         st.markdown(
             'The article lists **"Liver enzyme changes"** and **"Increased cholesterol levels"** among *rare* side effects, '

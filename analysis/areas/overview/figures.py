@@ -11,6 +11,7 @@ from analysis.areas.charts import (
     PALETTE,
     add_shapes,
     count_bars,
+    empty_figure,
     has_hatched_bars,
     histogram_bars,
     styled,
@@ -61,8 +62,16 @@ def demographics_figure(cohort: Cohort, *, suppress_below: int | None = None) ->
     return styled(fig, "Who was treated", _with_hatch_note(fig, subtitle, suppress_below))
 
 
+NO_DOSE = (
+    "No dose per kg is known for these courses: it needs weight_kg and either cumulative_dose_mg (courses) "
+    "or dose_mg_per_day (visits)."
+)
+
+
 def dose_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figure:
     courses = cohort.courses
+    if courses["daily_dose_mg_per_kg"].isna().all() and courses["cumulative_dose_mg_per_kg"].isna().all():
+        return empty_figure("Dose received", NO_DOSE)  # not empty axes from -1 to 4
     fig = make_subplots(
         rows=1,
         cols=2,
