@@ -305,8 +305,9 @@ def iga_distribution_figure(iga: pd.DataFrame, *, suppress_below: int | None = N
         parts += [hidden_bars_note(suppress_below, pooled_parts=True)] if hidden.to_numpy().any() else []
         subtitle += "<br>" + ". ".join(part[:1].upper() + part[1:] for part in parts)
     fig = styled(fig, title, subtitle, height=420)
+    fig.update_layout(legend=LEGEND_BELOW, margin={"b": 110})  # five grades beside a long subtitle would sit on it
     if suppress_below and (len(too_few) or hidden.to_numpy().any()):
-        fig.update_layout(margin={"t": 100, "b": 110}, legend=LEGEND_BELOW, height=470)
+        fig.update_layout(margin={"t": 100}, height=470)
     return fig
 
 

@@ -110,10 +110,14 @@ def dose_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figu
     fig.update_layout(showlegend=False)
     known = int(courses["cumulative_dose_mg_per_kg"].notna().sum())
     subtitle = (
-        f"Dotted lines: dose bands (<0.5 / 0.5-1.0 / >1.0 mg/kg/day; <120 / 120-220 / >220 mg/kg). "
+        f"Dotted lines: dose bands (<0.5 / 0.5-1.0 / >1.0 mg/kg/day; <120 / 120-220 / >220 mg/kg)<br>"
         f"Dose known for {count_label(known, suppress_below)} of {count_label(len(courses), suppress_below)} courses"
     )
-    return styled(fig, "Dose received", _with_hatch_note(fig, subtitle, suppress_below))
+    fig = styled(fig, "Dose received", _with_hatch_note(fig, subtitle, suppress_below))
+    # Title and two subtitle lines at the top, the panels' own titles below them.
+    return fig.update_layout(
+        title={"yref": "container", "y": 1 - 20 / fig.layout.height, "yanchor": "top"}, margin={"t": 118}
+    )
 
 
 def duration_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figure:
