@@ -2,6 +2,7 @@
 the validation report with what was kept and dropped, and the data dictionary."""
 import streamlit as st
 
+from analysis.ingest.progress import release_memory
 from analysis.schema import data_dictionary
 from ui.access import access_note
 from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, upload_plan, use_pending_upload
@@ -16,9 +17,31 @@ result = view.result
 limit_mb = st.get_option("server.maxUploadSize")
 
 
+REFUSED_STATE = "refused_upload"        # messages about files refused for a decompression limit
+UPLOADER_GENERATION = "uploader_generation"
+
+
+def _uploader_key() -> str:
+    """The uploader's key; a new one after a refusal, so that the widget lets go of the refused file."""
+    generation = st.session_state.get(UPLOADER_GENERATION, 0)
+    return "upload_widget" if generation == 0 else f"upload_widget_{generation}"
+
+
 def _hold_upload() -> None:
-    files = st.session_state.get("upload_widget") or []
+    files = st.session_state.get(_uploader_key()) or []
     st.session_state[PENDING_STATE] = tuple((f.name, f.getvalue()) for f in files)
+    st.session_state.pop(REFUSED_STATE, None)
+
+
+def _drop_refused(plan, pending: tuple, saved: str | None) -> None:
+    """Files refused for a decompression limit (a compressed bomb) are dropped from the upload, and
+    the refusal stays on the page until the next upload."""
+    st.session_state[REFUSED_STATE] = [f"**{file}** cannot be read: {reason}." for file, reason in plan.problems]
+    st.session_state[PENDING_STATE] = tuple(f for f in st.session_state.get(PENDING_STATE, ()) if f[0] not in plan.refused)
+    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
+    upload_plan.clear(pending, saved)  # this plan only; other sessions' plans stay
+    release_memory()
+    st.rerun()
 
 
 def _confirm() -> None:
@@ -44,7 +67,7 @@ st.subheader("Load your own files")
 st.file_uploader(
     "Your files: CSV or TSV (any delimiter, decimal commas too), Excel, Parquet, CDISC ADaM/SDTM, REDCap exports, "
     "or a zip holding several",
-    type=FILE_TYPES, accept_multiple_files=True, key="upload_widget", on_change=_hold_upload,
+    type=FILE_TYPES, accept_multiple_files=True, key=_uploader_key(), on_change=_hold_upload,
     help="The app recognises what each file holds and proposes how its columns map; you confirm before anything is used.",
 )
 st.caption(f"Up to {limit_mb:,} MB per file; a larger export can be split, or loaded with the command line "
@@ -53,12 +76,17 @@ st.caption(f"Up to {limit_mb:,} MB per file; a larger export can be split, or lo
            "**Save and share** in the sidebar. Columns holding names, e-mail addresses, phone numbers, street "
            "addresses, full dates of birth or health-insurance numbers are dropped on upload. " + access_note())
 
+for refusal in st.session_state.get(REFUSED_STATE, []):
+    st.error(refusal, icon=":material/block:")
+
 pending = st.session_state.get(PENDING_STATE, ())
 if pending:
     mapping_file = st.file_uploader("Apply a saved mapping (optional)", type=["json"], key="mapping_widget",
                                     help="A mapping downloaded from this page earlier maps the same export the same way.")
     saved = saved_mapping_text(mapping_file) or st.session_state.get(REOPENED)
     plan = upload_plan(pending, saved)
+    if plan.refused:
+        _drop_refused(plan, pending, saved)
     st.markdown("#### Check what each file holds and how its columns map")
     mapping = render_plan(plan, plan_key(pending, saved))
     st.session_state[DRAFT_STATE] = mapping.to_json()

@@ -54,6 +54,8 @@ FILE_IGNORED = "file ignored"
 COLUMN_IGNORED = "column ignored"
 NOT_LOADED = "dataset not loaded"
 NO_ACTION = "none"
+VALUE_FILLED = "value filled in"      # a merged spreadsheet range: its value used on each of its rows
+VALUE_CHANGED = "value changed"       # invisible characters removed from a cell
 
 ISSUE_COLUMNS = ("severity", "file", "row", "column", "value", "message", "action")
 ISSUE_SCHEMA = pa.schema([(name, pa.int64() if name == "row" else pa.string()) for name in ISSUE_COLUMNS])
