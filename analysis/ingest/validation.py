@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analysis.ingest import characters as chars
 from analysis.ingest.keys import is_member
 from analysis.ingest.progress import release_memory
 from analysis.ingest.vocabulary import SAME_UNITS
@@ -602,8 +603,61 @@ def _one_of_columns(spec: TableSpec) -> set[str]:
     return {name for group in spec.one_of for name in group}
 
 
+def _remove_invisible(table: CheckedTable) -> None:
+    """Invisible characters go from every text cell, each cell changed said with the code points
+    (`analysis.ingest.characters` gives the rule)."""
+    for name, text in list(table.text.items()):
+        if not _is_text(text):
+            continue
+        hits = matches(text, chars.INVISIBLE)
+        if not hits.any():
+            continue
+        distinct = [value for value in chars.distinct_text(text.filter(pa.array(hits))).to_pylist() if value]
+        words = [_invisible_words(value) for value in distinct]
+        position = pc.index_in(text.cast(pa.string()) if pa.types.is_dictionary(text.type) else text,
+                               value_set=pa.array(distinct, pa.string()))
+        table.report(hits, WARNING, [pc.take(pa.array(words, pa.string()), position)], column=name, action=VALUE_CHANGED)
+        if pa.types.is_dictionary(text.type):
+            table.text[name] = per_distinct(text, lambda values: pc.replace_substring_regex(values, chars.INVISIBLE, ""))
+        else:
+            table.text[name] = pc.replace_substring_regex(text, chars.INVISIBLE, "")
+
+
+def _invisible_words(value: str) -> str:
+    found = chars.invisible_in(value)
+    noun = "an invisible character" if len(found) == 1 else "invisible characters"
+    return f"the cell held {noun}, {', '.join(chars.code_point(c) for c in found)}; removed"
+
+
+def _is_text(values: pa.Array) -> bool:
+    return values.type == pa.string() or (pa.types.is_dictionary(values.type) and values.type.value_type == pa.string())
+
+
+LOOKALIKE_SAMPLE = 2000  # distinct values that tell a column's own script
+
+
+def _report_lookalikes(table: CheckedTable) -> None:
+    """Cells written with letters of another script that look like Latin ones: kept, and each an error."""
+    for name, text in table.text.items():
+        if not _is_text(text):
+            continue
+        non_ascii = matches(text, chars.NON_ASCII)
+        if not non_ascii.any():
+            continue
+        foreign = [value for value in chars.distinct_text(text.filter(pa.array(non_ascii))).to_pylist() if value]
+        sample = [value for value in chars.distinct_text(text).slice(0, LOOKALIKE_SAMPLE).to_pylist() if value]
+        latin = chars.written_in_latin(sample + foreign)
+        flagged = {value: words for value in foreign if (words := chars.lookalike_words(value, latin))}
+        for value, words in flagged.items():
+            table.report(chars.positions(text, [value]), ERROR, f"{value.strip()} has letters of another script that "
+                         f"look like Latin ones: {words}; it is kept as written, so it is not the same as "
+                         f"{chars.latin_skeleton(value.strip())}", column=name)
+
+
 def _parse_cells(table: CheckedTable) -> None:
     """Types each column; bad essential cells exclude their row, other bad cells become missing."""
+    _remove_invisible(table)
+    _report_lookalikes(table)
     essential = set(COURSE_KEY) | set(table.spec.key)
     for spec in table.spec.columns:
         if spec.name not in table.text:
@@ -767,9 +821,24 @@ def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
     if not orphan.any():
         return
     where = pc.if_else(pa.array(is_member(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}")
-    message = ["course ", table.values["course_number"], " of patient ", table.values["patient_id"], where]
+    message = ["course ", table.values["course_number"], " of patient ", table.values["patient_id"], where,
+               _lookalike_cause(table.values["patient_id"], orphan)]
     table.report(orphan, ERROR, message, values=table.text["patient_id"], action=ROW_EXCLUDED)
     table.exclude(orphan, "course not loaded")
+
+
+def _lookalike_cause(patients: pa.Array, orphan: np.ndarray) -> pa.Array:
+    """For each row, why its patient_id may match no course: letters of another script that look
+    like Latin ones (empty text for the others)."""
+    chosen = patients.filter(pa.array(orphan))
+    distinct = [value for value in chars.distinct_text(chosen).to_pylist() if value and not value.isascii()]
+    causes = {value: words for value in distinct if (words := chars.lookalike_words(value, True))}
+    if not causes:
+        return pa.repeat(pa.scalar("", pa.string()), len(patients))
+    text = patients.cast(pa.string()) if pa.types.is_dictionary(patients.type) else patients
+    position = pc.index_in(text, value_set=pa.array(list(causes), pa.string()))
+    words = pa.array([f"; its patient_id is written with {words}" for words in causes.values()], pa.string())
+    return pc.fill_null(pc.take(words, position), "")
 
 
 def validate_tables(raw_tables: dict[str, RawTable | list[RawTable]], builder: ReportBuilder) -> dict[str, pd.DataFrame] | None:
