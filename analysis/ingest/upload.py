@@ -26,10 +26,9 @@ from analysis.ingest.archives import Expansion, ExpansionRefused
 from analysis.ingest.progress import release_memory
 from analysis.ingest.readers import ReadError, Sheet, as_text, expand_archives, read_file
 from analysis.schema import SPECS, TABLES
-from analysis.ingest.validation import ERROR, FILE_IGNORED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING, RawTable, ReportBuilder, file_problem
+from analysis.ingest.validation import COLUMN_DROPPED, ERROR, FILE_IGNORED, NOTE, ROW_EXCLUDED, SET_MISSING, WARNING, RawTable, ReportBuilder, file_problem
 
 CANONICAL_FILES = {f"{name}.csv": name for name in TABLES}
-COLUMN_DROPPED = "column dropped"
 
 
 @dataclass

@@ -57,6 +57,10 @@ NOT_LOADED = "dataset not loaded"
 NO_ACTION = "none"
 VALUE_FILLED = "value filled in"      # a merged spreadsheet range: its value used on each of its rows
 VALUE_CHANGED = "value changed"       # invisible characters removed from a cell
+COLUMN_DROPPED = "column dropped"     # a column of direct identifiers
+# What a finding did that means a value was not used as written (a note never counts).
+NOT_AS_WRITTEN = (ROW_EXCLUDED, SET_MISSING, VALUE_CHANGED, VALUE_FILLED, FILE_IGNORED, COLUMN_IGNORED, COLUMN_DROPPED,
+                  NOT_LOADED)
 
 ISSUE_COLUMNS = ("severity", "file", "row", "column", "value", "message", "action")
 ISSUE_SCHEMA = pa.schema([(name, pa.int64() if name == "row" else pa.string()) for name in ISSUE_COLUMNS])
@@ -112,6 +116,39 @@ class ValidationReport:
     @property
     def has_errors(self) -> bool:
         return self.error_count > 0
+
+    @property
+    def used_as_written(self) -> bool:
+        """No error, no row excluded and no value lost or changed: notes (an encoding guess, a unit
+        removed, formulas' stored results read) and warnings that change nothing are allowed."""
+        return self.error_count == 0 and not self._problem_actions().isin(NOT_AS_WRITTEN).any() \
+            and self.rows_excluded == 0
+
+    @property
+    def rows_excluded(self) -> int:
+        return sum(sum(reasons.values()) for reasons in self.excluded.values())
+
+    def _problem_actions(self) -> pd.Series:
+        return self.issues.loc[self.issues["severity"] != NOTE, "action"].astype(str)
+
+    def counts(self) -> dict:
+        """How much of the input was used as written: the command line's `validation` section."""
+        actions = self._problem_actions().value_counts()
+        return {
+            "used_as_written": self.used_as_written,
+            "errors": self.error_count,
+            "warnings": self.warning_count,
+            "notes": self.note_count,
+            "rows_read": sum(self.rows_read.values()),
+            "rows_kept": sum(self.rows_kept.values()),
+            "rows_excluded": self.rows_excluded,
+            "values_set_missing": int(actions.get(SET_MISSING, 0)),
+            "values_changed": int(actions.get(VALUE_CHANGED, 0) + actions.get(VALUE_FILLED, 0)),
+            "files_ignored": int(actions.get(FILE_IGNORED, 0)),
+            "columns_ignored": int(actions.get(COLUMN_IGNORED, 0) + actions.get(COLUMN_DROPPED, 0)),
+            "files": {file: {"rows_read": read, "rows_kept": self.rows_kept.get(file, 0),
+                             "excluded": dict(self.excluded.get(file, {}))} for file, read in self.rows_read.items()},
+        }
 
     @property
     def dataset_loaded(self) -> bool:
