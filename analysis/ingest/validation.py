@@ -554,7 +554,7 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
     columns = _usable_columns(raw.file, raw.names, raw.columns, spec, builder, raw.extra)
     missing = missing_columns(spec, columns)
     if missing:
-        found = ", ".join(name for name in raw.names[:12] if name) or "none"
+        found = _listed([name for name in raw.names if name]) or "none"
         file_problem(builder, raw.table, raw.file, f"{missing}; the columns found are: {found}")
         builder.count_excluded(raw.file, "file ignored (required column missing)", len(raw.rows))
         return None
@@ -568,6 +568,15 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
         _check_day_order(table)
     _report_formulas(table)
     return table
+
+
+COLUMNS_LISTED = 12
+
+
+def _listed(names: list[str]) -> str:
+    """The first few names, saying how many more there are: 'a, b, ... and 30 more'."""
+    shown = ", ".join(names[:COLUMNS_LISTED])
+    return shown + (f" and {len(names) - COLUMNS_LISTED:,} more" if len(names) > COLUMNS_LISTED else "")
 
 
 def _report_malformed(raw: RawTable, builder: ReportBuilder) -> None:
