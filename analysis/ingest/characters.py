@@ -80,10 +80,10 @@ def latin_skeleton(text: str) -> str:
 
 
 def written_in_latin(distinct: list[str]) -> bool:
-    """Whether most values that hold letters hold Latin ones (the column's own script)."""
+    """Whether at least half the values that hold letters hold Latin ones (the column's own script)."""
     with_letters = [value for value in distinct if any(script(ch) for ch in value)]
     latin = sum(any(script(ch) == "LATIN" for ch in value) for value in with_letters)
-    return latin * 2 > len(with_letters)
+    return latin * 2 >= len(with_letters) > 0
 
 
 def distinct_text(values: pa.Array) -> pa.Array:

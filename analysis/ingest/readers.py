@@ -642,9 +642,9 @@ def _formula_findings(formulas: dict, grid: list[list], header_row: int, last_ro
                          "as empty: open and save it in Excel or LibreOffice first", SET_MISSING))
     for column, cells in with_results.items():
         cell, formula, value = cells[0]
-        findings.append((NOTE, None, column, None, f"{len(cells):,} cells hold formulas; the results stored in the "
-                         f"workbook were read (e.g. {cell}: {formula} gave {value if value is not None else 'nothing'})",
-                         NO_ACTION))
+        counted = f"{len(cells):,} cell" + ("s" if len(cells) > 1 else "")
+        findings.append((NOTE, None, column, None, f"{counted} with a formula: the results stored in the workbook were "
+                         f"read (e.g. {cell}: {formula} gave {value if value is not None else 'nothing'})", NO_ACTION))
     return findings
 
 
