@@ -298,3 +298,22 @@ def test_presenter_downloads_withhold_a_small_groups_median_written_as_text():
     assert shown.loc[0, "median_days"] == "suppressed" and shown.loc[0, "mean_days"] == "suppressed"
     assert shown.loc[0, "courses"] == "<5"
     assert shown.loc[2, "median_days"] == "400"  # a large group keeps its median
+
+
+def test_a_refused_bomb_in_the_app_is_dropped_and_the_session_stays_usable():
+    from test_page_data import EXPORT, confirm, data_page, texts
+    from ui.data_source import PENDING_STATE, UPLOAD
+
+    at = data_page()
+    at.file_uploader(key="upload_widget").set_value([("export.zip", zip_bomb("visits.csv"), "application/zip")]).run()
+    assert not at.exception
+    refusal = [error.value for error in at.error]
+    assert any("visits.csv in export.zip expands to more than 100 times" in message and "ISOTRET_MAX_EXPANSION_RATIO"
+               in message for message in refusal), refusal
+    assert at.session_state[PENDING_STATE] == ()  # the refused upload is dropped
+    assert [w.key for w in at.get("file_uploader")] == ["upload_widget_1"]
+    at.file_uploader(key="upload_widget_1").set_value([("clinic_export.csv", EXPORT, "text/csv")]).run()
+    assert not at.exception and not at.error
+    at = confirm(at)
+    assert at.session_state["source"] == UPLOAD
+    assert "clinic_export.csv: 3 rows read, 3 kept." in texts(at)
