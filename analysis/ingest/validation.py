@@ -23,8 +23,16 @@ Policy. Nothing valid is dropped silently: every excluded row is counted under i
 | relapse_day, retreat_day or followup_end_day before end_day            | warning  | none (kept as recorded) |
 | an unknown column in courses                                           | -        | kept as a custom field |
 | a text cell that looks like a spreadsheet formula (=..., @...)         | warning  | kept as plain text   |
+| an invisible character (U+200B, a byte order mark, a control character) | warning | value changed (removed) |
+| letters of another script that look like Latin ones (Cyrillic Р)       | error    | kept as written      |
+| a workbook formula with no stored result                               | warning  | value set to missing |
+| a merged range of workbook cells below the header                      | warning  | value filled in      |
+| a compressed file past a decompression limit, an unsafe archive member | error    | file ignored         |
 | an unknown column elsewhere; a repeated or unnamed column; a custom    | warning  | column ignored       |
 |   column named like a derived field                                    |          |                      |
+
+`ValidationReport.used_as_written` is false when any finding excluded a row or ignored, set to
+missing, filled in or changed a value, or is an error: then `validate` exits 1.
 
 Key columns are patient_id and course_number (and day in visits); an empty course_number means 1.
 Rows are numbered as a spreadsheet shows the file: the header is row 1, the first data row is
