@@ -27,6 +27,10 @@ def _uploader_key() -> str:
     return "upload_widget" if generation == 0 else f"upload_widget_{generation}"
 
 
+def _new_uploader() -> None:
+    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
+
+
 def _hold_upload() -> None:
     files = st.session_state.get(_uploader_key()) or []
     st.session_state[PENDING_STATE] = tuple((f.name, f.getvalue()) for f in files)
@@ -38,7 +42,7 @@ def _drop_refused(plan, pending: tuple, saved: str | None) -> None:
     the refusal stays on the page until the next upload."""
     st.session_state[REFUSED_STATE] = [f"**{file}** cannot be read: {reason}." for file, reason in plan.problems]
     st.session_state[PENDING_STATE] = tuple(f for f in st.session_state.get(PENDING_STATE, ()) if f[0] not in plan.refused)
-    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
+    _new_uploader()
     upload_plan.clear(pending, saved)  # this plan only; other sessions' plans stay
     release_memory()
     st.rerun()
@@ -46,6 +50,7 @@ def _drop_refused(plan, pending: tuple, saved: str | None) -> None:
 
 def _confirm() -> None:
     use_pending_upload(st.session_state[DRAFT_STATE])
+    _new_uploader()  # the next upload starts afresh instead of adding to the files just loaded
     st.session_state["source"] = UPLOAD
     st.session_state.pop(REOPENED, None)
 
