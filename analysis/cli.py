@@ -9,8 +9,10 @@
 PATH is a folder or a .zip holding the data files, or a single file: the canonical CSV files
 (courses.csv and optionally visits.csv, adverse_events.csv, labs.csv), CDISC ADaM/SDTM or REDCap
 exports, or any CSV/TSV/Excel/Parquet export. A mapping file (saved from the Data page, or
-written by `mapping`) says how an export's columns become the canonical ones. Exit status: 0
-done, 1 the data has errors or cannot be loaded, 2 the command was not used as intended.
+written by `mapping`) says how an export's columns become the canonical ones. Exit status:
+0 done (`validate`: every value was used as written), 1 the data cannot be loaded (`validate`,
+and `summary` or `report` with --strict: a row or value was excluded, set to missing or changed,
+or an error was found), 2 the command was not used as intended.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
 FINDINGS_SHOWN = 50
 PLAIN_CSV = "CSV, UTF-8, comma-separated"
 LIST_ITEMS_SHOWN = 20
+STRICT_HELP = "exit with status 1, as validate does, when any row or value was not used as written"
 
 
 class UsageError(Exception):
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a definition or threshold, e.g. --set clearance_reduction_pct=80 (repeatable)",
     )
     summary.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
+    summary.add_argument("--strict", action="store_true", help=STRICT_HELP)
     summary.set_defaults(run=run_summary)
 
     mapping = commands.add_parser("mapping", help="propose a column mapping for a dataset and print or save it")
@@ -122,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show every count, however small: a private report, not for sharing",
     )
     report.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
+    report.add_argument("--strict", action="store_true", help=STRICT_HELP)
     report.set_defaults(run=run_report)
 
     demo = commands.add_parser("demo", help="write a synthetic cohort as CSV files")
@@ -204,7 +209,29 @@ def run_validate(args: argparse.Namespace) -> int:
     hidden = len(report.issues) - len(lines)
     if hidden:
         print(f"... and {hidden:,} more (use --all to list every finding)")
-    return EXIT_DATA if report.has_errors else EXIT_OK
+    return _honest_exit(report)
+
+
+def _honest_exit(report) -> int:
+    """1 when any row or value was excluded, set to missing or changed, or an error found (said on
+    standard error); 0 when every value was used as written."""
+    if report.used_as_written:
+        return EXIT_OK
+    print("exit status 1: " + _not_as_written(report.counts()), file=sys.stderr)
+    return EXIT_DATA
+
+
+def _not_as_written(counts: dict) -> str:
+    parts = [
+        (counts["errors"], "errors"),
+        (counts["rows_excluded"], "rows excluded"),
+        (counts["values_set_missing"], "values set to missing"),
+        (counts["values_changed"], "values changed"),
+        (counts["files_ignored"], "files ignored"),
+        (counts["columns_ignored"], "columns ignored"),
+    ]
+    said = [f"{count:,} {words}" for count, words in parts if count]
+    return (", ".join(said) or "findings that change the data") + "; not every value was used as written"
 
 
 def run_summary(args: argparse.Namespace) -> int:
@@ -224,9 +251,9 @@ def run_summary(args: argparse.Namespace) -> int:
     options = SummaryOptions(
         group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set))
     )
-    summary = json_ready(summarize(result.cohort, options))
+    summary = json_ready(summarize(result.cohort, options, report))
     print(json.dumps(summary, indent=2, allow_nan=False) if args.json else "\n".join(text_lines(summary)))
-    return EXIT_OK
+    return _honest_exit(report) if args.strict else EXIT_OK
 
 
 def _checked_settings(settings: dict) -> dict:
@@ -279,7 +306,7 @@ def run_report(args: argparse.Namespace) -> int:
         else "private: small counts shown"
     )
     print(f"wrote {args.out} ({len(html.encode('utf-8')) / 1e6:.1f} MB; {shared})")
-    return EXIT_OK
+    return _honest_exit(result.report) if args.strict else EXIT_OK
 
 
 def run_mapping(args: argparse.Namespace) -> int:

@@ -33,6 +33,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_app(extra_env: dict | None = None):
     """Yields the base URL of a fresh app server; stops it afterwards."""
+    with running_server(extra_env) as (base_url, _):
+        yield base_url
+
+
+@contextlib.contextmanager
+def running_server(extra_env: dict | None = None):
+    """Yields (base URL, server process) of a fresh app server; stops it afterwards."""
     port = free_port()
     env = {**os.environ, **(extra_env or {})}
     command = [
@@ -51,7 +58,7 @@ def running_app(extra_env: dict | None = None):
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait_healthy(port, server)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.terminate()
         try:

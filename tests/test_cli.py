@@ -44,10 +44,11 @@ def test_validate_lists_findings_as_file_row_column_and_exits_1(tmp_path):
 
 
 def test_validate_caps_the_list_unless_asked_for_all(tmp_path):
-    visits = tuple(f"P1,1,{day},9,10" for day in range(60))  # 60 warnings, no error
+    visits = tuple(f"P1,1,{day},9,10" for day in range(60))  # 60 warnings, no error, 60 values set to missing
     folder = write(tmp_path / "many", bundle(visits=visits))
     capped, everything = run("validate", folder), run("validate", folder, "--all")
-    assert capped.returncode == everything.returncode == 0
+    assert capped.returncode == everything.returncode == 1
+    assert "exit status 1: 60 values set to missing" in capped.stderr
     assert capped.stdout.count(" iga: ") == 50
     assert capped.stdout.splitlines()[-1] == "... and 10 more (use --all to list every finding)"
     assert everything.stdout.count(" iga: ") == 60 and "more" not in everything.stdout

@@ -18,7 +18,7 @@ import streamlit as st
 
 from analysis.cohort.loading import LoadResult, load_demo, load_tables
 from analysis.ingest.mapping import Mapping
-from analysis.ingest.progress import reporting_stages
+from analysis.ingest.progress import release_memory, reporting_stages
 from analysis.ingest.upload import UploadPlan, plan_upload
 
 DEMO = "demo"
@@ -30,11 +30,23 @@ SHARED = "shared"
 SHARED_STATE = "shared_files"
 
 
-# Loaded datasets are kept here rather than by `st.cache_resource`, so that a load can show which
-# stage it is at (a cached function may not write to the page). The demo is one copy for every
-# session; uploads and saved datasets are kept per session, keyed on their bytes, never their names.
-RESULTS_STATE = "loaded_results"
+# Loaded datasets are kept in stores of our own rather than returned by a cached function, so that a
+# load can show which stage it is at (a cached function may not write to the page). The demo is one
+# copy for every session; uploads and saved datasets are kept per session, keyed on their bytes, never
+# their names, in a store the server drops as soon as the session's browser tab closes.
 _DEMO_LOCK = threading.Lock()
+
+
+def _release_session(store: dict) -> None:
+    """A closed session's datasets go at once (its session state may be kept a while for a
+    reconnect), and the memory they held goes back to the system."""
+    store.clear()
+    release_memory()
+
+
+@st.cache_resource(scope="session", show_spinner=False, on_release=_release_session)
+def _session_store() -> dict:
+    return {}
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,7 +78,7 @@ def _session_result(
         digest.update(f"{name}\n{len(data)}\n".encode())
         digest.update(data)
     key = (kind, digest.hexdigest(), extra)
-    store = st.session_state.setdefault(RESULTS_STATE, {})
+    store = _session_store()
     if key not in store:
         with st.spinner(message), loading_progress():
             result = load()

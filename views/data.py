@@ -3,6 +3,7 @@ the validation report with what was kept and dropped, and the data dictionary.""
 
 import streamlit as st
 
+from analysis.ingest.progress import release_memory
 from analysis.schema import data_dictionary
 from ui.access import access_note
 from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, upload_plan, use_pending_upload
@@ -28,13 +29,42 @@ result = view.result
 limit_mb = st.get_option("server.maxUploadSize")
 
 
+REFUSED_STATE = "refused_upload"  # messages about files refused for a decompression limit
+UPLOADER_GENERATION = "uploader_generation"
+
+
+def _uploader_key() -> str:
+    """The uploader's key; a new one after a refusal, so that the widget lets go of the refused file."""
+    generation = st.session_state.get(UPLOADER_GENERATION, 0)
+    return "upload_widget" if generation == 0 else f"upload_widget_{generation}"
+
+
+def _new_uploader() -> None:
+    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
+
+
 def _hold_upload() -> None:
-    files = st.session_state.get("upload_widget") or []
+    files = st.session_state.get(_uploader_key()) or []
     st.session_state[PENDING_STATE] = tuple((f.name, f.getvalue()) for f in files)
+    st.session_state.pop(REFUSED_STATE, None)
+
+
+def _drop_refused(plan, pending: tuple, saved: str | None) -> None:
+    """Files refused for a decompression limit (a compressed bomb) are dropped from the upload, and
+    the refusal stays on the page until the next upload."""
+    st.session_state[REFUSED_STATE] = [f"**{file}** cannot be read: {reason}." for file, reason in plan.problems]
+    st.session_state[PENDING_STATE] = tuple(
+        f for f in st.session_state.get(PENDING_STATE, ()) if f[0] not in plan.refused
+    )
+    _new_uploader()
+    upload_plan.clear(pending, saved)  # this plan only; other sessions' plans stay
+    release_memory()
+    st.rerun()
 
 
 def _confirm() -> None:
     use_pending_upload(st.session_state[DRAFT_STATE])
+    _new_uploader()  # the next upload starts afresh instead of adding to the files just loaded
     st.session_state["source"] = UPLOAD
     st.session_state.pop(REOPENED, None)
 
@@ -58,7 +88,7 @@ st.file_uploader(
     "or a zip holding several",
     type=FILE_TYPES,
     accept_multiple_files=True,
-    key="upload_widget",
+    key=_uploader_key(),
     on_change=_hold_upload,
     help="The app recognises what each file holds and proposes how its columns map; you confirm before anything is used.",
 )
@@ -70,6 +100,9 @@ st.caption(
     "addresses, full dates of birth or health-insurance numbers are dropped on upload. " + access_note()
 )
 
+for refusal in st.session_state.get(REFUSED_STATE, []):
+    st.error(refusal, icon=":material/block:")
+
 pending = st.session_state.get(PENDING_STATE, ())
 if pending:
     mapping_file = st.file_uploader(
@@ -80,6 +113,8 @@ if pending:
     )
     saved = saved_mapping_text(mapping_file) or st.session_state.get(REOPENED)
     plan = upload_plan(pending, saved)
+    if plan.refused:
+        _drop_refused(plan, pending, saved)
     st.markdown("#### Check what each file holds and how its columns map")
     mapping = render_plan(plan, plan_key(pending, saved))
     st.session_state[DRAFT_STATE] = mapping.to_json()

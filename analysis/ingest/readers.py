@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from analysis.ingest.archives import Expansion, ReadError, expand_archives, gunzip, is_hidden, is_workbook  # noqa: F401
+from analysis.ingest.validation import NO_ACTION, NOTE, SET_MISSING, VALUE_FILLED, WARNING
 from analysis.schema import SPECS, ColumnSpec
 
 # Cell texts that mean "no value", as spreadsheets and statistics packages write them.
@@ -34,7 +35,6 @@ DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 SNIFF_BYTES = 65536
 SNIFF_LINES = 50
-MAX_UNZIPPED_BYTES = 8 * 2**30
 EMPTY_FILE = "the file is empty"
 CP1252_NOTE = "the file is not UTF-8 text; it was read as Windows-1252, so check accented letters"
 DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dat", ".xlsx", ".xlsm", ".parquet", ".pq", ".zip", ".gz")
@@ -62,10 +62,6 @@ KIND_WORDS = {
 }
 
 
-class ReadError(Exception):
-    """A file that cannot be read at all; the message is meant for the user."""
-
-
 @dataclass
 class Sheet:
     """One table-like unit of an upload: header names and every column as text."""
@@ -87,6 +83,9 @@ class Sheet:
     # A canonical file read with the schema's types (numbers as numbers, text dictionary-encoded):
     # the validator checks its values without parsing text; `column` and `as_text` give text.
     typed: bool = False
+    # (severity, row, column, value, message, action) about single cells, e.g. a formula without a result
+    cell_findings: list[tuple] = field(default_factory=list)
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)  # (workbook sheet, why) not read
 
     @property
     def label(self) -> str:
@@ -174,77 +173,7 @@ def unique_names(names: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Files and archives
-
-
-def expand_archives(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[tuple[str, str]]]:
-    """The files with each .zip (or zip-content file named otherwise) replaced by its members.
-
-    Returns the files and (archive, reason) for each archive that could not be opened.
-    """
-    expanded: dict[str, bytes] = {}
-    problems: list[tuple[str, str]] = []
-    for name, data in files.items():
-        if not _is_archive(name, data):
-            expanded.setdefault(name, data)
-            continue
-        try:
-            for member, content in unzip(data).items():
-                if _is_archive(member, content):  # one level of nesting, as some exports do
-                    try:
-                        for inner, inner_content in unzip(content).items():
-                            expanded.setdefault(inner, inner_content)
-                    except ReadError as error:
-                        problems.append((member, str(error)))
-                else:
-                    expanded.setdefault(member, content)
-        except ReadError as error:
-            problems.append((name, str(error)))
-    return expanded, problems
-
-
-def _is_archive(name: str, data: bytes) -> bool:
-    if name.lower().endswith(".zip"):
-        return True
-    return data[:4] == b"PK\x03\x04" and not is_workbook(data)
-
-
-def is_workbook(data: bytes) -> bool:
-    """An Excel .xlsx/.xlsm workbook is a zip holding xl/workbook.xml."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return any(name.startswith("xl/workbook") for name in archive.namelist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, RuntimeError, EOFError, zlib.error):
-        return False
-
-
-def unzip(data: bytes) -> dict[str, bytes]:
-    """Member file name (without folders) -> bytes; hidden files and folders are skipped."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir() and not is_hidden(m.filename)]
-            if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
-                raise ReadError(f"the archive unpacks to more than {MAX_UNZIPPED_BYTES // 2**30} GB")
-            files: dict[str, bytes] = {}
-            for member in members:
-                base = re.split(r"[\\/]", member.filename)[-1]
-                files[base if base not in files else member.filename] = archive.read(member)
-            return files
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        RuntimeError,
-        NotImplementedError,
-        EOFError,
-        OSError,
-        ValueError,
-        zlib.error,
-    ) as error:
-        raise ReadError(f"not a readable zip archive ({error})") from error
-
-
-def is_hidden(name: str) -> bool:
-    return any(part.startswith(".") or part == "__MACOSX" for part in re.split(r"[\\/]", name) if part)
+# Files (archives: analysis.ingest.archives)
 
 
 def may_hold_data(name: str) -> bool:
@@ -253,16 +182,19 @@ def may_hold_data(name: str) -> bool:
     return not suffix or suffix in DATA_EXTENSIONS
 
 
-def read_file(name: str, data: bytes) -> list[Sheet]:
-    """Every sheet of one file; raises ReadError with a plain reason when nothing can be read."""
+def read_file(name: str, data: bytes, expansion: Expansion | None = None) -> list[Sheet]:
+    """Every sheet of one file; raises ReadError with a plain reason when nothing can be read.
+
+    `expansion` counts what gzip files of the same upload expanded to, against its limits.
+    """
     if not data[:SNIFF_BYTES].strip() and not data.strip():
         raise ReadError(EMPTY_FILE)
     kind = magic_kind(data)
     if kind == "gzip":
-        return read_file(name.removesuffix(".gz").removesuffix(".GZ"), gunzip(data))
+        return read_file(name.removesuffix(".gz").removesuffix(".GZ"), gunzip(data, name, expansion), expansion)
     if kind == "zip":
         if is_workbook(data):
-            return read_excel(name, data)
+            return read_excel(name, data, expansion)
         raise ReadError("the file is a zip archive, but not one that could be opened")
     if kind == "parquet":
         return [read_parquet(name, data)]
@@ -275,17 +207,6 @@ def read_file(name: str, data: bytes) -> list[Sheet]:
 
 def magic_kind(data: bytes) -> str | None:
     return next((kind for magic, kind in MAGIC if data.startswith(magic)), None)
-
-
-def gunzip(data: bytes) -> bytes:
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            content = stream.read(MAX_UNZIPPED_BYTES + 1)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ReadError(f"not a readable gzip file ({error})") from error
-    if len(content) > MAX_UNZIPPED_BYTES:
-        raise ReadError(f"the file unpacks to more than {MAX_UNZIPPED_BYTES // 2**30} GB")
-    return content
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,40 +543,222 @@ def record_rows(records: int, malformed_rows: list[int | None]) -> np.ndarray:
 # Excel and Parquet
 
 
-def read_excel(name: str, data: bytes) -> list[Sheet]:
-    """Every non-empty sheet of a workbook; the first non-empty row of each is its header."""
+def read_excel(name: str, data: bytes, expansion: Expansion | None = None) -> list[Sheet]:
+    """Every non-empty sheet of a workbook; the first non-empty row of each is its header.
+
+    Formula cells give the results the workbook stored; a formula with no stored result, a merged
+    range and a sheet not read are each said (`Sheet.cell_findings`, `Sheet.skipped_sheets`), so
+    that no cell turns blank without a word.
+    """
+    import openpyxl  # here: only workbooks need it
+
+    check_workbook(name, data, expansion or Expansion())
     try:
-        book = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception as error:  # openpyxl raises many kinds for damaged workbooks
         raise ReadError(f"the Excel workbook could not be opened ({type(error).__name__}: {error})") from error
-    sheets = [_excel_sheet(name, title, frame, data) for title, frame in book.items()]
-    sheets = [sheet for sheet in sheets if sheet is not None]
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            sheets, skipped = _workbook_sheets(name, book, archive, data)
+    except ReadError:
+        raise
+    except Exception as error:
+        raise ReadError(f"the Excel workbook could not be read ({type(error).__name__}: {error})") from error
+    finally:
+        book.close()
     if not sheets:
         raise ReadError("every sheet of the workbook is empty")
+    sheets[0].skipped_sheets = skipped
     return sheets
 
 
-def _excel_sheet(name: str, title: str, frame: pd.DataFrame, data: bytes) -> Sheet | None:
-    filled = frame.notna().any(axis=1).to_numpy()
+def _workbook_sheets(
+    name: str, book, archive: zipfile.ZipFile, data: bytes
+) -> tuple[list[Sheet], list[tuple[str, str]]]:
+    sheets, skipped = [], []
+    for title in book.sheetnames:
+        worksheet = book[title]
+        if not hasattr(worksheet, "iter_rows"):
+            skipped.append((f"{name} [{title}]", "the sheet is a chart, not a table; it was not read"))
+            continue
+        sheet = _excel_sheet(name, worksheet, archive, data)
+        if sheet is None:
+            skipped.append((f"{name} [{title}]", "the sheet is empty; it was not read"))
+        else:
+            sheets.append(sheet)
+    return sheets, skipped
+
+
+def check_workbook(name: str, data: bytes, expansion: Expansion) -> None:
+    """A workbook is a zip too: its parts' declared sizes are held against the limits before opening it
+    (a spreadsheet's XML shrinks more than CSV does, so the ratio allowed is larger)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise ReadError(f"the Excel workbook could not be opened ({error})") from error
+    lenient = Expansion(replace(expansion.limits, ratio=expansion.limits.ratio * WORKBOOK_RATIO_FACTOR))
+    lenient.total = expansion.total
+    for part in parts:
+        lenient.check(part.file_size, part.compress_size, f"{part.filename} in {name}")
+
+
+WORKBOOK_RATIO_FACTOR = 5
+SPREADSHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+FORMULA_TAG = re.compile(rb"<(\w+:)?f[ >/]")
+MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+
+
+@dataclass
+class CellFacts:
+    """What the sheet's XML says beyond the values: formulas and merged ranges."""
+
+    formulas: dict[tuple[int, int], tuple[str, bool]]  # (row, column), from 1 -> (formula, has a stored result)
+    merged: list[tuple[str, int, int, int, int]]  # (reference, first column, first row, last column, last row)
+
+
+def _cell_facts(archive: zipfile.ZipFile, path: str) -> CellFacts:
+    from openpyxl.utils.cell import range_boundaries
+
+    xml = archive.read(path.lstrip("/"))
+    merged = [(ref.decode(), *range_boundaries(ref.decode())) for ref in MERGE_REF.findall(xml)]
+    formulas = _formulas(xml) if FORMULA_TAG.search(xml) else {}
+    return CellFacts(formulas, merged)
+
+
+def _formulas(xml: bytes) -> dict[tuple[int, int], tuple[str, bool]]:
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    found = {}
+    for _, element in ElementTree.iterparse(io.BytesIO(xml), events=("end",)):
+        if element.tag != SPREADSHEET_NS + "c":
+            continue
+        formula, stored = element.find(SPREADSHEET_NS + "f"), element.find(SPREADSHEET_NS + "v")
+        if formula is not None and element.get("r"):
+            row, column = coordinate_to_tuple(element.get("r"))
+            found[(row, column)] = (
+                "=" + formula.text if formula.text else "a shared formula",
+                stored is not None and bool(stored.text),
+            )
+        element.clear()
+    return found
+
+
+def _excel_sheet(name: str, worksheet, archive: zipfile.ZipFile, data: bytes) -> Sheet | None:
+    worksheet.reset_dimensions()  # a workbook's stated size may be wrong; read what is there
+    grid = [[_cell_text(value) for value in row] for row in worksheet.iter_rows(values_only=True)]
+    filled = np.array([any(value is not None for value in row) for row in grid], dtype=bool)
     if not filled.any():
         return None
-    header_at = int(np.argmax(filled))
-    body = frame.iloc[header_at + 1 :]
-    header = [clean_name(_cell_text(v) or "") for v in frame.iloc[header_at]]
-    keep = [i for i, h in enumerate(header) if h or body.iloc[:, i].notna().any()]
-    columns = [pa.array([_cell_text(v) for v in body.iloc[:, i]], pa.string()) for i in keep]
-    rows = np.arange(header_at + 2, header_at + 2 + len(body), dtype=np.int64)  # Excel rows count from 1
-    # Trailing empty rows are formatting, not data.
+    width = max(len(row) for row in grid)
+    grid = [row + [None] * (width - len(row)) for row in grid]
+    header_at = int(np.argmax(filled))  # 0-based; Excel row header_at + 1
+    header = [clean_name(value or "") for value in grid[header_at]]
+    facts = _cell_facts(archive, worksheet._worksheet_path)
+    findings = _merged_findings(grid, facts.merged, header_at + 1, header)
+    filled = np.array([any(value is not None for value in row) for row in grid], dtype=bool)
+    body = grid[header_at + 1 :]
     filled_body = filled[header_at + 1 :]
-    last = len(filled_body) - int(np.argmax(filled_body[::-1])) if filled_body.any() else 0
-    columns = [column.slice(0, last) for column in columns]
-    return Sheet(
-        name, str(title), "Excel", [header[i] for i in keep], columns, rows[:last], [], [], None, None, False, data
+    last = (
+        len(filled_body) - int(np.argmax(filled_body[::-1])) if filled_body.any() else 0
+    )  # trailing empty rows: formatting
+    keep = [i for i, h in enumerate(header) if h or any(row[i] is not None for row in body[:last])]
+    columns = [pa.array([row[i] for row in body[:last]], pa.string()) for i in keep]
+    rows = np.arange(header_at + 2, header_at + 2 + last, dtype=np.int64)  # Excel rows count from 1
+    findings += _formula_findings(facts.formulas, grid, header_at + 1, header_at + 1 + last, header)
+    sheet = Sheet(
+        name, str(worksheet.title), "Excel", [header[i] for i in keep], columns, rows, [], [], None, None, False, data
     )
+    sheet.cell_findings = findings
+    return sheet
+
+
+def _merged_findings(grid: list[list], merged: list, header_row: int, header: list[str]) -> list[tuple]:
+    """Merged ranges below the header are filled down with their first cell's value, as the sheet
+    shows them; each range is said, with what was done."""
+    from openpyxl.utils.cell import get_column_letter
+
+    findings = []
+    for ref, first_column, first_row, last_column, last_row in merged:
+        value = grid[first_row - 1][first_column - 1] if first_row <= len(grid) else None
+        column = header[first_column - 1] if first_column <= len(header) and header[first_column - 1] else None
+        first = f"{get_column_letter(first_column)}{first_row}"
+        if first_row > header_row and last_row > first_row and value is not None:
+            for row in range(first_row, min(last_row, len(grid)) + 1):
+                grid[row - 1][first_column - 1] = value
+            others = "; its other columns are left empty" if last_column > first_column else ""
+            findings.append(
+                (
+                    WARNING,
+                    first_row,
+                    column,
+                    value,
+                    f"cells {ref} are merged; the value of {first} was "
+                    f"used in each of rows {first_row}-{last_row}{others}",
+                    VALUE_FILLED,
+                )
+            )
+        else:
+            findings.append(
+                (
+                    NOTE,
+                    first_row if first_row > header_row else None,
+                    column,
+                    value,
+                    f"cells {ref} are merged; only {first} holds a value, and the other cells are read as empty",
+                    NO_ACTION,
+                )
+            )
+    return findings
+
+
+def _formula_findings(
+    formulas: dict, grid: list[list], header_row: int, last_row: int, header: list[str]
+) -> list[tuple]:
+    """A formula without a stored result reads as empty, and is said cell by cell; formulas with
+    results are said once per column."""
+    from openpyxl.utils.cell import get_column_letter
+
+    findings, with_results = [], {}
+    for (row, column_number), (formula, stored) in sorted(formulas.items()):
+        if not header_row < row <= last_row or column_number > len(header):
+            continue
+        column = header[column_number - 1] or None
+        cell = f"{get_column_letter(column_number)}{row}"
+        if stored:
+            with_results.setdefault(column, []).append((cell, formula, grid[row - 1][column_number - 1]))
+            continue
+        findings.append(
+            (
+                WARNING,
+                row,
+                column,
+                formula,
+                f"cell {cell} holds the formula {formula} with no stored "
+                "result (the workbook was not saved by a spreadsheet program that calculates); it is read "
+                "as empty: open and save it in Excel or LibreOffice first",
+                SET_MISSING,
+            )
+        )
+    for column, cells in with_results.items():
+        cell, formula, value = cells[0]
+        counted = f"{len(cells):,} cell" + ("s" if len(cells) > 1 else "")
+        findings.append(
+            (
+                NOTE,
+                None,
+                column,
+                None,
+                f"{counted} with a formula: the results stored in the workbook were "
+                f"read (e.g. {cell}: {formula} gave {value if value is not None else 'nothing'})",
+                NO_ACTION,
+            )
+        )
+    return findings
 
 
 def _cell_text(value) -> str | None:
-    """A cell as text: whole numbers without '.0', dates as ISO, empty cells missing."""
+    """A cell as text: whole numbers without '.0', dates as ISO, empty cells (and NA, NULL, ...) missing."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
     if isinstance(value, bool):
@@ -666,7 +769,7 @@ def _cell_text(value) -> str | None:
         text = value.isoformat()
         return text[:10] if text.endswith("T00:00:00") else text
     text = str(value)
-    return text if text.strip() else None
+    return text if text.strip() and text.strip() not in NULL_MARKERS else None
 
 
 def read_parquet(name: str, data: bytes) -> Sheet:

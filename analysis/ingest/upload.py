@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analysis.ingest import vocabulary as vocab
+from analysis.ingest.archives import Expansion, ExpansionRefused
 from analysis.ingest.identifiers import IdentifierColumn, find_identifiers
 from analysis.ingest.mapping import (
     COURSE_EVENTS,
@@ -34,8 +35,10 @@ from analysis.ingest.mapping import (
     propose_file,
     rebased,
 )
+from analysis.ingest.progress import release_memory
 from analysis.ingest.readers import ReadError, Sheet, as_text, expand_archives, read_file
 from analysis.ingest.validation import (
+    COLUMN_DROPPED,
     ERROR,
     FILE_IGNORED,
     NOTE,
@@ -49,7 +52,6 @@ from analysis.ingest.validation import (
 from analysis.schema import SPECS, TABLES
 
 CANONICAL_FILES = {f"{name}.csv": name for name in TABLES}
-COLUMN_DROPPED = "column dropped"
 
 
 @dataclass
@@ -73,6 +75,8 @@ class UploadPlan:
     sheets: list[SheetPlan]
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) for unreadable files
     saved_unused: list[str] = field(default_factory=list)  # mapping-file entries matching no sheet
+    refused: list[str] = field(default_factory=list)  # uploaded files refused for a decompression limit
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)  # (workbook sheet, why) not read
 
     @property
     def mapping(self) -> Mapping:
@@ -92,7 +96,7 @@ class UploadPlan:
                 plan = replace(plan, mappings=mappings, refused=plan.refused or _needs_dropped(mappings, plan))
             sheets.append(plan)
         unused = [entry.label for entry in saved.files if id(entry) not in used]
-        return UploadPlan(sheets, self.problems, unused)
+        return UploadPlan(sheets, self.problems, unused, self.refused, self.skipped_sheets)
 
 
 def _needs_dropped(entries: list[FileMapping], plan: SheetPlan) -> str | None:
@@ -108,21 +112,35 @@ def plan_upload(files: dict[str, bytes], saved: Mapping | None = None) -> Upload
     """Reads every file and proposes how each sheet maps (a saved mapping, where given, wins)."""
     from analysis.ingest.formats import recognise
 
-    expanded, problems = expand_archives(files)
+    expansion = Expansion()
+    expanded, problems = expand_archives(files, expansion)
     sheets: list[Sheet] = []
     for name, data in expanded.items():
         try:
-            sheets.extend(read_file(name, data))
+            sheets.extend(read_file(name, data, expansion))
+        except ExpansionRefused as error:
+            problems.append((name, str(error)))
+            expansion.refused_files.append(name)
         except ReadError as error:
             problems.append((name, str(error)))
+    if expansion.refused_files:
+        release_memory()  # what a refused bomb expanded to before it was stopped goes back to the system
+    skipped_sheets = [entry for sheet in sheets for entry in sheet.skipped_sheets]
     cleaned = [_without_identifiers(sheet) for sheet in sheets]
     recognised = recognise([sheet for sheet, _, _ in cleaned])
     plans = []
     for index, (sheet, found, refused) in enumerate(cleaned):
         mappings = recognised.get(index) or propose_file(sheet)
         plans.append(SheetPlan(sheet, mappings, found, refused))
-    plan = UploadPlan(plans, problems)
+    plan = UploadPlan(
+        plans, problems, refused=_uploaded_names(expansion.refused_files, files), skipped_sheets=skipped_sheets
+    )
     return plan.with_mapping(saved) if saved is not None else plan
+
+
+def _uploaded_names(refused: list[str], files: dict[str, bytes]) -> list[str]:
+    """The uploaded files a refusal came from (a gzip member is named as uploaded; a zip by its name)."""
+    return [name for name in files if name in refused]
 
 
 def _without_identifiers(sheet: Sheet) -> tuple[Sheet, list[IdentifierColumn], str | None]:
@@ -222,6 +240,8 @@ def _report_plan(plan: UploadPlan, builder: ReportBuilder) -> None:
             builder.add(severity, file, reason, action=FILE_IGNORED if severity == ERROR else "none")
     for entry in plan.saved_unused:
         builder.add(WARNING, entry, "the mapping file has an entry for this file, but no uploaded file matches it")
+    for sheet_label, reason in plan.skipped_sheets:
+        builder.add(NOTE, sheet_label, reason)
     for sheet_plan in plan.sheets:
         for found in sheet_plan.identifiers:
             if not sheet_plan.refused:
@@ -358,6 +378,8 @@ def apply_mapping(
             builder.add(NOTE, label, info)
         for row, message in sheet.row_warnings:
             builder.add(WARNING, label, message, row=row)
+        for severity, row, column, value, message, action in sheet.cell_findings:
+            builder.add(severity, label, message, row=row, column=column, value=value, action=action)
     raw = RawTable(
         table=mapping.table if mapping.table in SPECS else "courses",
         file=label,

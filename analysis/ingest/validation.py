@@ -23,8 +23,16 @@ Policy. Nothing valid is dropped silently: every excluded row is counted under i
 | relapse_day, retreat_day or followup_end_day before end_day            | warning  | none (kept as recorded) |
 | an unknown column in courses                                           | -        | kept as a custom field |
 | a text cell that looks like a spreadsheet formula (=..., @...)         | warning  | kept as plain text   |
+| an invisible character (U+200B, a byte order mark, a control character) | warning | value changed (removed) |
+| letters of another script that look like Latin ones (Cyrillic Р)       | error    | kept as written      |
+| a workbook formula with no stored result                               | warning  | value set to missing |
+| a merged range of workbook cells below the header                      | warning  | value filled in      |
+| a compressed file past a decompression limit, an unsafe archive member | error    | file ignored         |
 | an unknown column elsewhere; a repeated or unnamed column; a custom    | warning  | column ignored       |
 |   column named like a derived field                                    |          |                      |
+
+`ValidationReport.used_as_written` is false when any finding excluded a row or ignored, set to
+missing, filled in or changed a value, or is an error: then `validate` exits 1.
 
 Key columns are patient_id and course_number (and day in visits); an empty course_number means 1.
 Rows are numbered as a spreadsheet shows the file: the header is row 1, the first data row is
@@ -42,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analysis.ingest import characters as chars
 from analysis.ingest.keys import is_member
 from analysis.ingest.progress import release_memory
 from analysis.ingest.vocabulary import SAME_UNITS
@@ -55,6 +64,20 @@ FILE_IGNORED = "file ignored"
 COLUMN_IGNORED = "column ignored"
 NOT_LOADED = "dataset not loaded"
 NO_ACTION = "none"
+VALUE_FILLED = "value filled in"  # a merged spreadsheet range: its value used on each of its rows
+VALUE_CHANGED = "value changed"  # invisible characters removed from a cell
+COLUMN_DROPPED = "column dropped"  # a column of direct identifiers
+# What a finding did that means a value was not used as written (a note never counts).
+NOT_AS_WRITTEN = (
+    ROW_EXCLUDED,
+    SET_MISSING,
+    VALUE_CHANGED,
+    VALUE_FILLED,
+    FILE_IGNORED,
+    COLUMN_IGNORED,
+    COLUMN_DROPPED,
+    NOT_LOADED,
+)
 
 ISSUE_COLUMNS = ("severity", "file", "row", "column", "value", "message", "action")
 ISSUE_SCHEMA = pa.schema([(name, pa.int64() if name == "row" else pa.string()) for name in ISSUE_COLUMNS])
@@ -110,6 +133,46 @@ class ValidationReport:
     @property
     def has_errors(self) -> bool:
         return self.error_count > 0
+
+    @property
+    def used_as_written(self) -> bool:
+        """No error, no row excluded and no value lost or changed: notes (an encoding guess, a unit
+        removed, formulas' stored results read) and warnings that change nothing are allowed."""
+        return (
+            self.error_count == 0 and not self._problem_actions().isin(NOT_AS_WRITTEN).any() and self.rows_excluded == 0
+        )
+
+    @property
+    def rows_excluded(self) -> int:
+        return sum(sum(reasons.values()) for reasons in self.excluded.values())
+
+    def _problem_actions(self) -> pd.Series:
+        return self.issues.loc[self.issues["severity"] != NOTE, "action"].astype(str)
+
+    def counts(self) -> dict:
+        """How much of the input was used as written: the command line's `validation` section."""
+        actions = self._problem_actions().value_counts()
+        return {
+            "used_as_written": self.used_as_written,
+            "errors": self.error_count,
+            "warnings": self.warning_count,
+            "notes": self.note_count,
+            "rows_read": sum(self.rows_read.values()),
+            "rows_kept": sum(self.rows_kept.values()),
+            "rows_excluded": self.rows_excluded,
+            "values_set_missing": int(actions.get(SET_MISSING, 0)),
+            "values_changed": int(actions.get(VALUE_CHANGED, 0) + actions.get(VALUE_FILLED, 0)),
+            "files_ignored": int(actions.get(FILE_IGNORED, 0)),
+            "columns_ignored": int(actions.get(COLUMN_IGNORED, 0) + actions.get(COLUMN_DROPPED, 0)),
+            "files": {
+                file: {
+                    "rows_read": read,
+                    "rows_kept": self.rows_kept.get(file, 0),
+                    "excluded": dict(self.excluded.get(file, {})),
+                }
+                for file, read in self.rows_read.items()
+            },
+        }
 
     @property
     def dataset_loaded(self) -> bool:
@@ -567,7 +630,7 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
     columns = _usable_columns(raw.file, raw.names, raw.columns, spec, builder, raw.extra)
     missing = missing_columns(spec, columns)
     if missing:
-        found = ", ".join(name for name in raw.names[:12] if name) or "none"
+        found = _listed([name for name in raw.names if name]) or "none"
         file_problem(builder, raw.table, raw.file, f"{missing}; the columns found are: {found}")
         builder.count_excluded(raw.file, "file ignored (required column missing)", len(raw.rows))
         return None
@@ -581,6 +644,15 @@ def check_table(raw: RawTable, builder: ReportBuilder) -> CheckedTable | None:
         _check_day_order(table)
     _report_formulas(table)
     return table
+
+
+COLUMNS_LISTED = 12
+
+
+def _listed(names: list[str]) -> str:
+    """The first few names, saying how many more there are: 'a, b, ... and 30 more'."""
+    shown = ", ".join(names[:COLUMNS_LISTED])
+    return shown + (f" and {len(names) - COLUMNS_LISTED:,} more" if len(names) > COLUMNS_LISTED else "")
 
 
 def _report_malformed(raw: RawTable, builder: ReportBuilder) -> None:
@@ -675,8 +747,72 @@ def _one_of_columns(spec: TableSpec) -> set[str]:
     return {name for group in spec.one_of for name in group}
 
 
+def _remove_invisible(table: CheckedTable) -> None:
+    """Invisible characters go from every text cell, each cell changed said with the code points
+    (`analysis.ingest.characters` gives the rule)."""
+    for name, text in list(table.text.items()):
+        if not _is_text(text):
+            continue
+        hits = matches(text, chars.INVISIBLE)
+        if not hits.any():
+            continue
+        distinct = [value for value in chars.distinct_text(text.filter(pa.array(hits))).to_pylist() if value]
+        words = [_invisible_words(value) for value in distinct]
+        position = pc.index_in(
+            text.cast(pa.string()) if pa.types.is_dictionary(text.type) else text,
+            value_set=pa.array(distinct, pa.string()),
+        )
+        table.report(
+            hits, WARNING, [pc.take(pa.array(words, pa.string()), position)], column=name, action=VALUE_CHANGED
+        )
+        if pa.types.is_dictionary(text.type):
+            table.text[name] = per_distinct(
+                text, lambda values: pc.replace_substring_regex(values, chars.INVISIBLE, "")
+            )
+        else:
+            table.text[name] = pc.replace_substring_regex(text, chars.INVISIBLE, "")
+
+
+def _invisible_words(value: str) -> str:
+    found = chars.invisible_in(value)
+    noun = "an invisible character" if len(found) == 1 else "invisible characters"
+    return f"the cell held {noun}, {', '.join(chars.code_point(c) for c in found)}; removed"
+
+
+def _is_text(values: pa.Array) -> bool:
+    return values.type == pa.string() or (pa.types.is_dictionary(values.type) and values.type.value_type == pa.string())
+
+
+LOOKALIKE_SAMPLE = 2000  # distinct values that tell a column's own script
+
+
+def _report_lookalikes(table: CheckedTable) -> None:
+    """Cells written with letters of another script that look like Latin ones: kept, and each an error."""
+    for name, text in table.text.items():
+        if not _is_text(text):
+            continue
+        non_ascii = matches(text, chars.NON_ASCII)
+        if not non_ascii.any():
+            continue
+        foreign = [value for value in chars.distinct_text(text.filter(pa.array(non_ascii))).to_pylist() if value]
+        sample = [value for value in chars.distinct_text(text).slice(0, LOOKALIKE_SAMPLE).to_pylist() if value]
+        latin = chars.written_in_latin(sample + foreign)
+        flagged = {value: words for value in foreign if (words := chars.lookalike_words(value, latin))}
+        for value, words in flagged.items():
+            table.report(
+                chars.positions(text, [value]),
+                ERROR,
+                f"{value.strip()} has letters of another script that "
+                f"look like Latin ones: {words}; it is kept as written, so it is not the same as "
+                f"{chars.latin_skeleton(value.strip())}",
+                column=name,
+            )
+
+
 def _parse_cells(table: CheckedTable) -> None:
     """Types each column; bad essential cells exclude their row, other bad cells become missing."""
+    _remove_invisible(table)
+    _report_lookalikes(table)
     essential = set(COURSE_KEY) | set(table.spec.key)
     for spec in table.spec.columns:
         if spec.name not in table.text:
@@ -874,9 +1010,30 @@ def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
     where = pc.if_else(
         pa.array(is_member(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}"
     )
-    message = ["course ", table.values["course_number"], " of patient ", table.values["patient_id"], where]
+    message = [
+        "course ",
+        table.values["course_number"],
+        " of patient ",
+        table.values["patient_id"],
+        where,
+        _lookalike_cause(table.values["patient_id"], orphan),
+    ]
     table.report(orphan, ERROR, message, values=table.text["patient_id"], action=ROW_EXCLUDED)
     table.exclude(orphan, "course not loaded")
+
+
+def _lookalike_cause(patients: pa.Array, orphan: np.ndarray) -> pa.Array:
+    """For each row, why its patient_id may match no course: letters of another script that look
+    like Latin ones (empty text for the others)."""
+    chosen = patients.filter(pa.array(orphan))
+    distinct = [value for value in chars.distinct_text(chosen).to_pylist() if value and not value.isascii()]
+    causes = {value: words for value in distinct if (words := chars.lookalike_words(value, True))}
+    if not causes:
+        return pa.repeat(pa.scalar("", pa.string()), len(patients))
+    text = patients.cast(pa.string()) if pa.types.is_dictionary(patients.type) else patients
+    position = pc.index_in(text, value_set=pa.array(list(causes), pa.string()))
+    words = pa.array([f"; its patient_id is written with {words}" for words in causes.values()], pa.string())
+    return pc.fill_null(pc.take(words, position), "")
 
 
 def validate_tables(

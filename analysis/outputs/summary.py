@@ -5,6 +5,7 @@ from __future__ import annotations
 from analysis.areas.base import SummaryOptions
 from analysis.areas.registry import AREAS
 from analysis.cohort.model import Cohort
+from analysis.ingest.validation import ValidationReport
 
 
 def cohort_section(cohort: Cohort) -> dict:
@@ -18,7 +19,9 @@ def cohort_section(cohort: Cohort) -> dict:
     }
 
 
-def summarize(cohort: Cohort, options: SummaryOptions | None = None) -> dict:
+def summarize(cohort: Cohort, options: SummaryOptions | None = None, report: ValidationReport | None = None) -> dict:
+    """The summary; with the load's report, a last section says how much of the input was used as written."""
     options = options or SummaryOptions()
     sections = {area.key: area.summary(cohort, options) for area in AREAS if area.summary is not None}
-    return {"cohort": cohort_section(cohort), **sections}
+    validation = {"validation": report.counts()} if report is not None else {}
+    return {"cohort": cohort_section(cohort), **sections, **validation}

@@ -7,7 +7,9 @@ The rule (applied in presenter mode and to every export made in it):
 - Zero is kept as 0. A zero names nobody, and hiding it would also hide "no case of X", which
   is often the finding; this follows the common disclosure policies that suppress 1-4 and keep 0.
 - Every percentage, rate or interval in a row whose count was suppressed becomes "suppressed":
-  9% of 33 courses is 3 courses.
+  9% of 33 courses is 3 courses. So does every statistic of that row's group (a median, mean or
+  quartile, even one written as text such as "143 days" or "not reached"): the median of 3 courses
+  is one of them.
 - Complementary suppression, across columns and rows: a column or row of counts has a total the
   reader may know (a two-row table "yes 3 / no 17" of 20 courses, a shift table's row of grades),
   so when its hidden cells could be worked out from that total (exactly one hidden cell, or hidden
@@ -290,6 +292,8 @@ def classify_columns(table: pd.DataFrame) -> tuple[list, list]:
     counts, derived = [], []
     for column in table.columns:
         if not _numeric(table[column]):
+            if _words(column) & _DERIVED_WORDS:  # a statistic written as text ("143", "not reached") is one still
+                derived.append(column)
             continue
         words, whole = _words(column), _whole_and_non_negative(table[column])
         if words & _COUNT_WORDS and whole:
