@@ -37,7 +37,8 @@ def test_exact_below_30_or_at_0_and_n_else_wilson(k, n, exact):
 
 def test_a_method_asked_for_is_used_whatever_n():
     assert proportion(3, 10, method="wilson").method == "Wilson interval"
-    assert (proportion(3, 10, method="wilson").ci_low, proportion(3, 10, method="wilson").ci_high) == pytest.approx(wilson(3, 10))
+    asked = proportion(3, 10, method="wilson")
+    assert (asked.ci_low, asked.ci_high) == pytest.approx(wilson(3, 10))
     other = proportion(3, 10, method="normal")
     assert other.method == "normal" and other.ci_low == pytest.approx(proportion_confint(3, 10, method="normal")[0])
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 from analysis.suppression import (SUPPRESSED, blank_rows, bar_heights, classify_columns, complementary_cells,
                                   count_label, count_labels, hatch_pattern, hidden_bars, hidden_bars_note,
                                   hidden_cells, hidden_shares, how_many, inferred_totals, is_small, numerator_labels,
-                                  pooled, redact_small_counts, share_labels, small_counts, small_label, suppress_any_table,
-                                  suppress_count, suppress_table, withheld_note)
+                                  pooled, redact_small_counts, share_labels, small_counts, small_label,
+                                  suppress_any_table, suppress_count, suppress_table, withheld_note)
 
 SMALL = range(1, 5)
 PAIRS = [(k, n) for n in range(41) for k in range(n + 1)]
@@ -86,7 +86,8 @@ def test_k_of_n_in_text_never_shows_a_small_count_or_complement(k, n):
 @pytest.mark.parametrize("text, expected", [
     ("4 courses", "<5 courses"), ("5 courses", "5 courses"), ("0 events", "0 events"), ("n = 4", "n = <5"),
     ("n=5", "n=5"), ("1 patient", "<5 patient"), ("1,234 courses", "1,234 courses"), ("2.5 courses", "2.5 courses"),
-    ("4% of courses", "4% of courses"), ("month 4", "month 4"), ("18 of 20", "suppressed of 20"), ("3 of 3", "<5 of <5"),
+    ("4% of courses", "4% of courses"), ("month 4", "month 4"), ("18 of 20", "suppressed of 20"),
+    ("3 of 3", "<5 of <5"),
 ])
 def test_counts_written_in_words(text, expected):
     assert redact_small_counts(text) == expected
@@ -108,6 +109,13 @@ def test_an_identical_copy_of_a_count_is_not_its_total():
     assert out.loc[0, "events"] != 18 and out.loc[0, "patients"] != 18
 
 
+def test_a_total_may_equal_its_part_in_some_rows():
+    # 20 of 20 and 38 of 40: 'courses' covers 'events' though equal in one row, so the 38 (rest 2) is hidden.
+    table = pd.DataFrame({"events": [20, 38, 50], "courses": [20, 40, 60]})
+    assert inferred_totals(table, ["events", "courses"]) == {"events": "courses"}
+    assert suppress_any_table(table).loc[1, "events"] == SUPPRESSED
+
+
 def test_the_smallest_covering_column_is_the_total():
     table = pd.DataFrame({"events": [3, 10], "courses": [20, 40], "patients": [25, 50]})
     assert inferred_totals(table, ["events", "courses", "patients"]) == {"events": "courses", "courses": "patients"}
@@ -124,9 +132,10 @@ def test_a_non_whole_column_named_like_a_count_is_derived():
 
 
 @pytest.mark.parametrize("column, values, kind", [
-    ("n", [3, 40], "count"), ("n", [-1, 40], "derived"), ("courses", [2.5, 40], "derived"), ("percent", [3, 40], "derived"),
-    ("month", [3, 40], "label"), ("upper limit", [3, 40], "label"), ("yes", [3, 40], "count"), ("yes", [0.5, 40], "derived"),
-    ("rate", [0.5, 1.5], "derived"), ("flag", [True, False], "label"),
+    ("n", [3, 40], "count"), ("n", [-1, 40], "derived"), ("courses", [2.5, 40], "derived"),
+    ("percent", [3, 40], "derived"), ("month", [3, 40], "label"), ("upper limit", [3, 40], "label"),
+    ("yes", [3, 40], "count"), ("yes", [0.5, 40], "derived"),
+    ("rate", [0.5, 1.5], "derived"), ("flag", [True, False], "label"), ("courses rate", [3, 40], "count"),
 ])
 def test_columns_are_classified_by_name_then_content(column, values, kind):
     counts, derived = classify_columns(pd.DataFrame({column: values}))

@@ -152,7 +152,8 @@ def test_logrank_without_events_keeps_its_degrees_of_freedom():
                                 "method": LOGRANK_METHOD, "reason": "no events in any group"}
 
 
-@pytest.mark.parametrize("labels, method", [(["a", "b"], LOGRANK_METHOD), (["a", "b", "c"], f"{LOGRANK_METHOD} (3 groups)")])
+@pytest.mark.parametrize("labels, method", [(["a", "b"], LOGRANK_METHOD),
+                                            (["a", "b", "c"], f"{LOGRANK_METHOD} (3 groups)")])
 def test_logrank_names_the_number_of_groups_beyond_two(labels, method):
     durations = pd.Series([3, 5, 7, 2, 4, 9, 6, 8, 1, 10, 11, 12])
     events = pd.Series([True, False, True, True, True, False, True, True, True, False, True, True])
@@ -160,4 +161,5 @@ def test_logrank_names_the_number_of_groups_beyond_two(labels, method):
     result = logrank(durations, events, groups)
     reference = multivariate_logrank_test(durations, groups, events)
     assert result.method == method and result.degrees_of_freedom == len(labels) - 1
-    assert result.statistic == pytest.approx(reference.test_statistic) and result.p_value == pytest.approx(reference.p_value)
+    assert result.statistic == pytest.approx(reference.test_statistic)
+    assert result.p_value == pytest.approx(reference.p_value)

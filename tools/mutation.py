@@ -54,10 +54,22 @@ EQUIVALENT: dict[str, str] = {
     "cohort: month_of_day: 0 -> 1": "the filler under the missing mask is never read",
     "survival: fit_km_by_group: v not in ordered -> True": "a repeated key keeps its first place in the dict",
     "survival: cox_hazard_ratios: True -> False": "lifelines' batch_mode changes the fitting route, not the fit",
+    "survival: _float: pd.isna(value) -> False": "the curve's bounds are never NaN (_km_curve fills them)",
+    "survival: _km_curve: 0.0 -> -0.01": "once S is 0 its bounds are 0 for any finite Greenwood sum",
+    "survival: _km_curve: 0.0 -> 0.01": "once S is 0 its bounds are 0 for any finite Greenwood sum",
+    "suppression: inferred_totals: c != part and (values[c] >= values[part]).all() and "
+    "(not values[c].equals(values[part])) -> (values[c] >= values[part]).all() and "
+    "(not values[c].equals(values[part]))": "a column equals itself",
+    "suppression: classify_columns: words <= _LABEL_WORDS -> words < _LABEL_WORDS": "no name holds every label word",
+    "suppression: hidden_shares: n > 0 -> n < 0": "n of 1-4 always has k or n - k of 1-4",
+    "suppression: hidden_shares: 0 -> 1": "n of 1-4 always has k or n - k of 1-4",
+    "suppression: hidden_shares: too_few | small_counts(k, threshold) -> small_counts(k, threshold)":
+        "n of 1-4 always has k or n - k of 1-4",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
-PRELOADED = ("numpy", "pandas", "pyarrow", "scipy.stats", "statsmodels.api", "statsmodels.stats.proportion", "lifelines",
+PRELOADED = ("numpy", "pandas", "pyarrow", "scipy.stats", "statsmodels.api", "statsmodels.stats.proportion",
+             "lifelines",
              "lifelines.statistics", "plotly.graph_objects", "plotly.express", "hypothesis", "pytest")
 SKIPPED_IN_COPY = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".hypothesis", ".pytest_cache", "store",
                                          "out", "*.pyc")
@@ -104,8 +116,8 @@ def _replacements(node: ast.AST) -> list[ast.AST]:
         return swapped + ([node.left, node.right] if isinstance(node.op, (ast.BitAnd, ast.BitOr)) else [])
     if isinstance(node, ast.BoolOp):
         other = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        dropped = [_with(node, values=node.values[:i] + node.values[i + 1:]) if len(node.values) > 2 else node.values[1 - i]
-                   for i in range(len(node.values))] if len(node.values) >= 2 else []
+        dropped = [_with(node, values=node.values[:i] + node.values[i + 1:]) if len(node.values) > 2
+                   else node.values[1 - i] for i in range(len(node.values))]
         return [_with(node, op=other), *dropped]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert, ast.USub)):
         return [node.operand]
@@ -208,7 +220,8 @@ def _bodies(tree: ast.AST):
 
 
 def _is_docstring(body: list) -> bool:
-    return isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)
+    first = body[0]
+    return isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
 
 
 def _mutant(module: str, function: str, original: ast.AST, fault: ast.AST) -> Mutant | None:
@@ -340,7 +353,8 @@ def _run_all(relative: str, source: str, mutants: list[Mutant], tests: list[str]
                 continue
             if not done:
                 _stop(pid)
-            outcomes[index] = "timeout" if not done else "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+            passed = done and os.waitstatus_to_exitcode(status) == 0
+            outcomes[index] = "timeout" if not done else "passed" if passed else "failed"
             workspace.restore()
             free.append(workspace)
             del running[pid]
