@@ -588,23 +588,42 @@ def test_missing_data_is_named():
     bare = build_cohort({"courses": tables["courses"]}, source="courses only")
     results = {r.id: r for r in claims.evaluate_claims(bare)}
     reasons = {claim_id: r.reason for claim_id, r in results.items() if r.verdict == NOT_TESTABLE}
-    assert reasons["C01"] == "no visits with lesion counts"
-    assert reasons["C02"] == "no visits with IGA"
-    assert reasons["C03"] == "no visits with inflammatory lesion counts"
-    assert reasons["C13"] == "no labs with ALT/AST"
-    assert reasons["C18"] == "no lab results in the data"
+    assert reasons["C01"].startswith("no visit has a lesion count; visits with total_lesions")
+    assert reasons["C02"] == "no visit has an IGA grade; visits with iga (0-4) during the course would make it testable"
+    assert reasons["C03"].startswith("no visit has an inflammatory lesion count")
+    assert reasons["C13"].startswith("the labs have no ALT or AST result; labs rows")
+    assert reasons["C18"].startswith("the data has no lab results; a labs table")
     assert "no adverse events" in reasons["C09"] and "no adverse events" in reasons["C11"]
     assert results["C05"].verdict == SUPPORTED and results["C07"].verdict != NOT_TESTABLE  # courses alone suffice
     for result in results.values():
         if result.verdict == NOT_TESTABLE:
             assert result.explanation == f"Not testable: {result.reason}."
+            assert "would make it testable" in result.reason, result.id  # what the data lacks, and what would do
+
+
+def test_reasons_name_no_method_and_no_fractional_days():
+    tables = hand_tables()
+    tables["courses"]["followup_end_day"] = tables["courses"]["end_day"] + 200
+    tables["courses"]["relapse_day"] = None
+    tables["courses"]["retreat_day"] = None
+    results = {r.id: r for r in claims.evaluate_claims(build_cohort(tables, source="short follow-up"))}
+    for result in results.values():
+        text = result.reason or result.explanation
+        assert "Kaplan-Meier, log-log" not in result.reason and not re.search(r"\d\.\d+ days", text), text
+    assert results["C06"].verdict == NOT_TESTABLE
+    reason = results["C06"].reason
+    assert reason.startswith("the follow-up ends at 6.6 months, before 2 years, and 100% (")
+    assert reason.endswith(
+        ") by then does not settle > 50%, since the share can still fall; follow-up of at least 2 years after the "
+        "end of the course (courses.followup_end_day) in at least 20 courses would make it testable"
+    )
 
 
 def test_a_failing_area_function_is_shown_logged_and_does_not_break_the_rest(hand, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("analysis.areas.relapse.compute.second_course_probability_at", broken)
+    monkeypatch.setattr("analysis.areas.relapse.compute.second_course_curve", broken)
     with caplog.at_level(logging.ERROR, logger="analysis.areas.claims.compute"):
         results = {r.id: r for r in claims.evaluate_claims(hand)}
     assert results["C08"].verdict == NOT_TESTABLE
@@ -785,3 +804,75 @@ def test_demo_claims_follow_filters(demo):
     result = claims.evaluate_claims(women, ids=["C13"])[0]
     assert result.n < claims.evaluate_claims(demo, ids=["C13"])[0].n
     assert result.verdict == CONTRADICTED
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds: follow-up ends before the claim's time point, the quantity only rises or only falls
+
+
+def bounded(estimate: Estimate, rising: bool) -> claims.Measured:
+    bound = claims.Bound(rising, "month 5", "month 6", "visits up to month 6 would make it testable")
+    return claims.Measured(estimate, "had reached IGA 0/1 by month 5", "a definition", bound=bound)
+
+
+@pytest.mark.parametrize(
+    "claim_id, low, high, rising, expected",
+    [
+        ("C17", 0.51, 0.60, True, SUPPORTED),  # a rising share already above "> 50%"
+        ("C17", 0.50, 0.60, True, NOT_TESTABLE),  # the bound exactly at the threshold settles nothing
+        ("C17", 0.30, 0.45, True, NOT_TESTABLE),  # below now, may still rise above
+        ("C06", 0.40, 0.49, False, CONTRADICTED),  # a falling share already below "> 50%"
+        ("C06", 0.40, 0.50, False, CONTRADICTED),  # touching from below: no value it can still take is above 50%
+        ("C06", 0.55, 0.70, False, NOT_TESTABLE),  # above now, may still fall below
+        ("C07", 0.10, 0.20, True, CONTRADICTED),  # a rising share at "< 10%" already: it cannot fall back
+        ("C07", 0.05, 0.09, True, NOT_TESTABLE),
+    ],
+)
+def test_the_last_observed_point_settles_a_monotone_claim_only_when_it_can(claim_id, low, high, rising, expected):
+    spec = claims.claim_spec(claim_id)
+    estimate = Estimate((low + high) / 2, low, high, 100, "Kaplan-Meier, log-log 95% CI", None)
+    result = claims.judge(spec, bounded(estimate, rising), spec.threshold, 20)
+    assert result.verdict == expected
+    if expected == NOT_TESTABLE:
+        assert result.reason.startswith("the follow-up ends at month 5, before month 6, and ")
+        assert "does not settle" in result.reason and result.reason.endswith("would make it testable")
+    else:
+        assert f"{expected} already by month 5, the last month with follow-up: " in result.explanation
+        assert (result.ci_low, result.ci_high) == (low, high)  # the interval shown is the one measured
+        assert result.method.endswith(("a lower bound for month 6", "an upper bound for month 6"))
+
+
+def test_a_bound_on_too_few_courses_settles_nothing():
+    spec = claims.claim_spec("C17")
+    result = claims.judge(spec, bounded(Estimate(0.9, 0.8, 0.95, 12, "Kaplan-Meier", None), True), 0.5, 20)
+    assert result.verdict == NOT_TESTABLE and "only 12 courses were followed (at least 20 are needed)" in result.reason
+
+
+def visits_to_month_5() -> dict[str, pd.DataFrame]:
+    """The hand-made cohort with every course ending on day 149 (month 5), so no visit reaches month 6."""
+    tables = hand_tables()
+    tables["visits"] = tables["visits"].assign(day=tables["visits"]["day"].clip(upper=149))
+    return tables
+
+
+def test_cleared_by_month_6_is_supported_already_by_month_5():
+    result = claims.evaluate_claims(build_cohort(visits_to_month_5(), source="month 5"), ids=["C17"])[0]
+    assert result.verdict == SUPPORTED
+    assert result.estimate == pytest.approx(30 / 40)
+    assert "supported already by month 5, the last month with follow-up: 75% (" in result.explanation
+    assert result.method.endswith("at month 5, the last month with follow-up, a lower bound for month 6")
+
+
+@pytest.mark.parametrize("extra_days, bounded_", [(730, True), (731, False)])
+def test_follow_up_ending_one_day_before_the_time_point(extra_days, bounded_):
+    """Two years are 730.5 days: follow-up to day 730 gives a bound, to day 731 the estimate itself."""
+    tables = hand_tables()
+    tables["courses"]["followup_end_day"] = tables["courses"]["end_day"] + extra_days
+    tables["courses"]["relapse_day"] = [e + 100 if i < 28 else None for i, e in enumerate(tables["courses"]["end_day"])]
+    tables["courses"]["retreat_day"] = None
+    result = claims.evaluate_claims(build_cohort(tables, source="follow-up"), ids=["C06"])[0]
+    assert result.estimate == pytest.approx(12 / 40) and result.verdict == CONTRADICTED  # relapse-free only falls
+    if bounded_:
+        assert "contradicted already by 730 days (just under 2 years), the longest follow-up" in result.explanation
+    else:
+        assert "already" not in result.explanation and "bound" not in result.method

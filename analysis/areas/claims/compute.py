@@ -52,7 +52,9 @@ from analysis.areas.side_effects import compute as side_effects
 from analysis.cohort.filters import MISSING_LABEL
 from analysis.cohort.grouping import group_text
 from analysis.cohort.model import Cohort
+from analysis.schema import DAYS_PER_MONTH
 from analysis.stats.intervals import Estimate, proportion
+from analysis.stats.survival import KaplanMeier
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +246,27 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The claim's time point lies beyond the follow-up, but the quantity can only rise (a share ever
+    cleared, ever relapsed) or only fall (a share still relapse-free): its value at the last point
+    observed is then a bound that may already settle the verdict."""
+
+    rising: bool
+    last: str  # the last point observed, e.g. "month 5"
+    wanted: str  # the claim's own time point, e.g. "month 6"
+    needs: str  # what would make the claim testable at its own time point
+
+    @property
+    def last_phrase(self) -> str:
+        kind = "the last month with follow-up" if self.last.startswith("month") else "the longest follow-up"
+        return f"{self.last}, {kind}"
+
+    def widened(self, estimate: Estimate) -> tuple[float | None, float | None]:
+        """Where the claim's value can lie: from the lower bound up, or from the upper bound down."""
+        return (estimate.ci_low, 1.0) if self.rising else (0.0, estimate.ci_high)
+
+
+@dataclass(frozen=True)
 class Measured:
     """A claim function's answer: the estimate, what it counts in words, and the definition used."""
 
@@ -253,6 +276,8 @@ class Measured:
     unit: str = "courses"
     related: tuple[Related, ...] = ()
     parts: tuple[Part, ...] = ()
+    bound: Bound | None = None  # set when the estimate is at the last point observed, not the claim's
+    needs: str = ""  # what would make the claim testable, said when nothing could be counted
 
 
 class NotTestable(Exception):
@@ -528,9 +553,10 @@ def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
 class ClaimContext:
     """What a claim function needs; expensive area results are computed once per settings."""
 
-    def __init__(self, cohort: Cohort, settings: dict, memo: dict | None = None):
+    def __init__(self, cohort: Cohort, settings: dict, memo: dict | None = None, min_n: int = 20):
         self.cohort = cohort
         self.settings = settings
+        self.min_n = min_n  # the fewest counted for a verdict, named in what would make a claim testable
         self._memo = {} if memo is None else memo
 
     def setting(self, key: str, default=None):
@@ -600,15 +626,29 @@ def clear_phrase(settings) -> str:
     }[settings.definition]
 
 
+NO_LESION_COUNTS = (
+    "no visit has a lesion count; visits with total_lesions (or inflammatory_lesions, noninflammatory_lesions "
+    "and nodules) at baseline and during the course would make it testable"
+)
+NO_IGA = "no visit has an IGA grade; visits with iga (0-4) during the course would make it testable"
+NO_END_DAY = (
+    "no course has a last-dose day, so the end of the course is unknown; courses.end_day would make it testable"
+)
+
+
 def require_clearance_data(ctx: ClaimContext, settings, needs_end: bool = True) -> None:
     if settings.definition == "lesion_reduction":
-        ctx.require("visits", "total_lesions", "no visits with lesion counts")
+        ctx.require("visits", "total_lesions", NO_LESION_COUNTS)
     else:
-        ctx.require("visits", "iga", "no visits with IGA")
+        ctx.require("visits", "iga", NO_IGA)
     if settings.definition == "iga_success":
-        ctx.require("courses", "baseline_iga", "no baseline IGA (needed for IGA success)")
+        ctx.require(
+            "courses",
+            "baseline_iga",
+            "no course has a baseline IGA, which IGA success needs; courses.baseline_iga would make it testable",
+        )
     if needs_end:
-        ctx.require("courses", "end_day", "no course has a last-dose day (end_day), so the end of course is unknown")
+        ctx.require("courses", "end_day", NO_END_DAY)
 
 
 def end_of_course(ctx: ClaimContext, lead: str, first_courses: bool = False) -> Measured:
@@ -635,7 +675,12 @@ def first_course_clear(ctx: ClaimContext) -> Measured:
 
 @quantity("C03")
 def early_improvement(ctx: ClaimContext) -> Measured:
-    ctx.require("visits", "inflammatory_lesions", "no visits with inflammatory lesion counts")
+    ctx.require(
+        "visits",
+        "inflammatory_lesions",
+        "no visit has an inflammatory lesion count; visits with inflammatory_lesions at baseline and in months 2-3 "
+        "would make it testable",
+    )
     tested = clearance.improvement_by_month_2_3(ctx.cohort)
     test = tested.test + ("" if tested.p_value is None else f", p = {tested.p_value:.2g}")
     estimate = Estimate(
@@ -651,7 +696,7 @@ def early_improvement(ctx: ClaimContext) -> Measured:
 
 @quantity("C04")
 def initial_flare(ctx: ClaimContext) -> Measured:
-    ctx.require("visits", "total_lesions", "no visits with lesion counts")
+    ctx.require("visits", "total_lesions", NO_LESION_COUNTS)
     settings = ctx.clearance_settings()
     result = clearance.flare(ctx.cohort, settings)
     low, high = settings.flare_window_days
@@ -672,7 +717,10 @@ def group_claim(
     comparison = clearance.compare_first_course_groups(ctx.cohort, column, settings)
     table = comparison.table.set_index("group")
     if group not in table.index:
-        raise NotTestable(f"none of the {courses_words} was assessed at the end of the course")
+        raise NotTestable(
+            f"none of the {courses_words} was assessed at the end of the course; a visit within 30 days before to "
+            f"14 days after the last dose in at least {ctx.min_n:,} of them would make it testable"
+        )
     row = table.loc[group]
     estimate = Estimate(
         float(row["rate"]),
@@ -724,7 +772,9 @@ def _none(value) -> float | None:
 @quantity("C15")
 def adults_clear(ctx: ClaimContext) -> Measured:
     if not (has_values(ctx.cohort.courses, "age") or has_values(ctx.cohort.courses, "age_band")):
-        raise NotTestable("neither age nor age band is recorded")
+        raise NotTestable(
+            "neither age nor age band is recorded; courses.age or courses.age_band would make it testable"
+        )
     return group_claim(
         ctx, "age_group", ADULT, ADOLESCENT, "first courses of adults (18 or over)", ("adults", "adolescents")
     )
@@ -732,7 +782,11 @@ def adults_clear(ctx: ClaimContext) -> Measured:
 
 @quantity("C16")
 def after_antibiotics_clear(ctx: ClaimContext) -> Measured:
-    ctx.require("courses", "prior_treatments", "prior treatments are not recorded (prior_treatments)")
+    ctx.require(
+        "courses",
+        "prior_treatments",
+        "prior treatments are not recorded; courses.prior_treatments (e.g. oral_antibiotic) would make it testable",
+    )
     return group_claim(
         ctx,
         "prior_systemic_antibiotic",
@@ -747,13 +801,54 @@ def after_antibiotics_clear(ctx: ClaimContext) -> Measured:
 def cleared_within_months(ctx: ClaimContext) -> Measured:
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings, needs_end=False)
-    estimate = clearance.cleared_by_month(ctx.cohort, CLEARED_BY_MONTH, settings)
+    curve = clearance.time_to_clearance(ctx.cohort, settings)
+    if curve.n == 0:
+        raise NotTestable(
+            "no course has an assessment after its baseline; visits with "
+            f"{'lesion counts' if settings.definition == 'lesion_reduction' else 'IGA'} during the course would make it testable"
+        )
+    needs = (
+        f"visits up to month {CLEARED_BY_MONTH} (day {round(CLEARED_BY_MONTH * DAYS_PER_MONTH)} of the course) "
+        f"in at least {ctx.min_n:,} courses would make it testable"
+    )
+    estimate, bound = curve_at(curve, CLEARED_BY_MONTH, True, month_text, needs)
+    by = bound.last if bound else f"month {CLEARED_BY_MONTH}"
     return Measured(
         estimate,
-        f"had reached {settings.definition_text()} at an assessment by month {CLEARED_BY_MONTH}",
+        f"had reached {settings.definition_text()} at an assessment by {by}",
         f"Clear = {settings.definition_text()}; first clear assessment by month {CLEARED_BY_MONTH} (day 197); "
         "courses never clear are censored at their last assessment",
+        bound=bound,
     )
+
+
+def month_text(month: float) -> str:
+    return f"month {month:g}"
+
+
+def years_text(days: float) -> str:
+    """A time after the course in years or months, never in fractional days: '2 years', '13.1 months'."""
+    years = days / relapse.DAYS_PER_YEAR
+    if years >= 1 and abs(years - round(years)) < 1e-9:
+        return f"{round(years)} year{'s' if round(years) > 1 else ''}"
+    months = days / DAYS_PER_MONTH
+    text = f"{months:.1f}".removesuffix(".0")
+    if abs(round(years) * 12 - months) < 0.05 and round(years) >= 1:  # just short of a whole year: say by how much
+        return f"{round(days):,} days (just under {round(years)} year{'s' if round(years) > 1 else ''})"
+    return f"{text} months"
+
+
+def curve_at(
+    curve: KaplanMeier, point: float, rising: bool, when: Callable[[float], str], needs: str
+) -> tuple[Estimate, Bound | None]:
+    """The curve's share at the claim's time point (the share with the event when `rising`, else the
+    share without it), or, when nobody was followed that long, at its last point with a bound."""
+    estimate = curve.failure_at(point) if rising else curve.survival_at(point)
+    if estimate.estimate is not None or curve.n == 0:
+        return estimate, None
+    last = curve.last_day
+    at_last = curve.failure_at(last) if rising else curve.survival_at(last)
+    return at_last, Bound(rising, when(last), when(point), needs)
 
 
 # Course length (C05) ----------------------------------------------------------------------------
@@ -761,7 +856,7 @@ def cleared_within_months(ctx: ClaimContext) -> Measured:
 
 @quantity("C05")
 def typical_length(ctx: ClaimContext) -> Measured:
-    ctx.require("courses", "end_day", "no course has a last-dose day (end_day)")
+    ctx.require("courses", "end_day", NO_END_DAY)
     courses = ctx.cohort.courses
     duration = pd.to_numeric(courses["duration_days"], errors="coerce")
     keep = duration.notna()
@@ -788,20 +883,39 @@ def typical_length(ctx: ClaimContext) -> Measured:
 def require_follow_up(ctx: ClaimContext) -> None:
     courses = ctx.cohort.courses
     if not any(has_values(courses, c) for c in ("followup_end_day", "relapse_day", "retreat_day")):
-        raise NotTestable("no follow-up after the course (followup_end_day, relapse_day or retreat_day)")
+        raise NotTestable(
+            "no course has follow-up after its end; courses.followup_end_day (with relapse_day or retreat_day where "
+            "they happened) would make it testable"
+        )
 
 
 def after_origin(settings) -> str:
     return "the end of the course" if settings.origin == "end" else "the first dose"
 
 
+def follow_up_needs(ctx: ClaimContext, years: float) -> str:
+    return (
+        f"follow-up of at least {years_text(years * relapse.DAYS_PER_YEAR)} after {after_origin(ctx.relapse_settings())} "
+        f"(courses.followup_end_day) in at least {ctx.min_n:,} courses would make it testable"
+    )
+
+
+def relapse_curve_at(
+    ctx: ClaimContext, curve: KaplanMeier, years: float, rising: bool
+) -> tuple[Estimate, Bound | None]:
+    if curve.n == 0:
+        raise NotTestable(f"no course could enter the follow-up analysis; {follow_up_needs(ctx, years)}")
+    return curve_at(curve, years * relapse.DAYS_PER_YEAR, rising, years_text, follow_up_needs(ctx, years))
+
+
 @quantity("C06")
 def relapse_free(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
-    estimate = ctx.relapse_curve().survival_at(RELAPSE_FREE_YEARS * relapse.DAYS_PER_YEAR)
+    estimate, bound = relapse_curve_at(ctx, ctx.relapse_curve(), RELAPSE_FREE_YEARS, rising=False)
+    when = bound.last if bound else years_text(RELAPSE_FREE_YEARS * relapse.DAYS_PER_YEAR)
     return Measured(
-        estimate, f"were relapse-free {RELAPSE_FREE_YEARS} years after {after_origin(settings)}", settings.describe()
+        estimate, f"were relapse-free {when} after {after_origin(settings)}", settings.describe(), bound=bound
     )
 
 
@@ -809,27 +923,34 @@ def relapse_free(ctx: ClaimContext) -> Measured:
 def relapse_within(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
-    estimate = ctx.relapse_curve().failure_at(RELAPSE_YEARS * relapse.DAYS_PER_YEAR)
-    return Measured(estimate, f"relapsed within {RELAPSE_YEARS} year of {after_origin(settings)}", settings.describe())
+    estimate, bound = relapse_curve_at(ctx, ctx.relapse_curve(), RELAPSE_YEARS, rising=True)
+    when = bound.last if bound else years_text(RELAPSE_YEARS * relapse.DAYS_PER_YEAR)
+    return Measured(estimate, f"relapsed within {when} of {after_origin(settings)}", settings.describe(), bound=bound)
 
 
 @quantity("C08")
 def second_course(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
-    estimate = relapse.second_course_probability_at(ctx.cohort, SECOND_COURSE_YEARS, settings)
+    curve = relapse.second_course_curve(ctx.cohort, settings)
+    estimate, bound = relapse_curve_at(ctx, curve, SECOND_COURSE_YEARS, rising=True)
+    when = bound.last if bound else years_text(SECOND_COURSE_YEARS * relapse.DAYS_PER_YEAR)
     return Measured(
         estimate,
-        f"started a second course within {SECOND_COURSE_YEARS} years of {after_origin(settings)}",
+        f"started a second course within {when} of {after_origin(settings)}",
         settings.describe(relapse.SECOND_COURSE),
+        bound=bound,
     )
 
 
 # Side effects (C09-C12) ---------------------------------------------------------------------------
 
 
+SIDE_EFFECTS_NEEDED = "an adverse_events table (term and onset_day per side effect) would make it testable"
+
+
 def side_effect_measured(estimate: Estimate, what: str, data) -> Measured:
-    return Measured(estimate, what, data.settings.describe())
+    return Measured(estimate, what, data.settings.describe(), needs=SIDE_EFFECTS_NEEDED)
 
 
 @quantity("C09")
@@ -862,6 +983,7 @@ def side_effects_subside(ctx: ClaimContext) -> Measured:
         f"{data.settings.describe()}; resolved = resolution day no later than {days} days after the last dose; "
         "side effects without a resolution day count as not resolved",
         unit="side effects",
+        needs="side effects with resolved_day, and courses with end_day, would make it testable",
         related=(Related("Courses stopped because of a side effect", stopped),),
     )
 
@@ -887,6 +1009,13 @@ def mood_changes(ctx: ClaimContext) -> Measured:
 # Lab values (C13, C14, C18, C19) --------------------------------------------------------------------
 
 
+def lab_reason(tests: str) -> str:
+    return (
+        f"the labs have no {tests} result; labs rows for it at baseline and during treatment, with their unit, "
+        "would make it testable"
+    )
+
+
 def require_tests(ctx: ClaimContext, tests: tuple[str, ...], reason: str):
     if ctx.cohort.n_rows("labs") == 0:
         raise NotTestable(reason)
@@ -900,7 +1029,10 @@ def new_abnormal_measured(ctx: ClaimContext, tests: tuple[str, ...], words: str)
     data = ctx.lab_data()
     estimate = labs.new_abnormal(data, tests)
     if estimate.n == 0:
-        raise NotTestable(f"no course has a normal baseline {words} and a result on treatment")
+        raise NotTestable(
+            f"no course has a normal baseline {words} and a result on treatment; courses with a result in the "
+            f"{data.settings.baseline_days} days before the first dose and another during the course would make it testable"
+        )
     return Measured(
         estimate,
         f"with a normal baseline {words} had a result above the upper limit on treatment",
@@ -910,13 +1042,13 @@ def new_abnormal_measured(ctx: ClaimContext, tests: tuple[str, ...], words: str)
 
 @quantity("C13")
 def liver_enzymes(ctx: ClaimContext) -> Measured:
-    require_tests(ctx, ("ALT", "AST"), "no labs with ALT/AST")
+    require_tests(ctx, ("ALT", "AST"), lab_reason("ALT or AST"))
     return new_abnormal_measured(ctx, ("ALT", "AST"), "ALT/AST")
 
 
 @quantity("C14")
 def cholesterol(ctx: ClaimContext) -> Measured:
-    data = require_tests(ctx, ("TC",), "no labs with total cholesterol (TC)")
+    data = require_tests(ctx, ("TC",), lab_reason("total cholesterol (TC)"))
     measured = new_abnormal_measured(ctx, ("TC",), "total cholesterol")
     if not data.has("TG"):
         return measured
@@ -927,7 +1059,10 @@ def cholesterol(ctx: ClaimContext) -> Measured:
 @quantity("C18")
 def blood_tests_done(ctx: ClaimContext) -> Measured:
     if ctx.cohort.n_rows("labs") == 0:
-        raise NotTestable("no lab results in the data")
+        raise NotTestable(
+            "the data has no lab results; a labs table with liver (ALT or AST) and lipid (TG or TC) results "
+            "would make it testable"
+        )
     flags = labs.monitoring_flags(ctx.lab_data())  # once for both shares (as labs.monitoring_compliance counts)
     estimate = proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags))
     schedule = proportion(int(flags["eu_schedule"].sum()), len(flags))
@@ -946,8 +1081,14 @@ def pregnancy_tests_done(ctx: ClaimContext) -> Measured:
         not has_values(courses, "can_become_pregnant")
         or not (courses["can_become_pregnant"].astype(str).str.lower() == "yes").any()
     ):
-        raise NotTestable("no course is marked as able to become pregnant (can_become_pregnant = yes)")
-    data = require_tests(ctx, ("HCG",), "no pregnancy tests (HCG) in the labs")
+        raise NotTestable(
+            "no course is marked as able to become pregnant; courses.can_become_pregnant = yes would make it testable"
+        )
+    data = require_tests(
+        ctx,
+        ("HCG",),
+        "the labs have no pregnancy test; labs rows with test HCG during the course would make it testable",
+    )
     estimate = labs.pregnancy_test_compliance(data)
     return Measured(
         estimate,
@@ -971,10 +1112,10 @@ def scars_reduced(ctx: ClaimContext) -> Measured:
     missing = [c for c in (baseline_column, end_column) if not has_values(courses, c)]
     if missing:
         present = [c for c in courses.columns if "scar" in c.lower()]
-        seen = f"; found {', '.join(present)}, which is not both" if present else "; no scar score column is mapped"
+        seen = f" (found {', '.join(present)}, which is not both)" if present else ", which the data lacks"
         raise NotTestable(
-            f"needs a scar score at baseline and at the end of the course (course columns {baseline_column} "
-            f"and {end_column}, e.g. as custom fields){seen}"
+            f"needs a scar score at baseline and at the end of the course{seen}; course columns {baseline_column} "
+            f"and {end_column} (e.g. mapped as custom fields) would make it testable"
         )
     baseline = pd.to_numeric(courses[baseline_column], errors="coerce")
     end = pd.to_numeric(courses[end_column], errors="coerce")
@@ -1013,7 +1154,7 @@ def evaluate_claim(
     try:
         if function is None:
             raise NotTestable(f"no calculation is registered for claim {spec.id}")
-        measured = function(ClaimContext(cohort, effective, memo))
+        measured = function(ClaimContext(cohort, effective, memo, min_n))
     except NotTestable as reason:
         return not_testable(spec, str(reason), threshold, min_n)
     except Exception as error:  # a defect in an area or here: shown, logged, and caught by the tests
@@ -1067,10 +1208,12 @@ def judge(
     literature = spec.literature if literature is None else literature
     estimate = measured.estimate
     if estimate.estimate is None:
-        reason = estimate.method.removeprefix("not testable: ") if estimate.method else "no course could be counted"
-        return not_testable(spec, reason, threshold, min_n, measured.definition, label, literature)
+        return not_testable(spec, nothing_counted(measured), threshold, min_n, measured.definition, label, literature)
     estimate = with_rare_event_bound(spec, estimate)
-    verdict = decide(estimate.ci_low, estimate.ci_high, estimate.n, threshold, spec.direction, min_n)
+    verdict = decide(*interval_for_verdict(measured, estimate), estimate.n, threshold, spec.direction, min_n)
+    if measured.bound is not None and verdict not in (SUPPORTED, CONTRADICTED, DESCRIBED):
+        reason = unsettled_reason(spec, measured, estimate, threshold, min_n)
+        return not_testable(spec, reason, threshold, min_n, measured.definition, label, literature)
     compare_key = spec.compare if literature is spec.literature else compare
     compare = reference(compare_key) if compare_key else None
     return ClaimResult(
@@ -1083,7 +1226,7 @@ def judge(
         n=estimate.n,
         threshold=threshold,
         direction=spec.direction,
-        method=estimate.method,
+        method=bound_method(measured.bound, estimate.method),
         explanation=explain(spec, measured, estimate, verdict, threshold, min_n),
         definition=measured.definition,
         literature=literature_text(literature),
@@ -1095,6 +1238,44 @@ def judge(
         related=measured.related,
         compare_value=compare.value if compare is not None and compare.unit == "share" else None,
     )
+
+
+def nothing_counted(measured: Measured) -> str:
+    """Why nothing could be counted, in one sentence that says what would make the claim testable."""
+    method = measured.estimate.method or ""
+    reason = method.removeprefix("not testable: ") if method.startswith("not testable: ") else ""
+    reason = reason or f"no {measured.unit} could be counted ({measured.definition})"
+    return f"{reason}; {measured.needs}" if measured.needs else reason
+
+
+def interval_for_verdict(measured: Measured, estimate: Estimate) -> tuple[float | None, float | None]:
+    """The CI, or with a bound the range the claim's value can still take (the CI's one side onward)."""
+    if measured.bound is None:
+        return estimate.ci_low, estimate.ci_high
+    return measured.bound.widened(estimate)
+
+
+def bound_method(bound: Bound | None, method: str) -> str:
+    if bound is None:
+        return method
+    side = "a lower" if bound.rising else "an upper"
+    return f"{method}; at {bound.last_phrase}, {side} bound for {bound.wanted}"
+
+
+def unsettled_reason(
+    spec: ClaimSpec, measured: Measured, estimate: Estimate, threshold: float | None, min_n: int
+) -> str:
+    """The follow-up ends before the claim's time point and the value at its end does not settle it."""
+    bound = measured.bound
+    found = f"{percent(estimate.estimate)} ({interval_text(estimate.ci_low, estimate.ci_high)})"
+    if estimate.n < min_n:
+        unsettled = f"and only {estimate.n:,} {measured.unit} were followed (at least {min_n:,} are needed)"
+    else:
+        moves = "can still rise" if bound.rising else "can still fall"
+        unsettled = (
+            f"and {found} by then does not settle {rule_text(spec.direction, threshold)}, since the share {moves}"
+        )
+    return f"the follow-up ends at {bound.last}, before {bound.wanted}, {unsettled}; {bound.needs}"
 
 
 def judge_parts(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int) -> ClaimResult:
@@ -1156,6 +1337,13 @@ def explain(
         "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
     )
     says = f"the article says {spec.says} ({rule_text(spec.direction, threshold)}{changed})"
+    if measured.bound is not None:
+        bound = measured.bound
+        moves = "can only rise" if bound.rising else "can only fall"
+        return (
+            f"{found}; {says} by {bound.wanted}: {verdict} already by {bound.last_phrase}: "
+            f"{percent(estimate.estimate)} ({interval_text(estimate.ci_low, estimate.ci_high)}), and the share {moves}."
+        )
     return f"{found}; {says}: {verdict_reason(verdict, estimate, measured.unit, threshold, min_n)}."
 
 
