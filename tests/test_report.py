@@ -222,7 +222,13 @@ def test_every_claim_has_a_row_with_its_verdict_badge(shared):
         "Inconclusive",
         "Described",
         "Not testable",
+        "Depends on the reading",
     }
+    c01 = shared[shared.index('<tr data-claim="C01">') : shared.index('<tr data-claim="C02">')]
+    assert "Supported under every reading." in c01
+    assert "Read as most courses end with at least 80% fewer lesions:" in c01
+    assert "Read as 80-100% of courses end clear or almost clear (IGA 0/1):" in c01
+    assert "(a) &gt; 50%<br>(b) ≥ 80%" in c01
 
 
 def test_data_values_are_escaped_so_markup_shows_as_text(marked_up):

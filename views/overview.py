@@ -30,6 +30,7 @@ BADGES = {
     claims.INCONCLUSIVE: ":orange-badge[Inconclusive]",
     claims.DESCRIBED: ":gray-badge[Described]",
     claims.NOT_TESTABLE: ":violet-badge[Not testable]",
+    claims.DEPENDS: ":blue-badge[Depends on the reading]",
 }
 OWN_DEFINITION = "own"
 PAGE_NAMES = {
@@ -115,9 +116,15 @@ def definition_widgets() -> dict:
     return settings
 
 
+def claim_set_of_page() -> claims.ClaimSet:
+    return claims.bundled_claim_set()
+
+
 def threshold_widgets() -> dict:
+    """One threshold per tested reading (C01, C01b, ...), bound to the URL."""
     settings = {}
-    tested = [spec for spec in claims.claim_specs().values() if spec.tested]
+    readings = claim_set_of_page().reading_specs().values()
+    tested = [spec for spec in readings if spec.tested]
     columns = st.columns(4)
     for index, spec in enumerate(tested):
         default = round(spec.threshold * 100, 6)
@@ -170,6 +177,9 @@ ROW_WIDTHS = [1.4, 5.2, 2.1, 0.9, 2.1, 1.6]
 
 
 def estimate_text(result: claims.ClaimResult) -> str:
+    """The estimate and CI; for a claim read several ways, one line per reading."""
+    if result.several_readings:
+        return "  \n".join(f"({r.reading}) {estimate_text(r)}" for r in result.readings)
     if result.estimate is None:
         return "–"
     counted = f"n = {shown_count(result.n)} {result.unit}"
@@ -183,9 +193,25 @@ def estimate_text(result: claims.ClaimResult) -> str:
     )
 
 
+def rule_cell(result: claims.ClaimResult) -> str:
+    def rule(r: claims.ClaimResult) -> str:
+        return "no figure" if r.direction == "described" else plain(claims.rule_text(r.direction, r.threshold))
+
+    if result.several_readings:
+        return "  \n".join(f"({r.reading}) {rule(r)}" for r in result.readings)
+    return rule(result)
+
+
+def readings_text(result: claims.ClaimResult) -> str:
+    """Each reading of a claim read several ways, with its own verdict; the claim's verdict is the rule."""
+    lines = [f"{BADGES[r.verdict]} ({r.reading}) read as *{plain(r.reads_as)}*" for r in result.readings]
+    return f"{plain(result.verdict_rule.capitalize())}:  \n" + "  \n".join(lines)
+
+
 def claim_withheld(result: claims.ClaimResult) -> bool:
-    """In presenter mode, whether the claim's share (or one of its parts') would give a small count back."""
-    return any(withheld(r.numerator, r.n) for r in (result, *result.parts) if r.estimate is not None)
+    """In presenter mode, whether the claim's share (or one of its parts' or readings') would give a small count back."""
+    items = (result, *result.parts, *result.readings, *(p for r in result.readings for p in r.parts))
+    return any(withheld(r.numerator, r.n) for r in items if r.estimate is not None or r.n)
 
 
 def explanation_text(result: claims.ClaimResult) -> str:
@@ -215,13 +241,13 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
         f"**{result.id}** *“{result.quote}”*",
         help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}",
     )
+    if result.several_readings:
+        columns[1].markdown(readings_text(result))
     if explain or result.verdict == claims.NOT_TESTABLE:
         columns[1].caption(plain(explanation_text(result)))
     columns[2].markdown(estimate_text(result))
-    columns[3].markdown(
-        "no figure" if result.direction == "described" else plain(claims.rule_text(result.direction, result.threshold))
-    )
-    keys = claims.claim_spec(result.id).literature
+    columns[3].markdown(rule_cell(result))
+    keys = claim_set_of_page().reading_specs()[result.id].literature
     columns[4].caption(claims.literature_short(keys) or "No published figure", help=result.literature or None)
     with columns[5]:
         detail_link(result.page)
