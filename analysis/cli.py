@@ -27,6 +27,9 @@ PLAIN_CSV = "CSV, UTF-8, comma-separated"
 LIST_ITEMS_SHOWN = 20
 
 
+CLAIMS_HELP = "a claim set (TOML, the schema of data/claims.toml) to test instead of the bundled article's claims"
+
+
 class UsageError(Exception):
     """The command was not used as intended; the message says how."""
 
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a definition or threshold, e.g. --set clearance_reduction_pct=80 (repeatable)",
     )
     summary.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
+    summary.add_argument("--claims", metavar="FILE", type=Path, help=CLAIMS_HELP)
     summary.set_defaults(run=run_summary)
 
     mapping = commands.add_parser("mapping", help="propose a column mapping for a dataset and print or save it")
@@ -122,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show every count, however small: a private report, not for sharing",
     )
     report.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
+    report.add_argument("--claims", metavar="FILE", type=Path, help=CLAIMS_HELP)
     report.set_defaults(run=run_report)
 
     demo = commands.add_parser("demo", help="write a synthetic cohort as CSV files")
@@ -221,9 +226,8 @@ def run_summary(args: argparse.Namespace) -> int:
             f"`python -m analysis validate {args.path}` lists them",
             file=sys.stderr,
         )
-    options = SummaryOptions(
-        group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set))
-    )
+    settings = _with_claim_set(_checked_settings(dict(args.set)), args.claims)
+    options = SummaryOptions(group_by=_group_column(args.group_by, result.cohort), settings=settings)
     summary = json_ready(summarize(result.cohort, options))
     print(json.dumps(summary, indent=2, allow_nan=False) if args.json else "\n".join(text_lines(summary)))
     return EXIT_OK
@@ -240,6 +244,19 @@ def _checked_settings(settings: dict) -> dict:
     except ValueError as error:
         raise UsageError(f"--set: {error}") from None
     return settings
+
+
+def _with_claim_set(settings: dict, path: Path | None) -> dict:
+    """The settings with the claim set of --claims; a file that cannot be used is a usage error naming the claim and field."""
+    if path is None:
+        return settings
+    from analysis.areas.claims.compute import CLAIM_SET_KEY, ClaimSetError, load_claim_set
+
+    try:
+        claim_set = load_claim_set(path)
+    except ClaimSetError as error:
+        raise UsageError(f"--claims: {error}") from None
+    return _checked_settings({**settings, CLAIM_SET_KEY: claim_set})
 
 
 def _group_column(column: str | None, cohort) -> str | None:
@@ -259,7 +276,7 @@ def run_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DATA
-    settings = _checked_settings(dict(args.set))
+    settings = _with_claim_set(_checked_settings(dict(args.set)), args.claims)
     html = build_report(
         result.cohort,
         settings,

@@ -34,7 +34,7 @@ import plotly.offline
 
 from analysis import __version__
 from analysis.areas.base import WITHHELD, Table
-from analysis.areas.claims.compute import check_claim_settings
+from analysis.areas.claims.compute import ClaimSet, check_claim_settings
 from analysis.areas.measured import check_area_settings
 from analysis.areas.registry import AREAS
 from analysis.cohort.model import Cohort
@@ -243,10 +243,17 @@ def dataset_section(report: Report, cohort: Cohort, full: Cohort | None) -> None
     report.add(f'<table class="facts">{facts}</table>')
 
 
+def setting_text(value) -> str:
+    """A setting as the report lists it; a claim set by its title and size, not its whole text."""
+    if isinstance(value, ClaimSet):
+        return f"{value.title} ({len(value.claims)} claims)"
+    return str(value)
+
+
 def definitions_section(report: Report, settings: dict, filters_description: str, group_by: str | None) -> None:
     report.add(f"<p><strong>Filters:</strong> {html.escape(filters_description or 'all courses')}</p>")
     chosen = "".join(
-        f"<li><code>{html.escape(str(key))} = {html.escape(str(value))}</code></li>"
+        f"<li><code>{html.escape(str(key))} = {html.escape(setting_text(value))}</code></li>"
         for key, value in sorted(settings.items())
     )
     report.add(

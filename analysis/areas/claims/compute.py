@@ -193,6 +193,15 @@ def active_claim_set(settings: dict | None = None) -> ClaimSet:
     return chosen if isinstance(chosen, ClaimSet) else bundled_claim_set()
 
 
+def set_description(claim_set: ClaimSet) -> str:
+    """Where the claims come from, completing "20 claims ..."."""
+    if claim_set == bundled_claim_set():
+        return "quoted word for word from a widely read article on isotretinoin 20 mg"
+    source = f", {claim_set.source}" if claim_set.source and claim_set.source != claim_set.title else ""
+    link = f" ({claim_set.link})" if claim_set.link else ""
+    return f"from the claim set “{claim_set.title}”{source}{link}"
+
+
 def claim_specs(claim_set: ClaimSet | None = None) -> dict[str, ClaimSpec]:
     """Every claim of the set (default: the bundled article) by id, in file order; each is its first reading."""
     return (claim_set or bundled_claim_set()).by_id()

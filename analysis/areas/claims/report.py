@@ -27,8 +27,9 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     counts = claims.verdict_counts(results)
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")
     report.text(
-        f"{len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. Each verdict compares "
-        "the 95% confidence interval with the article's words turned into a number."
+        f"{len(results)} claims {claims.set_description(claims.active_claim_set(settings))}. Each verdict compares "
+        "the 95% confidence interval with the source's words turned into a number; a claim read more than one way "
+        "shows each reading."
     )
     rows = "".join(claim_row(report, result) for result in results)
     report.add(

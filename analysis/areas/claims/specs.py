@@ -341,7 +341,7 @@ def _default(key: str):
 def _fields_toml(values: dict) -> list[str]:
     lines = []
     for key, value in values.items():
-        if key == "threshold" and value is None:
+        if value is None:  # no threshold ("described"), or no published figure to compare
             continue
         if key in TABLE_FIELDS:
             value = dict(value)
