@@ -9,6 +9,7 @@ from analysis.areas.clearance import compute as clearance
 from analysis.areas.overview import compute as overview
 from analysis.areas.overview import figures as overview_figures
 from ui.charts import show_chart
+from ui.claim_sets import active_claim_set, claim_set_panel, with_claim_set
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
@@ -116,14 +117,10 @@ def definition_widgets() -> dict:
     return settings
 
 
-def claim_set_of_page() -> claims.ClaimSet:
-    return claims.bundled_claim_set()
-
-
 def threshold_widgets() -> dict:
     """One threshold per tested reading (C01, C01b, ...), bound to the URL."""
     settings = {}
-    readings = claim_set_of_page().reading_specs().values()
+    readings = active_claim_set().reading_specs().values()
     tested = [spec for spec in readings if spec.tested]
     columns = st.columns(4)
     for index, spec in enumerate(tested):
@@ -247,7 +244,7 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
         columns[1].caption(plain(explanation_text(result)))
     columns[2].markdown(estimate_text(result))
     columns[3].markdown(rule_cell(result))
-    keys = claim_set_of_page().reading_specs()[result.id].literature
+    keys = active_claim_set().reading_specs()[result.id].literature
     columns[4].caption(claims.literature_short(keys) or "No published figure", help=result.literature or None)
     with columns[5]:
         detail_link(result.page)
@@ -274,7 +271,7 @@ def tally(results: list[claims.ClaimResult]) -> str:
 def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     st.subheader("The article's claims, tested on these courses")
     st.markdown(
-        f"{tally(results)} · {len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. "
+        f"{tally(results)} · {len(results)} claims {plain(claims.set_description(active_claim_set()))}. "
         "Each verdict compares the 95% confidence interval with the article's words turned into a number; "
         "the claims follow the sidebar filters."
     )
@@ -335,6 +332,7 @@ def sensitivity_section(view, settings: dict) -> None:
 def claims_section(view) -> dict | None:
     """The scorecard; returns the settings it used (None when they cannot be used)."""
     board = st.container()
+    claim_set_panel()
     with st.expander("Change thresholds and definitions"):
         st.caption(
             'The article gives words ("most", "rare"); the defaults turn them into numbers. Change them to see whether a '
@@ -343,6 +341,7 @@ def claims_section(view) -> dict | None:
         settings = definition_widgets()
         st.markdown("**Thresholds** (% of courses, side effects or months)")
         settings |= threshold_widgets()
+    settings = with_claim_set(settings)
     try:
         results = scorecard(view_key(view), tuple(sorted(settings.items())), view.filtered)
     except ValueError as error:  # a setting out of range: say which
