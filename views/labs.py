@@ -162,7 +162,8 @@ def headline(result: labs.LabAnalysis) -> None:
     if liver.estimate is not None or cholesterol.estimate is not None:
         st.markdown(
             'The article lists **"Liver enzyme changes"** and **"Increased cholesterol levels"** among *rare* side effects, '
-            "which by the usual label convention means fewer than 1 in 1,000 courses (0.1%). "
+            "which by the usual label convention means fewer than 1 in 1,000 courses (0.1%), as the claims scorecard reads "
+            "them (C13, C14). "
             f"Here {percent(liver)} of courses with normal liver tests before treatment had a raised ALT or AST during treatment "
             f"({interval(liver)}), and {percent(cholesterol)} a raised total cholesterol ({interval(cholesterol)}). "
             "Zane et al. (2006, 13,772 patients) found 11% and 31%, and 44% for triglycerides."

@@ -311,7 +311,7 @@ def new_abnormal_figure(table: pd.DataFrame, *, suppress_below: int | None = Non
             x=[ARTICLE_RARE, ARTICLE_RARE],
             y=[labels[0], labels[-1]],
             mode="lines",
-            name="Article: 'rare' = under 0.1% of courses",
+            name="Article, read as under 1 in 1,000 courses (C13, C14)",
             line={"color": ARTICLE_COLOR, "dash": "dash", "width": 2},
             hoverinfo="skip",
         )
