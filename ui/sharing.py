@@ -19,7 +19,6 @@ import streamlit as st
 from analysis.outputs.store import DatasetStore, DatasetUnavailable, cohort_files
 
 from .access import signed_in_email
-from .claim_sets import active_claim_set, read_into_session, using_bundled_set
 from .data_source import DEMO, SHARED, UPLOAD, UPLOAD_MAPPING_STATE, forget_shared, remember_shared
 
 DATASET_PARAM = "dataset"
@@ -79,6 +78,8 @@ def open_saved_claim_set(settings: dict) -> None:
     text = (settings or {}).get(CLAIMS_SETTING)
     if not text:
         return
+    from .claim_sets import read_into_session  # the claims engine loads only when needed: the sidebar stays light
+
     problem = read_into_session(text, "the saved claim set")
     if problem:
         st.warning(
@@ -148,6 +149,8 @@ def _save(cohort) -> None:
         "query": {key: st.query_params.get_all(key) for key in st.query_params if key != DATASET_PARAM},
         "mapping": st.session_state.get(UPLOAD_MAPPING_STATE),
     }
+    from .claim_sets import active_claim_set, using_bundled_set  # loaded on saving only: the sidebar stays light
+
     if not using_bundled_set():
         settings[CLAIMS_SETTING] = active_claim_set().to_toml()  # the link opens the claims it was saved with
     try:
