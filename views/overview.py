@@ -58,8 +58,9 @@ def definition_widgets() -> dict:
         format_func=definitions.get,
         key="claims_definition",
         bind="query-params",
-        help="Used by C01, C02, C15, C16 and C17. Each claim's own: at least 80% fewer lesions for C01 (the article's "
-        "80-100% clearance), IGA 0/1 for the others. IGA = Investigator's Global Assessment.",
+        help="Used by every reading about clearance (C01, C02, C15, C16, C17). Each reading's own: C01 is read both as "
+        "at least 80% fewer lesions and as IGA 0/1, C02 as IGA 0/1 and as at least 90% fewer lesions, the others as "
+        "IGA 0/1. Choosing one here applies it to all of them. IGA = Investigator's Global Assessment.",
     )
     if definition != OWN_DEFINITION:
         settings["clearance.definition"] = definition
