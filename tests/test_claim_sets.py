@@ -166,6 +166,8 @@ def test_the_report_uses_the_active_claim_set_and_suppresses_its_small_counts(ha
     assert "from the claim set “Clinic leaflet, 2025”" in shared and "https://example.org/leaflet.pdf" in shared
     assert "claims.set = Clinic leaflet, 2025 (4 claims)" in shared
     assert "withheld: fewer than 5 courses on one side" in shared  # presenter suppression holds for user claims
+    for drawn in ("(C01b):", "(C01): median", "courses (C13, C14)"):  # no reading of this set is on the outcome charts
+        assert drawn not in shared
 
 
 def run(*args) -> subprocess.CompletedProcess:

@@ -1716,6 +1716,21 @@ def median_reduction_line(claim_set: ClaimSet, percent: float = 80.0) -> tuple[f
     return None
 
 
+def new_abnormal_line(claim_set: ClaimSet) -> tuple[float, str] | None:
+    """The threshold of readings holding new abnormal lab values below a rate (C13, C14: under 1 in 1,000)."""
+    readings = [
+        spec
+        for spec in claim_set.reading_specs().values()
+        if spec.measure == "lab_new_abnormal" and spec.direction in ("<", "<=")
+    ]
+    if not readings:
+        return None
+    threshold = readings[0].threshold
+    ids = ", ".join(spec.id for spec in readings if spec.threshold == threshold)
+    words = "under" if readings[0].direction == "<" else "at most"
+    return threshold, f"Article, read as {words} {threshold_text(threshold)} courses ({ids})"
+
+
 # ---------------------------------------------------------------------------------------------
 # Sensitivity: each claim under every alternative definition
 
