@@ -98,6 +98,8 @@ def test_user_claims_are_judged_exactly_as_built_in_ones(hand, user_set):
     assert (cheilitis.numerator, cheilitis.n) == (30, N) and cheilitis.verdict == SUPPORTED  # 75%, CI 60-86%
     assert gastro.numerator == 30 and gastro.verdict == SUPPORTED
     assert results["L2"].verdict == CONTRADICTED  # 4/40 further courses within a year: not below 2%
+    assert results["L2"].page == "views/relapse.py"  # the page of its quantity
+    assert results["L2"].explanation.endswith("the claim holds at < 2.0%: contradicted.")  # no wording given
     assert results["L3"].verdict in (SUPPORTED, claims.INCONCLUSIVE) and "ALT" in results["L3"].explanation
     assert results["L4"].verdict == SUPPORTED and results["L4"].numerator == 30  # IGA 1 in month 5 for 0-29
     table = claims.sensitivity(hand, None, {claims.CLAIM_SET_KEY: user_set})

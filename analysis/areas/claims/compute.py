@@ -1503,7 +1503,7 @@ def not_testable(
         explanation=f"Not testable: {reason}.",
         definition=definition or spec.quantity,
         literature=literature_text(spec.literature if literature is None else literature),
-        page=spec.page,
+        page=claim_page(spec),
         reason=reason,
         label=label or spec.label,
         min_n=min_n,
@@ -1546,7 +1546,7 @@ def judge(
         explanation=explain(spec, measured, estimate, verdict, threshold, min_n),
         definition=measured.definition,
         literature=literature_text(literature),
-        page=spec.page,
+        page=claim_page(spec),
         label=label or spec.label,
         min_n=min_n,
         numerator=estimate.numerator,
@@ -1554,6 +1554,17 @@ def judge(
         related=measured.related,
         compare_value=compare.value if compare is not None and compare.unit == "share" else None,
     )
+
+
+def claim_page(spec: ClaimSpec) -> str:
+    """The page with the details: the claim's own, else its quantity's (a user claim need not name one)."""
+    entry = CATALOGUE.get(spec.measure)
+    return spec.page or (entry.page if entry else "views/overview.py")
+
+
+def wording(spec: ClaimSpec) -> str:
+    """The source's word for the quantity ("most", "rare"), or how the reading reads it."""
+    return spec.says or spec.reads_as
 
 
 def nothing_counted(measured: Measured) -> str:
@@ -1648,11 +1659,12 @@ def explain(
     found = found[0].upper() + found[1:]
     if not spec.tested:
         few = f"; only {estimate.n:,} {measured.unit} were counted" if estimate.n < min_n else ""
-        return f"{found}{few}; the article gives no figure ('{spec.says}'): described, not tested."
+        return f"{found}{few}; the article gives no figure ('{wording(spec) or spec.quote}'): described, not tested."
     changed = (
         "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
     )
-    says = f"the article says {spec.says} ({rule_text(spec.direction, threshold)}{changed})"
+    rule = f"{rule_text(spec.direction, threshold)}{changed}"
+    says = f"the article says {wording(spec)} ({rule})" if wording(spec) else f"the claim holds at {rule}"
     if measured.bound is not None:
         bound = measured.bound
         moves = "can only rise" if bound.rising else "can only fall"

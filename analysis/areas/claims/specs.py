@@ -62,7 +62,7 @@ class ClaimSpec:
     label: str = ""
     quantity: str = ""
     says: str = ""
-    page: str = "views/overview.py"
+    page: str = ""  # empty: the page of the claim's quantity
     min_n: int = 20
     threshold: float | None = None
     fragments: tuple[str, ...] = ()
