@@ -623,7 +623,7 @@ def test_reasons_name_no_method_and_no_fractional_days():
         assert "Kaplan-Meier, log-log" not in result.reason and not re.search(r"\d\.\d+ days", text), text
     assert results["C06"].verdict == NOT_TESTABLE
     reason = results["C06"].reason
-    assert reason.startswith("the follow-up ends at 6.6 months, before 2 years, and 100% (")
+    assert reason.startswith("the follow-up ends 6.6 months after the end of the course, before 2 years, and 100% (")
     assert reason.endswith(
         ") by then does not settle > 50%, since the share can still fall; follow-up of at least 2 years after the "
         "end of the course (courses.followup_end_day) in at least 20 courses would make it testable"

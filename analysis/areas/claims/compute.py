@@ -273,11 +273,17 @@ class Bound:
     last: str  # the last point observed, e.g. "month 5"
     wanted: str  # the claim's own time point, e.g. "month 6"
     needs: str  # what would make the claim testable at its own time point
+    after: str = ""  # what times count from, e.g. "the end of the course" (months of a course need none)
 
     @property
     def last_phrase(self) -> str:
         kind = "the last month with follow-up" if self.last.startswith("month") else "the longest follow-up"
         return f"{self.last}, {kind}"
+
+    @property
+    def ends(self) -> str:
+        """Where the follow-up ends, e.g. 'at month 5' or '9.9 months after the end of the course'."""
+        return f"{self.last} after {self.after}" if self.after else f"at {self.last}"
 
     def widened(self, estimate: Estimate) -> tuple[float | None, float | None]:
         """Where the claim's value can lie: from the lower bound up, or from the upper bound down."""
@@ -1065,7 +1071,8 @@ def relapse_curve_at(
 ) -> tuple[Estimate, Bound | None]:
     if curve.n == 0:
         raise NotTestable(f"no course could enter the follow-up analysis; {follow_up_needs(ctx, years)}")
-    return curve_at(curve, years * relapse.DAYS_PER_YEAR, rising, years_text, follow_up_needs(ctx, years))
+    estimate, bound = curve_at(curve, years * relapse.DAYS_PER_YEAR, rising, years_text, follow_up_needs(ctx, years))
+    return estimate, (replace(bound, after=after_origin(ctx.relapse_settings())) if bound else None)
 
 
 @measure(
@@ -1602,7 +1609,7 @@ def unsettled_reason(
         unsettled = (
             f"and {found} by then does not settle {rule_text(spec.direction, threshold)}, since the share {moves}"
         )
-    return f"the follow-up ends at {bound.last}, before {bound.wanted}, {unsettled}; {bound.needs}"
+    return f"the follow-up ends {bound.ends}, before {bound.wanted}, {unsettled}; {bound.needs}"
 
 
 def judge_parts(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int) -> ClaimResult:
