@@ -30,6 +30,9 @@ LIST_ITEMS_SHOWN = 20
 STRICT_HELP = "exit with status 1, as validate does, when any row or value was not used as written"
 
 
+CLAIMS_HELP = "a claim set (TOML, the schema of data/claims.toml) to test instead of the bundled article's claims"
+
+
 class UsageError(Exception):
     """The command was not used as intended; the message says how."""
 
@@ -85,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     summary.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    summary.add_argument("--claims", metavar="FILE", type=Path, help=CLAIMS_HELP)
     summary.set_defaults(run=run_summary)
 
     mapping = commands.add_parser("mapping", help="propose a column mapping for a dataset and print or save it")
@@ -127,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     report.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    report.add_argument("--claims", metavar="FILE", type=Path, help=CLAIMS_HELP)
     report.set_defaults(run=run_report)
 
     demo = commands.add_parser("demo", help="write a synthetic cohort as CSV files")
@@ -248,9 +253,8 @@ def run_summary(args: argparse.Namespace) -> int:
             f"`python -m analysis validate {args.path}` lists them",
             file=sys.stderr,
         )
-    options = SummaryOptions(
-        group_by=_group_column(args.group_by, result.cohort), settings=_checked_settings(dict(args.set))
-    )
+    settings = _with_claim_set(_checked_settings(dict(args.set)), args.claims)
+    options = SummaryOptions(group_by=_group_column(args.group_by, result.cohort), settings=settings)
     summary = json_ready(summarize(result.cohort, options, report))
     print(json.dumps(summary, indent=2, allow_nan=False) if args.json else "\n".join(text_lines(summary)))
     return _honest_exit(report) if args.strict else EXIT_OK
@@ -267,6 +271,19 @@ def _checked_settings(settings: dict) -> dict:
     except ValueError as error:
         raise UsageError(f"--set: {error}") from None
     return settings
+
+
+def _with_claim_set(settings: dict, path: Path | None) -> dict:
+    """The settings with the claim set of --claims; a file that cannot be used is a usage error naming the claim and field."""
+    if path is None:
+        return settings
+    from analysis.areas.claims.compute import CLAIM_SET_KEY, ClaimSetError, load_claim_set
+
+    try:
+        claim_set = load_claim_set(path)
+    except ClaimSetError as error:
+        raise UsageError(f"--claims: {error}") from None
+    return _checked_settings({**settings, CLAIM_SET_KEY: claim_set})
 
 
 def _group_column(column: str | None, cohort) -> str | None:
@@ -286,7 +303,7 @@ def run_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DATA
-    settings = _checked_settings(dict(args.set))
+    settings = _with_claim_set(_checked_settings(dict(args.set)), args.claims)
     html = build_report(
         result.cohort,
         settings,

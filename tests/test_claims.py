@@ -24,6 +24,7 @@ from analysis.stats.intervals import Estimate
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT.parent / "shared" / "seed" / "000_380f891f1733f353.txt"
 IDS = [f"C{i:02d}" for i in range(1, 21)]
+READ_TWICE = ("C01", "C02", "C05", "C06", "C07", "C17")  # claims an honest reader can take two ways
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,7 +223,17 @@ def article() -> str:
 def test_every_claim_is_in_the_file_in_order_with_a_function():
     specs = claims.claim_specs()
     assert list(specs) == IDS
-    assert set(claims.QUANTITIES) == set(IDS)
+    readings = claims.bundled_claim_set().reading_specs()
+    assert set(readings) == set(IDS) | {f"{claim_id}b" for claim_id in READ_TWICE}
+
+
+def test_the_catalogue_covers_every_quantity_a_built_in_claim_uses():
+    for reading in claims.bundled_claim_set().reading_specs().values():
+        assert reading.measure in claims.CATALOGUE, f"{reading.id} uses {reading.measure!r}, missing from the catalogue"
+        entry = claims.CATALOGUE[reading.measure]
+        assert entry.check_params(reading.param_dict) == {
+            param.name: reading.param_dict.get(param.name, param.default) for param in entry.params
+        }
 
 
 @pytest.mark.parametrize("claim_id", IDS)
@@ -441,8 +452,8 @@ def test_kaplan_meier_claims_match_hand_counts(hand_results, claim_id):
 def test_hand_verdicts(hand_results):
     verdicts = {claim_id: result.verdict for claim_id, result in hand_results.items()}
     assert verdicts == {
-        "C01": INCONCLUSIVE,  # 25/40 = 62.5%, Wilson 47-76%
-        "C02": SUPPORTED,
+        "C01": INCONCLUSIVE,  # 25/40 = 62.5%, Wilson 47-76%; IGA 0/1 30/40 cannot show ">= 80%" either
+        "C02": claims.DEPENDS,  # IGA 0/1 30/40 supported; 90% fewer lesions 25/40 inconclusive
         "C03": SUPPORTED,
         "C04": DESCRIBED,
         "C05": SUPPORTED,
@@ -457,7 +468,7 @@ def test_hand_verdicts(hand_results):
         "C14": CONTRADICTED,
         "C15": SUPPORTED,
         "C16": SUPPORTED,
-        "C17": SUPPORTED,
+        "C17": claims.DEPENDS,  # clear by month 6 30/40 supported; by month 4 none (first clear in month 5)
         "C18": DESCRIBED,
         "C19": DESCRIBED,
         "C20": NOT_TESTABLE,
@@ -520,7 +531,7 @@ def test_related_figures(hand_results):
 
 
 def test_explanation_is_one_plain_sentence(hand_results):
-    text = hand_results["C02"].explanation
+    text = hand_results["C02"].readings[0].explanation
     assert text == (
         "75% of 40 first courses ended at IGA 0/1 (clear or almost clear) (95% CI 60-86%); "
         "the article says most (> 50%): supported."
@@ -543,18 +554,17 @@ def test_scar_claim_with_mapped_columns():
 
 
 def test_changing_a_threshold_changes_the_verdict(hand):
-    default = claims.evaluate_claims(hand, ids=["C02"])[0]
-    stricter = claims.evaluate_claims(hand, {"claims.C02.threshold": "90%"}, ids=["C02"])[0]
+    default = claims.evaluate_claims(hand, ids=["C02"])[0].readings[0]
+    stricter = claims.evaluate_claims(hand, {"claims.C02.threshold": "90%"}, ids=["C02"])[0].readings[0]
     assert (default.verdict, stricter.verdict) == (SUPPORTED, CONTRADICTED)
     assert stricter.threshold == 0.9 and "changed from the default > 50%" in stricter.explanation
 
 
 def test_minimum_n_makes_a_verdict_inconclusive(hand):
-    result = claims.evaluate_claims(hand, {"claims.min_n": 41}, ids=["C02"])[0]
+    result = claims.evaluate_claims(hand, {"claims.min_n": 41}, ids=["C02"])[0].readings[0]
     assert result.verdict == INCONCLUSIVE and "only 40 first courses were counted" in result.explanation
-    assert (
-        claims.evaluate_claims(hand, {"claims.min_n": 41, "claims.C02.min_n": 40}, ids=["C02"])[0].verdict == SUPPORTED
-    )
+    settings = {"claims.min_n": 41, "claims.C02.min_n": 40}
+    assert claims.evaluate_claims(hand, settings, ids=["C02"])[0].readings[0].verdict == SUPPORTED
 
 
 def test_definition_settings_reach_the_claim(hand):
@@ -562,7 +572,7 @@ def test_definition_settings_reach_the_claim(hand):
     iga = claims.evaluate_claims(hand, {"claims.C01.clearance.definition": "iga01"}, ids=["C01"])[0]
     shared = claims.evaluate_claims(hand, {"clearance.definition": "iga01"}, ids=["C01"])[0]
     assert default.estimate == pytest.approx(25 / 40) and iga.estimate == shared.estimate == pytest.approx(30 / 40)
-    assert "IGA 0/1" in iga.definition and iga.verdict == SUPPORTED
+    assert "IGA 0/1" in iga.definition and iga.readings[0].verdict == SUPPORTED
     lenient = claims.evaluate_claims(hand, {"clearance.reduction_percent": 50}, ids=["C01"])[0]
     assert lenient.estimate == 1.0
 
@@ -588,23 +598,43 @@ def test_missing_data_is_named():
     bare = build_cohort({"courses": tables["courses"]}, source="courses only")
     results = {r.id: r for r in claims.evaluate_claims(bare)}
     reasons = {claim_id: r.reason for claim_id, r in results.items() if r.verdict == NOT_TESTABLE}
-    assert reasons["C01"] == "no visits with lesion counts"
-    assert reasons["C02"] == "no visits with IGA"
-    assert reasons["C03"] == "no visits with inflammatory lesion counts"
-    assert reasons["C13"] == "no labs with ALT/AST"
-    assert reasons["C18"] == "no lab results in the data"
+    assert reasons["C01"].startswith("no visit has a lesion count; visits with total_lesions")
+    assert reasons["C02"] == "no visit has an IGA grade; visits with iga (0-4) during the course would make it testable"
+    assert reasons["C03"].startswith("no visit has an inflammatory lesion count")
+    assert reasons["C13"].startswith("the labs have no ALT or AST result; labs rows")
+    assert reasons["C18"].startswith("the data has no lab results; a labs table")
     assert "no adverse events" in reasons["C09"] and "no adverse events" in reasons["C11"]
     assert results["C05"].verdict == SUPPORTED and results["C07"].verdict != NOT_TESTABLE  # courses alone suffice
     for result in results.values():
-        if result.verdict == NOT_TESTABLE:
-            assert result.explanation == f"Not testable: {result.reason}."
+        for reading in result.readings:
+            if reading.verdict == NOT_TESTABLE:
+                assert reading.explanation == f"Not testable: {reading.reason}."
+                assert "would make it testable" in reading.reason, reading.id  # what the data lacks, and what would do
+
+
+def test_reasons_name_no_method_and_no_fractional_days():
+    tables = hand_tables()
+    tables["courses"]["followup_end_day"] = tables["courses"]["end_day"] + 200
+    tables["courses"]["relapse_day"] = None
+    tables["courses"]["retreat_day"] = None
+    results = {r.id: r for r in claims.evaluate_claims(build_cohort(tables, source="short follow-up"))}
+    for result in results.values():
+        text = result.reason or result.explanation
+        assert "Kaplan-Meier, log-log" not in result.reason and not re.search(r"\d\.\d+ days", text), text
+    assert results["C06"].verdict == NOT_TESTABLE
+    reason = results["C06"].reason
+    assert reason.startswith("the follow-up ends 6.6 months after the end of the course, before 2 years, and 100% (")
+    assert reason.endswith(
+        ") by then does not settle > 50%, since the share can still fall; follow-up of at least 2 years after the "
+        "end of the course (courses.followup_end_day) in at least 20 courses would make it testable"
+    )
 
 
 def test_a_failing_area_function_is_shown_logged_and_does_not_break_the_rest(hand, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("analysis.areas.relapse.compute.second_course_probability_at", broken)
+    monkeypatch.setattr("analysis.areas.relapse.compute.second_course_curve", broken)
     with caplog.at_level(logging.ERROR, logger="analysis.areas.claims.compute"):
         results = {r.id: r for r in claims.evaluate_claims(hand)}
     assert results["C08"].verdict == NOT_TESTABLE
@@ -619,6 +649,8 @@ def test_a_failing_area_function_is_shown_logged_and_does_not_break_the_rest(han
 
 def test_sensitivity_tries_every_definition(hand):
     table = claims.sensitivity(hand, "C01")
+    assert list(table["id"].drop_duplicates()) == ["C01", "C01b"]  # each reading tried on its own
+    table = table[table["id"] == "C01"]
     assert len(table) == 9 and table["current"].sum() == 1
     current = table[table["current"]].iloc[0]
     assert current["variant"] == "clear = at least 80% fewer lesions; missed visits: observed cases only"
@@ -629,7 +661,8 @@ def test_sensitivity_tries_every_definition(hand):
 
 def test_sensitivity_of_every_claim(hand):
     table = claims.sensitivity(hand)
-    assert list(table["id"].drop_duplicates()) == IDS
+    readings = [i for claim_id in IDS for i in ([claim_id, f"{claim_id}b"] if claim_id in READ_TWICE else [claim_id])]
+    assert list(table["id"].drop_duplicates()) == readings
     assert (table.groupby("id")["current"].sum() == 1).all()
     assert set(table.loc[table["id"] == "C03", "variant"]) == {"as defined (no alternative)"}
     assert len(table[table["id"] == "C06"]) == 2 and len(table[table["id"] == "C17"]) == 3
@@ -667,9 +700,14 @@ def test_json_keys_are_pinned(hand):
         "min_n",
         "related",
         "parts",
+        "verdict_rule",
+        "readings",
     )
     for row in rows:
         assert tuple(row) == claims.JSON_KEYS
+        assert [reading["reading"] for reading in row["readings"]] == (["a", "b"] if row["id"] in READ_TWICE else ["a"])
+        for reading in row["readings"]:
+            assert tuple(reading) == claims.READING_KEYS and reading["verdict"] in claims.VERDICTS
         assert row["verdict"] in claims.VERDICTS
         for item in row["related"]:
             assert tuple(item) == ("label", "estimate", "ci_low", "ci_high", "n", "text")
@@ -690,7 +728,8 @@ def test_json_by_group(hand):
 
 def test_scorecard_table_has_a_row_per_claim_and_item(hand_results):
     table = claims.scorecard_table(list(hand_results.values()))
-    assert len(table) == 20 + 5
+    assert len(table) == 20 + 5 + len(READ_TWICE)
+    assert list(table.loc[table["id"] == "C01", "reading"]) == ["a", "b"]
     assert list(table.loc[table["id"] == "C09", "item"]) == [
         "",
         "Dry lips and skin",
@@ -785,3 +824,139 @@ def test_demo_claims_follow_filters(demo):
     result = claims.evaluate_claims(women, ids=["C13"])[0]
     assert result.n < claims.evaluate_claims(demo, ids=["C13"])[0].n
     assert result.verdict == CONTRADICTED
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds: follow-up ends before the claim's time point, the quantity only rises or only falls
+
+
+def bounded(estimate: Estimate, rising: bool) -> claims.Measured:
+    bound = claims.Bound(rising, "month 5", "month 6", "visits up to month 6 would make it testable")
+    return claims.Measured(estimate, "had reached IGA 0/1 by month 5", "a definition", bound=bound)
+
+
+@pytest.mark.parametrize(
+    "claim_id, low, high, rising, expected",
+    [
+        ("C17", 0.51, 0.60, True, SUPPORTED),  # a rising share already above "> 50%"
+        ("C17", 0.50, 0.60, True, NOT_TESTABLE),  # the bound exactly at the threshold settles nothing
+        ("C17", 0.30, 0.45, True, NOT_TESTABLE),  # below now, may still rise above
+        ("C06", 0.40, 0.49, False, CONTRADICTED),  # a falling share already below "> 50%"
+        ("C06", 0.40, 0.50, False, CONTRADICTED),  # touching from below: no value it can still take is above 50%
+        ("C06", 0.55, 0.70, False, NOT_TESTABLE),  # above now, may still fall below
+        ("C07", 0.10, 0.20, True, CONTRADICTED),  # a rising share at "< 10%" already: it cannot fall back
+        ("C07", 0.05, 0.09, True, NOT_TESTABLE),
+    ],
+)
+def test_the_last_observed_point_settles_a_monotone_claim_only_when_it_can(claim_id, low, high, rising, expected):
+    spec = claims.claim_spec(claim_id)
+    estimate = Estimate((low + high) / 2, low, high, 100, "Kaplan-Meier, log-log 95% CI", None)
+    result = claims.judge(spec, bounded(estimate, rising), spec.threshold, 20)
+    assert result.verdict == expected
+    if expected == NOT_TESTABLE:
+        assert result.reason.startswith("the follow-up ends at month 5, before month 6, and ")
+        assert "does not settle" in result.reason and result.reason.endswith("would make it testable")
+    else:
+        assert f"{expected} already by month 5, the last month with follow-up: " in result.explanation
+        assert (result.ci_low, result.ci_high) == (low, high)  # the interval shown is the one measured
+        assert result.method.endswith(("a lower bound for month 6", "an upper bound for month 6"))
+
+
+def test_a_bound_on_too_few_courses_settles_nothing():
+    spec = claims.claim_spec("C17")
+    result = claims.judge(spec, bounded(Estimate(0.9, 0.8, 0.95, 12, "Kaplan-Meier", None), True), 0.5, 20)
+    assert result.verdict == NOT_TESTABLE and "only 12 courses were followed (at least 20 are needed)" in result.reason
+
+
+def visits_to_month_5() -> dict[str, pd.DataFrame]:
+    """The hand-made cohort with every course ending on day 149 (month 5), so no visit reaches month 6."""
+    tables = hand_tables()
+    tables["visits"] = tables["visits"].assign(day=tables["visits"]["day"].clip(upper=149))
+    return tables
+
+
+def test_cleared_by_month_6_is_supported_already_by_month_5():
+    result = claims.evaluate_claims(build_cohort(visits_to_month_5(), source="month 5"), ids=["C17"])[0].readings[0]
+    assert result.verdict == SUPPORTED
+    assert result.estimate == pytest.approx(30 / 40)
+    assert "supported already by month 5, the last month with follow-up: 75% (" in result.explanation
+    assert result.method.endswith("at month 5, the last month with follow-up, a lower bound for month 6")
+
+
+@pytest.mark.parametrize("extra_days, bounded_", [(730, True), (731, False)])
+def test_follow_up_ending_one_day_before_the_time_point(extra_days, bounded_):
+    """Two years are 730.5 days: follow-up to day 730 gives a bound, to day 731 the estimate itself."""
+    tables = hand_tables()
+    tables["courses"]["followup_end_day"] = tables["courses"]["end_day"] + extra_days
+    tables["courses"]["relapse_day"] = [e + 100 if i < 28 else None for i, e in enumerate(tables["courses"]["end_day"])]
+    tables["courses"]["retreat_day"] = None
+    result = claims.evaluate_claims(build_cohort(tables, source="follow-up"), ids=["C06"])[0].readings[0]
+    assert result.estimate == pytest.approx(12 / 40) and result.verdict == CONTRADICTED  # relapse-free only falls
+    if bounded_:
+        assert "contradicted already by 730 days (just under 2 years), the longest follow-up" in result.explanation
+    else:
+        assert "already" not in result.explanation and "bound" not in result.method
+
+
+# ---------------------------------------------------------------------------------------------
+# Readings: the same words read more than one honest way
+
+
+def test_c01_is_read_two_ways_on_the_demo(demo_results):
+    c01 = demo_results["C01"]
+    first, second = c01.readings
+    assert first.reads_as == "most courses end with at least 80% fewer lesions" and first.verdict == SUPPORTED
+    assert second.reads_as == "80-100% of courses end clear or almost clear (IGA 0/1)"
+    assert (second.direction, second.threshold) == (">=", 0.8) and "IGA 0/1" in second.definition
+    assert 0.70 < first.estimate < 0.80 and 0.80 < second.estimate < 0.88  # 74% and 83% on the demo
+    assert second.verdict == SUPPORTED
+    assert (c01.verdict, c01.verdict_rule) == (SUPPORTED, "supported under every reading")
+    assert c01.explanation.startswith("Supported under every reading. Read as most courses end with at least 80%")
+
+
+def end_visits(reduced: int, clear: int) -> dict[str, pd.DataFrame]:
+    """The hand-made cohort with the last visit of courses 0..reduced-1 at 90% fewer lesions and of
+    courses 0..clear-1 at IGA 1; the others 50% fewer and IGA 3."""
+    tables = hand_tables()
+    visits = tables["visits"]
+    last = visits["day"].isin([149, 199])
+    index = visits["patient_id"].str[1:].astype(int)
+    visits.loc[last, ["inflammatory_lesions", "noninflammatory_lesions"]] = 10
+    visits.loc[last & (index < reduced), ["inflammatory_lesions", "noninflammatory_lesions"]] = 2
+    visits.loc[last, "iga"] = 3
+    visits.loc[last & (index < clear), "iga"] = 1
+    return tables
+
+
+@pytest.mark.parametrize(
+    "reduced, clear, first, second",
+    [
+        (36, 10, SUPPORTED, CONTRADICTED),  # lesions fall 80% in most, few end clear
+        (10, 40, CONTRADICTED, SUPPORTED),  # every course ends at IGA 1, few lose 80% of their lesions
+    ],
+)
+def test_c01_readings_disagree_on_a_hand_cohort(reduced, clear, first, second):
+    result = claims.evaluate_claims(build_cohort(end_visits(reduced, clear), source="readings"), ids=["C01"])[0]
+    assert [r.verdict for r in result.readings] == [first, second]
+    assert [(r.numerator, r.n) for r in result.readings] == [(reduced, N), (clear, N)]
+    assert result.verdict == claims.DEPENDS
+    assert result.verdict_rule == (
+        f"depends on the reading: {first} read as most courses end with at least 80% fewer lesions; "
+        f"{second} read as 80-100% of courses end clear or almost clear (IGA 0/1)"
+    )
+    row = result.as_dict()
+    assert row["verdict"] == claims.DEPENDS and [r["verdict"] for r in row["readings"]] == [first, second]
+
+
+def test_a_reading_changes_only_the_fields_it_names():
+    first, second = claims.claim_spec("C01").all_readings
+    assert second.id == "C01b" and second.claim_id == "C01" and second.quote == first.quote
+    assert second.measure == first.measure and dict(second.defaults) == {"clearance.definition": "iga01"}
+    assert claims.claim_spec("C02b").compare is None  # a published figure of another quantity is not inherited
+    assert claims.claim_spec("C17b").param_dict == {"month": 4}
+
+
+def test_a_reading_has_its_own_threshold_setting(hand):
+    result = claims.evaluate_claims(hand, {"claims.C01b.threshold": 0.5}, ids=["C01"])[0]
+    assert result.readings[1].threshold == 0.5 and result.readings[1].verdict == SUPPORTED  # 30/40 at IGA 0/1
+    assert result.readings[0].threshold == 0.5

@@ -66,7 +66,8 @@ def test_by_month_chart_shows_denominators_and_reference_lines(uploaded):
     spec = json.loads(uploaded.get("plotly_chart")[0].proto.spec)
     assert all("n=" in text for text in spec["layout"]["xaxis"]["ticktext"])
     annotations = " ".join(a.get("text", "") for a in spec["layout"].get("annotations", []))
-    assert "80-100% clearance" in annotations and "87%" in annotations
+    assert "Article, read as 80-100% of courses end clear or almost clear (IGA 0/1) (C01b): ≥ 80%" in annotations
+    assert "87%" in annotations
 
 
 def test_every_table_has_a_csv_download(uploaded):
@@ -125,12 +126,20 @@ def test_demo_page_opens_with_the_literature_comparison():
     assert isinstance(by_month, pd.DataFrame) and (by_month["courses_counted"] > 0).all()
 
 
-def test_the_page_says_when_the_scorecard_counts_clearance_differently(uploaded):
-    note = "judges this claim (C01) by at least 80% fewer total lesions"
-    assert any(note in m.value for m in uploaded.markdown)  # the page's default: IGA 0/1
-    same = open_page({"clearance_definition": DEFINITIONS["lesion_reduction"]}, csv_upload())
-    assert not any(note in m.value for m in same.markdown)
-    assert any("80-100% clearance of acne" in m.value for m in same.markdown)
+def test_the_page_names_the_reading_of_the_claim_it_shows(uploaded):
+    """IGA 0/1 (the page's default) is C01's second reading; at least 80% fewer lesions its first; IGA success neither."""
+    read_as = "read as *80-100% of courses end clear or almost clear (IGA 0/1)*"
+    assert any(read_as in m.value and "(C01, reading b)" in m.value for m in uploaded.markdown)
+    lesions = open_page({"clearance_definition": DEFINITIONS["lesion_reduction"]}, csv_upload())
+    assert any("read as *most courses end with at least 80% fewer lesions*" in m.value for m in lesions.markdown)
+    titles = {json.loads(c.proto.spec)["layout"]["title"]["text"]: c for c in lesions.get("plotly_chart")}
+    lesion_chart = json.loads(next(c for t, c in titles.items() if t.startswith("How far lesion")).proto.spec)
+    notes = " ".join(a.get("text", "") for a in lesion_chart["layout"].get("annotations", []))
+    assert "Article, read as most courses end with at least 80% fewer lesions (C01): median at -80%" in notes
+    success = open_page({"clearance_definition": DEFINITIONS["iga_success"]}, csv_upload())
+    by_month = json.loads(success.get("plotly_chart")[0].proto.spec)
+    assert not any("Article" in a.get("text", "") for a in by_month["layout"].get("annotations", []))
+    assert any("no article line is drawn" in c.value for c in success.caption)
 
 
 def test_data_without_iga_names_the_missing_column():

@@ -95,7 +95,9 @@ def test_headline_metrics_and_the_article_quote(uploaded):
 
 def test_literature_and_the_articles_rare_are_on_the_new_abnormal_chart(uploaded):
     names = [trace.get("name") for trace in chart(uploaded, "New out-of-range values")["data"]]
-    assert "Published (Zane 2006, n=13,772)" in names and "Article: 'rare' = under 0.1% of courses" in names
+    assert (
+        "Published (Zane 2006, n=13,772)" in names and "Article, read as under 1 in 1,000 courses (C13, C14)" in names
+    )
 
 
 def test_every_table_has_a_csv_download(uploaded):

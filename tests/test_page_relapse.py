@@ -70,7 +70,11 @@ def test_page_shows_relapse_curves_tables_and_second_courses(uploaded):
         "Relapse-free at 3 years",
         "Median time to relapse",
     } <= set(labels)
-    assert any("Minimal Relapse" in m.value for m in at.markdown)
+    assert any(
+        "Minimal Relapse" in m.value
+        and "reads as *fewer than 1 in 10 relapse within a year* (C07, reading a" in m.value
+        for m in at.markdown
+    )
     assert len(at.get("download_button")) >= 6
 
 

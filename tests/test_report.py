@@ -222,7 +222,20 @@ def test_every_claim_has_a_row_with_its_verdict_badge(shared):
         "Inconclusive",
         "Described",
         "Not testable",
+        "Depends on the reading",
     }
+    c01 = shared[shared.index('<tr data-claim="C01">') : shared.index('<tr data-claim="C02">')]
+    assert "Supported under every reading." in c01
+    assert "Read as most courses end with at least 80% fewer lesions:" in c01
+    assert "Read as 80-100% of courses end clear or almost clear (IGA 0/1):" in c01
+    assert "(a) &gt; 50%<br>(b) ≥ 80%" in c01
+    charts = re.sub(r"\\u([0-9a-f]{4})", lambda code: chr(int(code.group(1), 16)), shared)  # JSON escapes
+    for line in (  # the outcome charts draw a claim only as a reading of the scorecard, named
+        "Article, read as 80-100% of courses end clear or almost clear (IGA 0/1) (C01b): ≥ 80%",
+        "Article, read as most courses end with at least 80% fewer lesions (C01): median at -80%",
+        "Article, read as under 1 in 1,000 courses (C13, C14)",
+    ):
+        assert line in charts, line
 
 
 def test_data_values_are_escaped_so_markup_shows_as_text(marked_up):

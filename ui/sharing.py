@@ -22,6 +22,7 @@ from .access import signed_in_email
 from .data_source import DEMO, SHARED, UPLOAD, UPLOAD_MAPPING_STATE, forget_shared, remember_shared
 
 DATASET_PARAM = "dataset"
+CLAIMS_SETTING = "claims"  # the saved settings' entry holding the claim set in use (TOML), when not the article's
 SOURCE_KEY = "source"
 LINK_STATE = "shared_link"
 FAILED_STATE = "shared_link_failed"
@@ -69,6 +70,21 @@ def open_linked_dataset() -> None:
     remember_shared(saved.files, f"Saved dataset: {saved.label}")
     st.session_state[LINK_STATE] = SharedLink(token, saved.label, saved.saved_by, saved.expires_at)
     st.session_state[SOURCE_KEY] = SHARED
+    open_saved_claim_set(saved.settings)
+
+
+def open_saved_claim_set(settings: dict) -> None:
+    """The claim set saved with the dataset becomes the one in use (a set that no longer reads says so)."""
+    text = (settings or {}).get(CLAIMS_SETTING)
+    if not text:
+        return
+    from .claim_sets import read_into_session  # the claims engine loads only when needed: the sidebar stays light
+
+    problem = read_into_session(text, "the saved claim set")
+    if problem:
+        st.warning(
+            f"The dataset opened, but its claim set could not be used, so the article's claims are shown: {problem}"
+        )
 
 
 def sharing_controls(view) -> None:
@@ -133,6 +149,10 @@ def _save(cohort) -> None:
         "query": {key: st.query_params.get_all(key) for key in st.query_params if key != DATASET_PARAM},
         "mapping": st.session_state.get(UPLOAD_MAPPING_STATE),
     }
+    from .claim_sets import active_claim_set, using_bundled_set  # loaded on saving only: the sidebar stays light
+
+    if not using_bundled_set():
+        settings[CLAIMS_SETTING] = active_claim_set().to_toml()  # the link opens the claims it was saved with
     try:
         files = cohort_files(cohort)
         token = dataset_store().save(files, cohort.source, settings=settings, saved_by=signed_in_email())

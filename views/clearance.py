@@ -1,14 +1,18 @@
 """Clearance: how many courses were clear at each month, how far lesions fell, and how fast."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
+from analysis.areas.claims import compute as claims
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.clearance import figures as clearance_figures
 from analysis.areas.clearance.compute import ClearanceSettings
 from analysis.areas.literature import reference
 from analysis.cohort.grouping import grouping_options
 from ui.charts import show_chart
+from ui.claim_sets import active_claim_set
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
@@ -140,19 +144,41 @@ def headline(result: clearance.ClearanceAnalysis) -> None:
             else f"**{share(end)}** of {end.n:,} courses were clear at the end of the course ({interval(end)})"
         )
         st.markdown(
-            f'The article says **"By the end of the course, most users report 80-100% clearance of acne"**. Here, with '
-            f"*{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)}{scorecard_note(result.settings)}"
+            f"Here, with *{result.settings.definition_text()}*, {measured}. {published_comparison(result.settings)} "
+            f"{reading_note(result.settings)}"
         )
 
 
-def scorecard_note(settings: ClearanceSettings) -> str:
-    """The Overview's verdict on this claim (C01) counts at least 80% fewer lesions unless changed there; a reader comparing the
-    two pages should know why the shares differ."""
-    if settings.definition == "lesion_reduction" and settings.reduction_percent == 80:
+def reading_note(settings: ClearanceSettings) -> str:
+    """Which reading of a claim about clearance at the end this share is, or that the scorecard reads it otherwise:
+    a reader comparing pages should never see two meanings of one quote unnamed."""
+    readings = claims.clear_at_end_readings(active_claim_set(), settings.definition, settings.reduction_percent)
+    if readings:
+        spec = readings[0]
+        return (
+            f'The claims scorecard holds **"{spec.quote}"** ({spec.claim_id}, reading {spec.reading}), read as *{spec.reads_as}*, against this share: '
+            f"{plain(claims.rule_text(spec.direction, spec.threshold))}."
+        )
+    others = [spec for spec in active_claim_set().reading_specs().values() if spec.measure == "clear_at_end"]
+    if not others:
         return ""
+    ways = "; ".join(f"*{spec.reads_as}* ({spec.id})" for spec in others)
     return (
-        " The claims scorecard on the Overview judges this claim (C01) by at least 80% fewer total lesions than at baseline, "
-        "unless changed there, so its share can differ from this one."
+        f"No reading on the claims scorecard counts clear this way, so no article line is drawn here; "
+        f"it reads {others[0].claim_id} as {ways}."
+    )
+
+
+def plain(text: str) -> str:
+    return text.replace(">", "\\>").replace("<", "\\<")
+
+
+def article_lines(settings: ClearanceSettings) -> tuple:
+    """The article lines the charts may draw: the share clear (a reading under this definition) and the median change."""
+    claim_set = active_claim_set()
+    return (
+        claims.share_clear_line(claim_set, settings.definition, settings.reduction_percent),
+        claims.median_reduction_line(claim_set),
     )
 
 
@@ -165,9 +191,10 @@ def published_comparison(settings: ClearanceSettings) -> str:
 
 
 def by_month_section(result: clearance.ClearanceAnalysis) -> None:
+    share_line = article_lines(result.settings)[0]
     show_chart(
         clearance_figures.clearance_by_month_figure(
-            result.by_month, result.settings, suppress_below=chart_suppression()
+            result.by_month, result.settings, suppress_below=chart_suppression(), article=share_line
         ),
         "Clearance by month",
         key="clearance_by_month",
@@ -179,7 +206,13 @@ def by_month_section(result: clearance.ClearanceAnalysis) -> None:
     )
     st.caption(
         "The number under each month is the denominator: the courses counted that month under the missed-visit rule. "
-        'The red dashed line is the article\'s "80-100% clearance".' + published + left_out_text(result)
+        + (
+            f"The red dashed line: {share_line[1]}."
+            if share_line
+            else "No reading on the claims scorecard counts clear this way, so no article line is drawn."
+        )
+        + published
+        + left_out_text(result)
     )
     with st.expander("Clearance by month (table)"):
         table = result.by_month.rename(
@@ -218,11 +251,12 @@ def month_table_section(
 
 
 def lesions_section(result: clearance.ClearanceAnalysis) -> None:
+    median_line = article_lines(result.settings)[1]
     month_table_section(
         result.lesions,
         "The data has no lesion counts (inflammatory_lesions, noninflammatory_lesions, nodules or "
         "total_lesions): the lesion chart needs at least one of them.",
-        clearance_figures.lesion_change_figure,
+        partial(clearance_figures.lesion_change_figure, article=median_line),
         "Lesion change by month",
         "Lesion counts and change from baseline per month (table)",
         "lesions",
@@ -288,7 +322,11 @@ def subgroup_section(cohort, result: clearance.ClearanceAnalysis) -> None:
     comparison = clearance.compare_groups(cohort, key, result.settings)
     show_chart(
         clearance_figures.group_comparison_figure(
-            comparison, result.settings, options[key], suppress_below=chart_suppression()
+            comparison,
+            result.settings,
+            options[key],
+            suppress_below=chart_suppression(),
+            article=article_lines(result.settings)[0],
         ),
         f"Clearance by {key}",
         key="clearance_groups",
@@ -329,7 +367,7 @@ def counting_section(result: clearance.ClearanceAnalysis) -> None:
 view = page_header(
     "Clearance",
     "How many courses were clear month by month, how far lesion counts fell, and how quickly acne cleared, "
-    'held against the article\'s "80-100% clearance" and published figures.',
+    "held against the article's claims (each line names the reading it draws) and published figures.",
 )
 if require_data(view):
     settings = settings_widgets()

@@ -3,6 +3,7 @@ leave the normal range, and whether the recommended blood and pregnancy tests we
 
 import streamlit as st
 
+from analysis.areas.claims import compute as claims
 from analysis.areas.labs import compute as labs
 from analysis.areas.labs import figures as labs_figures
 from analysis.areas.literature import reference
@@ -10,6 +11,7 @@ from analysis.cohort.grouping import grouping_options
 from analysis.ingest.lab_harmonisation import lab_findings
 from analysis.ingest.lab_units import BY_CODE, reference_table
 from ui.charts import show_chart
+from ui.claim_sets import active_claim_set
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import chart_suppression, shown_count, shown_of, shown_share
 
@@ -169,7 +171,8 @@ def headline(result: labs.LabAnalysis) -> None:
     if liver.estimate is not None or cholesterol.estimate is not None:
         st.markdown(
             'The article lists **"Liver enzyme changes"** and **"Increased cholesterol levels"** among *rare* side effects, '
-            "which by the usual label convention means fewer than 1 in 1,000 courses (0.1%). "
+            "which by the usual label convention means fewer than 1 in 1,000 courses (0.1%), as the claims scorecard reads "
+            "them (C13, C14). "
             f"Here {percent(liver)} of courses with normal liver tests before treatment had a raised ALT or AST during treatment "
             f"({interval(liver)}), and {percent(cholesterol)} a raised total cholesterol ({interval(cholesterol)}). "
             "Zane et al. (2006, 13,772 patients) found 11% and 31%, and 44% for triglycerides."
@@ -179,7 +182,11 @@ def headline(result: labs.LabAnalysis) -> None:
 def out_of_range_section(result: labs.LabAnalysis) -> None:
     st.subheader("How often values left the normal range")
     show_chart(
-        labs_figures.new_abnormal_figure(result.new_abnormal, suppress_below=chart_suppression()),
+        labs_figures.new_abnormal_figure(
+            result.new_abnormal,
+            suppress_below=chart_suppression(),
+            article=claims.new_abnormal_line(active_claim_set()),
+        ),
         "New out-of-range lab values",
         key="labs_new_abnormal_chart",
     )

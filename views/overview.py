@@ -9,6 +9,7 @@ from analysis.areas.clearance import compute as clearance
 from analysis.areas.overview import compute as overview
 from analysis.areas.overview import figures as overview_figures
 from ui.charts import show_chart
+from ui.claim_sets import active_claim_set, claim_set_panel, with_claim_set
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
@@ -30,6 +31,7 @@ BADGES = {
     claims.INCONCLUSIVE: ":orange-badge[Inconclusive]",
     claims.DESCRIBED: ":gray-badge[Described]",
     claims.NOT_TESTABLE: ":violet-badge[Not testable]",
+    claims.DEPENDS: ":blue-badge[Depends on the reading]",
 }
 OWN_DEFINITION = "own"
 PAGE_NAMES = {
@@ -56,8 +58,9 @@ def definition_widgets() -> dict:
         format_func=definitions.get,
         key="claims_definition",
         bind="query-params",
-        help="Used by C01, C02, C15, C16 and C17. Each claim's own: at least 80% fewer lesions for C01 (the article's "
-        "80-100% clearance), IGA 0/1 for the others. IGA = Investigator's Global Assessment.",
+        help="Used by every reading about clearance (C01, C02, C15, C16, C17). Each reading's own: C01 is read both as "
+        "at least 80% fewer lesions and as IGA 0/1, C02 as IGA 0/1 and as at least 90% fewer lesions, the others as "
+        "IGA 0/1. Choosing one here applies it to all of them. IGA = Investigator's Global Assessment.",
     )
     if definition != OWN_DEFINITION:
         settings["clearance.definition"] = definition
@@ -116,8 +119,10 @@ def definition_widgets() -> dict:
 
 
 def threshold_widgets() -> dict:
+    """One threshold per tested reading (C01, C01b, ...), bound to the URL."""
     settings = {}
-    tested = [spec for spec in claims.claim_specs().values() if spec.tested]
+    readings = active_claim_set().reading_specs().values()
+    tested = [spec for spec in readings if spec.tested]
     columns = st.columns(4)
     for index, spec in enumerate(tested):
         default = round(spec.threshold * 100, 6)
@@ -170,6 +175,9 @@ ROW_WIDTHS = [1.4, 5.2, 2.1, 0.9, 2.1, 1.6]
 
 
 def estimate_text(result: claims.ClaimResult) -> str:
+    """The estimate and CI; for a claim read several ways, one line per reading."""
+    if result.several_readings:
+        return "  \n".join(f"({r.reading}) {estimate_text(r)}" for r in result.readings)
     if result.estimate is None:
         return "–"
     counted = f"n = {shown_count(result.n)} {result.unit}"
@@ -183,9 +191,25 @@ def estimate_text(result: claims.ClaimResult) -> str:
     )
 
 
+def rule_cell(result: claims.ClaimResult) -> str:
+    def rule(r: claims.ClaimResult) -> str:
+        return "no figure" if r.direction == "described" else plain(claims.rule_text(r.direction, r.threshold))
+
+    if result.several_readings:
+        return "  \n".join(f"({r.reading}) {rule(r)}" for r in result.readings)
+    return rule(result)
+
+
+def readings_text(result: claims.ClaimResult) -> str:
+    """Each reading of a claim read several ways, with its own verdict; the claim's verdict is the rule."""
+    lines = [f"{BADGES[r.verdict]} ({r.reading}) read as *{plain(r.reads_as)}*" for r in result.readings]
+    return f"{plain(result.verdict_rule.capitalize())}:  \n" + "  \n".join(lines)
+
+
 def claim_withheld(result: claims.ClaimResult) -> bool:
-    """In presenter mode, whether the claim's share (or one of its parts') would give a small count back."""
-    return any(withheld(r.numerator, r.n) for r in (result, *result.parts) if r.estimate is not None)
+    """In presenter mode, whether the claim's share (or one of its parts' or readings') would give a small count back."""
+    items = (result, *result.parts, *result.readings, *(p for r in result.readings for p in r.parts))
+    return any(withheld(r.numerator, r.n) for r in items if r.estimate is not None or r.n)
 
 
 def explanation_text(result: claims.ClaimResult) -> str:
@@ -215,13 +239,13 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
         f"**{result.id}** *“{result.quote}”*",
         help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}",
     )
+    if result.several_readings:
+        columns[1].markdown(readings_text(result))
     if explain or result.verdict == claims.NOT_TESTABLE:
         columns[1].caption(plain(explanation_text(result)))
     columns[2].markdown(estimate_text(result))
-    columns[3].markdown(
-        "no figure" if result.direction == "described" else plain(claims.rule_text(result.direction, result.threshold))
-    )
-    keys = claims.claim_spec(result.id).literature
+    columns[3].markdown(rule_cell(result))
+    keys = active_claim_set().reading_specs()[result.id].literature
     columns[4].caption(claims.literature_short(keys) or "No published figure", help=result.literature or None)
     with columns[5]:
         detail_link(result.page)
@@ -248,7 +272,7 @@ def tally(results: list[claims.ClaimResult]) -> str:
 def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     st.subheader("The article's claims, tested on these courses")
     st.markdown(
-        f"{tally(results)} · {len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. "
+        f"{tally(results)} · {len(results)} claims {plain(claims.set_description(active_claim_set()))}. "
         "Each verdict compares the 95% confidence interval with the article's words turned into a number; "
         "the claims follow the sidebar filters."
     )
@@ -309,6 +333,7 @@ def sensitivity_section(view, settings: dict) -> None:
 def claims_section(view) -> dict | None:
     """The scorecard; returns the settings it used (None when they cannot be used)."""
     board = st.container()
+    claim_set_panel()
     with st.expander("Change thresholds and definitions"):
         st.caption(
             'The article gives words ("most", "rare"); the defaults turn them into numbers. Change them to see whether a '
@@ -317,6 +342,7 @@ def claims_section(view) -> dict | None:
         settings = definition_widgets()
         st.markdown("**Thresholds** (% of courses, side effects or months)")
         settings |= threshold_widgets()
+    settings = with_claim_set(settings)
     try:
         results = scorecard(view_key(view), tuple(sorted(settings.items())), view.filtered)
     except ValueError as error:  # a setting out of range: say which

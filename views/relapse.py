@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from analysis.areas.claims import compute as claims
 from analysis.areas.literature import reference
 from analysis.areas.relapse import compute as relapse
 from analysis.areas.relapse import figures as relapse_figures
@@ -11,6 +12,13 @@ from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, any_small, chart_suppression, shown_count, shown_text
 
 NEEDED = ("relapse_day", "followup_end_day")
+
+
+def minimal_relapse_readings() -> str:
+    """How the claims scorecard reads "Minimal Relapse" (C07), so the figure beside it names its reading."""
+    first, *others = claims.claim_spec("C07").all_readings
+    also = "".join(f"; reading {r.reading}: *{r.reads_as}*" for r in others)
+    return f"which the claims scorecard reads as *{first.reads_as}* (C07, reading {first.reading}, shown here{also})"
 
 
 def settings_widgets() -> relapse.RelapseSettings:
@@ -140,7 +148,8 @@ def relapse_section(cohort, settings, times) -> None:
             else f"**{one_year.estimate:.1%}** had relapsed within a year (95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%})"
         )
         st.markdown(
-            f'The article promises **"Minimal Relapse"**. In these courses, {measured}. For comparison, {lai.value:.1%} of 19,907 patients in US '
+            f'The article promises **"Minimal Relapse"**, {minimal_relapse_readings()}. In these courses, {measured}. '
+            f"For comparison, {lai.value:.1%} of 19,907 patients in US "
             f"claims data relapsed after the course, with at least a year of follow-up ({lai.source})."
         )
     st.caption("How follow-up ended: " + outcome_line(overall.times))

@@ -34,7 +34,14 @@ import plotly.offline
 
 from analysis import __version__
 from analysis.areas.base import WITHHELD, Table
-from analysis.areas.claims.compute import check_claim_settings
+from analysis.areas.claims.compute import (
+    ClaimSet,
+    active_claim_set,
+    check_claim_settings,
+    median_reduction_line,
+    new_abnormal_line,
+    share_clear_line,
+)
 from analysis.areas.measured import check_area_settings
 from analysis.areas.registry import AREAS
 from analysis.cohort.model import Cohort
@@ -89,6 +96,7 @@ class Report:
     threshold: int = DEFAULT_THRESHOLD
     parts: list[str] = field(default_factory=list)
     charts: list[str] = field(default_factory=list)
+    claim_set: ClaimSet | None = None  # the claims tested: only their readings draw article lines on other charts
 
     def add(self, markup: str) -> None:
         self.parts.append(markup)
@@ -151,6 +159,17 @@ class Report:
             )
         labels = {"what": "", "estimate": "share", "numerator": "with it", "n": "counted", "counted_in": "counted in"}
         self.add(render_table(frame, Table(title, frame, shares=("estimate", "ci_low", "ci_high"), labels=labels)))
+
+    def article_line(self, kind: str, definition: str = "iga01", percent: float = 80.0) -> tuple | None:
+        """A reading's line on a clearance chart ("share_clear" under this definition, or "median_reduction"),
+        named by its reading; None when no reading of the claims tested uses it."""
+        if self.claim_set is None:
+            return None
+        if kind == "share_clear":
+            return share_clear_line(self.claim_set, definition, percent)
+        if kind == "lab_new_abnormal":
+            return new_abnormal_line(self.claim_set)
+        return median_reduction_line(self.claim_set)
 
     def withheld(self, estimate: Estimate) -> bool:
         """True when this estimate's count (or its complement) is too small to show in a shared report."""
@@ -243,10 +262,17 @@ def dataset_section(report: Report, cohort: Cohort, full: Cohort | None) -> None
     report.add(f'<table class="facts">{facts}</table>')
 
 
+def setting_text(value) -> str:
+    """A setting as the report lists it; a claim set by its title and size, not its whole text."""
+    if isinstance(value, ClaimSet):
+        return f"{value.title} ({len(value.claims)} claims)"
+    return str(value)
+
+
 def definitions_section(report: Report, settings: dict, filters_description: str, group_by: str | None) -> None:
     report.add(f"<p><strong>Filters:</strong> {html.escape(filters_description or 'all courses')}</p>")
     chosen = "".join(
-        f"<li><code>{html.escape(str(key))} = {html.escape(str(value))}</code></li>"
+        f"<li><code>{html.escape(str(key))} = {html.escape(setting_text(value))}</code></li>"
         for key, value in sorted(settings.items())
     )
     report.add(
@@ -311,7 +337,7 @@ def build_report(
     check_area_settings(settings)
     started = time.perf_counter()
     when = (generated_at or datetime.now(UTC)).astimezone(UTC)
-    report = Report(suppress=suppress, threshold=threshold)
+    report = Report(suppress=suppress, threshold=threshold, claim_set=active_claim_set(settings))
     sections: list[tuple[str, str, Callable[[], None]]] = [
         ("dataset", "The dataset", lambda: dataset_section(report, cohort, full_cohort)),
         (

@@ -1,7 +1,9 @@
 """The claims scorecard: every claim of the source document held against the data.
 
-Each claim (data/claims.toml) is turned into one measured quantity by a small function
-registered under its id (`QUANTITIES`), which reuses the outcome areas' public functions. The
+Each claim (data/claims.toml, or any claim set in the same schema) has one or more readings; each
+reading names a quantity of the catalogue (`CATALOGUE`: what the outcome areas measure, with its
+parameters), which reuses the areas' public functions, and a threshold. A claim's verdict is its
+readings' verdict when they agree, else "depends on the reading" (`reading_rule`). A reading's
 verdict follows PRODUCT.md:
 
 - supported: every value of the 95% CI satisfies the claim's inequality (e.g. > 0.5);
@@ -32,10 +34,10 @@ import itertools
 import logging
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,16 +45,19 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 
 from analysis import DATA_DIR
 from analysis.areas.base import SummaryOptions
+from analysis.areas.claims.specs import DIRECTIONS, Checks, ClaimSet, ClaimSetError, ClaimSpec, read_claim_set
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.labs import compute as labs
-from analysis.areas.literature import reference
+from analysis.areas.literature import reference, references
 from analysis.areas.measured import area_default, check_area_settings
 from analysis.areas.relapse import compute as relapse
 from analysis.areas.side_effects import compute as side_effects
 from analysis.cohort.filters import MISSING_LABEL
 from analysis.cohort.grouping import group_text
 from analysis.cohort.model import Cohort
+from analysis.schema import DAYS_PER_MONTH
 from analysis.stats.intervals import Estimate, proportion
+from analysis.stats.survival import KaplanMeier
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +69,11 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE = (
     "described",
     "not testable",
 )
-VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE)
-DIRECTIONS = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "described": ""}
+DEPENDS = "depends on the reading"  # a claim whose readings get different verdicts
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, DESCRIBED, NOT_TESTABLE, DEPENDS)
 SETTINGS_PREFIX = "claims."
+CLAIM_SET_KEY = "claims.set"  # settings key holding the active ClaimSet (absent: the bundled article)
+__all__ = ["ClaimSetError", "ClaimSpec", "DIRECTIONS"]
 CLAIM_LIMITS = ("threshold", "min_n")
 ONE_SIDED_METHOD = "Clopper-Pearson one-sided upper 95% bound (no events)"
 JSON_KEYS = (
@@ -89,10 +96,32 @@ JSON_KEYS = (
     "min_n",
     "related",
     "parts",
+    "verdict_rule",
+    "readings",
 )
-TYPICAL_COURSE_DAYS = (120, 183)  # "4 to 6 months"
-CLEARED_BY_MONTH = 6  # "within a few months"
-RELAPSE_FREE_YEARS, RELAPSE_YEARS, SECOND_COURSE_YEARS = 2, 1, 2
+# Each reading in a claim's `readings`: which reading, how it reads the words, and its own result.
+READING_KEYS = (
+    "reading",
+    "id",
+    "reads_as",
+    "label",
+    "measure",
+    "verdict",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n",
+    "threshold",
+    "direction",
+    "method",
+    "explanation",
+    "definition",
+    "literature",
+    "reason",
+    "min_n",
+    "related",
+    "parts",
+)
 ADULT, ADOLESCENT = "adult (18+)", "adolescent (<18)"
 
 # Alternative values the sensitivity view tries for each setting, and how each reads.
@@ -140,61 +169,52 @@ def variant_text(key: str, value, settings: dict) -> str:
 # The claims as data
 
 
-@dataclass(frozen=True)
-class ClaimSpec:
-    """One claim of claims.toml (field meanings are documented at the top of that file)."""
-
-    id: str
-    quote: str
-    section: str
-    label: str
-    quantity: str
-    says: str
-    direction: str
-    page: str
-    min_n: int = 20
-    threshold: float | None = None
-    fragments: tuple[str, ...] = ()
-    rare_event: bool = False
-    literature: tuple[str, ...] = ()
-    compare: str | None = None
-    applies: tuple[str, ...] = ()
-    defaults: tuple[tuple[str, object], ...] = ()
-    sensitivity: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.direction not in DIRECTIONS:
-            raise ValueError(
-                f"claim {self.id}: direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}"
-            )
-        if (self.threshold is None) != (self.direction == "described"):
-            raise ValueError(f"claim {self.id}: a threshold goes with a direction other than 'described'")
-
-    @property
-    def tested(self) -> bool:
-        return self.direction != "described"
-
-
 @cache
-def claim_specs() -> dict[str, ClaimSpec]:
-    """Every claim of data/claims.toml by id, in file order."""
-    with CLAIMS_FILE.open("rb") as handle:
-        raw = tomllib.load(handle)["claim"]
-    specs = {}
-    for entry in raw:
-        entry = dict(entry)
-        for name in ("fragments", "literature", "applies", "sensitivity"):
-            entry[name] = tuple(entry.get(name, ()))
-        entry["defaults"] = tuple(entry.get("defaults", {}).items())
-        specs[entry["id"]] = ClaimSpec(**entry)
-    return specs
+def bundled_claim_set() -> ClaimSet:
+    """The source document's claims (data/claims.toml), the set in use unless another is chosen."""
+    return load_claim_set(CLAIMS_FILE)
 
 
-def claim_spec(claim_id: str) -> ClaimSpec:
+def load_claim_set(source: str | bytes | Path, name: str = "") -> ClaimSet:
+    """A claim set from TOML (text, bytes or a file), checked against the catalogue of measured
+    quantities; ClaimSetError names the claim and field of anything that cannot be used."""
+    checks = Checks(
+        measures={key: entry.check_params for key, entry in CATALOGUE.items()},
+        literature=frozenset(references()),
+        settings=check_area_settings,
+        sensitivity=frozenset(ALTERNATIVES),
+    )
+    return read_claim_set(source, checks, name)
+
+
+def active_claim_set(settings: dict | None = None) -> ClaimSet:
+    """The claim set chosen in the settings (CLAIM_SET_KEY), else the bundled article's."""
+    chosen = (settings or {}).get(CLAIM_SET_KEY)
+    return chosen if isinstance(chosen, ClaimSet) else bundled_claim_set()
+
+
+def set_description(claim_set: ClaimSet) -> str:
+    """Where the claims come from, completing "20 claims ..."."""
+    if claim_set == bundled_claim_set():
+        return "quoted word for word from a widely read article on isotretinoin 20 mg"
+    source = f", {claim_set.source}" if claim_set.source and claim_set.source != claim_set.title else ""
+    link = f" ({claim_set.link})" if claim_set.link else ""
+    return f"from the claim set “{claim_set.title}”{source}{link}"
+
+
+def claim_specs(claim_set: ClaimSet | None = None) -> dict[str, ClaimSpec]:
+    """Every claim of the set (default: the bundled article) by id, in file order; each is its first reading."""
+    return (claim_set or bundled_claim_set()).by_id()
+
+
+def claim_spec(claim_id: str, claim_set: ClaimSet | None = None) -> ClaimSpec:
+    """A claim (C01) or one of its further readings (C01b)."""
+    readings = (claim_set or bundled_claim_set()).reading_specs()
     try:
-        return claim_specs()[claim_id]
+        return readings[claim_id]
     except KeyError:
-        raise ValueError(f"Unknown claim {claim_id!r}: the claims are {', '.join(claim_specs())}.") from None
+        known = ", ".join(claim_specs(claim_set))
+        raise ValueError(f"Unknown claim {claim_id!r}: the claims are {known}.") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +264,33 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The claim's time point lies beyond the follow-up, but the quantity can only rise (a share ever
+    cleared, ever relapsed) or only fall (a share still relapse-free): its value at the last point
+    observed is then a bound that may already settle the verdict."""
+
+    rising: bool
+    last: str  # the last point observed, e.g. "month 5"
+    wanted: str  # the claim's own time point, e.g. "month 6"
+    needs: str  # what would make the claim testable at its own time point
+    after: str = ""  # what times count from, e.g. "the end of the course" (months of a course need none)
+
+    @property
+    def last_phrase(self) -> str:
+        kind = "the last month with follow-up" if self.last.startswith("month") else "the longest follow-up"
+        return f"{self.last}, {kind}"
+
+    @property
+    def ends(self) -> str:
+        """Where the follow-up ends, e.g. 'at month 5' or '9.9 months after the end of the course'."""
+        return f"{self.last} after {self.after}" if self.after else f"at {self.last}"
+
+    def widened(self, estimate: Estimate) -> tuple[float | None, float | None]:
+        """Where the claim's value can lie: from the lower bound up, or from the upper bound down."""
+        return (estimate.ci_low, 1.0) if self.rising else (0.0, estimate.ci_high)
+
+
+@dataclass(frozen=True)
 class Measured:
     """A claim function's answer: the estimate, what it counts in words, and the definition used."""
 
@@ -253,6 +300,8 @@ class Measured:
     unit: str = "courses"
     related: tuple[Related, ...] = ()
     parts: tuple[Part, ...] = ()
+    bound: Bound | None = None  # set when the estimate is at the last point observed, not the claim's
+    needs: str = ""  # what would make the claim testable, said when nothing could be counted
 
 
 class NotTestable(Exception):
@@ -283,17 +332,29 @@ class ClaimResult:
     compare_value: float | None = None
     related: tuple[Related, ...] = ()
     parts: tuple[ClaimResult, ...] = ()
+    reading: str = "a"
+    reads_as: str = ""
+    measure: str = ""
+    verdict_rule: str = ""
+    readings: tuple[ClaimResult, ...] = ()  # every reading's own result (the claim's first reading first)
 
-    def as_dict(self) -> dict:
-        """The claim in the JSON summary (keys: JSON_KEYS)."""
-        values = {key: getattr(self, key) for key in JSON_KEYS if key not in ("related", "parts")}
+    def as_dict(self, keys: tuple[str, ...] = JSON_KEYS) -> dict:
+        """The claim in the JSON summary (keys: JSON_KEYS; a reading: READING_KEYS)."""
+        nested = ("related", "parts", "readings")
+        values = {key: getattr(self, key) for key in keys if key not in nested}
         values = {
             key: (None if isinstance(value, float) and not math.isfinite(value) else value)
             for key, value in values.items()
         }
-        values["related"] = [item.as_dict() for item in self.related]
-        values["parts"] = [part.as_dict() for part in self.parts]
-        return values
+        inner = {"related": (), "parts": JSON_KEYS, "readings": READING_KEYS}
+        for key in nested:
+            if key in keys:
+                values[key] = [item.as_dict(*((inner[key],) if inner[key] else ())) for item in getattr(self, key)]
+        return {key: values[key] for key in keys}
+
+    @property
+    def several_readings(self) -> bool:
+        return len(self.readings) > 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,15 +493,18 @@ def parse_min_n(value, key: str) -> int:
 
 def check_claim_settings(settings: dict) -> None:
     """Unknown claims and malformed thresholds are the user's mistake: say so before evaluating."""
+    if CLAIM_SET_KEY in settings and not isinstance(settings[CLAIM_SET_KEY], ClaimSet):
+        raise ValueError(f"Setting {CLAIM_SET_KEY} takes a claim file: use --claims FILE on the command line.")
+    claim_set = active_claim_set(settings)
     for key, value in settings.items():
-        if not key.startswith(SETTINGS_PREFIX):
+        if not key.startswith(SETTINGS_PREFIX) or key == CLAIM_SET_KEY:
             continue
         rest = key[len(SETTINGS_PREFIX) :]
         if rest == "min_n":
             parse_min_n(value, key)
             continue
         claim_id, _, name = rest.partition(".")
-        spec = claim_spec(claim_id)
+        spec = claim_spec(claim_id, claim_set)
         if not name:
             raise ValueError(f"Setting {key} names no setting: use e.g. {key}.threshold=0.6")
         if name == "threshold":
@@ -528,10 +592,17 @@ def _courses_with_values(cohort: Cohort, table: str, column: str) -> np.ndarray:
 class ClaimContext:
     """What a claim function needs; expensive area results are computed once per settings."""
 
-    def __init__(self, cohort: Cohort, settings: dict, memo: dict | None = None):
+    def __init__(
+        self, cohort: Cohort, settings: dict, memo: dict | None = None, min_n: int = 20, params: dict | None = None
+    ):
         self.cohort = cohort
         self.settings = settings
+        self.min_n = min_n  # the fewest counted for a verdict, named in what would make a claim testable
+        self.params = params or {}  # the quantity's own parameters (a month, a term, a test)
         self._memo = {} if memo is None else memo
+
+    def param(self, name: str):
+        return self.params[name]
 
     def setting(self, key: str, default=None):
         return self.settings.get(key, default)
@@ -574,17 +645,77 @@ class ClaimContext:
 # One small function per claim
 
 
-QUANTITIES: dict[str, Callable[[ClaimContext], Measured]] = {}
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a measured quantity: a month, a number of years, side-effect terms, a lab test."""
+
+    name: str
+    kind: str  # "int", "float", "terms" (a list of text), "choice", "text"
+    default: object
+    label: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    def parse(self, value):
+        """The value typed and checked; ValueError says what is expected."""
+        if self.kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{self.name} must be a number (got {value!r})")
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise ValueError(f"{self.name} must lie between {self.low:g} and {self.high:g} (got {value!r})")
+            return int(value) if self.kind == "int" and float(value).is_integer() else float(value)
+        if self.kind == "terms":
+            values = (value,) if isinstance(value, str) else value
+            if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in values):
+                raise ValueError(f"{self.name} must be a list of text (got {value!r})")
+            return tuple(v.strip() for v in values)
+        if not isinstance(value, str):
+            raise ValueError(f"{self.name} must be text (got {value!r})")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {', '.join(self.choices)} (got {value!r})")
+        return value
 
 
-def quantity(claim_id: str):
-    """Registers the function measuring a claim's quantity."""
+@dataclass(frozen=True)
+class Measure:
+    """A quantity the outcome areas measure, which any claim (built in or a user's) can be held against."""
+
+    key: str
+    label: str
+    area: str
+    page: str
+    function: Callable[[ClaimContext], Measured]
+    params: tuple[Param, ...] = ()
+
+    def check_params(self, given: dict) -> dict:
+        """The parameters with defaults filled in; ValueError names an unknown or malformed one."""
+        known = {param.name: param for param in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            names = ", ".join(known) or "none"
+            raise ValueError(f"{self.key} has no parameter {unknown[0]!r} (its parameters: {names})")
+        return {name: param.parse(given[name]) if name in given else param.default for name, param in known.items()}
+
+
+CATALOGUE: dict[str, Measure] = {}
+
+
+def measure(key: str, label: str, area: str, page: str, params: tuple[Param, ...] = ()):
+    """Registers a measured quantity in the catalogue."""
 
     def register(function: Callable[[ClaimContext], Measured]):
-        QUANTITIES[claim_id] = function
+        CATALOGUE[key] = Measure(key, label, area, page, function, params)
         return function
 
     return register
+
+
+MONTH = Param("month", "int", 6, "Month of the course", low=1, high=36)
+
+
+def years_param(default: float) -> Param:
+    return Param("years", "float", default, "Years after the course", low=0.25, high=20)
 
 
 # Clearance (C01-C04, C15-C17) ------------------------------------------------------------------
@@ -600,15 +731,29 @@ def clear_phrase(settings) -> str:
     }[settings.definition]
 
 
+NO_LESION_COUNTS = (
+    "no visit has a lesion count; visits with total_lesions (or inflammatory_lesions, noninflammatory_lesions "
+    "and nodules) at baseline and during the course would make it testable"
+)
+NO_IGA = "no visit has an IGA grade; visits with iga (0-4) during the course would make it testable"
+NO_END_DAY = (
+    "no course has a last-dose day, so the end of the course is unknown; courses.end_day would make it testable"
+)
+
+
 def require_clearance_data(ctx: ClaimContext, settings, needs_end: bool = True) -> None:
     if settings.definition == "lesion_reduction":
-        ctx.require("visits", "total_lesions", "no visits with lesion counts")
+        ctx.require("visits", "total_lesions", NO_LESION_COUNTS)
     else:
-        ctx.require("visits", "iga", "no visits with IGA")
+        ctx.require("visits", "iga", NO_IGA)
     if settings.definition == "iga_success":
-        ctx.require("courses", "baseline_iga", "no baseline IGA (needed for IGA success)")
+        ctx.require(
+            "courses",
+            "baseline_iga",
+            "no course has a baseline IGA, which IGA success needs; courses.baseline_iga would make it testable",
+        )
     if needs_end:
-        ctx.require("courses", "end_day", "no course has a last-dose day (end_day), so the end of course is unknown")
+        ctx.require("courses", "end_day", NO_END_DAY)
 
 
 def end_of_course(ctx: ClaimContext, lead: str, first_courses: bool = False) -> Measured:
@@ -622,20 +767,56 @@ def end_of_course(ctx: ClaimContext, lead: str, first_courses: bool = False) -> 
     )
 
 
-@quantity("C01")
-def reduction_at_end(ctx: ClaimContext) -> Measured:
+@measure("clear_at_end", "Clear at the end of the course (every course)", "clearance", "views/clearance.py")
+def clear_at_end(ctx: ClaimContext) -> Measured:
     return end_of_course(ctx, "ended the course")
 
 
-@quantity("C02")
+@measure(
+    "clear_at_month",
+    "Clear at a month of the course (missed-visit rule applies)",
+    "clearance",
+    "views/clearance.py",
+    (MONTH,),
+)
+def clear_at_month(ctx: ClaimContext) -> Measured:
+    month = ctx.param("month")
+    settings = ctx.clearance_settings()
+    require_clearance_data(ctx, settings, needs_end=False)
+    table = ctx.memo(("clearance.by_month", settings), lambda: clearance.clearance_by_month(ctx.cohort, settings))
+    row = table[table["month"] == month]
+    if row.empty or int(row["n"].iloc[0]) == 0:
+        raise NotTestable(
+            f"no course was assessed in month {month}; visits in month {month} (around day "
+            f"{round(month * DAYS_PER_MONTH)}) in at least {ctx.min_n:,} courses would make it testable"
+        )
+    row = row.iloc[0]
+    return Measured(
+        proportion(int(round(row["cleared"])), int(round(row["n"]))),
+        f"were {clear_phrase(settings)} in month {month}",
+        f"{settings.describe()}; month {month} = days {round((month - 0.5) * DAYS_PER_MONTH)}-"
+        f"{round((month + 0.5) * DAYS_PER_MONTH)}",
+    )
+
+
+@measure(
+    "clear_at_end_first_courses", "Clear at the end of the course (first courses)", "clearance", "views/clearance.py"
+)
 def first_course_clear(ctx: ClaimContext) -> Measured:
     measured = end_of_course(ctx, "ended", first_courses=True)
     return replace(measured, unit="first courses", definition=f"first courses only; {measured.definition}")
 
 
-@quantity("C03")
+@measure(
+    "improved_month_2_3", "Fewer inflammatory lesions in month 2-3 than at baseline", "clearance", "views/clearance.py"
+)
 def early_improvement(ctx: ClaimContext) -> Measured:
-    ctx.require("visits", "inflammatory_lesions", "no visits with inflammatory lesion counts")
+    ctx.require(
+        "visits",
+        "inflammatory_lesions",
+        "no visit has an inflammatory lesion count; visits with inflammatory_lesions at baseline and in months 2-3 "
+        "would make it testable",
+    )
     tested = clearance.improvement_by_month_2_3(ctx.cohort)
     test = tested.test + ("" if tested.p_value is None else f", p = {tested.p_value:.2g}")
     estimate = Estimate(
@@ -649,9 +830,9 @@ def early_improvement(ctx: ClaimContext) -> Measured:
     )
 
 
-@quantity("C04")
+@measure("initial_flare", "Initial flare (lesions up in the first weeks)", "clearance", "views/clearance.py")
 def initial_flare(ctx: ClaimContext) -> Measured:
-    ctx.require("visits", "total_lesions", "no visits with lesion counts")
+    ctx.require("visits", "total_lesions", NO_LESION_COUNTS)
     settings = ctx.clearance_settings()
     result = clearance.flare(ctx.cohort, settings)
     low, high = settings.flare_window_days
@@ -672,7 +853,10 @@ def group_claim(
     comparison = clearance.compare_first_course_groups(ctx.cohort, column, settings)
     table = comparison.table.set_index("group")
     if group not in table.index:
-        raise NotTestable(f"none of the {courses_words} was assessed at the end of the course")
+        raise NotTestable(
+            f"none of the {courses_words} was assessed at the end of the course; a visit within 30 days before to "
+            f"14 days after the last dose in at least {ctx.min_n:,} of them would make it testable"
+        )
     row = table.loc[group]
     estimate = Estimate(
         float(row["rate"]),
@@ -721,18 +905,36 @@ def _none(value) -> float | None:
     return None if pd.isna(value) else float(value)
 
 
-@quantity("C15")
+GROUPS = ("adults", "after_antibiotic")
+
+
+@measure(
+    "clear_at_end_first_courses_in_group",
+    "Clear at the end of first courses within a group (adults; after an oral antibiotic)",
+    "clearance",
+    "views/clearance.py",
+    (Param("group", "choice", "adults", "Group", GROUPS),),
+)
+def group_clear(ctx: ClaimContext) -> Measured:
+    return adults_clear(ctx) if ctx.param("group") == "adults" else after_antibiotics_clear(ctx)
+
+
 def adults_clear(ctx: ClaimContext) -> Measured:
     if not (has_values(ctx.cohort.courses, "age") or has_values(ctx.cohort.courses, "age_band")):
-        raise NotTestable("neither age nor age band is recorded")
+        raise NotTestable(
+            "neither age nor age band is recorded; courses.age or courses.age_band would make it testable"
+        )
     return group_claim(
         ctx, "age_group", ADULT, ADOLESCENT, "first courses of adults (18 or over)", ("adults", "adolescents")
     )
 
 
-@quantity("C16")
 def after_antibiotics_clear(ctx: ClaimContext) -> Measured:
-    ctx.require("courses", "prior_treatments", "prior treatments are not recorded (prior_treatments)")
+    ctx.require(
+        "courses",
+        "prior_treatments",
+        "prior treatments are not recorded; courses.prior_treatments (e.g. oral_antibiotic) would make it testable",
+    )
     return group_claim(
         ctx,
         "prior_systemic_antibiotic",
@@ -743,25 +945,83 @@ def after_antibiotics_clear(ctx: ClaimContext) -> Measured:
     )
 
 
-@quantity("C17")
+@measure(
+    "cleared_by_month",
+    "Had been clear by a month of the course (Kaplan-Meier)",
+    "clearance",
+    "views/clearance.py",
+    (MONTH,),
+)
 def cleared_within_months(ctx: ClaimContext) -> Measured:
+    month = ctx.param("month")
     settings = ctx.clearance_settings()
     require_clearance_data(ctx, settings, needs_end=False)
-    estimate = clearance.cleared_by_month(ctx.cohort, CLEARED_BY_MONTH, settings)
+    curve = clearance.time_to_clearance(ctx.cohort, settings)
+    if curve.n == 0:
+        raise NotTestable(
+            "no course has an assessment after its baseline; visits with "
+            f"{'lesion counts' if settings.definition == 'lesion_reduction' else 'IGA'} during the course would make it testable"
+        )
+    needs = (
+        f"visits up to month {month} (day {round(month * DAYS_PER_MONTH)} of the course) "
+        f"in at least {ctx.min_n:,} courses would make it testable"
+    )
+    estimate, bound = curve_at(curve, month, True, month_text, needs)
+    by = bound.last if bound else f"month {month}"
     return Measured(
         estimate,
-        f"had reached {settings.definition_text()} at an assessment by month {CLEARED_BY_MONTH}",
-        f"Clear = {settings.definition_text()}; first clear assessment by month {CLEARED_BY_MONTH} (day 197); "
+        f"had reached {settings.definition_text()} at an assessment by {by}",
+        f"Clear = {settings.definition_text()}; first clear assessment by month {month} "
+        f"(day {round((month + 0.5) * DAYS_PER_MONTH)}); "
         "courses never clear are censored at their last assessment",
+        bound=bound,
     )
+
+
+def month_text(month: float) -> str:
+    return f"month {month:g}"
+
+
+def years_text(days: float) -> str:
+    """A time after the course in years or months, never in fractional days: '2 years', '13.1 months'."""
+    years = days / relapse.DAYS_PER_YEAR
+    if years >= 1 and abs(years - round(years)) < 1e-9:
+        return f"{round(years)} year{'s' if round(years) > 1 else ''}"
+    months = days / DAYS_PER_MONTH
+    text = f"{months:.1f}".removesuffix(".0")
+    if abs(round(years) * 12 - months) < 0.05 and round(years) >= 1:  # just short of a whole year: say by how much
+        return f"{round(days):,} days (just under {round(years)} year{'s' if round(years) > 1 else ''})"
+    return f"{text} months"
+
+
+def curve_at(
+    curve: KaplanMeier, point: float, rising: bool, when: Callable[[float], str], needs: str
+) -> tuple[Estimate, Bound | None]:
+    """The curve's share at the claim's time point (the share with the event when `rising`, else the
+    share without it), or, when nobody was followed that long, at its last point with a bound."""
+    estimate = curve.failure_at(point) if rising else curve.survival_at(point)
+    if estimate.estimate is not None or curve.n == 0:
+        return estimate, None
+    last = curve.last_day
+    at_last = curve.failure_at(last) if rising else curve.survival_at(last)
+    return at_last, Bound(rising, when(last), when(point), needs)
 
 
 # Course length (C05) ----------------------------------------------------------------------------
 
 
-@quantity("C05")
+@measure(
+    "course_length_within",
+    "Course length within a range of days",
+    "overview",
+    "views/overview.py",
+    (
+        Param("low_days", "int", 120, "Shortest (days)", low=1, high=2000),
+        Param("high_days", "int", 183, "Longest (days)", low=1, high=2000),
+    ),
+)
 def typical_length(ctx: ClaimContext) -> Measured:
-    ctx.require("courses", "end_day", "no course has a last-dose day (end_day)")
+    ctx.require("courses", "end_day", NO_END_DAY)
     courses = ctx.cohort.courses
     duration = pd.to_numeric(courses["duration_days"], errors="coerce")
     keep = duration.notna()
@@ -772,11 +1032,12 @@ def typical_length(ctx: ClaimContext) -> Measured:
         unit, scope = "courses", "every course with a known last dose (why courses ended is not recorded)"
     else:
         unit, scope = "courses", "every course with a known last dose, however it ended"
-    low, high = TYPICAL_COURSE_DAYS
+    low, high = ctx.param("low_days"), ctx.param("high_days")
     within = duration[keep].between(low, high)
+    months = f"{low / DAYS_PER_MONTH:.0f}-{high / DAYS_PER_MONTH:.0f} months"
     return Measured(
         proportion(int(within.sum()), int(keep.sum())),
-        f"lasted {low}-{high} days (4-6 months)",
+        f"lasted {low}-{high} days ({months})",
         f"{scope}; length = last dose day + 1, between {low} and {high} days",
         unit=unit,
     )
@@ -788,51 +1049,105 @@ def typical_length(ctx: ClaimContext) -> Measured:
 def require_follow_up(ctx: ClaimContext) -> None:
     courses = ctx.cohort.courses
     if not any(has_values(courses, c) for c in ("followup_end_day", "relapse_day", "retreat_day")):
-        raise NotTestable("no follow-up after the course (followup_end_day, relapse_day or retreat_day)")
+        raise NotTestable(
+            "no course has follow-up after its end; courses.followup_end_day (with relapse_day or retreat_day where "
+            "they happened) would make it testable"
+        )
 
 
 def after_origin(settings) -> str:
     return "the end of the course" if settings.origin == "end" else "the first dose"
 
 
-@quantity("C06")
-def relapse_free(ctx: ClaimContext) -> Measured:
-    require_follow_up(ctx)
-    settings = ctx.relapse_settings()
-    estimate = ctx.relapse_curve().survival_at(RELAPSE_FREE_YEARS * relapse.DAYS_PER_YEAR)
-    return Measured(
-        estimate, f"were relapse-free {RELAPSE_FREE_YEARS} years after {after_origin(settings)}", settings.describe()
+def follow_up_needs(ctx: ClaimContext, years: float) -> str:
+    return (
+        f"follow-up of at least {years_text(years * relapse.DAYS_PER_YEAR)} after {after_origin(ctx.relapse_settings())} "
+        f"(courses.followup_end_day) in at least {ctx.min_n:,} courses would make it testable"
     )
 
 
-@quantity("C07")
+def relapse_curve_at(
+    ctx: ClaimContext, curve: KaplanMeier, years: float, rising: bool
+) -> tuple[Estimate, Bound | None]:
+    if curve.n == 0:
+        raise NotTestable(f"no course could enter the follow-up analysis; {follow_up_needs(ctx, years)}")
+    estimate, bound = curve_at(curve, years * relapse.DAYS_PER_YEAR, rising, years_text, follow_up_needs(ctx, years))
+    return estimate, (replace(bound, after=after_origin(ctx.relapse_settings())) if bound else None)
+
+
+@measure(
+    "relapse_free_at",
+    "Relapse-free a time after the course (Kaplan-Meier)",
+    "relapse",
+    "views/relapse.py",
+    (years_param(2),),
+)
+def relapse_free(ctx: ClaimContext) -> Measured:
+    require_follow_up(ctx)
+    settings = ctx.relapse_settings()
+    years = ctx.param("years")
+    estimate, bound = relapse_curve_at(ctx, ctx.relapse_curve(), years, rising=False)
+    when = bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
+    return Measured(
+        estimate, f"were relapse-free {when} after {after_origin(settings)}", settings.describe(), bound=bound
+    )
+
+
+@measure(
+    "relapsed_by",
+    "Relapsed within a time after the course (Kaplan-Meier)",
+    "relapse",
+    "views/relapse.py",
+    (years_param(1),),
+)
 def relapse_within(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
-    estimate = ctx.relapse_curve().failure_at(RELAPSE_YEARS * relapse.DAYS_PER_YEAR)
-    return Measured(estimate, f"relapsed within {RELAPSE_YEARS} year of {after_origin(settings)}", settings.describe())
+    years = ctx.param("years")
+    estimate, bound = relapse_curve_at(ctx, ctx.relapse_curve(), years, rising=True)
+    when = bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
+    return Measured(estimate, f"relapsed within {when} of {after_origin(settings)}", settings.describe(), bound=bound)
 
 
-@quantity("C08")
+@measure(
+    "further_course_by",
+    "Started a further course within a time after the course (Kaplan-Meier)",
+    "relapse",
+    "views/relapse.py",
+    (years_param(2),),
+)
 def second_course(ctx: ClaimContext) -> Measured:
     require_follow_up(ctx)
     settings = ctx.relapse_settings()
-    estimate = relapse.second_course_probability_at(ctx.cohort, SECOND_COURSE_YEARS, settings)
+    curve = relapse.second_course_curve(ctx.cohort, settings)
+    years = ctx.param("years")
+    estimate, bound = relapse_curve_at(ctx, curve, years, rising=True)
+    when = bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
     return Measured(
         estimate,
-        f"started a second course within {SECOND_COURSE_YEARS} years of {after_origin(settings)}",
+        f"started a second course within {when} of {after_origin(settings)}",
         settings.describe(relapse.SECOND_COURSE),
+        bound=bound,
     )
 
 
 # Side effects (C09-C12) ---------------------------------------------------------------------------
 
 
+SIDE_EFFECTS_NEEDED = "an adverse_events table (term and onset_day per side effect) would make it testable"
+
+
 def side_effect_measured(estimate: Estimate, what: str, data) -> Measured:
-    return Measured(estimate, what, data.settings.describe())
+    return Measured(estimate, what, data.settings.describe(), needs=SIDE_EFFECTS_NEEDED)
 
 
-@quantity("C09")
+@measure(
+    "named_side_effects",
+    "Each side effect the source names (the bundled article's five common ones)",
+    "side_effects",
+    "views/side_effects.py",
+    (Param("claim", "choice", "C09", "Named in claim", ("C09",)),),
+)
 def common_side_effects(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
     parts = tuple(
@@ -845,12 +1160,17 @@ def common_side_effects(ctx: ClaimContext) -> Measured:
             next((key for key in effect.literature if reference(key).unit == "share"), None),
         )
         for effect in side_effects.NAMED_EFFECTS
-        if effect.claim == "C09"
+        if effect.claim == ctx.param("claim")
     )
     return Measured(parts[0].measured.estimate, "had each named side effect", data.settings.describe(), parts=parts)
 
 
-@quantity("C10")
+@measure(
+    "side_effects_resolved",
+    "Side effects resolved within the resolution window after the last dose",
+    "side_effects",
+    "views/side_effects.py",
+)
 def side_effects_subside(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
     days = data.settings.resolution_days
@@ -862,19 +1182,52 @@ def side_effects_subside(ctx: ClaimContext) -> Measured:
         f"{data.settings.describe()}; resolved = resolution day no later than {days} days after the last dose; "
         "side effects without a resolution day count as not resolved",
         unit="side effects",
+        needs="side effects with resolved_day, and courses with end_day, would make it testable",
         related=(Related("Courses stopped because of a side effect", stopped),),
     )
 
 
-@quantity("C11")
-def vision_changes(ctx: ClaimContext) -> Measured:
+@measure(
+    "side_effect_incidence",
+    "Courses with a side effect (preferred terms, or a body system)",
+    "side_effects",
+    "views/side_effects.py",
+    (
+        Param("terms", "terms", side_effects.VISION_TERMS, "Preferred terms (any of)"),
+        Param("body_system", "text", "", "Or a body system (instead of terms)"),
+    ),
+)
+def side_effect_incidence(ctx: ClaimContext) -> Measured:
+    data = ctx.side_effect_data()
+    body_system = ctx.param("body_system")
+    if body_system:
+        estimate = side_effects.terms_estimate(data, (body_system,), column="body_system")
+        return side_effect_measured(estimate, f"had a side effect of the body system {body_system.lower()}", data)
+    terms = ctx.param("terms")
+    words = " or ".join(terms).lower()
+    article = "an " if words[:1] in "aeiou" else "a "
+    return side_effect_measured(side_effects.terms_estimate(data, terms), f"had {article}{words}", data)
+
+
+@measure(
+    "discontinued_for_side_effects",
+    "Courses stopped because of a side effect",
+    "side_effects",
+    "views/side_effects.py",
+)
+def discontinued(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
     return side_effect_measured(
-        side_effects.terms_estimate(data, side_effects.VISION_TERMS), "had a vision disorder", data
+        side_effects.discontinuation_estimate(data), "were stopped because of a side effect", data
     )
 
 
-@quantity("C12")
+@measure(
+    "mood_change",
+    "Depression or mood change (side effect, or PHQ-9 rising to 10 or more)",
+    "side_effects",
+    "views/side_effects.py",
+)
 def mood_changes(ctx: ClaimContext) -> Measured:
     data = ctx.side_effect_data()
     measured = side_effect_measured(side_effects.mood_estimate(data), "had depression or a mood change", data)
@@ -885,6 +1238,13 @@ def mood_changes(ctx: ClaimContext) -> Measured:
 
 
 # Lab values (C13, C14, C18, C19) --------------------------------------------------------------------
+
+
+def lab_reason(tests: str) -> str:
+    return (
+        f"the labs have no {tests} result; labs rows for it at baseline and during treatment, with their unit, "
+        "would make it testable"
+    )
 
 
 def require_tests(ctx: ClaimContext, tests: tuple[str, ...], reason: str):
@@ -900,7 +1260,10 @@ def new_abnormal_measured(ctx: ClaimContext, tests: tuple[str, ...], words: str)
     data = ctx.lab_data()
     estimate = labs.new_abnormal(data, tests)
     if estimate.n == 0:
-        raise NotTestable(f"no course has a normal baseline {words} and a result on treatment")
+        raise NotTestable(
+            f"no course has a normal baseline {words} and a result on treatment; courses with a result in the "
+            f"{data.settings.baseline_days} days before the first dose and another during the course would make it testable"
+        )
     return Measured(
         estimate,
         f"with a normal baseline {words} had a result above the upper limit on treatment",
@@ -908,26 +1271,66 @@ def new_abnormal_measured(ctx: ClaimContext, tests: tuple[str, ...], words: str)
     )
 
 
-@quantity("C13")
-def liver_enzymes(ctx: ClaimContext) -> Measured:
-    require_tests(ctx, ("ALT", "AST"), "no labs with ALT/AST")
-    return new_abnormal_measured(ctx, ("ALT", "AST"), "ALT/AST")
+TEST_WORDS = {"ALT/AST": "ALT/AST", "TC": "total cholesterol", "TG": "triglycerides"}
 
 
-@quantity("C14")
-def cholesterol(ctx: ClaimContext) -> Measured:
-    data = require_tests(ctx, ("TC",), "no labs with total cholesterol (TC)")
-    measured = new_abnormal_measured(ctx, ("TC",), "total cholesterol")
-    if not data.has("TG"):
-        return measured
-    triglycerides = labs.new_abnormal(data, ("TG",))
-    return replace(measured, related=(Related("Triglycerides above the upper limit, normal baseline", triglycerides),))
+@measure(
+    "lab_new_abnormal",
+    "Normal baseline, above the upper limit on treatment (any lab test)",
+    "labs",
+    "views/labs.py",
+    (
+        Param("tests", "terms", ("ALT", "AST"), "Tests (any of)"),
+        Param("beside", "terms", (), "Tests shown beside"),
+    ),
+)
+def lab_new_abnormal(ctx: ClaimContext) -> Measured:
+    tests = ctx.param("tests")
+    name = "/".join(tests)
+    words = TEST_WORDS.get(name, name)
+    data = require_tests(ctx, tests, lab_reason(" or ".join(tests) if len(tests) > 1 else f"{words} ({name})"))
+    measured = new_abnormal_measured(ctx, tests, words)
+    beside = tuple(
+        Related(
+            f"{TEST_WORDS.get(test, test).capitalize()} above the upper limit, normal baseline",
+            labs.new_abnormal(data, (test,)),
+        )
+        for test in ctx.param("beside")
+        if data.has(test)
+    )
+    return replace(measured, related=beside) if beside else measured
 
 
-@quantity("C18")
+@measure(
+    "lab_grade_at_least",
+    "Reached a CTCAE grade on treatment (a graded lab test)",
+    "labs",
+    "views/labs.py",
+    (Param("test", "text", "ALT", "Test"), Param("grade", "int", 3, "Grade at least", low=1, high=4)),
+)
+def lab_grade(ctx: ClaimContext) -> Measured:
+    test, grade = ctx.param("test"), ctx.param("grade")
+    data = require_tests(ctx, (test,), lab_reason(test))
+    estimate = labs.grade_at_least(data, test, grade)
+    return Measured(
+        estimate,
+        f"reached CTCAE grade {grade} or more for {test} on treatment",
+        f"{data.settings.describe()}; worst CTCAE v5 grade on treatment, courses with a {test} result on treatment",
+    )
+
+
+@measure(
+    "monitoring_compliance",
+    "Liver and lipid tests both at baseline and during treatment",
+    "labs",
+    "views/labs.py",
+)
 def blood_tests_done(ctx: ClaimContext) -> Measured:
     if ctx.cohort.n_rows("labs") == 0:
-        raise NotTestable("no lab results in the data")
+        raise NotTestable(
+            "the data has no lab results; a labs table with liver (ALT or AST) and lipid (TG or TC) results "
+            "would make it testable"
+        )
     flags = labs.monitoring_flags(ctx.lab_data())  # once for both shares (as labs.monitoring_compliance counts)
     estimate = proportion(int(flags["baseline_and_on_treatment"].sum()), len(flags))
     schedule = proportion(int(flags["eu_schedule"].sum()), len(flags))
@@ -939,15 +1342,26 @@ def blood_tests_done(ctx: ClaimContext) -> Measured:
     )
 
 
-@quantity("C19")
+@measure(
+    "pregnancy_test_compliance",
+    "Treatment months with a pregnancy test (courses that can become pregnant)",
+    "labs",
+    "views/labs.py",
+)
 def pregnancy_tests_done(ctx: ClaimContext) -> Measured:
     courses = ctx.cohort.courses
     if (
         not has_values(courses, "can_become_pregnant")
         or not (courses["can_become_pregnant"].astype(str).str.lower() == "yes").any()
     ):
-        raise NotTestable("no course is marked as able to become pregnant (can_become_pregnant = yes)")
-    data = require_tests(ctx, ("HCG",), "no pregnancy tests (HCG) in the labs")
+        raise NotTestable(
+            "no course is marked as able to become pregnant; courses.can_become_pregnant = yes would make it testable"
+        )
+    data = require_tests(
+        ctx,
+        ("HCG",),
+        "the labs have no pregnancy test; labs rows with test HCG during the course would make it testable",
+    )
     estimate = labs.pregnancy_test_compliance(data)
     return Measured(
         estimate,
@@ -963,7 +1377,7 @@ def pregnancy_tests_done(ctx: ClaimContext) -> Measured:
 SCAR_COLUMNS = ("scar_score_baseline", "scar_score_end")
 
 
-@quantity("C20")
+@measure("scar_reduction", "Lower scar score at the end than at baseline", "clearance", "views/data.py")
 def scars_reduced(ctx: ClaimContext) -> Measured:
     courses = ctx.cohort.courses
     baseline_column = str(ctx.setting("scar.baseline_column", SCAR_COLUMNS[0]))
@@ -971,10 +1385,10 @@ def scars_reduced(ctx: ClaimContext) -> Measured:
     missing = [c for c in (baseline_column, end_column) if not has_values(courses, c)]
     if missing:
         present = [c for c in courses.columns if "scar" in c.lower()]
-        seen = f"; found {', '.join(present)}, which is not both" if present else "; no scar score column is mapped"
+        seen = f" (found {', '.join(present)}, which is not both)" if present else ", which the data lacks"
         raise NotTestable(
-            f"needs a scar score at baseline and at the end of the course (course columns {baseline_column} "
-            f"and {end_column}, e.g. as custom fields){seen}"
+            f"needs a scar score at baseline and at the end of the course{seen}; course columns {baseline_column} "
+            f"and {end_column} (e.g. mapped as custom fields) would make it testable"
         )
     baseline = pd.to_numeric(courses[baseline_column], errors="coerce")
     end = pd.to_numeric(courses[end_column], errors="coerce")
@@ -1000,28 +1414,77 @@ def evaluate_claims(cohort: Cohort, settings: dict | None = None, ids: list[str]
     check_claim_settings(settings)
     check_area_settings(settings)
     memo: dict = {}
-    specs = claim_specs() if ids is None else {i: claim_spec(i) for i in ids}
+    claim_set = active_claim_set(settings)
+    specs = claim_specs(claim_set) if ids is None else {i: claim_spec(i, claim_set) for i in ids}
     return [evaluate_claim(spec, cohort, settings, memo) for spec in specs.values()]
 
 
 def evaluate_claim(
     spec: ClaimSpec, cohort: Cohort, settings: dict | None = None, memo: dict | None = None
 ) -> ClaimResult:
+    """The claim under each of its readings; its verdict follows the rule of `reading_rule`."""
+    results = tuple(evaluate_reading(reading, cohort, settings, memo) for reading in spec.all_readings)
+    return combine_readings(results)
+
+
+def evaluate_reading(
+    spec: ClaimSpec, cohort: Cohort, settings: dict | None = None, memo: dict | None = None
+) -> ClaimResult:
+    """One reading of a claim: its quantity measured under its settings, and its verdict."""
     effective = claim_settings(spec, settings)
     threshold, min_n = claim_limits(spec, settings)
-    function = QUANTITIES.get(spec.id)
+    entry = CATALOGUE.get(spec.measure)
     try:
-        if function is None:
-            raise NotTestable(f"no calculation is registered for claim {spec.id}")
-        measured = function(ClaimContext(cohort, effective, memo))
+        if entry is None:
+            raise NotTestable(f"the catalogue has no quantity {spec.measure!r}; choose one it lists")
+        context = ClaimContext(cohort, effective, memo, min_n, entry.check_params(spec.param_dict))
+        measured = entry.function(context)
     except NotTestable as reason:
-        return not_testable(spec, str(reason), threshold, min_n)
+        result = not_testable(spec, str(reason), threshold, min_n)
     except Exception as error:  # a defect in an area or here: shown, logged, and caught by the tests
         log.exception("claim %s could not be evaluated", spec.id)
-        return not_testable(spec, f"the calculation failed ({type(error).__name__}: {error})", threshold, min_n)
-    if measured.parts:
-        return judge_parts(spec, measured, threshold, min_n)
-    return judge(spec, measured, threshold, min_n)
+        result = not_testable(spec, f"the calculation failed ({type(error).__name__}: {error})", threshold, min_n)
+    else:
+        judged = judge_parts if measured.parts else judge
+        result = judged(spec, measured, threshold, min_n)
+    return replace(result, reading=spec.reading, reads_as=spec.reads_as or spec.quantity, measure=spec.measure)
+
+
+def reading_rule(results: tuple[ClaimResult, ...]) -> tuple[str, str]:
+    """The claim's verdict from its readings' verdicts, and the rule in words.
+
+    One reading: its verdict. Several: the shared verdict when every testable reading agrees
+    ("supported under every reading"), else "depends on the reading", naming each."""
+    if len(results) == 1:
+        return results[0].verdict, results[0].verdict
+    testable = [r for r in results if r.verdict != NOT_TESTABLE]
+    if not testable:
+        return NOT_TESTABLE, "not testable under any reading"
+    verdicts = {r.verdict for r in testable}
+    if len(verdicts) == 1:
+        verdict = verdicts.pop()
+        if len(testable) == len(results):
+            return verdict, f"{verdict} under every reading"
+        untestable = " or ".join(r.reads_as for r in results if r.verdict == NOT_TESTABLE)
+        return verdict, f"{verdict} under every testable reading (not testable read as {untestable})"
+    each = "; ".join(f"{r.verdict} read as {r.reads_as}" for r in results)
+    return DEPENDS, f"depends on the reading: {each}"
+
+
+def combine_readings(results: tuple[ClaimResult, ...]) -> ClaimResult:
+    """The claim's result: its first reading's figures, the verdict by rule, and every reading."""
+    first = results[0]
+    verdict, rule = reading_rule(results)
+    if len(results) == 1:
+        return replace(first, verdict_rule=rule, readings=results)
+    sentences = " ".join(f"Read as {r.reads_as}: {r.explanation}" for r in results)
+    return replace(
+        first,
+        verdict=verdict,
+        verdict_rule=rule,
+        explanation=f"{rule[0].upper()}{rule[1:]}. {sentences}",
+        readings=results,
+    )
 
 
 def not_testable(
@@ -1047,7 +1510,7 @@ def not_testable(
         explanation=f"Not testable: {reason}.",
         definition=definition or spec.quantity,
         literature=literature_text(spec.literature if literature is None else literature),
-        page=spec.page,
+        page=claim_page(spec),
         reason=reason,
         label=label or spec.label,
         min_n=min_n,
@@ -1067,10 +1530,13 @@ def judge(
     literature = spec.literature if literature is None else literature
     estimate = measured.estimate
     if estimate.estimate is None:
-        reason = estimate.method.removeprefix("not testable: ") if estimate.method else "no course could be counted"
-        return not_testable(spec, reason, threshold, min_n, measured.definition, label, literature)
+        return not_testable(spec, nothing_counted(measured), threshold, min_n, measured.definition, label, literature)
     estimate = with_rare_event_bound(spec, estimate)
-    verdict = decide(estimate.ci_low, estimate.ci_high, estimate.n, threshold, spec.direction, min_n)
+    verdict = decide(*interval_for_verdict(measured, estimate), estimate.n, threshold, spec.direction, min_n)
+    if measured.bound is not None and verdict not in (SUPPORTED, CONTRADICTED, DESCRIBED):
+        reason = unsettled_reason(spec, measured, estimate, threshold, min_n)
+        result = not_testable(spec, reason, threshold, min_n, measured.definition, label, literature)
+        return replace(result, n=estimate.n, numerator=estimate.numerator)  # the reason quotes them: suppressible
     compare_key = spec.compare if literature is spec.literature else compare
     compare = reference(compare_key) if compare_key else None
     return ClaimResult(
@@ -1083,11 +1549,11 @@ def judge(
         n=estimate.n,
         threshold=threshold,
         direction=spec.direction,
-        method=estimate.method,
+        method=bound_method(measured.bound, estimate.method),
         explanation=explain(spec, measured, estimate, verdict, threshold, min_n),
         definition=measured.definition,
         literature=literature_text(literature),
-        page=spec.page,
+        page=claim_page(spec),
         label=label or spec.label,
         min_n=min_n,
         numerator=estimate.numerator,
@@ -1095,6 +1561,55 @@ def judge(
         related=measured.related,
         compare_value=compare.value if compare is not None and compare.unit == "share" else None,
     )
+
+
+def claim_page(spec: ClaimSpec) -> str:
+    """The page with the details: the claim's own, else its quantity's (a user claim need not name one)."""
+    entry = CATALOGUE.get(spec.measure)
+    return spec.page or (entry.page if entry else "views/overview.py")
+
+
+def wording(spec: ClaimSpec) -> str:
+    """The source's word for the quantity ("most", "rare"), or how the reading reads it."""
+    return spec.says or spec.reads_as
+
+
+def nothing_counted(measured: Measured) -> str:
+    """Why nothing could be counted, in one sentence that says what would make the claim testable."""
+    method = measured.estimate.method or ""
+    reason = method.removeprefix("not testable: ") if method.startswith("not testable: ") else ""
+    reason = reason or f"no {measured.unit} could be counted ({measured.definition})"
+    return f"{reason}; {measured.needs}" if measured.needs else reason
+
+
+def interval_for_verdict(measured: Measured, estimate: Estimate) -> tuple[float | None, float | None]:
+    """The CI, or with a bound the range the claim's value can still take (the CI's one side onward)."""
+    if measured.bound is None:
+        return estimate.ci_low, estimate.ci_high
+    return measured.bound.widened(estimate)
+
+
+def bound_method(bound: Bound | None, method: str) -> str:
+    if bound is None:
+        return method
+    side = "a lower" if bound.rising else "an upper"
+    return f"{method}; at {bound.last_phrase}, {side} bound for {bound.wanted}"
+
+
+def unsettled_reason(
+    spec: ClaimSpec, measured: Measured, estimate: Estimate, threshold: float | None, min_n: int
+) -> str:
+    """The follow-up ends before the claim's time point and the value at its end does not settle it."""
+    bound = measured.bound
+    found = f"{percent(estimate.estimate)} ({interval_text(estimate.ci_low, estimate.ci_high)})"
+    if estimate.n < min_n:
+        unsettled = f"and only {estimate.n:,} {measured.unit} were followed (at least {min_n:,} are needed)"
+    else:
+        moves = "can still rise" if bound.rising else "can still fall"
+        unsettled = (
+            f"and {found} by then does not settle {rule_text(spec.direction, threshold)}, since the share {moves}"
+        )
+    return f"the follow-up ends {bound.ends}, before {bound.wanted}, {unsettled}; {bound.needs}"
 
 
 def judge_parts(spec: ClaimSpec, measured: Measured, threshold: float | None, min_n: int) -> ClaimResult:
@@ -1151,11 +1666,19 @@ def explain(
     found = found[0].upper() + found[1:]
     if not spec.tested:
         few = f"; only {estimate.n:,} {measured.unit} were counted" if estimate.n < min_n else ""
-        return f"{found}{few}; the article gives no figure ('{spec.says}'): described, not tested."
+        return f"{found}{few}; the article gives no figure ('{wording(spec) or spec.quote}'): described, not tested."
     changed = (
         "" if threshold == spec.threshold else f", changed from the default {rule_text(spec.direction, spec.threshold)}"
     )
-    says = f"the article says {spec.says} ({rule_text(spec.direction, threshold)}{changed})"
+    rule = f"{rule_text(spec.direction, threshold)}{changed}"
+    says = f"the article says {wording(spec)} ({rule})" if wording(spec) else f"the claim holds at {rule}"
+    if measured.bound is not None:
+        bound = measured.bound
+        moves = "can only rise" if bound.rising else "can only fall"
+        return (
+            f"{found}; {says} by {bound.wanted}: {verdict} already by {bound.last_phrase}: "
+            f"{percent(estimate.estimate)} ({interval_text(estimate.ci_low, estimate.ci_high)}), and the share {moves}."
+        )
     return f"{found}; {says}: {verdict_reason(verdict, estimate, measured.unit, threshold, min_n)}."
 
 
@@ -1173,6 +1696,61 @@ def verdict_reason(verdict: str, estimate: Estimate, unit: str, threshold: float
 
 
 # ---------------------------------------------------------------------------------------------
+# Article lines: where a chart of another area may draw a claim, always naming the reading
+
+
+def clear_at_end_readings(claim_set: ClaimSet, definition: str, percent: float = 80.0) -> list[ClaimSpec]:
+    """Tested readings about every course's clearance at the end under this definition of clear."""
+    found = []
+    for spec in claim_set.reading_specs().values():
+        defaults = dict(spec.defaults)
+        reduction = _float(defaults.get("clearance.reduction_percent", 80))
+        same = defaults.get("clearance.definition", "iga01") == definition and (
+            definition != "lesion_reduction" or reduction == percent
+        )
+        if spec.measure == "clear_at_end" and spec.tested and same:
+            found.append(spec)
+    return found
+
+
+def article_line_text(spec: ClaimSpec, figure: str) -> str:
+    return f"Article, read as {spec.reads_as} ({spec.id}): {figure}"
+
+
+def share_clear_line(claim_set: ClaimSet, definition: str, percent: float = 80.0) -> tuple[float, str] | None:
+    """The threshold of a reading about the share of courses clear at the end, under this definition."""
+    readings = clear_at_end_readings(claim_set, definition, percent)
+    if not readings:
+        return None
+    spec = readings[0]
+    return spec.threshold, article_line_text(spec, rule_text(spec.direction, spec.threshold))
+
+
+def median_reduction_line(claim_set: ClaimSet, percent: float = 80.0) -> tuple[float, str] | None:
+    """'More than half end with at least X% fewer lesions' is 'the median change is X% or more down':
+    drawn on the median change from baseline."""
+    for spec in clear_at_end_readings(claim_set, "lesion_reduction", percent):
+        if spec.threshold == 0.5 and spec.direction in (">", ">="):
+            return -percent, article_line_text(spec, f"median at -{percent:g}%")
+    return None
+
+
+def new_abnormal_line(claim_set: ClaimSet) -> tuple[float, str] | None:
+    """The threshold of readings holding new abnormal lab values below a rate (C13, C14: under 1 in 1,000)."""
+    readings = [
+        spec
+        for spec in claim_set.reading_specs().values()
+        if spec.measure == "lab_new_abnormal" and spec.direction in ("<", "<=")
+    ]
+    if not readings:
+        return None
+    threshold = readings[0].threshold
+    ids = ", ".join(spec.id for spec in readings if spec.threshold == threshold)
+    words = "under" if readings[0].direction == "<" else "at most"
+    return threshold, f"Article, read as {words} {threshold_text(threshold)} courses ({ids})"
+
+
+# ---------------------------------------------------------------------------------------------
 # Sensitivity: each claim under every alternative definition
 
 
@@ -1183,23 +1761,25 @@ def variants(spec: ClaimSpec) -> list[dict]:
 
 
 def sensitivity(cohort: Cohort, claim_id: str | None = None, settings: dict | None = None) -> pd.DataFrame:
-    """One row per claim and alternative definition: the verdict it gets.
+    """One row per reading of each claim and alternative definition: the verdict it gets.
 
-    Columns: id, label, variant, current (the variant the scorecard uses), verdict, estimate,
+    Columns: id (the reading's: C01, C01b), label, variant, current (the variant the scorecard uses), verdict, estimate,
     ci_low, ci_high, n, explanation, and depends_on_definition (the claim's verdict differs
     across variants).
     """
     settings = dict(settings or {})
     check_claim_settings(settings)
     check_area_settings(settings)
-    specs = list(claim_specs().values()) if claim_id in (None, "all") else [claim_spec(claim_id)]
+    claim_set = active_claim_set(settings)
+    claims = list(claim_specs(claim_set).values()) if claim_id in (None, "all") else [claim_spec(claim_id, claim_set)]
+    specs = [reading for claim in claims for reading in claim.all_readings]
     memo: dict = {}
     rows = []
     for spec in specs:
         current = claim_settings(spec, settings)
         for variant in variants(spec) or [{}]:
             chosen = {**settings, **{f"{SETTINGS_PREFIX}{spec.id}.{k}": v for k, v in variant.items()}}
-            result = evaluate_claim(spec, cohort, chosen, memo)
+            result = evaluate_reading(spec, cohort, chosen, memo)
             rows.append(
                 {
                     "id": spec.id,
@@ -1238,17 +1818,21 @@ def fragile_claims(table: pd.DataFrame) -> list[str]:
 
 
 def scorecard_table(results: list[ClaimResult]) -> pd.DataFrame:
-    """One row per claim (and per item of a claim naming several), for the CSV download."""
+    """One row per claim, per further reading and per item of a claim naming several, for the CSV download."""
     rows = []
     for result in results:
-        for row, item in [(result, "")] + [(part, part.label) for part in result.parts]:
+        further = [(reading, f"read as {reading.reads_as}") for reading in result.readings[1:]]
+        items = [(result, "")] + [(part, part.label) for part in result.parts] + further
+        for row, item in items:
             rows.append(
                 {
                     "id": result.id,
+                    "reading": row.reading,
                     "item": item,
                     "label": result.label,
                     "quote": result.quote,
                     "verdict": row.verdict,
+                    "verdict_rule": result.verdict_rule if row is result else "",
                     "estimate": row.estimate,
                     "ci_low": row.ci_low,
                     "ci_high": row.ci_high,

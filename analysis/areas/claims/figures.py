@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from analysis.areas.charts import add_shapes, styled, vertical_span
 from analysis.areas.claims.compute import (
     CONTRADICTED,
+    DEPENDS,
     DESCRIBED,
     INCONCLUSIVE,
     NOT_TESTABLE,
@@ -33,6 +34,7 @@ VERDICT_COLORS = {
     INCONCLUSIVE: "#ef6c00",
     DESCRIBED: "#757575",
     NOT_TESTABLE: "#7b1fa2",
+    DEPENDS: "#1565c0",
 }
 VERDICT_LABELS = {
     SUPPORTED: "Supported",
@@ -40,6 +42,7 @@ VERDICT_LABELS = {
     INCONCLUSIVE: "Inconclusive",
     DESCRIBED: "Described",
     NOT_TESTABLE: "Not testable",
+    DEPENDS: "Depends on the reading",
 }
 RARE_BELOW = 0.05  # claims with a threshold under 5% go on the log-scale panel
 LOG_FLOOR = 1e-5
@@ -66,13 +69,12 @@ LITERATURE_COLOR = "#1565c0"
 
 
 def chart_rows(results: list[ClaimResult], suppress_below: int | None = None) -> pd.DataFrame:
-    """One row per plotted item (a claim, or each item of a claim naming several); with
-    `suppress_below`, an item whose estimate rests on a count under it is marked withheld."""
+    """One row per plotted item (a claim, each reading of a claim read several ways, or each item
+    of a claim naming several); with `suppress_below`, an item whose estimate rests on a count under
+    it is marked withheld."""
     rows = []
     for result in results:
-        items = [(part, f"{result.id} {part.label}") for part in result.parts] or [
-            (result, f"{result.id} {result.label}")
-        ]
+        items = plotted_items(result)
         for item, label in items:
             rare = item.threshold is not None and item.threshold < RARE_BELOW
             rows.append(
@@ -87,6 +89,7 @@ def chart_rows(results: list[ClaimResult], suppress_below: int | None = None) ->
                     "unit": item.unit,
                     "threshold": item.threshold,
                     "rule": rule_text(item.direction, item.threshold),
+                    "reads_as": item.reads_as if result.several_readings else "",
                     "compare": item.compare_value,
                     "reason": item.reason,
                     "one_sided": item.method == ONE_SIDED_METHOD,
@@ -95,11 +98,20 @@ def chart_rows(results: list[ClaimResult], suppress_below: int | None = None) ->
             )
     table = pd.DataFrame(rows)
     if suppress_below and not table.empty:
-        measured = table["estimate"].notna() & (table["verdict"] != NOT_TESTABLE)
-        table["withheld"] = measured.to_numpy() & hidden_shares(table["numerator"], table["n"], suppress_below)
+        counted = table["n"].fillna(0).to_numpy() > 0  # a not-testable bound quotes its counts too
+        table["withheld"] = counted & hidden_shares(table["numerator"], table["n"], suppress_below)
     else:
         table["withheld"] = False
     return table
+
+
+def plotted_items(result: ClaimResult) -> list[tuple[ClaimResult, str]]:
+    """What the chart draws for a claim, each with its label: every reading, or every named item."""
+    if result.several_readings:
+        return [(reading, f"{result.id} ({reading.reading}) {reading.label}") for reading in result.readings]
+    if result.parts:
+        return [(part, f"{result.id} {part.label}") for part in result.parts]
+    return [(result, f"{result.id} {result.label}")]
 
 
 def _hover(rows: pd.DataFrame, suppress_below: int | None = None) -> list[str]:
@@ -117,9 +129,13 @@ def _hover(rows: pd.DataFrame, suppress_below: int | None = None) -> list[str]:
         bound = "one-sided upper 95% bound" if row.one_sided else "95% CI"
         texts.append(
             f"<b>{row.label}</b><br>{percent(row.estimate)} ({bound} {interval_text(row.ci_low, row.ci_high)})"
-            f"<br>n = {count_label(row.n)} {row.unit}<br>Article: {row.rule}<br>Verdict: {VERDICT_LABELS[row.verdict]}"
+            f"<br>n = {count_label(row.n)} {row.unit}<br>{_article(row)}<br>Verdict: {VERDICT_LABELS[row.verdict]}"
         )
     return texts
+
+
+def _article(row) -> str:
+    return f"Article, read as {row.reads_as}: {row.rule}" if row.reads_as else f"Article: {row.rule}"
 
 
 def _plotted(values: pd.Series, log: bool) -> np.ndarray:
@@ -224,7 +240,7 @@ def _withheld_trace(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: int, s
 
 
 def _not_testable_trace(fig: go.Figure, rows: pd.DataFrame, log: bool, panel: int, shown: set[str]) -> None:
-    missing = rows[rows["verdict"] == NOT_TESTABLE]
+    missing = rows[(rows["verdict"] == NOT_TESTABLE) & ~rows["withheld"]]
     if missing.empty:
         return
     x = np.full(len(missing), 1e-3 if log else 0.5)

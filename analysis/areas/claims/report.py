@@ -18,6 +18,7 @@ VERDICT_COLORS = {
     "inconclusive": "#ef6c00",
     "described": "#616161",
     "not testable": "#7b1fa2",
+    "depends on the reading": "#1565c0",
 }
 
 
@@ -26,8 +27,9 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     counts = claims.verdict_counts(results)
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")
     report.text(
-        f"{len(results)} claims quoted word for word from a widely read article on isotretinoin 20 mg. Each verdict compares "
-        "the 95% confidence interval with the article's words turned into a number."
+        f"{len(results)} claims {claims.set_description(claims.active_claim_set(settings))}. Each verdict compares "
+        "the 95% confidence interval with the source's words turned into a number; a claim read more than one way "
+        "shows each reading."
     )
     rows = "".join(claim_row(report, result) for result in results)
     report.add(
@@ -48,7 +50,7 @@ def _claim_withheld(report: ReportWriter, result) -> bool:
     return any(
         report.withheld(Estimate(r.estimate, r.ci_low, r.ci_high, r.n, r.method, r.numerator))
         for r in items
-        if r.estimate is not None
+        if r.estimate is not None or r.n
     )
 
 
@@ -57,25 +59,41 @@ def badge(verdict: str) -> str:
     return f'<span class="badge" style="background:{color}">{html.escape(verdict.capitalize())}</span>'
 
 
-def claim_row(report: ReportWriter, result: claims.ClaimResult) -> str:
-    withheld = _claim_withheld(report, result)
+def estimate_cell(report: ReportWriter, result: claims.ClaimResult) -> str:
     if result.estimate is None:
-        estimate = "–"
-    elif withheld:
-        estimate = f"{WITHHELD}: fewer than {report.threshold} courses on one side"
-    else:
-        bound = "upper bound" if result.method == claims.ONE_SIDED_METHOD else "95% CI"
-        estimate = (
-            f"<strong>{html.escape(claims.percent(result.estimate))}</strong><br>{bound} "
-            f"{html.escape(claims.interval_text(result.ci_low, result.ci_high))}<br>n = {result.n:,} {html.escape(result.unit)}"
-        )
-    explanation = (
-        f"Details {WITHHELD}: a count under {report.threshold}." if withheld else result.explanation
-    ) or result.reason
-    rule = claims.rule_text(result.direction, result.threshold)
+        return "–"
+    if _claim_withheld(report, result):
+        return f"{WITHHELD}: fewer than {report.threshold} courses on one side"
+    bound = "upper bound" if result.method == claims.ONE_SIDED_METHOD else "95% CI"
     return (
-        f'<tr data-claim="{html.escape(result.id)}"><td>{badge(result.verdict)}</td>'
-        f"<td><strong>{html.escape(result.id)}</strong> <em>“{html.escape(result.quote)}”</em>"
-        f'<div class="explanation">{html.escape(explanation)}</div></td>'
-        f"<td>{estimate}</td><td>{html.escape(rule)}</td><td>{html.escape(result.literature or 'No published figure')}</td></tr>"
+        f"<strong>{html.escape(claims.percent(result.estimate))}</strong><br>{bound} "
+        f"{html.escape(claims.interval_text(result.ci_low, result.ci_high))}<br>n = {result.n:,} {html.escape(result.unit)}"
+    )
+
+
+def explanation_text(report: ReportWriter, result: claims.ClaimResult) -> str:
+    if _claim_withheld(report, result):
+        return f"Details {WITHHELD}: a count under {report.threshold}."
+    return result.explanation or result.reason
+
+
+def claim_row(report: ReportWriter, result: claims.ClaimResult) -> str:
+    """One claim: its verdict (by rule when it is read several ways), each reading's figures and rule."""
+    quote = f"<strong>{html.escape(result.id)}</strong> <em>“{html.escape(result.quote)}”</em>"
+    if result.several_readings:
+        readings = result.readings
+        words = f'<div class="explanation">{html.escape(result.verdict_rule.capitalize())}.</div>' + "".join(
+            f'<div class="explanation">{badge(r.verdict)} Read as {html.escape(r.reads_as)}: '
+            f"{html.escape(explanation_text(report, r))}</div>"
+            for r in readings
+        )
+    else:
+        readings = (result,)
+        words = f'<div class="explanation">{html.escape(explanation_text(report, result))}</div>'
+    prefix = (lambda r: f"({r.reading}) ") if result.several_readings else (lambda r: "")
+    estimates = "<br>".join(prefix(r) + estimate_cell(report, r) for r in readings)
+    rules = "<br>".join(html.escape(prefix(r) + claims.rule_text(r.direction, r.threshold)) for r in readings)
+    return (
+        f'<tr data-claim="{html.escape(result.id)}"><td>{badge(result.verdict)}</td><td>{quote}{words}</td>'
+        f"<td>{estimates}</td><td>{rules}</td><td>{html.escape(result.literature or 'No published figure')}</td></tr>"
     )

@@ -45,7 +45,9 @@ LITERATURE_COLOR = "#6a4c93"
 IGA_COLORS = {0: "#1b7837", 1: "#7fbf7b", 2: "#f1c232", 3: "#e08214", 4: "#b2182b"}
 IGA_NAMES = {0: "0 clear", 1: "1 almost clear", 2: "2 mild", 3: "3 moderate", 4: "4 severe"}
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0}
-ARTICLE_CLEARANCE = 0.80  # "most users report 80-100% clearance of acne"
+# An article line: where a reading of a claim puts its threshold on this chart, and its label naming
+# the reading ("Article, read as ..."). The claims area chooses it; no reading, no line.
+ArticleLine = tuple[float, str]
 FLARE_DISPLAY_RANGE = (-100.0, 200.0)
 
 
@@ -102,7 +104,11 @@ def _too_few(n, suppress_below: int | None) -> np.ndarray:
 
 
 def clearance_by_month_figure(
-    by_month: pd.DataFrame, settings: ClearanceSettings, *, suppress_below: int | None = None
+    by_month: pd.DataFrame,
+    settings: ClearanceSettings,
+    *,
+    suppress_below: int | None = None,
+    article: ArticleLine | None = None,
 ) -> go.Figure:
     """Share of courses clear per month with its 95% CI band, the denominator under each month.
 
@@ -134,7 +140,8 @@ def clearance_by_month_figure(
             "<br>%{customdata[0]} of %{customdata[1]} courses<extra></extra>",
         )
     )
-    _reference_line(fig, ARTICLE_CLEARANCE, 'Article: "80-100% clearance" (80%)', ARTICLE_COLOR, "dash", "bottom right")
+    if article is not None:
+        _reference_line(fig, article[0], article[1], ARTICLE_COLOR, "dash", "bottom right")
     if settings.definition == "iga01":
         published = reference("end_of_course_iga01")
         _reference_line(
@@ -160,7 +167,11 @@ def clearance_by_month_figure(
 
 
 def lesion_change_figure(
-    lesions: pd.DataFrame, measures: tuple[str, ...] = tuple(LESION_MEASURES), *, suppress_below: int | None = None
+    lesions: pd.DataFrame,
+    measures: tuple[str, ...] = tuple(LESION_MEASURES),
+    *,
+    suppress_below: int | None = None,
+    article: ArticleLine | None = None,
 ) -> go.Figure:
     """Median % change from baseline per month for each lesion measure, with its interquartile range.
 
@@ -193,7 +204,8 @@ def lesion_change_figure(
                 "<br>median count %{customdata[3]:.0f} lesions · %{customdata[0]} courses<extra></extra>",
             )
         )
-    _reference_line(fig, -80, 'Article: "80-100% clearance" (-80%)', ARTICLE_COLOR, "dash", "bottom left")
+    if article is not None:
+        _reference_line(fig, article[0], article[1], ARTICLE_COLOR, "dash", "bottom left")
     published = reference("lesion_reduction_week20")
     fig.add_trace(
         go.Scatter(
@@ -428,7 +440,12 @@ def time_to_clearance_figure(
 
 
 def group_comparison_figure(
-    comparison: GroupComparison, settings: ClearanceSettings, label: str, *, suppress_below: int | None = None
+    comparison: GroupComparison,
+    settings: ClearanceSettings,
+    label: str,
+    *,
+    suppress_below: int | None = None,
+    article: ArticleLine | None = None,
 ) -> go.Figure:
     """End-of-course clearance per group: point and 95% CI, n in the labels (a group whose share
     rests on a count under `suppress_below` keeps its row with a note instead of a point)."""
@@ -475,14 +492,15 @@ def group_comparison_figure(
                 notes,
             )
         )
-    fig.add_vline(
-        x=ARTICLE_CLEARANCE,
-        line={"color": ARTICLE_COLOR, "dash": "dash"},
-        annotation_text="Article: 80%",
-        annotation_position="top",
-        annotation_yshift=8,
-        annotation_font={"color": ARTICLE_COLOR, "size": 11},
-    )
+    if article is not None:
+        fig.add_vline(
+            x=article[0],
+            line={"color": ARTICLE_COLOR, "dash": "dash"},
+            annotation_text=article[1],
+            annotation_position="top",
+            annotation_yshift=8,
+            annotation_font={"color": ARTICLE_COLOR, "size": 11},
+        )
     fig.update_yaxes(range=[len(table) - 0.4, -0.8])  # a little room above the first group for the label
     fig.update_xaxes(title="Courses clear at the end of course (%)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(title="")

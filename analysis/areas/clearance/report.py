@@ -12,6 +12,11 @@ from analysis.cohort.grouping import grouping_options
 from analysis.cohort.model import Cohort
 
 
+def share_line(report: ReportWriter, chosen) -> tuple | None:
+    """The article's line on shares clear: only where a reading of the claims tested counts clear this way."""
+    return report.article_line("share_clear", chosen.definition, chosen.reduction_percent)
+
+
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
     if cohort.visits.empty:
         report.notice(
@@ -35,7 +40,9 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     )
     report.chart(
         "clearance by month",
-        figs.clearance_by_month_figure(result.by_month, chosen, suppress_below=report.suppress_below),
+        figs.clearance_by_month_figure(
+            result.by_month, chosen, suppress_below=report.suppress_below, article=share_line(report, chosen)
+        ),
     )
     report.table(
         Table(
@@ -54,7 +61,11 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
             "the lesion chart needs at least one of them."
         )
     else:
-        report.chart("lesion change", figs.lesion_change_figure(result.lesions, suppress_below=report.suppress_below))
+        median_line = report.article_line("median_reduction")
+        report.chart(
+            "lesion change",
+            figs.lesion_change_figure(result.lesions, suppress_below=report.suppress_below, article=median_line),
+        )
         report.table(
             Table(
                 "Lesion counts and change from baseline (%) per month",
@@ -95,7 +106,13 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         comparison = clearance.compare_groups(cohort, key, chosen)
         report.chart(
             f"clearance by {key}",
-            figs.group_comparison_figure(comparison, chosen, options[key], suppress_below=report.suppress_below),
+            figs.group_comparison_figure(
+                comparison,
+                chosen,
+                options[key],
+                suppress_below=report.suppress_below,
+                article=share_line(report, chosen),
+            ),
         )
         p_text = "" if comparison.p_value is None else f", p = {comparison.p_value:.3g}"
         report.table(

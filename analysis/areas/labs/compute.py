@@ -66,7 +66,6 @@ NEW_ABNORMAL_MEASURES = {
     "LDL cholesterol": (("LDL",), None),
     "Creatine kinase": (("CK",), None),
 }
-ARTICLE_RARE = 1 / 1000  # the source document lists liver enzyme changes and cholesterol as "rare"
 PERIODS = ("before", "baseline", "on_treatment", "after")
 MISSING_GROUP = "(missing)"
 

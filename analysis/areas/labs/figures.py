@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, empty_figure, styled, withheld_rows
-from analysis.areas.labs.compute import ARTICLE_RARE, EDISH_QUADRANTS, PHASES, LabSettings, proportion_intervals
+from analysis.areas.labs.compute import EDISH_QUADRANTS, PHASES, LabSettings, proportion_intervals
 from analysis.areas.literature import reference
 from analysis.ingest.lab_units import BY_CODE
 from analysis.schema import DAYS_PER_MONTH
@@ -269,10 +269,13 @@ def above_limit_figure(
     return _finish(fig, title, subtitle, height=400)
 
 
-def new_abnormal_figure(table: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
-    """Courses with a normal baseline that went above the limit on treatment, beside Zane 2006 and
-    the article's 'rare' (under 1 in 1,000); a measure resting on a count under `suppress_below`
-    keeps its row with a note instead of a bar."""
+def new_abnormal_figure(
+    table: pd.DataFrame, *, suppress_below: int | None = None, article: tuple[float, str] | None = None
+) -> go.Figure:
+    """Courses with a normal baseline that went above the limit on treatment, beside Zane 2006 and,
+    when a reading of the claims tested holds these shares against a threshold, the article's line
+    (`article`: value and label naming the reading); a measure resting on a count under
+    `suppress_below` keeps its row with a note instead of a bar."""
     title = "New out-of-range values on treatment (baseline normal)"
     rows = table[table["group"] == "all courses"] if "group" in table else table
     rows = rows[rows["courses"] > 0]
@@ -306,16 +309,17 @@ def new_abnormal_figure(table: pd.DataFrame, *, suppress_below: int | None = Non
                 hovertemplate="<b>%{y}</b>: %{x:.0%} in Zane et al. 2006, Arch Dermatol<extra></extra>",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=[ARTICLE_RARE, ARTICLE_RARE],
-            y=[labels[0], labels[-1]],
-            mode="lines",
-            name="Article: 'rare' = under 0.1% of courses",
-            line={"color": ARTICLE_COLOR, "dash": "dash", "width": 2},
-            hoverinfo="skip",
+    if article is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[article[0], article[0]],
+                y=[labels[0], labels[-1]],
+                mode="lines",
+                name=article[1],
+                line={"color": ARTICLE_COLOR, "dash": "dash", "width": 2},
+                hoverinfo="skip",
+            )
         )
-    )
     fig.update_xaxes(title="Courses with a new value above the upper limit (%)", tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")
     subtitle = (

@@ -44,7 +44,10 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         ],
     )
     report.chart(
-        "new out of range", figs.new_abnormal_figure(result.new_abnormal, suppress_below=report.suppress_below)
+        "new out of range",
+        figs.new_abnormal_figure(
+            result.new_abnormal, suppress_below=report.suppress_below, article=report.article_line("lab_new_abnormal")
+        ),
     )
     report.table(
         Table(

@@ -519,7 +519,12 @@ def relapse_probability_at(cohort: Cohort, years: float = 1, settings: RelapseSe
 
 def second_course_probability_at(cohort: Cohort, years: float = 2, settings: RelapseSettings | None = None) -> Estimate:
     """C08: Kaplan-Meier probability of starting a further course within `years` (1 - S)."""
-    return _fitted(second_course_times(cohort, settings)).failure_at(years * DAYS_PER_YEAR)
+    return second_course_curve(cohort, settings).failure_at(years * DAYS_PER_YEAR)
+
+
+def second_course_curve(cohort: Cohort, settings: RelapseSettings | None = None) -> KaplanMeier:
+    """The Kaplan-Meier curve of time to a further course (the claims read it beyond its last day too)."""
+    return _fitted(second_course_times(cohort, settings))
 
 
 def fit_relapse(cohort: Cohort, settings: RelapseSettings | None = None) -> KaplanMeier:
