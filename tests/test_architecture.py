@@ -156,3 +156,13 @@ def test_every_area_is_declared_once_with_what_the_outputs_need():
         assert area.report is not None and area.title and area.report_title
         if area.settings is not None:
             assert area.settings.from_settings({}) == area.settings()
+
+
+def test_the_command_line_and_the_json_summary_load_no_chart_library():
+    """Start-up: `--help` and `validate` need no statistics or charts, the JSON summary no charts."""
+    probe = (
+        "import sys, analysis.cli, analysis.cohort.loading, analysis.outputs.summary; "
+        "print(sorted(m for m in ('plotly', 'kaleido') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -7,7 +7,6 @@ import html
 
 from analysis.areas.base import WITHHELD, ReportWriter
 from analysis.areas.claims import compute as claims
-from analysis.areas.claims import figures as claims_figures
 from analysis.cohort.model import Cohort
 from analysis.stats.intervals import Estimate
 from analysis.stats.suppression import count_label
@@ -23,6 +22,9 @@ VERDICT_COLORS = {
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None = None) -> None:
+    # plotly loads only when a report is written, never for the JSON summary
+    from analysis.areas.claims import figures as claims_figures
+
     results = claims.evaluate_claims(cohort, settings)
     counts = claims.verdict_counts(results)
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")

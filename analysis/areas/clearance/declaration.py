@@ -1,16 +1,7 @@
 """The clearance area as the summary, the report and the tests see it."""
 
-from analysis.areas.base import Area, ReportWriter
-from analysis.areas.clearance import compute
-from analysis.cohort.model import Cohort
-
-
-def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
-    """Imported when a report is written, so that the summary and the command line never load plotly."""
-    from analysis.areas.clearance.report import report_section as write
-
-    write(report, cohort, settings, group_by)
-
+from analysis.areas.base import Area
+from analysis.areas.clearance import compute, report
 
 AREA = Area(
     key="clearance",
@@ -18,5 +9,5 @@ AREA = Area(
     report_title="Clearance",
     settings=compute.ClearanceSettings,
     summary=compute.summary_section,
-    report=report_section,
+    report=report.report_section,
 )

@@ -7,7 +7,6 @@ import pandas as pd
 
 from analysis.areas.base import ReportWriter, Table, chosen_grouping
 from analysis.areas.clearance import compute as clearance
-from analysis.areas.clearance import figures as figs
 from analysis.cohort.grouping import grouping_options
 from analysis.cohort.model import Cohort
 
@@ -18,6 +17,9 @@ def share_line(report: ReportWriter, chosen) -> tuple | None:
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
+    # plotly loads only when a report is written, never for the JSON summary
+    from analysis.areas.clearance import figures as figs
+
     if cohort.visits.empty:
         report.notice(
             "The data has no visits table: clearance needs visits with a day and an IGA grade or lesion counts."

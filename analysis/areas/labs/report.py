@@ -7,13 +7,15 @@ import pandas as pd
 
 from analysis.areas.base import INDIVIDUAL_CHARTS_LEFT_OUT, ReportWriter, Table
 from analysis.areas.labs import compute as labs
-from analysis.areas.labs import figures as figs
 from analysis.cohort.model import Cohort
 
 LAB_TESTS_CHARTED = ("ALT", "AST", "TG", "TC")  # as the Labs page charts by default
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None = None) -> None:
+    # plotly loads only when a report is written, never for the JSON summary
+    from analysis.areas.labs import figures as figs
+
     if cohort.labs.empty:
         report.notice(
             "The data has no lab results: this part needs a labs table with patient_id, day, test, value and unit."

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, Table
 from analysis.areas.overview import compute as overview
-from analysis.areas.overview import figures as overview_figures
 from analysis.cohort.model import Cohort
 
 
 def report_section(
     report: ReportWriter, cohort: Cohort, settings: dict | None = None, group_by: str | None = None
 ) -> None:
+    # plotly loads only when a report is written, never for the JSON summary
+    from analysis.areas.overview import figures as overview_figures
+
     report.chart("demographics", overview_figures.demographics_figure(cohort, suppress_below=report.suppress_below))
     report.chart("dose", overview_figures.dose_figure(cohort, suppress_below=report.suppress_below))
     report.chart("duration", overview_figures.duration_figure(cohort, suppress_below=report.suppress_below))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, Table, chosen_grouping
 from analysis.areas.relapse import compute as relapse
-from analysis.areas.relapse import figures as figs
 from analysis.cohort.model import Cohort
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
+    # plotly loads only when a report is written, never for the JSON summary
+    from analysis.areas.relapse import figures as figs
+
     if all(c not in cohort.courses or cohort.courses[c].isna().all() for c in ("relapse_day", "followup_end_day")):
         report.notice(
             "This dataset has no follow-up after the course: the columns relapse_day and followup_end_day are empty, "

@@ -1,16 +1,7 @@
 """The side-effects area as the summary, the report and the tests see it (data and JSON call them adverse events)."""
 
-from analysis.areas.base import Area, ReportWriter
-from analysis.areas.side_effects import compute
-from analysis.cohort.model import Cohort
-
-
-def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
-    """Imported when a report is written, so that the summary and the command line never load plotly."""
-    from analysis.areas.side_effects.report import report_section as write
-
-    write(report, cohort, settings, group_by)
-
+from analysis.areas.base import Area
+from analysis.areas.side_effects import compute, report
 
 AREA = Area(
     key="adverse_events",
@@ -19,5 +10,5 @@ AREA = Area(
     anchor="side-effects",
     settings=compute.SideEffectSettings,
     summary=compute.summary_section,
-    report=report_section,
+    report=report.report_section,
 )

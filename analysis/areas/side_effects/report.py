@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, Table, chosen_grouping
 from analysis.areas.side_effects import compute as se
-from analysis.areas.side_effects import figures as figs
 from analysis.cohort.grouping import grouping_options
 from analysis.cohort.model import Cohort
 from analysis.stats.suppression import count_label
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:
+    # plotly loads only when a report is written, never for the JSON summary
+    from analysis.areas.side_effects import figures as figs
+
     chosen = se.SideEffectSettings.from_settings(settings)
     data = se.event_data(cohort, chosen)
     if not data.has_event_data:
