@@ -41,6 +41,24 @@ def findings(report, file: str, row: int | None = None, column: str | None = Non
     return issues[selected.fillna(False).astype(bool)]
 
 
+def assert_case_findings(case, result) -> None:
+    """A corpus case's expected findings each found once, with their severity and action; the load
+    succeeding or not as expected; and every row counted (no internal error on the way)."""
+    report = result.report
+    assert not report.issues["message"].str.contains("internal error").any(), report.finding_lines(5)
+    for expect in case.expect:
+        found = findings(report, expect.file, expect.row, expect.column)
+        found = found[found["message"].map(lambda message, words=expect.words: all(word in message for word in words))]
+        assert len(found) == 1, f"no single finding {expect} in:\n" + "\n".join(report.finding_lines())
+        issue = found.iloc[0]
+        assert (issue["severity"], issue["action"]) == (expect.severity, expect.action), issue.to_dict()
+    if case.loads is not None:
+        assert result.ok == case.loads, report.finding_lines()
+    if case.check is not None:
+        assert case.check(result)
+    assert_counts_add_up(report)
+
+
 def only_finding(report, file: str, row: int | None = None, column: str | None = None) -> pd.Series:
     found = findings(report, file, row, column)
     assert len(found) == 1, f"expected one finding at {file}:{row} {column}, got:\n{report.issues.to_string()}"

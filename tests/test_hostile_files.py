@@ -19,7 +19,7 @@ from functools import cache
 import openpyxl
 import pandas as pd
 import pytest
-from csv_bundles import assert_counts_add_up, findings
+from csv_bundles import assert_case_findings
 from test_broken_files import E, Expect
 
 from analysis.cli import main
@@ -455,19 +455,7 @@ def test_each_hostile_file_gets_its_message_and_exit_code(case, tmp_path, monkey
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
     result = load_tables(dict(case.files), source=case.name)
-    report = result.report
-    assert not report.issues["message"].str.contains("internal error").any(), report.finding_lines(5)
-    for expect in case.expect:
-        found = findings(report, expect.file, expect.row, expect.column)
-        found = found[found["message"].map(lambda message, words=expect.words: all(word in message for word in words))]
-        assert len(found) == 1, f"no single finding {expect} in:\n" + "\n".join(report.finding_lines())
-        issue = found.iloc[0]
-        assert (issue["severity"], issue["action"]) == (expect.severity, expect.action), issue.to_dict()
-    if case.loads is not None:
-        assert result.ok == case.loads, report.finding_lines()
-    if case.check is not None:
-        assert case.check(result)
-    assert_counts_add_up(report)
+    assert_case_findings(case, result)
     folder = tmp_path / "bundle"
     folder.mkdir()
     for name, data in case.files.items():
