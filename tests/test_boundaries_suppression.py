@@ -311,3 +311,64 @@ def test_blank_rows_makes_hidden_rows_missing():
     frame = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
     out = blank_rows(frame, [False, True])
     assert out.loc[0].tolist() == [1.0, 3.0] and out.loc[1].isna().all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables: which further cells a hidden one pulls with it, and what a table without counts keeps
+
+
+def _shown(table: dict, counts: tuple, **options) -> list[dict]:
+    return suppress_table(pd.DataFrame(table), counts, **options).to_dict("records")
+
+
+def test_two_small_cells_that_do_not_pin_their_total_hide_nothing_else():
+    """2 + 3 = 5: neither their number (2) nor their number times 4 (8), so no reader can solve them."""
+    assert _shown({"a": [2], "b": [3], "c": [50], "d": [60]}, ("a", "b", "c", "d")) == [
+        {"a": "<5", "b": "<5", "c": 50, "d": 60}
+    ]
+
+
+@pytest.mark.parametrize("small", [1, 4])
+def test_small_cells_all_one_or_all_four_take_the_smallest_other_cell_with_them(small):
+    """1 + 1 = their number, 4 + 4 = their number times 4: the row's total would give both away."""
+    assert _shown({"a": [small], "b": [small], "c": [50], "d": [60]}, ("a", "b", "c", "d")) == [
+        {"a": "<5", "b": "<5", "c": SUPPRESSED, "d": 60}
+    ]
+
+
+def test_a_cell_hidden_for_its_small_complement_is_protected_in_its_column_too():
+    """18 of 20 hides 18 (its complement is 2); the column's total would give it away, so 10 goes too."""
+    shown = _shown({"cases": [18, 10], "n": [20, 40]}, ("cases", "n"), denominators={"cases": "n"})
+    assert shown == [{"cases": SUPPRESSED, "n": 20}, {"cases": SUPPRESSED, "n": 40}]
+
+
+def test_a_denominator_column_the_table_lacks_is_ignored():
+    shown = _shown({"cases": [18, 10], "n": [20, 40]}, ("cases",), denominators={"cases": "total"})
+    assert shown == [{"cases": 18, "n": 20}, {"cases": 10, "n": 40}]
+
+
+def test_a_table_without_rows_or_without_its_count_columns_comes_back_unchanged():
+    empty = pd.DataFrame({"n": pd.Series([], dtype=float), "rate": pd.Series([], dtype=float)})
+    assert suppress_table(empty, ("n",), percent_columns=("rate",)).equals(empty)
+    labels = pd.DataFrame({"label": ["a"], "rate": [0.5]})
+    assert suppress_table(labels, ("n",), percent_columns=("rate",)).equals(labels)
+
+
+def test_a_column_named_both_count_and_derived_is_treated_as_a_count():
+    shown = _shown({"n": [2, 40], "rate": [0.1, 0.2]}, ("n",), percent_columns=("n", "rate"))
+    assert shown[0] == {"n": "<5", "rate": SUPPRESSED}
+
+
+def test_whole_counts_stored_as_floats_are_shown_as_whole_numbers():
+    shown = suppress_table(pd.DataFrame({"n": [40.0, 30.0]}), ("n",))["n"].tolist()
+    assert shown == [40, 30] and all(type(value) is int for value in shown)
+
+
+def test_k_of_n_in_words_with_a_small_k_reads_under_the_threshold_not_suppressed():
+    """3 of 6: 3 is small itself, so it reads "<5" (its rest, 3, is small too, but k already says so)."""
+    assert redact_small_counts("3 of 6 courses") == "<5 of 6 courses"
+
+
+def test_percent_signs_and_statistics_written_as_text_are_derived_columns():
+    counts, derived = classify_columns(pd.DataFrame({"% filled": [12], "median days": ["143"], "courses": [12]}))
+    assert counts == ["courses"] and derived == ["% filled", "median days"]
