@@ -36,7 +36,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -1075,6 +1075,17 @@ def relapse_curve_at(
     return estimate, (replace(bound, after=after_origin(ctx.relapse_settings())) if bound else None)
 
 
+def follow_up_share(
+    ctx: ClaimContext, curve_of: Callable[[], KaplanMeier], rising: bool
+) -> tuple[Estimate, Bound | None, str]:
+    """A Kaplan-Meier share at the claim's `years` after the course, the bound from the last follow-up
+    when that settles it, and when it is read ("2 years", or where the follow-up ends)."""
+    require_follow_up(ctx)
+    years = ctx.param("years")
+    estimate, bound = relapse_curve_at(ctx, curve_of(), years, rising)
+    return estimate, bound, bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
+
+
 @measure(
     "relapse_free_at",
     "Relapse-free a time after the course (Kaplan-Meier)",
@@ -1083,11 +1094,8 @@ def relapse_curve_at(
     (years_param(2),),
 )
 def relapse_free(ctx: ClaimContext) -> Measured:
-    require_follow_up(ctx)
+    estimate, bound, when = follow_up_share(ctx, ctx.relapse_curve, rising=False)
     settings = ctx.relapse_settings()
-    years = ctx.param("years")
-    estimate, bound = relapse_curve_at(ctx, ctx.relapse_curve(), years, rising=False)
-    when = bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
     return Measured(
         estimate, f"were relapse-free {when} after {after_origin(settings)}", settings.describe(), bound=bound
     )
@@ -1101,11 +1109,8 @@ def relapse_free(ctx: ClaimContext) -> Measured:
     (years_param(1),),
 )
 def relapse_within(ctx: ClaimContext) -> Measured:
-    require_follow_up(ctx)
+    estimate, bound, when = follow_up_share(ctx, ctx.relapse_curve, rising=True)
     settings = ctx.relapse_settings()
-    years = ctx.param("years")
-    estimate, bound = relapse_curve_at(ctx, ctx.relapse_curve(), years, rising=True)
-    when = bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
     return Measured(estimate, f"relapsed within {when} of {after_origin(settings)}", settings.describe(), bound=bound)
 
 
@@ -1117,12 +1122,9 @@ def relapse_within(ctx: ClaimContext) -> Measured:
     (years_param(2),),
 )
 def second_course(ctx: ClaimContext) -> Measured:
-    require_follow_up(ctx)
     settings = ctx.relapse_settings()
-    curve = relapse.second_course_curve(ctx.cohort, settings)
-    years = ctx.param("years")
-    estimate, bound = relapse_curve_at(ctx, curve, years, rising=True)
-    when = bound.last if bound else years_text(years * relapse.DAYS_PER_YEAR)
+    curve = partial(relapse.second_course_curve, ctx.cohort, settings)
+    estimate, bound, when = follow_up_share(ctx, curve, rising=True)
     return Measured(
         estimate,
         f"started a second course within {when} of {after_origin(settings)}",
