@@ -122,8 +122,9 @@ def test_counting_rules_are_on_the_page(uploaded):
 def test_demo_page_opens_with_the_literature_comparison():
     at = open_page()
     assert any("Published: 87%" in m.value for m in at.markdown)
-    by_month = next(df.value for df in at.dataframe if "share_clear" in df.value.columns)
-    assert isinstance(by_month, pd.DataFrame) and (by_month["courses_counted"] > 0).all()
+    by_month = next(df.value for df in at.dataframe if "courses clear" in df.value.columns)
+    assert isinstance(by_month, pd.DataFrame) and (by_month["courses counted"] > 0).all()
+    assert by_month["rate"].between(0, 1).all()
 
 
 def test_the_page_names_the_reading_of_the_claim_it_shows(uploaded):

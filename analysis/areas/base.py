@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
+from analysis.stats.suppression import hidden_shares, suppress_count
+
 if TYPE_CHECKING:
     from analysis.cohort.model import Cohort
     from analysis.stats.intervals import Estimate
@@ -92,3 +94,74 @@ class Area:
     @property
     def section_id(self) -> str:
         return self.anchor or self.key
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whom a section is drawn for: the page (presenter mode or not) or a report (shared or private).
+
+    `suppress_below` is what every figure takes; `lines` gives the article lines the claims tested
+    allow (`kind, definition, percent -> (value, label) | None`); `group_by` is the grouping chosen.
+    """
+
+    suppress_below: int | None = None
+    lines: Callable[..., tuple | None] = lambda *args, **kwargs: None
+    group_by: str | None = None
+
+    def count(self, n) -> str:
+        """A count for a sentence, as the audience may see it ("<5" when suppressing; 0 stays 0)."""
+        if self.suppress_below is not None:
+            shown = suppress_count(n, self.suppress_below)
+            if isinstance(shown, str):
+                return shown
+        return f"{int(n):,}"
+
+    def withheld(self, numerator, n) -> bool:
+        """Whether a share `numerator` of `n` would give a small count back to this audience."""
+        if self.suppress_below is None:
+            return False
+        numerator = float("nan") if numerator is None else numerator
+        return bool(hidden_shares([numerator], [n], self.suppress_below)[0])
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """What one section shows for one result: a chart, its table, the words under it; or, in
+    `missing`, the one sentence saying what the data lacks instead of an empty chart."""
+
+    figure: object | None = None  # a plotly figure; plotly loads only when a section is drawn
+    table: Table | None = None
+    notes: tuple[str, ...] = ()
+    missing: str = ""
+    name: str = ""  # the chart's name when it depends on the data ("clearance by sex"); else the section's key
+
+
+@dataclass(frozen=True)
+class Section:
+    """One chart of an area with its table and notes, declared once for the page and the report.
+
+    `draw(cohort, result, audience)` builds it; `key` names its widgets and files; `beside_next`
+    asks a wide page to draw it in a column next to the following section.
+    """
+
+    key: str
+    title: str
+    draw: Callable[[Cohort, object, Audience], Drawing]
+    beside_next: bool = False
+    group_choice: str = ""  # compares groups: the page first offers a grouping under this label
+    group_key: str = ""  # the choice's widget (and link parameter) name
+
+
+def write_sections(report: ReportWriter, sections: tuple[Section, ...], cohort: Cohort, result, audience: Audience):
+    """The report's half of a declaration: each section's chart, table and notes, or what it lacks."""
+    for section in sections:
+        drawing = section.draw(cohort, result, audience)
+        if drawing.missing:
+            report.notice(drawing.missing)
+            continue
+        if drawing.figure is not None:
+            report.chart(drawing.name or section.key, drawing.figure)
+        for note in drawing.notes:
+            report.text(note, "note")
+        if drawing.table is not None:
+            report.table(drawing.table)

@@ -37,10 +37,8 @@ from analysis.areas.base import WITHHELD, Table
 from analysis.areas.claims.compute import (
     ClaimSet,
     active_claim_set,
+    article_line,
     check_claim_settings,
-    median_reduction_line,
-    new_abnormal_line,
-    share_clear_line,
 )
 from analysis.areas.measured import check_area_settings
 from analysis.areas.registry import AREAS
@@ -161,15 +159,8 @@ class Report:
         self.add(render_table(frame, Table(title, frame, shares=("estimate", "ci_low", "ci_high"), labels=labels)))
 
     def article_line(self, kind: str, definition: str = "iga01", percent: float = 80.0) -> tuple | None:
-        """A reading's line on a clearance chart ("share_clear" under this definition, or "median_reduction"),
-        named by its reading; None when no reading of the claims tested uses it."""
-        if self.claim_set is None:
-            return None
-        if kind == "share_clear":
-            return share_clear_line(self.claim_set, definition, percent)
-        if kind == "lab_new_abnormal":
-            return new_abnormal_line(self.claim_set)
-        return median_reduction_line(self.claim_set)
+        """A reading's line on a chart of another area, from the claims this report tests."""
+        return article_line(self.claim_set, kind, definition, percent)
 
     def withheld(self, estimate: Estimate) -> bool:
         """True when this estimate's count (or its complement) is too small to show in a shared report."""

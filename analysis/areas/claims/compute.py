@@ -1715,6 +1715,20 @@ def clear_at_end_readings(claim_set: ClaimSet, definition: str, percent: float =
     return found
 
 
+def article_line(
+    claim_set: ClaimSet | None, kind: str, definition: str = "iga01", percent: float = 80.0
+) -> tuple[float, str] | None:
+    """A reading's line on another area's chart ("share_clear" under this definition, "median_reduction",
+    "lab_new_abnormal"), named by its reading; None when no reading of the claims tested uses it."""
+    if claim_set is None:
+        return None
+    if kind == "share_clear":
+        return share_clear_line(claim_set, definition, percent)
+    if kind == "lab_new_abnormal":
+        return new_abnormal_line(claim_set)
+    return median_reduction_line(claim_set)
+
+
 def article_line_text(spec: ClaimSpec, figure: str) -> str:
     return f"Article, read as {spec.reads_as} ({spec.id}): {figure}"
 
