@@ -54,9 +54,9 @@ def test_page_renders_every_chart(default_page):
 
 
 def test_named_effects_show_the_documents_word_and_literature(default_page):
-    named = next(df.value for df in default_page.dataframe if "document says" in df.value.columns)
-    assert list(named["effect"])[:2] == ["Dry lips and skin", "Chapped lips"]
-    assert set(named["document says"]) == {"common", "rare", "very rare"}
+    named = next(df.value for df in default_page.dataframe if "article says" in df.value.columns)
+    assert list(named["side effect"])[:2] == ["Dry lips and skin", "Chapped lips"]
+    assert set(named["article says"]) == {"common", "rare", "very rare"}
     assert named["published figure"].str.contains("Rademaker").any()
 
 
@@ -66,10 +66,10 @@ def test_unrecognised_terms_are_listed(default_page):
 
 
 def test_every_table_has_a_download(default_page):
-    # Named effects, resolution, comparison, all terms, unrecognised terms: each as CSV and as Excel.
+    # Named effects, resolution, actions, comparison, all terms, unrecognised terms: each as CSV and as Excel.
     labels = [button.label for button in default_page.get("download_button") if not button.key.startswith("export-")]
-    assert labels.count("Download CSV") == 5
-    assert labels.count("Download Excel") == 5
+    assert labels.count("Download CSV") == 6
+    assert labels.count("Download Excel") == 6
 
 
 def _counted(at: AppTest) -> tuple[int, int]:
@@ -99,8 +99,8 @@ def test_resolution_days_setting():
 def test_terms_as_written():
     at = _open({"ae_terms": "As written"})
     assert at.radio(key="ae_terms").value == "As written"
-    table = next(df.value for df in at.dataframe if "recognised" in df.value.columns)
-    assert "dry lips" in set(table["term"])
+    table = next(df.value for df in at.dataframe if "in the dictionary" in df.value.columns)
+    assert "dry lips" in set(table["side effect"])
 
 
 def test_comparison_follows_its_widgets(default_page):
@@ -109,7 +109,7 @@ def test_comparison_follows_its_widgets(default_page):
     at.selectbox(key="ae_effect").select("Chapped lips").run()
     assert not at.exception
     assert any(t.startswith("Chapped lips by daily dose") for t in _titles(at))
-    compared = next(df.value for df in at.dataframe if "fisher_p" in df.value.columns)
+    compared = next(df.value for df in at.dataframe if "Fisher p" in df.value.columns)
     assert list(compared["group"])[:3] == ["<0.5", "0.5-1.0", ">1.0"]
 
 
@@ -130,6 +130,6 @@ def test_data_without_adverse_events_says_so():
 
 def test_data_without_grades_says_which_column_is_missing():
     at = _open_upload(bundle())
-    assert any("`grade`" in info.value for info in at.info)
-    assert any("`end_reason`" in info.value for info in at.info)
+    assert any("column grade of the adverse events is empty" in info.value for info in at.info)
+    assert any("Neither end_reason of the courses" in info.value for info in at.info)
     assert any(t.startswith("Did side effects go away") for t in _titles(at))

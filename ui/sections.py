@@ -3,11 +3,12 @@ session's audience (presenter mode suppresses as a shared report does)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from analysis.areas.base import Audience, Drawing, Section, Table
-from analysis.cohort.grouping import grouping_options
+from analysis.areas.base import Audience, Choice, Section, Table
 from analysis.stats.suppression import suppress_table
 
 from .charts import show_chart
@@ -43,10 +44,10 @@ def show_sections(sections: tuple[Section, ...], cohort, result, audience: Audie
 
 
 def show_section(section: Section, cohort, result, audience: Audience) -> None:
-    if section.group_choice:
-        audience = chosen_group(section, cohort, audience)
-        if audience is None:
-            return
+    if section.heading:
+        st.subheader(section.heading)
+    if section.choices is not None:
+        audience = with_choices(section.choices(cohort, result), audience)
     drawing = section.draw(cohort, result, audience)
     if drawing.missing:
         st.info(drawing.missing)
@@ -55,41 +56,45 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         show_chart(drawing.figure, drawing.name or section.title, key=section.key)
     for note in drawing.notes:
         st.caption(shown_text(note))
-    if drawing.table is not None:
-        with st.expander(f"{drawing.table.title} (table)"):
-            show_declared_table(drawing, section.key)
+    if drawing.table is None:
+        return
+    if drawing.figure is None:  # a table on its own is the section itself
+        show_declared_table(drawing.table, section.key)
+        return
+    with st.expander(f"{drawing.table.title} (table)"):
+        show_declared_table(drawing.table, section.key)
 
 
-def chosen_group(section: Section, cohort, audience: Audience) -> Audience | None:
-    """The grouping picked on the page (kept in the link), or None after saying there is none to pick."""
-    st.subheader("Compare groups")
-    options = grouping_options(cohort)
-    if not options:
-        st.info(
-            "No grouping field has at least two values in the selected courses (sex, age, baseline IGA, dose bands, site, ...)."
+def with_choices(choices: tuple[Choice, ...], audience: Audience) -> Audience:
+    """The audience with the reader's picks, one select box per choice side by side (kept in the link)."""
+    offered = [choice for choice in choices if choice.options]
+    chosen = dict(audience.chosen)
+    for column, choice in zip(st.columns(max(len(offered), 1)), offered):
+        chosen[choice.key] = column.selectbox(
+            choice.label,
+            list(choice.options),
+            format_func=lambda value, options=choice.options: str(options[value]),
+            key=choice.key,
+            bind="query-params",
         )
-        return None
-    key = st.selectbox(
-        section.group_choice, list(options), format_func=options.get, key=section.group_key, bind="query-params"
-    )
-    return Audience(audience.suppress_below, audience.lines, key)
+    return replace(audience, chosen=chosen)
 
 
-def show_declared_table(drawing: Drawing, name: str) -> None:
+def show_declared_table(table: Table, name: str) -> None:
     """The section's table as the page shows and downloads it: counts the declaration names suppressed
     in presenter mode, shares as percentages, columns under their labels."""
-    table = drawing.table
     frame = shown_frame(table)
+    labels = table.column_labels()
     config = {
-        column: st.column_config.NumberColumn(table.labels.get(column), format="percent")
+        column: st.column_config.NumberColumn(labels[column], format="percent")
         for column in table.shares
         if column in frame.columns and pd.api.types.is_numeric_dtype(frame[column])
     }
-    labels = {column: label for column, label in table.labels.items() if column not in config}
-    show_table(frame.rename(columns=labels), hide_index=True, width="stretch", column_config=config or None)
+    shown = frame.rename(columns={column: label for column, label in labels.items() if column not in config})
+    show_table(shown, hide_index=True, width="stretch", column_config=config or None)
     if table.note:
         st.caption(shown_text(table.note))
-    csv_download(frame.rename(columns=table.labels), f"{name}.csv", key=f"{name}_csv")
+    csv_download(frame.rename(columns=labels), f"{name}.csv", key=f"{name}_csv")
 
 
 def shown_frame(table: Table) -> pd.DataFrame:

@@ -6,6 +6,7 @@ report, the report's definitions list and the tests iterate over `analysis.areas
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -33,6 +34,23 @@ class SummaryOptions:
     settings: dict = field(default_factory=dict)
 
 
+COMMON_COLUMN_LABELS = {
+    "n": "courses counted",
+    "ci_low": "95% CI from",
+    "ci_high": "95% CI to",
+    "rate": "share",
+    "share": "share",
+    "estimate": "estimate",
+    "at_risk": "courses at risk",
+    "courses": "courses",
+    "group": "group",
+    "month": "month",
+    "method": "method",
+    "band": "CIOMS band",
+    "ci_bands": "bands the 95% CI covers",
+}
+
+
 @dataclass(frozen=True)
 class Table:
     """A table of the report and what its columns hold, so small counts can be suppressed."""
@@ -45,6 +63,11 @@ class Table:
     denominators: dict = field(default_factory=dict)  # count column -> column holding its total
     labels: dict = field(default_factory=dict)
     note: str = ""
+
+    def column_labels(self) -> dict[str, str]:
+        """Each column's heading: its own label, else the common one, else its name in words."""
+        labels = {**COMMON_COLUMN_LABELS, **self.labels}
+        return {column: str(labels.get(column, column)).replace("_", " ") for column in self.frame.columns}
 
 
 class ReportWriter(Protocol):
@@ -97,16 +120,36 @@ class Area:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """A choice a section offers on the page (which grouping, which side effect); a report takes the first
+    option, or for a grouping the report's own grouping when it is offered."""
+
+    key: str  # the widget's name, kept in the page's link
+    label: str
+    options: dict  # value -> words shown
+    grouping: bool = False
+
+
+@dataclass(frozen=True)
 class Audience:
     """Whom a section is drawn for: the page (presenter mode or not) or a report (shared or private).
 
     `suppress_below` is what every figure takes; `lines` gives the article lines the claims tested
-    allow (`kind, definition, percent -> (value, label) | None`); `group_by` is the grouping chosen.
+    allow (`kind, definition, percent -> (value, label) | None`); `group_by` is the report's grouping;
+    `chosen` holds the page's choices by key.
     """
 
     suppress_below: int | None = None
     lines: Callable[..., tuple | None] = lambda *args, **kwargs: None
     group_by: str | None = None
+    chosen: dict = field(default_factory=dict)
+
+    def pick(self, choice: Choice):
+        """The value of a choice for this audience: chosen on the page, else the report's grouping, else the first."""
+        for wanted in (self.chosen.get(choice.key), self.group_by if choice.grouping else None):
+            if wanted in choice.options:
+                return wanted
+        return next(iter(choice.options), None)
 
     def count(self, n) -> str:
         """A count for a sentence, as the audience may see it ("<5" when suppressing; 0 stays 0)."""
@@ -140,21 +183,24 @@ class Drawing:
 class Section:
     """One chart of an area with its table and notes, declared once for the page and the report.
 
-    `draw(cohort, result, audience)` builds it; `key` names its widgets and files; `beside_next`
-    asks a wide page to draw it in a column next to the following section.
+    `draw(cohort, result, audience)` builds it; `key` names its widgets and files; `heading` opens a
+    part of the page and of the report; `choices(cohort, result)` lists what the page lets the reader
+    choose before it is drawn; `beside_next` asks a wide page to draw it next to the following section.
     """
 
     key: str
     title: str
     draw: Callable[[Cohort, object, Audience], Drawing]
+    heading: str = ""
+    choices: Callable[[Cohort, object], tuple[Choice, ...]] | None = None
     beside_next: bool = False
-    group_choice: str = ""  # compares groups: the page first offers a grouping under this label
-    group_key: str = ""  # the choice's widget (and link parameter) name
 
 
 def write_sections(report: ReportWriter, sections: tuple[Section, ...], cohort: Cohort, result, audience: Audience):
     """The report's half of a declaration: each section's chart, table and notes, or what it lacks."""
     for section in sections:
+        if section.heading:
+            report.add(f"<h3>{html.escape(section.heading)}</h3>")
         drawing = section.draw(cohort, result, audience)
         if drawing.missing:
             report.notice(drawing.missing)

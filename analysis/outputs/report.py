@@ -65,21 +65,6 @@ CONTENT_POLICY = (
 )
 
 # Readable column headers; a table can add its own.
-COLUMN_LABELS = {
-    "n": "courses counted",
-    "ci_low": "95% CI from",
-    "ci_high": "95% CI to",
-    "rate": "share",
-    "share": "share",
-    "estimate": "estimate",
-    "at_risk": "courses at risk",
-    "courses": "courses",
-    "group": "group",
-    "month": "month",
-    "method": "method",
-    "band": "CIOMS band",
-    "ci_bands": "bands the 95% CI covers",
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,8 +177,8 @@ def _inline(words: str) -> str:
 def render_table(frame: pd.DataFrame, table: Table) -> str:
     """An HTML table: every cell escaped, shares as percentages, long tables cut with a note."""
     shown = frame.head(MAX_TABLE_ROWS)
-    labels = {**COLUMN_LABELS, **table.labels}
-    header = "".join(f"<th>{html.escape(str(labels.get(c, c)).replace('_', ' '))}</th>" for c in shown.columns)
+    labels = table.column_labels()
+    header = "".join(f"<th>{html.escape(labels[c])}</th>" for c in shown.columns)
     shares = set(table.shares)
     rows = "".join(
         "<tr>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.areas.base import Audience, Drawing, Section, Table
+from analysis.areas.base import Audience, Choice, Drawing, Section, Table
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.clearance.compute import ClearanceAnalysis
 from analysis.cohort.grouping import grouping_options
@@ -144,9 +144,14 @@ def time_to_clearance(cohort: Cohort, result: ClearanceAnalysis, audience: Audie
     )
 
 
+def group_choice(cohort: Cohort, result: ClearanceAnalysis) -> tuple[Choice, ...]:
+    return (Choice("clearance_group", "Compare end-of-course clearance by", grouping_options(cohort), grouping=True),)
+
+
 def by_group(cohort: Cohort, result: ClearanceAnalysis, audience: Audience) -> Drawing:
-    options = grouping_options(cohort)
-    key = audience.group_by if audience.group_by in options else next(iter(options), None)
+    (choice,) = group_choice(cohort, result)
+    options = choice.options
+    key = audience.pick(choice)
     if key is None:
         return Drawing(missing=NO_GROUPS)
     comparison = clearance.compare_groups(cohort, key, result.settings)
@@ -198,7 +203,7 @@ SECTIONS = (
         "clearance_by_group",
         "Clearance by group",
         by_group,
-        group_choice="Compare end-of-course clearance by",
-        group_key="clearance_group",
+        heading="Compare groups",
+        choices=group_choice,
     ),
 )
