@@ -84,7 +84,8 @@ def test_courses_left_out_are_listed(uploaded):
 
 def test_cox_table_is_shown(uploaded):
     frames = [df.value for df in uploaded.dataframe]
-    assert any("hazard_ratio" in frame.columns for frame in frames)
+    cox = next(frame for frame in frames if "hazard ratio" in frame.columns)
+    assert (cox["hazard ratio"] > 0).all() and "p (Wald)" in cox.columns
 
 
 @pytest.mark.parametrize("origin", ["end", "start"])

@@ -56,13 +56,14 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         show_chart(drawing.figure, drawing.name or section.title, key=section.key)
     for note in drawing.notes:
         st.caption(shown_text(note))
-    if drawing.table is None:
-        return
-    if drawing.figure is None:  # a table on its own is the section itself
-        show_declared_table(drawing.table, section.key)
-        return
-    with st.expander(f"{drawing.table.title} (table)"):
-        show_declared_table(drawing.table, section.key)
+    for number, table in enumerate(drawing.tables):
+        name = section.key if number == 0 else f"{section.key}_{number + 1}"
+        if drawing.figure is None:  # a table on its own is the section itself
+            st.markdown(f"**{table.title}**")
+            show_declared_table(table, name)
+            continue
+        with st.expander(f"{table.title} (table)"):
+            show_declared_table(table, name)
 
 
 def with_choices(choices: tuple[Choice, ...], audience: Audience) -> Audience:

@@ -5,13 +5,11 @@ import streamlit as st
 from analysis.areas.claims import compute as claims
 from analysis.areas.literature import reference
 from analysis.areas.relapse import compute as relapse
-from analysis.areas.relapse import figures as relapse_figures
+from analysis.areas.relapse.sections import FURTHER_COURSE, NO_FOLLOW_UP, RELAPSE, analyse, without_follow_up
 from analysis.schema import DAYS_PER_MONTH
-from ui.charts import show_chart
 from ui.page import csv_download, page_header, require_data, show_table
-from ui.presenter import SUPPRESSED, any_small, chart_suppression, shown_count, shown_text
-
-NEEDED = ("relapse_day", "followup_end_day")
+from ui.presenter import SUPPRESSED, any_small, shown_count
+from ui.sections import page_audience, show_sections
 
 
 def minimal_relapse_readings() -> str:
@@ -84,31 +82,6 @@ def horizon_metrics(table, label: str):
     return columns[-1]
 
 
-def horizon_columns(share_label: str) -> dict:
-    """Readable headers and percentages for a table of shares at 1/2/3 years."""
-    share = {"format": "percent"}
-    return {
-        "group": "group",
-        "years": "years after",
-        "estimate": st.column_config.NumberColumn(share_label, **share),
-        "ci_low": st.column_config.NumberColumn("95% CI low", **share),
-        "ci_high": st.column_config.NumberColumn("95% CI high", **share),
-        "courses": "courses",
-        "at_risk": "still followed",
-        "events_by_then": "events by then",
-        "median_days": "median days to relapse",
-        "method": None,
-    }
-
-
-def outcome_line(times: relapse.EventTimes) -> str:
-    counts = times.outcome_counts()
-    return (
-        "; ".join(f"{row.outcome}: {shown_count(row.courses)}" for row in counts.itertuples())
-        + f" (of {shown_count(times.entered)} courses in the estimate)."
-    )
-
-
 def median_text(analysis: relapse.SurvivalAnalysis) -> str:
     km = analysis.overall
     if km.median_day is None:
@@ -124,13 +97,8 @@ def median_text(analysis: relapse.SurvivalAnalysis) -> str:
     return f"{km.median_day / DAYS_PER_MONTH:.1f} months{bounds}"
 
 
-def relapse_section(cohort, settings, times) -> None:
-    overall = relapse.relapse_analysis(cohort, settings, times=times)
-    if overall.times.entered == 0:
-        st.info(
-            "No course can enter the relapse estimate: each needs a last-dose day (end_day) and either a relapse or a follow-up end."
-        )
-        return
+def relapse_headline(result) -> None:
+    overall = result.overall
     st.subheader("How many relapsed, and when")
     free = relapse.horizon_table(overall)
     last = horizon_metrics(free, "Relapse-free at {years}")
@@ -152,123 +120,24 @@ def relapse_section(cohort, settings, times) -> None:
             f"For comparison, {lai.value:.1%} of 19,907 patients in US "
             f"claims data relapsed after the course, with at least a year of follow-up ({lai.source})."
         )
-    st.caption("How follow-up ended: " + outcome_line(overall.times))
-    show_chart(
-        relapse_figures.km_figure(overall, suppress_below=chart_suppression()),
-        "Relapse-free after the course",
-        key="relapse_km_overall",
-    )
-    with st.expander("Number at risk and relapse-free shares (tables)"):
-        risk = relapse.number_at_risk_table(overall, in_months=True)
-        show_table(risk, hide_index=True, width="stretch")
-        csv_download(risk, "relapse_number_at_risk.csv")
-        show_table(free, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
-        csv_download(free, "relapse_free_by_year.csv")
-    show_chart(
-        relapse_figures.literature_figure(overall, suppress_below=chart_suppression()),
-        "Relapse beside published figures",
-        key="relapse_literature",
-    )
-    with st.expander("Published figures used for comparison"):
-        published = relapse_figures.literature_table(overall)
-        show_table(published, hide_index=True, width="stretch")
-        csv_download(published, "relapse_literature.csv")
-    excluded_section(overall.times)
 
 
-def dose_section(cohort, settings, times) -> None:
-    st.subheader("Does dose, or anything else, make a difference?")
-    options = relapse.grouping_options(cohort)
-    if not options:
-        st.info(
-            "No course column to compare groups by (cumulative_dose_mg with weight_kg, sex, age, site, or your own columns)."
-        )
-        return
-    columns = {label: column for column, label in options.items()}
-    group_by = columns[st.selectbox("Compare relapse by", list(columns), key="relapse_by", bind="query-params")]
-    grouped = relapse.relapse_analysis(cohort, settings, group_by, times)
-    show_chart(
-        relapse_figures.km_figure(grouped, suppress_below=chart_suppression()),
-        f"Relapse-free by {group_by}",
-        key="relapse_km_grouped",
-    )
-    medians = relapse.median_table(grouped)
-    medians["median_days"] = medians["median_days"].map(lambda d: "not reached" if d != d else f"{d:.0f}")
-    table = relapse.horizon_table(grouped).merge(medians[["group", "median_days"]], on="group")
-    show_table(table, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
-    csv_download(table, f"relapse_by_{group_by}.csv")
-    if group_by == "cumulative_dose_band":
-        low, high = reference("relapse_12m_low_dose"), reference("relapse_12m_high_dose")
-        st.caption(
-            f"Published: {low.label.lower()} {low.value:.1%} vs {high.label.split(',')[1].strip()} {high.value:.1%} ({low.source}, {low.population})."
-        )
-    cox_section(cohort, settings, times)
-
-
-def cox_section(cohort, settings, times) -> None:
-    st.markdown("**Hazard ratios for relapse (Cox model)**")
-    model = relapse.cox_model(cohort, settings, times)
-    if model.table.empty:
-        st.info("The Cox model was not fitted: " + shown_text("; ".join(model.notes)))
-        return
-    shown = model.table.assign(p_value=model.table["p_value"].map(relapse_figures.format_p))
-    show_table(
-        shown,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "hazard_ratio": st.column_config.NumberColumn("hazard ratio", format="%.3f"),
-            "ci_low": st.column_config.NumberColumn("95% CI low", format="%.3f"),
-            "ci_high": st.column_config.NumberColumn("95% CI high", format="%.3f"),
-            "p_value": "p (Wald)",
-        },
-    )
-    st.caption(
-        "A hazard ratio below 1 means a lower rate of relapse. Both terms are in one model (Efron ties). "
-        + shown_text(" ".join(f"{note[0].upper()}{note[1:]}." for note in model.notes))
-        + " Published: HR 0.996 per mg/kg (0.96 per 10 mg/kg) and 1.43 for women (Lai & Barbieri 2025)."
-    )
-    csv_download(model.table, "relapse_cox_model.csv")
-
-
-def second_course_section(cohort, settings) -> None:
+def further_course_headline(result) -> None:
     st.subheader("Second courses")
-    analysis = relapse.second_course_analysis(cohort, settings)
-    if analysis.times.entered == 0:
-        st.info(
-            "No course can enter the second-course estimate: each needs a last-dose day (end_day) and either a further course (retreat_day) or a follow-up end."
-        )
+    further = result.further
+    if further.times.entered == 0:
         return
-    table = relapse.horizon_table(analysis, complement=True)
+    table = relapse.horizon_table(further, complement=True)
     horizon_metrics(table, "Further course within {years}").metric(
-        "Courses followed", shown_count(analysis.times.entered)
+        "Courses followed", shown_count(further.times.entered)
     )
-    st.caption("How follow-up ended: " + outcome_line(analysis.times))
-    show_chart(
-        relapse_figures.km_figure(analysis, complement=True, suppress_below=chart_suppression()),
-        "Further course after the course",
-        key="relapse_km_second",
-    )
-    show_chart(
-        relapse_figures.literature_figure(analysis, suppress_below=chart_suppression()),
-        "Further course beside published figures",
-        key="relapse_literature_second",
-    )
-    with st.expander("Second-course tables"):
-        show_table(table, hide_index=True, width="stretch", column_config=horizon_columns("started a further course"))
-        csv_download(table, "second_course_by_year.csv")
-        risk = relapse.number_at_risk_table(analysis, in_months=True)
-        show_table(risk, hide_index=True, width="stretch")
-        csv_download(risk, "second_course_number_at_risk.csv")
 
 
-def excluded_section(times: relapse.EventTimes) -> None:
+def courses_left_out(times: relapse.EventTimes) -> None:
+    """Which courses the estimate left out, one row each; the counts per reason are a declared section."""
     if times.excluded.empty:
-        st.caption(f"All {shown_count(times.total)} courses entered the estimate.")
         return
-    with st.expander(f"{shown_count(len(times.excluded))} courses left out of the relapse estimate, and why"):
-        counts = times.exclusion_counts()
-        show_table(counts, hide_index=True, width="stretch")
+    with st.expander(f"{shown_count(len(times.excluded))} courses left out of the relapse estimate (list)"):
         show_table(times.excluded, hide_index=True, width="stretch")
         csv_download(times.excluded, "relapse_courses_left_out.csv")
 
@@ -281,13 +150,14 @@ view = page_header(
 if require_data(view):
     cohort = view.filtered
     settings = settings_widgets()
-    absent = [c for c in NEEDED if cohort.courses[c].isna().all()]
-    if len(absent) == len(NEEDED):
-        st.info(
-            f"This dataset has no follow-up after the course: the columns {' and '.join(absent)} are empty, so relapse cannot be estimated."
-        )
+    if without_follow_up(cohort):
+        st.info(NO_FOLLOW_UP)
     else:
-        times = relapse.relapse_times(cohort, settings)
-        relapse_section(cohort, settings, times)
-        dose_section(cohort, settings, times)
-        second_course_section(cohort, settings)
+        result = analyse(cohort, settings)
+        audience = page_audience()
+        if result.overall.times.entered:
+            relapse_headline(result)
+        show_sections(RELAPSE, cohort, result, audience)
+        courses_left_out(result.overall.times)
+        further_course_headline(result)
+        show_sections(FURTHER_COURSE, cohort, result, audience)

@@ -175,8 +175,13 @@ class Drawing:
     figure: object | None = None  # a plotly figure; plotly loads only when a section is drawn
     table: Table | None = None
     notes: tuple[str, ...] = ()
+    more_tables: tuple[Table, ...] = ()
     missing: str = ""
     name: str = ""  # the chart's name when it depends on the data ("clearance by sex"); else the section's key
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return (self.table, *self.more_tables) if self.table is not None else self.more_tables
 
 
 @dataclass(frozen=True)
@@ -209,5 +214,5 @@ def write_sections(report: ReportWriter, sections: tuple[Section, ...], cohort: 
             report.chart(drawing.name or section.key, drawing.figure)
         for note in drawing.notes:
             report.text(note, "note")
-        if drawing.table is not None:
-            report.table(drawing.table)
+        for table in drawing.tables:
+            report.table(table)
