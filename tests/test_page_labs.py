@@ -139,7 +139,7 @@ def test_range_rule_and_baseline_window_from_the_url():
         upload=csv_upload(120),
     )
     assert "baseline = last result in the 30 days up to the first dose" in texts(at.caption)
-    assert "single most extreme value" in texts(at.caption)
+    assert "single most extreme value" in texts(at.markdown)
 
 
 def test_chosen_tests_shift_table_and_individual_courses(uploaded):

@@ -348,7 +348,7 @@ def test_no_patient_identifier_appears_in_a_shared_report(demo, shared, private)
 
     assert found(private)  # the private report's eDISH and individual-course charts name the course on hover
     assert not found(shared)
-    assert "is not included in a shared report" in shared  # the eDISH and individual-course charts
+    assert "is not shown in presenter mode or in a shared report" in shared  # the eDISH and individual-course charts
 
 
 def test_the_course_timeline_is_never_part_of_a_report(small, monkeypatch):

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis.areas.base import Audience, Choice, Section, Table
 from analysis.stats.suppression import suppress_table
 
-from .charts import show_chart
+from .charts import file_stem, show_chart
 from .page import csv_download, show_table
 from .presenter import chart_suppression, presenter_on, shown_text, suppression_threshold
 
@@ -54,11 +54,16 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         return
     if drawing.figure is not None:
         show_chart(drawing.figure, drawing.name or section.title, key=section.key)
+    if drawing.more_figures:
+        columns = st.columns(2)
+        for number, (name, figure) in enumerate(drawing.more_figures):
+            with columns[number % 2]:
+                show_chart(figure, name, key=f"{section.key}_{file_stem(name)}")
     for note in drawing.notes:
         st.caption(shown_text(note))
     for number, table in enumerate(drawing.tables):
         name = section.key if number == 0 else f"{section.key}_{number + 1}"
-        if drawing.figure is None:  # a table on its own is the section itself
+        if drawing.figure is None and not drawing.more_figures:  # a table on its own is the section itself
             st.markdown(f"**{table.title}**")
             show_declared_table(table, name)
             continue
@@ -71,14 +76,17 @@ def with_choices(choices: tuple[Choice, ...], audience: Audience) -> Audience:
     offered = [choice for choice in choices if choice.options]
     chosen = dict(audience.chosen)
     for column, choice in zip(st.columns(max(len(offered), 1)), offered):
-        chosen[choice.key] = column.selectbox(
-            choice.label,
-            list(choice.options),
-            format_func=lambda value, options=choice.options: str(options[value]),
-            key=choice.key,
-            bind="query-params",
-        )
+        chosen[choice.key] = choice_widget(choice, column)
     return replace(audience, chosen=chosen)
+
+
+def choice_widget(choice: Choice, column):
+    shown = {"format_func": lambda value, options=choice.options: str(options[value]), "key": choice.key}
+    if choice.multiple:
+        return column.multiselect(
+            choice.label, list(choice.options), default=list(choice.default), bind="query-params", **shown
+        )
+    return column.selectbox(choice.label, list(choice.options), bind="query-params", **shown)
 
 
 def show_declared_table(table: Table, name: str) -> None:

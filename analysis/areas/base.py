@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 WITHHELD = "withheld"  # what a shared report shows instead of a figure that would reveal a small count
 INDIVIDUAL_CHARTS_LEFT_OUT = (
-    "{chart} is not included in a shared report: it draws each course's own values, and a single "
-    "patient's results can be recognised. A private report includes it."
+    "{chart} is not shown in presenter mode or in a shared report: it draws each course's own values, and a "
+    "single patient's results can be recognised. The page outside presenter mode, and a private report, show it."
 )
 
 
@@ -128,6 +128,9 @@ class Choice:
     label: str
     options: dict  # value -> words shown
     grouping: bool = False
+    multiple: bool = False  # several values at once; `default` until the reader picks
+    default: tuple = ()
+    every_in_report: bool = False  # a report, which cannot be clicked, shows every option
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,25 @@ class Audience:
     lines: Callable[..., tuple | None] = lambda *args, **kwargs: None
     group_by: str | None = None
     chosen: dict = field(default_factory=dict)
+    report: bool = False
 
     def pick(self, choice: Choice):
-        """The value of a choice for this audience: chosen on the page, else the report's grouping, else the first."""
+        """The value of a choice for this audience: chosen on the page, else the report's grouping, else the
+        first option (for a choice of several: the values chosen that are offered, else the default)."""
+        if choice.multiple:
+            wanted = self.chosen.get(choice.key, choice.default)
+            return [value for value in wanted if value in choice.options]
         for wanted in (self.chosen.get(choice.key), self.group_by if choice.grouping else None):
             if wanted in choice.options:
                 return wanted
         return next(iter(choice.options), None)
+
+    def picks(self, choice: Choice) -> list:
+        """The options drawn: every one in a report when the choice asks for it, else the one picked."""
+        if self.report and choice.every_in_report:
+            return list(choice.options)
+        picked = self.pick(choice)
+        return [] if picked is None else [picked]
 
     def count(self, n) -> str:
         """A count for a sentence, as the audience may see it ("<5" when suppressing; 0 stays 0)."""
@@ -176,6 +191,7 @@ class Drawing:
     table: Table | None = None
     notes: tuple[str, ...] = ()
     more_tables: tuple[Table, ...] = ()
+    more_figures: tuple[tuple[str, object], ...] = ()  # (name, figure) drawn after `figure`, two to a row
     missing: str = ""
     name: str = ""  # the chart's name when it depends on the data ("clearance by sex"); else the section's key
 
@@ -201,6 +217,11 @@ class Section:
     beside_next: bool = False
 
 
+def report_audience(report: ReportWriter, group_by: str | None) -> Audience:
+    """A report's audience: suppressed when shared, the report's claims and grouping, every option shown."""
+    return Audience(report.suppress_below, report.article_line, group_by, report=True)
+
+
 def write_sections(report: ReportWriter, sections: tuple[Section, ...], cohort: Cohort, result, audience: Audience):
     """The report's half of a declaration: each section's chart, table and notes, or what it lacks."""
     for section in sections:
@@ -212,6 +233,8 @@ def write_sections(report: ReportWriter, sections: tuple[Section, ...], cohort: 
             continue
         if drawing.figure is not None:
             report.chart(drawing.name or section.key, drawing.figure)
+        for name, figure in drawing.more_figures:
+            report.chart(name, figure)
         for note in drawing.notes:
             report.text(note, "note")
         for table in drawing.tables:

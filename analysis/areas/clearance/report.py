@@ -3,7 +3,7 @@ the report's audience, between the key figures and the counting rules."""
 
 from __future__ import annotations
 
-from analysis.areas.base import Audience, ReportWriter, Table, write_sections
+from analysis.areas.base import ReportWriter, Table, report_audience, write_sections
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.clearance.sections import SECTIONS
 from analysis.cohort.model import Cohort
@@ -22,7 +22,7 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     result = clearance.analyse(cohort, chosen)
     report.text(f"{chosen.describe()}.")
     report.key_figures("Key figures", key_figures(result))
-    audience = Audience(report.suppress_below, report.article_line, group_by)
+    audience = report_audience(report, group_by)
     write_sections(report, SECTIONS, cohort, result, audience)
     report.rules(clearance.counting_rules(chosen))
     report.table(Table("What could not be used", result.quality, counts=("count",)))

@@ -3,7 +3,7 @@ report's audience."""
 
 from __future__ import annotations
 
-from analysis.areas.base import Audience, ReportWriter, write_sections
+from analysis.areas.base import ReportWriter, report_audience, write_sections
 from analysis.areas.relapse import compute as relapse
 from analysis.areas.relapse.sections import NO_FOLLOW_UP, SECTIONS, analyse, without_follow_up
 from analysis.cohort.model import Cohort
@@ -14,4 +14,4 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         report.notice(NO_FOLLOW_UP)
         return
     result = analyse(cohort, relapse.RelapseSettings.from_settings(settings))
-    write_sections(report, SECTIONS, cohort, result, Audience(report.suppress_below, report.article_line, group_by))
+    write_sections(report, SECTIONS, cohort, result, report_audience(report, group_by))

@@ -3,7 +3,7 @@ the report's audience, after the key figures."""
 
 from __future__ import annotations
 
-from analysis.areas.base import Audience, ReportWriter, write_sections
+from analysis.areas.base import ReportWriter, report_audience, write_sections
 from analysis.areas.side_effects import compute as se
 from analysis.areas.side_effects.sections import SECTIONS, analyse
 from analysis.cohort.model import Cohort
@@ -27,7 +27,7 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         f"episodes recorded, {count_label(len(data.events), report.suppress_below)} counted."
     )
     report.key_figures("Key figures", key_figures(data))
-    write_sections(report, SECTIONS, cohort, result, Audience(report.suppress_below, report.article_line, group_by))
+    write_sections(report, SECTIONS, cohort, result, report_audience(report, group_by))
 
 
 def key_figures(data: se.EventData) -> list[tuple]:
