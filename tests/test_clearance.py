@@ -442,7 +442,6 @@ def _figures(result):
     return [
         clearance_figures.clearance_by_month_figure(result.by_month, result.settings),
         clearance_figures.lesion_change_figure(result.lesions),
-        clearance_figures.lesion_count_figure(result.lesions),
         clearance_figures.iga_distribution_figure(result.iga),
         clearance_figures.flare_figure(result.flare),
         clearance_figures.time_to_clearance_figure(result.time_to_clearance, result.settings),

@@ -42,7 +42,7 @@ def test_drawn_lines_get_thicker_and_hidden_band_edges_stay_hidden(figures):
 
 
 def test_the_original_figure_is_left_as_it_was(figures):
-    fig = figures["clearance by month"]
+    fig = figures["clearance_by_month"]
     before = fig.to_json()
     for_projector(fig)
     assert fig.to_json() == before

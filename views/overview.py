@@ -4,17 +4,15 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from analysis.areas.claims import compute as claims
-from analysis.areas.claims import figures as claims_figures
+from analysis.areas.claims.sections import SECTIONS as CLAIMS_SECTIONS
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.overview import compute as overview
-from analysis.areas.overview import figures as overview_figures
-from ui.charts import show_chart
+from analysis.areas.overview.sections import SECTIONS as COHORT_SECTIONS
 from ui.claim_sets import active_claim_set, claim_set_panel, with_claim_set
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
     any_small,
-    chart_suppression,
     presentable_estimates,
     shown_count,
     shown_share,
@@ -24,6 +22,7 @@ from ui.presenter import (
     withheld_rows,
 )
 from ui.report_download import report_download
+from ui.sections import page_audience, show_sections
 
 BADGES = {
     claims.SUPPORTED: ":green-badge[Supported]",
@@ -280,14 +279,7 @@ def render_scorecard(results: list[claims.ClaimResult], view) -> None:
     header_row()
     for result in results:
         claim_row(result, explain)
-    subtitle = f"{shown_count(view.filtered.n_courses)} courses" + (
-        " of synthetic demo data" if view.cohort.synthetic else ""
-    )
-    show_chart(
-        claims_figures.scorecard_figure(results, subtitle, suppress_below=chart_suppression()),
-        "Claims scorecard",
-        key="claims_chart",
-    )
+    show_sections(CLAIMS_SECTIONS, view.filtered, results, page_audience())
 
 
 @st.fragment
@@ -396,26 +388,7 @@ def cohort_section(view) -> None:
         else f"{facts['median_cumulative_dose_mg_per_kg']:.0f} mg/kg",
     )
 
-    show_chart(overview_figures.demographics_figure(cohort, suppress_below=chart_suppression()), "Who was treated")
-    left, right = st.columns(2)
-    show_chart(
-        overview_figures.dose_figure(cohort, suppress_below=chart_suppression()), "Dose received", container=left
-    )
-    show_chart(
-        overview_figures.duration_figure(cohort, suppress_below=chart_suppression()), "Course length", container=right
-    )
-
-    with st.expander("Demographics table"):
-        table = overview.demographics_table(cohort)
-        show_table(table, hide_index=True, width="stretch")
-        csv_download(table, "demographics.csv")
-    completeness = overview.completeness(cohort)
-    with st.expander("Data completeness per table and column"):
-        show_chart(
-            overview_figures.completeness_figure(completeness, suppress_below=chart_suppression()), "Data completeness"
-        )
-        show_table(completeness, hide_index=True, width="stretch")
-        csv_download(completeness, "completeness.csv")
+    show_sections(COHORT_SECTIONS, cohort, None, page_audience())
 
 
 view = page_header(

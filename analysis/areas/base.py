@@ -97,29 +97,6 @@ def chosen_grouping(options: dict, group_by: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Area:
-    """An outcome area as the rest of the product sees it.
-
-    `key` names it in the JSON summary and, for areas with definitions, as the prefix of their
-    settings; `anchor` is its section's id in the report (the key unless given); `settings` is its
-    definitions class (`from_settings(dict)`, `describe()`); `summary` writes its JSON section;
-    `report` writes its report section.
-    """
-
-    key: str
-    title: str
-    report_title: str
-    anchor: str = ""
-    settings: type | None = None
-    summary: Callable[[Cohort, SummaryOptions], dict] | None = None
-    report: Callable[[ReportWriter, Cohort, dict, str | None], None] | None = None
-
-    @property
-    def section_id(self) -> str:
-        return self.anchor or self.key
-
-
-@dataclass(frozen=True)
 class Choice:
     """A choice a section offers on the page (which grouping, which side effect); a report takes the first
     option, or for a grouping the report's own grouping when it is offered."""
@@ -239,3 +216,29 @@ def write_sections(report: ReportWriter, sections: tuple[Section, ...], cohort: 
             report.text(note, "note")
         for table in drawing.tables:
             report.table(table)
+
+
+@dataclass(frozen=True)
+class Area:
+    """An outcome area as the rest of the product sees it.
+
+    `key` names it in the JSON summary and, for areas with definitions, as the prefix of their
+    settings; `anchor` is its section's id in the report (the key unless given); `settings` is its
+    definitions class (`from_settings(dict)`, `describe()`); `summary` writes its JSON section;
+    `report` writes its report section; `sections` are its charts and tables, which its page and its
+    report draw from `analyse(cohort, settings)`.
+    """
+
+    key: str
+    title: str
+    report_title: str
+    anchor: str = ""
+    settings: type | None = None
+    summary: Callable[[Cohort, SummaryOptions], dict] | None = None
+    report: Callable[[ReportWriter, Cohort, dict, str | None], None] | None = None
+    sections: tuple[Section, ...] = ()
+    analyse: Callable[[Cohort, dict], object] = lambda cohort, settings: None
+
+    @property
+    def section_id(self) -> str:
+        return self.anchor or self.key

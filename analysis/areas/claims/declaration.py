@@ -1,7 +1,7 @@
 """The claims scorecard as the summary, the report and the tests see it."""
 
 from analysis.areas.base import Area
-from analysis.areas.claims import compute, report
+from analysis.areas.claims import compute, report, sections
 
 AREA = Area(
     key="claims",
@@ -9,4 +9,6 @@ AREA = Area(
     report_title="The article's claims, tested on these courses",
     summary=compute.summary_section,
     report=report.report_section,
+    sections=sections.SECTIONS,
+    analyse=compute.evaluate_claims,
 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import html
 
-from analysis.areas.base import WITHHELD, ReportWriter
+from analysis.areas.base import WITHHELD, ReportWriter, report_audience, write_sections
 from analysis.areas.claims import compute as claims
+from analysis.areas.claims.sections import SECTIONS
 from analysis.cohort.model import Cohort
 from analysis.stats.intervals import Estimate
-from analysis.stats.suppression import count_label
 
 VERDICT_COLORS = {
     "supported": "#2e7d32",
@@ -22,9 +22,6 @@ VERDICT_COLORS = {
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None = None) -> None:
-    # plotly loads only when a report is written, never for the JSON summary
-    from analysis.areas.claims import figures as claims_figures
-
     results = claims.evaluate_claims(cohort, settings)
     counts = claims.verdict_counts(results)
     report.add('<p class="tally">' + " ".join(f"{badge(v)} {n}" for v, n in counts.items() if n) + "</p>")
@@ -39,12 +36,7 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         "<th>Estimate</th><th>Article</th><th>Published figures</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"
     )
-    subtitle = f"{count_label(cohort.n_courses, report.suppress_below)} courses" + (
-        " of synthetic demo data" if cohort.synthetic else ""
-    )
-    report.chart(
-        "claims scorecard", claims_figures.scorecard_figure(results, subtitle, suppress_below=report.suppress_below)
-    )
+    write_sections(report, SECTIONS, cohort, results, report_audience(report, group_by))
 
 
 def _claim_withheld(report: ReportWriter, result) -> bool:

@@ -1,7 +1,7 @@
 """The clearance area as the summary, the report and the tests see it."""
 
 from analysis.areas.base import Area
-from analysis.areas.clearance import compute, report
+from analysis.areas.clearance import compute, report, sections
 
 AREA = Area(
     key="clearance",
@@ -10,4 +10,6 @@ AREA = Area(
     settings=compute.ClearanceSettings,
     summary=compute.summary_section,
     report=report.report_section,
+    sections=sections.SECTIONS,
+    analyse=lambda cohort, settings: compute.analyse(cohort, compute.ClearanceSettings.from_settings(settings)),
 )

@@ -227,38 +227,6 @@ def lesion_change_figure(
     return fig
 
 
-def lesion_count_figure(
-    lesions: pd.DataFrame, measure: str = "total_lesions", *, suppress_below: int | None = None
-) -> go.Figure:
-    """Median lesion count per month for one measure, with its interquartile range (months with
-    fewer courses than `suppress_below` not drawn)."""
-    label = LESION_MEASURES[measure]
-    title = f"{label} per month: median count"
-    data = lesions[(lesions["measure"] == measure) & (lesions["n"] > 0)]
-    data = data[~_too_few(data["n"], suppress_below)]
-    if data.empty:
-        return empty_figure(title, f"No counts of {label.lower()} in the data.")
-    fig = go.Figure(_band(data["month"], data["q1"], data["q3"], PALETTE[0], "middle half of courses (IQR)"))
-    fig.add_trace(
-        go.Scatter(
-            x=data["month"],
-            y=data["median"],
-            mode="lines+markers",
-            name="median",
-            line={"color": PALETTE[0], "width": 2},
-            customdata=np.column_stack([count_labels(data["n"]), data["q1"], data["q3"]]),
-            hovertemplate="Month %{x}: median <b>%{y:.0f}</b> lesions (IQR %{customdata[1]:.0f}-%{customdata[2]:.0f})"
-            "<br>%{customdata[0]} courses<extra></extra>",
-        )
-    )
-    fig.update_yaxes(title="Lesions (count)", rangemode="tozero")
-    fig.update_xaxes(title="Month of course (0 = baseline)", **_month_ticks(data["month"], data["n"]))
-    subtitle = "Observed visits, the last one in each month (missed visits not imputed)"
-    if suppress_below:
-        subtitle += f"; months with fewer than {suppress_below} courses not drawn"
-    return styled(fig, title, subtitle, height=380)
-
-
 def iga_distribution_figure(iga: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
     """Stacked shares of courses at each IGA grade, at baseline and each month.
 

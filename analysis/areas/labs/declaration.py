@@ -1,7 +1,7 @@
 """The labs area as the summary, the report and the tests see it."""
 
 from analysis.areas.base import Area
-from analysis.areas.labs import compute, report
+from analysis.areas.labs import compute, report, sections
 
 AREA = Area(
     key="labs",
@@ -10,4 +10,6 @@ AREA = Area(
     settings=compute.LabSettings,
     summary=compute.summary_section,
     report=report.report_section,
+    sections=sections.SECTIONS,
+    analyse=lambda cohort, settings: compute.analyse(cohort, compute.LabSettings.from_settings(settings)),
 )

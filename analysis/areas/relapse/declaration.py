@@ -1,7 +1,7 @@
 """The relapse area as the summary, the report and the tests see it."""
 
 from analysis.areas.base import Area
-from analysis.areas.relapse import compute, report
+from analysis.areas.relapse import compute, report, sections
 
 AREA = Area(
     key="relapse",
@@ -10,4 +10,6 @@ AREA = Area(
     settings=compute.RelapseSettings,
     summary=compute.summary_section,
     report=report.report_section,
+    sections=sections.SECTIONS,
+    analyse=lambda cohort, settings: sections.analyse(cohort, compute.RelapseSettings.from_settings(settings)),
 )

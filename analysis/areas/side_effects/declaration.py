@@ -1,7 +1,7 @@
 """The side-effects area as the summary, the report and the tests see it (data and JSON call them adverse events)."""
 
 from analysis.areas.base import Area
-from analysis.areas.side_effects import compute, report
+from analysis.areas.side_effects import compute, report, sections
 
 AREA = Area(
     key="adverse_events",
@@ -11,4 +11,6 @@ AREA = Area(
     settings=compute.SideEffectSettings,
     summary=compute.summary_section,
     report=report.report_section,
+    sections=sections.SECTIONS,
+    analyse=lambda cohort, settings: sections.analyse(cohort, compute.SideEffectSettings.from_settings(settings)),
 )
