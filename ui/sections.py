@@ -8,7 +8,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from analysis.areas.base import Audience, Choice, Section, Table
+from analysis.areas.base import Audience, Choice, Drawing, Section, Table
 from analysis.stats.suppression import suppress_table
 
 from .charts import file_stem, show_chart
@@ -59,16 +59,24 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         for number, (name, figure) in enumerate(drawing.more_figures):
             with columns[number % 2]:
                 show_chart(figure, name, key=f"{section.key}_{file_stem(name)}")
-    for note in drawing.notes:
-        st.caption(shown_text(note))
+    charted = drawing.figure is not None or bool(drawing.more_figures)
+    if charted:
+        show_notes(drawing)
     for number, table in enumerate(drawing.tables):
         name = section.key if number == 0 else f"{section.key}_{number + 1}"
-        if drawing.figure is None and not drawing.more_figures:  # a table on its own is the section itself
+        if not charted:  # a table on its own is the section itself
             st.markdown(f"**{table.title}**")
             show_declared_table(table, name)
             continue
         with st.expander(f"{table.title} (table)"):
             show_declared_table(table, name)
+    if not charted:
+        show_notes(drawing)
+
+
+def show_notes(drawing: Drawing) -> None:
+    for note in drawing.notes:
+        st.caption(shown_text(note))
 
 
 def with_choices(choices: tuple[Choice, ...], audience: Audience) -> Audience:
