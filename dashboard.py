@@ -8,6 +8,7 @@ import streamlit as st
 from ui.access import refuse_open_network_without_sign_in, require_sign_in
 from ui.presenter import initial_sidebar_state, stop_if_hidden, visible_pages
 from ui.sidebar import render_sidebar
+from ui.slides import requested_slide, show_slides
 
 st.set_page_config(
     page_title="Isotretinoin outcomes", page_icon="💊", layout="wide", initial_sidebar_state=initial_sidebar_state()
@@ -30,6 +31,10 @@ PAGES = [
 OVERVIEW_ADDRESS = st.Page("views/overview.py", title="Overview", url_path="overview", visibility="hidden")
 
 page = st.navigation([*visible_pages(PAGES), OVERVIEW_ADDRESS])
-render_sidebar()
-stop_if_hidden(page)
-page.run()
+view = render_sidebar()
+slide = requested_slide()
+if slide is not None and view.filtered is not None and view.filtered.n_courses:
+    show_slides(view, slide)  # presenting as slides, from whichever page the talk started
+else:
+    stop_if_hidden(page)
+    page.run()

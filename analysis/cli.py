@@ -4,6 +4,7 @@
     python -m analysis summary [PATH | demo] [--json] [--group-by COLUMN] [--set KEY=VALUE ...] [--mapping FILE]
     python -m analysis mapping PATH [--out FILE] [--mapping FILE]
     python -m analysis report [PATH | demo] --out FILE.html [--group-by COLUMN] [--set KEY=VALUE ...] [--no-suppression]
+                              [--slides]
     python -m analysis demo --out DIR [--courses N] [--seed S]
 
 PATH is a folder or a .zip holding the data files, or a single file: the canonical CSV files
@@ -132,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--mapping", metavar="FILE", type=Path, help="a saved column mapping (JSON) for the files")
     report.add_argument("--strict", action="store_true", help=STRICT_HELP)
     report.add_argument("--claims", metavar="FILE", type=Path, help=CLAIMS_HELP)
+    report.add_argument(
+        "--slides",
+        action="store_true",
+        help="write the findings as slides for a talk (one per area; arrow keys step; always suppressed)",
+    )
     report.set_defaults(run=run_report)
 
     demo = commands.add_parser("demo", help="write a synthetic cohort as CSV files")
@@ -295,7 +301,11 @@ def _group_column(column: str | None, cohort) -> str | None:
 
 def run_report(args: argparse.Namespace) -> int:
     from analysis.outputs.report import build_report
+    from analysis.outputs.slides import slides_html
 
+    if args.slides and args.no_suppression:
+        print("error: slides are for a room: they are always suppressed (leave out --no-suppression)", file=sys.stderr)
+        return EXIT_USAGE
     result = load(args.path, args.mapping)
     if result.cohort is None:
         print(
@@ -304,13 +314,17 @@ def run_report(args: argparse.Namespace) -> int:
         )
         return EXIT_DATA
     settings = _with_claim_set(_checked_settings(dict(args.set)), args.claims)
-    html = build_report(
-        result.cohort,
-        settings,
-        "all courses (no filter)",
-        suppress=not args.no_suppression,
-        threshold=args.suppress_below,
-        group_by=_group_column(args.group_by, result.cohort),
+    html = (
+        slides_html(result.cohort, settings, threshold=args.suppress_below)
+        if args.slides
+        else build_report(
+            result.cohort,
+            settings,
+            "all courses (no filter)",
+            suppress=not args.no_suppression,
+            threshold=args.suppress_below,
+            group_by=_group_column(args.group_by, result.cohort),
+        )
     )
     try:
         args.out.write_text(html, encoding="utf-8")

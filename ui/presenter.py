@@ -29,6 +29,7 @@ from analysis.stats.suppression import (
 )
 
 PRESENTER_KEY = "presenter"
+SLIDE_PARAM = "slide"  # ?slide=3: presenting the findings as slides, at slide 3
 THRESHOLD_KEY = "presenter_threshold"
 ON_TEXTS = ("1", "true", "yes", "on")
 HIDDEN_PAGES = ("timeline",)  # url paths not offered in presenter mode
@@ -59,8 +60,9 @@ PRESENTER_CSS = """
 
 
 def presenter_requested() -> bool:
-    """Presenter mode as the URL asks for it; readable before any widget exists (page config, navigation)."""
-    return str(st.query_params.get(PRESENTER_KEY, "")).lower() in ON_TEXTS
+    """Presenter mode as the URL asks for it (slides are always presented); readable before any widget exists
+    (page config, navigation)."""
+    return str(st.query_params.get(PRESENTER_KEY, "")).lower() in ON_TEXTS or SLIDE_PARAM in st.query_params
 
 
 def presenter_on() -> bool:
@@ -129,6 +131,14 @@ def presenter_controls() -> bool:
         "of single courses are hidden.",
     )
     _keep_in_url(on)
+    st.sidebar.button(
+        "Present as slides",
+        icon=":material/slideshow:",
+        on_click=go_to_slide,
+        args=(1,),
+        help="One finding per screen, in presenter mode: the claims scorecard, then each area's headline chart with "
+        "its finding and the verdicts it bears on. The arrow keys step through them.",
+    )
     if on:
         st.sidebar.number_input(
             "Hide counts below",
@@ -142,6 +152,16 @@ def presenter_controls() -> bool:
         )
         st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     return on
+
+
+def go_to_slide(number: int | None) -> None:
+    """Opens slide `number` in presenter mode (None: back to the page)."""
+    if number is None:
+        st.query_params.pop(SLIDE_PARAM, None)
+        return
+    st.session_state[PRESENTER_KEY] = True
+    st.query_params[PRESENTER_KEY] = "1"
+    st.query_params[SLIDE_PARAM] = str(number)
 
 
 def _keep_in_url(on: bool) -> None:

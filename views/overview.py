@@ -23,6 +23,7 @@ from ui.presenter import (
 )
 from ui.report_download import report_download
 from ui.sections import page_audience, show_sections
+from ui.slides import remember_claim_settings
 
 BADGES = {
     claims.SUPPORTED: ":green-badge[Supported]",
@@ -340,6 +341,7 @@ def claims_section(view) -> dict | None:
     except ValueError as error:  # a setting out of range: say which
         board.error(f"These settings cannot be used: {error}")
         return None
+    remember_claim_settings(settings)
     with board:
         render_scorecard(results, view)
     with st.expander("Does a verdict hang on a definition? (sensitivity)"):

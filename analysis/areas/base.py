@@ -151,6 +151,17 @@ class Audience:
                 return shown
         return f"{int(n):,}"
 
+    def share(self, estimate: Estimate, digits: int = 0) -> str:
+        """A share with its interval for a sentence ("83% (95% CI 81-85%)"), or why it is withheld."""
+        if estimate.estimate is None:
+            return "not estimable"
+        if self.withheld(estimate.numerator, estimate.n):
+            return f"withheld (a count under {self.suppress_below})"
+        if estimate.ci_low is None or estimate.ci_high is None:
+            return f"{estimate.estimate:.{digits}%}"
+        low, high = (f"{bound * 100:.{digits}f}" for bound in (estimate.ci_low, estimate.ci_high))
+        return f"{estimate.estimate:.{digits}%} (95% CI {low}-{high}%)"
+
     def withheld(self, numerator, n) -> bool:
         """Whether a share `numerator` of `n` would give a small count back to this audience."""
         if self.suppress_below is None:
@@ -226,7 +237,8 @@ class Area:
     settings; `anchor` is its section's id in the report (the key unless given); `settings` is its
     definitions class (`from_settings(dict)`, `describe()`); `summary` writes its JSON section;
     `report` writes its report section; `sections` are its charts and tables, which its page and its
-    report draw from `analyse(cohort, settings)`.
+    report draw from `analyse(cohort, settings)`; a slide shows the `headline` section with the
+    `finding` in one sentence and the verdicts of the claims shown on its `page`.
     """
 
     key: str
@@ -238,6 +250,9 @@ class Area:
     report: Callable[[ReportWriter, Cohort, dict, str | None], None] | None = None
     sections: tuple[Section, ...] = ()
     analyse: Callable[[Cohort, dict], object] = lambda cohort, settings: None
+    page: str = ""  # its page script, as claims name the page that shows them in detail
+    headline: str = ""  # the key of the section a slide shows
+    finding: Callable[[Cohort, object, Audience], str] | None = None  # the slide's one sentence
 
     @property
     def section_id(self) -> str:

@@ -10,5 +10,7 @@ AREA = Area(
     summary=compute.summary_section,
     report=report.report_section,
     sections=sections.SECTIONS,
+    headline="claims_scorecard",
+    finding=sections.finding,
     analyse=compute.evaluate_claims,
 )

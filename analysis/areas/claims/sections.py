@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analysis.areas.base import Audience, Drawing, Section
+from analysis.areas.claims.compute import verdict_counts
 from analysis.cohort.model import Cohort
 
 
@@ -15,3 +16,8 @@ def scorecard(cohort: Cohort, results: list, audience: Audience) -> Drawing:
 
 
 SECTIONS = (Section("claims_scorecard", "Claims scorecard", scorecard),)
+
+
+def finding(cohort: Cohort, results: list, audience: Audience) -> str:
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in verdict_counts(results).items() if n)
+    return f"Of {len(results)} claims tested on these courses: {counts}."

@@ -11,5 +11,8 @@ AREA = Area(
     summary=compute.summary_section,
     report=report.report_section,
     sections=sections.SECTIONS,
+    page="views/clearance.py",
+    headline="clearance_by_month",
+    finding=sections.finding,
     analyse=lambda cohort, settings: compute.analyse(cohort, compute.ClearanceSettings.from_settings(settings)),
 )

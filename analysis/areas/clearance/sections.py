@@ -207,3 +207,11 @@ SECTIONS = (
         choices=group_choice,
     ),
 )
+
+
+def finding(cohort: Cohort, result: ClearanceAnalysis, audience: Audience) -> str:
+    end = result.end_of_course
+    return (
+        f"{audience.share(end)} of {audience.count(end.n)} courses were clear at the end of the course "
+        f"({result.settings.definition_text()})."
+    )

@@ -11,5 +11,8 @@ AREA = Area(
     summary=compute.summary_section,
     report=report.report_section,
     sections=sections.SECTIONS,
+    page="views/labs.py",
+    headline="new_out_of_range",
+    finding=sections.finding,
     analyse=lambda cohort, settings: compute.analyse(cohort, compute.LabSettings.from_settings(settings)),
 )

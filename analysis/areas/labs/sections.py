@@ -344,3 +344,12 @@ SECTIONS = (
     Section("pregnancy_tests", "Pregnancy tests", pregnancy_tests),
     Section("units", "Units as given and as analysed", units),
 )
+
+
+def finding(cohort: Cohort, result: LabAnalysis, audience: Audience) -> str:
+    liver = result.new_abnormal_estimate("Liver enzymes (ALT or AST)")
+    cholesterol = result.new_abnormal_estimate("Total cholesterol")
+    return (
+        f"Of courses normal before treatment, {audience.share(liver)} had raised liver enzymes (ALT or AST) and "
+        f"{audience.share(cholesterol)} raised total cholesterol during treatment."
+    )

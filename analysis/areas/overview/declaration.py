@@ -9,4 +9,7 @@ AREA = Area(
     report_title="The courses at a glance",
     report=report.report_section,
     sections=sections.SECTIONS,
+    page="views/overview.py",
+    headline="duration",
+    finding=sections.finding,
 )

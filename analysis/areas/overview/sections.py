@@ -49,3 +49,17 @@ SECTIONS = (
     Section("duration", "Course length", duration),
     Section("completeness", "Data completeness", completeness),
 )
+
+
+def finding(cohort: Cohort, result, audience: Audience) -> str:
+    facts = overview.profile(cohort)
+    few = audience.suppress_below is not None and 0 < facts["courses"] < audience.suppress_below
+    length = facts["median_duration_days"]
+    dose = facts["median_cumulative_dose_mg_per_kg"]
+    medians = (
+        ""
+        if few or length is None
+        else f"; the median course lasted {length:.0f} days"
+        + ("" if dose is None else f" and gave {dose:.0f} mg/kg in all")
+    )
+    return f"{audience.count(facts['courses'])} courses of {audience.count(facts['patients'])} patients{medians}."

@@ -11,5 +11,8 @@ AREA = Area(
     summary=compute.summary_section,
     report=report.report_section,
     sections=sections.SECTIONS,
+    page="views/relapse.py",
+    headline="relapse_free",
+    finding=sections.finding,
     analyse=lambda cohort, settings: sections.analyse(cohort, compute.RelapseSettings.from_settings(settings)),
 )

@@ -200,3 +200,14 @@ FURTHER_COURSE = (
     Section("further_course_literature", "Further course beside published figures", further_course_literature),
 )
 SECTIONS = RELAPSE + FURTHER_COURSE
+
+
+def finding(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> str:
+    times = result.overall.times
+    if times.entered == 0:
+        return NO_ENTRY
+    first_year = result.overall.overall.failure_at(relapse.DAYS_PER_YEAR)
+    return (
+        f"{audience.share(first_year)} of {audience.count(times.entered)} courses followed after the course had "
+        "relapsed within a year (Kaplan-Meier)."
+    )

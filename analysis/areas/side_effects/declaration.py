@@ -12,5 +12,8 @@ AREA = Area(
     summary=compute.summary_section,
     report=report.report_section,
     sections=sections.SECTIONS,
+    page="views/side_effects.py",
+    headline="named_side_effects",
+    finding=sections.finding,
     analyse=lambda cohort, settings: sections.analyse(cohort, compute.SideEffectSettings.from_settings(settings)),
 )

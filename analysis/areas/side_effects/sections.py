@@ -259,3 +259,12 @@ SECTIONS = (
     Section("every_term", "Every side effect", every_term, "All side effects"),
     Section("unrecognised_terms", "Terms the dictionary did not recognise", unrecognised),
 )
+
+
+def finding(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -> str:
+    anyone = se.any_event_estimate(result.data)
+    stopped = se.discontinuation_estimate(result.data)
+    return (
+        f"{audience.share(anyone)} of {audience.count(anyone.n)} courses had at least one side effect; "
+        f"{audience.share(stopped, 1)} stopped the course because of one."
+    )
