@@ -112,7 +112,7 @@ MEASURE = r"""(phone) => {
     ['metric value', '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *'],
     ['metric label', '[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *'],
     ['page link', '[data-testid="stPageLink"] a, [data-testid="stPageLink"] a *'],
-    ['badge', '[data-testid="stMarkdownContainer"] span[class*="badge"], [data-testid="stMarkdownContainer"] span[style*="border-radius"]'],
+    ['badge', '[data-testid="stMarkdownContainer"] span.stMarkdownBadge'],
     ['table header', 'th, th *'],
   ];
   for (const [kind, selector] of cutSelectors) {
@@ -210,7 +210,7 @@ def presenter_on(page) -> None:
     finished(page)
 
 
-def survey(page, dataset: str, screenshots=None) -> list[str]:
+def survey(page, dataset: str, screenshots=None, pages=PAGES) -> list[str]:
     """Every page at desktop and phone width, then in presenter mode at projector size: the failures found."""
     failures = []
 
@@ -223,14 +223,14 @@ def survey(page, dataset: str, screenshots=None) -> list[str]:
             slug = re.sub(r"\W+", "_", f"{dataset}_{name}_{viewport_name}".lower())
             page.screenshot(path=str(screenshots / f"{slug}.png"), full_page=True)
 
-    for name in PAGES:
+    for name in pages:
         page.set_viewport_size(DESKTOP)
         go_to(page, name)
         record(name, "desktop 1440x900", check(page, DESKTOP))
         record(name, "phone 390x844", check(page, PHONE, phone=True))
     page.set_viewport_size(PROJECTOR)
     presenter_on(page)
-    for name in PAGES:
+    for name in pages:
         if name == "Course timeline":
             continue  # hidden in presenter mode
         go_to(page, name)
@@ -268,15 +268,16 @@ if __name__ == "__main__":  # python -m tests.test_browser_layout [screenshot fo
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
     which = sys.argv[2] if len(sys.argv) > 2 else "both"
+    pages = sys.argv[3].split(",") if len(sys.argv) > 3 else PAGES
     started = time.monotonic()
     with running_app() as base_url, browser_page() as page:
         found = []
         if which in ("both", "demo"):
             page.goto(base_url)
             wait_for_app(page)
-            found += survey(page, "demo", folder)
+            found += survey(page, "demo", folder, pages)
         if which in ("both", "upload"):
             load_upload(page, base_url)
-            found += survey(page, "upload", folder)
+            found += survey(page, "upload", folder, pages)
     print("\n".join(found))
     print(f"{len(found)} failures in {time.monotonic() - started:.0f} s")
