@@ -7,6 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from analysis.areas.charts import plain_title
 from ui.data_source import UPLOAD, UPLOAD_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,4 +39,4 @@ def open_page(page: str, query: dict | None = None, files: tuple | None = None, 
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    return [plain_title(json.loads(chart.proto.spec)["layout"]["title"]["text"]) for chart in at.get("plotly_chart")]

@@ -19,7 +19,7 @@ import pytest
 from apptest import open_app, open_page
 
 from analysis.areas.base import Audience
-from analysis.areas.charts import count_bars, empty_figure, histogram_bars
+from analysis.areas.charts import count_bars, empty_figure, histogram_bars, plain_title
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.clearance import figures as cf
 from analysis.areas.labs import compute as labs
@@ -156,7 +156,7 @@ def test_clearance_by_month_leaves_gaps_where_a_count_is_small():
     assert np.isnan(np.asarray(line.y, dtype=float)[[0, 2, 3]]).all() and line.y[1] == 0.5
     assert [row[0] for row in line.customdata] == ["<5", "20", SUPPRESSED, "<5"]
     assert fig.layout.xaxis.ticktext[3].endswith("n=<5</span>")
-    assert "Not drawn: months 1, 3, 4" in fig.layout.title.text
+    assert "Not drawn: months 1, 3, 4" in plain_title(fig.layout.title.text)
     assert not small_counts_shown(fig)
     plain = cf.clearance_by_month_figure(by_month, settings)
     assert list(plain.data[-1].y) == list(by_month["rate"]) and [row[0] for row in plain.data[-1].customdata] == [

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis import demo
+from analysis.areas.charts import plain_title
 from analysis.areas.clearance.compute import DEFINITIONS, MISSING_RULES, ClearanceSettings
 from analysis.cohort.loading import DEMO_DIR
 from tests import apptest
@@ -133,7 +134,7 @@ def test_the_page_names_the_reading_of_the_claim_it_shows(uploaded):
     assert any(read_as in m.value and "(C01, reading b)" in m.value for m in uploaded.markdown)
     lesions = open_page({"clearance_definition": DEFINITIONS["lesion_reduction"]}, csv_upload())
     assert any("read as *most courses end with at least 80% fewer lesions*" in m.value for m in lesions.markdown)
-    titles = {json.loads(c.proto.spec)["layout"]["title"]["text"]: c for c in lesions.get("plotly_chart")}
+    titles = {plain_title(json.loads(c.proto.spec)["layout"]["title"]["text"]): c for c in lesions.get("plotly_chart")}
     lesion_chart = json.loads(next(c for t, c in titles.items() if t.startswith("How far lesion")).proto.spec)
     notes = " ".join(a.get("text", "") for a in lesion_chart["layout"].get("annotations", []))
     assert "Article, read as most courses end with at least 80% fewer lesions (C01): median at -80%" in notes

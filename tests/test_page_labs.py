@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis import demo
+from analysis.areas.charts import plain_title
 from analysis.cohort.loading import DEMO_DIR
 from tests import apptest
 
@@ -41,8 +42,8 @@ def specs(at: AppTest) -> list[dict]:
 
 
 def chart(at: AppTest, title_start: str) -> dict:
-    matches = [s for s in specs(at) if s["layout"]["title"]["text"].startswith(title_start)]
-    assert matches, [s["layout"]["title"]["text"][:60] for s in specs(at)]
+    matches = [s for s in specs(at) if plain_title(s["layout"]["title"]["text"]).startswith(title_start)]
+    assert matches, [plain_title(s["layout"]["title"]["text"])[:60] for s in specs(at)]
     return matches[0]
 
 
@@ -58,7 +59,7 @@ def uploaded():
 def test_page_renders_every_section_with_its_definitions(uploaded):
     at = uploaded
     assert at.title[0].value == "Labs"
-    titles = [s["layout"]["title"]["text"] for s in specs(at)]
+    titles = [plain_title(s["layout"]["title"]["text"]) for s in specs(at)]
     for start in (
         "New out-of-range values",
         "Alanine aminotransferase (ALT) during",
@@ -107,7 +108,7 @@ def test_every_table_has_a_csv_download(uploaded):
 def test_mean_and_sd(uploaded):
     at = uploaded.segmented_control(key="labs_statistic").set_value("mean_sd").run()
     assert not at.exception
-    assert "Line: mean; shaded: ± 1 SD" in chart(at, "Triglycerides during")["layout"]["title"]["text"]
+    assert "Line: mean; shaded: ± 1 SD" in plain_title(chart(at, "Triglycerides during")["layout"]["title"]["text"])
     at.segmented_control(key="labs_statistic").set_value("median_iqr").run()
 
 
@@ -117,7 +118,7 @@ def test_nominal_visit_axis_from_the_url():
     spec = chart(at, "Total cholesterol during")
     assert spec["layout"]["xaxis"]["title"]["text"] == "Nominal visit"
     assert "Baseline" in spec["layout"]["xaxis"]["categoryarray"]
-    assert "Line: mean" in spec["layout"]["title"]["text"]
+    assert "Line: mean" in plain_title(spec["layout"]["title"]["text"])
 
 
 def test_comparing_groups_draws_one_line_per_group(uploaded):
@@ -144,13 +145,15 @@ def test_range_rule_and_baseline_window_from_the_url():
 
 def test_chosen_tests_shift_table_and_individual_courses(uploaded):
     at = uploaded.multiselect(key="labs_tests").set_value(["TC", "LDL"]).run()
-    titles = [s["layout"]["title"]["text"] for s in specs(at)]
+    titles = [plain_title(s["layout"]["title"]["text"]) for s in specs(at)]
     assert any(t.startswith("LDL cholesterol during") for t in titles)
     assert not any(t.startswith("Alanine aminotransferase (ALT) during") for t in titles)
     at = at.selectbox(key="labs_shift_test").select("TG").run()
     assert "Triglycerides: grade before treatment" in texts(at.markdown)
     at = at.selectbox(key="labs_spaghetti_test").select("TC").run()
-    assert any(s["layout"]["title"]["text"].startswith("Total cholesterol: individual courses") for s in specs(at))
+    assert any(
+        plain_title(s["layout"]["title"]["text"]).startswith("Total cholesterol: individual courses") for s in specs(at)
+    )
 
 
 def test_data_without_labs_says_what_is_missing():

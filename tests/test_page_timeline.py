@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.areas.charts import plain_title
 from analysis.areas.timeline import compute as timeline
 from analysis.cohort.loading import load_demo
 from tests import apptest
@@ -32,7 +33,7 @@ def _open(query: dict | None = None) -> AppTest:
 def _figure_title(at: AppTest) -> str:
     charts = at.get("plotly_chart")
     assert len(charts) == 1
-    return json.loads(charts[0].proto.spec)["layout"]["title"]["text"]
+    return plain_title(json.loads(charts[0].proto.spec)["layout"]["title"]["text"])
 
 
 def _ids(demo, positions):

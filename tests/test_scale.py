@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.areas.charts import plain_title
 from analysis.areas.labs import compute as labs
 from analysis.areas.labs.figures import edish_figure
 from analysis.areas.side_effects import compute as side_effects
@@ -170,7 +171,7 @@ def test_edish_draws_a_sample_at_most_and_says_so():
     assert drawn == 5_000
     hys_law = next(trace for trace in fig.data if trace.name == labs.EDISH_QUADRANTS["hys_law"])
     assert len(hys_law.x) == (points["quadrant"] == "hys_law").sum()  # every possible Hy's law case is kept
-    assert "5,000 drawn at random" in fig.layout.title.text
+    assert "5,000 drawn at random" in plain_title(fig.layout.title.text)
 
 
 def test_a_reopened_bundle_is_the_cohort_and_report_it_was(tmp_path):

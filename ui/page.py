@@ -11,6 +11,7 @@ import streamlit as st
 from analysis.outputs.tables import csv_bytes, excel_bytes
 from analysis.stats.suppression import suppress_any_table, suppress_table
 
+from .layout import layout_css
 from .presenter import presentable_table, presenter_on, shown_count, suppression_note, suppression_threshold
 from .sidebar import View, current_view
 
@@ -19,6 +20,7 @@ EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def page_header(title: str, intro: str = "") -> View:
     view = current_view()
+    layout_css()
     st.title(title)
     if view.cohort is not None:
         badge = ":orange-badge[Synthetic demo data]" if view.cohort.synthetic else ":blue-badge[Your data]"

@@ -6,6 +6,9 @@ row, so they stay light at a million courses.
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,18 +23,134 @@ FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 TEMPLATE = go.Layout(template="plotly_white").template  # validated once, as every chart carries it
 
 
+# Chart text is wrapped on the server, at widths that fit a phone: the browser's width is not known
+# here, and a line that fits a 390-px screen (a chart about 358 px wide) reads well on a desktop too.
+TITLE_SIZE = 16
+TITLE_CHARS = 40  # characters per title line at 16 px
+SUBTITLE_CHARS = 56  # per subtitle line (plotly's <sup>, 70% of the title's size)
+LINE_SPACING = 1.3  # plotly's line height, in font sizes
+TITLE_PAD = 12  # px between the top edge and the title
+TITLE_GAP = 16  # px between the title block and the plot (or the panel titles above it)
+PANEL_TITLE_SIZE = 16  # make_subplots' titles of the panels
+MIN_PLOT_HEIGHT = 220  # px of plot a chart keeps on a phone, below its title and above its legend
+LEGEND_ROW = 24  # px per row of a legend under the plot
+PHONE_LEGEND_WIDTH = 320  # px a phone leaves for a legend's row
+BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+# A legend under the plot, at the bottom of the chart: plotly keeps that strip free of the plot, its
+# tick labels and axis titles however many rows the legend wraps onto on a narrow screen.
+LEGEND_BELOW = {
+    "orientation": "h",
+    "yref": "container",
+    "y": 0,
+    "yanchor": "bottom",
+    "x": 0,
+    "xanchor": "left",
+    "traceorder": "normal",
+}
+
+
+def wrap_lines(text: str, width: int) -> list[str]:
+    """The lines of `text` (existing <br> kept), each broken at spaces to at most `width` characters."""
+    lines = []
+    for part in BREAK.split(text or ""):
+        lines += textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False) or [""]
+    return lines
+
+
+def wrapped(text: str, width: int) -> str:
+    """`text` with <br> where a line would pass `width` characters (for panel titles, annotations, labels)."""
+    return "<br>".join(wrap_lines(text, width))
+
+
+def title_text(title: str, subtitle: str = "") -> str:
+    """The chart's title and its smaller subtitle, each wrapped to fit a phone."""
+    text = wrapped(title, TITLE_CHARS)
+    if subtitle:
+        text += "<br><sup>" + wrapped(subtitle, SUBTITLE_CHARS) + "</sup>"
+    return text
+
+
+def plain_title(text: str) -> str:
+    """A chart title as words: line breaks as spaces and markup removed ("title" / "subtitle" searchable)."""
+    return re.sub(r"<[^>]+>", "", BREAK.sub(" ", text or ""))
+
+
+def title_block(text: str, size: float) -> int:
+    """Pixels from the chart's top edge to the plot that a title of `text` at `size` px needs."""
+    lines = len(BREAK.split(text)) if text else 0
+    return round(title_pad(size) + lines * LINE_SPACING * size + TITLE_GAP)
+
+
+def title_pad(size: float) -> int:
+    """Pixels above a title at `size` px: plotly places a large title's first line a little high."""
+    return round(TITLE_PAD * max(size, TITLE_SIZE) / TITLE_SIZE)
+
+
+def panel_titles_height(fig: go.Figure, size: float) -> int:
+    """Pixels the panels' own titles (`make_subplots(subplot_titles=...)`, drawn just above the top row)
+    take between the chart's title and the plot."""
+    lines = [
+        len(BREAK.split(note.text or ""))
+        for note in fig.layout.annotations
+        if note.yref == "paper" and note.yanchor == "bottom" and (note.y or 0) >= 0.999
+    ]
+    return round(max(lines) * LINE_SPACING * size) if lines else 0
+
+
+def legend_rows(fig: go.Figure, width: float = PHONE_LEGEND_WIDTH, char_px: float = 7.0) -> int:
+    """Rows a horizontal legend of the figure's entries takes in `width` px (0 when no legend is drawn)."""
+    if fig.layout.showlegend is False:
+        return 0
+    names = [
+        trace.name
+        for trace in fig.data
+        if trace.name and trace.showlegend is not False and getattr(trace, "legend", None) in (None, "legend")
+    ]
+    names = list(dict.fromkeys(names))
+    if not names or (len(names) == 1 and fig.layout.showlegend is not True):
+        return 0
+    rows, used = 1, 0.0
+    for name in names:
+        entry = 40 + char_px * len(plain_title(name))
+        if used and used + entry > width:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return rows
+
+
 def styled(fig: go.Figure, title: str, subtitle: str = "", height: int = 380) -> go.Figure:
-    """Title, subtitle (definitions, n), margins and fonts common to every chart."""
-    text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
+    """Title and subtitle (definitions, n) wrapped to fit a phone, the legend under the plot, margins and
+    fonts common to every chart.
+
+    `height` is the chart's height with a one-line title and subtitle; a longer title or a legend that
+    would wrap on a phone makes the chart taller, so the plot keeps its height at every width. Plotly
+    keeps the title (`automargin`) and the legend clear of the plot whatever a figure sets afterwards."""
+    text = title_text(title, subtitle)
+    top = title_block(text, TITLE_SIZE) + panel_titles_height(fig, PANEL_TITLE_SIZE)
+    usual_top = 80 if subtitle else 56
+    plot = max(height - usual_top - 50, MIN_PLOT_HEIGHT)
     with_template(fig)
     fig.update_layout(
-        title={"text": text, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        title={
+            "text": text,
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": TITLE_PAD},
+            "automargin": True,
+            "font": {"size": TITLE_SIZE},
+        },
         font={"family": FONT, "size": 13},
-        height=height,
-        margin={"l": 60, "r": 20, "t": 80 if subtitle else 56, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        height=top + plot + 50 + LEGEND_ROW * legend_rows(fig),
+        margin={"l": 60, "r": 20, "t": top, "b": 50},
+        legend=LEGEND_BELOW,
         hoverlabel={"font": {"family": FONT}},
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -48,23 +167,20 @@ def for_projector(fig: go.Figure) -> go.Figure:
     The page draws and exports this copy, so a presenter's PNG carries the large type too."""
     big = go.Figure(fig)
     layout = big.layout
+    top = layout.margin.t or 56
+    big_top = max(
+        top,
+        title_block(layout.title.text or "", PROJECTOR_FONT["title"])
+        + panel_titles_height(big, PROJECTOR_FONT["annotation"]),
+    )
     big.update_layout(
         font_size=PROJECTOR_FONT["text"],
-        title_font_size=PROJECTOR_FONT["title"],
-        legend={
-            "font": {"size": PROJECTOR_FONT["legend"]},
-            "yref": "container",
-            "y": 0.01,
-            "yanchor": "bottom",
-            "x": 0,
-            "xanchor": "left",
-        },
-        height=max(layout.height or 0, PROJECTOR_MIN_HEIGHT),
-        margin={
-            "t": (layout.margin.t or 56) + 40,
-            "b": (layout.margin.b or 50) + 90,
-            "l": (layout.margin.l or 60) + 20,
-        },
+        title={"font": {"size": PROJECTOR_FONT["title"]}, "pad": {"t": title_pad(PROJECTOR_FONT["title"])}},
+        legend={**LEGEND_BELOW, "font": {"size": PROJECTOR_FONT["legend"]}},
+        height=max(
+            (layout.height or 380) + big_top - top + 40 + LEGEND_ROW * legend_rows(big, 1400, 10), PROJECTOR_MIN_HEIGHT
+        ),
+        margin={"t": big_top, "b": (layout.margin.b or 50) + 40, "l": (layout.margin.l or 60) + 20},
     )
     big.update_xaxes(title_font_size=PROJECTOR_FONT["text"], tickfont_size=PROJECTOR_FONT["text"])
     big.update_yaxes(title_font_size=PROJECTOR_FONT["text"], tickfont_size=PROJECTOR_FONT["text"])

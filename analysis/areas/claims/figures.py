@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.areas.charts import add_shapes, styled, vertical_span
+from analysis.areas.charts import add_shapes, styled, vertical_span, wrapped
 from analysis.areas.claims.compute import (
     CONTRADICTED,
     DEPENDS,
@@ -61,7 +61,8 @@ LOG_TICKS = (
     (1e-1, "1 in 10"),
     (1.0, "100%"),
 )
-ROW_HEIGHT = 30
+ROW_HEIGHT = 36  # a label of two lines
+LABEL_CHARS = 24  # a claim's label wrapped to keep the plot wide on a phone
 THRESHOLD_COLOR = "#212121"
 WITHHELD = "withheld"  # a row whose estimate rests on a count under the suppression threshold
 WITHHELD_COLOR = "#757575"
@@ -269,7 +270,7 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "", *, suppress
     rows = chart_rows(results, suppress_below)
     panels = [panel for panel in (1, 2) if (rows["panel"] == panel).any()]
     heights = [int((rows["panel"] == panel).sum()) for panel in panels]
-    titles = {1: "Shares (linear scale)", 2: "Rare and common events (log scale, CIOMS frequency bands)"}
+    titles = {1: "Shares (linear scale)", 2: "Rare and common events<br>(log scale, CIOMS bands)"}
     fig = make_subplots(
         rows=len(panels),
         cols=1,
@@ -309,12 +310,20 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "", *, suppress
         )
         _not_testable_trace(fig, part, panel == 2, target, shown)
         _withheld_trace(fig, part, panel == 2, target, suppress_below)
-        fig.update_yaxes(categoryorder="array", categoryarray=list(part["label"])[::-1], row=target, col=1)
+        labels = list(part["label"])[::-1]
+        fig.update_yaxes(
+            categoryorder="array",
+            categoryarray=labels,
+            tickvals=labels,
+            ticktext=[wrapped(label, LABEL_CHARS) for label in labels],
+            row=target,
+            col=1,
+        )
         if panel == 1:
             fig.update_xaxes(
-                range=[0, 1.0],
+                range=[-0.05, 1.05],
                 tickformat=".0%",
-                title_text="Share of courses (or events, months), 95% CI",
+                title_text="Share of courses (or events,<br>months), 95% CI",
                 row=target,
                 col=1,
             )
@@ -322,7 +331,7 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "", *, suppress
             values, labels = zip(*LOG_TICKS)
             fig.update_xaxes(
                 type="log",
-                range=[np.log10(LOG_FLOOR), 0.02],
+                range=[np.log10(LOG_FLOOR) - 0.15, 0.15],
                 tickvals=list(values),
                 ticktext=list(labels),
                 title_text="Share, log scale",
@@ -337,18 +346,8 @@ def scorecard_figure(results: list[ClaimResult], subtitle: str = "", *, suppress
         subtitle += f"not drawn (counts under {suppress_below}): {withheld}"
     height = ROW_HEIGHT * len(rows) + 150 * len(panels) + 80
     styled(fig, "The article's claims against the data", f"{subtitle + '. ' if subtitle else ''}{note}", height=height)
-    fig.update_layout(
-        margin={"l": 260, "r": 30, "t": 150, "b": 60},
-        hovermode="closest",
-        legend={
-            "orientation": "h",
-            "yref": "container",
-            "y": 1 - 92 / height,
-            "yanchor": "top",
-            "xanchor": "left",
-            "x": 0,
-        },
-    )
+    fig.update_layout(margin={"l": 20, "r": 30, "b": 60}, hovermode="closest")  # the labels push the left margin
+    fig.update_traces(cliponaxis=False, selector={"type": "scatter"})  # a dot at 0% or 100% drawn whole
     return fig
 
 
@@ -361,14 +360,14 @@ def _cioms_bands(fig: go.Figure, row: int, rows_in_panel: int) -> None:
             for _, low, high in CIOMS_SPANS[1::2]
         ],
     )
-    for name, low, high in CIOMS_SPANS:
+    for position, (name, low, high) in enumerate(CIOMS_SPANS):  # every other name a line higher: none touch
         fig.add_annotation(
             x=(np.log10(low) + np.log10(high)) / 2,
-            y=rows_in_panel - 0.2,
+            y=rows_in_panel - 0.2 + 0.6 * (position % 2),
             text=name,
             showarrow=False,
             font={"size": 11, "color": "#546e7a"},
             row=row,
             col=1,
         )
-    fig.update_yaxes(range=[-0.6, rows_in_panel + 0.1], row=row, col=1)
+    fig.update_yaxes(range=[-0.6, rows_in_panel + 0.7], row=row, col=1)

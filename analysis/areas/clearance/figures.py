@@ -19,6 +19,7 @@ from analysis.areas.charts import (
     histogram_bars,
     styled,
     withheld_rows,
+    wrapped,
 )
 from analysis.areas.clearance.compute import LESION_MEASURES, ClearanceSettings, Flare, GroupComparison
 from analysis.areas.literature import reference
@@ -44,11 +45,13 @@ ARTICLE_COLOR = "#c62828"
 LITERATURE_COLOR = "#6a4c93"
 IGA_COLORS = {0: "#1b7837", 1: "#7fbf7b", 2: "#f1c232", 3: "#e08214", 4: "#b2182b"}
 IGA_NAMES = {0: "0 clear", 1: "1 almost clear", 2: "2 mild", 3: "3 moderate", 4: "4 severe"}
-LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0}
 # An article line: where a reading of a claim puts its threshold on this chart, and its label naming
 # the reading ("Article, read as ..."). The claims area chooses it; no reading, no line.
 ArticleLine = tuple[float, str]
 FLARE_DISPLAY_RANGE = (-100.0, 200.0)
+
+
+ANNOTATION_CHARS = 40  # a label on the plot, wrapped to fit a phone
 
 
 def _band(x, low, high, color: str, name: str) -> list[go.Scatter]:
@@ -78,7 +81,7 @@ def _reference_line(fig: go.Figure, y: float, text: str, color: str, dash: str, 
     fig.add_hline(
         y=y,
         line={"color": color, "dash": dash, "width": 1.5},
-        annotation_text=text,
+        annotation_text=wrapped(text, ANNOTATION_CHARS),
         annotation_position=position,
         annotation_font={"color": color, "size": 11},
     )
@@ -160,10 +163,7 @@ def clearance_by_month_figure(
     subtitle = f"{settings.describe()} · shaded: 95% CI (Wilson; exact below 30 courses)"
     if hidden.any():
         subtitle += f"<br>{withheld_note(suppress_below, _months_text(months[hidden]))}"
-    fig = styled(fig, title, subtitle, height=430)
-    if hidden.any():
-        fig.update_layout(margin={"t": 100})
-    return fig
+    return styled(fig, title, subtitle, height=430)
 
 
 def lesion_change_figure(
@@ -223,7 +223,6 @@ def lesion_change_figure(
     if suppress_below:
         subtitle += f"<br>Months with fewer than {suppress_below} courses not drawn"
     fig = styled(fig, title, subtitle, height=470)
-    fig.update_layout(legend=LEGEND_BELOW, margin={"b": 110})
     return fig
 
 
@@ -284,11 +283,7 @@ def iga_distribution_figure(iga: pd.DataFrame, *, suppress_below: int | None = N
         parts = [f"{_months_text(too_few)} not drawn (fewer than {suppress_below} courses)"] if len(too_few) else []
         parts += [hidden_bars_note(suppress_below, pooled_parts=True)] if hidden.to_numpy().any() else []
         subtitle += "<br>" + ". ".join(part[:1].upper() + part[1:] for part in parts)
-    fig = styled(fig, title, subtitle, height=420)
-    fig.update_layout(legend=LEGEND_BELOW, margin={"b": 110})  # five grades beside a long subtitle would sit on it
-    if suppress_below and (len(too_few) or hidden.to_numpy().any()):
-        fig.update_layout(margin={"t": 100}, height=470)
-    return fig
+    return styled(fig, title, subtitle, height=420)
 
 
 def flare_figure(flare: Flare, *, suppress_below: int | None = None) -> go.Figure:
@@ -330,9 +325,7 @@ def flare_figure(flare: Flare, *, suppress_below: int | None = None) -> go.Figur
         f"{share}<br>Published: {published.value:.0%} (Demircay 2008) · observed visits · changes beyond +200% shown at +200%"
         f"{hatched}"
     )
-    fig = styled(fig, title, subtitle, height=440)
-    fig.update_layout(margin={"t": 118})
-    return fig
+    return styled(fig, title, subtitle, height=440)
 
 
 def time_to_clearance_figure(
@@ -400,11 +393,7 @@ def time_to_clearance_figure(
         f"Clear = {settings.definition_text()}<br>{count_label(km.n, suppress_below)} courses · {at}"
         f"<br>Kaplan-Meier; courses never clear count until their last assessment; missed visits not imputed"
     )
-    fig = styled(fig, title, subtitle, height=440)
-    fig.update_layout(
-        margin={"t": 118}, legend={"orientation": "v", "yanchor": "bottom", "y": 0.04, "xanchor": "right", "x": 0.99}
-    )
-    return fig
+    return styled(fig, title, subtitle, height=440)
 
 
 def group_comparison_figure(
@@ -464,7 +453,7 @@ def group_comparison_figure(
         fig.add_vline(
             x=article[0],
             line={"color": ARTICLE_COLOR, "dash": "dash"},
-            annotation_text=article[1],
+            annotation_text=wrapped(article[1], ANNOTATION_CHARS),
             annotation_position="top",
             annotation_yshift=8,
             annotation_font={"color": ARTICLE_COLOR, "size": 11},
@@ -477,7 +466,4 @@ def group_comparison_figure(
     if hidden.any():
         left_out = f"{how_many(int(hidden.sum()), 'group')} of {len(table)}"
         subtitle += f"<br>{withheld_note(suppress_below, left_out)}"
-    fig = styled(fig, title, subtitle, height=max(260, 120 + 45 * len(table)))
-    if hidden.any():
-        fig.update_layout(margin={"t": 100})
-    return fig
+    return styled(fig, title, subtitle, height=max(260, 120 + 45 * len(table)))

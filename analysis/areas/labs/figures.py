@@ -36,23 +36,15 @@ LIMIT_COLOR = "#b8463f"
 GRADE_COLORS = {1: "#f1c232", 2: "#e08214", 3: "#b2182b"}
 PHASE_ORDER = (PHASES["course"], PHASES["after"])
 MIN_RESULTS = 10  # time points with fewer results are not drawn (too noisy to read)
-LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
 INDIVIDUAL_LEVEL = (
     "Not shown in presenter mode or in a shared report: this chart draws each course's own values, "
     "and a single patient's results can be recognised. Leave presenter mode to see it."
 )
 
 
-def _finish(
-    fig: go.Figure, title: str, subtitle: str, height: int, wrap: int = 120, legend_below: bool = True
-) -> go.Figure:
-    """`styled` with the subtitle wrapped to the chart's width and the legend under the plot."""
-    lines = textwrap.wrap(subtitle, wrap) or [""]
-    fig = styled(fig, title, "<br>".join(lines), height=height + 26 * (len(lines) - 1))
-    fig.update_layout(margin={"t": 52 + 26 * len(lines)})
-    if legend_below:
-        fig.update_layout(legend=LEGEND_BELOW)
-    return fig
+def _finish(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
+    """`styled` (the subtitle wrapped, the legend under the plot, room made for both)."""
+    return styled(fig, title, subtitle, height=height)
 
 
 def test_name(test: str) -> str:
@@ -130,7 +122,7 @@ def trend_figure(
         else "Line: mean; shaded: ± 1 SD"
     )
     subtitle = f"{centre}. All results per time point, as observed; points with under {min_results} results hidden. Hover for n"
-    return _finish(fig, title, subtitle, height=400, wrap=85)
+    return _finish(fig, title, subtitle, height=400)
 
 
 def _add_center_and_band(
@@ -684,4 +676,4 @@ def compliance_figure(table: pd.DataFrame, *, suppress_below: int | None = None)
     )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'criterion', 'criteria'))}"
-    return _finish(fig, title, subtitle, height=140 + 34 * len(table), legend_below=False)
+    return _finish(fig, title, subtitle, height=140 + 34 * len(table))

@@ -17,6 +17,7 @@ from analysis.areas.charts import (
     styled,
     vertical_span,
     withheld_rows,
+    wrapped,
 )
 from analysis.areas.overview.compute import TYPICAL_COURSE_DAYS, category_counts
 from analysis.cohort.model import Cohort
@@ -30,11 +31,16 @@ from analysis.stats.suppression import (
     withheld_note,
 )
 
+PANEL_CHARS = 14  # a panel of three side by side is about 90 px wide on a phone
+
 
 def demographics_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figure:
     courses = cohort.courses
     fig = make_subplots(
-        rows=1, cols=3, subplot_titles=("Sex", "Age at start (years)", "Baseline IGA"), horizontal_spacing=0.08
+        rows=1,
+        cols=3,
+        subplot_titles=[wrapped(text, PANEL_CHARS) for text in ("Sex", "Age at start (years)", "Baseline IGA")],
+        horizontal_spacing=0.08,
     )
     fig.add_trace(
         count_bars(
@@ -76,7 +82,9 @@ def dose_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figu
         rows=1,
         cols=2,
         horizontal_spacing=0.1,
-        subplot_titles=("Mean daily dose (mg/kg/day)", "Cumulative dose (mg/kg)"),
+        subplot_titles=[
+            wrapped(text, PANEL_CHARS) for text in ("Mean daily dose (mg/kg/day)", "Cumulative dose (mg/kg)")
+        ],
     )
     fig.add_trace(
         histogram_bars(
@@ -113,11 +121,7 @@ def dose_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figu
         f"Dotted lines: dose bands (<0.5 / 0.5-1.0 / >1.0 mg/kg/day; <120 / 120-220 / >220 mg/kg)<br>"
         f"Dose known for {count_label(known, suppress_below)} of {count_label(len(courses), suppress_below)} courses"
     )
-    fig = styled(fig, "Dose received", _with_hatch_note(fig, subtitle, suppress_below))
-    # Title and two subtitle lines at the top, the panels' own titles below them.
-    return fig.update_layout(
-        title={"yref": "container", "y": 1 - 20 / fig.layout.height, "yanchor": "top"}, margin={"t": 118}
-    )
+    return styled(fig, "Dose received", _with_hatch_note(fig, subtitle, suppress_below))
 
 
 def duration_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.Figure:
@@ -134,9 +138,12 @@ def duration_figure(cohort: Cohort, *, suppress_below: int | None = None) -> go.
         fillcolor="#3a9a5b",
         opacity=0.12,
         line_width=0,
-        annotation_text="4-6 months (the article's 'typically')",
+        annotation_text="4-6 months<br>(the article's 'typically')",
         annotation_position="top left",
+        annotation_align="left",
     )
+    tallest = max((max(trace.y) for trace in fig.data if trace.y is not None and len(trace.y)), default=0)
+    fig.update_yaxes(range=[0, tallest * 1.3 or 1])  # room above the bars for the band's label
     fig.update_xaxes(title_text="Days from first to last dose")
     fig.update_yaxes(title_text="Courses")
     known = int(courses["duration_days"].notna().sum())

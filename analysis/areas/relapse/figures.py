@@ -58,16 +58,7 @@ def km_figure(
         subtitle += f"<br>Not drawn, fewer than {suppress_below} courses: {', '.join(map(str, left_out))}."
     styled(fig, title or _default_title(analysis, complement), subtitle, height=560 + 24 * max(len(curves) - 2, 0))
     _axes(fig, analysis, complement, days, list(curves))
-    _title_on_top(fig, subtitle.count("<br>") + 1)
     return fig
-
-
-def _title_on_top(fig: go.Figure, subtitle_lines: int) -> None:
-    """Pin a multi-line title to the top edge and make room for it above the plot."""
-    height = fig.layout.height
-    fig.update_layout(
-        title={"yref": "container", "y": 1 - 26 / height, "yanchor": "top"}, margin={"t": 52 + 20 * subtitle_lines}
-    )
 
 
 def _curve_traces(
@@ -175,7 +166,7 @@ def _axes(fig: go.Figure, analysis: SurvivalAnalysis, complement: bool, days: np
     )
     fig.update_xaxes(tickvals=ticks, showticklabels=False, showgrid=False, zeroline=False, row=2, col=1)
     fig.add_annotation(
-        text="<b>Number at risk</b> (followed and event-free at that month)",
+        text="<b>Number at risk</b><br>(followed and event-free at that month)",
         xref="paper",
         yref="y2 domain",
         x=0,
@@ -313,13 +304,7 @@ def literature_figure(analysis: SurvivalAnalysis, *, suppress_below: int | None 
         f"{analysis.settings.describe(analysis.kind).capitalize()}.<br>"
         "Published figures differ in population and length of follow-up (hover for details)."
     )
-    styled(fig, title, subtitle, height=190 + 42 * len(rows))
-    _title_on_top(fig, 2)
-    fig.update_layout(
-        legend={"orientation": "h", "y": 0, "yref": "container", "yanchor": "bottom", "x": 0, "xanchor": "left"},
-        margin={"b": 100},
-    )
-    return fig
+    return styled(fig, title, subtitle, height=190 + 42 * len(rows))
 
 
 def _reference_row(key: str) -> tuple:

@@ -6,8 +6,6 @@ takes the same width and a rare effect is as readable as a very common one.
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -62,27 +60,13 @@ def _finish(
     title: str,
     subtitle: str,
     height: int,
-    wrap: int = 150,
-    legend_below: bool = False,
     top_extra: int = 0,
 ) -> go.Figure:
-    """`styled`, with the subtitle wrapped onto as many lines as it needs and room left for it."""
-    lines = textwrap.wrap(subtitle, wrap)
-    styled(fig, title, "<br>".join(lines), height=height)
-    fig.update_layout(margin={"t": 50 + 20 * len(lines) + top_extra})
-    if legend_below:
-        fig.update_layout(
-            legend={
-                "orientation": "h",
-                "yref": "container",
-                "y": 0,
-                "yanchor": "bottom",
-                "x": 0,
-                "xanchor": "left",
-                "traceorder": "normal",
-            },
-            margin={"b": 110},
-        )
+    """`styled` (the subtitle wrapped, the legend under the plot, room made for both), with `top_extra`
+    px more above the plot for labels drawn there."""
+    styled(fig, title, subtitle, height=height + top_extra)
+    if top_extra:
+        fig.update_layout(margin={"t": fig.layout.margin.t + top_extra})
     return fig
 
 
@@ -249,9 +233,7 @@ def named_effects_figure(
     )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'side effect'))}."
-    return _finish(
-        fig, "The document's side effects against the data", subtitle, height=520, legend_below=True, top_extra=20
-    )
+    return _finish(fig, "The document's side effects against the data", subtitle, height=520, top_extra=20)
 
 
 def incidence_figure(
@@ -287,7 +269,6 @@ def incidence_figure(
         "How often each side effect occurred",
         subtitle,
         height=max(420, 26 * len(shown) + 220),
-        legend_below=True,
         top_extra=20,
     )
 
@@ -336,7 +317,7 @@ def onset_figure(
             f". Cells of fewer than {suppress_below} courses are coloured as {suppress_below} and read "
             f"'<{suppress_below}' (one more per row may read 'suppressed')."
         )
-    return _finish(fig, "When side effects began", subtitle, height=max(380, 24 * len(terms) + 170), wrap=95)
+    return _finish(fig, "When side effects began", subtitle, height=max(380, 24 * len(terms) + 170))
 
 
 def grade_figure(
@@ -380,8 +361,6 @@ def grade_figure(
         "How severe side effects were",
         subtitle,
         height=max(420, 24 * len(terms) + 230),
-        wrap=95,
-        legend_below=True,
     )
 
 
@@ -446,8 +425,6 @@ def resolution_figure(
         "Did side effects go away after the course?",
         subtitle,
         height=max(440, 30 * len(resolution) + 260),
-        wrap=110,
-        legend_below=True,
     )
 
 
@@ -527,4 +504,4 @@ def events_per_course_figure(
     )
     if suppress_below and has_hatched_bars(fig):
         subtitle += f". {hidden_bars_note(suppress_below)}."
-    return _finish(fig, "Side effects per course", subtitle, height=380, wrap=70)
+    return _finish(fig, "Side effects per course", subtitle, height=380)

@@ -449,7 +449,7 @@ def _lay_out(fig: go.Figure, record: CourseRecord) -> None:
         "barmode": "overlay",
         "hovermode": "closest",
         "showlegend": True,
-        "margin": {"t": 125, "r": 230, "l": 110},
+        "margin": {"t": fig.layout.margin.t + 45, "r": 230, "l": 110},  # the month numbers above the plot
     }
     for row, name in enumerate(ROWS, start=1):
         suffix = "" if row == 1 else str(row)
