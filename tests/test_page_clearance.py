@@ -66,7 +66,7 @@ def test_page_renders_every_chart_with_the_definition_in_its_subtitle(uploaded):
 def test_by_month_chart_shows_denominators_and_reference_lines(uploaded):
     spec = json.loads(uploaded.get("plotly_chart")[0].proto.spec)
     assert all("n=" in text for text in spec["layout"]["xaxis"]["ticktext"])
-    annotations = " ".join(a.get("text", "") for a in spec["layout"].get("annotations", []))
+    annotations = " ".join(plain_title(a.get("text", "")) for a in spec["layout"].get("annotations", []))
     assert "Article, read as 80-100% of courses end clear or almost clear (IGA 0/1) (C01b): ≥ 80%" in annotations
     assert "87%" in annotations
 
@@ -136,7 +136,7 @@ def test_the_page_names_the_reading_of_the_claim_it_shows(uploaded):
     assert any("read as *most courses end with at least 80% fewer lesions*" in m.value for m in lesions.markdown)
     titles = {plain_title(json.loads(c.proto.spec)["layout"]["title"]["text"]): c for c in lesions.get("plotly_chart")}
     lesion_chart = json.loads(next(c for t, c in titles.items() if t.startswith("How far lesion")).proto.spec)
-    notes = " ".join(a.get("text", "") for a in lesion_chart["layout"].get("annotations", []))
+    notes = " ".join(plain_title(a.get("text", "")) for a in lesion_chart["layout"].get("annotations", []))
     assert "Article, read as most courses end with at least 80% fewer lesions (C01): median at -80%" in notes
     success = open_page({"clearance_definition": DEFINITIONS["iga_success"]}, csv_upload())
     by_month = json.loads(success.get("plotly_chart")[0].proto.spec)

@@ -51,7 +51,7 @@ def test_a_non_canonical_export_is_recognised_mapped_and_confirmed():
     assert "How sure the app is" in shown
     assert next(s for s in at.selectbox if s.label == "This file holds").value == "courses"
     assert at.session_state[PENDING_STATE][0][0] == "clinic_export.csv"
-    assert [b.label for b in at.button] == ["Use this data"]
+    assert [b.label for b in at.main.button] == ["Use this data"]
     at = confirm(at)
     assert at.session_state["source"] == UPLOAD
     saved = json.loads(at.session_state[UPLOAD_MAPPING_STATE])
