@@ -35,15 +35,24 @@ PANEL_TITLE_SIZE = 16  # make_subplots' titles of the panels
 MIN_PLOT_HEIGHT = 220  # px of plot a chart keeps on a phone, below its title and above its legend
 LEGEND_ROW = 24  # px per row of a legend under the plot
 PHONE_LEGEND_WIDTH = 320  # px a phone leaves for a legend's row
+AXIS_TITLE_CHARS = 30  # an axis title's line, wrapped to fit under a phone's plot
+PHONE_PLOT_WIDTH = 250  # px of plot a phone leaves beside the axis labels
+TICK_CHAR_PX = 6.5  # px per character of a tick label, with a little to spare
+TICK_GAP = 8  # px kept between two tick labels side by side
+# Rows of the CIOMS band names (very rare ... very common) over a log axis: on a phone each band is about
+# 40 px wide, so neighbours go on different rows and "very common" (the widest) on a row of its own.
+CIOMS_LABEL_ROWS = (0, 1, 0, 1, 2)
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 # A legend under the plot, at the bottom of the chart: plotly keeps that strip free of the plot, its
-# tick labels and axis titles however many rows the legend wraps onto on a narrow screen.
+# tick labels and axis titles however many rows the legend wraps onto on a narrow screen. Its rows run
+# the chart's whole width (not only the plot's), so a phone fits more entries on a row.
 LEGEND_BELOW = {
     "orientation": "h",
     "yref": "container",
     "y": 0,
     "yanchor": "bottom",
+    "xref": "container",
     "x": 0,
     "xanchor": "left",
     "traceorder": "normal",
@@ -61,6 +70,28 @@ def wrap_lines(text: str, width: int) -> list[str]:
 def wrapped(text: str, width: int) -> str:
     """`text` with <br> where a line would pass `width` characters (for panel titles, annotations, labels)."""
     return "<br>".join(wrap_lines(text, width))
+
+
+def axis_title(text: str) -> str:
+    """An axis title wrapped to fit under (or beside) a phone's plot."""
+    return wrapped(text, AXIS_TITLE_CHARS)
+
+
+def category_ticks(labels, width: int = 24) -> dict:
+    """Axis settings naming each category (row) with its name wrapped at `width` characters, so that long
+    names beside a plot leave a phone's plot wide and are not cut at the chart's edge."""
+    names = [str(label) for label in dict.fromkeys(labels)]
+    return {"tickmode": "array", "tickvals": names, "ticktext": [wrapped(name, width) for name in names]}
+
+
+def label_step(labels: list[str], width: float = PHONE_PLOT_WIDTH) -> int:
+    """Every how many ticks a label is written so that the labels (their longest line) stand side by side,
+    horizontal, across a phone's plot: 1 when all of them fit. The other ticks keep their mark and grid line."""
+    if not labels:
+        return 1
+    widest = max(len(plain_title(line)) for label in labels for line in BREAK.split(label))
+    needed = len(labels) * (widest * TICK_CHAR_PX + TICK_GAP)
+    return max(1, int(np.ceil(needed / width)))
 
 
 def title_text(title: str, subtitle: str = "") -> str:
@@ -294,9 +325,11 @@ def count_bars(
     unit: str = "courses",
     *,
     suppress_below: int | None = None,
+    horizontal: bool = False,
 ) -> go.Bar:
     """Bars of counts per category with each one's share of the total in the hover; small counts
-    hatched and written "<5" with `suppress_below`."""
+    hatched and written "<5" with `suppress_below`. `horizontal` bars name their categories beside
+    them, where a narrow panel has no room for the names under the bars."""
     total = counts.sum()
     share = (counts / total * 100) if total else counts * 0
     heights, texts, hidden = bar_heights(counts.to_numpy(), suppress_below)
@@ -305,14 +338,21 @@ def count_bars(
         if suppress_below
         else share.round(1).map("{:g}%".format).to_numpy()
     )
+    categories, values = [str(i) for i in counts.index], heights if hidden.any() else counts.to_numpy()
     return go.Bar(
-        x=[str(i) for i in counts.index],
-        y=heights if hidden.any() else counts.to_numpy(),
+        x=values if horizontal else categories,
+        y=categories if horizontal else values,
+        orientation="h" if horizontal else "v",
         name=name,
         marker_color=color,
         marker_pattern=hatch_pattern(hidden) if hidden.any() else None,
         customdata=np.column_stack([texts, shares]),
-        hovertemplate="%{x}: %{customdata[0]} " + unit + " (%{customdata[1]})<extra>" + name + "</extra>",
+        hovertemplate=("%{y}" if horizontal else "%{x}")
+        + ": %{customdata[0]} "
+        + unit
+        + " (%{customdata[1]})<extra>"
+        + name
+        + "</extra>",
     )
 
 
