@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.areas.charts import add_shapes, styled, vertical_span, wrapped
+from analysis.areas.charts import CIOMS_LABEL_ROWS, add_shapes, styled, vertical_span, wrapped
 from analysis.areas.claims.compute import (
     CONTRADICTED,
     DEPENDS,
@@ -360,14 +360,14 @@ def _cioms_bands(fig: go.Figure, row: int, rows_in_panel: int) -> None:
             for _, low, high in CIOMS_SPANS[1::2]
         ],
     )
-    for position, (name, low, high) in enumerate(CIOMS_SPANS):  # every other name a line higher: none touch
+    for line, (name, low, high) in zip(CIOMS_LABEL_ROWS, CIOMS_SPANS):  # neighbours on different lines: none touch
         fig.add_annotation(
             x=(np.log10(low) + np.log10(high)) / 2,
-            y=rows_in_panel - 0.2 + 0.6 * (position % 2),
+            y=rows_in_panel - 0.2 + 0.6 * line,
             text=name,
             showarrow=False,
             font={"size": 11, "color": "#546e7a"},
             row=row,
             col=1,
         )
-    fig.update_yaxes(range=[-0.6, rows_in_panel + 0.7], row=row, col=1)
+    fig.update_yaxes(range=[-0.6, rows_in_panel + 0.1 + 0.6 * max(CIOMS_LABEL_ROWS)], row=row, col=1)

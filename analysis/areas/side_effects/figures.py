@@ -10,7 +10,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, count_bars, has_hatched_bars, styled, withheld_rows
+from analysis.areas.charts import (
+    CIOMS_LABEL_ROWS,
+    NEUTRAL_COLOR,
+    PALETTE,
+    axis_title,
+    category_ticks,
+    count_bars,
+    has_hatched_bars,
+    styled,
+    withheld_rows,
+)
 from analysis.areas.side_effects.compute import (
     ANY_EFFECT,
     CIOMS_BANDS,
@@ -51,6 +61,9 @@ GRADE_COLORS = {
     "Grade 5": "#5c1f1b",
     "Not graded": "#cfd8dc",
 }
+BAND_LABEL_ROW = 14  # px between the rows of band names above the plot
+BAND_LABELS_HEIGHT = BAND_LABEL_ROW * (max(CIOMS_LABEL_ROWS) + 1) + 4
+EFFECT_CHARS = 20  # an effect's name wrapped on the axis, to keep the plot wide on a phone
 RESOLUTION_COLORS = ("#3a9a5b", "#8fc79a", "#d9822b", "#b0bec5", "#eceff1")
 BAND_RANGES = dict(zip(CIOMS_BANDS, zip((AXIS_FLOOR, *CIOMS_LOWER_EDGES), (*CIOMS_LOWER_EDGES, 1.0))))
 
@@ -79,27 +92,30 @@ def definition_note(settings: SideEffectSettings) -> str:
     return f"Per course; {counted}; repeats within a course count once"
 
 
-def _log_axis(fig: go.Figure, title: str = "Courses with the effect (log scale)") -> None:
+def _log_axis(fig: go.Figure, title: str = "Courses affected (log scale)") -> None:
+    """The log axis with the CIOMS bands named above the plot; a dot at 100% (or 0) drawn whole."""
     ticks = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
     fig.update_xaxes(
         type="log",
         range=[np.log10(AXIS_FLOOR), 0.02],
         tickvals=ticks,
         ticktext=["0", "0.01%", "0.1%", "1%", "10%", "100%"],
-        title_text=title,
+        title_text=axis_title(title),
     )
     for edge in CIOMS_LOWER_EDGES:
         fig.add_vline(x=edge, line_dash="dot", line_color="#9e9e9e", line_width=1)
-    for band, (low, high) in BAND_RANGES.items():
+    for (band, (low, high)), row in zip(BAND_RANGES.items(), CIOMS_LABEL_ROWS):  # staggered: no two touch
         fig.add_annotation(
             x=np.log10(np.sqrt(low * high)),
             y=1.0,
             yref="paper",
             yanchor="bottom",
+            yshift=2 + BAND_LABEL_ROW * row,
             showarrow=False,
             text=f"<span style='color:{BAND_COLORS[band]}'>{band}</span>",
             font={"size": 11},
         )
+    fig.update_traces(cliponaxis=False, selector={"type": "scatter"})
 
 
 def _floored(values: pd.Series) -> np.ndarray:
@@ -225,7 +241,7 @@ def named_effects_figure(
         )
     )
     _log_axis(fig)
-    fig.update_yaxes(autorange="reversed", title_text="")
+    fig.update_yaxes(autorange="reversed", title_text="", **category_ticks(labels, EFFECT_CHARS))
     n = int(named["at_risk"].max()) if named["at_risk"].notna().any() else 0
     subtitle = (
         f"Dot: share of {count_label(n, suppress_below)} courses with 95% CI, coloured by its CIOMS band; grey bar: the band the "
@@ -233,7 +249,9 @@ def named_effects_figure(
     )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'side effect'))}."
-    return _finish(fig, "The document's side effects against the data", subtitle, height=520, top_extra=20)
+    return _finish(
+        fig, "The document's side effects against the data", subtitle, height=520, top_extra=BAND_LABELS_HEIGHT
+    )
 
 
 def incidence_figure(
@@ -258,7 +276,13 @@ def incidence_figure(
         if rows.any():
             fig.add_trace(_interval_trace(shown[rows], labels[rows], band, [h for h, r in zip(hover, rows) if r]))
     _log_axis(fig)
-    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(labels), title_text="")
+    fig.update_yaxes(
+        autorange="reversed",
+        categoryorder="array",
+        categoryarray=list(labels),
+        title_text="",
+        **category_ticks(labels, EFFECT_CHARS),
+    )
     n = int(shown["at_risk"].iloc[0]) if len(shown) else 0
     more = f"; the {limit} most frequent of {len(table):,} terms" if len(table) > limit else ""
     subtitle = f"Share of {count_label(n, suppress_below)} courses with 95% CI, coloured by CIOMS frequency band{more}. {definition_note(settings)}"
@@ -268,8 +292,8 @@ def incidence_figure(
         fig,
         "How often each side effect occurred",
         subtitle,
-        height=max(420, 26 * len(shown) + 220),
-        top_extra=20,
+        height=max(420, 30 * len(shown) + 220),
+        top_extra=BAND_LABELS_HEIGHT,
     )
 
 
@@ -309,7 +333,7 @@ def onset_figure(
             + f"{count_label(at_risk, suppress_below)})<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="Month of the course (days from first dose / 30.4, rounded)", dtick=1)
+    fig.update_xaxes(title_text=axis_title("Month of the course (days from first dose / 30.4, rounded)"), dtick=1)
     fig.update_yaxes(autorange="reversed")
     subtitle = f"First episode per course; onset day unknown left out. {definition_note(settings)}"
     if hidden.any():
