@@ -155,7 +155,7 @@ def test_clearance_by_month_leaves_gaps_where_a_count_is_small():
     line = fig.data[-1]
     assert np.isnan(np.asarray(line.y, dtype=float)[[0, 2, 3]]).all() and line.y[1] == 0.5
     assert [row[0] for row in line.customdata] == ["<5", "20", SUPPRESSED, "<5"]
-    assert fig.layout.xaxis.ticktext[3].endswith("n=<5</span>")
+    assert fig.layout.xaxis.ticktext[3].endswith("><5</span>")  # n under month 4
     assert "Not drawn: months 1, 3, 4" in plain_title(fig.layout.title.text)
     assert not small_counts_shown(fig)
     plain = cf.clearance_by_month_figure(by_month, settings)
@@ -400,7 +400,7 @@ def test_presenter_mode_draws_the_charts_of_a_small_filtered_upload_with_under_5
     demographics = next(spec for spec in specs if "Who was treated" in spec)
     assert "\\u003c5" in demographics or "<5" in demographics  # the one man of the North site
     sex = json.loads(demographics)["data"][0]
-    assert dict(zip(sex["x"], (row[0] for row in sex["customdata"])))["M"] == "<5"
+    assert dict(zip(sex["y"], (row[0] for row in sex["customdata"])))["M"] == "<5"
 
 
 def test_presenter_mode_clearance_groups_name_a_small_group_as_under_5():
@@ -413,7 +413,7 @@ def test_presenter_mode_clearance_groups_name_a_small_group_as_under_5():
 def test_without_presenter_mode_the_same_chart_shows_the_count():
     at = open_app({"site": "North"}, files=FILES)
     sex = json.loads(next(spec for spec in _chart_specs(at) if "Who was treated" in spec))["data"][0]
-    assert dict(zip(sex["x"], (row[0] for row in sex["customdata"])))["M"] == "1"
+    assert dict(zip(sex["y"], (row[0] for row in sex["customdata"])))["M"] == "1"
 
 
 def test_a_cohort_without_any_dose_says_so_instead_of_drawing_empty_axes(small):

@@ -14,9 +14,11 @@ import plotly.graph_objects as go
 from analysis.areas.charts import (
     NEUTRAL_COLOR,
     PALETTE,
+    axis_title,
     empty_figure,
     has_hatched_bars,
     histogram_bars,
+    label_step,
     styled,
     withheld_rows,
     wrapped,
@@ -87,12 +89,19 @@ def _reference_line(fig: go.Figure, y: float, text: str, color: str, dash: str, 
     )
 
 
-def _month_ticks(months, counts, prefix: str = "n=", zero: str = "Baseline", suppress_below: int | None = None) -> dict:
+def _month_ticks(months, counts, zero: str = "0", suppress_below: int | None = None) -> dict:
+    """A tick per month, labelled with the month and the count under it; on a long course every second
+    (third ...) month from the first is labelled so that the labels stay horizontal on a phone."""
     text = [
-        f"{zero if m == 0 else m}<br><span style='font-size:10px'>{prefix}{c}</span>"
+        f"{zero if m == 0 else m}<br><span style='font-size:10px'>{c}</span>"
         for m, c in zip(months, count_labels(counts, suppress_below))
     ]
-    return {"tickmode": "array", "tickvals": list(months), "ticktext": text}
+    step = label_step(text)
+    return {
+        "tickmode": "array",
+        "tickvals": list(months),
+        "ticktext": [label if i % step == 0 else "" for i, label in enumerate(text)],
+    }
 
 
 def _months_text(months) -> str:
@@ -157,7 +166,7 @@ def clearance_by_month_figure(
         )
     fig.update_yaxes(title="Courses clear (%)", tickformat=".0%", range=[0, 1.05])
     fig.update_xaxes(
-        title="Month of course (n = courses counted that month)",
+        title=axis_title("Month of course (under each: courses counted that month)"),
         **_month_ticks(months, by_month["n"], suppress_below=suppress_below),
     )
     subtitle = f"{settings.describe()} · shaded: 95% CI (Wilson; exact below 30 courses)"
@@ -275,7 +284,7 @@ def iga_distribution_figure(iga: pd.DataFrame, *, suppress_below: int | None = N
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_yaxes(title="Courses assessed (%)", tickformat=".0%", range=[0, 1])
     fig.update_xaxes(
-        title="Month of course (n = courses with an IGA that month)",
+        title=axis_title("Month of course (0 = baseline; under each: courses with an IGA that month)"),
         **_month_ticks(months, totals, suppress_below=suppress_below),
     )
     subtitle = "Baseline: each course's baseline IGA · months: the last IGA of the month, observed visits (missed visits not imputed)"
@@ -378,9 +387,9 @@ def time_to_clearance_figure(
         )
     ticks = np.arange(0, int(months.max()) + 1)
     fig.update_xaxes(
-        title="Month of course (number still followed and not yet clear)",
+        title=axis_title("Month of course (under each: courses still followed and not yet clear)"),
         range=[-0.2, ticks.max() + 0.3],
-        **_month_ticks(ticks, km.at_risk_at(ticks), prefix="", zero="0", suppress_below=suppress_below),
+        **_month_ticks(ticks, km.at_risk_at(ticks), suppress_below=suppress_below),
     )
     fig.update_yaxes(title="Courses cleared (%)", tickformat=".0%", range=[0, 1.02])
     estimate = km.failure_at(by_month)
@@ -454,11 +463,12 @@ def group_comparison_figure(
             x=article[0],
             line={"color": ARTICLE_COLOR, "dash": "dash"},
             annotation_text=wrapped(article[1], ANNOTATION_CHARS),
-            annotation_position="top",
+            annotation_position="top left",
             annotation_yshift=8,
             annotation_font={"color": ARTICLE_COLOR, "size": 11},
         )
     fig.update_yaxes(range=[len(table) - 0.4, -0.8])  # a little room above the first group for the label
+    fig.update_traces(cliponaxis=False, selector={"type": "scatter"})  # a dot at 100% drawn whole
     fig.update_xaxes(title="Courses clear at the end of course (%)", tickformat=".0%", range=[0, 1.02])
     fig.update_yaxes(title="")
     p_text = "" if comparison.p_value is None else f" p = {comparison.p_value:.3g}"

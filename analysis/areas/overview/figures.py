@@ -48,6 +48,7 @@ def demographics_figure(cohort: Cohort, *, suppress_below: int | None = None) ->
             "Sex",
             PALETTE[0],
             suppress_below=suppress_below,
+            horizontal=True,  # the names beside the bars: under them they would turn in a phone's narrow panel
         ),
         row=1,
         col=1,
@@ -62,9 +63,10 @@ def demographics_figure(cohort: Cohort, *, suppress_below: int | None = None) ->
         row=1,
         col=3,
     )
-    fig.update_yaxes(title_text="Courses", row=1, col=1)
+    fig.update_xaxes(title_text="Courses", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_layout(showlegend=False)
-    subtitle = f"{count_label(cohort.n_courses, suppress_below)} courses of {count_label(cohort.n_patients, suppress_below)} patients; hover for counts"
+    subtitle = f"{count_label(cohort.n_courses, suppress_below)} courses of {count_label(cohort.n_patients, suppress_below)} patients; bars count courses; hover for counts"
     return styled(fig, "Who was treated", _with_hatch_note(fig, subtitle, suppress_below))
 
 
