@@ -8,7 +8,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, styled
+from analysis.areas.charts import (
+    MIN_PLOT_HEIGHT,
+    NEUTRAL_COLOR,
+    PALETTE,
+    axis_title,
+    category_ticks,
+    label_step,
+    styled,
+    wrapped,
+)
 from analysis.areas.literature import reference
 from analysis.areas.relapse.compute import (
     FREE_OF,
@@ -27,6 +36,9 @@ from analysis.stats.survival import KaplanMeier
 MINIMAL_RELAPSE_THRESHOLD = 0.10  # claim C07's default: "minimal" read as under 10% at 1 year
 RELAPSE_REFERENCES = ("relapse_any", "relapse_12m_low_dose", "relapse_12m_high_dose", "still_clear_10y")
 SECOND_COURSE_REFERENCES = ("retrial_any", "second_course_quebec")
+RISK_GAP = 96  # px between the curves and the number-at-risk rows: tick labels, axis title, the rows' label
+LABEL_CHARS = 26  # a row's name beside the published figures, wrapped to keep the plot wide on a phone
+ANNOTATION_CHARS = 28
 
 
 def km_figure(
@@ -43,20 +55,24 @@ def km_figure(
     left_out = [label for label, km in curves.items() if suppress_below and 0 < km.n < suppress_below]
     curves = {label: km for label, km in curves.items() if label not in left_out}
     risk_share = min(0.3, 0.08 + 0.045 * len(curves))
+    height = 560 + 24 * max(len(curves) - 2, 0)
+    plot = max(height - 80 - 50, MIN_PLOT_HEIGHT)  # as `styled` keeps it at every width
     fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[1 - risk_share, risk_share], vertical_spacing=0.16
+        rows=2, cols=1, shared_xaxes=True, row_heights=[1 - risk_share, risk_share], vertical_spacing=RISK_GAP / plot
     )
     for position, (label, km) in enumerate(curves.items()):
         color = PALETTE[position % len(PALETTE)]
         for trace in _curve_traces(km, label, color, complement, analysis.kind, suppress_below):
             fig.add_trace(trace, row=1, col=1)
     days = risk_days(analysis)
+    counts = {label: count_labels(km.at_risk_at(days), suppress_below) for label, km in curves.items()}
+    step = max((label_step(list(texts)) for texts in counts.values()), default=1)  # side by side on a phone
     for position, (label, km) in enumerate(curves.items()):
-        fig.add_trace(_risk_row(km, label, days, PALETTE[position % len(PALETTE)], suppress_below), row=2, col=1)
+        fig.add_trace(_risk_row(km, label, days, PALETTE[position % len(PALETTE)], suppress_below, step), row=2, col=1)
     subtitle = _subtitle(analysis, suppress_below)
     if left_out:
         subtitle += f"<br>Not drawn, fewer than {suppress_below} courses: {', '.join(map(str, left_out))}."
-    styled(fig, title or _default_title(analysis, complement), subtitle, height=560 + 24 * max(len(curves) - 2, 0))
+    styled(fig, title or _default_title(analysis, complement), subtitle, height=height)
     _axes(fig, analysis, complement, days, list(curves))
     return fig
 
@@ -126,14 +142,15 @@ def _transparent(color: str, alpha: float = 0.16) -> str:
 
 
 def _risk_row(
-    km: KaplanMeier, label: str, days: np.ndarray, color: str, suppress_below: int | None = None
+    km: KaplanMeier, label: str, days: np.ndarray, color: str, suppress_below: int | None = None, step: int = 1
 ) -> go.Scatter:
+    """The curve's number at risk under the plot, written every `step` ticks (every tick in the hover)."""
     at_risk = count_labels(km.at_risk_at(days), suppress_below)
     return go.Scatter(
         x=days / DAYS_PER_MONTH,
         y=[label] * len(days),
         mode="text",
-        text=list(at_risk),
+        text=[text if i % step == 0 else "" for i, text in enumerate(at_risk)],
         textfont={"color": color, "size": 12},
         showlegend=False,
         customdata=np.column_stack([np.asarray(days, dtype=object), at_risk]),
@@ -158,7 +175,7 @@ def _axes(fig: go.Figure, analysis: SurvivalAnalysis, complement: bool, days: np
         tickvals=ticks,
         ticktext=[f"{t:.0f}" for t in ticks],
         showticklabels=True,
-        title_text=f"Months since {ORIGINS[analysis.settings.origin]}",
+        title_text=axis_title(f"Months since {ORIGINS[analysis.settings.origin]}"),
         title_standoff=4,
         zeroline=False,
         row=1,
@@ -176,13 +193,7 @@ def _axes(fig: go.Figure, analysis: SurvivalAnalysis, complement: bool, days: np
         showarrow=False,
         font={"size": 12},
     )
-    bottom, top = fig.layout.yaxis.domain
-    legend_corner = {"y": top - 0.02, "yanchor": "top"} if complement else {"y": bottom + 0.03, "yanchor": "bottom"}
-    fig.update_layout(
-        hovermode="closest",
-        margin={"l": 110},
-        legend={"orientation": "v", "bgcolor": "rgba(255,255,255,0.8)", "x": 0.01, "xanchor": "left", **legend_corner},
-    )
+    fig.update_layout(hovermode="closest")  # the legend stays under the chart, where it covers no curve
 
 
 def _upper_limit(analysis: SurvivalAnalysis) -> float:
@@ -290,11 +301,18 @@ def literature_figure(analysis: SurvivalAnalysis, *, suppress_below: int | None 
             x=MINIMAL_RELAPSE_THRESHOLD * 100,
             line_dash="dot",
             line_color="#555",
-            annotation_text="10%: 'minimal relapse' test (claim C07, at 1 year)",
+            annotation_text=wrapped("10%: 'minimal relapse' test (claim C07, at 1 year)", ANNOTATION_CHARS),
             annotation_position="top right",
+            annotation_align="left",
         )
-    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1])
-    fig.update_xaxes(title_text=f"{HAD[analysis.kind]} (% of courses)", rangemode="tozero")
+    fig.update_yaxes(
+        categoryorder="array",
+        categoryarray=labels[::-1],
+        **category_ticks(labels, LABEL_CHARS),
+        range=[-0.6, len(labels) - 0.4 + (1.0 if analysis.kind == RELAPSE else 0)],  # a free row for the label
+    )
+    fig.update_xaxes(title_text=axis_title(f"{HAD[analysis.kind]} (% of courses)"), rangemode="tozero")
+    fig.update_traces(cliponaxis=False)
     title = (
         "Relapse: this data beside published figures"
         if analysis.kind == RELAPSE
@@ -304,7 +322,7 @@ def literature_figure(analysis: SurvivalAnalysis, *, suppress_below: int | None 
         f"{analysis.settings.describe(analysis.kind).capitalize()}.<br>"
         "Published figures differ in population and length of follow-up (hover for details)."
     )
-    return styled(fig, title, subtitle, height=190 + 42 * len(rows))
+    return styled(fig, title, subtitle, height=190 + 50 * (len(rows) + (analysis.kind == RELAPSE)))  # 3-line names
 
 
 def _reference_row(key: str) -> tuple:
