@@ -12,7 +12,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, empty_figure, styled, withheld_rows
+from analysis.areas.charts import (
+    NEUTRAL_COLOR,
+    PALETTE,
+    axis_title,
+    category_ticks,
+    empty_figure,
+    styled,
+    withheld_rows,
+    wrapped,
+)
 from analysis.areas.labs.compute import EDISH_QUADRANTS, PHASES, LabSettings, proportion_intervals
 from analysis.areas.literature import reference
 from analysis.ingest.lab_units import BY_CODE
@@ -36,6 +45,8 @@ LIMIT_COLOR = "#b8463f"
 GRADE_COLORS = {1: "#f1c232", 2: "#e08214", 3: "#b2182b"}
 PHASE_ORDER = (PHASES["course"], PHASES["after"])
 MIN_RESULTS = 10  # time points with fewer results are not drawn (too noisy to read)
+LEGEND_CHARS = 40  # a legend entry wrapped to fit a phone
+LABEL_CHARS = 26  # a row's name beside the plot, wrapped to fit a phone
 INDIVIDUAL_LEVEL = (
     "Not shown in presenter mode or in a shared report: this chart draws each course's own values, "
     "and a single patient's results can be recognised. Leave presenter mode to see it."
@@ -61,7 +72,10 @@ def _time_axis(rows: pd.DataFrame, settings: LabSettings) -> tuple[list, dict]:
     if settings.group == "visit":
         order = rows.drop_duplicates("visit").sort_values("visit_order")["visit"].tolist()
         return rows["visit"].tolist(), {"title": "Nominal visit", "categoryorder": "array", "categoryarray": order}
-    return rows["month"].tolist(), {"title": "Month of course (0 = first dose; negative = before)", "dtick": 1}
+    return rows["month"].tolist(), {
+        "title": axis_title("Month of course (0 = first dose; negative = before)"),
+        "dtick": 1,
+    }
 
 
 def trend_figure(
@@ -312,7 +326,9 @@ def new_abnormal_figure(
                 hoverinfo="skip",
             )
         )
-    fig.update_xaxes(title="Courses with a new value above the upper limit (%)", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(
+        title=axis_title("Courses with a new value above the upper limit (%)"), tickformat=".0%", rangemode="tozero"
+    )
     fig.update_yaxes(autorange="reversed")
     subtitle = (
         "Among courses whose last result before the first dose (baseline window) was within limits and with a result "
@@ -320,7 +336,7 @@ def new_abnormal_figure(
     )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'measure'))}"
-    return _finish(fig, title, subtitle, height=170 + 48 * len(rows))
+    return _finish(fig, title, subtitle, height=max(400, 170 + 48 * len(rows)))  # a plot >= 200 px on a phone
 
 
 def grade_figure(grades: pd.DataFrame, *, suppress_below: int | None = None) -> go.Figure:
@@ -412,7 +428,7 @@ def grade_figure(grades: pd.DataFrame, *, suppress_below: int | None = None) -> 
             f"; grades of fewer than {suppress_below} courses (or hidden with one so that a total cannot give it away) "
             "are not drawn and are named beside the bar"
         )
-    return _finish(fig, title, subtitle, height=190 + 40 * len(grades))
+    return _finish(fig, title, subtitle, height=max(400, 190 + 40 * len(grades)))  # a plot >= 200 px on a phone
 
 
 def edish_figure(
@@ -438,7 +454,7 @@ def edish_figure(
                 x=part["alt_uln"],
                 y=part["bili_uln"],
                 mode="markers",
-                name=label,
+                name=wrapped(label, LEGEND_CHARS),
                 marker={
                     "size": 6 if key == "normal" else 9,
                     "color": NEUTRAL_COLOR if key == "normal" else PALETTE[(i + 2) % len(PALETTE)],
@@ -480,14 +496,14 @@ def edish_figure(
     ticks = [0.05, 0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20, 50, 100]
     fig.update_xaxes(
         type="log",
-        title="Peak ALT on treatment (x upper limit of normal)",
+        title=axis_title("Peak ALT on treatment (x upper limit of normal)"),
         range=[np.log10(x_min), np.log10(x_max)],
         tickvals=ticks,
         ticktext=[f"{t:g}x" for t in ticks],
     )
     fig.update_yaxes(
         type="log",
-        title="Peak total bilirubin (x upper limit)",
+        title=axis_title("Peak total bilirubin (x upper limit)"),
         range=[np.log10(y_min), np.log10(y_max)],
         tickvals=ticks,
         ticktext=[f"{t:g}x" for t in ticks],
@@ -669,11 +685,11 @@ def compliance_figure(table: pd.DataFrame, *, suppress_below: int | None = None)
     if hidden.any():
         fig.update_layout(showlegend=False)
     fig.update_xaxes(title="Courses (%)", tickformat=".0%", range=[0, 1.02])
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", **category_ticks(table["criterion"], LABEL_CHARS))
     subtitle = (
         "EU label: liver tests and lipids at baseline, after 1 month, then every 3 months. "
         "Every course counts; a course without lab results counts as not monitored. Bars: 95% CI"
     )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'criterion', 'criteria'))}"
-    return _finish(fig, title, subtitle, height=140 + 34 * len(table))
+    return _finish(fig, title, subtitle, height=140 + 44 * len(table))  # names of two lines
