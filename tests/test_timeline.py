@@ -260,7 +260,7 @@ def test_milestones_at_their_days(figure):
 def test_shared_axis_in_days_with_months_on_top(figure):
     layout = figure.layout
     assert layout.xaxis.side == "top"
-    assert list(layout.xaxis.ticktext)[:3] == ["0", "1", "2"]
+    assert list(layout.xaxis.ticktext)[:3] == ["0", "", "2"]  # a tick each month, labelled so as to fit a phone
     assert layout.xaxis.tickvals[1] == pytest.approx(30.4375)
     assert layout.xaxis5.title.text.startswith("Days from first dose")
     assert layout.xaxis.matches == "x5"

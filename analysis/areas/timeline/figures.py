@@ -7,7 +7,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.areas.charts import NEUTRAL_COLOR, PALETTE, styled
+from analysis.areas.charts import (
+    LEGEND_ROW,
+    NEUTRAL_COLOR,
+    PALETTE,
+    PHONE_PLOT_WIDTH,
+    label_step,
+    legend_rows,
+    styled,
+    wrapped,
+)
 from analysis.areas.timeline.compute import (
     CLEAR_IGA_MAX,
     GRADE_COLORS,
@@ -24,6 +33,10 @@ from analysis.areas.timeline.compute import (
 )
 from analysis.cohort.model import Cohort
 from analysis.schema import DAYS_PER_MONTH
+
+MILESTONE_PX = 18  # px a rotated milestone label takes beside its line (10 px type), with a little to spare
+LEGEND_LINE = 21  # px per entry of the legend under the chart
+NOTE_CHARS = 50  # a note above a row, wrapped to fit a phone
 
 # --- The figure --------------------------------------------------------------------------------
 
@@ -79,10 +92,6 @@ def _no_data(fig: go.Figure, row: int, text: str) -> None:
     )
 
 
-def _legend(row: int) -> str:
-    return "legend" if row == 1 else f"legend{row}"
-
-
 def _draw_dose(fig: go.Figure, record: CourseRecord, row: int) -> None:
     steps = _dose_steps(record)
     weight = record.day("weight_kg")
@@ -135,7 +144,6 @@ def _dose_trace(steps: pd.DataFrame, weight: float | None, name: str, dash: str)
         line={"shape": "hv", "color": PALETTE[0], "dash": dash},
         marker={"size": 5},
         name=name,
-        legend="legend",
         hovertemplate=hover,
     )
 
@@ -163,7 +171,6 @@ def _draw_lesions(fig: go.Figure, record: CourseRecord, row: int) -> None:
                 hovertemplate="Day %{x} (month %{customdata[0]}): %{y:.0f} lesions, %{customdata[1]}<extra>"
                 + name
                 + "</extra>",
-                legend=_legend(row),
             ),
             row=row,
             col=1,
@@ -200,7 +207,6 @@ def _draw_iga(fig: go.Figure, record: CourseRecord, row: int) -> None:
             marker={"size": 7},
             customdata=iga.map(IGA_LABEL_OF).fillna(iga.astype(str)),
             hovertemplate="Day %{x}: IGA %{customdata}<extra></extra>",
-            legend=_legend(row),
         ),
         row=row,
         col=1,
@@ -227,7 +233,6 @@ def _draw_adverse_events(fig: go.Figure, record: CourseRecord, row: int) -> None
                 },
                 customdata=group["hover"],
                 hovertemplate="%{customdata}<extra></extra>",
-                legend=_legend(row),
             ),
             row=row,
             col=1,
@@ -243,7 +248,6 @@ def _draw_adverse_events(fig: go.Figure, record: CourseRecord, row: int) -> None
                 marker={"symbol": "triangle-right", "size": 11, "color": NEUTRAL_COLOR},
                 customdata=open_ended["hover"],
                 hovertemplate="%{customdata}<extra></extra>",
-                legend=_legend(row),
             ),
             row=row,
             col=1,
@@ -355,7 +359,6 @@ def _draw_labs(fig: go.Figure, record: CourseRecord, row: int) -> None:
                 mode="lines+markers",
                 name=test,
                 line={"color": color},
-                legend=_legend(row),
                 customdata=np.stack(
                     [group["value"], group["unit"].astype(str), group["upper_limit"], grade_text], axis=1
                 ),
@@ -368,7 +371,9 @@ def _draw_labs(fig: go.Figure, record: CourseRecord, row: int) -> None:
     _lab_axis(fig, row, shown["uln_multiple"])
     if record.labs_not_drawn and not shown.empty:
         fig.add_annotation(
-            text="Not drawn (no upper limit, or unit not recognised): " + ", ".join(record.labs_not_drawn),
+            text=wrapped(
+                "Not drawn (no upper limit, or unit not recognised): " + ", ".join(record.labs_not_drawn), NOTE_CHARS
+            ),
             xref=f"x{row} domain",
             yref=f"y{row} domain",
             x=0,
@@ -395,7 +400,20 @@ def _lab_axis(fig: go.Figure, row: int, multiples: pd.Series) -> None:
 
 
 def _draw_milestones(fig: go.Figure, record: CourseRecord) -> None:
-    for day, label, color, dash in milestones(record):
+    """A line at each milestone, named along it. Milestones closer than a label's width on a phone share one
+    label, beside the first line (beside the last, near the left edge), so that no label sits on a line."""
+    marks = sorted(milestones(record), key=lambda mark: mark[0])
+    low, high = _x_range(record)
+    close = (high - low) * MILESTONE_PX / PHONE_PLOT_WIDTH
+    groups: list[list] = []
+    for mark in marks:
+        # a label near the left edge goes right of its last line: the next line must clear it too
+        reach = 2 * close if len(groups) == 1 and groups[0][0][0] - low < close else close
+        if groups and mark[0] - groups[-1][-1][0] < reach:
+            groups[-1].append(mark)
+        else:
+            groups.append([mark])
+    for day, label, color, dash in marks:
         fig.add_shape(
             type="line",
             xref="x",
@@ -408,14 +426,19 @@ def _draw_milestones(fig: go.Figure, record: CourseRecord) -> None:
             line={"color": color, "width": 1.5, "dash": dash},
             layer="below",
         )
+    for group in groups:
+        at_left_edge = group[0][0] - low < close
+        day, _, color, _ = group[-1] if at_left_edge else group[0]
         fig.add_annotation(
-            text=f"{label} · day {day:.0f}",
+            text=" · ".join(f"<span style='color:{c}'>{label} · day {d:.0f}</span>" for d, label, c, _ in group)
+            if len(group) > 1
+            else f"{group[0][1]} · day {group[0][0]:.0f}",
             x=day,
             xref="x",
             y=1,
             yref="paper",
             yanchor="top",
-            xanchor="right",
+            xanchor="left" if at_left_edge else "right",
             textangle=-90,
             showarrow=False,
             font={"size": 10, "color": color},
@@ -440,16 +463,22 @@ def milestones(record: CourseRecord) -> list[tuple[float, str, str, str]]:
 
 def _lay_out(fig: go.Figure, record: CourseRecord) -> None:
     """Axes, legends and margins in one layout update (plotly validates each update separately)."""
-    low, high = record.first_day, max(record.last_observed_day, record.day("end_day") or 0.0)
-    span = max(high - low, 30.0)
-    x_range = [low - 0.03 * span, high + 0.03 * span]
+    x_range = list(_x_range(record))
     months, days = _month_ticks(*x_range)
+    month_step = label_step([str(m) for m in months])
+    day_step = label_step([f"{d:.0f}" for d in days])
     layout: dict = {
         "title": {"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 16}},
         "barmode": "overlay",
         "hovermode": "closest",
         "showlegend": True,
-        "margin": {"t": fig.layout.margin.t + 45, "r": 230, "l": 110},  # the month numbers above the plot
+        # One legend under the chart, an entry a line (beside the rows it would leave a phone no plot; in rows,
+        # plotly aligns entries to the widest and a phone takes one a row anyway): as tall at every width.
+        "legend": {"entrywidth": 1, "entrywidthmode": "fraction", "font": {"size": 12}},
+        "height": fig.layout.height
+        + LEGEND_LINE * len({trace.name for trace in fig.data if trace.name})
+        - LEGEND_ROW * legend_rows(fig),
+        "margin": {"t": fig.layout.margin.t + 45},  # the month numbers above the plot
     }
     for row, name in enumerate(ROWS, start=1):
         suffix = "" if row == 1 else str(row)
@@ -461,28 +490,28 @@ def _lay_out(fig: go.Figure, record: CourseRecord) -> None:
             "zeroline": False,
         }
         layout[f"yaxis{suffix}"] = {"title": {"text": ROW_TITLES[name], "font": {"size": 12}}}
-        layout[_legend(row)] = {
-            "x": 1.01,
-            "xanchor": "left",
-            "y": fig.layout[f"yaxis{suffix}"].domain[1],
-            "yanchor": "top",
-            "orientation": "v",
-            "font": {"size": 11},
-            "bgcolor": "rgba(0,0,0,0)",
-        }
     layout["xaxis"].update(
         side="top",
         showticklabels=True,
-        ticktext=[str(m) for m in months],
+        ticktext=[str(m) if i % month_step == 0 else "" for i, m in enumerate(months)],
         title={"text": "Months from first dose", "font": {"size": 12}},
     )
     layout[f"xaxis{len(ROWS)}"].update(
-        ticktext=[f"{d:.0f}" for d in days], title={"text": "Days from first dose (day 0)"}
+        ticktext=[f"{d:.0f}" if i % day_step == 0 else "" for i, d in enumerate(days)],
+        title={"text": "Days from first dose (day 0)"},
     )
     layout["yaxis"]["rangemode"] = layout["yaxis2"]["rangemode"] = "tozero"
     layout["yaxis3"].update(tickvals=list(range(5)), ticktext=list(IGA_LABELS), range=[-0.4, 4.4])
     fig.update_layout(layout)
     fig.update_traces(selector=lambda trace: trace.name, showlegend=True)
+    fig.update_traces(cliponaxis=False, selector={"type": "scatter"})  # a point at the plot's edge drawn whole
+
+
+def _x_range(record: CourseRecord) -> tuple[float, float]:
+    """The days shown: the course's first to last observed day, with 3% to spare on each side."""
+    low, high = record.first_day, max(record.last_observed_day, record.day("end_day") or 0.0)
+    span = max(high - low, 30.0)
+    return low - 0.03 * span, high + 0.03 * span
 
 
 def _month_ticks(low: float, high: float) -> tuple[list[int], list[float]]:
