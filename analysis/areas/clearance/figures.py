@@ -93,7 +93,7 @@ def _month_ticks(months, counts, zero: str = "0", suppress_below: int | None = N
     """A tick per month, labelled with the month and the count under it; on a long course every second
     (third ...) month from the first is labelled so that the labels stay horizontal on a phone."""
     text = [
-        f"{zero if m == 0 else m}<br><span style='font-size:10px'>{c}</span>"
+        f"{zero if m == 0 else m}<br><span style='font-size:85%'>{c}</span>"
         for m, c in zip(months, count_labels(counts, suppress_below))
     ]
     step = label_step(text)
