@@ -319,6 +319,10 @@ def _event_hover(events: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
 
 
 def _draw_labs(fig: go.Figure, record: CourseRecord, row: int) -> None:
+    at = _widest_gap(record)
+    results = record.lab_results
+    shown = results[np.isfinite(results["uln_multiple"].to_numpy(dtype="float"))]
+    log = _log_labs(shown["uln_multiple"])
     for multiple, label in ((1.0, "1× upper limit"), (3.0, "3× upper limit")):
         fig.add_shape(
             type="line",
@@ -333,17 +337,15 @@ def _draw_labs(fig: go.Figure, record: CourseRecord, row: int) -> None:
         )
         fig.add_annotation(
             text=label,
-            xref=f"x{row} domain",
+            xref=f"x{row}",
             yref=f"y{row}",
-            x=1,
-            y=multiple,
-            xanchor="right",
+            x=at,
+            y=np.log10(multiple) if log else multiple,  # plotly places annotations on a log axis by log10
+            xanchor="center",
             yanchor="bottom",
             showarrow=False,
             font={"size": 10, "color": NEUTRAL_COLOR},
         )
-    results = record.lab_results
-    shown = results[np.isfinite(results["uln_multiple"].to_numpy(dtype="float"))]
     if shown.empty:
         _no_data(
             fig, row, "No lab results with an upper limit of normal" if len(record.labs) else "No lab results recorded"
@@ -391,9 +393,14 @@ def _lab_groups(shown: pd.DataFrame):
     return [(test, shown[shown["test"].astype(str) == test]) for test in tests]
 
 
+def _log_labs(multiples: pd.Series) -> bool:
+    """Whether the labs row takes a log axis (a value above 10 times the upper limit)."""
+    return bool(len(multiples)) and float(multiples.max()) > 10
+
+
 def _lab_axis(fig: go.Figure, row: int, multiples: pd.Series) -> None:
     top = float(multiples.max()) if len(multiples) else 0.0
-    if top > 10:
+    if _log_labs(multiples):
         fig.update_yaxes(type="log", row=row, col=1)
     else:
         fig.update_yaxes(range=[0, max(3.5, top * 1.1)], row=row, col=1)
@@ -505,6 +512,14 @@ def _lay_out(fig: go.Figure, record: CourseRecord) -> None:
     fig.update_layout(layout)
     fig.update_traces(selector=lambda trace: trace.name, showlegend=True)
     fig.update_traces(cliponaxis=False, selector={"type": "scatter"})  # a point at the plot's edge drawn whole
+
+
+def _widest_gap(record: CourseRecord) -> float:
+    """The day midway across the widest stretch without a milestone line: a label there crosses none."""
+    low, high = _x_range(record)
+    edges = sorted({low, high, *(day for day, *_ in milestones(record) if low < day < high)})
+    start, end = max(zip(edges, edges[1:]), key=lambda pair: pair[1] - pair[0])
+    return (start + end) / 2
 
 
 def _x_range(record: CourseRecord) -> tuple[float, float]:
