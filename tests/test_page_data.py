@@ -189,3 +189,27 @@ def test_the_loaded_files_can_be_mapped_again_from_their_mapping():
     assert table.value == "courses"
     at = confirm(at)
     assert "clinic_export.csv · **3** of 3 courses" in texts(at)
+
+
+def test_while_files_are_mapped_the_status_speaks_of_them_not_of_the_demo():
+    at = data_page()
+    shown = texts(at)
+    assert "No problems found: every row was kept." in shown
+    demo_fingerprint = next(c.value for c in at.caption if "fingerprint" in c.value)
+    at = upload(at, ("clinic_export.csv", EXPORT))
+    shown = texts(at)
+    assert "Your files are not loaded yet" in shown and "the demo stays loaded until then" in shown
+    assert "No problems found" not in shown  # the demo's verdict is not shown as if it were the upload's
+    assert demo_fingerprint not in shown and "fingerprint" not in shown
+    assert "Synthetic demo cohort (synthetic demo data) · **" not in shown  # nor its counts as "what is loaded"
+    assert not at.dataframe or "clinic_export.csv" not in str(at.dataframe[-1].value)
+    at = confirm(at)
+    assert "No problems found: every row was kept." in texts(at)
+
+
+def test_while_loaded_files_are_mapped_again_the_status_says_the_old_mapping_stays():
+    at = confirm(upload(data_page(), ("clinic_export.csv", EXPORT)))
+    at.button(key="reopen_upload").click().run()
+    shown = texts(at)
+    assert "Your files are not loaded with this mapping yet" in shown
+    assert "No problems found" not in shown and "fingerprint" not in shown
