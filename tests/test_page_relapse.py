@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/relapse.py"
+PILOT = ROOT.parent / "shared" / "external" / "cdisc_pilot"
 ORIGIN_LABELS = {"end": "the last dose (end of course)", "start": "the first dose (trial data)"}
 needs_demo = pytest.mark.skipif(
     not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated"
@@ -41,6 +43,7 @@ def courses_csv(n: int = 300, seed: int = 1, follow_up: bool = True) -> bytes:
     if follow_up:
         table["followup_end_day"] = 150 + followup
         table["relapse_day"] = np.where(relapse_after <= followup, 150 + relapse_after, np.nan)
+        table["retreat_day"] = np.where(relapse_after <= followup / 2, 180 + relapse_after, np.nan)
         table.loc[:4, "end_day"] = np.nan  # five courses that cannot enter
     return table.to_csv(index=False).encode()
 
@@ -122,3 +125,42 @@ def test_demo_page():
     at = open_page()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 5
+
+
+def test_data_recording_no_further_course_says_so_instead_of_drawing_second_courses():
+    at = open_page(upload=courses_csv().replace(b",retreat_day", b",other_day"))
+    assert any("records no further course" in info.value for info in at.info)
+    assert not any(t.startswith("Starting a further course") for t in apptest.chart_titles(at))
+
+
+def test_published_figures_are_not_set_beside_times_from_the_first_dose(uploaded):
+    at = uploaded
+    at.radio(key="relapse_origin").set_value(ORIGIN_LABELS["start"]).run()
+    assert not any("beside published figures" in t for t in apptest.chart_titles(at))
+    assert any("Published figures are not shown beside these curves" in c.value for c in at.caption)
+    at.radio(key="relapse_origin").set_value(ORIGIN_LABELS["end"]).run()
+    assert any(t.startswith("Relapse: this data beside published figures") for t in apptest.chart_titles(at))
+
+
+def test_trial_data_counts_from_where_its_time_to_event_table_starts():
+    """The CDISC pilot's ADTTE counts from STARTDT, the first dose: the page counts from there, so no
+    record is dropped for dates before the last dose, and the axis has marks to read."""
+    if not (PILOT / "adtte.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {PILOT}")
+    files = tuple((name, (PILOT / name).read_bytes()) for name in ("adsl.csv", "adae.csv", "adtte.csv"))
+    at = apptest.open_page(PAGE, files=files, timeout=300)
+    assert all(r.key != "relapse_origin" for r in at.radio)  # no choice to make: the data says where time starts
+    assert any("Time counts from **the first dose**" in m.value for m in at.markdown)
+    assert not any("left out of the relapse estimate" in e.label for e in at.expander)
+    assert any(c.value == "All 254 courses entered the estimate." for c in at.caption)
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    curves = [c for c in charts if c["layout"]["title"]["text"].startswith("Staying free of relapse")]
+    assert curves and all("Months since the first dose" == c["layout"]["xaxis"]["title"]["text"] for c in curves)
+    assert all(
+        "254 of 254 courses; left out: 0 for missing dates, 0 for inconsistent dates" in c["layout"]["title"]["text"]
+        for c in curves
+    )
+    ticks = curves[0]["layout"]["xaxis"]["ticktext"]
+    assert len(ticks) >= 4, ticks
+    assert not any("beside published figures" in c["layout"]["title"]["text"] for c in charts)
+    assert any("records no further course" in info.value for info in at.info)

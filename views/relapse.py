@@ -21,17 +21,24 @@ def minimal_relapse_readings() -> str:
     return f"which the claims scorecard reads as *{first.reads_as}* (C07, reading {first.reading}, shown here{also})"
 
 
-def settings_widgets() -> relapse.RelapseSettings:
+def settings_widgets(cohort) -> relapse.RelapseSettings:
     left, right = st.columns([1, 1])
     origins = {"the last dose (end of course)": "end", "the first dose (trial data)": "start"}
-    origin = left.radio(
-        "Count time from",
-        list(origins),
-        key="relapse_origin",
-        bind="query-params",
-        horizontal=True,
-        help="Relapse is usually counted from the end of the course; trials often count from the first dose.",
-    )
+    if cohort.time_origin in relapse.ORIGINS:  # the data says where its event times start: no choice to make
+        left.markdown(
+            f"Time counts from **{relapse.ORIGINS[cohort.time_origin]}**, where this data's event times start "
+            "(its time-to-event file says so)."
+        )
+        origin = next(label for label, key in origins.items() if key == cohort.time_origin)
+    else:
+        origin = left.radio(
+            "Count time from",
+            list(origins),
+            key="relapse_origin",
+            bind="query-params",
+            horizontal=True,
+            help="Relapse is usually counted from the end of the course; trials often count from the first dose.",
+        )
     retreat = right.toggle(
         "Count a further course without a recorded relapse as a relapse",
         value=True,
@@ -164,16 +171,28 @@ def relapse_section(cohort, settings, times) -> None:
         csv_download(risk, "relapse_number_at_risk.csv")
         show_table(free, hide_index=True, width="stretch", column_config=horizon_columns("relapse-free"))
         csv_download(free, "relapse_free_by_year.csv")
-    show_chart(
-        relapse_figures.literature_figure(overall, suppress_below=chart_suppression()),
-        "Relapse beside published figures",
-        key="relapse_literature",
-    )
-    with st.expander("Published figures used for comparison"):
-        published = relapse_figures.literature_table(overall)
-        show_table(published, hide_index=True, width="stretch")
-        csv_download(published, "relapse_literature.csv")
+    if literature_applies(settings):
+        show_chart(
+            relapse_figures.literature_figure(overall, suppress_below=chart_suppression()),
+            "Relapse beside published figures",
+            key="relapse_literature",
+        )
+        with st.expander("Published figures used for comparison"):
+            published = relapse_figures.literature_table(overall)
+            show_table(published, hide_index=True, width="stretch")
+            csv_download(published, "relapse_literature.csv")
     excluded_section(overall.times)
+
+
+def literature_applies(settings) -> bool:
+    """Published relapse and second-course figures count from the end of the course; beside times counted
+    from the first dose they would mislead, so one sentence says so instead."""
+    if settings.origin == "end":
+        return True
+    st.caption(
+        "Published figures are not shown beside these curves: they count from the end of the course, these from the first dose."
+    )
+    return False
 
 
 def dose_section(cohort, settings, times) -> None:
@@ -231,8 +250,13 @@ def cox_section(cohort, settings, times) -> None:
     csv_download(model.table, "relapse_cox_model.csv")
 
 
-def second_course_section(cohort, settings) -> None:
+def second_course_section(cohort, settings, whole) -> None:
     st.subheader("Second courses")
+    if not relapse.further_courses_recorded(whole):
+        st.info(
+            "This data records no further course (no retreat_day and one course per patient), so second courses are not estimated."
+        )
+        return
     analysis = relapse.second_course_analysis(cohort, settings)
     if analysis.times.entered == 0:
         st.info(
@@ -249,11 +273,12 @@ def second_course_section(cohort, settings) -> None:
         "Further course after the course",
         key="relapse_km_second",
     )
-    show_chart(
-        relapse_figures.literature_figure(analysis, suppress_below=chart_suppression()),
-        "Further course beside published figures",
-        key="relapse_literature_second",
-    )
+    if literature_applies(settings):
+        show_chart(
+            relapse_figures.literature_figure(analysis, suppress_below=chart_suppression()),
+            "Further course beside published figures",
+            key="relapse_literature_second",
+        )
     with st.expander("Second-course tables"):
         show_table(table, hide_index=True, width="stretch", column_config=horizon_columns("started a further course"))
         csv_download(table, "second_course_by_year.csv")
@@ -280,7 +305,7 @@ view = page_header(
 )
 if require_data(view):
     cohort = view.filtered
-    settings = settings_widgets()
+    settings = settings_widgets(view.cohort)
     absent = [c for c in NEEDED if cohort.courses[c].isna().all()]
     if len(absent) == len(NEEDED):
         st.info(
@@ -290,4 +315,4 @@ if require_data(view):
         times = relapse.relapse_times(cohort, settings)
         relapse_section(cohort, settings, times)
         dose_section(cohort, settings, times)
-        second_course_section(cohort, settings)
+        second_course_section(cohort, settings, view.cohort)

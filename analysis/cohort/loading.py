@@ -190,9 +190,22 @@ def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder
     release_memory()
     if checked is not None and "labs" in checked:  # once here, not on every page (analysis.ingest.lab_harmonisation)
         checked["labs"] = harmonise_labs(checked["labs"], lab_files, builder)
-    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint)
+    origin = declared_time_origin(plan)
+    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint, origin)
     release_memory()
     return LoadResult(cohort, builder.build())
+
+
+def declared_time_origin(plan: UploadPlan) -> str:
+    """Where the data's event times count from, when the files used say so and agree ("" otherwise)."""
+    declared = {
+        m.time_origin
+        for sheet_plan in plan.sheets
+        if not sheet_plan.refused
+        for m in sheet_plan.mappings
+        if m.table and m.time_origin
+    }
+    return declared.pop() if len(declared) == 1 else ""
 
 
 def _release_sheets(plan: UploadPlan) -> None:

@@ -18,7 +18,7 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
             "so relapse cannot be estimated."
         )
         return
-    chosen = relapse.RelapseSettings.from_settings(settings)
+    chosen = relapse.RelapseSettings.from_settings(settings, cohort)
     times = relapse.relapse_times(cohort, chosen)
     overall = relapse.relapse_analysis(cohort, chosen, times=times)
     if overall.times.entered == 0:
