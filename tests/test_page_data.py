@@ -213,3 +213,30 @@ def test_while_loaded_files_are_mapped_again_the_status_says_the_old_mapping_sta
     shown = texts(at)
     assert "Your files are not loaded with this mapping yet" in shown
     assert "No problems found" not in shown and "fingerprint" not in shown
+
+
+def pilot_files() -> tuple[tuple[str, bytes], ...]:
+    if not (PILOT / "adtte.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {PILOT}")
+    return tuple((name, (PILOT / name).read_bytes()) for name in ("adsl.csv", "adae.csv", "adtte.csv"))
+
+
+def test_trial_files_confirmed_on_the_page_keep_where_their_time_starts():
+    at = confirm(upload(data_page(), *pilot_files()))
+    assert json.loads(at.session_state[UPLOAD_MAPPING_STATE])["files"][2]["time_origin"] == "start"
+    at.switch_page("views/relapse.py").run()
+    assert not at.exception
+    assert any("Time counts from **the first dose**" in m.value for m in at.markdown)
+    assert not any("left out of the relapse estimate" in e.label for e in at.expander)
+
+
+@pytest.mark.parametrize("which", ["export", "cdisc"])
+def test_the_fingerprint_shown_is_the_one_the_report_and_the_command_line_give(which):
+    """The Data page's confirmed mapping lists the columns it leaves out; that list changes no data, so the
+    fingerprint of files confirmed on the page is the one `load_tables` (the command line, the report) gives."""
+    from analysis.cohort.loading import load_tables
+
+    files = (("clinic_export.csv", EXPORT),) if which == "export" else pilot_files()
+    at = confirm(upload(data_page(), *files))
+    shown = next(c.value for c in at.caption if "fingerprint" in c.value)
+    assert load_tables(dict(files), "the same files").cohort.fingerprint in shown

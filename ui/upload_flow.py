@@ -8,6 +8,7 @@ which column becomes which, how coded values translate, and which rows are used.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -167,20 +168,7 @@ def _filters(mapping: FileMapping, key: str) -> FileMapping:
             kept.append(row_filter)
         elif st.checkbox(f"Leave out {row_filter.reason}", value=True, key=f"{key}_filter_{number}", help=label):
             kept.append(row_filter)
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        mapping.columns,
-        kept,
-        mapping.wide,
-        mapping.keep_other_columns,
-        mapping.ignore,
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, filters=kept)
 
 
 def _filter_words(row_filter: mp.RowFilter) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -888,20 +888,7 @@ def with_edits(mapping: FileMapping, sheet: Sheet, choices: dict[str, str]) -> F
         for w in mapping.wide
         if choices.get(w.source, "").startswith(tuple(vocab.WIDE_MEASURES)) or w.source not in choices
     ]
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        columns,
-        mapping.filters,
-        wide,
-        mapping.keep_other_columns,
-        sorted(ignore),
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, columns=columns, wide=wide, ignore=sorted(ignore))
 
 
 def _rule_for(sheet: Sheet, table: str, source: str, target: str) -> ColumnRule:
@@ -976,17 +963,4 @@ def with_value_edits(mapping: FileMapping, edited: pd.DataFrame) -> FileMapping:
             rule.confidence,
             rule.reason,
         )
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        columns,
-        mapping.filters,
-        mapping.wide,
-        mapping.keep_other_columns,
-        mapping.ignore,
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, columns=columns)
