@@ -240,3 +240,17 @@ def test_the_fingerprint_shown_is_the_one_the_report_and_the_command_line_give(w
     at = confirm(upload(data_page(), *files))
     shown = next(c.value for c in at.caption if "fingerprint" in c.value)
     assert load_tables(dict(files), "the same files").cohort.fingerprint in shown
+
+
+def test_blank_cells_are_left_empty_and_column_names_shown_whole():
+    """Tables write nothing in a blank cell (Streamlit's default writes "None"), and the mapping table is wide
+    enough for the names and examples users check."""
+    at = upload(data_page(), ("clinic_export.csv", EXPORT))
+    mapping = next(d for d in at.dataframe if d.key and d.key.endswith("_columns"))
+    columns = json.loads(mapping.proto.columns)
+    for name, longest in (("column", "Start of treatment"), ("examples", "03/02/2021, 15/03/2021, 01/04/2021")):
+        assert isinstance(columns[name]["width"], int) and columns[name]["width"] >= 8 * len(longest), columns[name]
+    at = confirm(upload(data_page(), ("courses.csv", b"patient_id,sex,age\nP1,F,20\nP2,X,abc\n"), ("visits.csv", b"")))
+    issues = at.dataframe[0].value
+    assert issues["row"].isna().any() and issues["column"].isna().any()  # blanks the table must not print as "None"
+    assert all(d.proto.HasField("placeholder") and d.proto.placeholder == "" for d in at.dataframe)

@@ -164,3 +164,9 @@ def test_trial_data_counts_from_where_its_time_to_event_table_starts():
     assert len(ticks) >= 4, ticks
     assert not any("beside published figures" in c["layout"]["title"]["text"] for c in charts)
     assert any("records no further course" in info.value for info in at.info)
+
+
+def test_group_tables_leave_blank_cells_empty(uploaded):
+    assert uploaded.dataframe and all(
+        d.proto.HasField("placeholder") and d.proto.placeholder == "" for d in uploaded.dataframe
+    )
