@@ -35,6 +35,7 @@ from analysis.stats.suppression import (
     pooled,
     share_labels,
     withheld_note,
+    withheld_reasons,
 )
 
 AXIS_FLOOR = 1e-5  # a rate of 0 is drawn here, at the left edge of the log axis
@@ -158,7 +159,7 @@ def _withheld_rows(
         fig.add_trace(
             withheld_rows(
                 labels[hidden],
-                [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                list(withheld_reasons(table["courses"], table["at_risk"], suppress_below)[hidden]),
                 np.full(int(hidden.sum()), AXIS_FLOOR),
                 [h for h, w in zip(hover, hidden) if w],
             )
@@ -490,7 +491,7 @@ def comparison_figure(
         fig.add_trace(
             withheld_rows(
                 table["group"][hidden],
-                [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                list(withheld_reasons(table["courses"], table["at_risk"], suppress_below)[hidden]),
                 np.zeros(int(hidden.sum())),
                 [
                     f"{g}: {k} of {n} courses; share not shown"
