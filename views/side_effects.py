@@ -203,7 +203,7 @@ def _resolution(data: se.EventData, table) -> None:
         )
     if resolution is not None:
         with st.expander("Resolution table"):
-            show_table(resolution, hide_index=True, width="stretch")
+            show_table(se.with_display_terms(resolution, data.settings), hide_index=True, width="stretch")
             csv_download(resolution, "side_effects_resolution.csv", key="ae-download-resolution")
 
 
@@ -220,7 +220,13 @@ def _comparison(data: se.EventData, table) -> None:
         "Compare by", groupings, format_func=lambda c: FILTER_LABELS.get(c, c), key="ae_group", bind="query-params"
     )
     effects = [se.ANY_EFFECT, *se.NAMED_EFFECT_LABELS, *[t for t in table["term"] if t not in se.NAMED_EFFECT_LABELS]]
-    effect = right.selectbox("Side effect", effects, key="ae_effect", bind="query-params")
+    effect = right.selectbox(
+        "Side effect",
+        effects,
+        format_func=lambda term: se.shown_terms([term], data.settings)[0],
+        key="ae_effect",
+        bind="query-params",
+    )
     terms, column = _effect_terms(effect, data.settings)
     compared = se.comparison_table(data, group_by, terms, column)
     label = FILTER_LABELS.get(group_by, group_by)
@@ -259,7 +265,12 @@ def _tables(data: se.EventData, table) -> None:
         "ci_bands",
         "recognised",
     ]
-    show_table(table[columns], hide_index=True, width="stretch", column_config=RATE_COLUMNS)
+    show_table(
+        se.with_display_terms(table[columns], data.settings),
+        hide_index=True,
+        width="stretch",
+        column_config=RATE_COLUMNS,
+    )
     csv_download(table, "side_effects_all_terms.csv", key="ae-download-terms")
     unknown = se.unrecognised_terms(data)
     st.subheader("Terms the dictionary did not recognise")

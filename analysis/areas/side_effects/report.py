@@ -77,7 +77,7 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
         report.table(
             Table(
                 "Did they go away? (episodes)",
-                resolution,
+                se.with_display_terms(resolution, chosen),
                 counts=tuple(c for c in resolution.columns if c not in ("term", "median_days_onset_to_resolution")),
                 derived=("median_days_onset_to_resolution",),
                 labels={"term": "side effect"},
@@ -154,7 +154,7 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     report.table(
         Table(
             "Every side effect",
-            table[columns],
+            se.with_display_terms(table[columns], chosen),
             counts=("courses", "events", "at_risk"),
             derived=("rate", "ci_low", "ci_high"),
             shares=("rate", "ci_low", "ci_high"),
