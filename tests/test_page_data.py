@@ -238,8 +238,9 @@ def test_the_fingerprint_shown_is_the_one_the_report_and_the_command_line_give(w
 
     files = (("clinic_export.csv", EXPORT),) if which == "export" else pilot_files()
     at = confirm(upload(data_page(), *files))
-    shown = next(c.value for c in at.caption if "fingerprint" in c.value)
-    assert load_tables(dict(files), "the same files").cohort.fingerprint in shown
+    caption = next(c for c in at.caption if "fingerprint" in c.value)
+    assert load_tables(dict(files), "the same files").cohort.fingerprint in caption.value
+    assert "in the HTML report and on the command line" in caption.proto.help
 
 
 def test_blank_cells_are_left_empty_and_column_names_shown_whole():

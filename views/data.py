@@ -174,7 +174,11 @@ def _loaded_status(report) -> None:
         st.markdown(
             f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients"
         )
-        st.caption(f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`")
+        st.caption(
+            f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`",
+            help="Computed from the files' contents and how their columns map (file names left out): the same files "
+            "mapped the same way give the same fingerprint here, in the HTML report and on the command line.",
+        )
     for line in report.summary_lines():
         st.markdown(f"- {shown_text(line)}")
     if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
