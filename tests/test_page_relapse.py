@@ -163,6 +163,7 @@ def test_trial_data_counts_from_where_its_time_to_event_table_starts():
     ticks = curves[0]["layout"]["xaxis"]["ticktext"]
     assert len(ticks) >= 4, ticks
     assert not any("beside published figures" in c["layout"]["title"]["text"] for c in charts)
+    assert not any("US claims data" in m.value for m in at.markdown)
     assert any("records no further course" in info.value for info in at.info)
 
 

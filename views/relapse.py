@@ -154,10 +154,15 @@ def relapse_section(cohort, settings, times) -> None:
             if horizon_withheld(free.iloc[0])
             else f"**{one_year.estimate:.1%}** had relapsed within a year (95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%})"
         )
+        published = (  # counted from the end of the course: not beside times from the first dose
+            f"For comparison, {lai.value:.1%} of 19,907 patients in US claims data relapsed after the course, "
+            f"with at least a year of follow-up ({lai.source})."
+            if settings.origin == "end"
+            else ""
+        )
         st.markdown(
             f'The article promises **"Minimal Relapse"**, {minimal_relapse_readings()}. In these courses, {measured}. '
-            f"For comparison, {lai.value:.1%} of 19,907 patients in US "
-            f"claims data relapsed after the course, with at least a year of follow-up ({lai.source})."
+            + published
         )
     st.caption("How follow-up ended: " + outcome_line(overall.times))
     show_chart(
