@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 
 import streamlit as st
 
@@ -28,6 +29,8 @@ UPLOAD_MAPPING_STATE = "uploaded_mapping"  # the confirmed mapping (JSON text) o
 PENDING_STATE = "pending_upload"  # files uploaded on the Data page, mapping not yet confirmed
 SHARED = "shared"
 SHARED_STATE = "shared_files"
+SHARED_ORIGIN_STATE = "shared_time_origin"  # where the saved dataset's event times start, as saved with it
+TIME_ORIGIN_SETTING = "time_origin"  # the key under which a saved dataset's settings keep it
 
 
 # Loaded datasets are kept in stores of our own rather than returned by a cached function, so that a
@@ -123,14 +126,28 @@ def uploaded_files() -> tuple[tuple[str, bytes], ...]:
     return st.session_state.get(UPLOAD_STATE, ())
 
 
-def shared_result(files: tuple[tuple[str, bytes], ...], label: str) -> LoadResult:
+def shared_result(files: tuple[tuple[str, bytes], ...], label: str, time_origin: str = "") -> LoadResult:
+    """A saved dataset (canonical files), with where its event times start when it was saved saying so
+    (an upload's time-to-event table, e.g. counting from the first dose; the canonical files cannot say it)."""
     return _session_result(
-        SHARED, files, label, 2, "Opening the saved dataset ...", lambda: load_tables(dict(files), source=label)
+        SHARED,
+        files,
+        f"{label}\n{time_origin}",
+        2,
+        "Opening the saved dataset ...",
+        lambda: _with_time_origin(load_tables(dict(files), source=label), time_origin),
     )
 
 
-def remember_shared(files: dict[str, bytes], label: str) -> None:
+def _with_time_origin(result: LoadResult, time_origin: str) -> LoadResult:
+    if result.cohort is None or not time_origin:
+        return result
+    return replace(result, cohort=replace(result.cohort, time_origin=time_origin))
+
+
+def remember_shared(files: dict[str, bytes], label: str, settings: dict | None = None) -> None:
     st.session_state[SHARED_STATE] = (label, tuple(files.items()))
+    st.session_state[SHARED_ORIGIN_STATE] = str((settings or {}).get(TIME_ORIGIN_SETTING) or "")
 
 
 def forget_shared() -> None:
@@ -147,7 +164,7 @@ def active_result(source: str) -> LoadResult:
             return uploaded_result(uploaded_files(), st.session_state.get(UPLOAD_MAPPING_STATE))
         if source == SHARED and shared_files():
             label, files = shared_files()
-            return shared_result(files, label)
+            return shared_result(files, label, st.session_state.get(SHARED_ORIGIN_STATE, ""))
         return demo_result()
 
 

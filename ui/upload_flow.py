@@ -8,6 +8,7 @@ which column becomes which, how coded values translate, and which rows are used.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,8 @@ import streamlit as st
 from analysis.ingest import mapping as mp
 from analysis.ingest.mapping import FileMapping, Mapping, MappingError
 from analysis.ingest.upload import SheetPlan, UploadPlan
+
+from .page import BLANK
 
 TABLE_CHOICES = ["courses", "visits", "adverse_events", "labs", mp.COURSE_EVENTS, ""]
 DRAFT_STATE = "draft_mapping"
@@ -71,7 +74,7 @@ def _sheet(sheet_plan: SheetPlan, key: str) -> list[FileMapping]:
     for number, mapping in enumerate(sheet_plan.mappings):
         chosen.append(_mapping(sheet_plan, mapping, f"{key}_{number}"))
     with st.expander("First rows of the file"):
-        st.dataframe(sheet.preview(20), hide_index=True, width="stretch")
+        st.dataframe(sheet.preview(20), hide_index=True, width="stretch", placeholder=BLANK)
     return chosen
 
 
@@ -111,10 +114,11 @@ def _columns_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fi
         key=f"{key}_columns",
         hide_index=True,
         width="stretch",
+        placeholder=BLANK,
         disabled=["column", "examples", "how", "confidence", "why"],
         column_config={
-            "column": st.column_config.TextColumn("Your column", width="small"),
-            "examples": st.column_config.TextColumn("Examples", width="small"),
+            "column": st.column_config.TextColumn("Your column", width=text_width(rows["column"]), pinned=True),
+            "examples": st.column_config.TextColumn("Examples", width=text_width(rows["examples"])),
             "becomes": st.column_config.SelectboxColumn(
                 "Becomes",
                 options=options,
@@ -136,6 +140,17 @@ def _columns_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fi
     return mp.with_edits(mapping, sheet, choices)
 
 
+CHARACTER_PX, PADDING_PX = 8, 28  # a generous average width of a character of the table's font, and a cell's padding
+NARROWEST_PX, WIDEST_PX = 110, 360
+
+
+def text_width(values: pd.Series) -> int:
+    """A column width (pixels) that shows its longest text whole (names are what users check here),
+    within bounds so that one very long value does not push the rest of the table out of view."""
+    longest = int(values.astype("string").fillna("").str.len().max()) if len(values) else 0
+    return max(NARROWEST_PX, min(WIDEST_PX, longest * CHARACTER_PX + PADDING_PX))
+
+
 def _values_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> FileMapping:
     values = mp.value_rows(mapping, sheet_plan.sheet)
     if values.empty:
@@ -151,6 +166,7 @@ def _values_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fil
             key=f"{key}_values",
             hide_index=True,
             width="stretch",
+            placeholder=BLANK,
             disabled=["column", "value as written", "rows"],
         )
     return mp.with_value_edits(mapping, edited)
@@ -167,20 +183,7 @@ def _filters(mapping: FileMapping, key: str) -> FileMapping:
             kept.append(row_filter)
         elif st.checkbox(f"Leave out {row_filter.reason}", value=True, key=f"{key}_filter_{number}", help=label):
             kept.append(row_filter)
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        mapping.columns,
-        kept,
-        mapping.wide,
-        mapping.keep_other_columns,
-        mapping.ignore,
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, filters=kept)
 
 
 def _filter_words(row_filter: mp.RowFilter) -> str:

@@ -141,36 +141,73 @@ elif st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_ST
             key="download_mapping",
         )
 
-st.subheader("What is loaded")
-report = result.report
-if view.cohort is not None:
-    cohort = view.cohort
-    st.markdown(
-        f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients"
-    )
-    st.caption(f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`")
-for line in report.summary_lines():
-    st.markdown(f"- {shown_text(line)}")
-if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
-    st.caption("Read as: " + "; ".join(report.reading_lines()) + ".")
-notes = report.issues[report.issues["severity"] == "note"]
-if len(notes):
-    with st.expander(f"What was done to your files ({len(notes)} notes)"):
-        for note in notes.itertuples():
-            st.markdown(f"- **{note.file}**: {shown_text(note.message)}")
 
-st.subheader("Validation report")
-issues = problems_table(report)
-if issues.empty:
-    st.success("No problems found: every row was kept.")
-else:
-    errors, warnings = report.error_count, report.warning_count
-    st.markdown(
-        f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted in the file "
-        "(the header is row 1) and the column."
+def _waiting_status() -> None:
+    """While files are being mapped, the status speaks of them: nothing about them is loaded or checked yet,
+    and what the pages show meanwhile is named, never given as their verdict."""
+    if st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_STATE):
+        st.info(
+            "Your files are not loaded with this mapping yet: check the columns above and press **Use this data**; "
+            "until then the pages keep showing your files as they were loaded before.",
+            icon=":material/pending:",
+        )
+    else:
+        meanwhile = (
+            "the demo" if view.cohort is None or view.cohort.synthetic else f"**{view.cohort.source.replace('*', '')}**"
+        )
+        st.info(
+            "Your files are not loaded yet: map the columns above and press **Use this data**; "
+            f"{meanwhile} stays loaded until then.",
+            icon=":material/pending:",
+        )
+    st.subheader("Validation report")
+    st.caption(
+        "Your files are checked when you press **Use this data**: the report then names every row and column "
+        "that was not used as written."
     )
-    show_table(issues, hide_index=True, width="stretch")
-    csv_download(issues, "validation_report.csv", "Download the validation report (CSV)")
+
+
+def _loaded_status(report) -> None:
+    """What the pages show, and its validation report."""
+    if view.cohort is not None:
+        cohort = view.cohort
+        st.markdown(
+            f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients"
+        )
+        st.caption(
+            f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`",
+            help="Computed from the files' contents and how their columns map (file names left out): the same files "
+            "mapped the same way give the same fingerprint here, in the HTML report and on the command line.",
+        )
+    for line in report.summary_lines():
+        st.markdown(f"- {shown_text(line)}")
+    if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
+        st.caption("Read as: " + "; ".join(report.reading_lines()) + ".")
+    notes = report.issues[report.issues["severity"] == "note"]
+    if len(notes):
+        with st.expander(f"What was done to your files ({len(notes)} notes)"):
+            for note in notes.itertuples():
+                st.markdown(f"- **{note.file}**: {shown_text(note.message)}")
+
+    st.subheader("Validation report")
+    issues = problems_table(report)
+    if issues.empty:
+        st.success("No problems found: every row was kept.")
+    else:
+        errors, warnings = report.error_count, report.warning_count
+        st.markdown(
+            f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted "
+            "in the file (the header is row 1) and the column."
+        )
+        show_table(issues, hide_index=True, width="stretch")
+        csv_download(issues, "validation_report.csv", "Download the validation report (CSV)")
+
+
+st.subheader("What is loaded")
+if pending:
+    _waiting_status()
+else:
+    _loaded_status(result.report)
 
 st.subheader("Data dictionary")
 st.caption(
