@@ -128,3 +128,17 @@ def test_published_number_at_risk_reproduced_from_the_loaded_files(loaded):
         km = analysis.groups[arm]
         assert list(km.at_risk_at(rows["day"].to_numpy())) == rows["n_at_risk"].tolist(), arm
     assert {label: km.events for label, km in analysis.groups.items()} == PUBLISHED_EVENTS
+
+
+def test_relapse_claims_are_not_testable_on_times_counted_from_the_first_dose():
+    """The pilot's time-to-event table counts from the first dose; the article's relapse claims (C06-C08) speak
+    of the time after the course: no verdict is drawn from the few events that fall after the last dose."""
+    from analysis.areas.claims.compute import evaluate_claims
+    from analysis.cohort.loading import load_bundle
+
+    cohort = load_bundle(PILOT).cohort
+    assert cohort.time_origin == "start"
+    relapse_claims = [r for r in evaluate_claims(cohort, {}) if r.id in ("C06", "C07", "C08")]
+    assert len(relapse_claims) == 3
+    for result in relapse_claims:
+        assert result.verdict == "not testable" and "count from the first dose" in result.reason, result
