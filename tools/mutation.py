@@ -93,6 +93,17 @@ EQUIVALENT: dict[str, str] = {
     "suppression: hidden_shares: n > 0 -> n < 0": "n of 1-4 always has k or n - k of 1-4",
     "suppression: hidden_shares: 0 -> 1": "n of 1-4 always has k or n - k of 1-4",
     "suppression: hidden_shares: too_few | small_counts(k, threshold) -> small_counts(k, threshold)": "n of 1-4 always has k or n - k of 1-4",
+    "suppression: is_small: not np.isnan(value) and 0 < value < threshold -> 0 < value < threshold": "NaN fails every comparison",
+    "suppression: suppress_count: isinstance(n, (float, np.floating)) and (not np.isnan(n)) and float(n).is_integer() -> "
+    "isinstance(n, (float, np.floating)) and float(n).is_integer()": "NaN is not an integer",
+    "suppression: plain: isinstance(value, (float, np.floating)) and (not np.isnan(value)) and "
+    "float(value).is_integer() -> isinstance(value, (float, np.floating)) and float(value).is_integer()": "NaN is not an integer",
+    "suppression: suppress_table: primary | complement -> primary #2": "a complement cell is shown 'suppressed' either way",
+    "suppression: count_label: 0 -> -1": "the first of one label is the last",
+    "suppression: hidden_bars: 0 -> -1": "the first of one row is the last",
+    "suppression: bar_heights: threshold or 0 -> threshold": "without a threshold no bar is hidden, so the filler is never drawn",
+    "suppression: bar_heights: 0 -> -1": "without a threshold no bar is hidden, so the filler is never drawn",
+    "suppression: bar_heights: 0 -> 1": "without a threshold no bar is hidden, so the filler is never drawn",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
