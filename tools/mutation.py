@@ -67,8 +67,21 @@ TARGETS: dict[str, dict] = {
     },
     "validation": {
         "file": "analysis/ingest/validation.py",
-        "functions": None,
-        "tests": ["tests/test_validation.py", "tests/test_broken_files.py"],
+        # the exclusion rules and their counts (rows read = rows kept + rows excluded, per reason)
+        "functions": [
+            "_parse_number",
+            "_check_one_of",
+            "_report_malformed",
+            "_exclude_blank_rows",
+            "exclude_duplicate_courses",
+            "exclude_orphans",
+            "exclude",
+            "count_rows",
+            "count_excluded",
+            "rows_read",
+            "rows_excluded",
+        ],
+        "tests": ["tests/test_boundaries_validation.py", "tests/test_validation.py", "tests/test_broken_files.py"],
     },
     "labs": {
         "file": "analysis/areas/labs/compute.py",
@@ -104,6 +117,12 @@ EQUIVALENT: dict[str, str] = {
     "suppression: bar_heights: threshold or 0 -> threshold": "without a threshold no bar is hidden, so the filler is never drawn",
     "suppression: bar_heights: 0 -> -1": "without a threshold no bar is hidden, so the filler is never drawn",
     "suppression: bar_heights: 0 -> 1": "without a threshold no bar is hidden, so the filler is never drawn",
+    **{
+        f"validation: _parse_number: {change}": "every whole-number column's range lies far inside 2**52"
+        for change in ("2.0 -> 1.99", "2.0 -> 2.01", "53 -> 52", "53 -> 54", "pc.less_equal -> pc.less #2")
+    },
+    "validation: exclude: fresh.any() -> True": "excluding no row changes no row and no count",
+    "validation: _exclude_blank_rows: table.blank.any() -> True": "with no blank row nothing is reported or excluded",
 }
 
 ROOT = Path(__file__).resolve().parent.parent
