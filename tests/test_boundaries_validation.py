@@ -51,11 +51,19 @@ def test_a_decimal_is_kept_in_a_number_column_and_refused_in_a_whole_number_one(
     assert result.report.excluded["courses.csv"] == {"invalid course_number": 1, "no valid age or age_band": 1}
 
 
+def test_a_number_column_without_a_range_keeps_every_number():
+    # lab values have no range: -2.5 is read; 'raised' is not a number and excludes its row
+    files = bundle(labs=("P1,1,0,GLU,-2.5,mg/dL", "P1,1,30,GLU,raised,mg/dL"))
+    result = load(files)
+    assert result.cohort.labs["value"].tolist() == [-2.5]
+    assert result.report.excluded["labs.csv"] == {"invalid value": 1}
+
+
 def test_a_row_with_two_problems_is_counted_once_under_the_first():
     # sex X (checked with the cells) and age abc (checked after, with age_band): one row, one reason
     result = load(bundle(courses=(*VALID_COURSES, "P4,1,X,abc,60,3,120,")))
     assert result.report.excluded["courses.csv"] == {"invalid sex": 1}
-    assert result.report.rows_kept["courses.csv"] == 3
+    assert (result.report.rows_kept["courses.csv"], result.report.rows_excluded) == (3, 1)
 
 
 def test_a_visit_already_excluded_is_not_reported_again_for_its_unknown_course():

@@ -122,6 +122,13 @@ EQUIVALENT: dict[str, str] = {
         for change in ("2.0 -> 1.99", "2.0 -> 2.01", "53 -> 52", "53 -> 54", "pc.less_equal -> pc.less #2")
     },
     "validation: exclude: fresh.any() -> True": "excluding no row changes no row and no count",
+    "validation: exclude_duplicate_courses: not repeat.any() -> False": "the early return only skips a search that finds nothing",
+    "validation: exclude_orphans: not orphan.any() -> False": "the early return only skips a search that finds nothing",
+    "labs: _broadcast: values is None -> False": "numpy reads None as NaN, the same filler",
+    "labs: grade_rows: with_baseline and 'baseline' in labs -> 'baseline' in labs": "a baseline counts only with its limit, still dropped",
+    "labs: grade_rows: with_baseline and 'baseline_upper' in labs -> 'baseline_upper' in labs": "a limit counts only with its baseline, still dropped",
+    "labs: grade_rows: rows.size == 0 -> False": "grading no rows changes no grade",
+    "labs: grade_rows: 0 -> -1": "grading no rows changes no grade",
     "validation: _exclude_blank_rows: table.blank.any() -> True": "with no blank row nothing is reported or excluded",
 }
 
