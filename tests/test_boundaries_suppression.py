@@ -390,3 +390,20 @@ def test_a_withheld_share_says_which_count_is_small():
     assert (withheld_reasons([26, 2, 2, 10], [28, 40, 3, 40], 5) != "").tolist() == list(
         hidden_shares([26, 2, 2, 10], [28, 40, 3, 40], 5)
     )
+
+
+def test_a_count_column_with_a_fraction_shows_it_as_written():
+    """Only whole numbers become integers: 12.5 shown as 12 would misstate the value."""
+    assert _shown({"n": [12.5, 40.0]}, ("n",)) == [{"n": 12.5}, {"n": 40}]
+
+
+@pytest.mark.parametrize("column", ["n", "yes"])
+def test_a_column_of_counts_may_hold_zeros(column):
+    assert classify_columns(pd.DataFrame({column: [0, 3, 40]})) == ([column], [])
+
+
+def test_a_grid_wider_than_tall_is_protected_by_columns_then_rows():
+    # 3 alone in column a hides the 30 under it; rows a-b then each hold one hidden cell, so 10 and 40 go too.
+    values = np.array([[3.0, 10.0, 20.0], [30.0, 40.0, 50.0]])
+    small = values < 5
+    assert complementary_cells(values, small, small, 5).tolist() == [[True, True, False], [True, True, False]]
