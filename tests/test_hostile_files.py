@@ -97,6 +97,29 @@ def gzip_bomb(megabytes: int = 64, header: bytes = b"patient_id,sex,age\n", line
     return buffer.getvalue()
 
 
+@cache
+def parquet_bomb(rows: int, value: str = "P1") -> bytes:
+    """A visits table of `rows` rows of one repeated value per column: Parquet stores each column as a
+    dictionary of one value and runs of its index, a few kilobytes however many rows (or however
+    long the value)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    step = min(rows, 2**20)
+    table = pa.table(
+        {
+            "patient_id": pa.DictionaryArray.from_arrays(pa.array([0] * step, pa.int32()), pa.array([value])),
+            "day": pa.array([0] * step, pa.int64()),
+            "iga": pa.array([3] * step, pa.int64()),
+        }
+    )
+    buffer = io.BytesIO()
+    with pq.ParquetWriter(buffer, table.schema, compression="zstd") as writer:
+        for start in range(0, rows, step):
+            writer.write_table(table.slice(0, min(step, rows - start)))
+    return buffer.getvalue()
+
+
 def nested(depth: int) -> bytes:
     data = zipped({"courses.csv": text(COURSES)})
     for level in range(depth - 1, 0, -1):
@@ -215,6 +238,59 @@ CORPUS = [
         1,
         True,
         env={"ISOTRET_MAX_EXPANDED_TOTAL_MB": "20", "ISOTRET_MAX_EXPANSION_RATIO": "100000"},
+    ),
+    Hostile(
+        "parquet bomb of the visits",  # 4 million rows in about 40 kB: refused from its metadata
+        {"courses.csv": text(COURSES), "visits.parquet": parquet_bomb(4 * 2**20)},
+        [
+            E(
+                "visits.parquet",
+                None,
+                None,
+                ERROR,
+                FILE_IGNORED,
+                "visits.parquet expands to more than 500 times its compressed size",
+                "a compressed bomb",
+                "ISOTRET_MAX_EXPANSION_RATIO",
+            )
+        ],
+        1,
+        True,
+    ),
+    Hostile(
+        "parquet of one long value repeated",  # 2 kB whose text is 64 GB: refused at its first rows
+        {"courses.csv": text(COURSES), "visits.parquet": parquet_bomb(2**16, "P" * 2**20)},
+        [
+            E(
+                "visits.parquet",
+                None,
+                None,
+                ERROR,
+                FILE_IGNORED,
+                "visits.parquet expands to more than 2,048 MB, the limit for one file",
+                "ISOTRET_MAX_EXPANDED_FILE_MB",
+            )
+        ],
+        1,
+        True,
+    ),
+    Hostile(
+        "parquet over the limit for all files",
+        {"courses.csv.gz": gzip.compress(text(COURSES)), "visits.parquet": parquet_bomb(2**20)},
+        [
+            E(
+                "visits.parquet",
+                None,
+                None,
+                ERROR,
+                FILE_IGNORED,
+                "visits.parquet would take the upload's files past 16 MB",
+                "ISOTRET_MAX_EXPANDED_TOTAL_MB",
+            )
+        ],
+        1,
+        True,
+        env={"ISOTRET_MAX_EXPANDED_TOTAL_MB": "16", "ISOTRET_MAX_EXPANSION_RATIO": "100000"},
     ),
     Hostile(
         "archives nested three deep",
@@ -499,6 +575,39 @@ def test_a_bomb_is_refused_within_a_few_megabytes_of_memory():
         read_file("courses.csv.gz", gzip_bomb(128))
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 64, grown_mb  # stopped after about 16 MB expanded, not 128
+
+
+def test_a_parquet_bomb_is_refused_before_its_values_are_spelled_out():
+    import resource
+
+    from analysis.ingest.readers import ReadError, read_file
+
+    bomb = parquet_bomb(2**16, "P" * 2**20)
+    assert len(bomb) < 64 * 2**10  # small on disk: 64 GB of text once decoded
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ReadError, match="expands to more than 2,048 MB"):
+        read_file("visits.parquet", bomb)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 64, grown_mb  # the value once and its indices, never the text
+
+
+def test_a_parquet_file_within_the_limits_reads_as_written():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.ingest.readers import read_file
+
+    buffer = io.BytesIO()
+    pq.write_table(
+        pa.table({"patient_id": ["P1", "P2", None], "age": [20, None, 31.5], "flag": [True, False, None]}), buffer
+    )
+    (sheet,) = read_file("courses.parquet", buffer.getvalue())
+    assert sheet.names == ["patient_id", "age", "flag"]
+    assert [column.to_pylist() for column in sheet.columns] == [
+        ["P1", "P2", None],
+        ["20", None, "31.5"],
+        ["yes", "no", None],
+    ]
 
 
 def test_presenter_downloads_withhold_a_small_groups_median_written_as_text():
