@@ -560,9 +560,50 @@ def test_summary_strict_exits_1_and_its_json_ends_with_the_validation_counts(tmp
     summary = json.loads(capsys.readouterr().out)
     assert list(summary)[-1] == "validation" and summary["validation"]["values_set_missing"] == 1
     assert main(["summary", str(folder), "--json", "--strict"]) == 1
-    assert "1 values set to missing" in capsys.readouterr().err
+    assert "1 value set to missing" in capsys.readouterr().err
     (folder / "visits.csv").write_bytes(text("patient_id,day,iga\nP1,0,3\n"))
     assert main(["summary", str(folder), "--json", "--strict"]) == 0
+
+
+def test_the_exit_line_counts_in_words_that_agree_with_their_numbers(tmp_path, capsys):
+    from analysis.cli import _not_as_written
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    (folder / "courses.csv").write_bytes(text(COURSES))
+    (folder / "visits.parquet").write_bytes(b"PAR1\x15\x04\x15")
+    assert main(["validate", str(folder)]) == 1
+    assert "exit status 1: 1 error, 1 file ignored; not every value" in capsys.readouterr().err
+    ones = dict.fromkeys(
+        ("errors", "rows_excluded", "values_set_missing", "values_changed", "files_ignored", "columns_ignored"), 1
+    )
+    assert _not_as_written(ones).startswith(
+        "1 error, 1 row excluded, 1 value set to missing, 1 value changed, 1 file ignored, 1 column ignored;"
+    )
+    twos = dict.fromkeys(ones, 2) | {"rows_excluded": 1_200}
+    assert _not_as_written(twos).startswith(
+        "2 errors, 1,200 rows excluded, 2 values set to missing, 2 values changed, 2 files ignored, 2 columns ignored;"
+    )
+    (folder / "visits.parquet").unlink()
+    (folder / "visits.csv").write_bytes(text("patient_id,day,iga\nP1,0,7\n"))
+    assert main(["summary", str(folder), "--json"]) == 0
+    assert "note: 0 errors and 1 warning in the input" in capsys.readouterr().err
+
+
+def test_finding_messages_count_in_words_that_agree_with_their_numbers():
+    result = load_tables(
+        {
+            "courses.csv": text("patient_id,sex,age\nP1,F,20 years\nP2,M,31\n"),
+            "visits.csv": text("patient_id,day,iga\nP1,0\n"),
+            "labs.csv": text("patient_id,day,test,value,unit\nP1,0,XYZ1,3,U/L\n"),
+        },
+        "x",
+    )
+    messages = "\n".join(result.report.issues["message"])
+    assert "1 cell of age carried the unit" in messages, messages
+    assert "'XYZ1' is not a recognised test name or LOINC code (1 row)" in messages, messages
+    result = load_tables({"courses.csv": text("patient_id\nP1\nP2,F\n")}, "x")
+    assert "expected 1 value as in the header, found 2" in "\n".join(result.report.issues["message"])
 
 
 def test_a_bomb_is_refused_within_a_few_megabytes_of_memory():
