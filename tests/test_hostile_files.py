@@ -694,3 +694,17 @@ def test_a_refused_bomb_in_the_app_is_dropped_and_the_session_stays_usable():
     at = confirm(at)
     assert at.session_state["source"] == UPLOAD
     assert "clinic_export.csv: 3 rows read, 3 kept." in texts(at)
+
+
+def test_a_refused_parquet_bomb_in_the_app_is_dropped_and_named():
+    from test_page_data import data_page
+
+    from ui.data_source import PENDING_STATE
+
+    at = data_page()
+    upload = [("visits.parquet", parquet_bomb(4 * 2**20), "application/octet-stream")]
+    at.file_uploader(key="upload_widget").set_value(upload).run()
+    assert not at.exception
+    refusal = [error.value for error in at.error]
+    assert any("visits.parquet expands to more than 500 times" in message for message in refusal), refusal
+    assert at.session_state[PENDING_STATE] == ()

@@ -19,7 +19,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.cohort.loading import LoadResult, load_demo, load_tables
 from analysis.ingest.mapping import Mapping
-from analysis.ingest.progress import release_memory, reporting_stages
+from analysis.ingest.progress import release_memory, reporting_stages, use_returning_memory_pool
 from analysis.ingest.upload import UploadPlan, plan_upload
 from ui.session_end import end_session_later
 
@@ -37,6 +37,7 @@ SHARED_STATE = "shared_files"
 # copy for every session; uploads and saved datasets are kept per session, keyed on their bytes, never
 # their names, in a store the server drops as soon as the session's browser tab closes.
 _DEMO_LOCK = threading.Lock()
+use_returning_memory_pool()  # a closed session's tables, once freed, leave the server's memory
 
 
 class SessionStore(dict):
