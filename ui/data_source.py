@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.cohort.loading import LoadResult, load_demo, load_tables
 from analysis.ingest.mapping import Mapping
-from analysis.ingest.progress import release_memory, reporting_stages
+from analysis.ingest.progress import release_memory, reporting_stages, use_returning_memory_pool
 from analysis.ingest.upload import UploadPlan, plan_upload
+from ui.session_end import end_session_later
 
 DEMO = "demo"
 UPLOAD = "upload"
@@ -38,18 +40,30 @@ TIME_ORIGIN_SETTING = "time_origin"  # the key under which a saved dataset's set
 # copy for every session; uploads and saved datasets are kept per session, keyed on their bytes, never
 # their names, in a store the server drops as soon as the session's browser tab closes.
 _DEMO_LOCK = threading.Lock()
+use_returning_memory_pool()  # a closed session's tables, once freed, leave the server's memory
 
 
-def _release_session(store: dict) -> None:
-    """A closed session's datasets go at once (its session state may be kept a while for a
-    reconnect), and the memory they held goes back to the system."""
+class SessionStore(dict):
+    """One session's loaded datasets, and the session they belong to."""
+
+    def __init__(self, session_id: str | None):
+        super().__init__()
+        self.session_id = session_id
+
+
+def _release_session(store: SessionStore) -> None:
+    """A session whose browser tab closed: its datasets go at once, and the session itself (its
+    uploaded files and session state) when the time Streamlit keeps it for a reconnect is over."""
     store.clear()
     release_memory()
+    if store.session_id is not None:
+        end_session_later(store.session_id)
 
 
 @st.cache_resource(scope="session", show_spinner=False, on_release=_release_session)
-def _session_store() -> dict:
-    return {}
+def _session_store() -> SessionStore:
+    context = get_script_run_ctx()
+    return SessionStore(context.session_id if context else None)
 
 
 @st.cache_resource(show_spinner=False)
@@ -159,6 +173,7 @@ def shared_files() -> tuple[str, tuple[tuple[str, bytes], ...]] | None:
 
 
 def active_result(source: str) -> LoadResult:
+    _session_store()  # every session, demo or not, is ended when its tab has closed (_release_session)
     with loading_progress():
         if source == UPLOAD and uploaded_files():
             return uploaded_result(uploaded_files(), st.session_state.get(UPLOAD_MAPPING_STATE))

@@ -12,16 +12,71 @@ from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.ingest import mapping as mp
 from analysis.ingest.mapping import FileMapping, Mapping, MappingError
 from analysis.ingest.upload import SheetPlan, UploadPlan
+from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, use_pending_upload
 
 from .page import BLANK
 
 TABLE_CHOICES = ["courses", "visits", "adverse_events", "labs", mp.COURSE_EVENTS, ""]
 DRAFT_STATE = "draft_mapping"
 MAPPING_FILE_STATE = "applied_mapping_file"
+
+
+REFUSED_STATE = "refused_upload"  # messages about files refused for a decompression limit
+UPLOADER_GENERATION = "uploader_generation"
+REOPENED = "reopened_mapping"
+
+# The uploader's callbacks live here, not in the page script: Streamlit keeps every widget's callback
+# for as long as the session lasts, and a callback defined in a page script would keep that run's
+# variables (the loaded dataset, the upload's bytes) alive with it, upload after upload.
+
+
+def uploader_key() -> str:
+    """The uploader's key; a new one after each confirmed or refused upload, so that it starts empty."""
+    generation = st.session_state.get(UPLOADER_GENERATION, 0)
+    return "upload_widget" if generation == 0 else f"upload_widget_{generation}"
+
+
+def new_uploader() -> None:
+    """The next upload goes into a fresh, empty uploader; the files of this one leave Streamlit's upload
+    store (their bytes stay only where this session keeps them: the upload awaiting confirmation or the
+    data in use)."""
+    forget_uploaded_files(st.session_state.get(uploader_key()) or [])
+    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
+
+
+def forget_uploaded_files(files: list) -> None:
+    context = get_script_run_ctx()
+    if context is None or not runtime.exists():
+        return
+    store = runtime.get_instance().uploaded_file_mgr
+    for file in files:
+        store.remove_file(context.session_id, file.file_id)
+
+
+def hold_upload() -> None:
+    """The uploaded files await the user's check of what they hold and how they map."""
+    files = st.session_state.get(uploader_key()) or []
+    st.session_state[PENDING_STATE] = tuple((f.name, f.getvalue()) for f in files)
+    st.session_state.pop(REFUSED_STATE, None)
+
+
+def confirm_upload() -> None:
+    use_pending_upload(st.session_state[DRAFT_STATE])
+    new_uploader()  # the next upload starts afresh instead of adding to the files just loaded
+    st.session_state["source"] = UPLOAD
+    st.session_state.pop(REOPENED, None)
+
+
+def reopen_upload() -> None:
+    """The loaded files back in the mapping step, starting from the mapping they were loaded with."""
+    st.session_state[PENDING_STATE] = st.session_state.get(UPLOAD_STATE, ())
+    st.session_state[REOPENED] = st.session_state.get(UPLOAD_MAPPING_STATE)
 
 
 def plan_key(files: tuple[tuple[str, bytes], ...], mapping_json: str | None) -> str:
