@@ -103,7 +103,6 @@ EQUIVALENT: dict[str, str] = {
     "(not values[c].equals(values[part])) -> (values[c] >= values[part]).all() and "
     "(not values[c].equals(values[part]))": "a column equals itself",
     "suppression: classify_columns: words <= _LABEL_WORDS -> words < _LABEL_WORDS": "no name holds every label word",
-    "suppression: hidden_shares: n > 0 -> n < 0": "n of 1-4 always has k or n - k of 1-4",
     "suppression: hidden_shares: 0 -> 1": "n of 1-4 always has k or n - k of 1-4",
     "suppression: hidden_shares: too_few | small_counts(k, threshold) -> small_counts(k, threshold)": "n of 1-4 always has k or n - k of 1-4",
     "suppression: is_small: not np.isnan(value) and 0 < value < threshold -> 0 < value < threshold": "NaN fails every comparison",
