@@ -233,15 +233,17 @@ def _honest_exit(report) -> int:
 
 
 def _not_as_written(counts: dict) -> str:
+    from analysis.stats.suppression import how_many
+
     parts = [
-        (counts["errors"], "errors"),
-        (counts["rows_excluded"], "rows excluded"),
-        (counts["values_set_missing"], "values set to missing"),
-        (counts["values_changed"], "values changed"),
-        (counts["files_ignored"], "files ignored"),
-        (counts["columns_ignored"], "columns ignored"),
+        (counts["errors"], "error", ""),
+        (counts["rows_excluded"], "row", " excluded"),
+        (counts["values_set_missing"], "value", " set to missing"),
+        (counts["values_changed"], "value", " changed"),
+        (counts["files_ignored"], "file", " ignored"),
+        (counts["columns_ignored"], "column", " ignored"),
     ]
-    said = [f"{count:,} {words}" for count, words in parts if count]
+    said = [how_many(count, noun) + words for count, noun, words in parts if count]
     return (", ".join(said) or "findings that change the data") + "; not every value was used as written"
 
 
@@ -254,8 +256,11 @@ def run_summary(args: argparse.Namespace) -> int:
         print("\n".join(report.summary_lines() + [""] + report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
         return EXIT_DATA
     if report.error_count + report.warning_count:
+        from analysis.stats.suppression import how_many
+
         print(
-            f"note: {report.error_count:,} errors and {report.warning_count:,} warnings in the input; "
+            f"note: {how_many(report.error_count, 'error')} and {how_many(report.warning_count, 'warning')} "
+            "in the input; "
             f"`python -m analysis validate {args.path}` lists them",
             file=sys.stderr,
         )

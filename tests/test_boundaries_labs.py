@@ -18,7 +18,7 @@ def same(got, expected) -> bool:
 
 
 @pytest.mark.parametrize("test", ["ALT", "AST", "CK"])
-@pytest.mark.parametrize("uln", [NAN, 0.0, -40.0, None])
+@pytest.mark.parametrize("uln", [NAN, 0.0, -40.0, None, np.inf])
 def test_no_usable_upper_limit_gives_no_grade(test, uln):
     assert same(ctcae_grade(test, [10.0, 500.0], uln), [NAN, NAN])
 
@@ -41,10 +41,31 @@ def test_tests_without_a_ctcae_rule_here_give_no_grade(test):
         (NAN, 40.0, 1),  # unknown baseline: graded as if normal
         (60.0, NAN, 1),  # baseline without its limit: as if normal
         (60.0, None, 1),
+        (np.inf, 40.0, 1),  # an infinite baseline or limit is no reference either
+        (60.0, -np.inf, 1),
     ],
 )
 def test_a_raised_baseline_changes_the_reference_only_when_known(baseline, baseline_uln, grade):
     assert ctcae_grade("ALT", [80.0], 40.0, baseline=[baseline], baseline_uln=[baseline_uln])[0] == grade
+
+
+def test_a_limit_under_one_grades_by_multiples_too():
+    # ALT in µkat/L: ULN 0.58; 0.59 is above it (G1), 1.75 above 3x (1.74, G2)
+    assert same(ctcae_grade("ALT", [0.58, 0.59, 1.74, 1.75], 0.58), [0, 1, 1, 2])
+
+
+@pytest.mark.parametrize(
+    "test, uln, at_cut, grade",
+    [
+        ("ALT", 0.58, 1.74, 1),  # 3 x 0.58 is 1.7399999999999998 in floating point
+        ("ALT", 34.8, 104.4, 1),  # 104.4 / 34.8 is 3.0000000000000004
+        ("ALT", 34.8, 174.0, 2),  # 5x
+        ("CK", 0.58, 1.45, 1),  # 2.5x
+        ("CK", 34.8, 348.0, 3),  # 10x
+    ],
+)
+def test_a_value_at_a_multiple_of_a_decimal_limit_is_at_the_cut_not_above_it(test, uln, at_cut, grade):
+    assert same(ctcae_grade(test, [at_cut, at_cut * 1.001], uln), [grade, grade + 1])
 
 
 def test_relative_grades_need_a_positive_baseline():

@@ -36,6 +36,7 @@ from analysis.stats.suppression import (
     suppress_count,
     suppress_table,
     withheld_note,
+    withheld_reasons,
 )
 
 SMALL = range(1, 5)
@@ -372,3 +373,37 @@ def test_k_of_n_in_words_with_a_small_k_reads_under_the_threshold_not_suppressed
 def test_percent_signs_and_statistics_written_as_text_are_derived_columns():
     counts, derived = classify_columns(pd.DataFrame({"% filled": [12], "median days": ["143"], "courses": [12]}))
     assert counts == ["courses"] and derived == ["% filled", "median days"]
+
+
+def test_a_withheld_share_says_which_count_is_small():
+    """A group of 28 courses is not "a count under 5": when its share is withheld because few are without
+    the effect, the note says it is the rest of the group that is small."""
+    reasons = withheld_reasons([26, 2, 2, 10, 0], [28, 40, 3, 40, 40], 5)
+    assert list(reasons) == [
+        "not shown: the rest of the group (without it) is under 5",
+        "count under 5: not shown",
+        "fewer than 5 courses: not shown",
+        "",
+        "",
+    ]
+    assert list(withheld_reasons([26], [28], None)) == [""]
+    assert (withheld_reasons([26, 2, 2, 10], [28, 40, 3, 40], 5) != "").tolist() == list(
+        hidden_shares([26, 2, 2, 10], [28, 40, 3, 40], 5)
+    )
+
+
+def test_a_count_column_with_a_fraction_shows_it_as_written():
+    """Only whole numbers become integers: 12.5 shown as 12 would misstate the value."""
+    assert _shown({"n": [12.5, 40.0]}, ("n",)) == [{"n": 12.5}, {"n": 40}]
+
+
+@pytest.mark.parametrize("column", ["n", "yes"])
+def test_a_column_of_counts_may_hold_zeros(column):
+    assert classify_columns(pd.DataFrame({column: [0, 3, 40]})) == ([column], [])
+
+
+def test_a_grid_wider_than_tall_is_protected_by_columns_then_rows():
+    # 3 alone in column a hides the 30 under it; rows a-b then each hold one hidden cell, so 10 and 40 go too.
+    values = np.array([[3.0, 10.0, 20.0], [30.0, 40.0, 50.0]])
+    small = values < 5
+    assert complementary_cells(values, small, small, 5).tolist() == [[True, True, False], [True, True, False]]

@@ -101,3 +101,44 @@ def test_end_origin_needs_the_last_dose(cohort):
     times = relapse.relapse_times(cohort, RelapseSettings(origin="end"))
     assert times.entered == 0
     assert set(times.excluded["reason"]) == {relapse.MISSING_END}
+
+
+@pytest.fixture(scope="module")
+def loaded(pilot):
+    """The pilot's ADSL, ADAE and ADTTE loaded as a user uploads them, mapped without asking."""
+    from analysis.cohort.loading import load_tables
+
+    files = {name: (PILOT / name).read_bytes() for name in ("adsl.csv", "adae.csv", "adtte.csv")}
+    return load_tables(files, "CDISC pilot").cohort
+
+
+def test_the_time_to_event_table_says_time_starts_at_the_first_dose(loaded):
+    assert loaded.time_origin == "start"  # ADTTE's STARTDT is TRTSDT on every record
+    settings = RelapseSettings.from_settings({}, loaded)
+    assert settings.origin == "start"
+    times = relapse.relapse_times(loaded, settings)
+    assert times.entered == 254 and times.excluded.empty  # none dropped as dated before the last dose
+    assert RelapseSettings.from_settings({"relapse.origin": "end"}, loaded).origin == "end"  # a stated choice wins
+
+
+def test_published_number_at_risk_reproduced_from_the_loaded_files(loaded):
+    analysis = relapse.relapse_analysis(loaded, RelapseSettings.from_settings({}, loaded), group_by="arm")
+    published = pd.read_csv(PILOT / "published" / "pilot1_km_ttde_number_at_risk.csv")
+    for arm, rows in published.groupby("arm"):
+        km = analysis.groups[arm]
+        assert list(km.at_risk_at(rows["day"].to_numpy())) == rows["n_at_risk"].tolist(), arm
+    assert {label: km.events for label, km in analysis.groups.items()} == PUBLISHED_EVENTS
+
+
+def test_relapse_claims_are_not_testable_on_times_counted_from_the_first_dose():
+    """The pilot's time-to-event table counts from the first dose; the article's relapse claims (C06-C08) speak
+    of the time after the course: no verdict is drawn from the few events that fall after the last dose."""
+    from analysis.areas.claims.compute import evaluate_claims
+    from analysis.cohort.loading import load_bundle
+
+    cohort = load_bundle(PILOT).cohort
+    assert cohort.time_origin == "start"
+    relapse_claims = [r for r in evaluate_claims(cohort, {}) if r.id in ("C06", "C07", "C08")]
+    assert len(relapse_claims) == 3
+    for result in relapse_claims:
+        assert result.verdict == "not testable" and "count from the first dose" in result.reason, result

@@ -422,3 +422,23 @@ def test_a_cohort_without_any_dose_says_so_instead_of_drawing_empty_axes(small):
     courses = small.courses.assign(daily_dose_mg_per_kg=np.nan, cumulative_dose_mg_per_kg=np.nan)
     fig = overview_figures.dose_figure(dataclasses.replace(small, courses=courses))
     assert [note.text for note in fig.layout.annotations] == [NO_DOSE] and not fig.data
+
+
+def test_a_side_effect_group_withheld_for_its_complement_says_so():
+    table = pd.DataFrame(
+        {
+            "group": ["F", "M", "other"],
+            "courses": [40, 2, 26],
+            "at_risk": [100, 60, 28],
+            "rate": [0.4, 2 / 60, 26 / 28],
+            "ci_low": [0.3, 0.01, 0.77],
+            "ci_high": [0.5, 0.1, 0.98],
+            "reference": "F",
+        }
+    )
+    fig = sf.comparison_figure(table, "Cheilitis", "Sex", se.SideEffectSettings(), suppress_below=5)
+    notes = dict(zip(fig.data[1].y, fig.data[1].text))
+    assert notes == {
+        "M": "count under 5: not shown",
+        "other": "not shown: the rest of the group (without it) is under 5",
+    }

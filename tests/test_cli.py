@@ -72,7 +72,7 @@ def test_summary_prints_readable_text_and_notes_input_problems(tmp_path):
     completed = run("summary", write(tmp_path / "clinic", files))
     assert completed.returncode == 0
     assert "  courses: 3" in completed.stdout.splitlines()
-    assert "1 warnings" in completed.stderr
+    assert "0 errors and 1 warning in the input" in completed.stderr
 
 
 def test_summary_of_data_that_cannot_be_loaded_exits_1_with_the_reasons(tmp_path):

@@ -314,3 +314,25 @@ def test_sdtm_dm_and_ae_load_with_screen_failures_left_out():
     missing = report.issues[(report.issues["file"] == "ae.csv") & (report.issues["column"] == "onset_day")]
     assert len(missing) == report.excluded["ae.csv"]["missing onset_day"]  # partial start dates, each named by row
     assert_counts_add_up(report)
+
+
+@pytest.mark.parametrize(
+    ("origin_dates", "declared"),
+    [
+        ("TRTSDT", "start"),  # STARTDT is the first dose
+        ("TRTEDT", "end"),  # STARTDT is the last dose
+        ("other", ""),  # STARTDT is neither: the file does not say, the user chooses
+        (None, ""),  # no STARTDT at all
+    ],
+)
+def test_an_adtte_declares_where_its_time_starts_from_its_origin_date(origin_dates, declared):
+    header = "USUBJID,PARAMCD,AVAL,CNSR,TRTSDT,TRTEDT" + (",STARTDT" if origin_dates else "")
+    rows = []
+    for i, (first, last) in enumerate([("2014-01-02", "2014-07-02"), ("2012-08-05", "2012-09-01")]):
+        start = {"TRTSDT": first, "TRTEDT": last, "other": "2011-01-01"}.get(origin_dates)
+        rows.append(f"S{i},TTDE,{10 + i},0,{first},{last}" + (f",{start}" if origin_dates else ""))
+    files = {"adtte.csv": ("\n".join([header, *rows]) + "\n").encode()}
+    mapping = plan_upload(files).sheets[0].mappings[0]
+    assert mapping.format == "CDISC ADaM ADTTE" and mapping.time_origin == declared
+    saved = Mapping.from_json(Mapping([mapping]).to_json()).files[0]  # a saved mapping keeps it
+    assert saved.time_origin == declared

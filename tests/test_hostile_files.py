@@ -97,6 +97,29 @@ def gzip_bomb(megabytes: int = 64, header: bytes = b"patient_id,sex,age\n", line
     return buffer.getvalue()
 
 
+@cache
+def parquet_bomb(rows: int, value: str = "P1") -> bytes:
+    """A visits table of `rows` rows of one repeated value per column: Parquet stores each column as a
+    dictionary of one value and runs of its index, a few kilobytes however many rows (or however
+    long the value)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    step = min(rows, 2**20)
+    table = pa.table(
+        {
+            "patient_id": pa.DictionaryArray.from_arrays(pa.array([0] * step, pa.int32()), pa.array([value])),
+            "day": pa.array([0] * step, pa.int64()),
+            "iga": pa.array([3] * step, pa.int64()),
+        }
+    )
+    buffer = io.BytesIO()
+    with pq.ParquetWriter(buffer, table.schema, compression="zstd") as writer:
+        for start in range(0, rows, step):
+            writer.write_table(table.slice(0, min(step, rows - start)))
+    return buffer.getvalue()
+
+
 def nested(depth: int) -> bytes:
     data = zipped({"courses.csv": text(COURSES)})
     for level in range(depth - 1, 0, -1):
@@ -215,6 +238,59 @@ CORPUS = [
         1,
         True,
         env={"ISOTRET_MAX_EXPANDED_TOTAL_MB": "20", "ISOTRET_MAX_EXPANSION_RATIO": "100000"},
+    ),
+    Hostile(
+        "parquet bomb of the visits",  # 4 million rows in about 40 kB: refused from its metadata
+        {"courses.csv": text(COURSES), "visits.parquet": parquet_bomb(4 * 2**20)},
+        [
+            E(
+                "visits.parquet",
+                None,
+                None,
+                ERROR,
+                FILE_IGNORED,
+                "visits.parquet expands to more than 500 times its compressed size",
+                "a compressed bomb",
+                "ISOTRET_MAX_EXPANSION_RATIO",
+            )
+        ],
+        1,
+        True,
+    ),
+    Hostile(
+        "parquet of one long value repeated",  # 2 kB whose text is 64 GB: refused at its first rows
+        {"courses.csv": text(COURSES), "visits.parquet": parquet_bomb(2**16, "P" * 2**20)},
+        [
+            E(
+                "visits.parquet",
+                None,
+                None,
+                ERROR,
+                FILE_IGNORED,
+                "visits.parquet expands to more than 2,048 MB, the limit for one file",
+                "ISOTRET_MAX_EXPANDED_FILE_MB",
+            )
+        ],
+        1,
+        True,
+    ),
+    Hostile(
+        "parquet over the limit for all files",
+        {"courses.csv.gz": gzip.compress(text(COURSES)), "visits.parquet": parquet_bomb(2**20)},
+        [
+            E(
+                "visits.parquet",
+                None,
+                None,
+                ERROR,
+                FILE_IGNORED,
+                "visits.parquet would take the upload's files past 16 MB",
+                "ISOTRET_MAX_EXPANDED_TOTAL_MB",
+            )
+        ],
+        1,
+        True,
+        env={"ISOTRET_MAX_EXPANDED_TOTAL_MB": "16", "ISOTRET_MAX_EXPANSION_RATIO": "100000"},
     ),
     Hostile(
         "archives nested three deep",
@@ -484,9 +560,50 @@ def test_summary_strict_exits_1_and_its_json_ends_with_the_validation_counts(tmp
     summary = json.loads(capsys.readouterr().out)
     assert list(summary)[-1] == "validation" and summary["validation"]["values_set_missing"] == 1
     assert main(["summary", str(folder), "--json", "--strict"]) == 1
-    assert "1 values set to missing" in capsys.readouterr().err
+    assert "1 value set to missing" in capsys.readouterr().err
     (folder / "visits.csv").write_bytes(text("patient_id,day,iga\nP1,0,3\n"))
     assert main(["summary", str(folder), "--json", "--strict"]) == 0
+
+
+def test_the_exit_line_counts_in_words_that_agree_with_their_numbers(tmp_path, capsys):
+    from analysis.cli import _not_as_written
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    (folder / "courses.csv").write_bytes(text(COURSES))
+    (folder / "visits.parquet").write_bytes(b"PAR1\x15\x04\x15")
+    assert main(["validate", str(folder)]) == 1
+    assert "exit status 1: 1 error, 1 file ignored; not every value" in capsys.readouterr().err
+    ones = dict.fromkeys(
+        ("errors", "rows_excluded", "values_set_missing", "values_changed", "files_ignored", "columns_ignored"), 1
+    )
+    assert _not_as_written(ones).startswith(
+        "1 error, 1 row excluded, 1 value set to missing, 1 value changed, 1 file ignored, 1 column ignored;"
+    )
+    twos = dict.fromkeys(ones, 2) | {"rows_excluded": 1_200}
+    assert _not_as_written(twos).startswith(
+        "2 errors, 1,200 rows excluded, 2 values set to missing, 2 values changed, 2 files ignored, 2 columns ignored;"
+    )
+    (folder / "visits.parquet").unlink()
+    (folder / "visits.csv").write_bytes(text("patient_id,day,iga\nP1,0,7\n"))
+    assert main(["summary", str(folder), "--json"]) == 0
+    assert "note: 0 errors and 1 warning in the input" in capsys.readouterr().err
+
+
+def test_finding_messages_count_in_words_that_agree_with_their_numbers():
+    result = load_tables(
+        {
+            "courses.csv": text("patient_id,sex,age\nP1,F,20 years\nP2,M,31\n"),
+            "visits.csv": text("patient_id,day,iga\nP1,0\n"),
+            "labs.csv": text("patient_id,day,test,value,unit\nP1,0,XYZ1,3,U/L\n"),
+        },
+        "x",
+    )
+    messages = "\n".join(result.report.issues["message"])
+    assert "1 cell of age carried the unit" in messages, messages
+    assert "'XYZ1' is not a recognised test name or LOINC code (1 row)" in messages, messages
+    result = load_tables({"courses.csv": text("patient_id\nP1\nP2,F\n")}, "x")
+    assert "expected 1 value as in the header, found 2" in "\n".join(result.report.issues["message"])
 
 
 def test_a_bomb_is_refused_within_a_few_megabytes_of_memory():
@@ -499,6 +616,39 @@ def test_a_bomb_is_refused_within_a_few_megabytes_of_memory():
         read_file("courses.csv.gz", gzip_bomb(128))
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 64, grown_mb  # stopped after about 16 MB expanded, not 128
+
+
+def test_a_parquet_bomb_is_refused_before_its_values_are_spelled_out():
+    import resource
+
+    from analysis.ingest.readers import ReadError, read_file
+
+    bomb = parquet_bomb(2**16, "P" * 2**20)
+    assert len(bomb) < 64 * 2**10  # small on disk: 64 GB of text once decoded
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ReadError, match="expands to more than 2,048 MB"):
+        read_file("visits.parquet", bomb)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 64, grown_mb  # the value once and its indices, never the text
+
+
+def test_a_parquet_file_within_the_limits_reads_as_written():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.ingest.readers import read_file
+
+    buffer = io.BytesIO()
+    pq.write_table(
+        pa.table({"patient_id": ["P1", "P2", None], "age": [20, None, 31.5], "flag": [True, False, None]}), buffer
+    )
+    (sheet,) = read_file("courses.parquet", buffer.getvalue())
+    assert sheet.names == ["patient_id", "age", "flag"]
+    assert [column.to_pylist() for column in sheet.columns] == [
+        ["P1", "P2", None],
+        ["20", None, "31.5"],
+        ["yes", "no", None],
+    ]
 
 
 def test_presenter_downloads_withhold_a_small_groups_median_written_as_text():
@@ -544,3 +694,17 @@ def test_a_refused_bomb_in_the_app_is_dropped_and_the_session_stays_usable():
     at = confirm(at)
     assert at.session_state["source"] == UPLOAD
     assert "clinic_export.csv: 3 rows read, 3 kept." in texts(at)
+
+
+def test_a_refused_parquet_bomb_in_the_app_is_dropped_and_named():
+    from test_page_data import data_page
+
+    from ui.data_source import PENDING_STATE
+
+    at = data_page()
+    upload = [("visits.parquet", parquet_bomb(4 * 2**20), "application/octet-stream")]
+    at.file_uploader(key="upload_widget").set_value(upload).run()
+    assert not at.exception
+    refusal = [error.value for error in at.error]
+    assert any("visits.parquet expands to more than 500 times" in message for message in refusal), refusal
+    assert at.session_state[PENDING_STATE] == ()

@@ -189,3 +189,69 @@ def test_the_loaded_files_can_be_mapped_again_from_their_mapping():
     assert table.value == "courses"
     at = confirm(at)
     assert "clinic_export.csv · **3** of 3 courses" in texts(at)
+
+
+def test_while_files_are_mapped_the_status_speaks_of_them_not_of_the_demo():
+    at = data_page()
+    shown = texts(at)
+    assert "No problems found: every row was kept." in shown
+    demo_fingerprint = next(c.value for c in at.caption if "fingerprint" in c.value)
+    at = upload(at, ("clinic_export.csv", EXPORT))
+    shown = texts(at)
+    assert "Your files are not loaded yet" in shown and "the demo stays loaded until then" in shown
+    assert "No problems found" not in shown  # the demo's verdict is not shown as if it were the upload's
+    assert demo_fingerprint not in shown and "fingerprint" not in shown
+    assert "Synthetic demo cohort (synthetic demo data) · **" not in shown  # nor its counts as "what is loaded"
+    assert not at.dataframe or "clinic_export.csv" not in str(at.dataframe[-1].value)
+    at = confirm(at)
+    assert "No problems found: every row was kept." in texts(at)
+
+
+def test_while_loaded_files_are_mapped_again_the_status_says_the_old_mapping_stays():
+    at = confirm(upload(data_page(), ("clinic_export.csv", EXPORT)))
+    at.button(key="reopen_upload").click().run()
+    shown = texts(at)
+    assert "Your files are not loaded with this mapping yet" in shown
+    assert "No problems found" not in shown and "fingerprint" not in shown
+
+
+def pilot_files() -> tuple[tuple[str, bytes], ...]:
+    if not (PILOT / "adtte.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {PILOT}")
+    return tuple((name, (PILOT / name).read_bytes()) for name in ("adsl.csv", "adae.csv", "adtte.csv"))
+
+
+def test_trial_files_confirmed_on_the_page_keep_where_their_time_starts():
+    at = confirm(upload(data_page(), *pilot_files()))
+    assert json.loads(at.session_state[UPLOAD_MAPPING_STATE])["files"][2]["time_origin"] == "start"
+    at.switch_page("views/relapse.py").run()
+    assert not at.exception
+    assert any("Time counts from **the first dose**" in m.value for m in at.markdown)
+    assert not any("left out of the relapse estimate" in e.label for e in at.expander)
+
+
+@pytest.mark.parametrize("which", ["export", "cdisc"])
+def test_the_fingerprint_shown_is_the_one_the_report_and_the_command_line_give(which):
+    """The Data page's confirmed mapping lists the columns it leaves out; that list changes no data, so the
+    fingerprint of files confirmed on the page is the one `load_tables` (the command line, the report) gives."""
+    from analysis.cohort.loading import load_tables
+
+    files = (("clinic_export.csv", EXPORT),) if which == "export" else pilot_files()
+    at = confirm(upload(data_page(), *files))
+    caption = next(c for c in at.caption if "fingerprint" in c.value)
+    assert load_tables(dict(files), "the same files").cohort.fingerprint in caption.value
+    assert "in the HTML report and on the command line" in caption.proto.help
+
+
+def test_blank_cells_are_left_empty_and_column_names_shown_whole():
+    """Tables write nothing in a blank cell (Streamlit's default writes "None"), and the mapping table is wide
+    enough for the names and examples users check."""
+    at = upload(data_page(), ("clinic_export.csv", EXPORT))
+    mapping = next(d for d in at.dataframe if d.key and d.key.endswith("_columns"))
+    columns = json.loads(mapping.proto.columns)
+    for name, longest in (("column", "Start of treatment"), ("examples", "03/02/2021, 15/03/2021, 01/04/2021")):
+        assert isinstance(columns[name]["width"], int) and columns[name]["width"] >= 8 * len(longest), columns[name]
+    at = confirm(upload(data_page(), ("courses.csv", b"patient_id,sex,age\nP1,F,20\nP2,X,abc\n"), ("visits.csv", b"")))
+    issues = at.dataframe[0].value
+    assert issues["row"].isna().any() and issues["column"].isna().any()  # blanks the table must not print as "None"
+    assert all(d.proto.HasField("placeholder") and d.proto.placeholder == "" for d in at.dataframe)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +10,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.areas.charts import plain_title
 from analysis.cohort.loading import DEMO_DIR
 from tests import apptest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "views/relapse.py"
+PILOT = ROOT.parent / "shared" / "external" / "cdisc_pilot"
 ORIGIN_LABELS = {"end": "the last dose (end of course)", "start": "the first dose (trial data)"}
 needs_demo = pytest.mark.skipif(
     not (DEMO_DIR / "courses.csv").exists(), reason="the bundled demo cohort (data/demo) is not generated"
@@ -41,6 +44,7 @@ def courses_csv(n: int = 300, seed: int = 1, follow_up: bool = True) -> bytes:
     if follow_up:
         table["followup_end_day"] = 150 + followup
         table["relapse_day"] = np.where(relapse_after <= followup, 150 + relapse_after, np.nan)
+        table["retreat_day"] = np.where(relapse_after <= followup / 2, 180 + relapse_after, np.nan)
         table.loc[:4, "end_day"] = np.nan  # five courses that cannot enter
     return table.to_csv(index=False).encode()
 
@@ -123,3 +127,53 @@ def test_demo_page():
     at = open_page()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 5
+
+
+def test_data_recording_no_further_course_says_so_instead_of_drawing_second_courses():
+    at = open_page(upload=courses_csv().replace(b",retreat_day", b",other_day"))
+    assert any("records no further course" in info.value for info in at.info)
+    assert not any(t.startswith("Starting a further course") for t in apptest.chart_titles(at))
+
+
+def test_published_figures_are_not_set_beside_times_from_the_first_dose(uploaded):
+    at = uploaded
+    at.radio(key="relapse_origin").set_value(ORIGIN_LABELS["start"]).run()
+    assert not any("beside published figures" in t for t in apptest.chart_titles(at))
+    assert any("Published figures are not shown beside these curves" in c.value for c in at.caption)
+    at.radio(key="relapse_origin").set_value(ORIGIN_LABELS["end"]).run()
+    assert any(t.startswith("Relapse: this data beside published figures") for t in apptest.chart_titles(at))
+
+
+def test_trial_data_counts_from_where_its_time_to_event_table_starts():
+    """The CDISC pilot's ADTTE counts from STARTDT, the first dose: the page counts from there, so no
+    record is dropped for dates before the last dose, and the axis has marks to read."""
+    if not (PILOT / "adtte.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {PILOT}")
+    files = tuple((name, (PILOT / name).read_bytes()) for name in ("adsl.csv", "adae.csv", "adtte.csv"))
+    at = apptest.open_page(PAGE, files=files, timeout=300)
+    assert all(r.key != "relapse_origin" for r in at.radio)  # no choice to make: the data says where time starts
+    assert any("Time counts from **the first dose**" in m.value for m in at.markdown)
+    assert not any("left out of the relapse estimate" in e.label for e in at.expander)
+    assert any(c.value == "All 254 courses entered the estimate." for c in at.caption)
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    titles = [plain_title(c["layout"]["title"]["text"]) for c in charts]
+    curves = [c for c, title in zip(charts, titles) if title.startswith("Staying free of relapse")]
+    assert curves and all(
+        "Months since the first dose" == plain_title(c["layout"]["xaxis"]["title"]["text"]) for c in curves
+    )
+    assert all(
+        "254 of 254 courses; left out: 0 for missing dates, 0 for inconsistent dates" in title
+        for title in titles
+        if title.startswith("Staying free of relapse")
+    )
+    ticks = curves[0]["layout"]["xaxis"]["ticktext"]
+    assert len(ticks) >= 4, ticks
+    assert not any("beside published figures" in title for title in titles)
+    assert not any("US claims data" in m.value for m in at.markdown)
+    assert any("records no further course" in info.value for info in at.info)
+
+
+def test_group_tables_leave_blank_cells_empty(uploaded):
+    assert uploaded.dataframe and all(
+        d.proto.HasField("placeholder") and d.proto.placeholder == "" for d in uploaded.dataframe
+    )

@@ -247,3 +247,20 @@ def test_an_unusable_store_disables_saving_without_breaking_the_page(monkeypatch
     assert any("Saving and sharing is unavailable" in c.value for c in at.sidebar.caption)
     linked = _app({"dataset": "A" * 32})
     assert any("could not be reached" in w.value for w in linked.warning)
+
+
+def test_a_saved_trial_keeps_where_its_event_times_start():
+    """Saved as canonical files, a CDISC upload would lose what its ADTTE said (time from the first dose);
+    the saved dataset keeps it, so the relapse page opened from the link counts from there too."""
+    pilot = ROOT.parent / "shared" / "external" / "cdisc_pilot"
+    if not (pilot / "adtte.csv").exists():
+        pytest.skip(f"CDISC pilot data not found at {pilot}")
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=300)
+    at.session_state[UPLOAD_STATE] = tuple((n, (pilot / n).read_bytes()) for n in ("adsl.csv", "adtte.csv"))
+    at.session_state["source"] = UPLOAD
+    token = _save(at.run())
+    second = _app({"dataset": token})
+    second.switch_page("views/relapse.py").run()
+    assert not second.exception
+    assert any("Time counts from **the first dose**" in m.value for m in second.markdown)
+    assert not any("left out of the relapse estimate" in e.label for e in second.expander)

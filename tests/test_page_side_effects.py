@@ -133,3 +133,23 @@ def test_data_without_grades_says_which_column_is_missing():
     assert any("column grade of the adverse events is empty" in info.value for info in at.info)
     assert any("Neither end_reason of the courses" in info.value for info in at.info)
     assert any(t.startswith("Did side effects go away") for t in _titles(at))
+
+
+def test_terms_are_shown_with_one_capitalisation_and_stored_as_they_are(default_page):
+    """The dictionary's "Cheilitis" and the unrecognised "sunburn" are shown alike ("Sunburn") in the charts,
+    the tables and the choice of effect; the data and the downloads keep the words as they are."""
+    import json
+
+    at = default_page
+    ranked = next(
+        json.loads(c.proto.spec) for c in at.get("plotly_chart") if "How often each side effect" in c.proto.spec
+    )
+    shown = [label for trace in ranked["data"] for label in (trace.get("y") or [])]
+    assert "Cheilitis" in shown and "Sunburn" in shown and "sunburn" not in shown
+    every = next(df.value for df in at.dataframe if {"side effect", "body system"} <= set(df.value.columns))
+    assert "Sunburn" in set(every["side effect"]) and all(t[:1] == t[:1].upper() for t in every["side effect"])
+    assert "Sunburn" in at.selectbox(key="ae_effect").options
+    from analysis.areas.side_effects import compute as se
+    from analysis.cohort.loading import load_demo
+
+    assert "sunburn" in set(se.incidence_table(se.event_data(load_demo().cohort))["term"])  # stored as they are

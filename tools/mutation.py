@@ -67,8 +67,21 @@ TARGETS: dict[str, dict] = {
     },
     "validation": {
         "file": "analysis/ingest/validation.py",
-        "functions": None,
-        "tests": ["tests/test_validation.py", "tests/test_broken_files.py"],
+        # the exclusion rules and their counts (rows read = rows kept + rows excluded, per reason)
+        "functions": [
+            "_parse_number",
+            "_check_one_of",
+            "_report_malformed",
+            "_exclude_blank_rows",
+            "exclude_duplicate_courses",
+            "exclude_orphans",
+            "exclude",
+            "count_rows",
+            "count_excluded",
+            "rows_read",
+            "rows_excluded",
+        ],
+        "tests": ["tests/test_boundaries_validation.py", "tests/test_validation.py", "tests/test_broken_files.py"],
     },
     "labs": {
         "file": "analysis/areas/labs/compute.py",
@@ -90,9 +103,32 @@ EQUIVALENT: dict[str, str] = {
     "(not values[c].equals(values[part])) -> (values[c] >= values[part]).all() and "
     "(not values[c].equals(values[part]))": "a column equals itself",
     "suppression: classify_columns: words <= _LABEL_WORDS -> words < _LABEL_WORDS": "no name holds every label word",
-    "suppression: hidden_shares: n > 0 -> n < 0": "n of 1-4 always has k or n - k of 1-4",
     "suppression: hidden_shares: 0 -> 1": "n of 1-4 always has k or n - k of 1-4",
     "suppression: hidden_shares: too_few | small_counts(k, threshold) -> small_counts(k, threshold)": "n of 1-4 always has k or n - k of 1-4",
+    "suppression: is_small: not np.isnan(value) and 0 < value < threshold -> 0 < value < threshold": "NaN fails every comparison",
+    "suppression: suppress_count: isinstance(n, (float, np.floating)) and (not np.isnan(n)) and float(n).is_integer() -> "
+    "isinstance(n, (float, np.floating)) and float(n).is_integer()": "NaN is not an integer",
+    "suppression: plain: isinstance(value, (float, np.floating)) and (not np.isnan(value)) and "
+    "float(value).is_integer() -> isinstance(value, (float, np.floating)) and float(value).is_integer()": "NaN is not an integer",
+    "suppression: suppress_table: primary | complement -> primary #2": "a complement cell is shown 'suppressed' either way",
+    "suppression: count_label: 0 -> -1": "the first of one label is the last",
+    "suppression: hidden_bars: 0 -> -1": "the first of one row is the last",
+    "suppression: bar_heights: threshold or 0 -> threshold": "without a threshold no bar is hidden, so the filler is never drawn",
+    "suppression: bar_heights: 0 -> -1": "without a threshold no bar is hidden, so the filler is never drawn",
+    "suppression: bar_heights: 0 -> 1": "without a threshold no bar is hidden, so the filler is never drawn",
+    **{
+        f"validation: _parse_number: {change}": "every whole-number column's range lies far inside 2**52"
+        for change in ("2.0 -> 1.99", "2.0 -> 2.01", "53 -> 52", "53 -> 54", "pc.less_equal -> pc.less #2")
+    },
+    "validation: exclude: fresh.any() -> True": "excluding no row changes no row and no count",
+    "validation: exclude_duplicate_courses: not repeat.any() -> False": "the early return only skips a search that finds nothing",
+    "validation: exclude_orphans: not orphan.any() -> False": "the early return only skips a search that finds nothing",
+    "labs: _broadcast: values is None -> False": "numpy reads None as NaN, the same filler",
+    "labs: grade_rows: with_baseline and 'baseline' in labs -> 'baseline' in labs": "a baseline counts only with its limit, still dropped",
+    "labs: grade_rows: with_baseline and 'baseline_upper' in labs -> 'baseline_upper' in labs": "a limit counts only with its baseline, still dropped",
+    "labs: grade_rows: rows.size == 0 -> False": "grading no rows changes no grade",
+    "labs: grade_rows: 0 -> -1": "grading no rows changes no grade",
+    "validation: _exclude_blank_rows: table.blank.any() -> True": "with no blank row nothing is reported or excluded",
 }
 
 ROOT = Path(__file__).resolve().parent.parent

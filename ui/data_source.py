@@ -13,13 +13,16 @@ import hashlib
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.cohort.loading import LoadResult, load_demo, load_tables
 from analysis.ingest.mapping import Mapping
-from analysis.ingest.progress import release_memory, reporting_stages
+from analysis.ingest.progress import release_memory, reporting_stages, use_returning_memory_pool
 from analysis.ingest.upload import UploadPlan, plan_upload
+from ui.session_end import end_session_later
 
 DEMO = "demo"
 UPLOAD = "upload"
@@ -28,6 +31,8 @@ UPLOAD_MAPPING_STATE = "uploaded_mapping"  # the confirmed mapping (JSON text) o
 PENDING_STATE = "pending_upload"  # files uploaded on the Data page, mapping not yet confirmed
 SHARED = "shared"
 SHARED_STATE = "shared_files"
+SHARED_ORIGIN_STATE = "shared_time_origin"  # where the saved dataset's event times start, as saved with it
+TIME_ORIGIN_SETTING = "time_origin"  # the key under which a saved dataset's settings keep it
 
 
 # Loaded datasets are kept in stores of our own rather than returned by a cached function, so that a
@@ -35,18 +40,30 @@ SHARED_STATE = "shared_files"
 # copy for every session; uploads and saved datasets are kept per session, keyed on their bytes, never
 # their names, in a store the server drops as soon as the session's browser tab closes.
 _DEMO_LOCK = threading.Lock()
+use_returning_memory_pool()  # a closed session's tables, once freed, leave the server's memory
 
 
-def _release_session(store: dict) -> None:
-    """A closed session's datasets go at once (its session state may be kept a while for a
-    reconnect), and the memory they held goes back to the system."""
+class SessionStore(dict):
+    """One session's loaded datasets, and the session they belong to."""
+
+    def __init__(self, session_id: str | None):
+        super().__init__()
+        self.session_id = session_id
+
+
+def _release_session(store: SessionStore) -> None:
+    """A session whose browser tab closed: its datasets go at once, and the session itself (its
+    uploaded files and session state) when the time Streamlit keeps it for a reconnect is over."""
     store.clear()
     release_memory()
+    if store.session_id is not None:
+        end_session_later(store.session_id)
 
 
 @st.cache_resource(scope="session", show_spinner=False, on_release=_release_session)
-def _session_store() -> dict:
-    return {}
+def _session_store() -> SessionStore:
+    context = get_script_run_ctx()
+    return SessionStore(context.session_id if context else None)
 
 
 @st.cache_resource(show_spinner=False)
@@ -123,14 +140,28 @@ def uploaded_files() -> tuple[tuple[str, bytes], ...]:
     return st.session_state.get(UPLOAD_STATE, ())
 
 
-def shared_result(files: tuple[tuple[str, bytes], ...], label: str) -> LoadResult:
+def shared_result(files: tuple[tuple[str, bytes], ...], label: str, time_origin: str = "") -> LoadResult:
+    """A saved dataset (canonical files), with where its event times start when it was saved saying so
+    (an upload's time-to-event table, e.g. counting from the first dose; the canonical files cannot say it)."""
     return _session_result(
-        SHARED, files, label, 2, "Opening the saved dataset ...", lambda: load_tables(dict(files), source=label)
+        SHARED,
+        files,
+        f"{label}\n{time_origin}",
+        2,
+        "Opening the saved dataset ...",
+        lambda: _with_time_origin(load_tables(dict(files), source=label), time_origin),
     )
 
 
-def remember_shared(files: dict[str, bytes], label: str) -> None:
+def _with_time_origin(result: LoadResult, time_origin: str) -> LoadResult:
+    if result.cohort is None or not time_origin:
+        return result
+    return replace(result, cohort=replace(result.cohort, time_origin=time_origin))
+
+
+def remember_shared(files: dict[str, bytes], label: str, settings: dict | None = None) -> None:
     st.session_state[SHARED_STATE] = (label, tuple(files.items()))
+    st.session_state[SHARED_ORIGIN_STATE] = str((settings or {}).get(TIME_ORIGIN_SETTING) or "")
 
 
 def forget_shared() -> None:
@@ -142,12 +173,13 @@ def shared_files() -> tuple[str, tuple[tuple[str, bytes], ...]] | None:
 
 
 def active_result(source: str) -> LoadResult:
+    _session_store()  # every session, demo or not, is ended when its tab has closed (_release_session)
     with loading_progress():
         if source == UPLOAD and uploaded_files():
             return uploaded_result(uploaded_files(), st.session_state.get(UPLOAD_MAPPING_STATE))
         if source == SHARED and shared_files():
             label, files = shared_files()
-            return shared_result(files, label)
+            return shared_result(files, label, st.session_state.get(SHARED_ORIGIN_STATE, ""))
         return demo_result()
 
 

@@ -120,9 +120,13 @@ def excel_download(
 MAX_TABLE_ROWS = 1_000  # a page never sends a million rows to the browser; downloads hold them all
 
 
+BLANK = ""  # how every table shows a cell with nothing in it (Streamlit's default writes "None")
+
+
 def show_table(table: pd.DataFrame, **options) -> None:
-    """`st.dataframe`, with small counts suppressed while presenter mode is on, and long tables
-    shown a page of MAX_TABLE_ROWS rows at a time (a page number picks which)."""
+    """`st.dataframe`, with small counts suppressed while presenter mode is on, long tables shown a
+    page of MAX_TABLE_ROWS rows at a time (a page number picks which), and blank cells left empty."""
+    options.setdefault("placeholder", BLANK)
     if presenter_on():
         table, config = presentable_table(table, options.get("column_config"))
         if config is not None:

@@ -51,7 +51,21 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
     drawing = section.draw(cohort, result, audience)
     if drawing.missing:
         st.info(drawing.missing)
-        return
+    elif drawing.figure is None and not drawing.more_figures:  # a table on its own is the section itself
+        for name, table in named_tables(section, drawing):
+            st.markdown(f"**{table.title}**")
+            show_declared_table(table, name)
+        show_notes(drawing)
+    else:
+        show_charts(section, drawing)
+        show_notes(drawing)
+        for name, table in named_tables(section, drawing):
+            with st.expander(f"{table.title} (table)"):
+                show_declared_table(table, name)
+
+
+def show_charts(section: Section, drawing: Drawing) -> None:
+    """The section's chart at full width, then any further charts two to a row."""
     if drawing.figure is not None:
         show_chart(drawing.figure, drawing.name or section.title, key=section.key)
     if drawing.more_figures:
@@ -59,19 +73,11 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         for number, (name, figure) in enumerate(drawing.more_figures):
             with columns[number % 2]:
                 show_chart(figure, name, key=f"{section.key}_{file_stem(name)}")
-    charted = drawing.figure is not None or bool(drawing.more_figures)
-    if charted:
-        show_notes(drawing)
-    for number, table in enumerate(drawing.tables):
-        name = section.key if number == 0 else f"{section.key}_{number + 1}"
-        if not charted:  # a table on its own is the section itself
-            st.markdown(f"**{table.title}**")
-            show_declared_table(table, name)
-            continue
-        with st.expander(f"{table.title} (table)"):
-            show_declared_table(table, name)
-    if not charted:
-        show_notes(drawing)
+
+
+def named_tables(section: Section, drawing: Drawing) -> list[tuple[str, Table]]:
+    """Each table with the name its download and widgets take: the section's key, then key_2, key_3, ..."""
+    return [(section.key if n == 0 else f"{section.key}_{n + 1}", table) for n, table in enumerate(drawing.tables)]
 
 
 def show_notes(drawing: Drawing) -> None:

@@ -19,7 +19,15 @@ import streamlit as st
 from analysis.outputs.store import DatasetStore, DatasetUnavailable, cohort_files
 
 from .access import signed_in_email
-from .data_source import DEMO, SHARED, UPLOAD, UPLOAD_MAPPING_STATE, forget_shared, remember_shared
+from .data_source import (
+    DEMO,
+    SHARED,
+    TIME_ORIGIN_SETTING,
+    UPLOAD,
+    UPLOAD_MAPPING_STATE,
+    forget_shared,
+    remember_shared,
+)
 
 DATASET_PARAM = "dataset"
 CLAIMS_SETTING = "claims"  # the saved settings' entry holding the claim set in use (TOML), when not the article's
@@ -67,7 +75,7 @@ def open_linked_dataset() -> None:
             "Try again later, or upload the data again on the Data page.",
         )
         return
-    remember_shared(saved.files, f"Saved dataset: {saved.label}")
+    remember_shared(saved.files, f"Saved dataset: {saved.label}", saved.settings)
     st.session_state[LINK_STATE] = SharedLink(token, saved.label, saved.saved_by, saved.expires_at)
     st.session_state[SOURCE_KEY] = SHARED
     open_saved_claim_set(saved.settings)
@@ -149,6 +157,8 @@ def _save(cohort) -> None:
         "query": {key: st.query_params.get_all(key) for key in st.query_params if key != DATASET_PARAM},
         "mapping": st.session_state.get(UPLOAD_MAPPING_STATE),
     }
+    if cohort.time_origin:  # the saved canonical files cannot say where the event times start
+        settings[TIME_ORIGIN_SETTING] = cohort.time_origin
     from .claim_sets import active_claim_set, using_bundled_set  # loaded on saving only: the sidebar stays light
 
     if not using_bundled_set():
@@ -164,7 +174,7 @@ def _save(cohort) -> None:
             icon=":material/error:",
         )
         return
-    remember_shared(saved.files, f"Saved dataset: {saved.label}")
+    remember_shared(saved.files, f"Saved dataset: {saved.label}", saved.settings)
     st.session_state[LINK_STATE] = SharedLink(token, saved.label, saved.saved_by, saved.expires_at)
     st.session_state[SOURCE_KEY] = SHARED
     st.session_state[NOTICE_STATE] = "Saved. Copy the link below; it opens this view with this data in any browser."

@@ -8,17 +8,75 @@ which column becomes which, how coded values translate, and which rows are used.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.ingest import mapping as mp
 from analysis.ingest.mapping import FileMapping, Mapping, MappingError
 from analysis.ingest.upload import SheetPlan, UploadPlan
+from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, use_pending_upload
+
+from .page import BLANK
 
 TABLE_CHOICES = ["courses", "visits", "adverse_events", "labs", mp.COURSE_EVENTS, ""]
 DRAFT_STATE = "draft_mapping"
 MAPPING_FILE_STATE = "applied_mapping_file"
+
+
+REFUSED_STATE = "refused_upload"  # messages about files refused for a decompression limit
+UPLOADER_GENERATION = "uploader_generation"
+REOPENED = "reopened_mapping"
+
+# The uploader's callbacks live here, not in the page script: Streamlit keeps every widget's callback
+# for as long as the session lasts, and a callback defined in a page script would keep that run's
+# variables (the loaded dataset, the upload's bytes) alive with it, upload after upload.
+
+
+def uploader_key() -> str:
+    """The uploader's key; a new one after each confirmed or refused upload, so that it starts empty."""
+    generation = st.session_state.get(UPLOADER_GENERATION, 0)
+    return "upload_widget" if generation == 0 else f"upload_widget_{generation}"
+
+
+def new_uploader() -> None:
+    """The next upload goes into a fresh, empty uploader; the files of this one leave Streamlit's upload
+    store (their bytes stay only where this session keeps them: the upload awaiting confirmation or the
+    data in use)."""
+    forget_uploaded_files(st.session_state.get(uploader_key()) or [])
+    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
+
+
+def forget_uploaded_files(files: list) -> None:
+    context = get_script_run_ctx()
+    if context is None or not runtime.exists():
+        return
+    store = runtime.get_instance().uploaded_file_mgr
+    for file in files:
+        store.remove_file(context.session_id, file.file_id)
+
+
+def hold_upload() -> None:
+    """The uploaded files await the user's check of what they hold and how they map."""
+    files = st.session_state.get(uploader_key()) or []
+    st.session_state[PENDING_STATE] = tuple((f.name, f.getvalue()) for f in files)
+    st.session_state.pop(REFUSED_STATE, None)
+
+
+def confirm_upload() -> None:
+    use_pending_upload(st.session_state[DRAFT_STATE])
+    new_uploader()  # the next upload starts afresh instead of adding to the files just loaded
+    st.session_state["source"] = UPLOAD
+    st.session_state.pop(REOPENED, None)
+
+
+def reopen_upload() -> None:
+    """The loaded files back in the mapping step, starting from the mapping they were loaded with."""
+    st.session_state[PENDING_STATE] = st.session_state.get(UPLOAD_STATE, ())
+    st.session_state[REOPENED] = st.session_state.get(UPLOAD_MAPPING_STATE)
 
 
 def plan_key(files: tuple[tuple[str, bytes], ...], mapping_json: str | None) -> str:
@@ -71,7 +129,7 @@ def _sheet(sheet_plan: SheetPlan, key: str) -> list[FileMapping]:
     for number, mapping in enumerate(sheet_plan.mappings):
         chosen.append(_mapping(sheet_plan, mapping, f"{key}_{number}"))
     with st.expander("First rows of the file"):
-        st.dataframe(sheet.preview(20), hide_index=True, width="stretch")
+        st.dataframe(sheet.preview(20), hide_index=True, width="stretch", placeholder=BLANK)
     return chosen
 
 
@@ -111,10 +169,11 @@ def _columns_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fi
         key=f"{key}_columns",
         hide_index=True,
         width="stretch",
+        placeholder=BLANK,
         disabled=["column", "examples", "how", "confidence", "why"],
         column_config={
-            "column": st.column_config.TextColumn("Your column", width="small"),
-            "examples": st.column_config.TextColumn("Examples", width="small"),
+            "column": st.column_config.TextColumn("Your column", width=text_width(rows["column"]), pinned=True),
+            "examples": st.column_config.TextColumn("Examples", width=text_width(rows["examples"])),
             "becomes": st.column_config.SelectboxColumn(
                 "Becomes",
                 options=options,
@@ -136,6 +195,17 @@ def _columns_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fi
     return mp.with_edits(mapping, sheet, choices)
 
 
+CHARACTER_PX, PADDING_PX = 8, 28  # a generous average width of a character of the table's font, and a cell's padding
+NARROWEST_PX, WIDEST_PX = 110, 360
+
+
+def text_width(values: pd.Series) -> int:
+    """A column width (pixels) that shows its longest text whole (names are what users check here),
+    within bounds so that one very long value does not push the rest of the table out of view."""
+    longest = int(values.astype("string").fillna("").str.len().max()) if len(values) else 0
+    return max(NARROWEST_PX, min(WIDEST_PX, longest * CHARACTER_PX + PADDING_PX))
+
+
 def _values_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> FileMapping:
     values = mp.value_rows(mapping, sheet_plan.sheet)
     if values.empty:
@@ -151,6 +221,7 @@ def _values_editor(sheet_plan: SheetPlan, mapping: FileMapping, key: str) -> Fil
             key=f"{key}_values",
             hide_index=True,
             width="stretch",
+            placeholder=BLANK,
             disabled=["column", "value as written", "rows"],
         )
     return mp.with_value_edits(mapping, edited)
@@ -167,20 +238,7 @@ def _filters(mapping: FileMapping, key: str) -> FileMapping:
             kept.append(row_filter)
         elif st.checkbox(f"Leave out {row_filter.reason}", value=True, key=f"{key}_filter_{number}", help=label):
             kept.append(row_filter)
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        mapping.columns,
-        kept,
-        mapping.wide,
-        mapping.keep_other_columns,
-        mapping.ignore,
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, filters=kept)
 
 
 def _filter_words(row_filter: mp.RowFilter) -> str:

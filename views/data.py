@@ -6,10 +6,23 @@ import streamlit as st
 from analysis.ingest.progress import release_memory
 from analysis.schema import data_dictionary
 from ui.access import access_note
-from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, upload_plan, use_pending_upload
+from ui.data_source import PENDING_STATE, UPLOAD, UPLOAD_MAPPING_STATE, UPLOAD_STATE, upload_plan
 from ui.page import csv_download, page_header, show_table
 from ui.presenter import shown_count, shown_text
-from ui.upload_flow import DRAFT_STATE, plan_key, problems_table, render_plan, saved_mapping_text
+from ui.upload_flow import (
+    DRAFT_STATE,
+    REFUSED_STATE,
+    REOPENED,
+    confirm_upload,
+    hold_upload,
+    new_uploader,
+    plan_key,
+    problems_table,
+    render_plan,
+    reopen_upload,
+    saved_mapping_text,
+    uploader_key,
+)
 
 FILE_TYPES = [
     "csv",
@@ -29,26 +42,6 @@ result = view.result
 limit_mb = st.get_option("server.maxUploadSize")
 
 
-REFUSED_STATE = "refused_upload"  # messages about files refused for a decompression limit
-UPLOADER_GENERATION = "uploader_generation"
-
-
-def _uploader_key() -> str:
-    """The uploader's key; a new one after a refusal, so that the widget lets go of the refused file."""
-    generation = st.session_state.get(UPLOADER_GENERATION, 0)
-    return "upload_widget" if generation == 0 else f"upload_widget_{generation}"
-
-
-def _new_uploader() -> None:
-    st.session_state[UPLOADER_GENERATION] = st.session_state.get(UPLOADER_GENERATION, 0) + 1
-
-
-def _hold_upload() -> None:
-    files = st.session_state.get(_uploader_key()) or []
-    st.session_state[PENDING_STATE] = tuple((f.name, f.getvalue()) for f in files)
-    st.session_state.pop(REFUSED_STATE, None)
-
-
 def _drop_refused(plan, pending: tuple, saved: str | None) -> None:
     """Files refused for a decompression limit (a compressed bomb) are dropped from the upload, and
     the refusal stays on the page until the next upload."""
@@ -56,26 +49,10 @@ def _drop_refused(plan, pending: tuple, saved: str | None) -> None:
     st.session_state[PENDING_STATE] = tuple(
         f for f in st.session_state.get(PENDING_STATE, ()) if f[0] not in plan.refused
     )
-    _new_uploader()
+    new_uploader()
     upload_plan.clear(pending, saved)  # this plan only; other sessions' plans stay
     release_memory()
     st.rerun()
-
-
-def _confirm() -> None:
-    use_pending_upload(st.session_state[DRAFT_STATE])
-    _new_uploader()  # the next upload starts afresh instead of adding to the files just loaded
-    st.session_state["source"] = UPLOAD
-    st.session_state.pop(REOPENED, None)
-
-
-def _reopen() -> None:
-    """The loaded files back in the mapping step, starting from the mapping they were loaded with."""
-    st.session_state[PENDING_STATE] = st.session_state.get(UPLOAD_STATE, ())
-    st.session_state[REOPENED] = st.session_state.get(UPLOAD_MAPPING_STATE)
-
-
-REOPENED = "reopened_mapping"
 
 
 def _count(number: int, noun: str) -> str:
@@ -88,8 +65,8 @@ st.file_uploader(
     "or a zip holding several",
     type=FILE_TYPES,
     accept_multiple_files=True,
-    key=_uploader_key(),
-    on_change=_hold_upload,
+    key=uploader_key(),
+    on_change=hold_upload,
     help="The app recognises what each file holds and proposes how its columns map; you confirm before anything is used.",
 )
 st.caption(
@@ -119,7 +96,7 @@ if pending:
     mapping = render_plan(plan, plan_key(pending, saved))
     st.session_state[DRAFT_STATE] = mapping.to_json()
     left, right = st.columns(2)
-    left.button("Use this data", type="primary", on_click=_confirm, key="use_upload", icon=":material/check:")
+    left.button("Use this data", type="primary", on_click=confirm_upload, key="use_upload", icon=":material/check:")
     right.download_button(
         "Download this mapping (JSON)",
         mapping.to_json(),
@@ -130,7 +107,7 @@ if pending:
     )
 elif st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_STATE):
     left, right = st.columns(2)
-    left.button("Change how the files map", on_click=_reopen, key="reopen_upload", icon=":material/edit:")
+    left.button("Change how the files map", on_click=reopen_upload, key="reopen_upload", icon=":material/edit:")
     if st.session_state.get(UPLOAD_MAPPING_STATE):
         right.download_button(
             "Download the mapping of the loaded files (JSON)",
@@ -141,36 +118,73 @@ elif st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_ST
             key="download_mapping",
         )
 
-st.subheader("What is loaded")
-report = result.report
-if view.cohort is not None:
-    cohort = view.cohort
-    st.markdown(
-        f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients"
-    )
-    st.caption(f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`")
-for line in report.summary_lines():
-    st.markdown(f"- {shown_text(line)}")
-if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
-    st.caption("Read as: " + "; ".join(report.reading_lines()) + ".")
-notes = report.issues[report.issues["severity"] == "note"]
-if len(notes):
-    with st.expander(f"What was done to your files ({len(notes)} notes)"):
-        for note in notes.itertuples():
-            st.markdown(f"- **{note.file}**: {shown_text(note.message)}")
 
-st.subheader("Validation report")
-issues = problems_table(report)
-if issues.empty:
-    st.success("No problems found: every row was kept.")
-else:
-    errors, warnings = report.error_count, report.warning_count
-    st.markdown(
-        f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted in the file "
-        "(the header is row 1) and the column."
+def _waiting_status() -> None:
+    """While files are being mapped, the status speaks of them: nothing about them is loaded or checked yet,
+    and what the pages show meanwhile is named, never given as their verdict."""
+    if st.session_state.get("source") == UPLOAD and st.session_state.get(UPLOAD_STATE):
+        st.info(
+            "Your files are not loaded with this mapping yet: check the columns above and press **Use this data**; "
+            "until then the pages keep showing your files as they were loaded before.",
+            icon=":material/pending:",
+        )
+    else:
+        meanwhile = (
+            "the demo" if view.cohort is None or view.cohort.synthetic else f"**{view.cohort.source.replace('*', '')}**"
+        )
+        st.info(
+            "Your files are not loaded yet: map the columns above and press **Use this data**; "
+            f"{meanwhile} stays loaded until then.",
+            icon=":material/pending:",
+        )
+    st.subheader("Validation report")
+    st.caption(
+        "Your files are checked when you press **Use this data**: the report then names every row and column "
+        "that was not used as written."
     )
-    show_table(issues, hide_index=True, width="stretch")
-    csv_download(issues, "validation_report.csv", "Download the validation report (CSV)")
+
+
+def _loaded_status(report) -> None:
+    """What the pages show, and its validation report."""
+    if view.cohort is not None:
+        cohort = view.cohort
+        st.markdown(
+            f"**{cohort.label}** · {shown_count(cohort.n_courses)} courses of {shown_count(cohort.n_patients)} patients"
+        )
+        st.caption(
+            f"SHA-256 fingerprint of the input: `{cohort.fingerprint}`",
+            help="Computed from the files' contents and how their columns map (file names left out): the same files "
+            "mapped the same way give the same fingerprint here, in the HTML report and on the command line.",
+        )
+    for line in report.summary_lines():
+        st.markdown(f"- {shown_text(line)}")
+    if report.read_as and not (view.cohort is not None and view.cohort.synthetic):
+        st.caption("Read as: " + "; ".join(report.reading_lines()) + ".")
+    notes = report.issues[report.issues["severity"] == "note"]
+    if len(notes):
+        with st.expander(f"What was done to your files ({len(notes)} notes)"):
+            for note in notes.itertuples():
+                st.markdown(f"- **{note.file}**: {shown_text(note.message)}")
+
+    st.subheader("Validation report")
+    issues = problems_table(report)
+    if issues.empty:
+        st.success("No problems found: every row was kept.")
+    else:
+        errors, warnings = report.error_count, report.warning_count
+        st.markdown(
+            f"**{_count(errors, 'error')}** and **{_count(warnings, 'warning')}**. Each names the file, the row as counted "
+            "in the file (the header is row 1) and the column."
+        )
+        show_table(issues, hide_index=True, width="stretch")
+        csv_download(issues, "validation_report.csv", "Download the validation report (CSV)")
+
+
+st.subheader("What is loaded")
+if pending:
+    _waiting_status()
+else:
+    _loaded_status(result.report)
 
 st.subheader("Data dictionary")
 st.caption(

@@ -5,7 +5,14 @@ import streamlit as st
 from analysis.areas.claims import compute as claims
 from analysis.areas.literature import reference
 from analysis.areas.relapse import compute as relapse
-from analysis.areas.relapse.sections import FURTHER_COURSE, NO_FOLLOW_UP, RELAPSE, analyse, without_follow_up
+from analysis.areas.relapse.sections import (
+    FURTHER_COURSE,
+    NO_FOLLOW_UP,
+    RELAPSE,
+    analyse,
+    whole_cohort,
+    without_follow_up,
+)
 from analysis.schema import DAYS_PER_MONTH
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, any_small, shown_count
@@ -19,17 +26,24 @@ def minimal_relapse_readings() -> str:
     return f"which the claims scorecard reads as *{first.reads_as}* (C07, reading {first.reading}, shown here{also})"
 
 
-def settings_widgets() -> relapse.RelapseSettings:
+def settings_widgets(cohort) -> relapse.RelapseSettings:
     left, right = st.columns([1, 1])
     origins = {"the last dose (end of course)": "end", "the first dose (trial data)": "start"}
-    origin = left.radio(
-        "Count time from",
-        list(origins),
-        key="relapse_origin",
-        bind="query-params",
-        horizontal=True,
-        help="Relapse is usually counted from the end of the course; trials often count from the first dose.",
-    )
+    if cohort.time_origin in relapse.ORIGINS:  # the data says where its event times start: no choice to make
+        left.markdown(
+            f"Time counts from **{relapse.ORIGINS[cohort.time_origin]}**, where this data's event times start "
+            "(its time-to-event file says so)."
+        )
+        origin = next(label for label, key in origins.items() if key == cohort.time_origin)
+    else:
+        origin = left.radio(
+            "Count time from",
+            list(origins),
+            key="relapse_origin",
+            bind="query-params",
+            horizontal=True,
+            help="Relapse is usually counted from the end of the course; trials often count from the first dose.",
+        )
     retreat = right.toggle(
         "Count a further course without a recorded relapse as a relapse",
         value=True,
@@ -115,17 +129,22 @@ def relapse_headline(result) -> None:
             if horizon_withheld(free.iloc[0])
             else f"**{one_year.estimate:.1%}** had relapsed within a year (95% CI {one_year.ci_low:.1%} to {one_year.ci_high:.1%})"
         )
+        published = (  # counted from the end of the course: not beside times from the first dose
+            f"For comparison, {lai.value:.1%} of 19,907 patients in US claims data relapsed after the course, "
+            f"with at least a year of follow-up ({lai.source})."
+            if result.settings.origin == "end"
+            else ""
+        )
         st.markdown(
             f'The article promises **"Minimal Relapse"**, {minimal_relapse_readings()}. In these courses, {measured}. '
-            f"For comparison, {lai.value:.1%} of 19,907 patients in US "
-            f"claims data relapsed after the course, with at least a year of follow-up ({lai.source})."
+            + published
         )
 
 
 def further_course_headline(result) -> None:
     st.subheader("Second courses")
     further = result.further
-    if further.times.entered == 0:
+    if further.times.entered == 0 or not relapse.further_courses_recorded(whole_cohort(view.cohort)):
         return
     table = relapse.horizon_table(further, complement=True)
     horizon_metrics(table, "Further course within {years}").metric(
@@ -149,7 +168,7 @@ view = page_header(
 )
 if require_data(view):
     cohort = view.filtered
-    settings = settings_widgets()
+    settings = settings_widgets(view.cohort)
     if without_follow_up(cohort):
         st.info(NO_FOLLOW_UP)
     else:

@@ -26,6 +26,18 @@ INDIVIDUAL_CHARTS_LEFT_OUT = (
 )
 
 
+def display_term(term) -> str:
+    """A side-effect term as charts and tables show it: first letter in upper case, the rest as written
+    ("sunburn" -> "Sunburn"; "Cheilitis" and "ALT increased" unchanged). For display only: the stored terms,
+    the JSON summary and the downloads keep the words as normalised or written."""
+    text = "" if term is None or term != term else str(term)
+    return text[:1].upper() + text[1:]
+
+
+def display_terms(values) -> list[str]:
+    return [display_term(v) for v in values]
+
+
 @dataclass(frozen=True)
 class SummaryOptions:
     """Definitions and thresholds chosen by the user; areas read the keys they know."""

@@ -89,6 +89,7 @@ def write_entry(entry: Path, result: LoadResult) -> None:
         "synthetic": cohort.synthetic,
         "fingerprint": cohort.fingerprint,
         "custom_columns": list(cohort.custom_columns),
+        "time_origin": cohort.time_origin,
         "report": {name: getattr(result.report, name) for name in REPORT_FIELDS},
     }
     (partial / "meta.json").write_text(json.dumps(meta))
@@ -105,6 +106,7 @@ def read_entry(entry: Path, source: str) -> LoadResult:
         synthetic=meta["synthetic"],
         fingerprint=meta["fingerprint"],
         custom_columns=tuple(meta["custom_columns"]),
+        time_origin=meta.get("time_origin", ""),
     )
     issues = _read_frame(entry / "issues.parquet")
     known = {f.name for f in fields(ValidationReport)}

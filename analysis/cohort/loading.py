@@ -190,9 +190,33 @@ def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder
     release_memory()
     if checked is not None and "labs" in checked:  # once here, not on every page (analysis.ingest.lab_harmonisation)
         checked["labs"] = harmonise_labs(checked["labs"], lab_files, builder)
-    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint)
+    origin = declared_time_origin(plan)
+    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint, origin)
     release_memory()
     return LoadResult(cohort, builder.build())
+
+
+def _rules_used(mapping) -> dict:
+    """A mapping as it bears on the data: without its file's name, and without a list of columns left
+    out that leaves nothing out (other columns are not kept) or that differs only in its order."""
+    rules = mapping.to_dict() | {"file": "", "sheet": None}
+    if not mapping.keep_other_columns:
+        rules.pop("ignore", None)
+    elif "ignore" in rules:
+        rules["ignore"] = sorted(set(rules["ignore"]))
+    return rules
+
+
+def declared_time_origin(plan: UploadPlan) -> str:
+    """Where the data's event times count from, when the files used say so and agree ("" otherwise)."""
+    declared = {
+        m.time_origin
+        for sheet_plan in plan.sheets
+        if not sheet_plan.refused
+        for m in sheet_plan.mappings
+        if m.table and m.time_origin
+    }
+    return declared.pop() if len(declared) == 1 else ""
 
 
 def _release_sheets(plan: UploadPlan) -> None:
@@ -233,7 +257,11 @@ def _recognised(plan: UploadPlan) -> str:
 
 def fingerprint(plan: UploadPlan) -> str:
     """SHA-256 of the data used: each sheet's bytes under its tables, in a fixed order, and every
-    mapping that is not the canonical one (file names left out, so a renamed export matches)."""
+    mapping that is not the canonical one (file names left out, so a renamed export matches).
+
+    One definition for the app, its report and the command line: the Data page's confirmed mapping
+    lists the columns left out ("ignore"), a proposal made without the page does not, so a list that
+    changes nothing (other columns are not kept anyway) is left out of the fingerprint."""
     digest = hashlib.sha256()
     used = []
     for sheet_plan in plan.sheets:
@@ -241,7 +269,7 @@ def fingerprint(plan: UploadPlan) -> str:
         if not mappings or sheet_plan.refused:
             continue
         tables = "+".join(sorted(m.table for m in mappings))
-        rules = [m.to_dict() | {"file": "", "sheet": None} for m in mappings if m.format != "canonical"]
+        rules = [_rules_used(m) for m in mappings if m.format != "canonical"]
         used.append((tables, sheet_plan.sheet.sheet or "", sheet_plan.sheet.data, json.dumps(rules, sort_keys=True)))
     repeated = Counter(tables for tables, *_ in used)
     # Sheets feeding the same tables are ordered by their content's hash (then sheet name), so

@@ -36,6 +36,9 @@ class Cohort:
     synthetic: bool = False
     fingerprint: str = ""
     custom_columns: tuple[str, ...] = field(default=())
+    # Where the data's own event times (relapse_day, followup_end_day) count from, when it says so: "start"
+    # (the first dose, e.g. a trial's time-to-event table) or "end" (the last dose); "" when it does not.
+    time_origin: str = ""
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
@@ -355,7 +358,11 @@ def _dtype(kind: str) -> str:
 
 
 def build_cohort(
-    tables: dict[str, pd.DataFrame], source: str, synthetic: bool = False, fingerprint: str = ""
+    tables: dict[str, pd.DataFrame],
+    source: str,
+    synthetic: bool = False,
+    fingerprint: str = "",
+    time_origin: str = "",
 ) -> Cohort:
     """Cohort from already typed canonical tables (missing tables become empty ones)."""
 
@@ -380,6 +387,7 @@ def build_cohort(
         synthetic=synthetic,
         fingerprint=fingerprint,
         custom_columns=custom,
+        time_origin=time_origin,
     )
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analysis.stats.suppression import how_many
+
 SAMPLE_SIZE = 2000
 VALUE_SHARE = 0.6  # share of a column's sampled values that must look like an identifier
 MIN_VALUES = 3
@@ -357,19 +359,19 @@ def kind_from_values(name: str, column: pa.Array) -> tuple[str, str] | None:
     for kind, pattern in checks:  # unmistakable shapes: even one or two values count
         hits = _count(sample, pattern)
         if hits >= VALUE_SHARE * len(sample):
-            return kind, f"{hits} of {len(sample)} values checked"
+            return kind, f"{hits} of {how_many(len(sample), 'value')} checked"
     if len(sample) < MIN_VALUES:
         return None
     if not set(normalised(name).split()) & ID_WORDS:  # a study's own codes may look like numbers of any shape
         phones = _phone_hits(sample)
         if phones >= VALUE_SHARE * len(sample):
-            return PHONE, f"{phones} of {len(sample)} values checked"
+            return PHONE, f"{phones} of {how_many(len(sample), 'value')} checked"
         nhs = _nhs_hits(sample)
         if nhs >= 0.9 * len(sample) and len(sample) >= 5:
             return HEALTH_NUMBER, f"{nhs} of {len(sample)} values checked are valid NHS numbers"
     people = _person_hits(sample)
     if people >= VALUE_SHARE * len(sample) and len(sample) >= 5:
-        return NAME, f"{people} of {len(sample)} values checked"
+        return NAME, f"{people} of {how_many(len(sample), 'value')} checked"
     return None
 
 

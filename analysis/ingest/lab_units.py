@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.stats.suppression import how_many
+
 FINDING_COLUMNS = ("severity", "file", "row", "column", "value", "message", "action")
 EXCLUDED_ACTION = "row excluded from the lab analysis"
 UNRECOGNISED_ACTION = "kept; not converted and not graded"
@@ -499,7 +501,7 @@ def _unrecognised_findings(rows: np.ndarray, names: pd.Series, mask: np.ndarray,
             "column": "test",
             "value": first.to_numpy(),
             "message": [
-                f"'{n}' is not a recognised test name or LOINC code ({counts[n]:,} rows): kept as given, in its own unit"
+                f"'{n}' is not a recognised test name or LOINC code ({how_many(counts[n], 'row')}): kept as given, in its own unit"
                 for n in first
             ],
             "action": UNRECOGNISED_ACTION,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ TABLE_LABELS = {
     COURSE_EVENTS: "course events (time to event, added to courses)",
     "": "not used",
 }
+TIME_ORIGINS = ("", "start", "end")  # FileMapping.time_origin: undeclared, the first dose, the last dose
 COURSE_EVENT_COLUMNS = ("patient_id", "course_number", "relapse_day", "followup_end_day", "retreat_day")
 CONFIDENT = 0.8
 RECOGNISED = 0.5
@@ -163,6 +164,9 @@ class FileMapping:
     confidence: float = 1.0
     reason: str = ""
     notes: list[str] = field(default_factory=list)  # what the recognition did, said once in the report
+    # Where the file's event days count from when the data says so ("start": the first dose, "end": the
+    # last dose), e.g. an ADTTE whose STARTDT is the first dose; the relapse analysis then counts from there.
+    time_origin: str = ""
 
     @property
     def label(self) -> str:
@@ -189,6 +193,7 @@ class FileMapping:
             "wide": [w.to_dict() for w in self.wide],
             "keep_other_columns": self.keep_other_columns,
             "ignore": self.ignore,
+            "time_origin": self.time_origin,
         }
         return {key: value for key, value in data.items() if value not in (None, "", [], {})}
 
@@ -215,6 +220,9 @@ class FileMapping:
                     f"choose one of {', '.join(t for t in vocab.TRANSFORMS if t)}"
                 )
         ignore = _list_of(data.get("ignore"))
+        time_origin = str(data.get("time_origin") or "")
+        if time_origin not in TIME_ORIGINS:
+            raise MappingError(f"{data['file']}: time_origin must be 'start' (first dose) or 'end' (last dose)")
         sheet = data.get("sheet")
         if not _texts(ignore) or not isinstance(table, str) or not (sheet is None or isinstance(sheet, str)):
             raise MappingError(f"{data['file']}: 'table' and 'sheet' must be text and 'ignore' a list of column names")
@@ -228,6 +236,7 @@ class FileMapping:
             keep_other_columns=bool(data.get("keep_other_columns", True)),
             ignore=ignore,
             format=str(data.get("format") or ""),
+            time_origin=time_origin,
         )
 
 
@@ -879,20 +888,7 @@ def with_edits(mapping: FileMapping, sheet: Sheet, choices: dict[str, str]) -> F
         for w in mapping.wide
         if choices.get(w.source, "").startswith(tuple(vocab.WIDE_MEASURES)) or w.source not in choices
     ]
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        columns,
-        mapping.filters,
-        wide,
-        mapping.keep_other_columns,
-        sorted(ignore),
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, columns=columns, wide=wide, ignore=sorted(ignore))
 
 
 def _rule_for(sheet: Sheet, table: str, source: str, target: str) -> ColumnRule:
@@ -967,17 +963,4 @@ def with_value_edits(mapping: FileMapping, edited: pd.DataFrame) -> FileMapping:
             rule.confidence,
             rule.reason,
         )
-    return FileMapping(
-        mapping.file,
-        mapping.sheet,
-        mapping.table,
-        columns,
-        mapping.filters,
-        mapping.wide,
-        mapping.keep_other_columns,
-        mapping.ignore,
-        mapping.format,
-        mapping.confidence,
-        mapping.reason,
-        mapping.notes,
-    )
+    return replace(mapping, columns=columns)

@@ -21,6 +21,38 @@ _LISTENER: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.Co
 )
 
 
+# glibc's malloc options (malloc.h): fixed thresholds switch off its sliding ones.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 2**20  # blocks from 1 MB up are mapped on their own and unmapped when freed
+TRIM_THRESHOLD_BYTES = 4 * 2**20  # a heap's free top past 4 MB goes back to the system
+
+
+def use_returning_memory_pool() -> str:
+    """Allocations from now on go to allocators that hand freed memory back to the system.
+
+    For a long-running server (the app), not a command that exits. Arrow's default pool (mimalloc)
+    keeps freed segments for reuse: a server whose closed session's tables were all freed still held
+    5-14% more than after its first upload (20 uploads of a 5 MB bundle, then the session closed). jemalloc
+    purges freed pages after a second, and at once in `release_memory`; where this pyarrow has no
+    jemalloc, the C library's allocator serves Arrow too. glibc's thresholds slide up as large blocks
+    are freed (up to 32 MB before a block is mapped on its own, and 64 MB of free top kept by each
+    thread's heap, which `malloc_trim` does not touch): they are fixed here (+8% -> +4% in the same
+    measurement). Returns the Arrow pool's name.
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        log.debug("mallopt is not available here")
+    return pool.backend_name
+
+
 def release_memory() -> None:
     """Returns freed memory of pyarrow's pool and of the C heap to the system (Linux glibc)."""
     try:

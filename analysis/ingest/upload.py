@@ -50,6 +50,7 @@ from analysis.ingest.validation import (
     file_problem,
 )
 from analysis.schema import SPECS, TABLES
+from analysis.stats.suppression import how_many
 
 CANONICAL_FILES = {f"{name}.csv": name for name in TABLES}
 
@@ -747,7 +748,7 @@ def _merge_course_events(parts: list[MappedPart], applied: Applied, builder: Rep
     builder.add(
         NOTE,
         label,
-        f"event and censoring days of {int(matched_events.sum()):,} courses added to "
+        f"event and censoring days of {how_many(int(matched_events.sum()), 'course')} added to "
         f"{courses.label} as {', '.join(value_names)}",
     )
 

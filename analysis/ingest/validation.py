@@ -55,6 +55,7 @@ from analysis.ingest.keys import is_member
 from analysis.ingest.progress import release_memory
 from analysis.ingest.vocabulary import SAME_UNITS
 from analysis.schema import COURSE_KEY, DERIVED_COURSE_COLUMNS, SPECS, TABLES, ColumnSpec, TableSpec
+from analysis.stats.suppression import how_many
 
 ERROR, WARNING = "error", "warning"
 NOTE = "note"  # what the loader did to an upload that the user should know (not a problem)
@@ -235,7 +236,7 @@ class ValidationReport:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+    return how_many(count, noun)
 
 
 def format_findings(issues: pd.DataFrame) -> list[str]:
@@ -662,7 +663,7 @@ def _report_malformed(raw: RawTable, builder: ReportBuilder) -> None:
     expected = len(raw.names)
     messages = pa.array(
         [
-            f"expected {expected} values as in the header, found {found}" + _quote_hint(text)
+            f"expected {how_many(expected, 'value')} as in the header, found {found}" + _quote_hint(text)
             for found, text in zip(counts, texts)
         ]
     )
@@ -870,7 +871,7 @@ def _without_own_unit(
     table.builder.add(
         NOTE,
         table.file,
-        f"{int(same.sum()):,} cells of {spec.name} carried the unit of the column "
+        f"{how_many(int(same.sum()), 'cell')} of {spec.name} carried the unit of the column "
         f"(e.g. '{example}'); the unit was removed",
         column=spec.name,
     )

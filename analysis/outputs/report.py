@@ -357,17 +357,7 @@ def page(cohort: Cohort, when: datetime, report: Report, sections: Iterable[tupl
     )
     synthetic = '<span class="badge" style="background:#ef6c00">Synthetic demo data</span> ' if cohort.synthetic else ""
     stamp = f"{when:%Y-%m-%d %H:%M} UTC"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="isotretinoin-outcomes {html.escape(__version__)}">
-<title>{TITLE}: {source}</title>
-<style>{STYLE}</style>
-<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
-</head>
+    return f"""{document_head(f"{TITLE}: {source}", STYLE)}
 <body>
 <header>
 <h1>{TITLE}</h1>
@@ -381,6 +371,22 @@ SHA-256 of the input <span class="mono">{html.escape(cohort.fingerprint or "not 
 </body>
 </html>
 """
+
+
+def document_head(title: str, style: str) -> str:
+    """The start of a self-contained HTML file: a content policy that forbids every request, and plotly inline.
+    `title` is escaped already."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="isotretinoin-outcomes {html.escape(__version__)}">
+<title>{title}</title>
+<style>{style}</style>
+<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
+</head>"""
 
 
 def footer_text(cohort: Cohort, report: Report) -> str:

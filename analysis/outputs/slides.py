@@ -11,8 +11,6 @@ import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import plotly
-
 from analysis import __version__
 from analysis.areas.base import Area, Audience
 from analysis.areas.charts import for_projector
@@ -20,7 +18,7 @@ from analysis.areas.claims.compute import ClaimResult, active_claim_set, article
 from analysis.areas.claims.report import badge
 from analysis.areas.registry import AREAS
 from analysis.cohort.model import Cohort
-from analysis.outputs.report import CHART_CONFIG, CONTENT_POLICY, TITLE
+from analysis.outputs.report import CHART_CONFIG, TITLE, document_head
 from analysis.stats.suppression import DEFAULT_THRESHOLD
 
 SLIDE_AREAS: tuple[Area, ...] = tuple(area for area in AREAS if area.headline)
@@ -140,16 +138,7 @@ def slides_html(
     when = (generated_at or datetime.now(UTC)).astimezone(UTC)
     body = "".join(slide_markup(slide) for slide in deck(cohort, settings, threshold))
     source = html.escape(cohort.label)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{TITLE}: slides, {source}</title>
-<style>{SLIDE_STYLE}</style>
-<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
-</head>
+    return f"""{document_head(f"{TITLE}: slides, {source}", SLIDE_STYLE)}
 <body>
 {body}
 <nav class="controls"><button id="previous" type="button">Previous</button><span id="counter"></span>

@@ -385,6 +385,22 @@ def hidden_shares(numerators, totals, threshold: int | None) -> np.ndarray:
     return too_few | small_counts(k, threshold) | small_counts(n - k, threshold)
 
 
+def withheld_reasons(numerators, totals, threshold: int | None, unit: str = "courses") -> np.ndarray:
+    """Why each share k of n is not drawn, in words for the row that stands in for it: the group is
+    small, few have the event, or few do not (the rest of the group is small: 26 of 28 would reveal
+    the 2 without it). "" where the share is drawn. Says no more than the "<5" / "suppressed" labels
+    of `numerator_labels` beside it."""
+    k = _numbers(numerators)
+    n = _numbers(totals)
+    reasons = np.full(k.shape, "", dtype=object)
+    if threshold is None:
+        return reasons
+    reasons[small_counts(n - k, threshold)] = f"not shown: the rest of the group (without it) is under {threshold}"
+    reasons[small_counts(k, threshold)] = f"count under {threshold}: not shown"
+    reasons[(n > 0) & (n < threshold)] = f"fewer than {threshold} {unit}: not shown"
+    return reasons
+
+
 def numerator_labels(numerators, totals, threshold: int | None) -> np.ndarray:
     """The k of "k of n" as chart text: "<5" when small, "suppressed" when n - k is small (18 of 20
     would reveal the 2 without it), else the count."""

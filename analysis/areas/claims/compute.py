@@ -1047,6 +1047,12 @@ def typical_length(ctx: ClaimContext) -> Measured:
 
 
 def require_follow_up(ctx: ClaimContext) -> None:
+    if ctx.cohort.time_origin == "start" and "relapse.origin" not in ctx.settings:
+        raise NotTestable(
+            "this data's event times count from the first dose (a trial's time-to-event table), and the claim speaks "
+            "of the time after the course ends; follow-up after the last dose (courses.followup_end_day, "
+            "relapse_day) would make it testable"
+        )
     courses = ctx.cohort.courses
     if not any(has_values(courses, c) for c in ("followup_end_day", "relapse_day", "retreat_day")):
         raise NotTestable(

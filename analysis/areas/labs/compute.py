@@ -818,15 +818,21 @@ def _broadcast(values, like: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.asarray(values, dtype="float"), like.shape)
 
 
+MULTIPLE_DECIMALS = 9
+
+
 def _multiples(
     v: np.ndarray, reference: np.ndarray, cuts: tuple[float, ...], first_inclusive: bool = False
 ) -> np.ndarray:
-    """Grade by multiples of a reference: above cuts[0] x ref is G1 (or at it, if inclusive), ... above cuts[3] x ref G4."""
-    with np.errstate(invalid="ignore"):
-        first = v >= cuts[0] * reference if first_inclusive else v > cuts[0] * reference
-        grade = np.select(
-            [v > cuts[3] * reference, v > cuts[2] * reference, v > cuts[1] * reference, first], [4, 3, 2, 1], 0
-        )
+    """Grade by multiples of a reference: above cuts[0] x ref is G1 (or at it, if inclusive), ... above cuts[3] x ref G4.
+
+    The multiple is rounded to 9 decimals, so that a value at exactly 3x a decimal limit (1.74 with
+    a limit of 0.58, where 3 * 0.58 is 1.7399999999999998 in floating point) is at the cut, not above it.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        multiple = np.round(v / reference, MULTIPLE_DECIMALS)
+        first = multiple >= cuts[0] if first_inclusive else multiple > cuts[0]
+        grade = np.select([multiple > cuts[3], multiple > cuts[2], multiple > cuts[1], first], [4, 3, 2, 1], 0)
     return np.where(np.isfinite(v) & np.isfinite(reference) & (reference > 0), grade.astype(float), np.nan)
 
 

@@ -57,6 +57,7 @@ GROUP_ORDER = {
     "sex": ("F", "M", "other", "unknown"),
 }
 RISK_STEP_MONTHS = 6
+SHORT_RISK_STEPS_MONTHS = (RISK_STEP_MONTHS, 3, 2, 1)  # the first leaving at least four marks on the axis
 COX_DOSE_UNIT = 10  # mg/kg: hazard ratio per 10 mg/kg cumulative dose
 MIN_EVENTS_PER_TERM = 10  # events per Cox covariate below which the model is not fitted
 COX_TERMS = {"dose_per_10": "Cumulative dose, per 10 mg/kg more", "female": "Female vs male"}
@@ -89,10 +90,13 @@ class RelapseSettings:
             raise ValueError(f"relapse.origin must be one of {', '.join(ORIGINS)}, not {self.origin!r}")
 
     @classmethod
-    def from_settings(cls, settings: dict | None) -> RelapseSettings:
-        """From `relapse.origin`, `relapse.retreatment_counts_as_relapse`, `relapse.horizons` ("1,2,3")."""
+    def from_settings(cls, settings: dict | None, cohort: Cohort | None = None) -> RelapseSettings:
+        """From `relapse.origin`, `relapse.retreatment_counts_as_relapse`, `relapse.horizons` ("1,2,3").
+        Without `relapse.origin`, time counts from where the cohort's data says its event times start
+        (`Cohort.time_origin`, e.g. a trial's time-to-event table counting from the first dose), else
+        from the last dose."""
         settings = settings or {}
-        default = cls()
+        default = cls(origin=data_origin(cohort))
         horizons = settings.get("relapse.horizons", default.horizons)
         if isinstance(horizons, str):
             horizons = tuple(int(float(h)) for h in horizons.split(",") if h.strip())
@@ -114,6 +118,12 @@ class RelapseSettings:
             else "censored when a further course starts without a recorded relapse"
         )
         return f"{origin}; {retreat}; otherwise censored at follow-up end"
+
+
+def data_origin(cohort: Cohort | None) -> str:
+    """Where time counts from by default: where the data says its event times start, else the last dose."""
+    declared = getattr(cohort, "time_origin", "")
+    return declared if declared in ORIGINS else "end"
 
 
 def _truthy(value) -> bool:
@@ -225,6 +235,12 @@ def _labels(conditions: list, labels: list[str], default: str) -> np.ndarray:
 
 def _days(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce").astype("float")
+
+
+def further_courses_recorded(cohort: Cohort) -> bool:
+    """Whether the data records further courses at all: a retreat_day, or a patient's second course."""
+    courses = cohort.courses
+    return bool(courses["retreat_day"].notna().any() or courses["course_number"].gt(1).any())
 
 
 def _retreat_days(courses: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
@@ -424,9 +440,13 @@ def median_table(analysis: SurvivalAnalysis) -> pd.DataFrame:
 
 
 def risk_days(analysis: SurvivalAnalysis, step_days: float | None = None) -> np.ndarray:
-    """Regular days (every 6 months unless `step_days` is given) up to the longest follow-up."""
-    step = step_days or RISK_STEP_MONTHS * DAYS_PER_MONTH
+    """Regular days up to the longest follow-up: every `step_days`, else every 6 months, or every 3, 2 or
+    1 month when follow-up is too short for four 6-month marks (a trial followed for a few months)."""
     last = max((km.last_day for km in analysis.curves().values()), default=0.0)
+    step = step_days or next(
+        (months * DAYS_PER_MONTH for months in SHORT_RISK_STEPS_MONTHS if last // (months * DAYS_PER_MONTH) >= 3),
+        SHORT_RISK_STEPS_MONTHS[-1] * DAYS_PER_MONTH,
+    )
     return np.round(np.arange(0, last + step, step)[: int(last // step) + 1]).astype("int64")
 
 
@@ -541,7 +561,7 @@ def _fitted(times: EventTimes, label: str = "all") -> KaplanMeier:
 
 
 def summary_section(cohort: Cohort, options: SummaryOptions) -> dict:
-    settings = RelapseSettings.from_settings(options.settings)
+    settings = RelapseSettings.from_settings(options.settings, cohort)
     group_by = options.group_by if options.group_by in cohort.courses else None
     times = relapse_times(cohort, settings)
     relapse = relapse_analysis(cohort, settings, group_by, times)

@@ -14,5 +14,5 @@ AREA = Area(
     page="views/relapse.py",
     headline="relapse_free",
     finding=sections.finding,
-    analyse=lambda cohort, settings: sections.analyse(cohort, compute.RelapseSettings.from_settings(settings)),
+    analyse=lambda cohort, settings: sections.analyse(cohort, compute.RelapseSettings.from_settings(settings, cohort)),
 )

@@ -13,5 +13,5 @@ def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_b
     if without_follow_up(cohort):
         report.notice(NO_FOLLOW_UP)
         return
-    result = analyse(cohort, relapse.RelapseSettings.from_settings(settings))
+    result = analyse(cohort, relapse.RelapseSettings.from_settings(settings, cohort))
     write_sections(report, SECTIONS, cohort, result, report_audience(report, group_by))

@@ -92,9 +92,23 @@ def relapse_free(cohort: Cohort, result: RelapseAnalysis, audience: Audience) ->
     )
 
 
+def published_figures_apply(result: RelapseAnalysis) -> bool:
+    """Published relapse and further-course figures count from the end of the course: beside times counted
+    from the first dose they would mislead."""
+    return result.settings.origin == "end"
+
+
+NOT_BESIDE_PUBLISHED = (
+    "Published figures are not shown beside these curves: they count from the end of the course, these from the "
+    "first dose."
+)
+
+
 def relapse_literature(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
     if result.overall.times.entered == 0:
         return Drawing()
+    if not published_figures_apply(result):
+        return Drawing(notes=(NOT_BESIDE_PUBLISHED,))
     return Drawing(
         figure=figures().literature_figure(result.overall, suppress_below=audience.suppress_below),
         table=Table("Published figures used for comparison", figures().literature_table(result.overall)),
@@ -165,7 +179,19 @@ def cox(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
     )
 
 
+def whole_cohort(cohort: Cohort) -> Cohort:
+    """The dataset a filtered cohort was cut from (filters such as first courses only hide further courses)."""
+    while (parent := cohort.parent()) is not None:
+        cohort = parent
+    return cohort
+
+
 def further_course(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
+    if not relapse.further_courses_recorded(whole_cohort(cohort)):
+        return Drawing(
+            missing="This data records no further course (no retreat_day and one course per patient), so second "
+            "courses are not estimated."
+        )
     if result.further.times.entered == 0:
         return Drawing(missing=NO_SECOND_ENTRY)
     return Drawing(
@@ -177,8 +203,10 @@ def further_course(cohort: Cohort, result: RelapseAnalysis, audience: Audience) 
 
 
 def further_course_literature(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
-    if result.further.times.entered == 0:
+    if result.further.times.entered == 0 or not relapse.further_courses_recorded(whole_cohort(cohort)):
         return Drawing()
+    if not published_figures_apply(result):
+        return Drawing(notes=(NOT_BESIDE_PUBLISHED,))
     return Drawing(figure=figures().literature_figure(result.further, suppress_below=audience.suppress_below))
 
 

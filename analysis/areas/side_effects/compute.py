@@ -21,7 +21,7 @@ from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from analysis import DATA_DIR
-from analysis.areas.base import SummaryOptions
+from analysis.areas.base import SummaryOptions, display_terms
 from analysis.areas.literature import reference
 from analysis.cohort.filters import MISSING_LABEL
 from analysis.cohort.grouping import group_text
@@ -126,6 +126,19 @@ def term_key(terms: pd.Series) -> pd.Series:
 def written_form(terms: pd.Series) -> pd.Series:
     """The term as written, with surrounding and repeated whitespace removed."""
     return terms.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+
+
+def shown_terms(values, settings: SideEffectSettings) -> list[str]:
+    """Terms as charts and tables show them: preferred terms (and unrecognised ones) with one capitalisation
+    (`display_term`); terms as written, when the user chose those, exactly as written."""
+    return display_terms(values) if settings.term_column == "preferred_term" else [str(v) for v in values]
+
+
+def with_display_terms(table: pd.DataFrame, settings: SideEffectSettings, column: str = "term") -> pd.DataFrame:
+    """The table with its term column as shown (`shown_terms`); the table given is left as it is."""
+    if column not in table:
+        return table
+    return table.assign(**{column: shown_terms(table[column], settings)})
 
 
 @cache

@@ -28,6 +28,7 @@ from analysis.areas.side_effects.compute import (
     CIOMS_LOWER_EDGES,
     SideEffectSettings,
     resolution_labels,
+    shown_terms,
 )
 from analysis.stats.suppression import (
     SUPPRESSED,
@@ -43,6 +44,7 @@ from analysis.stats.suppression import (
     pooled,
     share_labels,
     withheld_note,
+    withheld_reasons,
 )
 
 AXIS_FLOOR = 1e-5  # a rate of 0 is drawn here, at the left edge of the log axis
@@ -122,7 +124,9 @@ def _floored(values: pd.Series) -> np.ndarray:
     return np.maximum(values.astype("float").fillna(0).to_numpy(), AXIS_FLOOR)
 
 
-def _interval_hover(table: pd.DataFrame, name_column: str, suppress_below: int | None = None) -> list[str]:
+def _interval_hover(
+    table: pd.DataFrame, name_column: str, settings: SideEffectSettings, suppress_below: int | None = None
+) -> list[str]:
     hidden = hidden_shares(table["courses"], table["at_risk"], suppress_below)
     courses, at_risk = (
         numerator_labels(table["courses"], table["at_risk"], suppress_below),
@@ -136,7 +140,7 @@ def _interval_hover(table: pd.DataFrame, name_column: str, suppress_below: int |
         if pd.notna(rate)
         else f"<b>{name}</b><br>not measurable"
         for name, k, n, rate, low, high, band, bands, withheld in zip(
-            table[name_column],
+            shown_terms(table[name_column], settings),
             courses,
             at_risk,
             table["rate"],
@@ -158,7 +162,7 @@ def _withheld_rows(
         fig.add_trace(
             withheld_rows(
                 labels[hidden],
-                [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                list(withheld_reasons(table["courses"], table["at_risk"], suppress_below)[hidden]),
                 np.full(int(hidden.sum()), AXIS_FLOOR),
                 [h for h, w in zip(hover, hidden) if w],
             )
@@ -217,7 +221,7 @@ def named_effects_figure(
     hover = [
         f"{text}<br>Document says: '{word}' ({CIOMS_DEFINITIONS[word]})<br>{comparison}<br>Literature: {literature}"
         for text, word, comparison, literature in zip(
-            _interval_hover(named, "effect", suppress_below),
+            _interval_hover(named, "effect", settings, suppress_below),
             named["document_says"],
             named["comparison"],
             named["literature"],
@@ -260,11 +264,11 @@ def incidence_figure(
     """The most frequent effects, ranked, with 95% CIs, coloured by CIOMS band (effects resting on a
     count under `suppress_below` keep their row with a note)."""
     shown = table.head(limit)
-    labels = shown["term"]
+    labels = pd.Series(shown_terms(shown["term"], settings), index=shown.index)
     hover = [
         f"{text}<br>{body}<br>{events} episodes"
         for text, body, events in zip(
-            _interval_hover(shown, "term", suppress_below),
+            _interval_hover(shown, "term", settings, suppress_below),
             shown["body_system"],
             count_labels(shown["events"], suppress_below),
         )
@@ -323,7 +327,7 @@ def onset_figure(
         go.Heatmap(
             z=np.where(hidden, suppress_below or 0, grid.to_numpy()),
             x=months,
-            y=grid.index,
+            y=shown_terms(grid.index, settings),
             colorscale="Oranges",
             colorbar={"title": "Courses"},
             customdata=np.dstack([counts, shares]),
@@ -365,7 +369,7 @@ def grade_figure(
             fig.add_trace(
                 go.Bar(
                     x=np.where(hidden, suppress_below or 0, rows.to_numpy()),
-                    y=terms,
+                    y=shown_terms(terms, settings),
                     orientation="h",
                     name=grade,
                     marker_color=color,
@@ -410,7 +414,7 @@ def resolution_figure(
         fig.add_trace(
             go.Bar(
                 x=np.where(hidden, drawn[label], share),
-                y=resolution["term"],
+                y=shown_terms(resolution["term"], settings),
                 orientation="h",
                 name=label,
                 marker_color=color,
@@ -430,7 +434,7 @@ def resolution_figure(
     if too_few.any():
         fig.add_trace(
             withheld_rows(
-                resolution["term"][too_few],
+                shown_terms(resolution["term"][too_few], settings),
                 [f"fewer than {suppress_below} episodes: not shown"] * int(too_few.sum()),
                 np.zeros(int(too_few.sum())),
             )
@@ -491,7 +495,7 @@ def comparison_figure(
         fig.add_trace(
             withheld_rows(
                 table["group"][hidden],
-                [f"count under {suppress_below}: not shown"] * int(hidden.sum()),
+                list(withheld_reasons(table["courses"], table["at_risk"], suppress_below)[hidden]),
                 np.zeros(int(hidden.sum())),
                 [
                     f"{g}: {k} of {n} courses; share not shown"
@@ -512,7 +516,12 @@ def comparison_figure(
     )
     if hidden.any():
         subtitle += f". {withheld_note(suppress_below, how_many(int(hidden.sum()), 'group'))}."
-    return _finish(fig, f"{effect} by {group_label.lower()}", subtitle, height=max(320, 40 * len(table) + 160))
+    return _finish(
+        fig,
+        f"{shown_terms([effect], settings)[0]} by {group_label.lower()}",
+        subtitle,
+        height=max(320, 40 * len(table) + 160),
+    )
 
 
 def events_per_course_figure(

@@ -123,7 +123,7 @@ def resolution(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -
         figure=figures().resolution_figure(table, result.data.settings, suppress_below=audience.suppress_below),
         table=Table(
             "Did they go away? (episodes)",
-            table,
+            se.with_display_terms(table, result.data.settings),
             counts=tuple(c for c in table.columns if c not in ("term", "median_days_onset_to_resolution")),
             derived=("median_days_onset_to_resolution",),
             labels={"term": "side effect"},
@@ -165,7 +165,7 @@ def comparison_choices(cohort: Cohort, result: SideEffectAnalysis) -> tuple[Choi
     effects = [se.ANY_EFFECT, *se.NAMED_EFFECT_LABELS, *terms]
     return (
         Choice("ae_group", "Compare by", groupings, grouping=True),
-        Choice("ae_effect", "Side effect", dict(zip(effects, effects))),
+        Choice("ae_effect", "Side effect", dict(zip(effects, se.shown_terms(effects, result.data.settings)))),
     )
 
 
@@ -211,7 +211,7 @@ def every_term(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -
     return Drawing(
         table=Table(
             "Every side effect",
-            result.incidence[EVERY_TERM_COLUMNS],
+            se.with_display_terms(result.incidence[EVERY_TERM_COLUMNS], result.data.settings),
             counts=("courses", "events", "at_risk"),
             derived=RATES["derived"],
             shares=RATES["shares"],

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.areas.base import display_terms
 from analysis.areas.charts import (
     LEGEND_ROW,
     NEUTRAL_COLOR,
@@ -277,7 +278,7 @@ def adverse_event_bars(record: CourseRecord) -> pd.DataFrame:
     grade = events["grade"].astype("Int64").fillna(0).astype("int64")
     bars = pd.DataFrame(
         {
-            "term": term.astype(str),
+            "term": display_terms(term),
             "start": start,
             "end": start + length,
             "length": length,

@@ -16,8 +16,9 @@ Choices, each stated in the report and changeable in the saved mapping:
   match the study's tables (they count twice in results by month).
 - ADTTE: one parameter (the first, or TTDE when present) becomes each course's event time:
   AVAL is the event day where CNSR = 0 (`relapse_day`) and the censoring day otherwise
-  (`followup_end_day`), counted as the study counts it (from the start of treatment); use the
-  relapse analysis with time from the first dose.
+  (`followup_end_day`), counted as the study counts it. Where time starts is the file's origin
+  date STARTDT: when it is the first dose (TRTSDT) the mapping declares `time_origin` "start", so
+  that the relapse analysis counts from the first dose (from the last dose, TRTEDT: "end").
 """
 
 from __future__ import annotations
@@ -278,6 +279,7 @@ def adtte(sheet: Sheet) -> FileMapping:
             source=value, when={censor: censor_values}, confidence=1.0, reason="AVAL where CNSR is not 0 (censored)"
         ),
     }
+    origin, origin_words = _time_origin(sheet)
     filters = _filters(sheet, SAFETY)
     if len(parameters) > 1:
         filters.append(
@@ -297,11 +299,42 @@ def adtte(sheet: Sheet) -> FileMapping:
                 sheet,
                 "ADTTE",
                 f"parameter {chosen}: AVAL is the event day where CNSR = 0 "
-                "(relapse_day) and the censoring day otherwise (followup_end_day), counted from the "
-                "start of treatment as the study counts it; analyse it as time from the first dose",
+                f"(relapse_day) and the censoring day otherwise (followup_end_day); {origin_words}",
             )
         ],
+        time_origin=origin,
     )
+
+
+def _time_origin(sheet: Sheet) -> tuple[str, str]:
+    """Where AVAL counts from, as the ADTTE says it: its origin date STARTDT, checked against the first
+    (TRTSDT) and last (TRTEDT) dose dates where the file has them. Returns the origin ("start", "end",
+    or "" when the file does not say) and how the report words it."""
+    origin = _present(sheet, "STARTDT")
+    if not origin:
+        return "", "the file has no origin date (STARTDT): choose on the relapse page where time counts from"
+    dates = sheet.column(origin)
+    for name, (key, words) in {"TRTSDT": ("start", "the first dose"), "TRTEDT": ("end", "the last dose")}.items():
+        dose = _present(sheet, name)
+        if dose and _same_dates(dates, sheet.column(dose)):
+            return key, f"time counts from STARTDT, the date of {words} ({name}), as the study counts it"
+    if _present(sheet, "TRTSDT") or _present(sheet, "TRTEDT"):
+        return "", (
+            "time counts from STARTDT, which is neither the first (TRTSDT) nor the last dose (TRTEDT): "
+            "choose on the relapse page where time counts from"
+        )
+    return "start", "time counts from STARTDT, taken as the start of treatment (the file has no TRTSDT to check it)"
+
+
+def _same_dates(a, b) -> bool:
+    """Whether two date columns (as text) hold the same date on every row where the first has one."""
+    if a is None or b is None:
+        return False
+    given = pc.not_equal(pc.fill_null(a, ""), "")
+    if not pc.any(given).as_py():
+        return False
+    same = pc.equal(pc.fill_null(a, ""), pc.fill_null(b, ""))
+    return pc.all(pc.or_(same, pc.invert(given))).as_py() is not False
 
 
 def sdtm_dm(sheet: Sheet) -> FileMapping:
