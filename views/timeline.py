@@ -31,6 +31,12 @@ def _worth_a_look_table(view) -> pd.DataFrame:
     )
 
 
+def drawn_course(cohort, chosen: str):
+    """The course's record and its timeline figure (kept with the cohort by the caller)."""
+    record = timeline.course_record(cohort, chosen)
+    return record, timeline_figures.course_timeline_figure(cohort, record)
+
+
 def _open(course_id: str | None) -> None:
     if course_id:
         st.session_state[COURSE] = course_id
@@ -165,11 +171,9 @@ if view.cohort is None or view.cohort.n_courses == 0:
 chosen = _course_picker(view.cohort, view.filtered)
 if chosen:
     try:
-        record = timeline.course_record(view.cohort, chosen)
+        record, figure = kept(view.cohort, "timeline.course", chosen, lambda: drawn_course(view.cohort, chosen))
         _header(view.cohort, record)
-        show_chart(
-            timeline_figures.course_timeline_figure(view.cohort, record), "Course timeline", key="timeline_figure"
-        )
+        show_chart(figure, "Course timeline", key="timeline_figure")
     except timeline.CourseNotFound as missing:
         st.warning(str(missing))
 _worth_a_look(view)
