@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def free_port() -> int:
@@ -31,15 +32,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(extra_env: dict | None = None):
+def running_app(extra_env: dict | None = None, script: str = "dashboard.py"):
     """Yields the base URL of a fresh app server; stops it afterwards."""
-    with running_server(extra_env) as (base_url, _):
+    with running_server(extra_env, script) as (base_url, _):
         yield base_url
 
 
 @contextlib.contextmanager
-def running_server(extra_env: dict | None = None):
-    """Yields (base URL, server process) of a fresh app server; stops it afterwards."""
+def running_server(extra_env: dict | None = None, script: str = "dashboard.py"):
+    """Yields (base URL, server process) of a fresh server of `script` (a path from the project's root);
+    stops it afterwards."""
     port = free_port()
     env = {**os.environ, **(extra_env or {})}
     command = [
@@ -47,7 +49,7 @@ def running_server(extra_env: dict | None = None):
         "-m",
         "streamlit",
         "run",
-        "dashboard.py",
+        script,
         "--server.port",
         str(port),
         "--server.address",
@@ -81,19 +83,26 @@ def _wait_healthy(port: int, server: subprocess.Popen, timeout: float = 60) -> N
 
 
 @contextlib.contextmanager
-def browser_page():
-    """A chromium page that records every request it makes."""
+def launched_browser():
+    """Headless chromium (Debian's), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.requested_urls = []
-            page.on("request", lambda request: page.requested_urls.append(request.url))
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def browser_page():
+    """A chromium page that records every request it makes."""
+    with launched_browser() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.requested_urls = []
+        page.on("request", lambda request: page.requested_urls.append(request.url))
+        yield page
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:

@@ -78,7 +78,7 @@ def csv_download(
     row = st.container(horizontal=True, gap="small")
     row.download_button(
         label,
-        csv_bytes(shared),
+        lambda: csv_bytes(shared),  # built only when clicked
         file_name=file_name,
         mime="text/csv",
         key=key or f"download-{file_name}",

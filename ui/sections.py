@@ -3,7 +3,10 @@ session's audience (presenter mode suppresses as a shared report does)."""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +15,7 @@ from analysis.areas.base import Audience, Choice, Drawing, Section, Table
 from analysis.stats.suppression import suppress_table
 
 from .charts import file_stem, show_chart
+from .kept import kept
 from .page import csv_download, show_table
 from .presenter import chart_suppression, presenter_on, shown_text, suppression_threshold
 
@@ -48,7 +52,7 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         st.subheader(section.heading)
     if section.choices is not None:
         audience = with_choices(section.choices(cohort, result), audience)
-    drawing = section.draw(cohort, result, audience)
+    drawing = drawn(section, cohort, result, audience)
     if drawing.missing:
         st.info(drawing.missing)
     elif drawing.figure is None and not drawing.more_figures:  # a table on its own is the section itself
@@ -78,6 +82,47 @@ def show_charts(section: Section, drawing: Drawing) -> None:
 def named_tables(section: Section, drawing: Drawing) -> list[tuple[str, Table]]:
     """Each table with the name its download and widgets take: the section's key, then key_2, key_3, ..."""
     return [(section.key if n == 0 else f"{section.key}_{n + 1}", table) for n, table in enumerate(drawing.tables)]
+
+
+DRAWINGS_KEPT = 48  # per cohort: every section of every page, for a few audiences and results
+
+
+def drawn(section: Section, cohort, result, audience: Audience) -> Drawing:
+    """`section.draw(...)`, kept with the cohort (`ui.kept`) for the same result object and audience: a
+    rerun or a return to the page sends the figures it built before instead of building them again."""
+    wanted = audience_key(audience)
+    if wanted is None:
+        return section.draw(cohort, result, audience)
+    key = (section.key, id(section), wanted, id(result))  # sections are module constants: their id stays
+    held, drawing = kept(
+        cohort, "drawings", key, lambda: (_holder(result), section.draw(cohort, result, audience)), DRAWINGS_KEPT
+    )
+    if held() is not result:  # the result this was drawn from is gone and another took its id
+        drawing = section.draw(cohort, result, audience)
+    return drawing
+
+
+def _holder(result) -> Callable:
+    """Gives back `result` while it lives: weakly when it can be (a large analysis is not kept alive
+    by its drawings), else strongly (a list of claims)."""
+    try:
+        return weakref.ref(result)
+    except TypeError:
+        return lambda: result
+
+
+def audience_key(audience: Audience):
+    """What of the audience a drawing depends on, as a hashable key (None when it cannot be one)."""
+    lines = audience.lines
+    if isinstance(lines, partial):
+        lines = (lines.func, lines.args, tuple(sorted(lines.keywords.items())))
+    chosen = tuple(sorted((key, tuple(v) if isinstance(v, list) else v) for key, v in audience.chosen.items()))
+    key = (audience.suppress_below, lines, audience.group_by, chosen, audience.report)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def show_notes(drawing: Drawing) -> None:

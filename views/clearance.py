@@ -10,6 +10,7 @@ from analysis.areas.clearance.compute import ClearanceSettings
 from analysis.areas.clearance.sections import SECTIONS
 from analysis.areas.literature import reference
 from ui.claim_sets import active_claim_set
+from ui.kept import kept
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
@@ -66,10 +67,15 @@ def settings_widgets() -> ClearanceSettings:
     )
 
 
-@st.cache_data(scope="session", max_entries=8, show_spinner="Counting clearance ...")
-def analysed(view_key: tuple, settings: ClearanceSettings, _cohort) -> clearance.ClearanceAnalysis:
-    """The area's numbers, reused while the dataset, the filters and the choices stay the same."""
-    return clearance.analyse(_cohort, settings)
+def analysed(view_key: tuple, settings: ClearanceSettings, cohort) -> clearance.ClearanceAnalysis:
+    """The area's numbers, kept with the (filtered) cohort for these choices (`ui.kept`)."""
+    return kept(
+        cohort,
+        "clearance.analysed",
+        (view_key, settings),
+        lambda: clearance.analyse(cohort, settings),
+        spinner="Counting clearance ...",
+    )
 
 
 def view_key(view) -> tuple:

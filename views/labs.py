@@ -13,6 +13,7 @@ from analysis.cohort.grouping import grouping_options
 from analysis.ingest.lab_harmonisation import lab_findings
 from analysis.ingest.lab_units import reference_table
 from ui.claim_sets import active_claim_set
+from ui.kept import kept
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import shown_count, shown_of, shown_share
 from ui.sections import page_audience, show_sections
@@ -73,10 +74,16 @@ def settings_widgets(cohort) -> tuple[labs.LabSettings, str | None]:
     return settings, None if group == NO_GROUPING else group
 
 
-@st.cache_resource(scope="session", max_entries=2, show_spinner="Harmonising units and analysing lab results ...")
-def analysed(view_key: tuple, settings: labs.LabSettings, group: str | None, _cohort) -> labs.LabAnalysis:
-    """The area's numbers, reused while the dataset, the filters and the choices stay the same."""
-    return labs.analyse(_cohort, settings, group_by=group)
+def analysed(view_key: tuple, settings: labs.LabSettings, group: str | None, cohort) -> labs.LabAnalysis:
+    """The area's numbers, kept with the (filtered) cohort for these choices (`ui.kept`)."""
+    return kept(
+        cohort,
+        "labs.analysed",
+        (view_key, settings, group),
+        lambda: labs.analyse(cohort, settings, group_by=group),
+        keep=2,
+        spinner="Harmonising units and analysing lab results ...",
+    )
 
 
 def view_key(view) -> tuple:

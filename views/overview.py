@@ -9,6 +9,7 @@ from analysis.areas.clearance import compute as clearance
 from analysis.areas.overview import compute as overview
 from analysis.areas.overview.sections import SECTIONS as COHORT_SECTIONS
 from ui.claim_sets import active_claim_set, claim_set_panel, with_claim_set
+from ui.kept import kept
 from ui.layout import CARD_KEY, HEADER_KEY, card_label
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
@@ -158,14 +159,26 @@ def view_key(view) -> tuple:
     )
 
 
-@st.cache_data(scope="session", max_entries=8, show_spinner="Checking the article's claims ...")
-def scorecard(key: tuple, settings: tuple, _cohort) -> list[claims.ClaimResult]:
-    return claims.evaluate_claims(_cohort, dict(settings))
+def scorecard(key: tuple, settings: tuple, cohort) -> list[claims.ClaimResult]:
+    """The claims' results, kept with the (filtered) cohort for these settings (`ui.kept`)."""
+    return kept(
+        cohort,
+        "claims.scorecard",
+        (key, settings),
+        lambda: claims.evaluate_claims(cohort, dict(settings)),
+        spinner="Checking the article's claims ...",
+    )
 
 
-@st.cache_data(scope="session", max_entries=4, show_spinner="Trying every definition ...")
-def sensitivity(key: tuple, settings: tuple, _cohort):
-    return claims.sensitivity(_cohort, None, dict(settings))
+def sensitivity(key: tuple, settings: tuple, cohort):
+    return kept(
+        cohort,
+        "claims.sensitivity",
+        (key, settings),
+        lambda: claims.sensitivity(cohort, None, dict(settings)),
+        keep=4,
+        spinner="Trying every definition ...",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

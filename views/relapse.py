@@ -14,6 +14,7 @@ from analysis.areas.relapse.sections import (
     without_follow_up,
 )
 from analysis.schema import DAYS_PER_MONTH
+from ui.kept import kept
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, any_small, shown_count
 from ui.sections import page_audience, show_sections
@@ -172,7 +173,7 @@ if require_data(view):
     if without_follow_up(cohort):
         st.info(NO_FOLLOW_UP)
     else:
-        result = analyse(cohort, settings)
+        result = kept(cohort, "relapse.analysed", settings, lambda: analyse(cohort, settings))
         audience = page_audience()
         if result.overall.times.entered:
             relapse_headline(result)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from analysis.areas.side_effects import compute as se
 from analysis.areas.side_effects.sections import SECTIONS, analyse
+from ui.kept import kept
 from ui.page import page_header, require_data
 from ui.presenter import shown_count, shown_of, shown_share
 from ui.sections import page_audience, show_sections
@@ -89,7 +90,7 @@ view = page_header(
 )
 if require_data(view):
     settings = _settings()
-    result = analyse(view.filtered, settings)
+    result = kept(view.filtered, "side_effects.analysed", settings, lambda: analyse(view.filtered, settings))
     data = result.data
     if not data.has_event_data:
         st.info(

@@ -12,6 +12,7 @@ import streamlit as st
 from analysis.areas.timeline import compute as timeline
 from analysis.areas.timeline import figures as timeline_figures
 from ui.charts import show_chart
+from ui.kept import kept
 from ui.page import csv_download, page_header, show_table
 
 COURSE = timeline.COURSE_PARAM  # the URL parameter other pages link with: ?course=P000123%2F1
@@ -19,16 +20,21 @@ MAX_OPTIONS = 5_000  # courses listed in the picker; any other id can still be t
 LIST_LIMIT = 200  # rows of "courses worth a look" shown; the CSV holds them all
 
 
-@st.cache_data(max_entries=8, scope="session", show_spinner="Finding courses worth a look ...")
-def _cached_worth_a_look(fingerprint: str, filters: str, _filtered) -> pd.DataFrame:
-    """Keyed on the dataset's fingerprint and the filters, never on the (sampled) frames."""
-    return timeline.courses_worth_a_look(_filtered)
-
-
 def _worth_a_look_table(view) -> pd.DataFrame:
-    if not view.cohort.fingerprint:
-        return timeline.courses_worth_a_look(view.filtered)
-    return _cached_worth_a_look(view.cohort.fingerprint, repr(view.filters), view.filtered)
+    """Kept with the (filtered) cohort (`ui.kept`), never keyed on the (sampled) frames."""
+    return kept(
+        view.filtered,
+        "timeline.worth_a_look",
+        (view.cohort.fingerprint, repr(view.filters)),
+        lambda: timeline.courses_worth_a_look(view.filtered),
+        spinner="Finding courses worth a look ...",
+    )
+
+
+def drawn_course(cohort, chosen: str):
+    """The course's record and its timeline figure (kept with the cohort by the caller)."""
+    record = timeline.course_record(cohort, chosen)
+    return record, timeline_figures.course_timeline_figure(cohort, record)
 
 
 def _open(course_id: str | None) -> None:
@@ -165,11 +171,9 @@ if view.cohort is None or view.cohort.n_courses == 0:
 chosen = _course_picker(view.cohort, view.filtered)
 if chosen:
     try:
-        record = timeline.course_record(view.cohort, chosen)
+        record, figure = kept(view.cohort, "timeline.course", chosen, lambda: drawn_course(view.cohort, chosen))
         _header(view.cohort, record)
-        show_chart(
-            timeline_figures.course_timeline_figure(view.cohort, record), "Course timeline", key="timeline_figure"
-        )
+        show_chart(figure, "Course timeline", key="timeline_figure")
     except timeline.CourseNotFound as missing:
         st.warning(str(missing))
 _worth_a_look(view)
