@@ -15,16 +15,9 @@ from .charts import show_chart
 from .claim_sets import with_claim_set
 from .presenter import SLIDE_PARAM, go_to_slide, suppression_threshold
 from .sidebar import View
+from .verdicts import verdict_badge
 
 SETTINGS_STATE = "claims_settings_in_use"  # the thresholds and definitions the Overview last used
-BADGE_COLORS = {
-    "supported": "green",
-    "contradicted": "red",
-    "inconclusive": "orange",
-    "described": "gray",
-    "not testable": "violet",
-    "depends on the reading": "blue",
-}
 
 
 def requested_slide() -> int | None:
@@ -60,7 +53,7 @@ def show_slides(view: View, number: int) -> None:
     st.title(slide.title)
     st.markdown(f"### {slide.finding}")
     if slide.verdicts:
-        st.markdown(" ".join(verdict_badge(claim) for claim in slide.verdicts))
+        st.markdown(" ".join(claim_badge(claim) for claim in slide.verdicts))
     if slide.figure is not None:
         show_chart(slide.figure, slide.title, key=f"slide_chart_{number}")
     else:
@@ -68,13 +61,12 @@ def show_slides(view: View, number: int) -> None:
     if slide.verdicts:
         with st.expander("The article's words"):
             for claim in slide.verdicts:
-                st.markdown(f"{verdict_badge(claim)} “{claim.quote}”")
+                st.markdown(f"{claim_badge(claim)} “{claim.quote}”")
     save_button(view, settings)
 
 
-def verdict_badge(claim: claims.ClaimResult) -> str:
-    color = BADGE_COLORS.get(claim.verdict, "gray")
-    return f":{color}-badge[{claim.id} {claim.verdict}]"
+def claim_badge(claim: claims.ClaimResult) -> str:
+    return verdict_badge(claim.verdict, f"{claim.id} {claim.verdict}")
 
 
 def controls(number: int) -> None:

@@ -26,15 +26,8 @@ from ui.presenter import (
 from ui.report_download import report_download
 from ui.sections import page_audience, show_sections
 from ui.slides import remember_claim_settings
+from ui.verdicts import verdict_badge
 
-BADGES = {
-    claims.SUPPORTED: ":green-badge[Supported]",
-    claims.CONTRADICTED: ":red-badge[Contradicted]",
-    claims.INCONCLUSIVE: ":orange-badge[Inconclusive]",
-    claims.DESCRIBED: ":gray-badge[Described]",
-    claims.NOT_TESTABLE: ":violet-badge[Not testable]",
-    claims.DEPENDS: ":blue-badge[Depends on the reading]",
-}
 OWN_DEFINITION = "own"
 PAGE_NAMES = {
     "views/clearance.py": "Clearance",
@@ -216,7 +209,7 @@ def rule_cell(result: claims.ClaimResult) -> str:
 
 def readings_text(result: claims.ClaimResult) -> str:
     """Each reading of a claim read several ways, with its own verdict; the claim's verdict is the rule."""
-    lines = [f"{BADGES[r.verdict]} ({r.reading}) read as *{plain(r.reads_as)}*" for r in result.readings]
+    lines = [f"{verdict_badge(r.verdict)} ({r.reading}) read as *{plain(r.reads_as)}*" for r in result.readings]
     return f"{plain(result.verdict_rule.capitalize())}:  \n" + "  \n".join(lines)
 
 
@@ -254,7 +247,7 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
     for index, column in enumerate(columns[:5]):
         with column:
             card_label(labels[index], f"{result.id}_{index}")
-    columns[0].markdown(BADGES[result.verdict])
+    columns[0].markdown(verdict_badge(result.verdict))
     columns[1].markdown(
         f"**{result.id}** *“{result.quote}”*",
         help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}",
@@ -291,7 +284,7 @@ def header_row() -> None:
 
 def tally(results: list[claims.ClaimResult]) -> str:
     counts = claims.verdict_counts(results)
-    return " ".join(f"{BADGES[verdict].split('[')[0]}[{count} {verdict}]" for verdict, count in counts.items() if count)
+    return " ".join(verdict_badge(verdict, f"{count} {verdict}") for verdict, count in counts.items() if count)
 
 
 def render_scorecard(results: list[claims.ClaimResult], view) -> None:

@@ -10,7 +10,6 @@ from analysis.areas.relapse.sections import (
     NO_FOLLOW_UP,
     RELAPSE,
     analyse,
-    whole_cohort,
     without_follow_up,
 )
 from analysis.schema import DAYS_PER_MONTH
@@ -145,7 +144,7 @@ def relapse_headline(result) -> None:
 def further_course_headline(result) -> None:
     st.subheader("Second courses")
     further = result.further
-    if further.times.entered == 0 or not relapse.further_courses_recorded(whole_cohort(view.cohort)):
+    if further.times.entered == 0 or not relapse.further_courses_recorded(view.cohort):
         return
     table = relapse.horizon_table(further, complement=True)
     horizon_metrics(table, "Further course within {years}").metric(

@@ -153,6 +153,11 @@ class Cohort:
             return self.memo(key, compute)
         return memoised(self, key, lambda: value, check=self._tables_check())
 
+    def whole(self) -> Cohort:
+        """The dataset this cohort was cut from through any number of filters (itself when it was not cut)."""
+        parent = self.parent()
+        return self if parent is None else parent.whole()
+
     def derived_from_whole(self, key: tuple, compute: Callable[[Cohort], object], restrict: Callable):
         """`derived`, with `compute(cohort)` run on the whole cohort first when this is a subset, so
         that every later filter cuts that result instead of computing its own."""

@@ -179,15 +179,8 @@ def cox(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
     )
 
 
-def whole_cohort(cohort: Cohort) -> Cohort:
-    """The dataset a filtered cohort was cut from (filters such as first courses only hide further courses)."""
-    while (parent := cohort.parent()) is not None:
-        cohort = parent
-    return cohort
-
-
 def further_course(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
-    if not relapse.further_courses_recorded(whole_cohort(cohort)):
+    if not relapse.further_courses_recorded(cohort.whole()):
         return Drawing(
             missing="This data records no further course (no retreat_day and one course per patient), so second "
             "courses are not estimated."
@@ -203,7 +196,7 @@ def further_course(cohort: Cohort, result: RelapseAnalysis, audience: Audience) 
 
 
 def further_course_literature(cohort: Cohort, result: RelapseAnalysis, audience: Audience) -> Drawing:
-    if result.further.times.entered == 0 or not relapse.further_courses_recorded(whole_cohort(cohort)):
+    if result.further.times.entered == 0 or not relapse.further_courses_recorded(cohort.whole()):
         return Drawing()
     if not published_figures_apply(result):
         return Drawing(notes=(NOT_BESIDE_PUBLISHED,))
