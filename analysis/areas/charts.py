@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.stats.suppression import HATCH, bar_heights, hatch_pattern, share_labels
+from analysis.stats.suppression import HATCH, bar_heights, count_labels, hatch_pattern, numerator_labels, share_labels
 
 PALETTE = ("#2f6f9f", "#d9822b", "#3a9a5b", "#b8463f", "#7d5ba6", "#8c6d31", "#5a8f9c", "#c46aa0")
 SUPPORTED_COLOR = "#2e7d32"
@@ -379,4 +379,17 @@ def withheld_rows(labels, texts, x, hover=None, name: str = "count under 5") -> 
         textfont={"color": NEUTRAL_COLOR, "size": 11},
         hovertext=list(hover if hover is not None else texts),
         hoverinfo="text",
+    )
+
+
+def share_hover_data(numerators, totals, ci_low, ci_high, hidden, suppress_below: int | None) -> np.ndarray:
+    """A share's hover data, as shown: `customdata[0]` of `customdata[1]` counted, 95% CI `[2]` to `[3]`
+    (small counts as "<5", hidden shares' bounds blank)."""
+    return np.column_stack(
+        [
+            numerator_labels(numerators, totals, suppress_below),
+            count_labels(totals, suppress_below),
+            share_labels(ci_low, hidden),
+            share_labels(ci_high, hidden),
+        ]
     )

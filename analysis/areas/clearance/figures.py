@@ -19,6 +19,7 @@ from analysis.areas.charts import (
     has_hatched_bars,
     histogram_bars,
     label_step,
+    share_hover_data,
     styled,
     withheld_rows,
     wrapped,
@@ -132,13 +133,8 @@ def clearance_by_month_figure(
     hidden = hidden_shares(by_month["cleared"], by_month["n"], suppress_below)
     shown = blank_rows(by_month[["rate", "ci_low", "ci_high"]], hidden)
     fig = go.Figure(_band(months, shown["ci_low"], shown["ci_high"], PALETTE[0], "95% confidence interval"))
-    custom = np.column_stack(
-        [
-            numerator_labels(by_month["cleared"], by_month["n"], suppress_below),
-            count_labels(by_month["n"], suppress_below),
-            share_labels(by_month["ci_low"], hidden),
-            share_labels(by_month["ci_high"], hidden),
-        ]
+    custom = share_hover_data(
+        by_month["cleared"], by_month["n"], by_month["ci_low"], by_month["ci_high"], hidden, suppress_below
     )
     fig.add_trace(
         go.Scatter(

@@ -18,6 +18,7 @@ from analysis.areas.charts import (
     axis_title,
     category_ticks,
     empty_figure,
+    share_hover_data,
     styled,
     withheld_rows,
     wrapped,
@@ -234,13 +235,8 @@ def above_limit_figure(
         hidden = hidden_shares(part["above_uln_n"], part["limit_known_n"], suppress_below)
         withheld += int(hidden.sum())
         shown = blank_rows(part[["above_uln", "ci_low", "ci_high"]], hidden)
-        custom = np.column_stack(
-            [
-                numerator_labels(part["above_uln_n"], part["limit_known_n"], suppress_below),
-                count_labels(part["limit_known_n"], suppress_below),
-                share_labels(part["ci_low"], hidden),
-                share_labels(part["ci_high"], hidden),
-            ]
+        custom = share_hover_data(
+            part["above_uln_n"], part["limit_known_n"], part["ci_low"], part["ci_high"], hidden, suppress_below
         )
         fig.add_trace(
             go.Scatter(
