@@ -158,7 +158,7 @@ def test_chosen_tests_shift_table_and_individual_courses(uploaded):
 
 def test_data_without_labs_says_what_is_missing():
     at = open_page(upload=csv_upload(60, labs=False))
-    assert "needs a labs table" in texts(at.info)
+    assert "need a labs table" in texts(at.info)
     assert not at.get("plotly_chart")
 
 

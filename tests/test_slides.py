@@ -129,3 +129,15 @@ def test_the_sidebar_opens_the_slides_from_any_page():
     next(b for b in at.sidebar.button if b.label == "Present as slides").click().run()
     assert at.query_params["slide"] == "1" and at.query_params["presenter"] == "1"
     assert "Slide 1 of 6" in markdown(at)
+
+
+def test_a_dataset_of_courses_alone_says_what_each_slide_lacks(tmp_path):
+    from analysis.cohort.loading import load_bundle
+
+    (tmp_path / "courses.csv").write_text("patient_id,sex,age,end_day\nP1,F,20,150\nP2,M,abc,160\nP3,F,25,\n")
+    findings = {slide.title: (slide.finding, slide.missing) for slide in deck(load_bundle(tmp_path).cohort, {})}
+    assert findings["Clearance"][0].startswith("The data has no visits table")
+    assert findings["Side effects"][0].startswith("These courses have no adverse events recorded")
+    assert findings["Labs"][0].startswith("The data has no lab results")
+    assert findings["Relapse"] == (findings["Relapse"][0], "")  # said once, as the finding
+    assert not any("not estimable" in finding for finding, _ in findings.values())

@@ -56,7 +56,7 @@ def show_slides(view: View, number: int) -> None:
         st.markdown(" ".join(claim_badge(claim) for claim in slide.verdicts))
     if slide.figure is not None:
         show_chart(slide.figure, slide.title, key=f"slide_chart_{number}")
-    else:
+    elif slide.missing:
         st.info(slide.missing)
     if slide.verdicts:
         with st.expander("The article's words"):

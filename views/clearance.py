@@ -7,7 +7,7 @@ import streamlit as st
 from analysis.areas.claims import compute as claims
 from analysis.areas.clearance import compute as clearance
 from analysis.areas.clearance.compute import ClearanceSettings
-from analysis.areas.clearance.sections import SECTIONS
+from analysis.areas.clearance.sections import NO_VISITS, SECTIONS
 from analysis.areas.literature import reference
 from ui.claim_sets import active_claim_set
 from ui.kept import kept
@@ -205,7 +205,7 @@ if require_data(view):
     settings = settings_widgets()
     cohort = view.filtered
     if cohort.visits.empty:
-        st.info("The data has no visits table: clearance needs visits with a day and an IGA grade or lesion counts.")
+        st.info(NO_VISITS)
     else:
         result = analysed(view_key(view), settings, cohort)
         st.caption(f"{settings.describe()}.")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analysis.areas.claims import compute as claims
 from analysis.areas.labs import compute as labs
-from analysis.areas.labs.sections import SECTIONS
+from analysis.areas.labs.sections import NO_LABS, NO_USABLE_LABS, SECTIONS
 from analysis.areas.literature import reference
 from analysis.cohort.grouping import grouping_options
 from analysis.ingest.lab_harmonisation import lab_findings
@@ -202,15 +202,12 @@ view = page_header(
 if require_data(view):
     cohort = view.filtered
     if cohort.labs.empty:
-        st.info("The data has no lab results: this page needs a labs table with patient_id, day, test, value and unit.")
+        st.info(NO_LABS)
     else:
         settings, group = settings_widgets(cohort)
         result = analysed(view_key(view), settings, group, cohort)
         if result.data.n_rows == 0:
-            st.info(
-                "No lab result could be used: every row lacks a day, a value or a unit we can convert. "
-                "'Units, reference limits and rows not used' below lists why."
-            )
+            st.info(f"{NO_USABLE_LABS} 'Units, reference limits and rows not used' below lists why.")
         else:
             st.caption(f"{settings.describe()}. On treatment = day 1 to the last dose.")
             headline(result)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis.areas.side_effects import compute as se
-from analysis.areas.side_effects.sections import SECTIONS, analyse
+from analysis.areas.side_effects.sections import NO_EVENTS, SECTIONS, analyse
 from ui.kept import kept
 from ui.page import page_header, require_data
 from ui.presenter import shown_count, shown_of, shown_share
@@ -93,9 +93,7 @@ if require_data(view):
     result = kept(view.filtered, "side_effects.analysed", settings, lambda: analyse(view.filtered, settings))
     data = result.data
     if not data.has_event_data:
-        st.info(
-            "These courses have no adverse events recorded (the `adverse_events` table is empty), so side effects cannot be measured."
-        )
+        st.info(NO_EVENTS)
     else:
         st.caption(
             f"Counted per course: {settings.describe()}. {shown_count(data.recorded_events)} episodes recorded, "

@@ -54,12 +54,13 @@ def build_slide(
     section = next(s for s in area.sections if s.key == area.headline)
     drawing = section.draw(cohort, result, audience)
     verdicts = tuple(claim for claim in claims if area.page and claim.page == area.page)
+    finding = area.finding(cohort, result, audience) if area.finding else ""
     return Slide(
         number=number,
         title=area.report_title,
-        finding=area.finding(cohort, result, audience) if area.finding else "",
+        finding=finding,
         figure=drawing.figure,
-        missing=drawing.missing,
+        missing="" if drawing.missing == finding else drawing.missing,  # said once, as the finding
         verdicts=verdicts,
     )
 
@@ -116,7 +117,7 @@ def slide_markup(slide: Slide) -> str:
             full_html=False, include_plotlyjs=False, config=CHART_CONFIG, div_id=f"slide-chart-{slide.number}"
         )
     else:
-        chart = f'<p class="missing">{html.escape(slide.missing)}</p>'
+        chart = f'<p class="missing">{html.escape(slide.missing)}</p>' if slide.missing else ""
     verdicts = "".join(
         f"<li>{badge(claim.verdict)} <strong>{html.escape(claim.id)}</strong> “{html.escape(claim.quote)}”</li>"
         for claim in slide.verdicts

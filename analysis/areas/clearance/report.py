@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, Table, report_audience, write_sections
 from analysis.areas.clearance import compute as clearance
-from analysis.areas.clearance.sections import SECTIONS
+from analysis.areas.clearance.sections import NO_VISITS, SECTIONS
 from analysis.cohort.model import Cohort
-
-NO_VISITS = "The data has no visits table: clearance needs visits with a day and an IGA grade or lesion counts."
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:

@@ -28,6 +28,9 @@ MONTH_TABLE = {
 }
 
 
+NO_VISITS = "The data has no visits table: clearance needs visits with a day and an IGA grade or lesion counts."
+
+
 def figures():
     """The figure functions, loaded only when a section is drawn (the JSON summary never loads plotly)."""
     from analysis.areas.clearance import figures as clearance_figures
@@ -211,6 +214,12 @@ SECTIONS = (
 
 def finding(cohort: Cohort, result: ClearanceAnalysis, audience: Audience) -> str:
     end = result.end_of_course
+    if cohort.visits.empty:
+        return NO_VISITS
+    if end.n == 0:
+        return clearance.missing_for_definition(cohort, result.settings) or (
+            "No course has an assessment at the end of the course, so no share clear can be given."
+        )
     return (
         f"{audience.share(end)} of {audience.count(end.n)} courses were clear at the end of the course "
         f"({result.settings.definition_text()})."

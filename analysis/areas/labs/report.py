@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, report_audience, write_sections
 from analysis.areas.labs import compute as labs
-from analysis.areas.labs.sections import SECTIONS
+from analysis.areas.labs.sections import NO_LABS, NO_USABLE_LABS, SECTIONS
 from analysis.cohort.model import Cohort
-
-NO_LABS = "The data has no lab results: this part needs a labs table with patient_id, day, test, value and unit."
-NO_USABLE_LABS = "No lab result could be used: every row lacks a day, a value or a unit we can convert."
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None = None) -> None:

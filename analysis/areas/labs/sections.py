@@ -14,6 +14,10 @@ CHARTED_FIRST = ("ALT", "AST", "TG", "TC")  # the tests charted until the reader
 SHARES = ("share", "ci_low", "ci_high")
 
 
+NO_LABS = "The data has no lab results: the lab figures need a labs table with patient_id, day, test, value and unit."
+NO_USABLE_LABS = "No lab result could be used: every row lacks a day, a value or a unit we can convert."
+
+
 def figures():
     """The figure functions, loaded only when a section is drawn (the JSON summary never loads plotly)."""
     from analysis.areas.labs import figures as lab_figures
@@ -347,8 +351,17 @@ SECTIONS = (
 
 
 def finding(cohort: Cohort, result: LabAnalysis, audience: Audience) -> str:
+    if cohort.labs.empty:
+        return NO_LABS
+    if result.data.n_rows == 0:
+        return NO_USABLE_LABS
     liver = result.new_abnormal_estimate("Liver enzymes (ALT or AST)")
     cholesterol = result.new_abnormal_estimate("Total cholesterol")
+    if liver.n == 0 and cholesterol.n == 0:
+        return (
+            "No course has a normal liver or cholesterol result before treatment and one during it, so new raised "
+            "values cannot be counted."
+        )
     return (
         f"Of courses normal before treatment, {audience.share(liver)} had raised liver enzymes (ALT or AST) and "
         f"{audience.share(cholesterol)} raised total cholesterol during treatment."

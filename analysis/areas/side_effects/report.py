@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from analysis.areas.base import ReportWriter, report_audience, write_sections
 from analysis.areas.side_effects import compute as se
-from analysis.areas.side_effects.sections import SECTIONS, analyse
+from analysis.areas.side_effects.sections import NO_EVENTS, SECTIONS, analyse
 from analysis.cohort.model import Cohort
 from analysis.stats.suppression import count_label
-
-NO_EVENTS = (
-    "These courses have no adverse events recorded (the adverse_events table is empty), "
-    "so side effects cannot be measured."
-)
 
 
 def report_section(report: ReportWriter, cohort: Cohort, settings: dict, group_by: str | None) -> None:

@@ -33,6 +33,12 @@ EVERY_TERM_COLUMNS = [
 ]
 
 
+NO_EVENTS = (
+    "These courses have no adverse events recorded (the adverse_events table is empty), "
+    "so side effects cannot be measured."
+)
+
+
 @dataclass(frozen=True)
 class SideEffectAnalysis:
     """The counted events and the incidence of every term: what each section draws from."""
@@ -262,6 +268,8 @@ SECTIONS = (
 
 
 def finding(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -> str:
+    if not result.data.has_event_data:
+        return NO_EVENTS
     anyone = se.any_event_estimate(result.data)
     stopped = se.discontinuation_estimate(result.data)
     return (
