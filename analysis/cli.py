@@ -59,6 +59,17 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Isotretinoin course outcomes.")
     parser.add_argument("--traceback", action="store_true", help="show the full error on an unexpected failure")
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the row-level work runs: DuckDB in this process (the default) or a Spark session",
+    )
+    parser.add_argument(
+        "--master",
+        metavar="URL",
+        help="the Spark master with --engine spark, e.g. local[2] or spark://host:7077 (default: local[2])",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check a dataset and list every problem found")
@@ -176,16 +187,29 @@ def _tolerant_output() -> None:
             stream.reconfigure(errors="replace")
 
 
-def load(path: str | None, mapping_file: Path | None = None):
+def load(args: argparse.Namespace):
     from analysis.cohort.loading import load_bundle, load_demo
 
+    path, mapping_file = args.path, args.mapping
     if path in (None, "demo"):
         if mapping_file is not None:
             raise UsageError("--mapping applies to your own files, not to the demo")
-        return load_demo()
+        return load_demo(engine_of(args))
     if not Path(path).exists():
         raise UsageError(f"no such file or folder: {path}")
-    return load_bundle(path, mapping=read_mapping(mapping_file))
+    return load_bundle(path, mapping=read_mapping(mapping_file), engine=engine_of(args))
+
+
+def engine_of(args: argparse.Namespace):
+    """The engine asked for; --master only means something with --engine spark."""
+    from analysis.engine.connection import EngineUnavailable, engine_named
+
+    if args.master and args.engine != "spark":
+        raise UsageError("--master applies to --engine spark")
+    try:
+        return engine_named(args.engine, args.master)
+    except EngineUnavailable as error:
+        raise UsageError(f"--engine {args.engine}: {error}") from None
 
 
 def read_mapping(path: Path | None):
@@ -207,7 +231,7 @@ def read_mapping(path: Path | None):
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    report = load(args.path, args.mapping).report
+    report = load(args).report
     unusual = [f"read {file}: {how}" for file, how in report.read_as.items() if how != PLAIN_CSV]
     if unusual:  # said when a file was not plain UTF-8 CSV with commas
         print("\n".join(unusual))
@@ -250,7 +274,7 @@ def _not_as_written(counts: dict) -> str:
 def run_summary(args: argparse.Namespace) -> int:
     from analysis.outputs.summary import SummaryOptions, summarize
 
-    result = load(args.path, args.mapping)
+    result = load(args)
     report = result.report
     if result.cohort is None:
         print("\n".join(report.summary_lines() + [""] + report.finding_lines(FINDINGS_SHOWN)), file=sys.stderr)
@@ -311,7 +335,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.slides and args.no_suppression:
         print("error: slides are for a room: they are always suppressed (leave out --no-suppression)", file=sys.stderr)
         return EXIT_USAGE
-    result = load(args.path, args.mapping)
+    result = load(args)
     if result.cohort is None:
         print(
             "\n".join(result.report.summary_lines() + [""] + result.report.finding_lines(FINDINGS_SHOWN)),

@@ -13,6 +13,13 @@ import pandas as pd
 
 TABLES = ("courses", "visits", "adverse_events", "labs")
 DAYS_PER_MONTH = 30.4375  # the average month: 365.25 / 12 days
+LESION_COLUMNS = ("inflammatory_lesions", "noninflammatory_lesions", "nodules", "total_lesions")
+AGE_BAND_LIMITS = ((0, 18, "<18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 200, "35+"))  # [low, high)
+AGE_BAND_LABELS = tuple(label for _, _, label in AGE_BAND_LIMITS)
+DAILY_DOSE_BANDS = ("<0.5", "0.5-1.0", ">1.0")  # mg/kg/day, Lai & Barbieri 2025
+DAILY_DOSE_EDGES = (0.5, 1.0)  # the middle band holds both edges
+CUMULATIVE_DOSE_BANDS = ("<120", "120-220", ">220")  # mg/kg, Lai & Barbieri 2025
+CUMULATIVE_DOSE_EDGES = (120, 220)
 
 
 def month_number(days) -> np.ndarray:
@@ -74,7 +81,6 @@ class TableSpec:
 SEX_VALUES = ("F", "M", "other", "unknown")
 END_REASONS = ("completed", "adverse_event", "lost_to_follow_up", "pregnancy", "patient_choice", "other")
 AE_ACTIONS = ("none", "dose_reduced", "interrupted", "discontinued")
-AGE_BANDS = ("<18", "18-24", "25-34", "35+")
 
 COURSES = TableSpec(
     name="courses",
@@ -89,7 +95,7 @@ COURSES = TableSpec(
         ),
         ColumnSpec("sex", "category", "F, M, other or unknown.", required=True, allowed=SEX_VALUES),
         ColumnSpec("age", "float", "Age in years at the course's start.", minimum=8, maximum=100),
-        ColumnSpec("age_band", "category", "Age band at start when exact age is not given.", allowed=AGE_BANDS),
+        ColumnSpec("age_band", "category", "Age band at start when exact age is not given.", allowed=AGE_BAND_LABELS),
         ColumnSpec("weight_kg", "float", "Body weight at start, kg.", minimum=20, maximum=300),
         ColumnSpec(
             "baseline_iga",

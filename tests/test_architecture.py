@@ -19,12 +19,13 @@ CORE = ROOT / "analysis"
 MAY_IMPORT = {
     "stats": {"stats"},
     "schema": {"stats"},
-    "ingest": {"ingest", "schema", "stats"},
-    "cohort": {"cohort", "ingest", "schema", "stats"},
-    "areas": {"areas", "cohort", "ingest", "schema", "stats"},
-    "outputs": {"outputs", "areas", "cohort", "ingest", "schema", "stats"},
+    "engine": {"engine", "schema"},
+    "ingest": {"ingest", "engine", "schema", "stats"},
+    "cohort": {"cohort", "ingest", "engine", "schema", "stats"},
+    "areas": {"areas", "cohort", "ingest", "engine", "schema", "stats"},
+    "outputs": {"outputs", "areas", "cohort", "ingest", "engine", "schema", "stats"},
     "demo": {"schema"},
-    "cli": {"outputs", "areas", "cohort", "ingest", "schema", "stats", "demo"},
+    "cli": {"outputs", "areas", "cohort", "ingest", "engine", "schema", "stats", "demo"},
 }
 
 

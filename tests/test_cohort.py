@@ -2,14 +2,15 @@
 
 import pandas as pd
 import pytest
+from engine_values import values_of
 
-from analysis.cohort.model import band, month_of_day
+from analysis.engine.derivations import band, month
 
 
 def test_month_is_round_of_day_over_30_4375():
-    days = pd.Series([0, 15, 16, 45, 46, 183, -15, -16], dtype="Int64")
+    days = [0, 15, 16, 45, 46, 183, -15, -16, None]
     # 15/30.4375 = 0.49 -> 0; 16 -> 0.53 -> 1; 45 -> 1.48 -> 1; 46 -> 1.51 -> 2; 183 -> 6.01 -> 6
-    assert month_of_day(days).tolist() == [0, 0, 1, 1, 2, 6, 0, -1]
+    assert values_of(month, days, "Int64") == [0, 0, 1, 1, 2, 6, 0, -1, None]
 
 
 def test_every_table_carries_its_course_index(tiny_cohort):
@@ -57,11 +58,10 @@ def test_cumulative_dose_given_or_integrated_from_visits(tiny_cohort):
 
 
 def test_dose_bands_at_their_edges():
-    values = pd.Series([0.49, 0.5, 1.0, 1.01, None], dtype="Float64")
-    assert band(values, (0.5, 1.0), ("<0.5", "0.5-1.0", ">1.0")).tolist()[:4] == ["<0.5", "0.5-1.0", "0.5-1.0", ">1.0"]
-    assert pd.isna(band(values, (0.5, 1.0), ("<0.5", "0.5-1.0", ">1.0")).iloc[4])
-    cumulative = pd.Series([119.9, 120, 220, 220.1], dtype="Float64")
-    assert band(cumulative, (120, 220), ("<120", "120-220", ">220")).tolist() == ["<120", "120-220", "120-220", ">220"]
+    daily = values_of(lambda x: band(x, (0.5, 1.0), ("<0.5", "0.5-1.0", ">1.0")), [0.49, 0.5, 1.0, 1.01, None])
+    assert daily == ["<0.5", "0.5-1.0", "0.5-1.0", ">1.0", None]
+    cumulative = values_of(lambda x: band(x, (120, 220), ("<120", "120-220", ">220")), [119.9, 120, 220, 220.1])
+    assert cumulative == ["<120", "120-220", "120-220", ">220"]
 
 
 def test_bands_of_the_tiny_cohort(tiny_cohort):

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cohort.model import CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, build_cohort
+from analysis.cohort.model import build_cohort
 from analysis.demo import DEFAULT_COURSES, DEFAULT_SEED, PARAMETERS, generate_cohort, write_demo
-from analysis.schema import SPECS, TABLES
+from analysis.schema import CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, SPECS, TABLES
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 LARGE = 20_000

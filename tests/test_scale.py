@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from engine_values import values_of
 
 from analysis.areas.charts import plain_title
 from analysis.areas.labs import compute as labs
@@ -20,7 +21,8 @@ from analysis.areas.labs.figures import edish_figure
 from analysis.areas.side_effects import compute as side_effects
 from analysis.cohort.filters import FilterSpec, apply_filters
 from analysis.cohort.loading import load_demo, load_tables
-from analysis.cohort.model import build_cohort, course_positions, month_of_day
+from analysis.cohort.model import build_cohort, course_positions
+from analysis.engine.derivations import month
 from analysis.ingest.lab_units import harmonise
 from analysis.ingest.progress import reporting_stages
 from analysis.outputs.summary import summarize
@@ -77,8 +79,8 @@ def test_derived_visit_columns_are_those_of_a_stable_sort_by_course_and_day():
     assert visits.index.equals(pd.RangeIndex(len(visits)))
     order = visits[["course_idx", "day"]].astype("float")
     assert order.equals(order.sort_values(["course_idx", "day"], kind="stable"))
-    assert visits["month"].tolist() == month_of_day(visits["day"]).tolist()
-    assert month_of_day(pd.Series([-46, -45, -15, 15, 16, 45, 46, None], dtype="Int64")).tolist()[:7] == [
+    assert visits["month"].tolist() == values_of(month, visits["day"].tolist(), "Int64")
+    assert values_of(month, [-46, -45, -15, 15, 16, 45, 46, None], "Int64")[:7] == [
         -2,
         -1,
         0,

@@ -56,8 +56,8 @@ TARGETS: dict[str, dict] = {
         "tests": ["tests/test_boundaries_claims.py", "tests/test_claims.py"],
     },
     "cohort": {
-        "file": "analysis/cohort/model.py",
-        "functions": ["month_of_day"],
+        "file": "analysis/engine/derivations.py",
+        "functions": ["month", "band", "age_band"],
         "tests": ["tests/test_boundaries_cohort.py", "tests/test_cohort.py"],
     },
     "months": {
@@ -92,8 +92,6 @@ TARGETS: dict[str, dict] = {
 
 # Mutants that cannot change behaviour, by "module: function: before -> after" (as --list prints them).
 EQUIVALENT: dict[str, str] = {
-    "cohort: month_of_day: 0 -> -1": "the filler under the missing mask is never read",
-    "cohort: month_of_day: 0 -> 1": "the filler under the missing mask is never read",
     "survival: fit_km_by_group: v not in ordered -> True": "a repeated key keeps its first place in the dict",
     "survival: cox_hazard_ratios: True -> False": "lifelines' batch_mode changes the fitting route, not the fit",
     "survival: _float: pd.isna(value) -> False": "the curve's bounds are never NaN (_km_curve fills them)",

@@ -29,7 +29,7 @@ from analysis.schema import TABLES
 log = logging.getLogger(__name__)
 # Modules whose code decides what a loaded cohort holds: a change to any of them is a new cache key.
 CORE = Path(__file__).resolve().parent.parent
-BUILDING_CODE = ("ingest", "cohort/loading.py", "cohort/model.py", "schema.py")
+BUILDING_CODE = ("ingest", "engine", "cohort/loading.py", "cohort/model.py", "cohort/derived.py", "schema.py")
 REPORT_FIELDS = ("rows_read", "rows_kept", "excluded", "read_as")
 
 

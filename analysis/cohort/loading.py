@@ -21,6 +21,7 @@ from pathlib import Path
 
 from analysis import DATA_DIR
 from analysis.cohort.model import Cohort, build_cohort
+from analysis.engine.connection import Engine
 from analysis.ingest.lab_harmonisation import harmonise_labs
 from analysis.ingest.mapping import Mapping
 from analysis.ingest.progress import release_memory, report_stage
@@ -62,14 +63,18 @@ class BundleError(Exception):
     """A bundle that cannot be opened at all; the message is meant for the user."""
 
 
-def load_demo() -> LoadResult:
+def load_demo(engine: Engine | None = None) -> LoadResult:
     """The bundled synthetic cohort the app opens on (its folder's README is not data)."""
     files = {name: (DEMO_DIR / name).read_bytes() for name in TABLE_FILES if (DEMO_DIR / name).is_file()}
-    return load_tables(files, DEMO_SOURCE, synthetic=True)
+    return load_tables(files, DEMO_SOURCE, synthetic=True, engine=engine)
 
 
 def load_bundle(
-    path: str | Path, source: str | None = None, synthetic: bool = False, mapping: Mapping | None = None
+    path: str | Path,
+    source: str | None = None,
+    synthetic: bool = False,
+    mapping: Mapping | None = None,
+    engine: Engine | None = None,
 ) -> LoadResult:
     """Loads a folder, a .zip or a single file (CSV, TSV, Excel, Parquet) holding the tables."""
     path = Path(path)
@@ -79,7 +84,7 @@ def load_bundle(
         builder = ReportBuilder()
         builder.add(ERROR, path.name or str(path), str(error), action=NOT_LOADED)
         return LoadResult(None, builder.build())
-    return _load_files(files, source or path.name, synthetic, mapping, skipped, owns_files=True)
+    return _load_files(files, source or path.name, synthetic, mapping, skipped, engine, owns_files=True)
 
 
 def read_bundle(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -103,13 +108,14 @@ def load_tables(
     synthetic: bool = False,
     mapping: Mapping | None = None,
     skipped: list[str] | None = None,
+    engine: Engine | None = None,
 ) -> LoadResult:
     """Loads file name -> bytes (any supported format, zips expanded): the shared path of every loader.
 
     Without a mapping, standard formats are recognised and other files mapped as proposed; with
     one, the files it names are mapped as it says.
     """
-    return _load_files(files, source, synthetic, mapping, skipped, owns_files=False)
+    return _load_files(files, source, synthetic, mapping, skipped, engine, owns_files=False)
 
 
 def _load_files(
@@ -118,6 +124,7 @@ def _load_files(
     synthetic: bool,
     mapping: Mapping | None,
     skipped: list[str] | None,
+    engine: Engine | None,
     owns_files: bool,
 ) -> LoadResult:
     """`load_tables`; with `owns_files`, the dict is emptied once read, so that the bytes go with
@@ -129,7 +136,7 @@ def _load_files(
         plan = plan_upload(files, mapping)
         if owns_files:
             files.clear()
-        return load_plan(plan, source, synthetic, builder, _owns_plan=True)
+        return load_plan(plan, source, synthetic, builder, engine, _owns_plan=True)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
         builder.add(
@@ -146,6 +153,7 @@ def load_plan(
     source: str,
     synthetic: bool = False,
     builder: ReportBuilder | None = None,
+    engine: Engine | None = None,
     _owns_plan: bool = False,
 ) -> LoadResult:
     """Loads an upload whose mapping the user has seen (and perhaps changed) on the Data page.
@@ -155,7 +163,7 @@ def load_plan(
     """
     builder = builder or ReportBuilder()
     try:
-        return _load(plan, source, synthetic, builder, _owns_plan)
+        return _load(plan, source, synthetic, builder, engine, _owns_plan)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
         builder.add(
@@ -167,7 +175,9 @@ def load_plan(
         return LoadResult(None, builder.build())
 
 
-def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder, owns_plan: bool) -> LoadResult:
+def _load(
+    plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder, engine: Engine | None, owns_plan: bool
+) -> LoadResult:
     report_stage("Reading the files")
     data_fingerprint = fingerprint(plan)
     tables = raw_tables(plan, builder)
@@ -191,7 +201,7 @@ def _load(plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder
     if checked is not None and "labs" in checked:  # once here, not on every page (analysis.ingest.lab_harmonisation)
         checked["labs"] = harmonise_labs(checked["labs"], lab_files, builder)
     origin = declared_time_origin(plan)
-    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint, origin)
+    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint, origin, engine)
     release_memory()
     return LoadResult(cohort, builder.build())
 

@@ -15,15 +15,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from analysis.cohort.derived import derive
+from analysis.engine.connection import Engine, duckdb_engine
 from analysis.ingest.keys import is_member
 from analysis.ingest.progress import report_stage
-from analysis.schema import SPECS, TABLES, month_number
-
-DAILY_DOSE_BANDS = ("<0.5", "0.5-1.0", ">1.0")  # mg/kg/day, Lai & Barbieri 2025
-CUMULATIVE_DOSE_BANDS = ("<120", "120-220", ">220")  # mg/kg, Lai & Barbieri 2025
-AGE_BAND_EDGES = (0, 18, 25, 35, 200)
-AGE_BAND_LABELS = ("<18", "18-24", "25-34", "35+")
-LESION_COLUMNS = ("inflammatory_lesions", "noninflammatory_lesions", "nodules", "total_lesions")
+from analysis.schema import SPECS, TABLES
 
 
 @dataclass
@@ -368,8 +364,10 @@ def build_cohort(
     synthetic: bool = False,
     fingerprint: str = "",
     time_origin: str = "",
+    engine: Engine | None = None,
 ) -> Cohort:
-    """Cohort from already typed canonical tables (missing tables become empty ones)."""
+    """Cohort from already typed canonical tables (missing tables become empty ones); the derived
+    fields are computed by the engine (a DuckDB of the cohort's own in memory unless one is given)."""
 
     report_stage("Linking visits, side effects and lab results to their courses")
     full = {
@@ -381,13 +379,9 @@ def build_cohort(
     others = {name: _attach_course_idx(full[name], courses) for name in TABLES[1:]}
     known = set(SPECS["courses"].names) | {"course_idx"}
     custom = tuple(c for c in courses.columns if c not in known)
-    visits = derive_visits(others["visits"])
-    courses = derive_courses(courses, visits)
+    derived = derive(courses, others, engine or duckdb_engine())
     return Cohort(
-        courses=courses,
-        visits=visits,
-        adverse_events=derive_day_month(others["adverse_events"], "onset_day", "onset_month"),
-        labs=derive_day_month(others["labs"], "day", "month"),
+        **derived,
         source=source,
         synthetic=synthetic,
         fingerprint=fingerprint,
@@ -513,112 +507,3 @@ def _renumbered(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy(deep=False)
     table.index = pd.RangeIndex(len(table))
     return table
-
-
-def month_of_day(day: pd.Series) -> pd.Series:
-    """Month of course (`schema.month_number`) as a nullable integer column."""
-    rounded = month_number(pd.to_numeric(day, errors="coerce").to_numpy(dtype="float", na_value=np.nan))
-    missing = np.isnan(rounded)
-    values = pd.arrays.IntegerArray(np.where(missing, 0, rounded).astype(np.int64), missing)
-    return pd.Series(values, index=day.index, name=day.name)
-
-
-def derive_day_month(table: pd.DataFrame, day_column: str, month_column: str) -> pd.DataFrame:
-    table = table.copy(deep=False)
-    table[month_column] = month_of_day(table[day_column]) if len(table) else pd.Series(dtype="Int64")
-    return table
-
-
-def derive_visits(visits: pd.DataFrame) -> pd.DataFrame:
-    """Month, total lesions where absent, baseline values and % change from baseline.
-
-    The baseline is the last assessment on or before day 0 (the first dose). Courses without
-    one get no % change: they stay in the table and outcome areas count them as such.
-    """
-    order = _course_day_order(visits)
-    visits = _renumbered(visits if order is None else visits.take(order))
-    visits = derive_day_month(visits, "day", "month")
-    summed = visits["inflammatory_lesions"].astype("Int64") + visits["noninflammatory_lesions"].astype(
-        "Int64"
-    )  # missing if either is
-    visits["total_lesions"] = visits["total_lesions"].astype("Int64").fillna(summed)
-    baseline = _baseline_visits(visits)
-    for column in ("iga",) + LESION_COLUMNS:
-        base = visits["course_idx"].map(baseline[column])
-        visits[f"baseline_{column}"] = base.astype("Float64")
-    for column in LESION_COLUMNS:
-        base = visits[f"baseline_{column}"]
-        change = (visits[column].astype("Float64") - base) / base * 100
-        visits[f"pct_change_{column}"] = change.where(base > 0)
-    return visits
-
-
-def _course_day_order(visits: pd.DataFrame) -> np.ndarray | None:
-    """Row order by course, then day, stable, missing values last (as a stable `sort_values`);
-    None when the rows are in that order already, as most exports are (no sort, no copy)."""
-    course = visits["course_idx"].to_numpy(dtype="float", na_value=np.nan)
-    day = pd.to_numeric(visits["day"], errors="coerce").to_numpy(dtype="float", na_value=np.nan)
-    if not (np.isnan(course).any() or np.isnan(day).any()) and in_course_day_order(course, day):
-        return None
-    return np.lexsort((np.nan_to_num(day), np.isnan(day), np.nan_to_num(course), np.isnan(course)))
-
-
-def _baseline_visits(visits: pd.DataFrame) -> pd.DataFrame:
-    pre = visits[visits["day"] <= 0]
-    columns = ["iga", *LESION_COLUMNS]
-    # Last non-missing value on or before day 0, per course and measure.
-    return pre.groupby("course_idx")[columns].last()
-
-
-def derive_courses(courses: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
-    courses = courses.copy()
-    if "age" in courses and courses["age"].notna().any():
-        banded = pd.cut(courses["age"].astype("float"), AGE_BAND_EDGES, right=False, labels=AGE_BAND_LABELS)
-        courses["age_band"] = courses["age_band"].where(courses["age_band"].notna(), banded.astype("object"))
-    courses["start_year"] = pd.to_datetime(courses["start_date"], errors="coerce").dt.year.astype("Int64")
-    courses["duration_days"] = courses["end_day"].astype("Int64") + 1
-    baseline_iga = visits[visits["day"] <= 0].groupby("course_idx")["iga"].last()
-    courses["baseline_iga"] = (
-        courses["baseline_iga"].astype("Int64").fillna(courses["course_idx"].map(baseline_iga).astype("Int64"))
-    )
-    integrated = _integrated_dose_mg(courses, visits)
-    courses["cumulative_dose_source"] = np.where(
-        courses["cumulative_dose_mg"].notna(), "given", np.where(integrated.notna(), "visits", "unknown")
-    )
-    courses["cumulative_dose_mg"] = courses["cumulative_dose_mg"].astype("Float64").fillna(integrated)
-    weight = courses["weight_kg"].astype("Float64")
-    courses["cumulative_dose_mg_per_kg"] = courses["cumulative_dose_mg"] / weight
-    courses["daily_dose_mg_per_kg"] = courses["cumulative_dose_mg_per_kg"] / courses["duration_days"].astype("Float64")
-    courses["daily_dose_band"] = band(courses["daily_dose_mg_per_kg"], (0.5, 1.0), DAILY_DOSE_BANDS, closed_left=True)
-    courses["cumulative_dose_band"] = band(
-        courses["cumulative_dose_mg_per_kg"], (120, 220), CUMULATIVE_DOSE_BANDS, closed_left=True
-    )
-    return courses
-
-
-def band(
-    values: pd.Series, edges: tuple[float, float], labels: tuple[str, str, str], closed_left: bool = True
-) -> pd.Series:
-    """Three bands: below the first edge, between the edges (inclusive), above the second."""
-    numeric = values.astype("float")
-    result = np.select([numeric < edges[0], numeric <= edges[1], numeric > edges[1]], list(labels), default="")
-    return pd.Series(result, index=values.index).replace("", pd.NA).astype("object")
-
-
-def _integrated_dose_mg(courses: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
-    """Total mg from visit doses: each dose holds from its visit until the next visit or the end."""
-    doses = visits.loc[
-        visits["dose_mg_per_day"].notna() & visits["course_idx"].notna(), ["course_idx", "day", "dose_mg_per_day"]
-    ]
-    if doses.empty:
-        return pd.Series(pd.NA, index=courses.index, dtype="Float64")
-    doses = doses.sort_values(["course_idx", "day"]).copy()
-    end = doses["course_idx"].map(courses.set_index("course_idx")["end_day"]).astype("float")
-    start = doses["day"].clip(lower=0).astype("float")
-    following = doses.groupby("course_idx")["day"].shift(-1).astype("float")
-    stop = np.fmin(following.fillna(np.inf), end + 1)
-    span = (stop - start).clip(lower=0)
-    mg = (span * doses["dose_mg_per_day"].astype("float")).groupby(doses["course_idx"]).sum(min_count=1)
-    has_end = end.notna().groupby(doses["course_idx"]).all()
-    mg = mg.where(has_end)
-    return courses["course_idx"].map(mg).astype("Float64")

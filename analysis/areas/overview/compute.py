@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.cohort.filters import COLUMN_LABELS
-from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
-from analysis.schema import SPECS, TABLES
+from analysis.cohort.model import Cohort, Lineage
+from analysis.schema import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, SPECS, TABLES
 
 TYPICAL_COURSE_DAYS = (120, 183)  # "Treatment typically lasts 4 to 6 months" (source document)
 

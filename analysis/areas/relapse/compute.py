@@ -25,8 +25,8 @@ import pandas as pd
 from analysis.areas.base import SummaryOptions
 from analysis.cohort.filters import COLUMN_LABELS, MISSING_LABEL
 from analysis.cohort.grouping import grouping_options as course_grouping_options
-from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage, memoised
-from analysis.schema import DAYS_PER_MONTH
+from analysis.cohort.model import Cohort, Lineage, memoised
+from analysis.schema import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, DAYS_PER_MONTH
 from analysis.stats.intervals import Estimate
 from analysis.stats.survival import (
     DAYS_PER_YEAR,

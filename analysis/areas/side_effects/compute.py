@@ -25,8 +25,9 @@ from analysis.areas.base import SummaryOptions, display_terms
 from analysis.areas.literature import reference
 from analysis.cohort.filters import MISSING_LABEL
 from analysis.cohort.grouping import group_text
-from analysis.cohort.model import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS, Cohort, Lineage
+from analysis.cohort.model import Cohort, Lineage
 from analysis.cohort.visits import visit_arrays
+from analysis.schema import AGE_BAND_LABELS, CUMULATIVE_DOSE_BANDS, DAILY_DOSE_BANDS
 from analysis.stats.intervals import EXACT_BELOW_N, Estimate, proportion
 
 DICTIONARY_FILE = DATA_DIR / "ae_terms.csv"

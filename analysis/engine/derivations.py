@@ -1,0 +1,172 @@
+"""The cohort's derived fields, written once as ibis expressions and run by the engine.
+
+Visits get their month, total lesions (when only its parts are given), the course's baseline values
+and the % change from them; courses get age bands, start year, duration, baseline IGA, the dose
+integrated from visit doses, dose per kg and dose bands; side effects and lab results get their
+month. Expressions read plain columns plus `row` (the row's position in the table as given), and
+every result comes back ordered, so it lines up with the pandas rows it belongs to.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from analysis.schema import (
+    AGE_BAND_LIMITS,
+    CUMULATIVE_DOSE_BANDS,
+    CUMULATIVE_DOSE_EDGES,
+    DAILY_DOSE_BANDS,
+    DAILY_DOSE_EDGES,
+    DAYS_PER_MONTH,
+    LESION_COLUMNS,
+)
+
+BASELINE_MEASURES = ("iga",) + LESION_COLUMNS
+
+ROW = "row"
+
+
+def month(day: ibis.Value) -> ibis.Value:
+    """Month of course (PRODUCT.md): round(day / 30.4375), half away from zero, spelt out with floor
+    so that every engine rounds alike; a missing day has no month."""
+    months = day.cast("float64") / DAYS_PER_MONTH
+    return (months.sign() * (months.abs() + 0.5).floor()).cast("int64")
+
+
+def band(values: ibis.Value, edges: tuple[float, float], labels: tuple[str, str, str]) -> ibis.Value:
+    """Three bands: below the first edge, between the edges (inclusive), above the second; none when missing."""
+    return ibis.cases(
+        (values < edges[0], labels[0]), (values <= edges[1], labels[1]), (values > edges[1], labels[2])
+    ).cast("string")
+
+
+def age_band(age: ibis.Value) -> ibis.Value:
+    return ibis.cases(*[((age >= low) & (age < high), label) for low, high, label in AGE_BAND_LIMITS]).cast("string")
+
+
+# ---------------------------------------------------------------------------------------------
+# Visits
+
+
+def visit_fields(visits: ibis.Table) -> ibis.Table:
+    """Month, total lesions where absent (missing if either part is), and each visit's order in its
+    course (by day, then as given): the baseline is the last assessment on or before day 0."""
+    by_day = ibis.window(group_by=visits.course_idx, order_by=[ibis.asc(visits.day, nulls_first=False), visits[ROW]])
+    return visits.mutate(
+        month=month(visits.day),
+        total_lesions=visits.total_lesions.fill_null(visits.inflammatory_lesions + visits.noninflammatory_lesions),
+        visit_order=ibis.row_number().over(by_day),
+    )
+
+
+def baselines(visits: ibis.Table) -> ibis.Table:
+    """Per course, each measure's last value (missing ones skipped) on or before day 0."""
+    before = visits.filter(visits.day <= 0, visits.course_idx.notnull())
+    return before.group_by("course_idx").aggregate(
+        **{
+            f"baseline_{measure}": before[measure].argmax(before.visit_order, where=before[measure].notnull())
+            for measure in BASELINE_MEASURES
+        }
+    )
+
+
+def visits_with_baselines(visits: ibis.Table) -> ibis.Table:
+    """Visits in course and day order with their baseline values and % change from baseline (none
+    where the baseline is missing or zero: such courses stay, and the areas count them)."""
+    fields = visit_fields(visits)
+    base = baselines(fields).rename(base_course="course_idx")
+    joined = fields.left_join(base, fields.course_idx == base.base_course)
+    changes = {}
+    for measure in LESION_COLUMNS:
+        baseline = joined[f"baseline_{measure}"].cast("float64")
+        change = (joined[measure].cast("float64") - baseline) / baseline * 100
+        changes[f"pct_change_{measure}"] = ibis.ifelse(baseline > 0, change, ibis.null("float64"))
+    baselines_as_float = {f"baseline_{m}": joined[f"baseline_{m}"].cast("float64") for m in BASELINE_MEASURES}
+    result = joined.mutate(**baselines_as_float, **changes)
+    return result.order_by(
+        ibis.asc(result.course_idx, nulls_first=False), ibis.asc(result.day, nulls_first=False), result[ROW]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Courses
+
+
+def integrated_dose_mg(doses: ibis.Table, courses: ibis.Table) -> ibis.Table:
+    """Total mg per course from visit doses: each dose holds from its visit (day 0 at the earliest)
+    until the next dose's visit or the day after the last dose. Courses without a last day get none."""
+    ends = courses.filter(courses.end_day.notnull()).select(dose_course="course_idx", end_day="end_day")
+    given = doses.filter(doses.dose_mg_per_day.notnull(), doses.course_idx.notnull())
+    given = given.join(ends, given.course_idx == ends.dose_course)
+    following = given.day.lead().over(group_by=given.course_idx, order_by=[given.day, given[ROW]])
+    after_last = given.end_day.cast("float64") + 1
+    stop = ibis.ifelse(following.isnull(), after_last, ibis.least(following.cast("float64"), after_last))
+    start = ibis.greatest(given.day, 0).cast("float64")
+    spans = given.mutate(mg=ibis.greatest(stop - start, 0.0) * given.dose_mg_per_day)
+    return spans.group_by("course_idx").aggregate(integrated_mg=spans.mg.sum())
+
+
+def course_fields(courses: ibis.Table, visit_baselines: ibis.Table, integrated: ibis.Table) -> ibis.Table:
+    """Each course's derived fields, in course_idx order."""
+    base = visit_baselines.select(base_course="course_idx", visit_iga="baseline_iga")
+    dose = integrated.rename(dose_course="course_idx")
+    joined = courses.left_join(base, courses.course_idx == base.base_course).left_join(
+        dose, courses.course_idx == dose.dose_course
+    )
+    cumulative_mg = joined.cumulative_dose_mg.fill_null(joined.integrated_mg)
+    per_kg = cumulative_mg / joined.weight_kg
+    duration = joined.end_day + 1
+    daily = per_kg / duration.cast("float64")
+    source = ibis.cases(
+        (joined.cumulative_dose_mg.notnull(), "given"), (joined.integrated_mg.notnull(), "visits"), else_="unknown"
+    )
+    result = joined.select(
+        "course_idx",
+        age_band=joined.age_band.fill_null(age_band(joined.age)),
+        start_year=joined.start_date.year().cast("int64"),
+        duration_days=duration,
+        baseline_iga=joined.baseline_iga.fill_null(joined.visit_iga),
+        cumulative_dose_source=source,
+        cumulative_dose_mg=cumulative_mg,
+        cumulative_dose_mg_per_kg=per_kg,
+        daily_dose_mg_per_kg=daily,
+        daily_dose_band=band(daily, DAILY_DOSE_EDGES, DAILY_DOSE_BANDS),
+        cumulative_dose_band=band(per_kg, CUMULATIVE_DOSE_EDGES, CUMULATIVE_DOSE_BANDS),
+    )
+    return result.order_by("course_idx")
+
+
+def months_of_rows(table: ibis.Table) -> ibis.Table:
+    return table.select(ROW, month=month(table.day)).order_by(ROW)
+
+
+# ---------------------------------------------------------------------------------------------
+# From pandas to the engine and back
+
+
+def numbers(frame: pd.DataFrame, columns: dict[str, pa.DataType]) -> pd.DataFrame:
+    """The columns the expressions read, typed as they expect (text that is not a number: missing),
+    with each row's position as `row`."""
+    shipped = {ROW: np.arange(len(frame), dtype=np.int64)}
+    for name, kind in columns.items():
+        values = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype="object")
+        if pa.types.is_timestamp(kind):
+            shipped[name] = pd.to_datetime(values, errors="coerce")
+        elif pa.types.is_string(kind):
+            shipped[name] = values.astype("string")
+        else:
+            shipped[name] = pd.to_numeric(values, errors="coerce").astype(
+                "Float64" if kind == pa.float64() else "Int64"
+            )
+    return pd.DataFrame(shipped)
+
+
+def column(result: pa.Table, name: str, dtype: str, index: pd.Index) -> pd.Series:
+    """One result column as the pandas type the outcome areas read (nullable integers and floats, text as objects)."""
+    values = result.column(name)
+    if dtype == "object":
+        return pd.Series(values.to_pylist(), index=index, dtype="object")
+    return pd.Series(values.to_pandas(types_mapper=pd.ArrowDtype).astype(dtype).array, index=index)

@@ -1,0 +1,31 @@
+"""The command line's --engine and --master: mistakes and a missing Java runtime are usage errors of
+one line (exit 2), never a Java stack trace."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.cli import main
+from analysis.engine import connection
+
+
+def test_master_without_spark_is_a_usage_error(capsys):
+    assert main(["--master", "local[2]", "summary", "demo"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --master applies to --engine spark"
+
+
+def test_spark_without_java_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(connection.shutil, "which", lambda name: None)
+    monkeypatch.setattr(connection, "_SPARK", {})
+    assert main(["--engine", "spark", "--master", "local[1]", "summary", "demo"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --engine spark: Spark needs Java") and "openjdk-17-jre-headless" in error
+    assert len(error.splitlines()) == 1
+
+
+def test_an_unknown_engine_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--engine", "postgres", "summary", "demo"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'postgres'" in capsys.readouterr().err
