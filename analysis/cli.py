@@ -70,10 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the Spark master with --engine spark, e.g. local[2] or spark://host:7077 (default: local[2])",
     )
+    parser.add_argument(
+        "--table",
+        metavar="TABLE=SOURCE",
+        action="append",
+        default=[],
+        help="read a table where it lives instead of from PATH: a catalog table (courses=registry.courses) or a "
+        "path the engine reaches (visits=/data/visits.parquet, on Spark also s3a://...); repeat for each table",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check a dataset and list every problem found")
-    validate.add_argument("path", metavar="PATH", help="folder, .zip or courses.csv")
+    validate.add_argument("path", metavar="PATH", nargs="?", help="folder, .zip or courses.csv (or give --table)")
     validate.add_argument(
         "--all", action="store_true", help=f"list every finding (default: the first {FINDINGS_SHOWN})"
     )
@@ -191,13 +199,41 @@ def load(args: argparse.Namespace):
     from analysis.cohort.loading import load_bundle, load_demo
 
     path, mapping_file = args.path, args.mapping
-    if path in (None, "demo"):
+    if args.table:
+        return _load_sources(args)
+    if path is None:
+        raise UsageError("give the data: PATH, or --table TABLE=SOURCE for each table")
+    if path == "demo":
         if mapping_file is not None:
             raise UsageError("--mapping applies to your own files, not to the demo")
         return load_demo(engine_of(args))
     if not Path(path).exists():
         raise UsageError(f"no such file or folder: {path}")
     return load_bundle(path, mapping=read_mapping(mapping_file), engine=engine_of(args))
+
+
+def _load_sources(args: argparse.Namespace):
+    """The tables read by the engine from where they live, then checked as an upload is."""
+    from analysis.cohort.loading import load_tables
+    from analysis.engine.sources import SourceError, parse_source, read_sources, sources_label
+
+    if args.path not in (None, "demo"):
+        raise UsageError("give either PATH or --table, not both")
+    try:
+        sources = dict(parse_source(text) for text in args.table)
+        engine = engine_of(args)
+        files = read_sources(engine, sources)
+    except SourceError as error:
+        raise UsageError(f"--table {error}") from None
+    return load_tables(files, sources_label(engine, sources), mapping=read_mapping(args.mapping), engine=engine)
+
+
+def data_arguments(args: argparse.Namespace) -> str:
+    """The options that name the data, to repeat in a hint."""
+    engine = [f"--engine {args.engine}"] if args.engine != "duckdb" else []
+    engine += [f"--master {args.master}"] if args.master else []
+    named = [f"--table {text}" for text in args.table] or [str(args.path)]
+    return " ".join(engine + ["validate"] + named)
 
 
 def engine_of(args: argparse.Namespace):
@@ -285,7 +321,7 @@ def run_summary(args: argparse.Namespace) -> int:
         print(
             f"note: {how_many(report.error_count, 'error')} and {how_many(report.warning_count, 'warning')} "
             "in the input; "
-            f"`python -m analysis validate {args.path}` lists them",
+            f"`python -m analysis {data_arguments(args)}` lists them",
             file=sys.stderr,
         )
     settings = _with_claim_set(_checked_settings(dict(args.set)), args.claims)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -59,3 +61,14 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def tiny_cohort():
     return build_cohort(tiny_tables(), source="tiny")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session for the test run. Without Java the Spark tests are skipped, saying
+    so, except under CI (CI=true), where `.ci/run` installs Java and a skip would hide a failure."""
+    from analysis.engine.connection import spark_engine
+
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")) and os.environ.get("CI") != "true":
+        pytest.skip("Spark needs Java (openjdk-17-jre-headless); .ci/run installs it")
+    return spark_engine("local[2]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from analysis.engine.connection import duckdb_engine
 
@@ -12,6 +13,8 @@ ENGINE = duckdb_engine()
 
 def values_of(expression, values, dtype: str = "float64") -> list:
     """expression(column) on `values` (None: missing), in order; missing results as None."""
-    table = ibis.memtable(pd.DataFrame({"x": pd.Series(values, dtype=dtype), "at": range(len(values))}))
+    table = ibis.memtable(
+        pa.Table.from_pandas(pd.DataFrame({"x": pd.Series(values, dtype=dtype), "at": range(len(values))}))
+    )
     result = ENGINE.backend.to_pyarrow(table.select("at", y=expression(table.x)).order_by("at"))
     return result.column("y").to_pylist()

@@ -6,16 +6,13 @@ The summaries are identical, number for number. The comparison (`same_summary`) 
 into those within 1e-9 relative (a sum of floating-point numbers may differ in its last bits between
 engines) and the rest, so that a failure says which kind appeared; today neither kind is allowed.
 
-Spark runs on `local[2]`, one session for the test run. Without Java the Spark tests are skipped,
-saying so, except under CI (CI=true), where `.ci/run` installs Java and a skip would hide a failure.
+Spark runs on `local[2]`, one session for the test run (the `spark` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,7 @@ from analysis.cli import json_ready
 from analysis.cohort.filters import FilterSpec, apply_filters
 from analysis.cohort.loading import load_bundle, load_demo
 from analysis.demo import write_demo
-from analysis.engine.connection import duckdb_engine, spark_engine
+from analysis.engine.connection import duckdb_engine
 from analysis.outputs.summary import SummaryOptions, summarize
 
 RECORDED = Path(__file__).parent / "data" / "summaries_before_engine"
@@ -49,13 +46,6 @@ def assert_same(before: dict, after: dict) -> None:
     close, beyond = differences(before, after)
     assert not beyond, f"{len(beyond)} differences, e.g. {beyond[:5]}"
     assert not close, f"within 1e-9 relative but not identical: {close[:5]}"
-
-
-@pytest.fixture(scope="session")
-def spark():
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")) and os.environ.get("CI") != "true":
-        pytest.skip("Spark needs Java (openjdk-17-jre-headless); .ci/run installs it")
-    return spark_engine("local[2]")
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,12 @@ from analysis.engine.derivations import (
 )
 from analysis.schema import LESION_COLUMNS
 
-VISIT_INPUTS = {"course_idx": pa.int64(), "day": pa.float64(), **{m: pa.int64() for m in BASELINE_MEASURES}}
-DOSE_INPUTS = {"course_idx": pa.int64(), "day": pa.float64(), "dose_mg_per_day": pa.float64()}
+VISIT_INPUTS = {
+    "course_idx": pa.int64(),
+    "day": pa.float64(),
+    **{m: pa.int64() for m in BASELINE_MEASURES},
+    "dose_mg_per_day": pa.float64(),
+}
 COURSE_INPUTS = {
     "course_idx": pa.int64(),
     "age": pa.float64(),
@@ -60,11 +64,12 @@ def derive(courses: pd.DataFrame, others: dict[str, pd.DataFrame], engine: Engin
     visit_table = engine.table(numbers(others["visits"], VISIT_INPUTS))
     visits = _visits(others["visits"], engine.arrow(visits_with_baselines(visit_table)))
     course_table = engine.table(numbers(courses, COURSE_INPUTS))
-    dose_table = engine.table(numbers(others["visits"], DOSE_INPUTS))
     fields = course_fields(
-        course_table, baselines(visit_fields(visit_table)), integrated_dose_mg(dose_table, course_table)
+        course_table, baselines(visit_fields(visit_table)), integrated_dose_mg(visit_table, course_table)
     )
-    derived = {"courses": _with_columns(courses, engine.arrow(fields), COURSE_OUTPUTS), "visits": visits}
+    course_result = engine.arrow(fields)
+    at = course_result.column("course_idx").to_numpy()  # course_idx is each course's row
+    derived = {"courses": _with_columns(courses, course_result, COURSE_OUTPUTS, at), "visits": visits}
     for name, (day, month) in MONTH_OF.items():
         derived[name] = _with_month(others[name], engine, day, month)
     return derived
@@ -79,16 +84,16 @@ def _visits(visits: pd.DataFrame, result: pa.Table) -> pd.DataFrame:
     return _with_columns(visits, result, VISIT_OUTPUTS)
 
 
-def _with_columns(table: pd.DataFrame, result: pa.Table, outputs: dict[str, str]) -> pd.DataFrame:
+def _with_columns(table: pd.DataFrame, result: pa.Table, outputs: dict[str, str], at=None) -> pd.DataFrame:
     table = table.copy(deep=False)
     for name, dtype in outputs.items():
-        table[name] = column(result, name, dtype, table.index)
+        table[name] = pd.Series(column(result, name, dtype, at), index=table.index, dtype=dtype)
     return table
 
 
 def _with_month(table: pd.DataFrame, engine: Engine, day: str, month: str) -> pd.DataFrame:
-    shipped = numbers(table, {day: pa.float64()}).rename(columns={day: "day"})
-    result = engine.arrow(months_of_rows(engine.table(shipped)))
+    result = engine.arrow(months_of_rows(engine.table(numbers(table, {day: pa.float64()})), day))
     table = table.copy(deep=False)
-    table[month] = column(result, "month", "Int64", table.index)
+    at = result.column(ROW).to_numpy()
+    table[month] = pd.Series(column(result, "month", "Int64", at), index=table.index)
     return table

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -379,7 +380,11 @@ def build_cohort(
     others = {name: _attach_course_idx(full[name], courses) for name in TABLES[1:]}
     known = set(SPECS["courses"].names) | {"course_idx"}
     custom = tuple(c for c in courses.columns if c not in known)
-    derived = derive(courses, others, engine or duckdb_engine())
+    if engine is None:  # a database of the cohort's own, closed (its memory handed back) once the fields are in
+        with closing(duckdb_engine()) as own:
+            derived = derive(courses, others, own)
+    else:
+        derived = derive(courses, others, engine)
     return Cohort(
         **derived,
         source=source,

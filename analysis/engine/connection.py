@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 SPARK_MASTER_VARIABLE = "ISOTRET_SPARK_MASTER"
@@ -29,14 +29,17 @@ class Engine:
     name: str
     backend: Any
 
-    def table(self, frame: pd.DataFrame):
-        """The frame as a table this engine reads (an ibis memtable: registered on first use)."""
+    def table(self, data: pa.Table):
+        """Arrow data as a table this engine reads (an ibis memtable: registered on first use)."""
         import ibis
 
-        return ibis.memtable(pa.Table.from_pandas(frame, preserve_index=False))
+        return ibis.memtable(data)
 
     def arrow(self, expression) -> pa.Table:
         return self.backend.to_pyarrow(expression)
+
+    def close(self) -> None:
+        self.backend.disconnect()
 
 
 def duckdb_engine() -> Engine:
@@ -44,7 +47,8 @@ def duckdb_engine() -> Engine:
     other browser session) shares it."""
     import ibis
 
-    return Engine("duckdb", ibis.duckdb.connect())
+    # Every result is ordered or placed by its row number, so DuckDB need not keep rows in order (less memory).
+    return Engine("duckdb", ibis.duckdb.connect(preserve_insertion_order=False))
 
 
 _SPARK: dict[str, Engine] = {}
@@ -85,6 +89,8 @@ def _spark_session(session_class, master: str):
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.sql.shuffle.partitions": "4",
+            # Tables a local session saves stay out of the working folder and go with the machine's temp files.
+            "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="spark-warehouse-"),
         }
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -85,7 +85,7 @@ def visits_with_baselines(visits: ibis.Table) -> ibis.Table:
         change = (joined[measure].cast("float64") - baseline) / baseline * 100
         changes[f"pct_change_{measure}"] = ibis.ifelse(baseline > 0, change, ibis.null("float64"))
     baselines_as_float = {f"baseline_{m}": joined[f"baseline_{m}"].cast("float64") for m in BASELINE_MEASURES}
-    result = joined.mutate(**baselines_as_float, **changes)
+    result = joined.select(ROW, "course_idx", "day", "month", "total_lesions", **baselines_as_float, **changes)
     return result.order_by(
         ibis.asc(result.course_idx, nulls_first=False), ibis.asc(result.day, nulls_first=False), result[ROW]
     )
@@ -110,7 +110,7 @@ def integrated_dose_mg(doses: ibis.Table, courses: ibis.Table) -> ibis.Table:
 
 
 def course_fields(courses: ibis.Table, visit_baselines: ibis.Table, integrated: ibis.Table) -> ibis.Table:
-    """Each course's derived fields, in course_idx order."""
+    """Each course's derived fields, by course_idx."""
     base = visit_baselines.select(base_course="course_idx", visit_iga="baseline_iga")
     dose = integrated.rename(dose_course="course_idx")
     joined = courses.left_join(base, courses.course_idx == base.base_course).left_join(
@@ -136,37 +136,50 @@ def course_fields(courses: ibis.Table, visit_baselines: ibis.Table, integrated: 
         daily_dose_band=band(daily, DAILY_DOSE_EDGES, DAILY_DOSE_BANDS),
         cumulative_dose_band=band(per_kg, CUMULATIVE_DOSE_EDGES, CUMULATIVE_DOSE_BANDS),
     )
-    return result.order_by("course_idx")
+    return result
 
 
-def months_of_rows(table: ibis.Table) -> ibis.Table:
-    return table.select(ROW, month=month(table.day)).order_by(ROW)
+def months_of_rows(table: ibis.Table, day: str = "day") -> ibis.Table:
+    return table.select(ROW, month=month(table[day]))
 
 
 # ---------------------------------------------------------------------------------------------
 # From pandas to the engine and back
 
 
-def numbers(frame: pd.DataFrame, columns: dict[str, pa.DataType]) -> pd.DataFrame:
+def numbers(frame: pd.DataFrame, columns: dict[str, pa.DataType]) -> pa.Table:
     """The columns the expressions read, typed as they expect (text that is not a number: missing),
-    with each row's position as `row`."""
-    shipped = {ROW: np.arange(len(frame), dtype=np.int64)}
+    with each row's position as `row`, as Arrow (what the engines read)."""
+    shipped = {ROW: pa.array(np.arange(len(frame), dtype=np.int64))}
     for name, kind in columns.items():
         values = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype="object")
         if pa.types.is_timestamp(kind):
-            shipped[name] = pd.to_datetime(values, errors="coerce")
+            values = pd.to_datetime(values, errors="coerce")
         elif pa.types.is_string(kind):
-            shipped[name] = values.astype("string")
-        else:
-            shipped[name] = pd.to_numeric(values, errors="coerce").astype(
-                "Float64" if kind == pa.float64() else "Int64"
-            )
-    return pd.DataFrame(shipped)
+            values = values.astype("string")
+        elif not pd.api.types.is_numeric_dtype(values.dtype):
+            values = pd.to_numeric(values, errors="coerce")
+        shipped[name] = pa.array(values, type=kind, from_pandas=True)
+    return pa.table(shipped)
 
 
-def column(result: pa.Table, name: str, dtype: str, index: pd.Index) -> pd.Series:
-    """One result column as the pandas type the outcome areas read (nullable integers and floats, text as objects)."""
+def column(result: pa.Table, name: str, dtype: str, at: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+    """One result column as the pandas type the outcome areas read (nullable integers and floats, text as
+    objects); with `at`, each result row's value is put at its position `at` (rows come back unordered)."""
     values = result.column(name)
     if dtype == "object":
-        return pd.Series(values.to_pylist(), index=index, dtype="object")
-    return pd.Series(values.to_pandas(types_mapper=pd.ArrowDtype).astype(dtype).array, index=index)
+        data = values.to_numpy(zero_copy_only=False)
+        return data if at is None else _scattered(data, at, None)
+    missing = values.is_null().to_numpy(zero_copy_only=False)
+    data = values.fill_null(0).to_numpy(zero_copy_only=False)
+    if at is not None:
+        data, missing = _scattered(data, at, 0), _scattered(missing, at, True)
+    if dtype == "Int64":
+        return pd.arrays.IntegerArray(data.astype(np.int64, copy=False), missing)
+    return pd.arrays.FloatingArray(data.astype(np.float64, copy=False), missing)
+
+
+def _scattered(values: np.ndarray, at: np.ndarray, fill) -> np.ndarray:
+    placed = np.full(len(values), fill, dtype=values.dtype)
+    placed[at] = values
+    return placed
