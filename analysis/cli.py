@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show the full error on an unexpected failure")
     parser.add_argument(
         "--engine",
-        choices=("duckdb", "spark"),
+        choices=("duckdb", "spark"),  # analysis.engine.connection.ENGINES (not imported before it is needed)
         default="duckdb",
         help="where the row-level work runs: DuckDB in this process (the default) or a Spark session",
     )

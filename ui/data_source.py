@@ -1,7 +1,8 @@
-"""Which dataset the session looks at: the bundled demo, files this session uploaded, or a
-saved dataset opened from a shared link (`ui.sharing`).
+"""Which dataset the session looks at: the bundled demo, a data source the server's administrator
+configured (`[data_source]` in `.streamlit/secrets.toml`: tables read where they live, on DuckDB or
+Spark), files this session uploaded, or a saved dataset opened from a shared link (`ui.sharing`).
 
-The demo is public and read-only, so one copy serves every session. Uploads are cached per
+The demo and the configured source are read-only and the same for everyone, so one copy serves every session. Uploads are cached per
 session and keyed on their bytes (and the confirmed column mapping), never on their names: two
 people uploading different files called `courses.csv` never see each other's rows. Uploads are
 held in memory only.
@@ -19,12 +20,17 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analysis.cohort.loading import LoadResult, load_demo, load_tables
+from analysis.engine.connection import EngineUnavailable
+from analysis.engine.sources import ConfiguredSource, SourceError, sources_label
 from analysis.ingest.mapping import Mapping
 from analysis.ingest.progress import release_memory, reporting_stages, use_returning_memory_pool
 from analysis.ingest.upload import UploadPlan, plan_upload
+from analysis.ingest.validation import ERROR, NOT_LOADED, ReportBuilder
 from ui.session_end import end_session_later
 
 DEMO = "demo"
+CONFIGURED = "configured"
+SECRETS_SECTION = ".streamlit/secrets.toml [data_source]"
 UPLOAD = "upload"
 UPLOAD_STATE = "uploaded_files"
 UPLOAD_MAPPING_STATE = "uploaded_mapping"  # the confirmed mapping (JSON text) of the uploaded files
@@ -78,6 +84,43 @@ def demo_result() -> LoadResult:
             with st.spinner("Loading the synthetic demo cohort ..."), loading_progress():
                 store["demo"] = load_demo()
     return store["demo"]
+
+
+def configured_source() -> ConfiguredSource | None:
+    """The administrator's `[data_source]`, if any (a mistake in it is shown when it is opened)."""
+    try:
+        settings = st.secrets.get("data_source")
+    except Exception:  # no secrets file at all: local use
+        return None
+    if not settings:
+        return None
+    try:
+        return ConfiguredSource.from_settings(settings)
+    except SourceError as error:
+        return ConfiguredSource(str(settings.get("label") or "Configured data source"), "", None, {}, str(error))
+
+
+def configured_result(source: ConfiguredSource) -> LoadResult:
+    store = _demo_store()
+    key = (CONFIGURED, repr(source))
+    with _DEMO_LOCK:
+        if key not in store:
+            with st.spinner(f"Reading {source.label} ..."), loading_progress():
+                store[key] = _load_configured(source)
+    return store[key]
+
+
+def _load_configured(source: ConfiguredSource) -> LoadResult:
+    """The tables read by their engine and checked as an upload is; what stops them is said, not raised."""
+    try:
+        if source.problem:
+            raise SourceError(source.problem)
+        engine, files = source.load_files()
+    except (SourceError, EngineUnavailable) as error:
+        builder = ReportBuilder()
+        builder.add(ERROR, SECRETS_SECTION, str(error), action=NOT_LOADED)
+        return LoadResult(None, builder.build())
+    return load_tables(files, f"{source.label} ({sources_label(engine, source.tables)})", engine=engine)
 
 
 def _session_result(
@@ -180,6 +223,8 @@ def active_result(source: str) -> LoadResult:
         if source == SHARED and shared_files():
             label, files = shared_files()
             return shared_result(files, label, st.session_state.get(SHARED_ORIGIN_STATE, ""))
+        if source == CONFIGURED and configured_source():
+            return configured_result(configured_source())
         return demo_result()
 
 

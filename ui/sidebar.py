@@ -12,7 +12,16 @@ from analysis.cohort.loading import LoadResult
 from analysis.cohort.model import Cohort
 
 from .access import sign_out_control
-from .data_source import DEMO, SHARED, UPLOAD, active_result, shared_files, uploaded_files
+from .data_source import (
+    CONFIGURED,
+    DEMO,
+    SHARED,
+    UPLOAD,
+    active_result,
+    configured_source,
+    shared_files,
+    uploaded_files,
+)
 from .presenter import presenter_controls, shown_count
 from .sharing import open_linked_dataset, sharing_controls
 
@@ -56,8 +65,12 @@ def current_view() -> View:
 
 
 def _source_picker() -> str:
-    choices = ([DEMO, UPLOAD] if uploaded_files() else [DEMO]) + ([SHARED] if shared_files() else [])
+    """The administrator's configured source first (the dataset the server is for), then the demo."""
+    configured = configured_source()
+    choices = ([CONFIGURED] if configured else []) + [DEMO]
+    choices += ([UPLOAD] if uploaded_files() else []) + ([SHARED] if shared_files() else [])
     labels = {DEMO: "Synthetic demo cohort", UPLOAD: "My uploaded files", SHARED: "Saved dataset (shared link)"}
+    labels[CONFIGURED] = configured.label if configured else ""
     st.sidebar.header("Data")
     return st.sidebar.radio(
         "Data source",

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 SPARK_MASTER_VARIABLE = "ISOTRET_SPARK_MASTER"
+ENGINES = ("duckdb", "spark")
 
 
 class EngineUnavailable(Exception):
@@ -104,4 +105,4 @@ def engine_named(name: str, master: str | None = None) -> Engine:
         return duckdb_engine()
     if name == "spark":
         return spark_engine(master)
-    raise ValueError(f"unknown engine {name!r}: use duckdb or spark")
+    raise EngineUnavailable(f"unknown engine {name!r}: use {' or '.join(ENGINES)}")

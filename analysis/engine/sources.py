@@ -8,10 +8,13 @@ as text, so its values are checked as written, not as the engine would guess the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.engine.connection import Engine
+from analysis.engine.connection import ENGINES, Engine, engine_named
 from analysis.schema import TABLES
 
 CSV_ENDINGS = (".csv", ".csv.gz", ".tsv", ".txt")
@@ -67,3 +70,35 @@ def read_sources(engine: Engine, sources: dict[str, str]) -> dict[str, bytes]:
 
 def sources_label(engine: Engine, sources: dict[str, str]) -> str:
     return f"{engine.name}: " + ", ".join(f"{table}={source}" for table, source in sources.items())
+
+
+@dataclass(frozen=True)
+class ConfiguredSource:
+    """A dataset the server's administrator names in `.streamlit/secrets.toml` (`[data_source]`):
+    its label, the engine that reads it, and where each table lives. Never typed into a page."""
+
+    label: str
+    engine: str
+    master: str | None
+    tables: dict[str, str]
+    problem: str = ""  # what is wrong with the section, said when the source is opened
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> ConfiguredSource:
+        """From the section's keys; a mistake is a SourceError naming the key."""
+        settings = dict(settings)
+        unknown = sorted(set(settings) - {"label", "engine", "master", *TABLES})
+        if unknown:
+            raise SourceError(f"[data_source] has keys it does not use: {', '.join(unknown)}")
+        tables = {name: str(settings[name]) for name in TABLES if settings.get(name)}
+        if "courses" not in tables:
+            raise SourceError("[data_source] needs at least courses = TABLE OR PATH")
+        engine = str(settings.get("engine", "duckdb"))
+        if engine not in ENGINES:
+            raise SourceError(f"[data_source] engine = {engine!r}: use {' or '.join(ENGINES)}")
+        master = settings.get("master")
+        return cls(str(settings.get("label") or "Configured data source"), engine, master and str(master), tables)
+
+    def load_files(self) -> tuple[Engine, dict[str, bytes]]:
+        engine = engine_named(self.engine, self.master)
+        return engine, read_sources(engine, self.tables)

@@ -185,9 +185,15 @@ class ValidationReport:
         file_level = self.issues[self.issues["row"].isna() & (self.issues["severity"] == ERROR)]
         lines += [f"{issue.file}: {issue.message}." for issue in file_level.itertuples()]
         if not self.dataset_loaded:
-            lines.append("No data loaded: courses.csv is needed and has problems listed above.")
+            lines.append(self._not_loaded_line())
         lines.append(self._totals_line())
         return lines
+
+    def _not_loaded_line(self) -> str:
+        stopping = list(dict.fromkeys(self.issues.loc[self.issues["action"] == NOT_LOADED, "file"]))
+        if not stopping or any(str(file).startswith("courses") for file in stopping):
+            return "No data loaded: courses.csv is needed and has problems listed above."
+        return f"No data loaded: see the problem with {', '.join(map(str, stopping))} above."
 
     def _file_line(self, file: str) -> str:
         read, kept = self.rows_read[file], self.rows_kept.get(file, 0)
