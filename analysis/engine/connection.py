@@ -48,8 +48,9 @@ def duckdb_engine() -> Engine:
     other browser session) shares it."""
     import ibis
 
-    # Every result is ordered or placed by its row number, so DuckDB need not keep rows in order (less memory).
-    return Engine("duckdb", ibis.duckdb.connect(preserve_insertion_order=False))
+    # No temp directory: DuckDB would otherwise spill to `.tmp` in the working folder, and uploads stay in
+    # memory. Every result is ordered or placed by its row number, so rows need not keep their order.
+    return Engine("duckdb", ibis.duckdb.connect(temp_directory="", preserve_insertion_order=False))
 
 
 _SPARK: dict[str, Engine] = {}

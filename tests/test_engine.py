@@ -1,5 +1,5 @@
-"""The command line's --engine and --master: mistakes and a missing Java runtime are usage errors of
-one line (exit 2), never a Java stack trace."""
+"""The engines: DuckDB keeps a cohort in memory only; on the command line, --engine and --master
+mistakes and a missing Java runtime are usage errors of one line (exit 2), never a Java stack trace."""
 
 from __future__ import annotations
 
@@ -29,3 +29,12 @@ def test_an_unknown_engine_is_refused_by_the_parser(capsys):
         main(["--engine", "postgres", "summary", "demo"])
     assert exit_.value.code == 2
     assert "invalid choice: 'postgres'" in capsys.readouterr().err
+
+
+def test_the_default_engine_keeps_everything_in_memory():
+    """An in-memory DuckDB spills to `.tmp` in the working folder unless told not to: uploads never touch disk."""
+    engine = connection.duckdb_engine()
+    settings = engine.backend.raw_sql(
+        "select current_setting('temp_directory'), database_size.database_name from pragma_database_size() database_size"
+    ).fetchall()
+    assert settings == [("", "memory")]
