@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from engine_values import values_of
 
-from analysis.engine.derivations import band, month
+from analysis.engine.derivations import age_band, band, month
 
 
 def test_month_is_round_of_day_over_30_4375():
@@ -41,6 +41,12 @@ def test_baseline_iga_taken_from_baseline_visit_when_not_given(tiny_cohort):
 def test_age_band_and_start_year(tiny_cohort):
     assert tiny_cohort.courses["age_band"].tolist() == ["<18", "18-24", "25-34", "25-34"]
     assert tiny_cohort.courses["start_year"].tolist() == [2019, 2021, 2020, 2021]
+
+
+def test_age_bands_at_their_edges_and_outside_them():
+    ages = [-1, 0, 17.99, 18, 24.99, 25, 34.99, 35, 199.9, 200, None]
+    expected = [None, "<18", "<18", "18-24", "18-24", "25-34", "25-34", "35+", "35+", None, None]
+    assert values_of(age_band, ages) == expected
 
 
 def test_cumulative_dose_given_or_integrated_from_visits(tiny_cohort):

@@ -92,6 +92,8 @@ TARGETS: dict[str, dict] = {
 
 # Mutants that cannot change behaviour, by "module: function: before -> after" (as --list prints them).
 EQUIVALENT: dict[str, str] = {
+    "cohort: band: values > edges[1] -> values >= edges[1]": "a value at the upper edge is taken by the case before",
+    "cohort: band: 1 -> 0 #3": "values up to the upper edge are taken by the cases before",
     "survival: fit_km_by_group: v not in ordered -> True": "a repeated key keeps its first place in the dict",
     "survival: cox_hazard_ratios: True -> False": "lifelines' batch_mode changes the fitting route, not the fit",
     "survival: _float: pd.isna(value) -> False": "the curve's bounds are never NaN (_km_curve fills them)",
