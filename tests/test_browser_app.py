@@ -34,3 +34,44 @@ def test_a_deep_link_on_a_fresh_server_opens_that_page_with_its_filters():
         page.wait_for_selector("text=of 2,000 courses", timeout=60_000)
         assert not page.get_by_text("2,000 of 2,000 courses").count()
         assert not page.get_by_text("This app has encountered an error").count()
+
+
+def test_a_table_in_a_closed_expander_appears_when_opened():
+    """A closed table expander holds nothing in the page; a click opens it and its table and downloads are drawn."""
+    with running_app() as base_url, browser_page() as page:
+        page.goto(f"{base_url}/labs")
+        wait_for_app(page)
+        page.wait_for_selector("h1:has-text('Labs')", timeout=60_000)
+        expander = page.get_by_test_id("stExpander").filter(has_text="(table)").first
+        expander.wait_for(timeout=60_000)
+        assert expander.get_by_test_id("stDataFrame").count() == 0
+        expander.get_by_text("(table)").click()
+        expander.get_by_test_id("stDataFrame").wait_for(timeout=60_000)
+        assert expander.get_by_test_id("stDownloadButton").count() >= 2
+        assert not page.get_by_text("This app has encountered an error").count()
+
+
+def test_on_a_phone_each_part_of_a_claim_card_is_labelled():
+    """At 390 px the scorecard's header row is hidden and each claim's card names its parts."""
+    with running_app() as base_url, browser_page() as page:
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(base_url)
+        wait_for_app(page)
+        card = page.locator('[class*="st-key-claim_card_C02"]')
+        card.wait_for(timeout=60_000)
+        labels = card.locator('[data-testid="stColumn"]').evaluate_all(
+            "columns => columns.map(c => getComputedStyle(c, '::before').content)"
+        )
+        assert labels[:5] == [
+            '"Verdict"',
+            '"The article\'s words (hover ? for the explanation)"',
+            '"Estimate (95% CI)"',
+            '"Article\'s threshold"',
+            '"Published figure"',
+        ]
+        assert not page.locator(".st-key-scorecard_header").is_visible()
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.wait_for_timeout(300)
+        assert card.locator('[data-testid="stColumn"]').first.evaluate(
+            "c => getComputedStyle(c, '::before').content"
+        ) in ("none", "normal")

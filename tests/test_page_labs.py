@@ -190,3 +190,18 @@ def test_data_without_pregnancy_tests_says_there_are_none_rather_than_zero_perce
     pregnancy = next(m for m in at.metric if m.label == "Months with a pregnancy test")
     assert pregnancy.value == "none in the data" and "no pregnancy test" in pregnancy.help
     assert "0.0%" not in pregnancy.value
+
+
+def test_a_table_in_a_closed_expander_is_drawn_once_opened():
+    """A closed expander sends its label alone; opening it (a rerun) draws its table and downloads."""
+    at = apptest.open_page(PAGE, files=csv_upload(), tables=False)
+    closed = apptest.closed_tables(at)
+    assert len(closed) >= 6 and "opened_labs_data_notes" in closed
+    tables = [e for e in at.get("expander") if e.label.endswith("(table)")]
+    assert tables and all(not e.children for e in tables)
+    assert not any("Recognised tests" in m.value for m in at.markdown)
+    apptest.open_every_table(at)
+    tables = [e for e in at.get("expander") if e.label.endswith("(table)")]
+    assert all(e.dataframe and e.get("download_button") for e in tables)
+    assert any("Recognised tests" in m.value for m in at.markdown)
+    assert apptest.closed_tables(at) == []

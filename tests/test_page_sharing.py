@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.outputs.store import DatasetStore
+from tests import apptest
 from ui import sharing
 from ui.data_source import UPLOAD, UPLOAD_STATE
 
@@ -54,7 +55,7 @@ def _app(query: dict | None = None, upload: bool = False) -> AppTest:
         at.session_state["source"] = UPLOAD
     at.run()
     assert not at.exception, at.exception
-    return at
+    return apptest.open_every_table(at)
 
 
 def _saved_link(at: AppTest) -> str:
@@ -155,6 +156,7 @@ def test_presenter_mode_renders_every_page(page):
     at = _app({"presenter": "1"})
     at.switch_page(f"views/{page}.py").run()
     assert not at.exception, at.exception
+    assert apptest.open_every_table(at).dataframe or page == "data"  # the tables drawn when opened render too
 
 
 def test_presenter_mode_hides_the_course_timeline():

@@ -19,6 +19,8 @@ from analysis.areas.clearance import compute as clearance
 from analysis.areas.labs.compute import GRADED_TESTS
 from analysis.areas.side_effects.compute import preferred_terms, term_dictionary
 
+from .page import opened
+
 CLAIM_SET_STATE = "claim_set"
 LIBRARY_STATE = "claim_set_library"  # title -> ClaimSet: the sets imported or built in this session
 IMPORTED_STATE = "claim_set_imported"  # the upload already read, so a rerun does not read it again
@@ -70,7 +72,11 @@ def read_into_session(data: bytes | str, name: str) -> str | None:
 
 
 def claim_set_panel() -> None:
-    with st.expander("Claims tested: choose, import, export, or add a claim from any source"):
+    """Drawn only while open (`ui.page.opened`): nothing in it is needed to judge the claims."""
+    box = opened("Claims tested: choose, import, export, or add a claim from any source", "claims_panel")
+    if box is None:
+        return
+    with box:
         st.caption(
             "A claim set is a TOML file in the schema of data/claims.toml. Each claim is a verbatim quote, read as a "
             "quantity the outcome pages measure, with a direction and a threshold; it is judged exactly like the "

@@ -117,6 +117,16 @@ def excel_download(
     )
 
 
+OPENED_KEY = "opened_"  # the key of every expander whose content is drawn only while it is open
+
+
+def opened(label: str, key: str):
+    """An expander whose content is drawn only while it is open: closed, the browser gets its label alone
+    (opening it reruns the page, which then draws the content). The expander when open, else None."""
+    box = st.expander(label, key=f"{OPENED_KEY}{key}", on_change="rerun")
+    return box if box.open else None
+
+
 MAX_TABLE_ROWS = 1_000  # a page never sends a million rows to the browser; downloads hold them all
 
 

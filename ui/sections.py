@@ -16,7 +16,7 @@ from analysis.stats.suppression import suppress_table
 
 from .charts import file_stem, show_chart
 from .kept import kept
-from .page import csv_download, show_table
+from .page import csv_download, opened, show_table
 from .presenter import chart_suppression, presenter_on, shown_text, suppression_threshold
 
 
@@ -64,8 +64,10 @@ def show_section(section: Section, cohort, result, audience: Audience) -> None:
         show_charts(section, drawing)
         show_notes(drawing)
         for name, table in named_tables(section, drawing):
-            with st.expander(f"{table.title} (table)"):
-                show_declared_table(table, name)
+            box = opened(f"{table.title} (table)", name)
+            if box is not None:
+                with box:
+                    show_declared_table(table, name)
 
 
 def show_charts(section: Section, drawing: Drawing) -> None:

@@ -11,7 +11,7 @@ from analysis.areas.clearance.sections import NO_VISITS, SECTIONS
 from analysis.areas.literature import reference
 from ui.claim_sets import active_claim_set
 from ui.kept import kept
-from ui.page import csv_download, page_header, require_data, show_table
+from ui.page import csv_download, opened, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
     shown_count,
@@ -185,7 +185,10 @@ def published_comparison(settings: ClearanceSettings) -> str:
 
 
 def counting_section(result: clearance.ClearanceAnalysis) -> None:
-    with st.expander("How these numbers are counted, and what could not be used"):
+    box = opened("How these numbers are counted, and what could not be used", "clearance_counting")
+    if box is None:
+        return
+    with box:
         for rule in clearance.counting_rules(result.settings):
             st.markdown(f"- {rule}")
         not_counted = (

@@ -14,7 +14,7 @@ from analysis.ingest.lab_harmonisation import lab_findings
 from analysis.ingest.lab_units import reference_table
 from ui.claim_sets import active_claim_set
 from ui.kept import kept
-from ui.page import csv_download, page_header, require_data, show_table
+from ui.page import csv_download, opened, page_header, require_data, show_table
 from ui.presenter import shown_count, shown_of, shown_share
 from ui.sections import page_audience, show_sections
 
@@ -171,7 +171,10 @@ def headline(result: labs.LabAnalysis) -> None:
 
 
 def data_notes_section(result: labs.LabAnalysis, report) -> None:
-    with st.expander("Units, reference limits and rows not used"):
+    box = opened("Units, reference limits and rows not used", "labs_data_notes")
+    if box is None:
+        return
+    with box:
         data = result.data
         findings = data.findings if len(data.findings) else lab_findings(report.issues)  # found once, at load
         excluded = int(data.excluded["rows"].sum()) if len(data.excluded) else 0

@@ -10,7 +10,7 @@ from analysis.areas.overview import compute as overview
 from analysis.areas.overview.sections import SECTIONS as COHORT_SECTIONS
 from ui.claim_sets import active_claim_set, claim_set_panel, with_claim_set
 from ui.kept import kept
-from ui.layout import CARD_KEY, HEADER_KEY, card_label
+from ui.layout import CARD_KEY, HEADER_KEY, SCORECARD_COLUMNS
 from ui.page import csv_download, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
@@ -240,13 +240,9 @@ def plain(text: str) -> str:
 
 
 def claim_row(result: claims.ClaimResult, explain: bool) -> None:
-    """One claim: a row of the scorecard, or on a phone a card whose parts are each labelled."""
+    """One claim: a row of the scorecard, or on a phone a card whose parts are each labelled (`ui.layout`)."""
     with st.container(key=f"{CARD_KEY}{result.id}"):
         columns = st.columns(ROW_WIDTHS, vertical_alignment="center")
-    labels = header_labels()
-    for index, column in enumerate(columns[:5]):
-        with column:
-            card_label(labels[index], f"{result.id}_{index}")
     columns[0].markdown(verdict_badge(result.verdict))
     columns[1].markdown(
         f"**{result.id}** *“{result.quote}”*",
@@ -264,21 +260,10 @@ def claim_row(result: claims.ClaimResult, explain: bool) -> None:
         detail_link(result.page)
 
 
-def header_labels() -> list[str]:
-    return [
-        "Verdict",
-        "The article's words (hover ? for the explanation)",
-        "Estimate (95% CI)",
-        "Article's threshold",
-        "Published figure",
-        "Details",
-    ]
-
-
 def header_row() -> None:
     """The scorecard's column names; on a phone each card names its own parts instead."""
     with st.container(key=HEADER_KEY):
-        for column, label in zip(st.columns(ROW_WIDTHS), header_labels()):
+        for column, label in zip(st.columns(ROW_WIDTHS), SCORECARD_COLUMNS):
             column.markdown(f"**{label}**")
 
 

@@ -14,7 +14,7 @@ from analysis.areas.relapse.sections import (
 )
 from analysis.schema import DAYS_PER_MONTH
 from ui.kept import kept
-from ui.page import csv_download, page_header, require_data, show_table
+from ui.page import csv_download, opened, page_header, require_data, show_table
 from ui.presenter import SUPPRESSED, any_small, shown_count
 from ui.sections import page_audience, show_sections
 
@@ -156,7 +156,12 @@ def courses_left_out(times: relapse.EventTimes) -> None:
     """Which courses the estimate left out, one row each; the counts per reason are a declared section."""
     if times.excluded.empty:
         return
-    with st.expander(f"{shown_count(len(times.excluded))} courses left out of the relapse estimate (list)"):
+    box = opened(
+        f"{shown_count(len(times.excluded))} courses left out of the relapse estimate (list)", "relapse_left_out"
+    )
+    if box is None:
+        return
+    with box:
         show_table(times.excluded, hide_index=True, width="stretch")
         csv_download(times.excluded, "relapse_courses_left_out.csv")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -393,3 +394,22 @@ def share_hover_data(numerators, totals, ci_low, ci_high, hidden, suppress_below
             share_labels(ci_high, hidden),
         ]
     )
+
+
+HOVER_DECIMALS = 4  # decimals a number keeps in a figure's hover data (customdata), where it reads the same
+
+
+def as_hovered(values, shown_decimals: int, keep: int = HOVER_DECIMALS) -> np.ndarray:
+    """Numbers for a figure's hover data, written as `"%{customdata[i]:.<shown_decimals>f}"` shows them:
+    rounded to `keep` decimals (a shorter figure to send), each one left as it was where the rounding
+    would change what the hover reads (plotly writes a number as JavaScript's `toFixed`: half away from
+    zero, on the number's exact binary value)."""
+    values = np.asarray(values, dtype=float)
+    rounded = np.round(values, keep)
+    step = Decimal(1).scaleb(-shown_decimals)
+
+    def shown(value: float) -> Decimal | float:
+        return value if not np.isfinite(value) else Decimal(value).quantize(step, rounding=ROUND_HALF_UP)
+
+    same = np.fromiter((shown(a) == shown(b) for a, b in zip(values, rounded)), dtype=bool, count=len(values))
+    return np.where(same | ~np.isfinite(values), rounded, values)

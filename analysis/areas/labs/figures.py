@@ -48,10 +48,16 @@ PHASE_ORDER = (PHASES["course"], PHASES["after"])
 MIN_RESULTS = 10  # time points with fewer results are not drawn (too noisy to read)
 LEGEND_CHARS = 40  # a legend entry wrapped to fit a phone
 LABEL_CHARS = 26  # a row's name beside the plot, wrapped to fit a phone
+SVG_MAX_POINTS = 3_000  # a chart with more points is drawn with WebGL (scattergl), slow to start where no GPU helps
 INDIVIDUAL_LEVEL = (
     "Not shown in presenter mode or in a shared report: this chart draws each course's own values, "
     "and a single patient's results can be recognised. Leave presenter mode to see it."
 )
+
+
+def _scatter(points: int):
+    """The trace type for a chart of `points` points: SVG while few, WebGL beyond SVG_MAX_POINTS."""
+    return go.Scatter if points <= SVG_MAX_POINTS else go.Scattergl
 
 
 def _finish(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
@@ -441,12 +447,13 @@ def edish_figure(
         return empty_figure(title, "Needs ALT and total bilirubin (BILI) results on treatment for the same courses.")
     shown = points if len(points) <= max_points else _sample_keeping_outliers(points, max_points, seed)
     fig = go.Figure()
+    scatter = _scatter(len(shown))
     for i, (key, label) in enumerate(EDISH_QUADRANTS.items()):
         part = shown[shown["quadrant"] == key]
         if part.empty:
             continue
         fig.add_trace(
-            go.Scattergl(
+            scatter(
                 x=part["alt_uln"],
                 y=part["bili_uln"],
                 mode="markers",
@@ -562,8 +569,9 @@ def spaghetti_figure(
     y = _with_breaks(sample["value"].to_numpy(dtype="float"), starts)
     labels = _with_breaks(sample["label"].to_numpy(dtype=object), starts, fill=None)
     days = _with_breaks(sample["day"].to_numpy(dtype="float"), starts)
+    scatter = _scatter(len(x))
     fig = go.Figure(
-        go.Scattergl(
+        scatter(
             x=x,
             y=y,
             mode="lines+markers",
@@ -578,7 +586,7 @@ def spaghetti_figure(
     median = sample.groupby("month")["value"].agg(["median", "size"])
     median = median[median["size"] >= MIN_RESULTS]
     fig.add_trace(
-        go.Scattergl(
+        scatter(
             x=median.index,
             y=median["median"],
             mode="lines+markers",

@@ -12,6 +12,7 @@ from analysis.areas.charts import (
     MIN_PLOT_HEIGHT,
     NEUTRAL_COLOR,
     PALETTE,
+    as_hovered,
     axis_title,
     category_ticks,
     label_step,
@@ -90,9 +91,9 @@ def _curve_traces(
     meaning = (HAD if complement else FREE_OF)[kind].lower()
     customdata = np.column_stack(
         [
-            table["day"],
-            low * 100,
-            high * 100,
+            as_hovered(table["day"], 0),
+            as_hovered(low * 100, 1),
+            as_hovered(high * 100, 1),
             count_labels(table["at_risk"], suppress_below),
             count_labels(events, suppress_below),
         ]
