@@ -338,12 +338,6 @@ def course_codes(course_idx: pd.Series) -> np.ndarray:
     return course_idx.to_numpy(dtype=np.int64, na_value=-1).astype(np.int32)
 
 
-def in_course_day_order(course: np.ndarray, day: np.ndarray) -> bool:
-    """Are the rows sorted by course, then day (no value missing)?"""
-    step = np.diff(course)
-    return bool(np.all((step > 0) | ((step == 0) & (np.diff(day) >= 0))))
-
-
 def rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
     """The rows of a per-course table whose course is a member (`member` indexed by course_idx), numbered afresh."""
     return table[is_member(np.asarray(table["course_idx"], dtype=np.int64), member)].reset_index(drop=True)

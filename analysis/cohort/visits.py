@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.model import Cohort, Lineage, in_course_day_order
+from analysis.cohort.derived import in_course_day_order
+from analysis.cohort.model import Cohort, Lineage
 from analysis.schema import month_number
 
 

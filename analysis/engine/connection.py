@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 SPARK_MASTER_VARIABLE = "ISOTRET_SPARK_MASTER"
+SPARK_MEMORY_VARIABLE = "ISOTRET_SPARK_DRIVER_MEMORY"  # e.g. 8g, for a local master
 ENGINES = ("duckdb", "spark")
 
 
@@ -91,6 +92,10 @@ def _spark_session(session_class, master: str):
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.sql.shuffle.partitions": "4",
+            # The driver is the executor too, and the cohort's rows come back to it: Spark's 1 GB default
+            # runs out of heap at 100,000 courses. A quarter of the machine, as a JVM heap.
+            "spark.driver.memory": os.environ.get(SPARK_MEMORY_VARIABLE) or _quarter_of_memory(),
+            "spark.driver.maxResultSize": "0",
             # Tables a local session saves stay out of the working folder and go with the machine's temp files.
             "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="spark-warehouse-"),
         }
@@ -99,6 +104,11 @@ def _spark_session(session_class, master: str):
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _quarter_of_memory() -> str:
+    pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    return f"{max(1024, pages * page_size // 4 // 2**20)}m"
 
 
 def engine_named(name: str, master: str | None = None) -> Engine:

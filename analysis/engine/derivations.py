@@ -52,19 +52,19 @@ def age_band(age: ibis.Value) -> ibis.Value:
 
 
 def visit_fields(visits: ibis.Table) -> ibis.Table:
-    """Month, total lesions where absent (missing if either part is), and each visit's order in its
-    course (by day, then as given): the baseline is the last assessment on or before day 0."""
-    by_day = ibis.window(group_by=visits.course_idx, order_by=[ibis.asc(visits.day, nulls_first=False), visits[ROW]])
+    """Month, and total lesions where absent (missing if either part is)."""
     return visits.mutate(
         month=month(visits.day),
         total_lesions=visits.total_lesions.fill_null(visits.inflammatory_lesions + visits.noninflammatory_lesions),
-        visit_order=ibis.row_number().over(by_day),
     )
 
 
 def baselines(visits: ibis.Table) -> ibis.Table:
-    """Per course, each measure's last value (missing ones skipped) on or before day 0."""
+    """Per course, each measure's baseline: its last value (missing ones skipped) on or before day 0
+    (the first dose), the last by day and then as given."""
     before = visits.filter(visits.day <= 0, visits.course_idx.notnull())
+    by_day = ibis.window(group_by=before.course_idx, order_by=[before.day, before[ROW]])
+    before = before.mutate(visit_order=ibis.row_number().over(by_day))
     return before.group_by("course_idx").aggregate(
         **{
             f"baseline_{measure}": before[measure].argmax(before.visit_order, where=before[measure].notnull())
@@ -73,22 +73,18 @@ def baselines(visits: ibis.Table) -> ibis.Table:
     )
 
 
-def visits_with_baselines(visits: ibis.Table) -> ibis.Table:
-    """Visits in course and day order with their baseline values and % change from baseline (none
-    where the baseline is missing or zero: such courses stay, and the areas count them)."""
+def percent_changes(visits: ibis.Table, course_baselines: ibis.Table) -> ibis.Table:
+    """Each visit's month, total lesions and % change of each lesion count from its course's baseline
+    (none where the baseline is missing or zero: such courses stay, and the areas count them)."""
     fields = visit_fields(visits)
-    base = baselines(fields).rename(base_course="course_idx")
+    base = course_baselines.rename(base_course="course_idx")
     joined = fields.left_join(base, fields.course_idx == base.base_course)
     changes = {}
     for measure in LESION_COLUMNS:
         baseline = joined[f"baseline_{measure}"].cast("float64")
         change = (joined[measure].cast("float64") - baseline) / baseline * 100
         changes[f"pct_change_{measure}"] = ibis.ifelse(baseline > 0, change, ibis.null("float64"))
-    baselines_as_float = {f"baseline_{m}": joined[f"baseline_{m}"].cast("float64") for m in BASELINE_MEASURES}
-    result = joined.select(ROW, "course_idx", "day", "month", "total_lesions", **baselines_as_float, **changes)
-    return result.order_by(
-        ibis.asc(result.course_idx, nulls_first=False), ibis.asc(result.day, nulls_first=False), result[ROW]
-    )
+    return joined.select(ROW, "month", "total_lesions", **changes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,9 +105,9 @@ def integrated_dose_mg(doses: ibis.Table, courses: ibis.Table) -> ibis.Table:
     return spans.group_by("course_idx").aggregate(integrated_mg=spans.mg.sum())
 
 
-def course_fields(courses: ibis.Table, visit_baselines: ibis.Table, integrated: ibis.Table) -> ibis.Table:
+def course_fields(courses: ibis.Table, course_baselines: ibis.Table, integrated: ibis.Table) -> ibis.Table:
     """Each course's derived fields, by course_idx."""
-    base = visit_baselines.select(base_course="course_idx", visit_iga="baseline_iga")
+    base = course_baselines.select(base_course="course_idx", visit_iga="baseline_iga")
     dose = integrated.rename(dose_course="course_idx")
     joined = courses.left_join(base, courses.course_idx == base.base_course).left_join(
         dose, courses.course_idx == dose.dose_course
@@ -150,7 +146,7 @@ def months_of_rows(table: ibis.Table, day: str = "day") -> ibis.Table:
 def numbers(frame: pd.DataFrame, columns: dict[str, pa.DataType]) -> pa.Table:
     """The columns the expressions read, typed as they expect (text that is not a number: missing),
     with each row's position as `row`, as Arrow (what the engines read)."""
-    shipped = {ROW: pa.array(np.arange(len(frame), dtype=np.int64))}
+    shipped = {ROW: pa.array(np.arange(len(frame), dtype=np.int32))}  # 300 million rows fit
     for name, kind in columns.items():
         values = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype="object")
         if pa.types.is_timestamp(kind):
@@ -163,23 +159,21 @@ def numbers(frame: pd.DataFrame, columns: dict[str, pa.DataType]) -> pa.Table:
     return pa.table(shipped)
 
 
-def column(result: pa.Table, name: str, dtype: str, at: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+def column(result: pa.Table, name: str, dtype: str, at: np.ndarray, size: int) -> pd.api.extensions.ExtensionArray:
     """One result column as the pandas type the outcome areas read (nullable integers and floats, text as
-    objects); with `at`, each result row's value is put at its position `at` (rows come back unordered)."""
+    objects), each result row's value put at its position `at` among `size` (others missing): results come
+    back unordered."""
     values = result.column(name)
     if dtype == "object":
-        data = values.to_numpy(zero_copy_only=False)
-        return data if at is None else _scattered(data, at, None)
-    missing = values.is_null().to_numpy(zero_copy_only=False)
-    data = values.fill_null(0).to_numpy(zero_copy_only=False)
-    if at is not None:
-        data, missing = _scattered(data, at, 0), _scattered(missing, at, True)
+        return _scattered(values.to_numpy(zero_copy_only=False), at, size, None)
+    missing = _scattered(values.is_null().to_numpy(zero_copy_only=False), at, size, True)
+    data = _scattered(values.fill_null(0).to_numpy(zero_copy_only=False), at, size, 0)
     if dtype == "Int64":
         return pd.arrays.IntegerArray(data.astype(np.int64, copy=False), missing)
     return pd.arrays.FloatingArray(data.astype(np.float64, copy=False), missing)
 
 
-def _scattered(values: np.ndarray, at: np.ndarray, fill) -> np.ndarray:
-    placed = np.full(len(values), fill, dtype=values.dtype)
+def _scattered(values: np.ndarray, at: np.ndarray, size: int, fill) -> np.ndarray:
+    placed = np.full(size, fill, dtype=values.dtype)
     placed[at] = values
     return placed
