@@ -206,10 +206,19 @@ def load(args: argparse.Namespace):
     if path == "demo":
         if mapping_file is not None:
             raise UsageError("--mapping applies to your own files, not to the demo")
-        return load_demo(engine_of(args))
+        return load_demo(*_engine_and_build(args))
     if not Path(path).exists():
         raise UsageError(f"no such file or folder: {path}")
-    return load_bundle(path, mapping=read_mapping(mapping_file), engine=engine_of(args))
+    engine, build = _engine_and_build(args)
+    return load_bundle(path, mapping=read_mapping(mapping_file), engine=engine, build=build)
+
+
+def _engine_and_build(args: argparse.Namespace) -> tuple:
+    """`validate` reads and checks the files only: no cohort is built, so no engine is started."""
+    if args.command == "validate":
+        _check_engine_options(args)
+        return None, False
+    return engine_of(args), True
 
 
 def _load_sources(args: argparse.Namespace):
@@ -225,7 +234,10 @@ def _load_sources(args: argparse.Namespace):
         files = read_sources(engine, sources)
     except SourceError as error:
         raise UsageError(f"--table {error}") from None
-    return load_tables(files, sources_label(engine, sources), mapping=read_mapping(args.mapping), engine=engine)
+    label = sources_label(engine, sources)
+    return load_tables(
+        files, label, mapping=read_mapping(args.mapping), engine=engine, build=args.command != "validate"
+    )
 
 
 def data_arguments(args: argparse.Namespace) -> str:
@@ -236,12 +248,16 @@ def data_arguments(args: argparse.Namespace) -> str:
     return " ".join(engine + ["validate"] + named)
 
 
+def _check_engine_options(args: argparse.Namespace) -> None:
+    if args.master and args.engine != "spark":
+        raise UsageError("--master applies to --engine spark")
+
+
 def engine_of(args: argparse.Namespace):
     """The engine asked for; --master only means something with --engine spark."""
     from analysis.engine.connection import EngineUnavailable, engine_named
 
-    if args.master and args.engine != "spark":
-        raise UsageError("--master applies to --engine spark")
+    _check_engine_options(args)
     try:
         return engine_named(args.engine, args.master)
     except EngineUnavailable as error:

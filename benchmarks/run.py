@@ -354,7 +354,7 @@ def table(rows: list[dict]) -> str:
     header = (
         "| courses | on disk (CSV) | lower bound (fastest read) | ingest (first load) | ratio | reopen (Parquet copy) | ratio "
         "| full analysis | filter change (Overview) | summary (whole process) | ingest on Spark local[2] "
-        "| peak RSS: lower bound / ingest / reopen / analysis / filter / summary / Spark driver |"
+        "| peak RSS: lower bound / ingest / reopen / analysis / filter / summary / Spark (Python side; the JVM not counted) |"
     )
     lines = [header, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:

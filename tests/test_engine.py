@@ -3,10 +3,14 @@ mistakes and a missing Java runtime are usage errors of one line (exit 2), never
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from analysis.cli import main
 from analysis.engine import connection
+from tests.conftest import ROOT
 
 
 def test_master_without_spark_is_a_usage_error(capsys):
@@ -38,3 +42,16 @@ def test_the_default_engine_keeps_everything_in_memory():
         "select current_setting('temp_directory'), database_size.database_name from pragma_database_size() database_size"
     ).fetchall()
     assert settings == [("", "memory")]
+
+
+def test_validate_checks_the_files_without_starting_an_engine():
+    """`validate` needs the report only: no cohort is built, so ibis and the engine are never loaded."""
+    script = (
+        "import sys, contextlib, io\n"
+        "from analysis.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    status = main(['validate', 'demo'])\n"
+        "print(status, 'ibis' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split() == ["0", "False"], done.stderr

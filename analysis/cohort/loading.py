@@ -63,10 +63,10 @@ class BundleError(Exception):
     """A bundle that cannot be opened at all; the message is meant for the user."""
 
 
-def load_demo(engine: Engine | None = None) -> LoadResult:
+def load_demo(engine: Engine | None = None, build: bool = True) -> LoadResult:
     """The bundled synthetic cohort the app opens on (its folder's README is not data)."""
     files = {name: (DEMO_DIR / name).read_bytes() for name in TABLE_FILES if (DEMO_DIR / name).is_file()}
-    return load_tables(files, DEMO_SOURCE, synthetic=True, engine=engine)
+    return load_tables(files, DEMO_SOURCE, synthetic=True, engine=engine, build=build)
 
 
 def load_bundle(
@@ -75,8 +75,10 @@ def load_bundle(
     synthetic: bool = False,
     mapping: Mapping | None = None,
     engine: Engine | None = None,
+    build: bool = True,
 ) -> LoadResult:
-    """Loads a folder, a .zip or a single file (CSV, TSV, Excel, Parquet) holding the tables."""
+    """Loads a folder, a .zip or a single file (CSV, TSV, Excel, Parquet) holding the tables; without
+    `build`, only checks them (the report, no cohort: what `validate` needs, without the engine)."""
     path = Path(path)
     try:
         files, skipped = read_bundle(path)
@@ -84,7 +86,7 @@ def load_bundle(
         builder = ReportBuilder()
         builder.add(ERROR, path.name or str(path), str(error), action=NOT_LOADED)
         return LoadResult(None, builder.build())
-    return _load_files(files, source or path.name, synthetic, mapping, skipped, engine, owns_files=True)
+    return _load_files(files, source or path.name, synthetic, mapping, skipped, engine, build, owns_files=True)
 
 
 def read_bundle(path: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -109,13 +111,14 @@ def load_tables(
     mapping: Mapping | None = None,
     skipped: list[str] | None = None,
     engine: Engine | None = None,
+    build: bool = True,
 ) -> LoadResult:
     """Loads file name -> bytes (any supported format, zips expanded): the shared path of every loader.
 
     Without a mapping, standard formats are recognised and other files mapped as proposed; with
     one, the files it names are mapped as it says.
     """
-    return _load_files(files, source, synthetic, mapping, skipped, engine, owns_files=False)
+    return _load_files(files, source, synthetic, mapping, skipped, engine, build, owns_files=False)
 
 
 def _load_files(
@@ -125,6 +128,7 @@ def _load_files(
     mapping: Mapping | None,
     skipped: list[str] | None,
     engine: Engine | None,
+    build: bool,
     owns_files: bool,
 ) -> LoadResult:
     """`load_tables`; with `owns_files`, the dict is emptied once read, so that the bytes go with
@@ -136,7 +140,7 @@ def _load_files(
         plan = plan_upload(files, mapping)
         if owns_files:
             files.clear()
-        return load_plan(plan, source, synthetic, builder, engine, _owns_plan=True)
+        return load_plan(plan, source, synthetic, builder, engine, build, _owns_plan=True)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
         builder.add(
@@ -154,6 +158,7 @@ def load_plan(
     synthetic: bool = False,
     builder: ReportBuilder | None = None,
     engine: Engine | None = None,
+    build: bool = True,
     _owns_plan: bool = False,
 ) -> LoadResult:
     """Loads an upload whose mapping the user has seen (and perhaps changed) on the Data page.
@@ -163,7 +168,7 @@ def load_plan(
     """
     builder = builder or ReportBuilder()
     try:
-        return _load(plan, source, synthetic, builder, engine, _owns_plan)
+        return _load(plan, source, synthetic, builder, engine, build, _owns_plan)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
         log.exception("loading %s failed", source)
         builder.add(
@@ -176,7 +181,13 @@ def load_plan(
 
 
 def _load(
-    plan: UploadPlan, source: str, synthetic: bool, builder: ReportBuilder, engine: Engine | None, owns_plan: bool
+    plan: UploadPlan,
+    source: str,
+    synthetic: bool,
+    builder: ReportBuilder,
+    engine: Engine | None,
+    build: bool,
+    owns_plan: bool,
 ) -> LoadResult:
     report_stage("Reading the files")
     data_fingerprint = fingerprint(plan)
@@ -201,7 +212,9 @@ def _load(
     if checked is not None and "labs" in checked:  # once here, not on every page (analysis.ingest.lab_harmonisation)
         checked["labs"] = harmonise_labs(checked["labs"], lab_files, builder)
     origin = declared_time_origin(plan)
-    cohort = None if checked is None else build_cohort(checked, source, synthetic, data_fingerprint, origin, engine)
+    if checked is None or not build:
+        return LoadResult(None, builder.build())
+    cohort = build_cohort(checked, source, synthetic, data_fingerprint, origin, engine)
     release_memory()
     return LoadResult(cohort, builder.build())
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.derived import derive
 from analysis.engine.connection import Engine, duckdb_engine
 from analysis.ingest.keys import is_member
 from analysis.ingest.progress import report_stage
@@ -363,6 +362,8 @@ def build_cohort(
 ) -> Cohort:
     """Cohort from already typed canonical tables (missing tables become empty ones); the derived
     fields are computed by the engine (a DuckDB of the cohort's own in memory unless one is given)."""
+
+    from analysis.cohort.derived import derive  # imports ibis: only where a cohort is built (not for `validate`)
 
     report_stage("Linking visits, side effects and lab results to their courses")
     full = {
