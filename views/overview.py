@@ -178,7 +178,7 @@ def sensitivity(key: tuple, settings: tuple, cohort):
 # Rendering
 
 
-ROW_WIDTHS = [1.4, 5.2, 2.1, 0.9, 2.1, 1.6]
+ROW_WIDTHS = [1.4, 4.8, 2.1, 1.3, 2.1, 1.6]  # the threshold column holds "threshold" unbroken at 1440 px
 
 
 def estimate_text(result: claims.ClaimResult) -> str:
