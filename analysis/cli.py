@@ -223,21 +223,17 @@ def _engine_and_build(args: argparse.Namespace) -> tuple:
 
 def _load_sources(args: argparse.Namespace):
     """The tables read by the engine from where they live, then checked as an upload is."""
-    from analysis.cohort.loading import load_tables
-    from analysis.engine.sources import SourceError, parse_source, read_sources, sources_label
+    from analysis.cohort.loading import load_sources
+    from analysis.engine.sources import SourceError, parse_source
 
     if args.path not in (None, "demo"):
         raise UsageError("give either PATH or --table, not both")
     try:
         sources = dict(parse_source(text) for text in args.table)
-        engine = engine_of(args)
-        files = read_sources(engine, sources)
+        engine, mapping = engine_of(args), read_mapping(args.mapping)
+        return load_sources(engine, sources, mapping=mapping, build=args.command != "validate")
     except SourceError as error:
         raise UsageError(f"--table {error}") from None
-    label = sources_label(engine, sources)
-    return load_tables(
-        files, label, mapping=read_mapping(args.mapping), engine=engine, build=args.command != "validate"
-    )
 
 
 def data_arguments(args: argparse.Namespace) -> str:

@@ -16,5 +16,5 @@ def values_of(expression, values, dtype: str = "float64") -> list:
     table = ibis.memtable(
         pa.Table.from_pandas(pd.DataFrame({"x": pd.Series(values, dtype=dtype), "at": range(len(values))}))
     )
-    result = ENGINE.backend.to_pyarrow(table.select("at", y=expression(table.x)).order_by("at"))
+    result = ENGINE.arrow(table.select("at", y=expression(table.x)).order_by("at"))
     return result.column("y").to_pylist()

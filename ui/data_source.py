@@ -19,9 +19,9 @@ from dataclasses import replace
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from analysis.cohort.loading import LoadResult, load_demo, load_tables
-from analysis.engine.connection import EngineUnavailable
-from analysis.engine.sources import ConfiguredSource, SourceError, sources_label
+from analysis.cohort.loading import LoadResult, load_demo, load_sources, load_tables
+from analysis.engine.connection import EngineUnavailable, engine_named
+from analysis.engine.sources import ConfiguredSource, SourceError
 from analysis.ingest.mapping import Mapping
 from analysis.ingest.progress import release_memory, reporting_stages, use_returning_memory_pool
 from analysis.ingest.upload import UploadPlan, plan_upload
@@ -115,12 +115,11 @@ def _load_configured(source: ConfiguredSource) -> LoadResult:
     try:
         if source.problem:
             raise SourceError(source.problem)
-        engine, files = source.load_files()
+        return load_sources(engine_named(source.engine, source.master), source.tables, source.label)
     except (SourceError, EngineUnavailable) as error:
         builder = ReportBuilder()
         builder.add(ERROR, SECRETS_SECTION, str(error), action=NOT_LOADED)
         return LoadResult(None, builder.build())
-    return load_tables(files, f"{source.label} ({sources_label(engine, source.tables)})", engine=engine)
 
 
 def _session_result(
@@ -223,8 +222,8 @@ def active_result(source: str) -> LoadResult:
         if source == SHARED and shared_files():
             label, files = shared_files()
             return shared_result(files, label, st.session_state.get(SHARED_ORIGIN_STATE, ""))
-        if source == CONFIGURED and configured_source():
-            return configured_result(configured_source())
+        if source == CONFIGURED and (configured := configured_source()):
+            return configured_result(configured)
         return demo_result()
 
 

@@ -64,16 +64,17 @@ def derive(courses: pd.DataFrame, others: dict[str, pd.DataFrame], engine: Engin
     months = {name: _with_month(others[name], engine, day, month) for name, (day, month) in MONTH_OF.items()}
     visits = _in_course_day_order(others["visits"])
     visit_table = engine.table(numbers(visits, VISIT_INPUTS))
-    base = engine.arrow(baselines(visit_fields(visit_table)))
+    fields = visit_fields(visit_table)
+    base = engine.arrow(baselines(fields))
     base_table = engine.table(base)
-    changes = engine.arrow(percent_changes(visit_table, base_table))
+    changes = engine.arrow(percent_changes(fields, base_table))
     visit_at = changes.column(ROW).to_numpy()
     visits = _with_baselines(_with_columns(visits, changes, VISIT_OUTPUTS, visit_at), base, len(courses))
     visits = _with_columns(visits, changes, CHANGE_OUTPUTS, visit_at)
     del changes, visit_at  # the engine's copy goes as soon as the columns are in (a million courses need the room)
     course_table = engine.table(numbers(courses, COURSE_INPUTS))
-    fields = engine.arrow(course_fields(course_table, base_table, integrated_dose_mg(visit_table, course_table)))
-    courses = _with_columns(courses, fields, COURSE_OUTPUTS, fields.column("course_idx").to_numpy())
+    per_course = engine.arrow(course_fields(course_table, base_table, integrated_dose_mg(visit_table, course_table)))
+    courses = _with_columns(courses, per_course, COURSE_OUTPUTS, per_course.column("course_idx").to_numpy())
     return {"courses": courses, "visits": visits} | months
 
 
@@ -105,7 +106,8 @@ def _with_baselines(visits: pd.DataFrame, base: pa.Table, n_courses: int) -> pd.
     return visits
 
 
-def _with_columns(table: pd.DataFrame, result: pa.Table, outputs: dict[str, str], at=None) -> pd.DataFrame:
+def _with_columns(table: pd.DataFrame, result: pa.Table, outputs: dict[str, str], at: np.ndarray) -> pd.DataFrame:
+    """The table with the result's columns, each result row's value at its position `at`."""
     table = table.copy(deep=False)
     for name, dtype in outputs.items():
         table[name] = pd.Series(column(result, name, dtype, at, len(table)), index=table.index, dtype=dtype)
@@ -113,8 +115,5 @@ def _with_columns(table: pd.DataFrame, result: pa.Table, outputs: dict[str, str]
 
 
 def _with_month(table: pd.DataFrame, engine: Engine, day: str, month: str) -> pd.DataFrame:
-    result = engine.arrow(months_of_rows(engine.table(numbers(table, {day: pa.float64()})), day))
-    table = table.copy(deep=False)
-    at = result.column(ROW).to_numpy()
-    table[month] = pd.Series(column(result, "month", "Int64", at, len(table)), index=table.index)
-    return table
+    result = engine.arrow(months_of_rows(engine.table(numbers(table, {day: pa.float64()})), day, month))
+    return _with_columns(table, result, {month: "Int64"}, result.column(ROW).to_numpy())

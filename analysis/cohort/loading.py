@@ -22,6 +22,7 @@ from pathlib import Path
 from analysis import DATA_DIR
 from analysis.cohort.model import Cohort, build_cohort
 from analysis.engine.connection import Engine
+from analysis.engine.sources import read_sources, sources_label
 from analysis.ingest.lab_harmonisation import harmonise_labs
 from analysis.ingest.mapping import Mapping
 from analysis.ingest.progress import release_memory, report_stage
@@ -87,6 +88,22 @@ def load_bundle(
         builder.add(ERROR, path.name or str(path), str(error), action=NOT_LOADED)
         return LoadResult(None, builder.build())
     return _load_files(files, source or path.name, synthetic, mapping, skipped, engine, build, owns_files=True)
+
+
+def load_sources(
+    engine: Engine,
+    sources: dict[str, str],
+    label: str | None = None,
+    mapping: Mapping | None = None,
+    build: bool = True,
+) -> LoadResult:
+    """The tables read by the engine from where they live (`analysis.engine.sources`), then checked as
+    an upload is; a source that cannot be read raises SourceError, for the caller to say."""
+    files = read_sources(engine, sources)
+    where = sources_label(engine, sources)
+    return load_tables(
+        files, where if label is None else f"{label} ({where})", mapping=mapping, engine=engine, build=build
+    )
 
 
 def read_bundle(path: Path) -> tuple[dict[str, bytes], list[str]]:

@@ -73,10 +73,9 @@ def baselines(visits: ibis.Table) -> ibis.Table:
     )
 
 
-def percent_changes(visits: ibis.Table, course_baselines: ibis.Table) -> ibis.Table:
-    """Each visit's month, total lesions and % change of each lesion count from its course's baseline
-    (none where the baseline is missing or zero: such courses stay, and the areas count them)."""
-    fields = visit_fields(visits)
+def percent_changes(fields: ibis.Table, course_baselines: ibis.Table) -> ibis.Table:
+    """Each visit's month, total lesions (`visit_fields`) and % change of each lesion count from its
+    course's baseline (none where the baseline is missing or zero: such courses stay, and the areas count them)."""
     base = course_baselines.rename(base_course="course_idx")
     joined = fields.left_join(base, fields.course_idx == base.base_course)
     changes = {}
@@ -135,8 +134,9 @@ def course_fields(courses: ibis.Table, course_baselines: ibis.Table, integrated:
     return result
 
 
-def months_of_rows(table: ibis.Table, day: str = "day") -> ibis.Table:
-    return table.select(ROW, month=month(table[day]))
+def months_of_rows(table: ibis.Table, day: str, named: str) -> ibis.Table:
+    """Each row's month of its `day` column, as the column `named`."""
+    return table.select(ROW, **{named: month(table[day])})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.engine.connection import ENGINES, Engine, engine_named
+from analysis.engine.connection import ENGINES, Engine
 from analysis.schema import TABLES
 
 CSV_ENDINGS = (".csv", ".csv.gz", ".tsv", ".txt")
@@ -98,7 +98,3 @@ class ConfiguredSource:
             raise SourceError(f"[data_source] engine = {engine!r}: use {' or '.join(ENGINES)}")
         master = settings.get("master")
         return cls(str(settings.get("label") or "Configured data source"), engine, master and str(master), tables)
-
-    def load_files(self) -> tuple[Engine, dict[str, bytes]]:
-        engine = engine_named(self.engine, self.master)
-        return engine, read_sources(engine, self.tables)
