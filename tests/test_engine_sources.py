@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
@@ -93,3 +94,18 @@ def test_table_sources_are_written_table_equals_source(text):
 
 def test_a_table_source_names_a_table_and_where_it_is():
     assert parse_source(" labs = registry.labs ") == ("labs", "registry.labs")
+
+
+def test_a_catalog_table_that_does_not_exist_is_named_with_what_the_engine_said(capsys):
+    assert main(["--table", "courses=registry.courses", "validate"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --table courses: registry.courses could not be read on duckdb (TableNotFound: courses)"
+    )
+
+
+def test_a_courses_table_without_patients_is_named_as_read(tmp_path, capsys):
+    pq.write_table(pa.table({"sex": ["F", "M"], "age": [20, 30]}), tmp_path / "c.parquet")
+    assert main(["--table", f"courses={tmp_path / 'c.parquet'}", "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "courses.parquet: required column patient_id is missing; the columns found are: sex, age." in out
+    assert "No data loaded: courses.parquet is needed and has problems listed above." in out

@@ -60,7 +60,8 @@ def read_sources(engine: Engine, sources: dict[str, str]) -> dict[str, bytes]:
         try:
             arrow = engine.arrow(table_expression(engine, source))
         except Exception as error:  # each engine raises its own kinds: say which table and why, in one line
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            said = str(error).strip().splitlines()[:1]  # some engines say only the name they did not find
+            reason = f"{type(error).__name__}: {said[0]}" if said else type(error).__name__
             raise SourceError(f"{table}: {source} could not be read on {engine.name} ({reason})") from error
         sink = pa.BufferOutputStream()
         pq.write_table(arrow, sink)

@@ -190,10 +190,13 @@ class ValidationReport:
         return lines
 
     def _not_loaded_line(self) -> str:
-        stopping = list(dict.fromkeys(self.issues.loc[self.issues["action"] == NOT_LOADED, "file"]))
-        if not stopping or any(str(file).startswith("courses") for file in stopping):
-            return "No data loaded: courses.csv is needed and has problems listed above."
-        return f"No data loaded: see the problem with {', '.join(map(str, stopping))} above."
+        stopping = [str(file) for file in dict.fromkeys(self.issues.loc[self.issues["action"] == NOT_LOADED, "file"])]
+        courses = [file for file in stopping if file.startswith("courses")]
+        if courses or not stopping:  # the courses file as it was named (courses.csv, courses.parquet, ...)
+            return (
+                f"No data loaded: {courses[0] if courses else 'courses.csv'} is needed and has problems listed above."
+            )
+        return f"No data loaded: see the problem with {', '.join(stopping)} above."
 
     def _file_line(self, file: str) -> str:
         read, kept = self.rows_read[file], self.rows_kept.get(file, 0)
