@@ -231,14 +231,17 @@ def test_fingerprint_is_the_sha256_of_the_tables_and_ignores_order_and_name_case
     assert load_tables(changed, source="a").cohort.fingerprint != fingerprint
 
 
-def test_a_defect_is_reported_as_an_internal_error_not_raised(monkeypatch):
+@pytest.mark.parametrize("step", ["plan_upload", "validate_tables"])  # before the user's mapping, and after it
+def test_a_defect_is_reported_as_an_internal_error_not_raised(monkeypatch, step):
     def broken(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(loading, "validate_tables", broken)
+    monkeypatch.setattr(loading, step, broken)
     result = load_tables(bundle(), source="test")
     assert isinstance(result, LoadResult) and result.cohort is None
-    assert "internal error" in result.report.issues["message"].iloc[-1]
+    last = result.report.issues.iloc[-1]
+    assert last["message"] == "internal error while loading (RuntimeError: boom); please report it"
+    assert last["action"] == NOT_LOADED
 
 
 @pytest.fixture(scope="module")

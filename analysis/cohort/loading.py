@@ -159,14 +159,7 @@ def _load_files(
             files.clear()
         return load_plan(plan, source, synthetic, builder, engine, build, _owns_plan=True)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
-        log.exception("loading %s failed", source)
-        builder.add(
-            ERROR,
-            source,
-            f"internal error while loading ({type(error).__name__}: {error}); please report it",
-            action=NOT_LOADED,
-        )
-        return LoadResult(None, builder.build())
+        return _internal_error(builder, source, error)
 
 
 def load_plan(
@@ -187,14 +180,19 @@ def load_plan(
     try:
         return _load(plan, source, synthetic, builder, engine, build, _owns_plan)
     except Exception as error:  # a defect, not bad input: report it rather than crash the page
-        log.exception("loading %s failed", source)
-        builder.add(
-            ERROR,
-            source,
-            f"internal error while loading ({type(error).__name__}: {error}); please report it",
-            action=NOT_LOADED,
-        )
-        return LoadResult(None, builder.build())
+        return _internal_error(builder, source, error)
+
+
+def _internal_error(builder: ReportBuilder, source: str, error: Exception) -> LoadResult:
+    """No cohort, and one line in the load's report saying a defect (not the data) stopped it."""
+    log.exception("loading %s failed", source)
+    builder.add(
+        ERROR,
+        source,
+        f"internal error while loading ({type(error).__name__}: {error}); please report it",
+        action=NOT_LOADED,
+    )
+    return LoadResult(None, builder.build())
 
 
 def _load(
