@@ -39,6 +39,19 @@ class View:
     filtered: Cohort | None
     filters: FilterSpec
 
+    def key(self, table: str) -> tuple:
+        """What a page's kept results depend on: the dataset, the filters and the filtered rows of
+        `table` (counted without cutting the table from the whole cohort's)."""
+        whole, shown = self.cohort, self.filtered
+        return (
+            whole.fingerprint,
+            whole.source,
+            whole.n_courses,
+            self.filters.describe(),
+            shown.n_courses,
+            shown.n_rows(table),
+        )
+
 
 def render_sidebar() -> View:
     open_linked_dataset()

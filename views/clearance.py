@@ -78,18 +78,6 @@ def analysed(view_key: tuple, settings: ClearanceSettings, cohort) -> clearance.
     )
 
 
-def view_key(view) -> tuple:
-    cohort = view.filtered
-    return (
-        view.cohort.fingerprint,
-        view.cohort.source,
-        view.cohort.n_courses,
-        view.filters.describe(),
-        cohort.n_courses,
-        len(cohort.visits),
-    )
-
-
 def share(estimate) -> str:
     return "–" if estimate.estimate is None else shown_share(f"{estimate.estimate:.0%}", estimate.numerator, estimate.n)
 
@@ -210,7 +198,7 @@ if require_data(view):
     if cohort.visits.empty:
         st.info(NO_VISITS)
     else:
-        result = analysed(view_key(view), settings, cohort)
+        result = analysed(view.key("visits"), settings, cohort)
         st.caption(f"{settings.describe()}.")
         lacking = clearance.missing_for_definition(cohort, settings)
         if lacking:

@@ -86,18 +86,6 @@ def analysed(view_key: tuple, settings: labs.LabSettings, group: str | None, coh
     )
 
 
-def view_key(view) -> tuple:
-    cohort = view.filtered
-    return (
-        view.cohort.fingerprint,
-        view.cohort.source,
-        view.cohort.n_courses,
-        view.filters.describe(),
-        cohort.n_courses,
-        len(cohort.labs),
-    )
-
-
 def percent(estimate) -> str:
     if estimate.estimate is None:
         return "–"
@@ -208,7 +196,7 @@ if require_data(view):
         st.info(NO_LABS)
     else:
         settings, group = settings_widgets(cohort)
-        result = analysed(view_key(view), settings, group, cohort)
+        result = analysed(view.key("labs"), settings, group, cohort)
         if result.data.n_rows == 0:
             st.info(f"{NO_USABLE_LABS} 'Units, reference limits and rows not used' below lists why.")
         else:

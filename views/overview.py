@@ -141,17 +141,6 @@ def threshold_widgets() -> dict:
 # Cached evaluation: keyed on the dataset, the filters and the settings
 
 
-def view_key(view) -> tuple:
-    return (
-        view.cohort.fingerprint,
-        view.cohort.source,
-        view.cohort.n_courses,
-        view.filters.describe(),
-        view.filtered.n_courses,
-        len(view.filtered.visits),
-    )
-
-
 def scorecard(key: tuple, settings: tuple, cohort) -> list[claims.ClaimResult]:
     """The claims' results, kept with the (filtered) cohort for these settings (`ui.kept`)."""
     return kept(
@@ -294,7 +283,7 @@ def sensitivity_section(view, settings: dict) -> None:
     )
     if not st.toggle("Try every definition", key="claims_sensitivity", bind="query-params"):
         return
-    table = sensitivity(view_key(view), tuple(sorted(settings.items())), view.filtered)
+    table = sensitivity(view.key("visits"), tuple(sorted(settings.items())), view.filtered)
     hidden = withheld_rows(table)
     fragile = claims.fragile_claims(table)
     if fragile:
@@ -340,7 +329,7 @@ def claims_section(view) -> dict | None:
         settings |= threshold_widgets()
     settings = with_claim_set(settings)
     try:
-        results = scorecard(view_key(view), tuple(sorted(settings.items())), view.filtered)
+        results = scorecard(view.key("visits"), tuple(sorted(settings.items())), view.filtered)
     except ValueError as error:  # a setting out of range: say which
         board.error(f"These settings cannot be used: {error}")
         return None
