@@ -76,18 +76,12 @@ CLAIM_SET_KEY = "claims.set"  # settings key holding the active ClaimSet (absent
 __all__ = ["ClaimSetError", "ClaimSpec", "DIRECTIONS"]
 CLAIM_LIMITS = ("threshold", "min_n")
 ONE_SIDED_METHOD = "Clopper-Pearson one-sided upper 95% bound (no events)"
+# A result's own keys, in the order the JSON summary gives them, for a claim and for each of its readings.
+RESULT_KEYS = ("verdict", "estimate", "ci_low", "ci_high", "n", "threshold", "direction", "method", "explanation")
 JSON_KEYS = (
     "id",
     "quote",
-    "verdict",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "n",
-    "threshold",
-    "direction",
-    "method",
-    "explanation",
+    *RESULT_KEYS,
     "label",
     "definition",
     "literature",
@@ -106,15 +100,7 @@ READING_KEYS = (
     "reads_as",
     "label",
     "measure",
-    "verdict",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "n",
-    "threshold",
-    "direction",
-    "method",
-    "explanation",
+    *RESULT_KEYS,
     "definition",
     "literature",
     "reason",
