@@ -123,43 +123,50 @@ def _one_course() -> ColumnRule:
 
 
 def adsl(sheet: Sheet) -> FileMapping:
-    rules = _rules(
+    columns = {
+        "patient_id": (("USUBJID",), ""),
+        "sex": (("SEX",), ""),
+        "age": (("AGE",), ""),
+        "start_date": (("TRTSDT", "RFXSTDTC", "RFSTDTC"), vocab.DATE),
+        "end_day": (("TRTEDT", "RFXENDTC"), vocab.DATE),
+        "weight_kg": (("WEIGHTBL",), ""),
+        "site": (("SITEID",), ""),
+        "end_reason": (("DCDECOD", "DCREASCD"), ""),
+        "arm": (("TRT01P", "ARM"), ""),
+        "actual_arm": (("TRT01A", "ACTARM"), ""),
+        "race": (("RACE",), ""),
+        "ethnicity": (("ETHNIC",), ""),
+        "age_group": (("AGEGR1",), ""),
+    }
+    return _subject_courses(
         sheet,
-        {
-            "patient_id": (("USUBJID",), ""),
-            "sex": (("SEX",), ""),
-            "age": (("AGE",), ""),
-            "start_date": (("TRTSDT", "RFXSTDTC", "RFSTDTC"), vocab.DATE),
-            "end_day": (("TRTEDT", "RFXENDTC"), vocab.DATE),
-            "weight_kg": (("WEIGHTBL",), ""),
-            "site": (("SITEID",), ""),
-            "end_reason": (("DCDECOD", "DCREASCD"), ""),
-            "arm": (("TRT01P", "ARM"), ""),
-            "actual_arm": (("TRT01A", "ACTARM"), ""),
-            "race": (("RACE",), ""),
-            "ethnicity": (("ETHNIC",), ""),
-            "age_group": (("AGEGR1",), ""),
-        },
+        columns,
+        SAFETY,
+        ("CDISC ADaM ADSL", "CDISC ADaM subject-level dataset (ADSL)", "ADSL"),
+        "one course per subject of the safety population (SAFFL = Y); the arm "
+        "(TRT01P) is the column 'arm'; start TRTSDT, last dose TRTEDT",
     )
+
+
+def _subject_courses(
+    sheet: Sheet, columns: dict, row_filter: RowFilter, named: tuple[str, str, str], note: str
+) -> FileMapping:
+    """A subject-level file (ADSL, DM) as the courses table: one course per subject; `named` is the
+    format, the reason shown and the domain the note names."""
+    rules = _rules(sheet, columns)
     rules["course_number"] = _one_course()
     _drop_same(rules, "actual_arm", "arm", sheet)
+    file_format, reason, domain = named
     return FileMapping(
         sheet.file,
         sheet.sheet,
         "courses",
         _with_values(rules, sheet, "courses"),
-        _filters(sheet, SAFETY),
+        _filters(sheet, row_filter),
         keep_other_columns=False,
-        format="CDISC ADaM ADSL",
-        reason="CDISC ADaM subject-level dataset (ADSL)",
-        notes=[
-            _said(
-                sheet,
-                "ADSL",
-                "one course per subject of the safety population (SAFFL = Y); the arm "
-                "(TRT01P) is the column 'arm'; start TRTSDT, last dose TRTEDT",
-            )
-        ],
+        format=file_format,
+        reason=reason,
+        notes=[_said(sheet, domain, note)],
     )
 
 
@@ -338,40 +345,25 @@ def _same_dates(a, b) -> bool:
 
 
 def sdtm_dm(sheet: Sheet) -> FileMapping:
-    rules = _rules(
+    columns = {
+        "patient_id": (("USUBJID",), ""),
+        "sex": (("SEX",), ""),
+        "age": (("AGE",), ""),
+        "start_date": (("RFXSTDTC", "RFSTDTC"), vocab.DATE),
+        "end_day": (("RFXENDTC", "RFENDTC"), vocab.DATE),
+        "site": (("SITEID",), ""),
+        "arm": (("ARM",), ""),
+        "actual_arm": (("ACTARM",), ""),
+        "race": (("RACE",), ""),
+        "ethnicity": (("ETHNIC",), ""),
+    }
+    return _subject_courses(
         sheet,
-        {
-            "patient_id": (("USUBJID",), ""),
-            "sex": (("SEX",), ""),
-            "age": (("AGE",), ""),
-            "start_date": (("RFXSTDTC", "RFSTDTC"), vocab.DATE),
-            "end_day": (("RFXENDTC", "RFENDTC"), vocab.DATE),
-            "site": (("SITEID",), ""),
-            "arm": (("ARM",), ""),
-            "actual_arm": (("ACTARM",), ""),
-            "race": (("RACE",), ""),
-            "ethnicity": (("ETHNIC",), ""),
-        },
-    )
-    rules["course_number"] = _one_course()
-    _drop_same(rules, "actual_arm", "arm", sheet)
-    return FileMapping(
-        sheet.file,
-        sheet.sheet,
-        "courses",
-        _with_values(rules, sheet, "courses"),
-        _filters(sheet, SCREEN_FAILURES),
-        keep_other_columns=False,
-        format="CDISC SDTM DM",
-        reason="CDISC SDTM demographics domain (DM)",
-        notes=[
-            _said(
-                sheet,
-                "DM",
-                "one course per subject (screen failures left out); start RFXSTDTC, "
-                "last dose RFXENDTC; the arm (ARM) is the column 'arm'",
-            )
-        ],
+        columns,
+        SCREEN_FAILURES,
+        ("CDISC SDTM DM", "CDISC SDTM demographics domain (DM)", "DM"),
+        "one course per subject (screen failures left out); start RFXSTDTC, "
+        "last dose RFXENDTC; the arm (ARM) is the column 'arm'",
     )
 
 
