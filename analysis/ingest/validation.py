@@ -150,6 +150,17 @@ class ValidationReport:
     def _problem_actions(self) -> pd.Series:
         return self.issues.loc[self.issues["severity"] != NOTE, "action"].astype(str)
 
+    def file_counts(self) -> dict:
+        """Each file's rows read, rows kept, and rows left out by reason."""
+        return {
+            file: {
+                "rows_read": read,
+                "rows_kept": self.rows_kept.get(file, 0),
+                "excluded": dict(self.excluded.get(file, {})),
+            }
+            for file, read in self.rows_read.items()
+        }
+
     def counts(self) -> dict:
         """How much of the input was used as written: the command line's `validation` section."""
         actions = self._problem_actions().value_counts()
@@ -165,14 +176,7 @@ class ValidationReport:
             "values_changed": int(actions.get(VALUE_CHANGED, 0) + actions.get(VALUE_FILLED, 0)),
             "files_ignored": int(actions.get(FILE_IGNORED, 0)),
             "columns_ignored": int(actions.get(COLUMN_IGNORED, 0) + actions.get(COLUMN_DROPPED, 0)),
-            "files": {
-                file: {
-                    "rows_read": read,
-                    "rows_kept": self.rows_kept.get(file, 0),
-                    "excluded": dict(self.excluded.get(file, {})),
-                }
-                for file, read in self.rows_read.items()
-            },
+            "files": self.file_counts(),
         }
 
     @property
@@ -230,14 +234,7 @@ class ValidationReport:
             "error_count": self.error_count,
             "warning_count": self.warning_count,
             "dataset_loaded": self.dataset_loaded,
-            "files": {
-                file: {
-                    "rows_read": read,
-                    "rows_kept": self.rows_kept.get(file, 0),
-                    "excluded": dict(self.excluded.get(file, {})),
-                }
-                for file, read in self.rows_read.items()
-            },
+            "files": self.file_counts(),
             "read_as": dict(self.read_as),
             "issue_count": len(self.issues),
             "issues": _records(issues),

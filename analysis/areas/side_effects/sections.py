@@ -105,12 +105,16 @@ def onset(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -> Dra
     )
 
 
+def _unrecorded(result: SideEffectAnalysis, column: str, what: str, so: str) -> Drawing | None:
+    """Why a chart of `column` is not drawn, when no side effect has a value in it (None when one has)."""
+    if result.data.events[column].notna().any():
+        return None
+    return Drawing(missing=f"No {what} is recorded (column {column} of the adverse events is empty), so {so}.")
+
+
 def grades(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -> Drawing:
-    if not result.data.events["grade"].notna().any():
-        return Drawing(
-            missing="No severity grade is recorded (column grade of the adverse events is empty), "
-            "so the grade chart is not shown."
-        )
+    if unrecorded := _unrecorded(result, "grade", "severity grade", "the grade chart is not shown"):
+        return unrecorded
     terms = result.top_terms
     table = se.worst_grade_table(result.data, terms)
     return Drawing(
@@ -119,11 +123,8 @@ def grades(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -> Dr
 
 
 def resolution(cohort: Cohort, result: SideEffectAnalysis, audience: Audience) -> Drawing:
-    if not result.data.events["resolved_day"].notna().any():
-        return Drawing(
-            missing="No resolution day is recorded (column resolved_day of the adverse events is empty), "
-            "so resolution cannot be shown."
-        )
+    if unrecorded := _unrecorded(result, "resolved_day", "resolution day", "resolution cannot be shown"):
+        return unrecorded
     table = se.resolution_table(result.data, result.incidence["term"].head(8).tolist())
     return Drawing(
         figure=figures().resolution_figure(table, result.data.settings, suppress_below=audience.suppress_below),
