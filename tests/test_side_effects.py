@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from analysis.areas.base import SummaryOptions
+from analysis.areas.base import Audience, SummaryOptions
 from analysis.areas.side_effects import compute as se
 from analysis.areas.side_effects.declaration import AREA
 from analysis.cohort.model import build_cohort, empty_table
@@ -511,3 +511,18 @@ def test_as_written_mode_uses_the_datas_body_system():
     merged = se.incidence_table(se.event_data(cohort)).set_index("term")
     assert merged.loc["Headache", "courses"] == 2
     assert merged.loc["Headache", "body_system"] == "Nervous system disorders"
+
+
+def test_a_chart_of_a_column_with_no_value_says_so_instead_of_drawing(forty):
+    result = AREA.analyse(forty, {})
+    drawn = {section.key: section.draw(forty, result, Audience()) for section in AREA.sections}
+    assert drawn["grade"].missing == (
+        "No severity grade is recorded (column grade of the adverse events is empty), so the grade chart is not shown."
+    )
+    assert drawn["resolution"].missing == (
+        "No resolution day is recorded (column resolved_day of the adverse events is empty), "
+        "so resolution cannot be shown."
+    )
+    graded = make_cohort(2, [("P0", "dry lips", 10, 30, 2)])
+    drawn = {section.key: section.draw(graded, AREA.analyse(graded, {}), Audience()) for section in AREA.sections}
+    assert drawn["grade"].missing == "" and drawn["resolution"].missing == ""
