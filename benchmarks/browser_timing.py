@@ -47,6 +47,7 @@ PAGES = [
 ]
 FLOOR_SCRIPT = "benchmarks/floor_app.py"
 TIMEOUT_MS = 120_000
+STEADY_S = 6
 
 # True when the page titled `title` is fully drawn with at least `charts` plotly charts, all rendered.
 DRAWN = """([title, charts]) => {
@@ -72,9 +73,11 @@ def wait_drawn(page, title: str, charts: int) -> None:
 
 
 def count_charts(page, title: str) -> int:
-    """The page's number of plotly charts, once the count has stayed the same for two seconds."""
+    """The page's number of plotly charts, once the count has stayed the same for STEADY_S seconds: a
+    browser's first page shows its charts only once plotly's script has arrived and been parsed, which
+    on a busy machine can come seconds after the script run has finished."""
     last, steady_since = None, time.monotonic()
-    while time.monotonic() - steady_since < 2:
+    while time.monotonic() - steady_since < STEADY_S:
         wait_drawn(page, title, 0)
         counts = page.evaluate(CHART_COUNT)
         if counts != last:
