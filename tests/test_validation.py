@@ -292,11 +292,12 @@ def test_common_missing_value_markers_are_missing():
 
 
 def test_loaded_tables_have_the_cohort_dtypes():
-    from analysis.cohort.model import empty_table
+    from analysis.cohort.model import COMPACT_TEXT, empty_table
 
     result = load(bundle(courses=("P1,1,F,16,50,4,150,",), visits=("P1,1,0,4,30",)))
     for name in ("courses", "visits", "adverse_events", "labs"):
         expected = empty_table(name).dtypes
+        expected[expected.index.isin(COMPACT_TEXT[name])] = "category"  # repeated text (analysis.cohort.model)
         if (
             name == "labs" and "harmonised" in result.cohort.labs
         ):  # converted once at load (analysis.ingest.lab_harmonisation)

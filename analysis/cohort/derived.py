@@ -42,16 +42,16 @@ COURSE_INPUTS = {
 VISIT_OUTPUTS = {"month": "Int64", "total_lesions": "Int64"}
 CHANGE_OUTPUTS = {f"pct_change_{m}": "Float64" for m in LESION_COLUMNS}
 COURSE_OUTPUTS = {
-    "age_band": "object",
+    "age_band": "category",
     "start_year": "Int64",
     "duration_days": "Int64",
     "baseline_iga": "Int64",
-    "cumulative_dose_source": "object",
+    "cumulative_dose_source": "category",
     "cumulative_dose_mg": "Float64",
     "cumulative_dose_mg_per_kg": "Float64",
     "daily_dose_mg_per_kg": "Float64",
-    "daily_dose_band": "object",
-    "cumulative_dose_band": "object",
+    "daily_dose_band": "category",
+    "cumulative_dose_band": "category",
 }
 MONTH_OF = {"adverse_events": ("onset_day", "onset_month"), "labs": ("day", "month")}
 

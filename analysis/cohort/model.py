@@ -250,7 +250,7 @@ class _Cut:
     def table(self) -> pd.DataFrame:
         with self._lock:
             if self.taken is None:
-                self.taken = self.source.take(self.positions)
+                self.taken = without_unused_categories(self.source.take(self.positions))
             return self.taken
 
     def column(self, column: str) -> pd.Series | None:
@@ -343,6 +343,8 @@ def rows_of_courses(table: pd.DataFrame, member: np.ndarray) -> pd.DataFrame:
 
 
 def empty_table(name: str) -> pd.DataFrame:
+    """A table without rows as the cohort is built from (text as objects; `build_cohort` makes the
+    columns of COMPACT_TEXT categorical)."""
     return pd.DataFrame(
         {c: pd.Series(dtype=_dtype(c_spec.kind)) for c, c_spec in ((c.name, c) for c in SPECS[name].columns)}
     )
@@ -367,8 +369,7 @@ def build_cohort(
 
     report_stage("Linking visits, side effects and lab results to their courses")
     full = {
-        name: _plain_text(tables[name], name) if name in tables and tables[name] is not None else empty_table(name)
-        for name in TABLES
+        name: _typed_text(tables[name] if tables.get(name) is not None else empty_table(name), name) for name in TABLES
     }
     courses = full["courses"].reset_index(drop=True).copy()
     courses["course_idx"] = np.arange(len(courses), dtype=np.int64)
@@ -402,34 +403,75 @@ def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFra
     return table
 
 
-# Text columns kept as categoricals in the cohort: patients (re-coded to the courses' patients) and
-# the lab tests and units (as harmonised). Other text the validator hands over dictionary-encoded
-# becomes plain text, as the outcome areas read it.
+# Text columns held as categoricals in the cohort (a code a row; a handful of distinct values repeated
+# on millions of rows): patients (re-coded to the courses' patients), the lab tests and units (as
+# harmonised), and the columns of COMPACT_TEXT, whose categories are the values present, sorted as
+# text, so that sorting or grouping by one orders its groups as plain text would. Other text the
+# validator hands over dictionary-encoded (the courses' patients) becomes plain text.
 CATEGORICAL_TEXT = {
     "courses": (),
     "visits": ("patient_id",),
     "adverse_events": ("patient_id",),
     "labs": ("patient_id", "test", "unit"),
 }
+COMPACT_TEXT = {
+    "courses": (
+        *("sex", "age_band", "acne_type", "prior_treatments", "site", "end_reason", "can_become_pregnant"),
+        *("daily_dose_band", "cumulative_dose_band", "cumulative_dose_source"),  # derived (analysis.cohort.derived)
+    ),
+    "visits": ("visit",),
+    "adverse_events": ("term", "serious", "action"),
+    "labs": ("visit",),
+}
+
+COMPACT_COLUMNS = frozenset(column for columns in COMPACT_TEXT.values() for column in columns)
 
 
-def _plain_text(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The table with its categorical text columns (but those of CATEGORICAL_TEXT) as objects,
-    missing as None; no string is copied, each row points to its category's text."""
+def _typed_text(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table with the columns of COMPACT_TEXT as compact categoricals, and its other categorical
+    text columns (but those of CATEGORICAL_TEXT) as objects, missing as None; no string is copied."""
     text = [spec.name for spec in SPECS[name].columns if spec.kind in ("text", "category", "yesno")]
-    columns = [
+    compact = [c for c in COMPACT_TEXT[name] if c in table]
+    plain = [
         c
         for c in text
-        if c in table and c not in CATEGORICAL_TEXT[name] and isinstance(table[c].dtype, pd.CategoricalDtype)
+        if c in table
+        and c not in CATEGORICAL_TEXT[name]
+        and c not in compact
+        and isinstance(table[c].dtype, pd.CategoricalDtype)
     ]
-    if not columns:
+    if not compact and not plain:
         return table
     table = table.copy(deep=False)
-    for column in columns:
+    for column in compact:
+        table[column] = compact_text(table[column])
+    for column in plain:
         values = table[column].array
         texts = np.append(values.categories.to_numpy(dtype=object), None)
         table[column] = pd.Series(texts[values.codes], index=table.index, dtype=object)
     return table
+
+
+def without_unused_categories(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a table (a filter's) with the compact text columns holding only the values left, so
+    that counting or grouping by one shows no empty group of a value the filter took out."""
+    for column in COMPACT_COLUMNS & set(table.columns):
+        if isinstance(table[column].dtype, pd.CategoricalDtype):
+            table[column] = compact_text(table[column])
+    return table
+
+
+def compact_text(values: pd.Series) -> pd.Series:
+    """Text as a categorical whose categories are the values present (none unused), sorted as text."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(object).astype("category")
+    codes, categories = values.cat.codes.to_numpy(), values.cat.categories
+    used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+    present = categories[used]
+    wanted = pd.Index(sorted(present), dtype=object)
+    if used.all() and categories.dtype == object and categories.equals(wanted):
+        return values
+    return values.cat.set_categories(wanted)
 
 
 def course_positions(courses: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:

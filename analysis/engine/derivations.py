@@ -161,11 +161,12 @@ def numbers(frame: pd.DataFrame, columns: dict[str, pa.DataType]) -> pa.Table:
 
 def column(result: pa.Table, name: str, dtype: str, at: np.ndarray, size: int) -> pd.api.extensions.ExtensionArray:
     """One result column as the pandas type the outcome areas read (nullable integers and floats, text as
-    objects), each result row's value put at its position `at` among `size` (others missing): results come
-    back unordered."""
+    objects or as a categorical of the values present), each result row's value put at its position `at`
+    among `size` (others missing): results come back unordered."""
     values = result.column(name)
-    if dtype == "object":
-        return _scattered(values.to_numpy(zero_copy_only=False), at, size, None)
+    if dtype in ("object", "category"):
+        text = _scattered(values.to_numpy(zero_copy_only=False), at, size, None)
+        return text if dtype == "object" else pd.Categorical(text)
     missing = _scattered(values.is_null().to_numpy(zero_copy_only=False), at, size, True)
     data = _scattered(values.fill_null(0).to_numpy(zero_copy_only=False), at, size, 0)
     if dtype == "Int64":

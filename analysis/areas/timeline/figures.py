@@ -297,9 +297,11 @@ def _event_hover(events: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
         bars["resolved"],
         "unresolved: still present at the end of follow-up (day " + bars["end"].map("{:.0f}".format) + ")",
     )
-    serious = events["serious"].fillna("not recorded").astype(str) if "serious" in events else "not recorded"
+    serious = (
+        events["serious"].astype(object).fillna("not recorded").astype(str) if "serious" in events else "not recorded"
+    )
     action = (
-        events["action"].fillna("not recorded").astype(str).str.replace("_", " ")
+        events["action"].astype(object).fillna("not recorded").astype(str).str.replace("_", " ")
         if "action" in events
         else "not recorded"
     )
