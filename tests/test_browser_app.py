@@ -59,19 +59,29 @@ def test_on_a_phone_each_part_of_a_claim_card_is_labelled():
         wait_for_app(page)
         card = page.locator('[class*="st-key-claim_card_C02"]')
         card.wait_for(timeout=60_000)
-        labels = card.locator('[data-testid="stColumn"]').evaluate_all(
-            "columns => columns.map(c => getComputedStyle(c, '::before').content)"
-        )
-        assert labels[:5] == [
+        parts = card.locator('[data-testid="stMarkdown"] [data-testid="stMarkdownContainer"] > p')
+        labels = [  # each part's label, in the order the card shows them (top to bottom)
+            label
+            for _, label in sorted(
+                parts.evaluate_all(
+                    "ps => ps.map(p => [p.getBoundingClientRect().top, getComputedStyle(p, '::before').content])"
+                )
+            )
+        ]
+        assert labels == [
             '"Verdict"',
             '"The article\'s words (hover ? for the explanation)"',
             '"Estimate (95% CI)"',
             '"Article\'s threshold"',
             '"Published figure"',
         ]
+        link = card.get_by_test_id("stPageLink").bounding_box()
+        assert link["y"] >= max(box["y"] + box["height"] for box in (part.bounding_box() for part in parts.all())) - 1
         assert not page.locator(".st-key-scorecard_header").is_visible()
         page.set_viewport_size({"width": 1440, "height": 900})
         page.wait_for_timeout(300)
-        assert card.locator('[data-testid="stColumn"]').first.evaluate(
-            "c => getComputedStyle(c, '::before').content"
-        ) in ("none", "normal")
+        assert parts.first.evaluate("p => getComputedStyle(p, '::before').content") in ("none", "normal")
+        boxes = parts.evaluate_all(
+            "ps => ps.map(p => [p.getBoundingClientRect().top, p.getBoundingClientRect().bottom])"
+        )
+        assert max(top for top, _ in boxes) < min(bottom for _, bottom in boxes)  # on a desktop, side by side: one row

@@ -31,11 +31,21 @@ def open_page(query: dict | None = None, upload: bytes | None = None) -> AppTest
     return apptest.open_page(PAGE, query, None if upload is None else (("courses.csv", upload),))
 
 
+def row_of(at: AppTest, claim_id: str) -> list[str]:
+    """The parts of the claim's row (one block of markdown): verdict, estimate, threshold, published
+    figure, then the claim's words with its readings and explanation."""
+    row = next(m.value for m in at.markdown if f"\n\n**{claim_id}** *“" in m.value)
+    return row.split("\n\n")
+
+
 def badge_of(at: AppTest, claim_id: str) -> str:
-    """The verdict badge in the claim's row (the markdown just before its quote)."""
-    texts = [m.value for m in at.markdown]
-    row = next(i for i, text in enumerate(texts) if text.startswith(f"**{claim_id}**"))
-    return texts[row - 1]
+    """The verdict badge in the claim's row."""
+    return row_of(at, claim_id)[0]
+
+
+def parts(at: AppTest) -> list[str]:
+    """Every part of every row of the scorecard."""
+    return [part for claim_id in IDS for part in row_of(at, claim_id)]
 
 
 @pytest.fixture(scope="module")
@@ -51,29 +61,32 @@ def test_every_claim_has_a_row_with_a_verdict(default):
     )  # "rare" liver enzyme changes: ~11% of normal-baseline courses
     assert badge_of(default, "C09") == BADGES["supported"]  # cheilitis and the others are common
     assert badge_of(default, "C20") == BADGES["not testable"]
-    captions = " ".join(c.value for c in default.caption)
-    assert "Not testable: needs a scar score" in captions  # the reason is always shown
-    assert "87% (Patel, Baquerizo Nole, Fleischer 2021)" in captions  # the published figure beside C02
+    assert "Not testable: needs a scar score" in row_of(default, "C20")[4]  # the reason is always shown
+    assert "87% (Patel, Baquerizo Nole, Fleischer 2021)" in row_of(default, "C02")[3]  # the published figure
+    assert all(len(row_of(default, claim_id)) == 5 for claim_id in IDS)  # a claim's words never split its row
 
 
 def test_explanations_can_be_shown_under_each_claim():
     at = open_page({"claims_explain": "true"})
     explanations = [
-        c.value for c in at.caption if "the article says" in c.value or "the article gives no figure" in c.value
+        line
+        for claim_id in IDS
+        for line in row_of(at, claim_id)[4].split("  \n")
+        if "the article says" in line or "the article gives no figure" in line
     ]
     assert len(explanations) == 19  # all but the untestable C20
-    assert any(text.endswith("(\\> 50%): supported.") for text in explanations)
+    assert any(text.endswith("(\\> 50%): supported.]]") for text in explanations)
+    assert not any("the article says" in part for part in parts(open_page()))  # hidden unless asked for
 
 
 def test_a_claim_read_two_ways_shows_each_reading_in_its_row(default):
     assert badge_of(default, "C01") == BADGES["supported"]
-    texts = [m.value for m in default.markdown]
-    readings = texts[texts.index(next(t for t in texts if t.startswith("**C01**"))) + 1]
-    assert readings.startswith("Supported under every reading:")
-    assert "(a) read as *most courses end with at least 80% fewer lesions*" in readings
-    assert "(b) read as *80-100% of courses end clear or almost clear (IGA 0/1)*" in readings
-    estimates = next(t for t in texts if t.startswith("(a) **7"))
-    assert "(b) **8" in estimates  # 74% and 83%: each reading's own share, side by side
+    words = row_of(default, "C01")[4]
+    assert "  \nSupported under every reading:  \n" in words
+    assert "(a) read as *most courses end with at least 80% fewer lesions*" in words
+    assert "(b) read as *80-100% of courses end clear or almost clear (IGA 0/1)*" in words
+    estimates = row_of(default, "C01")[1]
+    assert estimates.startswith("(a) **7") and "(b) **8" in estimates  # 74% and 83%: each reading's own share
     assert default.number_input(key="claims_C01b_threshold").value == 80
 
 
@@ -92,10 +105,40 @@ def test_changing_a_threshold_changes_a_verdict(default):
     assert badge_of(default, "C01") == BADGES["supported"]
     stricter = open_page({"claims_C01_threshold": "90"})  # read as "most": now 90%; read as IGA 0/1: still >= 80%
     assert badge_of(stricter, "C01") == BADGES["depends on the reading"]
-    readings = next(m.value for m in stricter.markdown if m.value.startswith("Depends on the reading"))
+    readings = row_of(stricter, "C01")[4]
+    assert "  \nDepends on the reading" in readings
     assert f"{BADGES['contradicted']} (a) read as *most courses end with at least 80% fewer lesions*" in readings
     assert f"{BADGES['supported']} (b) read as *80-100% of courses end clear or almost clear (IGA 0/1)*" in readings
     assert stricter.number_input(key="claims_C01_threshold").value == 90
+
+
+def test_a_link_applies_its_settings_while_their_panel_is_closed():
+    """Closed, the panel draws none of its widgets; the link's values still decide the verdicts, stay in
+    the address (a value equal to its default leaves it), survive a page switch, and show when it opens."""
+    at = apptest.open_page(PAGE, {"claims_C01_threshold": "90", "claims_min_n": "20"}, tables=False)
+    assert not [field for field in at.number_input if field.key.startswith("claims_")]
+    assert badge_of(at, "C01") == BADGES["depends on the reading"]
+    assert at.query_params["claims_C01_threshold"] == "90" and "claims_min_n" not in at.query_params
+    at.switch_page("views/clearance.py").run()
+    del at.query_params["claims_C01_threshold"]  # a browser drops the page's own parameters on a page switch
+    at.switch_page(PAGE).run()
+    assert at.query_params["claims_C01_threshold"] == "90"  # written back from the session
+    assert badge_of(at, "C01") == BADGES["depends on the reading"]
+    apptest.open_every_table(at)
+    assert at.number_input(key="claims_C01_threshold").value == 90
+    at.number_input(key="claims_C01_threshold").set_value(50.0).run()  # back to the article's "most"
+    assert "claims_C01_threshold" not in at.query_params
+    assert badge_of(at, "C01") == BADGES["supported"]
+
+
+def test_a_changed_setting_is_written_to_the_address():
+    at = open_page()
+    at.number_input(key="claims_min_n").set_value(500).run()
+    at.toggle(key="claims_retreatment").set_value(False).run()
+    assert at.query_params["claims_min_n"] == "500" and at.query_params["claims_retreatment"] == "false"
+    reopened = open_page(dict(at.query_params))
+    assert [badge_of(reopened, claim_id) for claim_id in IDS] == [badge_of(at, claim_id) for claim_id in IDS]
+    assert reopened.number_input(key="claims_min_n").value == 500
 
 
 def test_threshold_widget_changes_the_verdict_in_the_session(default):
@@ -131,8 +174,8 @@ def test_definition_shows_in_the_explanation(default):
     at = open_page(
         {"claims_missing": MISSING_RULES["nri"], "claims_definition": DEFINITIONS["iga01"], "claims_explain": "true"}
     )
-    assert not any("ended the course at IGA 0/1" in c.value for c in default.caption)
-    assert any("ended the course at IGA 0/1" in c.value for c in at.caption)
+    assert not any("ended the course at IGA 0/1" in part for part in parts(default))
+    assert any("ended the course at IGA 0/1" in part for part in parts(at))
 
 
 def test_sensitivity_view():
@@ -155,5 +198,5 @@ def test_an_upload_without_visits_names_what_is_missing():
     courses = (DEMO_DIR / "courses.csv").read_bytes()
     at = open_page(upload=b"\n".join(courses.splitlines()[:301]))
     assert badge_of(at, "C02") == BADGES["not testable"]
-    assert any(c.value.startswith("Not testable: no visit has an IGA grade; visits with iga") for c in at.caption)
+    assert ":small[:gray[Not testable: no visit has an IGA grade; visits with iga" in row_of(at, "C02")[4]
     assert badge_of(at, "C05") != BADGES["not testable"]  # courses alone suffice

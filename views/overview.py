@@ -10,12 +10,14 @@ from analysis.areas.overview import compute as overview
 from analysis.areas.overview.sections import SECTIONS as COHORT_SECTIONS
 from ui.claim_sets import active_claim_set, claim_set_panel, with_claim_set
 from ui.kept import kept
+from ui.kept_settings import Setting, follow_address, setting_widget, value
 from ui.layout import CARD_KEY, HEADER_KEY, SCORECARD_COLUMNS
-from ui.page import csv_download, page_header, require_data, show_table
+from ui.page import csv_download, opened, page_header, require_data, show_table
 from ui.presenter import (
     SUPPRESSED,
     any_small,
     presentable_estimates,
+    presenter_on,
     shown_count,
     shown_share,
     shown_text,
@@ -40,101 +42,114 @@ PAGE_NAMES = {
 
 
 # ---------------------------------------------------------------------------------------------
-# Definitions and thresholds (widgets bound to the URL; only changed values become settings)
+# Definitions and thresholds: kept in the session and the address (`ui.kept_settings`), their widgets
+# drawn only while their expander is open; only changed values become settings
+
+DEFINITIONS = {OWN_DEFINITION: "Each claim's own definition", **clearance.DEFINITIONS}
+DEFINITION = Setting(
+    "claims_definition",
+    "What counts as clear",
+    OWN_DEFINITION,
+    choices=DEFINITIONS,
+    help="Used by every reading about clearance (C01, C02, C15, C16, C17). Each reading's own: C01 is read both as "
+    "at least 80% fewer lesions and as IGA 0/1, C02 as IGA 0/1 and as at least 90% fewer lesions, the others as "
+    "IGA 0/1. Choosing one here applies it to all of them. IGA = Investigator's Global Assessment.",
+)
+MISSING = Setting(
+    "claims_missing",
+    "Missed visits",
+    "observed",
+    choices=clearance.MISSING_RULES,
+    help="How courses without an assessment near the end count.",
+)
+REDUCTION = Setting(
+    "claims_reduction",
+    "Lesion reduction counted as clear (%)",
+    80,
+    low=10,
+    high=100,
+    step=5,
+    help="The article speaks of 80-100% clearance (C01).",
+)
+RETREATMENT = Setting(
+    "claims_retreatment",
+    "A further course counts as relapse",
+    True,
+    help="When off, a course followed by another without a recorded relapse is censored instead (C06, C07).",
+)
+TREATMENT_EMERGENT = Setting(
+    "claims_treatment_emergent",
+    "Only side effects that began on treatment",
+    True,
+    help="From the first dose to 30 days after the last (C09-C12). When off, every recorded side effect counts.",
+)
+MIN_N = Setting(
+    "claims_min_n",
+    "Fewest courses for a verdict",
+    20,
+    low=1,
+    high=100_000,
+    step=5,
+    help="With fewer courses counted, a claim is inconclusive.",
+)
+DEFINITION_SETTINGS = (DEFINITION, MISSING, REDUCTION, RETREATMENT, TREATMENT_EMERGENT, MIN_N)
 
 
-def definition_widgets() -> dict:
-    settings = {}
-    top = st.columns(3)
-    definitions = {OWN_DEFINITION: "Each claim's own definition", **clearance.DEFINITIONS}
-    definition = top[0].selectbox(
-        "What counts as clear",
-        list(definitions),
-        format_func=definitions.get,
-        key="claims_definition",
-        bind="query-params",
-        help="Used by every reading about clearance (C01, C02, C15, C16, C17). Each reading's own: C01 is read both as "
-        "at least 80% fewer lesions and as IGA 0/1, C02 as IGA 0/1 and as at least 90% fewer lesions, the others as "
-        "IGA 0/1. Choosing one here applies it to all of them. IGA = Investigator's Global Assessment.",
-    )
-    if definition != OWN_DEFINITION:
-        settings["clearance.definition"] = definition
-    missing = top[1].selectbox(
-        "Missed visits",
-        list(clearance.MISSING_RULES),
-        format_func=clearance.MISSING_RULES.get,
-        key="claims_missing",
-        bind="query-params",
-        help="How courses without an assessment near the end count.",
-    )
-    if missing != "observed":
-        settings["clearance.missing"] = missing
-    reduction = top[2].number_input(
-        "Lesion reduction counted as clear (%)",
-        min_value=10,
-        max_value=100,
-        value=80,
-        step=5,
-        key="claims_reduction",
-        bind="query-params",
-        help="The article speaks of 80-100% clearance (C01).",
-    )
-    if reduction != 80:
-        settings["clearance.reduction_percent"] = float(reduction)
-    bottom = st.columns(3)
-    if not bottom[0].toggle(
-        "A further course counts as relapse",
-        value=True,
-        key="claims_retreatment",
-        bind="query-params",
-        help="When off, a course followed by another without a recorded relapse is censored instead (C06, C07).",
-    ):
-        settings["relapse.retreatment_counts_as_relapse"] = False
-    if not bottom[1].toggle(
-        "Only side effects that began on treatment",
-        value=True,
-        key="claims_treatment_emergent",
-        bind="query-params",
-        help="From the first dose to 30 days after the last (C09-C12). When off, every recorded side effect counts.",
-    ):
-        settings["adverse_events.treatment_emergent"] = False
-    min_n = bottom[2].number_input(
-        "Fewest courses for a verdict",
-        min_value=1,
-        max_value=100_000,
-        value=20,
-        step=5,
-        key="claims_min_n",
-        bind="query-params",
-        help="With fewer courses counted, a claim is inconclusive.",
-    )
-    if min_n != 20:
-        settings["claims.min_n"] = int(min_n)
-    return settings
-
-
-def threshold_widgets() -> dict:
-    """One threshold per tested reading (C01, C01b, ...), bound to the URL."""
-    settings = {}
+def threshold_settings() -> dict[str, Setting]:
+    """One threshold (in %) per tested reading of the claim set in use (C01, C01b, ...), by reading."""
     readings = active_claim_set().reading_specs().values()
-    tested = [spec for spec in readings if spec.tested]
-    columns = st.columns(4)
-    for index, spec in enumerate(tested):
+    settings = {}
+    for spec in (spec for spec in readings if spec.tested):
         default = round(spec.threshold * 100, 6)
-        value = columns[index % 4].number_input(
+        settings[spec.id] = Setting(
+            f"claims_{spec.id}_threshold",
             f"{spec.id} {spec.label} ({claims.DIRECTIONS[spec.direction]} %)",
-            min_value=0.0,
-            max_value=100.0,
-            value=default,
+            float(default),
+            low=0.0,
+            high=100.0,
             step=0.01 if default <= 1 else 5.0,
             format="%g",
-            key=f"claims_{spec.id}_threshold",
-            bind="query-params",
             help=f'The article says "{spec.says}"; default {claims.rule_text(spec.direction, spec.threshold)}.',
         )
-        if abs(value - default) > 1e-9:
-            settings[f"claims.{spec.id}.threshold"] = value / 100
     return settings
+
+
+def analysis_settings(thresholds: dict[str, Setting]) -> dict:
+    """The settings the analysis reads: only the definitions and thresholds changed from their defaults."""
+    settings = {}
+    for setting, name, convert in (
+        (DEFINITION, "clearance.definition", str),
+        (MISSING, "clearance.missing", str),
+        (REDUCTION, "clearance.reduction_percent", float),
+        (RETREATMENT, "relapse.retreatment_counts_as_relapse", bool),
+        (TREATMENT_EMERGENT, "adverse_events.treatment_emergent", bool),
+        (MIN_N, "claims.min_n", int),
+    ):
+        if setting.changed(value(setting)):
+            settings[name] = convert(value(setting))
+    for reading, setting in thresholds.items():
+        if setting.changed(value(setting)):
+            settings[f"claims.{reading}.threshold"] = value(setting) / 100
+    return settings
+
+
+def settings_panel(thresholds: dict[str, Setting]) -> None:
+    """The definitions and thresholds, drawn only while the expander is open."""
+    box = opened("Change thresholds and definitions", "claims_settings")
+    if box is None:
+        return
+    with box:
+        st.caption(
+            'The article gives words ("most", "rare"); the defaults turn them into numbers. Change them to see whether a '
+            "verdict holds. The link in the address bar keeps your choices."
+        )
+        for row in (DEFINITION_SETTINGS[:3], DEFINITION_SETTINGS[3:]):
+            for column, setting in zip(st.columns(3), row):
+                setting_widget(setting, column)
+        st.markdown("**Thresholds** (% of courses, side effects or months)")
+        columns = st.columns(4)
+        for index, setting in enumerate(thresholds.values()):
+            setting_widget(setting, columns[index % 4])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,9 +182,6 @@ def sensitivity(key: tuple, settings: tuple, cohort):
 # Rendering
 
 
-ROW_WIDTHS = [1.4, 4.8, 2.1, 1.3, 2.1, 1.6]  # the threshold column holds "threshold" unbroken at 1440 px
-
-
 def estimate_text(result: claims.ClaimResult) -> str:
     """The estimate and CI; for a claim read several ways, one line per reading."""
     if result.several_readings:
@@ -198,7 +210,9 @@ def rule_cell(result: claims.ClaimResult) -> str:
 
 def readings_text(result: claims.ClaimResult) -> str:
     """Each reading of a claim read several ways, with its own verdict; the claim's verdict is the rule."""
-    lines = [f"{verdict_badge(r.verdict)} ({r.reading}) read as *{plain(r.reads_as)}*" for r in result.readings]
+    lines = [
+        f"{verdict_badge(r.verdict)} ({r.reading}) read as *{plain(one_line(r.reads_as))}*" for r in result.readings
+    ]
     return f"{plain(result.verdict_rule.capitalize())}:  \n" + "  \n".join(lines)
 
 
@@ -228,32 +242,54 @@ def plain(text: str) -> str:
     return text.replace(">", "\\>").replace("<", "\\<")
 
 
+def one_line(text: str) -> str:
+    """Text kept on one line: a blank line in a claim's words would start another part of its row."""
+    return " ".join(text.split())
+
+
+def small(text: str) -> str:
+    """Text shown as a caption (smaller, grey) inside a line of markdown; in presenter mode grey
+    only, at the size of the text around it, as captions are there."""
+    grey = ":gray[" + text.replace("[", "\\[").replace("]", "\\]") + "]"
+    return grey if presenter_on() else f":small[{grey}]"
+
+
+def row_help(result: claims.ClaimResult) -> str:
+    """The row's tooltip: the explanation, what was counted and the published figure in full."""
+    parts = [plain(explanation_text(result)), f"**What was counted:** {plain(result.definition)}"]
+    if result.literature:
+        parts.append(f"**Published figure:** {plain(result.literature)}")
+    return "\n\n".join(parts)
+
+
 def claim_row(result: claims.ClaimResult, explain: bool) -> None:
-    """One claim: a row of the scorecard, or on a phone a card whose parts are each labelled (`ui.layout`)."""
-    with st.container(key=f"{CARD_KEY}{result.id}"):
-        columns = st.columns(ROW_WIDTHS, vertical_alignment="center")
-    columns[0].markdown(verdict_badge(result.verdict))
-    columns[1].markdown(
-        f"**{result.id}** *“{result.quote}”*",
-        help=f"{plain(explanation_text(result))}\n\n**What was counted:** {plain(result.definition)}",
-    )
+    """One claim: a row of the scorecard, or on a phone a card whose parts are each labelled (`ui.layout`).
+
+    The row's parts are the paragraphs of one block of markdown (verdict, estimate, threshold,
+    published figure, then the words with the tooltip) placed in the scorecard's columns by the
+    layout rules, and the link to the area's page beside them."""
+    words = [f"**{result.id}** *“{plain(one_line(result.quote))}”*"]
     if result.several_readings:
-        columns[1].markdown(readings_text(result))
+        words.append(readings_text(result))
     if explain or result.verdict == claims.NOT_TESTABLE:
-        columns[1].caption(plain(explanation_text(result)))
-    columns[2].markdown(estimate_text(result))
-    columns[3].markdown(rule_cell(result))
+        words.append(small(plain(one_line(explanation_text(result)))))
     keys = active_claim_set().reading_specs()[result.id].literature
-    columns[4].caption(claims.literature_short(keys) or "No published figure", help=result.literature or None)
-    with columns[5]:
+    parts = (
+        verdict_badge(result.verdict),
+        estimate_text(result),
+        rule_cell(result),
+        small(plain(one_line(claims.literature_short(keys) or "No published figure"))),
+        "  \n".join(words),
+    )
+    with st.container(key=f"{CARD_KEY}{result.id}"):
+        st.markdown("\n\n".join(parts), help=row_help(result))
         detail_link(result.page)
 
 
 def header_row() -> None:
     """The scorecard's column names; on a phone each card names its own parts instead."""
     with st.container(key=HEADER_KEY):
-        for column, label in zip(st.columns(ROW_WIDTHS), SCORECARD_COLUMNS):
-            column.markdown(f"**{label}**")
+        st.markdown("\n\n".join(f"**{label}**" for label in SCORECARD_COLUMNS))
 
 
 def tally(results: list[claims.ClaimResult]) -> str:
@@ -319,15 +355,10 @@ def claims_section(view) -> dict | None:
     """The scorecard; returns the settings it used (None when they cannot be used)."""
     board = st.container()
     claim_set_panel()
-    with st.expander("Change thresholds and definitions"):
-        st.caption(
-            'The article gives words ("most", "rare"); the defaults turn them into numbers. Change them to see whether a '
-            "verdict holds. The link in the address bar keeps your choices."
-        )
-        settings = definition_widgets()
-        st.markdown("**Thresholds** (% of courses, side effects or months)")
-        settings |= threshold_widgets()
-    settings = with_claim_set(settings)
+    thresholds = threshold_settings()
+    follow_address((*DEFINITION_SETTINGS, *thresholds.values()))
+    settings_panel(thresholds)
+    settings = with_claim_set(analysis_settings(thresholds))
     try:
         results = scorecard(view.key("visits"), tuple(sorted(settings.items())), view.filtered)
     except ValueError as error:  # a setting out of range: say which
