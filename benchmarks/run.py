@@ -99,9 +99,10 @@ def peak_rss_mb() -> float:
 
 def timed(function, repeats: int, before=None) -> list[float]:
     times = []
-    for _ in range(repeats):
+    for run in range(1, repeats + 1):
         argument = before() if before else None
         gc.collect()
+        print(f"timed run {run} begins", file=sys.stderr, flush=True)  # heard by the memory guard
         start = time.perf_counter()
         function(argument)
         times.append(time.perf_counter() - start)
@@ -309,7 +310,13 @@ def run_stage(name: str, bundle: Path, repeats: int) -> None:
         "summary_cli": stage_summary_cli,
         "ingest_spark": stage_ingest_spark,
     }
-    result = stages[name](bundle, repeats)
+    from analysis.ingest.progress import reporting_stages
+
+    start = time.perf_counter()
+    with reporting_stages(
+        lambda text: print(f"{time.perf_counter() - start:.0f} s: {text}", file=sys.stderr, flush=True)
+    ):
+        result = stages[name](bundle, repeats)
     result["peak_rss_mb"] = result.pop("child_peak_rss_mb", None) or peak_rss_mb()
     print(json.dumps(result))
 
@@ -412,6 +419,8 @@ def guarded_run(command: list[str], limit_gb: float, env: dict) -> tuple[subproc
     for reader_thread in readers:
         reader_thread.join()
     if "stopped" in seen:
+        announced = (output.get("stderr") or "").strip().splitlines()
+        seen["stopped"]["during"] = f"last heard: {announced[-1]}" if announced else ""
         return None, seen
     return subprocess.CompletedProcess(command, process.returncode, output["stdout"], output["stderr"]), seen
 
@@ -425,7 +434,8 @@ def measure(stage: str, bundle: Path, repeats: int, limit_gb: float) -> dict:
     completed, seen = guarded_run(command, limit_gb, env)
     if completed is None:
         stopped = seen["stopped"]
-        return {"error": [f"stopped at {stopped['rss_gb']:.1f} GB after {stopped['after_s']:.0f} s"], **seen}
+        during = f" ({stopped['during']})" if stopped["during"] else ""
+        return {"error": [f"stopped at {stopped['rss_gb']:.1f} GB after {stopped['after_s']:.0f} s{during}"], **seen}
     if completed.returncode != 0:
         return {
             "error": (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["failed"],
@@ -516,12 +526,18 @@ def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def runs(repeats: int) -> str:
+    if repeats == 1:
+        return "One run of each stage"
+    return f"Medians of {repeats} runs ({repeats_for(LARGE, repeats)} from 1,000,000 courses on)"
+
+
 def report(rows: list[dict], info: dict, repeats: int, limit_gb: float) -> str:
     when = dt.date.today().isoformat()
     return (
         f"Measured {when} on {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB of memory, Python {info['python']}; "
         f"the machine is shared, load average {info['load_average']} at the start and {info['load_average_end']} at the end. "
-        f"Medians of {repeats} runs ({repeats_for(LARGE, repeats)} from 1,000,000 courses on); each stage in a fresh "
+        f"{runs(repeats)}; each stage in a fresh "
         f"process, watched by a memory guard that stops it past {limit_gb:g} GB (its children's memory included).\n\n"
         f"{table(rows)}\n"
     )
