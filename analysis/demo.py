@@ -44,6 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
@@ -237,8 +238,11 @@ EPOCH = np.datetime64("2018-01-01", "D")
 # ---------------------------------------------------------------------------------------------
 
 
-def generate_cohort(n_courses: int = DEFAULT_COURSES, seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
-    """The four canonical tables of a synthetic cohort of exactly `n_courses` courses."""
+def generate_cohort(
+    n_courses: int = DEFAULT_COURSES, seed: int | np.random.SeedSequence = DEFAULT_SEED, first_patient: int = 0
+) -> dict[str, pd.DataFrame]:
+    """The four canonical tables of a synthetic cohort of exactly `n_courses` courses; its patients
+    are numbered from `first_patient` + 1 (a part of a larger cohort starts where the last ended)."""
     if n_courses < 1:
         raise ValueError("n_courses must be at least 1")
     rng = np.random.default_rng(seed)
@@ -247,6 +251,7 @@ def generate_cohort(n_courses: int = DEFAULT_COURSES, seed: int = DEFAULT_SEED) 
     second = _second_courses(rng, first, fitted)
     courses = _patient_order(_concat(first, second))
     del first, second
+    courses["patient"] += first_patient
     _hide_follow_up_after_retreatment(courses)
     tables = {"courses": _courses_table(rng, courses), "visits": _visits_table(rng, courses)}
     tables["adverse_events"] = _adverse_events_table(rng, courses)
@@ -261,6 +266,55 @@ def write_demo(out_dir, n_courses: int = DEFAULT_COURSES, seed: int = DEFAULT_SE
     tables = generate_cohort(n_courses, seed)
     for name in TABLES:
         write_table_csv(tables.pop(name), out / f"{name}.csv")
+
+
+PARQUET_CHUNK_COURSES = 250_000
+
+
+def write_demo_parquet(
+    out_dir, n_courses: int, seed: int = DEFAULT_SEED, chunk_courses: int = PARQUET_CHUNK_COURSES, progress=None
+) -> None:
+    """Write a cohort of any size as four Parquet files, `chunk_courses` courses at a time.
+
+    Each chunk is a cohort of its own from `generate_cohort` (its own seed, drawn from `seed`, and
+    its patients numbered on from the last chunk's), appended to each file as row groups: memory
+    stays that of one chunk (about 1 GB for 250,000 courses) whatever `n_courses` is. The matched
+    quantities hold in every chunk, so they hold in the whole. `progress(done, n_courses)` is
+    called after each chunk.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_chunks = -(-n_courses // chunk_courses)
+    seeds = np.random.SeedSequence(seed).spawn(n_chunks)
+    writers = {name: pq.ParquetWriter(out / f"{name}.parquet", _parquet_schema(name)) for name in TABLES}
+    try:
+        done = first_patient = 0
+        for chunk_seed in seeds:
+            size = min(chunk_courses, n_courses - done)
+            tables = generate_cohort(size, chunk_seed, first_patient)
+            first_patient += int(tables["courses"]["course_number"].eq(1).sum())
+            for name in TABLES:
+                writers[name].write_table(_arrow_for_parquet(tables.pop(name), name), row_group_size=1_000_000)
+            done += size
+            if progress is not None:
+                progress(done, n_courses)
+    finally:
+        for writer in writers.values():
+            writer.close()
+
+
+PARQUET_TYPES = {"int": pa.int64(), "float": pa.float64(), "date": pa.date32(), "text": pa.string()}
+
+
+def _parquet_schema(name: str) -> pa.Schema:
+    return pa.schema([(column.name, PARQUET_TYPES.get(column.kind, pa.string())) for column in SPECS[name].columns])
+
+
+def _arrow_for_parquet(table: pd.DataFrame, name: str) -> pa.Table:
+    """The table with the same column types in every chunk (a column empty in one chunk included)."""
+    schema = _parquet_schema(name)
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    return pa.Table.from_arrays([pc.cast(arrow.column(field.name), field.type) for field in schema], schema=schema)
 
 
 CSV_CHUNK_ROWS = 500_000
