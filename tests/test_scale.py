@@ -87,7 +87,7 @@ def test_course_keys_read_arrow_and_pandas_text_alike():
         pd.Series(patients, dtype="string"),
     ):
         assert keys.positions(given, np.array(numbers)).tolist() == expected
-    assert keys.patients.to_pylist() == ["A", "B", "C"]
+    assert keys.patients.tolist() == ["A", "B", "C"]
 
 
 def test_missing_course_numbers_match_missing_ones_and_fractions_match_none():

@@ -400,7 +400,7 @@ def _attach_course_idx(table: pd.DataFrame, keys: CourseKeys) -> pd.DataFrame:
     if len(table) and (found >= 0).all():
         # Every row belongs to a course: its patient as a code into the courses' patients (four
         # bytes a row instead of a pointer to a string; filtering copies codes, not objects).
-        table["patient_id"] = pd.Categorical.from_codes(row_patient, pd.Index(keys.patients.to_pandas(), dtype=object))
+        table["patient_id"] = pd.Categorical.from_codes(row_patient, keys.patients)
     return table
 
 

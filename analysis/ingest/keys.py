@@ -31,31 +31,30 @@ class CourseKeys:
     """The (patient_id, course_number) of each course row, to find the course row of other rows.
 
     Both parts become small integers: the patient's position among the courses' distinct patients
-    and the course number's among their distinct numbers; a key is one integer made of the two, so
-    finding a row's course is one hash lookup per distinct patient text (per category when the text
-    is dictionary-encoded) and array indexing for the rest.
+    and the course number's among their distinct numbers; a key is one integer made of the two. A
+    table's patients are looked up once per distinct text (dictionary-encoded text and categoricals
+    as they are, other text encoded first), in one hash table kept for every table looked up.
     """
 
     def __init__(self, patient_id: Texts, course_number: Numbers):
-        patients = text_values(patient_id)
-        self.patients = _distinct(patients)  # in order of first appearance
+        codes, texts = _codes_and_texts(patient_id)
+        used = pd.unique(codes[codes >= 0])  # in order of first appearance
+        self.patients = pd.Index(pd.unique(texts[used]), dtype=object)
         numbers = course_numbers(course_number)
         whole = numbers[np.floor(numbers) == numbers]  # NaN and fractions left out
         self._numbers = np.unique(whole)
         self._missing_number = bool(np.isnan(numbers).any())
         self._span = len(self._numbers) + 1  # the last code: a missing number
-        keys = self._keys(self.patient_positions(patients), numbers)
+        keys = self._keys(self._positions_of(codes, texts), numbers)
         self._first = _FirstRows(keys, len(self.patients) * self._span)
 
     def patient_positions(self, patient_id: Texts) -> np.ndarray:
         """Each row's patient as a position in `patients` (-1: missing, or not a patient of the courses)."""
-        values = text_values(patient_id)
-        if pa.types.is_dictionary(values.type):  # looked up once per distinct text
-            per_text = pc.index_in(values.dictionary, value_set=self.patients)
-            found = pc.take(per_text, values.indices)
-        else:
-            found = pc.index_in(values, value_set=self.patients)
-        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        return self._positions_of(*_codes_and_texts(patient_id))
+
+    def _positions_of(self, codes: np.ndarray, texts: np.ndarray) -> np.ndarray:
+        per_text = np.append(self.patients.get_indexer(texts), -1)  # the last answers code -1 (missing)
+        return per_text[codes]
 
     def positions(self, patient_id: Texts, course_number: Numbers, patients: np.ndarray | None = None) -> np.ndarray:
         """Each row's course: the first course row with its key, -1 where there is none.
@@ -76,32 +75,27 @@ class CourseKeys:
         return np.where((patients >= 0) & (code >= 0), patients * self._span + code, -1)
 
 
-def text_values(values: Texts) -> pa.Array:
-    """Text as one Arrow array of strings, or dictionary-encoded strings (a pandas categorical becomes
-    one without copying its codes); other values (numbers in a hand-made table) as their text."""
-    if isinstance(values, pd.Series):
-        try:
-            values = pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # text and numbers mixed
-            values = pa.array(values.astype("string"), from_pandas=True)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        if pa.types.is_string(values.type.value_type):
-            return values
-        return pa.DictionaryArray.from_arrays(values.indices, _strings(values.dictionary))
-    return _strings(values)
-
-
-def _strings(values: pa.Array) -> pa.Array:
-    return values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-
-
-def _distinct(values: pa.Array) -> pa.Array:
-    """The distinct texts present, missing left out, in order of first appearance."""
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary.take(pc.unique(values.indices).drop_null())
-    return pc.unique(values).drop_null()
+def _codes_and_texts(values: Texts) -> tuple[np.ndarray, np.ndarray]:
+    """Text as codes (-1: missing) into its distinct texts: a categorical's or a dictionary's own,
+    other text encoded here; values that are not text (numbers in a hand-made table) as their text."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        codes, texts = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        if isinstance(values, pd.Series):
+            try:
+                values = pa.array(values, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # text and numbers mixed
+                values = pa.array(values.astype("string"), from_pandas=True)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not pa.types.is_dictionary(values.type):
+            values = pc.dictionary_encode(values)
+        codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)
+        texts = values.dictionary.to_pandas()
+    texts = pd.Index(texts, dtype=object)
+    if len(texts) and pd.api.types.infer_dtype(texts, skipna=True) != "string":
+        texts = texts.astype(str)
+    return codes.astype(np.int64, copy=False), texts.to_numpy()
 
 
 def course_numbers(values: Numbers) -> np.ndarray:
