@@ -967,7 +967,12 @@ class LoadedCourses:
 def exclude_duplicate_courses(courses: CheckedTable) -> None:
     """Keeps the first valid row of each course key and excludes the repeats, naming both rows."""
     candidates = np.flatnonzero(courses.kept)
-    patients, numbers = (courses.values[name].take(pa.array(candidates)) for name in COURSE_KEY)
+    patients, numbers = (
+        courses.values[name]
+        if len(candidates) == len(courses.rows)
+        else courses.values[name].take(pa.array(candidates))
+        for name in COURSE_KEY
+    )
     first = CourseKeys(patients, numbers).positions(patients, numbers)  # among the valid rows
     repeat = (first >= 0) & (first != np.arange(len(candidates)))
     if not repeat.any():
