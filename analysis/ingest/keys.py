@@ -10,6 +10,8 @@ courses answers with its first row.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -49,8 +51,21 @@ class CourseKeys:
         self._first = _FirstRows(keys, len(self.patients) * self._span)
 
     def patient_positions(self, patient_id: Texts) -> np.ndarray:
-        """Each row's patient as a position in `patients` (-1: missing, or not a patient of the courses)."""
-        return self._positions_of(*_codes_and_texts(patient_id))
+        """Each row's patient as a position in `patients` (-1: missing, or not a patient of the courses).
+        Arrow text is looked up by Arrow (its distinct texts never become Python strings), pandas text by pandas."""
+        if not isinstance(patient_id, (pa.Array, pa.ChunkedArray)):
+            return self._positions_of(*_codes_and_texts(patient_id))
+        values = _encoded(patient_id)
+        texts = values.dictionary
+        if not pa.types.is_string(texts.type):
+            texts = pc.cast(texts, pa.string())
+        found = pc.fill_null(pc.index_in(texts, value_set=self._arrow_patients), -1)
+        per_text = np.append(found.to_numpy(zero_copy_only=False).astype(np.int64), -1)
+        return per_text[pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)]
+
+    @cached_property
+    def _arrow_patients(self) -> pa.Array:
+        return pa.array(self.patients.to_numpy(), type=pa.string())
 
     def _positions_of(self, codes: np.ndarray, texts: np.ndarray) -> np.ndarray:
         per_text = np.append(self.patients.get_indexer(texts), -1)  # the last answers code -1 (missing)
@@ -86,16 +101,20 @@ def _codes_and_texts(values: Texts) -> tuple[np.ndarray, np.ndarray]:
                 values = pa.array(values, from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError):  # text and numbers mixed
                 values = pa.array(values.astype("string"), from_pandas=True)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        if not pa.types.is_dictionary(values.type):
-            values = pc.dictionary_encode(values)
+        values = _encoded(values)
         codes = pc.fill_null(values.indices, -1).to_numpy(zero_copy_only=False)
         texts = values.dictionary.to_pandas()
     texts = pd.Index(texts, dtype=object)
     if len(texts) and pd.api.types.infer_dtype(texts, skipna=True) != "string":
         texts = texts.astype(str)
     return codes.astype(np.int64, copy=False), texts.to_numpy()
+
+
+def _encoded(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """Arrow values dictionary-encoded (as they are when they come so)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
 
 
 def course_numbers(values: Numbers) -> np.ndarray:
