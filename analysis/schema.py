@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 TABLES = ("courses", "visits", "adverse_events", "labs")
-DAYS_PER_MONTH = 30.4375  # the average month: 365.25 / 12 days
+DAYS_PER_MONTH = 30.4375  # the average month: 365.25 / 12 days (the month rule: analysis.engine.derivations.month)
+END_WINDOW_AFTER_DAYS = 14  # a course's window of visits: from day 1 to this many days after the last dose
 LESION_COLUMNS = ("inflammatory_lesions", "noninflammatory_lesions", "nodules", "total_lesions")
 AGE_BAND_LIMITS = ((0, 18, "<18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 200, "35+"))  # [low, high)
 AGE_BAND_LABELS = tuple(label for _, _, label in AGE_BAND_LIMITS)
@@ -20,13 +20,6 @@ DAILY_DOSE_BANDS = ("<0.5", "0.5-1.0", ">1.0")  # mg/kg/day, Lai & Barbieri 2025
 DAILY_DOSE_EDGES = (0.5, 1.0)  # the middle band holds both edges
 CUMULATIVE_DOSE_BANDS = ("<120", "120-220", ">220")  # mg/kg, Lai & Barbieri 2025
 CUMULATIVE_DOSE_EDGES = (120, 220)
-
-
-def month_number(days) -> np.ndarray:
-    """Month of course of each day, as PRODUCT.md defines it: round(day / 30.4375), half away from zero
-    (day 15 -> 0, 16 -> 1, 46 -> 2; day -16 -> -1); missing days (NaN) stay NaN. The one month rule."""
-    months = np.asarray(days, dtype="float") / DAYS_PER_MONTH
-    return np.sign(months) * np.floor(np.abs(months) + 0.5)
 
 
 # Fields the cohort computes for each course (analysis.cohort.model), which a custom column must not take.
@@ -39,6 +32,7 @@ DERIVED_COURSE_COLUMNS = frozenset(
         "daily_dose_band",
         "daily_dose_mg_per_kg",
         "duration_days",
+        "last_month",
         "start_year",
     }
 )

@@ -105,3 +105,25 @@ def test_the_declared_derived_course_columns_are_those_the_cohort_computes():
 
     computed = set(build_cohort({}, source="").courses.columns) - set(SPECS["courses"].names)
     assert computed == DERIVED_COURSE_COLUMNS
+
+
+def test_last_month_is_the_later_of_the_last_dose_and_the_last_visit_in_the_course_window():
+    from analysis.cohort.model import build_cohort
+    from tests.conftest import tiny_tables
+
+    tables = tiny_tables()
+    courses, visits = tables["courses"], tables["visits"]
+    no_end = courses.iloc[[3, 3]].assign(patient_id=["D", "E"], end_day=pd.array([None, None], dtype="Int64"))
+    tables["courses"] = pd.concat([courses, no_end], ignore_index=True)
+    later = visits.iloc[[3, 3, 6, 6, 6]].assign(
+        patient_id=["B", "B", "C", "D", "E"],
+        course_number=pd.array([1, 1, 2, 2, 2], dtype="Int64"),
+        day=pd.array([113, 200, 400, 0, 1]),
+    )
+    tables["visits"] = pd.concat([visits, later], ignore_index=True)
+    cohort = build_cohort(tables, source="tiny")
+    # A: last dose day 149 (month 4.9); B: a visit on day 113, 14 days after the last dose (3.7), one
+    # on day 200 is follow-up; C 1: day 179 (5.9), its visit on day 0 is before the window; C 2: no
+    # last dose, a visit on day 400 (13.1); D 2: no last dose, a visit on day 0 only; E 2: one on day 1.
+    expected = pd.Series([5, 4, 6, 13, None, 0], dtype="Int64")
+    pd.testing.assert_series_equal(cohort.courses["last_month"], expected, check_names=False)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from engine_values import values_of
 
@@ -23,6 +24,7 @@ from analysis.cohort.filters import FilterSpec, apply_filters
 from analysis.cohort.loading import load_demo, load_tables
 from analysis.cohort.model import build_cohort, course_positions
 from analysis.engine.derivations import month
+from analysis.ingest.keys import CourseKeys
 from analysis.ingest.lab_units import harmonise
 from analysis.ingest.progress import reporting_stages
 from analysis.outputs.summary import summarize
@@ -71,6 +73,32 @@ def test_unknown_and_repeated_course_keys():
     )
     # A/1 is repeated: the first row answers; C/1 and B/2 are not courses; a missing patient matches nothing.
     assert course_positions(courses, rows).tolist() == [0, 2, -1, -1, -1]
+
+
+def test_course_keys_read_arrow_and_pandas_text_alike():
+    keys = CourseKeys(pa.array(["A", "B", "A", "C"]).dictionary_encode(), pa.array([1, 1, 2, 1]))
+    patients, numbers = ["B", "A", "C", "A", "D", None], [1, 2, 2, 1, 1, 1]
+    expected = [1, 2, -1, 0, -1, -1]
+    for given in (
+        pa.array(patients),
+        pa.array(patients).dictionary_encode(),
+        pd.Series(patients, dtype="object"),
+        pd.Series(patients, dtype="category"),
+        pd.Series(patients, dtype="string"),
+    ):
+        assert keys.positions(given, np.array(numbers)).tolist() == expected
+    assert keys.patients.tolist() == ["A", "B", "C"]
+
+
+def test_missing_course_numbers_match_missing_ones_and_fractions_match_none():
+    keys = CourseKeys(pd.Series(["A", "A", "B"]), pd.Series([None, 1, 2], dtype="Int64"))
+    numbers = pd.Series([None, 1.0, 1.5, 3, "2", "x"], dtype="object")
+    assert keys.positions(pd.Series(["A", "A", "A", "A", "B", "B"]), numbers).tolist() == [0, 1, -1, -1, 2, -1]
+    # numbers as patient ids (a hand-made table) are looked up as their text
+    assert CourseKeys(pd.Series([7, 8]), pd.Series([1, 1])).positions(pd.Series(["8", 7]), np.ones(2)).tolist() == [
+        1,
+        0,
+    ]
 
 
 def test_derived_visit_columns_are_those_of_a_stable_sort_by_course_and_day():

@@ -57,12 +57,7 @@ TARGETS: dict[str, dict] = {
     },
     "cohort": {
         "file": "analysis/engine/derivations.py",
-        "functions": ["month", "band", "age_band"],
-        "tests": ["tests/test_boundaries_cohort.py", "tests/test_cohort.py"],
-    },
-    "months": {
-        "file": "analysis/schema.py",
-        "functions": ["month_number"],
+        "functions": ["month", "band", "age_band", "last_visit_days"],
         "tests": ["tests/test_boundaries_cohort.py", "tests/test_cohort.py"],
     },
     "validation": {

@@ -15,6 +15,7 @@ from analysis.engine.derivations import (
     column,
     course_fields,
     integrated_dose_mg,
+    last_visit_days,
     months_of_rows,
     numbers,
     percent_changes,
@@ -52,6 +53,7 @@ COURSE_OUTPUTS = {
     "daily_dose_mg_per_kg": "Float64",
     "daily_dose_band": "category",
     "cumulative_dose_band": "category",
+    "last_month": "Int64",
 }
 MONTH_OF = {"adverse_events": ("onset_day", "onset_month"), "labs": ("day", "month")}
 
@@ -73,7 +75,14 @@ def derive(courses: pd.DataFrame, others: dict[str, pd.DataFrame], engine: Engin
     visits = _with_columns(visits, changes, CHANGE_OUTPUTS, visit_at)
     del changes, visit_at  # the engine's copy goes as soon as the columns are in (a million courses need the room)
     course_table = engine.table(numbers(courses, COURSE_INPUTS))
-    per_course = engine.arrow(course_fields(course_table, base_table, integrated_dose_mg(visit_table, course_table)))
+    per_course = engine.arrow(
+        course_fields(
+            course_table,
+            base_table,
+            integrated_dose_mg(visit_table, course_table),
+            last_visit_days(visit_table, course_table),
+        )
+    )
     courses = _with_columns(courses, per_course, COURSE_OUTPUTS, per_course.column("course_idx").to_numpy())
     return {"courses": courses, "visits": visits} | months
 

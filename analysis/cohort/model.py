@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine.connection import Engine, duckdb_engine
-from analysis.ingest.keys import is_member
+from analysis.ingest.keys import CourseKeys, is_member
 from analysis.ingest.progress import report_stage
 from analysis.schema import SPECS, TABLES
 
@@ -373,7 +373,8 @@ def build_cohort(
     }
     courses = full["courses"].reset_index(drop=True).copy()
     courses["course_idx"] = np.arange(len(courses), dtype=np.int64)
-    others = {name: _attach_course_idx(full[name], courses) for name in TABLES[1:]}
+    keys = CourseKeys(courses["patient_id"], courses["course_number"])
+    others = {name: _attach_course_idx(full[name], keys) for name in TABLES[1:]}
     known = set(SPECS["courses"].names) | {"course_idx"}
     custom = tuple(c for c in courses.columns if c not in known)
     if engine is None:  # a database of the cohort's own, closed (its memory handed back) once the fields are in
@@ -391,15 +392,16 @@ def build_cohort(
     )
 
 
-def _attach_course_idx(table: pd.DataFrame, courses: pd.DataFrame) -> pd.DataFrame:
+def _attach_course_idx(table: pd.DataFrame, keys: CourseKeys) -> pd.DataFrame:
     """Adds course_idx; rows whose course is unknown get <NA> (the validator reports them)."""
     table = _renumbered(table)
-    found, row_patient, patients = _course_keys(courses, table)
+    row_patient = keys.patient_positions(table["patient_id"])
+    found = keys.positions(table["patient_id"], table["course_number"], row_patient)
     table["course_idx"] = pd.arrays.IntegerArray(np.where(found >= 0, found, 0), found < 0)
     if len(table) and (found >= 0).all():
         # Every row belongs to a course: its patient as a code into the courses' patients (four
         # bytes a row instead of a pointer to a string; filtering copies codes, not objects).
-        table["patient_id"] = pd.Categorical.from_codes(row_patient, patients)
+        table["patient_id"] = pd.Categorical.from_codes(row_patient, keys.patients)
     return table
 
 
@@ -475,73 +477,11 @@ def compact_text(values: pd.Series) -> pd.Series:
 
 
 def course_positions(courses: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
-    """Each row's course (its row in `courses`, numbered as course_idx), -1 where there is none.
-
-    The (patient_id, course_number) key becomes one integer: the patient's position among the
-    courses' patients times a bound on course numbers, plus the course number. Joining on it
-    costs one hash lookup per row for the patient and array indexing for the rest, instead of a
-    two-column merge on text (and no copy of the table). A course key repeated in `courses`
-    resolves to its first row (the validator has excluded repeats already).
-    """
-    return _course_keys(courses, table)[0]
-
-
-def _course_keys(courses: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """`course_positions`, each row's patient as a position in the courses' patients (-1: none), and those patients."""
-    patients = pd.Index(pd.unique(_key_values(courses["patient_id"])))
-    course_patient = patients.get_indexer(_key_values(courses["patient_id"]))
-    row_patient = _patient_positions(patients, table["patient_id"])
-    course_number, row_number = _course_numbers(courses["course_number"]), _course_numbers(table["course_number"])
-    span = int(max(course_number.max(initial=0), row_number.max(initial=0))) + 3  # numbers -2 .. max
-    course_key = course_patient.astype(np.int64) * span + course_number + 2
-    row_key = row_patient.astype(np.int64) * span + row_number + 2
-    known = (row_patient >= 0) & (row_number != NOT_A_COURSE_NUMBER)
-    position = np.full(len(table), -1, dtype=np.int64)
-    position[known] = _first_rows(course_key, len(patients) * span)(row_key[known])
-    return position, row_patient, patients
-
-
-def _first_rows(keys: np.ndarray, key_space: int):
-    """A lookup: key -> the first position of that key in `keys` (-1 when absent). Keys of a
-    compact range (course keys of validated data) are looked up by array index, others by hash."""
-    if (not len(keys) or keys.min() >= 0) and key_space <= 4 * len(keys) + 2**20:
-        first = np.full(key_space + 1, len(keys), dtype=np.int64)  # the last entry answers keys out of range
-        np.minimum.at(first, keys, np.arange(len(keys)))
-        first[first == len(keys)] = -1
-        return lambda wanted: first[np.where((wanted >= 0) & (wanted < key_space), wanted, key_space)]
-    index = pd.Index(keys)
-    if not index.is_unique:  # the first row of a repeated key answers for it
-        unique = ~index.duplicated(keep="first")
-        index, rows = index[unique], np.flatnonzero(unique)
-    else:
-        rows = np.arange(len(index))
-    return lambda wanted: np.where((found := index.get_indexer(wanted)) >= 0, rows[found], -1)
-
-
-def _patient_positions(patients: pd.Index, values: pd.Series) -> np.ndarray:
-    """Each row's patient as a position in `patients` (-1: none); categorical ids are looked up once per category."""
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        return patients.get_indexer(_key_values(values))
-    per_category = np.append(patients.get_indexer(values.cat.categories), -1)
-    codes = values.cat.codes.to_numpy()
-    return per_category[np.where(codes >= 0, codes, len(per_category) - 1)]
-
-
-def _key_values(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    return values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy(dtype=object)
-
-
-NOT_A_COURSE_NUMBER = -2
-
-
-def _course_numbers(values: pd.Series) -> np.ndarray:
-    """Course numbers as integers: missing as -1 (it matches only a missing number), a fraction as
-    NOT_A_COURSE_NUMBER (it matches nothing)."""
-    if pd.api.types.is_integer_dtype(values.dtype):  # validated data: no fraction to look for
-        return values.to_numpy(dtype=np.int64, na_value=-1)
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float", na_value=np.nan)
-    whole = np.where(np.isnan(numbers), -1, numbers)
-    return np.where(np.floor(whole) == whole, whole, NOT_A_COURSE_NUMBER).astype(np.int64)
+    """Each row's course (its row in `courses`, numbered as course_idx), -1 where there is none
+    (`CourseKeys`: a course key repeated in `courses` resolves to its first row, which the validator keeps)."""
+    return CourseKeys(courses["patient_id"], courses["course_number"]).positions(
+        table["patient_id"], table["course_number"]
+    )
 
 
 def _renumbered(table: pd.DataFrame) -> pd.DataFrame:

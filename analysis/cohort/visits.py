@@ -8,7 +8,6 @@ import pandas as pd
 
 from analysis.cohort.derived import in_course_day_order
 from analysis.cohort.model import Cohort, Lineage
-from analysis.schema import month_number
 
 
 def _floats(series: pd.Series) -> np.ndarray:
@@ -33,7 +32,8 @@ class VisitArrays:
             rows, course, day = rows[order], course[order], day[order]
         indices = cohort.courses["course_idx"].to_numpy(dtype="int64")
         size = int(max(indices.max() if indices.size else -1, course.max() if course.size else -1)) + 1
-        self._set(course, day, month_number(day), size, lambda column: _column_values(visits, column, rows))
+        month = _floats(visits["month"])[rows]  # each visit's month of course, as the engine derived it
+        self._set(course, day, month, size, lambda column: _column_values(visits, column, rows))
 
     def _set(self, course: np.ndarray, day: np.ndarray, month: np.ndarray, size: int, read) -> None:
         self.course, self.day, self.month, self.size = course, day, month, size

@@ -2,7 +2,8 @@
 
 Visits get their month, total lesions (when only its parts are given), the course's baseline values
 and the % change from them; courses get age bands, start year, duration, baseline IGA, the dose
-integrated from visit doses, dose per kg and dose bands; side effects and lab results get their
+integrated from visit doses, dose per kg and dose bands, and the month of the later of the last dose and
+the last visit in the course window; side effects and lab results get their
 month. Expressions read plain columns plus `row` (the row's position in the table as given), and
 every result comes back ordered, so it lines up with the pandas rows it belongs to.
 """
@@ -21,6 +22,7 @@ from analysis.schema import (
     DAILY_DOSE_BANDS,
     DAILY_DOSE_EDGES,
     DAYS_PER_MONTH,
+    END_WINDOW_AFTER_DAYS,
     LESION_COLUMNS,
 )
 
@@ -104,17 +106,34 @@ def integrated_dose_mg(doses: ibis.Table, courses: ibis.Table) -> ibis.Table:
     return spans.group_by("course_idx").aggregate(integrated_mg=spans.mg.sum())
 
 
-def course_fields(courses: ibis.Table, course_baselines: ibis.Table, integrated: ibis.Table) -> ibis.Table:
+def last_visit_days(visits: ibis.Table, courses: ibis.Table) -> ibis.Table:
+    """Per course, the day of its last visit in the course window: from day 1 to END_WINDOW_AFTER_DAYS
+    after the last dose (from day 1 on when the last dose is unknown)."""
+    ends = courses.select(end_course="course_idx", end_day="end_day")
+    seen = visits.filter(visits.course_idx.notnull(), visits.day >= 1)
+    seen = seen.left_join(ends, seen.course_idx == ends.end_course)
+    inside = seen.filter(seen.end_day.isnull() | (seen.day <= seen.end_day + END_WINDOW_AFTER_DAYS))
+    return inside.group_by("course_idx").aggregate(last_visit_day=inside.day.max())
+
+
+def course_fields(
+    courses: ibis.Table, course_baselines: ibis.Table, integrated: ibis.Table, last_visits: ibis.Table
+) -> ibis.Table:
     """Each course's derived fields, by course_idx."""
     base = course_baselines.select(base_course="course_idx", visit_iga="baseline_iga")
     dose = integrated.rename(dose_course="course_idx")
-    joined = courses.left_join(base, courses.course_idx == base.base_course).left_join(
-        dose, courses.course_idx == dose.dose_course
+    last = last_visits.rename(last_course="course_idx")
+    joined = (
+        courses.left_join(base, courses.course_idx == base.base_course)
+        .left_join(dose, courses.course_idx == dose.dose_course)
+        .left_join(last, courses.course_idx == last.last_course)
     )
     cumulative_mg = joined.cumulative_dose_mg.fill_null(joined.integrated_mg)
     per_kg = cumulative_mg / joined.weight_kg
     duration = joined.end_day + 1
     daily = per_kg / duration.cast("float64")
+    last_visit, end_day = joined.last_visit_day.cast("float64"), joined.end_day.cast("float64")
+    last_day = ibis.coalesce(ibis.greatest(last_visit, end_day), last_visit, end_day)  # the later one known
     source = ibis.cases(
         (joined.cumulative_dose_mg.notnull(), "given"), (joined.integrated_mg.notnull(), "visits"), else_="unknown"
     )
@@ -130,6 +149,7 @@ def course_fields(courses: ibis.Table, course_baselines: ibis.Table, integrated:
         daily_dose_mg_per_kg=daily,
         daily_dose_band=band(daily, DAILY_DOSE_EDGES, DAILY_DOSE_BANDS),
         cumulative_dose_band=band(per_kg, CUMULATIVE_DOSE_EDGES, CUMULATIVE_DOSE_BANDS),
+        last_month=month(last_day),
     )
     return result
 

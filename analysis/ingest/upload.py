@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from analysis.ingest import vocabulary as vocab
 from analysis.ingest.archives import Expansion, ExpansionRefused
 from analysis.ingest.identifiers import IdentifierColumn, find_identifiers
+from analysis.ingest.keys import CourseKeys
 from analysis.ingest.mapping import (
     COURSE_EVENTS,
     DATE_FORMAT_WORDS,
@@ -289,34 +290,21 @@ class CourseStarts:
         return cls(raw, start_days)
 
     @cached_property
-    def keys(self) -> pd.DataFrame:
-        """patient_id, course_number (int), start (days since 1970)."""
+    def _courses(self) -> tuple[CourseKeys, np.ndarray]:
+        """The courses' keys, and each course row's start (days since 1970)."""
         raw, start = self._raw, self._start_days
-        patient = _text_of(raw, "patient_id")
-        course = _text_of(raw, "course_number")
         if start is None:
             start_date = _text_of(raw, "start_date")
             start = parse_dates(start_date, None) if start_date is not None else np.full(len(raw.rows), np.nan)
-        frame = pd.DataFrame(
-            {
-                "patient_id": _trimmed(patient)
-                if patient is not None
-                else pd.Series([None] * len(raw.rows), dtype="object"),
-                "course_number": _course_numbers(course, len(raw.rows)),
-                "start": start,
-            }
-        )
-        return frame.drop_duplicates(["patient_id", "course_number"])
+        return CourseKeys(*_keys(raw)), np.asarray(start, dtype=float)
 
     def lookup(self, patient: pa.Array | None, course: pa.Array | None, size: int) -> np.ndarray:
-        wanted = pd.DataFrame(
-            {
-                "patient_id": _trimmed(patient) if patient is not None else [None] * size,
-                "course_number": _course_numbers(course, size),
-            }
+        """Each row's course start (NaN where the row has no course)."""
+        keys, start = self._courses
+        course_row = keys.positions(_trimmed(patient, size), _course_numbers(course, size))
+        return (
+            np.where(course_row >= 0, start[np.maximum(course_row, 0)], np.nan) if len(start) else np.full(size, np.nan)
         )
-        merged = wanted.merge(self.keys, on=["patient_id", "course_number"], how="left", sort=False)
-        return merged["start"].to_numpy(dtype=float)
 
 
 def _text_of(raw: RawTable, name: str) -> pa.Array | None:
@@ -324,8 +312,9 @@ def _text_of(raw: RawTable, name: str) -> pa.Array | None:
     return as_text(raw.columns[names.index(name)]) if name in names else None
 
 
-def _trimmed(values: pa.Array) -> pd.Series:
-    return pd.Series(pc.utf8_trim_whitespace(values).to_pylist(), dtype="object")
+def _trimmed(values: pa.Array | None, size: int) -> pa.Array:
+    """Text without surrounding spaces; all missing when the column is absent."""
+    return pa.nulls(size, pa.string()) if values is None else pc.utf8_trim_whitespace(values)
 
 
 def _course_numbers(values: pa.Array | None, size: int) -> np.ndarray:
@@ -719,17 +708,17 @@ def _merge_course_events(parts: list[MappedPart], applied: Applied, builder: Rep
         builder.count_excluded(label, "no courses table", len(events.rows))
         builder.rows_kept[label] = 0
         return
-    event_keys = _keys(events)
-    duplicated = event_keys.duplicated(keep="first").to_numpy()
-    course_keys = _keys(courses.raw)
-    position = pd.Index(event_keys[~duplicated].apply(tuple, axis=1)).get_indexer(course_keys.apply(tuple, axis=1))
+    patients, numbers = _keys(events)
+    event_keys = CourseKeys(patients, numbers)
+    first = event_keys.positions(patients, numbers)  # the first events row of each row's course
+    duplicated = (first >= 0) & (first != np.arange(len(first)))
+    position = event_keys.positions(*_keys(courses.raw))  # each course's events row
     matched_events = np.zeros(len(events.rows), dtype=bool)
-    unique_rows = np.flatnonzero(~duplicated)
-    matched_events[unique_rows[position[position >= 0]]] = True
+    matched_events[position[position >= 0]] = True
     value_names = [n for n in events.names if n.strip().lower() not in ("patient_id", "course_number")]
     raw = courses.raw
     for name in value_names:
-        column = events.columns[events.names.index(name)].filter(pa.array(~duplicated))
+        column = events.columns[events.names.index(name)]
         if len(column):
             taken = pc.take(column, pa.array(np.where(position >= 0, position, 0)))
             taken = pc.if_else(pa.array(position >= 0), taken, pa.scalar(None, pa.string()))
@@ -753,13 +742,7 @@ def _merge_course_events(parts: list[MappedPart], applied: Applied, builder: Rep
     )
 
 
-def _keys(raw: RawTable) -> pd.DataFrame:
-    patient = _text_of(raw, "patient_id")
-    course = _text_of(raw, "course_number")
+def _keys(raw: RawTable) -> tuple[pa.Array, np.ndarray]:
+    """Each row's patient_id (trimmed) and course number (1 when missing) as read."""
     size = len(raw.rows)
-    return pd.DataFrame(
-        {
-            "patient_id": _trimmed(patient) if patient is not None else pd.Series([None] * size, dtype="object"),
-            "course_number": _course_numbers(course, size),
-        }
-    )
+    return _trimmed(_text_of(raw, "patient_id"), size), _course_numbers(_text_of(raw, "course_number"), size)

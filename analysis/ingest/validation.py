@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analysis.ingest import characters as chars
-from analysis.ingest.keys import is_member
+from analysis.ingest.keys import CourseKeys, is_member
 from analysis.ingest.progress import release_memory
 from analysis.ingest.vocabulary import SAME_UNITS
 from analysis.schema import COURSE_KEY, DERIVED_COURSE_COLUMNS, SPECS, TABLES, ColumnSpec, TableSpec
@@ -943,79 +943,62 @@ def _check_day_order(table: CheckedTable) -> None:
 # Across tables
 
 
-class CourseKeys:
-    """The courses' (patient_id, course_number) pairs as integers, for fast membership tests."""
-
-    MAX_COURSES_PER_PATIENT = 64  # above the schema's maximum course_number
+class LoadedCourses:
+    """Which course keys (patient_id, course_number) the courses table keeps, and which it excluded."""
 
     def __init__(self, courses: CheckedTable):
         self.file = courses.file
-        patients = courses.values["patient_id"]
-        self.patients = pc.unique(
-            pc.drop_null(patients.dictionary if pa.types.is_dictionary(patients.type) else patients)
-        )
-        codes = self.codes(courses)
-        valid = codes >= 0
-        self.kept = self._member(codes[courses.kept & valid])
-        self.excluded = self._member(codes[~courses.kept & valid])
+        self.keys = CourseKeys(courses.values["patient_id"], courses.values["course_number"])
+        first = self.keys.positions(courses.values["patient_id"], courses.values["course_number"])
+        has_key = first >= 0
+        self.kept = np.zeros(len(first), dtype=bool)  # by a key's first row
+        self.kept[first[courses.kept & has_key]] = True
+        self.excluded = np.zeros(len(first), dtype=bool)
+        self.excluded[first[~courses.kept & has_key]] = True
 
-    def _member(self, codes: np.ndarray) -> np.ndarray:
-        """A boolean array indexed by code: True for the given codes (one array index a row to test)."""
-        member = np.zeros((len(self.patients) + 1) * self.MAX_COURSES_PER_PATIENT, dtype=bool)
-        member[codes] = True
-        return member
-
-    def codes(self, table: CheckedTable) -> np.ndarray:
-        """One integer per row; -1 where the patient or course number is missing or unknown."""
-        patient = positions_in(table.values["patient_id"], self.patients)
-        code = pc.add(
-            pc.multiply(pc.cast(patient, pa.int64()), self.MAX_COURSES_PER_PATIENT), table.values["course_number"]
-        )
-        return pc.fill_null(code, -1).to_numpy(zero_copy_only=False)
-
-
-def positions_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
-    """Each value's position in value_set (missing where absent); dictionary-encoded values are
-    looked up once per distinct value."""
-    if pa.types.is_dictionary(values.type):
-        return pc.take(pc.index_in(values.dictionary, value_set=value_set), values.indices)
-    return pc.index_in(values, value_set=value_set)
+    def courses_of(self, table: CheckedTable) -> np.ndarray:
+        """Each row's course: the first courses row with its key, -1 where there is none."""
+        return self.keys.positions(table.values["patient_id"], table.values["course_number"])
 
 
 def exclude_duplicate_courses(courses: CheckedTable) -> None:
     """Keeps the first valid row of each course key and excludes the repeats, naming both rows."""
-    keys = CourseKeys(courses)
     candidates = np.flatnonzero(courses.kept)
-    codes = pd.Series(keys.codes(courses)[candidates])
-    repeat = codes.duplicated(keep="first").to_numpy()
+    patients, numbers = (
+        courses.values[name]
+        if len(candidates) == len(courses.rows)
+        else courses.values[name].take(pa.array(candidates))
+        for name in COURSE_KEY
+    )
+    first = CourseKeys(patients, numbers).positions(patients, numbers)  # among the valid rows
+    repeat = (first >= 0) & (first != np.arange(len(candidates)))
     if not repeat.any():
         return
-    first_row = pd.Series(courses.rows[candidates]).groupby(codes.to_numpy()).transform("first").to_numpy()
     mask = np.zeros(len(courses.rows), dtype=bool)
     mask[candidates[repeat]] = True
-    first = np.zeros(len(courses.rows), dtype=np.int64)
-    first[candidates] = first_row
+    first_row = np.zeros(len(courses.rows), dtype=np.int64)
+    first_row[candidates] = courses.rows[candidates[np.maximum(first, 0)]]
     message = [
         "course ",
         courses.values["course_number"],
         " of patient ",
         courses.values["patient_id"],
         " appears again; the first, on row ",
-        pa.array(first),
+        pa.array(first_row),
         ", is kept",
     ]
     courses.report(mask, ERROR, message, values=courses.text["patient_id"], action=ROW_EXCLUDED)
     courses.exclude(mask, "duplicate course")
 
 
-def exclude_orphans(table: CheckedTable, keys: CourseKeys) -> None:
+def exclude_orphans(table: CheckedTable, loaded: LoadedCourses) -> None:
     """Excludes rows of visits, adverse events or labs whose course is not among the loaded courses."""
-    codes = keys.codes(table)
-    orphan = table.kept & ~is_member(codes, keys.kept)
+    course = loaded.courses_of(table)
+    orphan = table.kept & ~is_member(course, loaded.kept)
     if not orphan.any():
         return
     where = pc.if_else(
-        pa.array(is_member(codes, keys.excluded)), f" was excluded from {keys.file}", f" is not in {keys.file}"
+        pa.array(is_member(course, loaded.excluded)), f" was excluded from {loaded.file}", f" is not in {loaded.file}"
     )
     message = [
         "course ",
@@ -1068,10 +1051,10 @@ def validate_tables(
                 table.exclude(np.ones(len(table.rows), dtype=bool), "dataset not loaded")
                 table.count_rows()
         return None
-    keys = CourseKeys(courses)
+    loaded = LoadedCourses(courses)
     for name in TABLES[1:]:
         for table in checked.get(name, []):
-            exclude_orphans(table, keys)
+            exclude_orphans(table, loaded)
     return {name: _stacked([_finished(table) for table in tables]) for name, tables in checked.items()}
 
 

@@ -49,7 +49,7 @@ from analysis.areas.base import SummaryOptions
 from analysis.cohort.grouping import course_groups, group_values
 from analysis.cohort.model import Cohort, Lineage
 from analysis.cohort.visits import visit_arrays
-from analysis.schema import month_number
+from analysis.schema import END_WINDOW_AFTER_DAYS
 from analysis.stats.intervals import Estimate, proportion
 from analysis.stats.survival import KaplanMeier, fit_km
 
@@ -71,7 +71,6 @@ LESION_MEASURES = {
     "total_lesions": "Total lesions",
 }
 END_WINDOW_BEFORE_DAYS = 30
-END_WINDOW_AFTER_DAYS = 14
 FLOAT_TOLERANCE = 1e-9  # % changes like (2 - 10) / 10 * 100 are -80.00000000000001: ties count
 
 
@@ -267,15 +266,9 @@ def _assessments(cohort: Cohort, settings: ClearanceSettings) -> pd.DataFrame:
 
 
 def last_month(cohort: Cohort) -> np.ndarray:
-    """Per course (row order): month of the later of its last dose and its last visit in the window; NaN if neither."""
-    visits = visit_arrays(cohort)
-    window = course_window(cohort)
-    course, day = visits.course[window], visits.day[window]
-    last = _last_of_runs(course)
-    last_visit = np.full(visits.size, np.nan)
-    last_visit[course[last]] = day[last]
-    end_day = _floats(cohort.courses["end_day"])
-    return month_number(np.fmax(last_visit[_course_index(cohort)], end_day))
+    """Per course (row order): month of the later of its last dose and its last visit in the window; NaN if
+    neither (the cohort's `last_month`, derived when it was built)."""
+    return _floats(cohort.courses["last_month"])
 
 
 # ---------------------------------------------------------------------------------------------

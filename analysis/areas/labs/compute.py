@@ -46,7 +46,7 @@ from analysis.ingest.lab_units import (
     harmonised_columns,
     pair_summary,
 )
-from analysis.schema import DAYS_PER_MONTH, month_number
+from analysis.schema import DAYS_PER_MONTH
 from analysis.stats.intervals import EXACT_BELOW_N, Estimate, proportion
 
 STATISTICS = {"median_iqr": "median and interquartile range", "mean_sd": "mean and standard deviation"}
@@ -450,12 +450,13 @@ HARMONISED_COLUMNS = ("test", "unit", "value", "lower_limit", "upper_limit", "ex
 
 def lab_data_from_cohort_parts(data: LabData, settings: LabSettings) -> LabData:
     """The same rows re-derived under other settings (e.g. another baseline window)."""
-    rows = data.rows(columns=["day", "unit", "value", "lower_limit", "upper_limit"])
+    rows = data.rows(columns=["day", "month", "unit", "value", "lower_limit", "upper_limit"])
     positions = data._positions()
     visits = data.store.visit
     columns = {
         "course_idx": rows["course_idx"].to_numpy(),
         "day": rows["day"].to_numpy(dtype="float"),
+        "month": rows["month"].to_numpy(),
         "visit": _Once(lambda: _take(visits.get(), positions)),
         **{
             c: rows[c].array if c in ("test", "unit") else rows[c].to_numpy()
@@ -589,6 +590,7 @@ def _lean_columns(raw: pd.DataFrame, converted: dict, usable: np.ndarray) -> dic
     return {
         "course_idx": kept(raw["course_idx"].to_numpy(dtype="int64", na_value=-1)),
         "day": kept(day),
+        "month": kept(raw["month"].to_numpy(dtype="float", na_value=np.nan)),  # as the engine derived it
         "visit": _Once(lambda: _visit_categories(visits if everything else visits[keep])),
         "test": kept(_as_categorical(converted["test"])),
         "unit": kept(_as_categorical(converted["unit"])),
@@ -639,7 +641,7 @@ def _derive(
         {
             "course_idx": course_idx.astype(np.int32),
             "day": day,
-            "month": _months(day),
+            "month": _compact_whole(columns["month"], np.int16),
             "test": test,
             "unit": columns["unit"],
             **{c: columns[c] for c in ("value", "lower_limit", "upper_limit")},
@@ -667,15 +669,6 @@ def _compact_whole(values: np.ndarray, dtype) -> np.ndarray:
         return values
     whole = values.astype(dtype)
     return whole if values.dtype.kind in "iu" or (whole == values).all() else values
-
-
-def _months(day: np.ndarray) -> np.ndarray:
-    """Month of course of each day (`schema.month_number`) as compact integers; whole days over a short
-    range through a table of their months, one lookup a row."""
-    if day.dtype.kind == "i" and day.size and int(day.max()) - int(day.min()) <= 1_000_000:
-        low = int(day.min())
-        return _months(np.arange(low, int(day.max()) + 1, dtype="float"))[day - low]
-    return _compact_whole(month_number(day) + 0.0, np.int16)
 
 
 def _positions(codes: np.ndarray, categories) -> dict[str, np.ndarray]:
