@@ -205,7 +205,7 @@ def test_cheilitis_rises_with_daily_dose(cohort):
     courses = cohort.courses
     events = cohort.adverse_events
     has = courses["course_idx"].isin(events.loc[events["term"].isin(CHEILITIS_TERMS), "course_idx"])
-    by_band = has.groupby(courses["daily_dose_band"]).mean()
+    by_band = has.groupby(courses["daily_dose_band"], observed=True).mean()
     assert by_band["<0.5"] < by_band["0.5-1.0"] < by_band[">1.0"]
     assert 0.7 < has.mean() < 0.9
 

@@ -70,7 +70,7 @@ LAYOUT_CSS = f"""
     display: grid; grid-template-columns: {SCORECARD_WIDTHS}; column-gap: 1rem; align-items: center; }}
 {ROW_MARKDOWN} {{ display: contents; }}
 {ROW_CELLS} {{ grid-row: 1; margin: 0; min-width: 0; overflow-wrap: anywhere; }}
-{CARD_LINK} {{ grid-row: 1; grid-column: 6; min-width: 0; }}
+{CARD_LINK} {{ grid-row: 1; grid-column: 6; min-width: 0; margin-top: 0; }}
 {CARD_CELLS}
 {HEADER_CELLS}
 @media (max-width: {PHONE_MAX_WIDTH}px) {{

@@ -1245,7 +1245,9 @@ def visit_order(labs: pd.DataFrame, max_courses: int = 20_000) -> pd.Series:
     rank = rows.groupby("course_idx")["day"].rank(method="dense")
     top = rank.groupby(rows["course_idx"]).transform("max")
     position = np.where(top > 1, (rank - 1) / (top - 1).where(top > 1, 1), 0.0)
-    summary = pd.DataFrame({"visit": rows["visit"], "position": position, "day": rows["day"]}).groupby("visit")
+    summary = pd.DataFrame({"visit": rows["visit"], "position": position, "day": rows["day"]}).groupby(
+        "visit", observed=True
+    )
     order = pd.DataFrame({"position": summary["position"].mean(), "day": summary["day"].median()}).sort_values(
         ["position", "day"]
     )
