@@ -12,8 +12,21 @@ from tests.browser import CHROMIUM, browser_page, running_app, wait_for_app
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")]
 
 
+# The run that draws a slide has finished and no element of the slide before it is left (Streamlit shows
+# the previous run's elements until the new run replaces them).
+SLIDE_DRAWN = """(number) => {
+    if (!document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]')) return false;
+    const text = document.querySelector('[data-testid="stMain"]').innerText;
+    return (text.match(/Slide \\d+ of/g) || []).length === 1 && text.includes(`Slide ${number} of`);
+}"""
+
+
 def shown_slide_text(page) -> str:
     return page.locator("[data-testid='stMain']").inner_text()
+
+
+def wait_for_slide(page, number: int) -> None:
+    page.wait_for_function(SLIDE_DRAWN, arg=number, timeout=60_000)
 
 
 def test_arrow_keys_step_through_the_slides_in_the_app():
@@ -21,14 +34,14 @@ def test_arrow_keys_step_through_the_slides_in_the_app():
         page.set_viewport_size({"width": 1920, "height": 1080})
         page.goto(f"{base_url}/?slide=1")
         wait_for_app(page)
-        page.wait_for_function("() => document.body.innerText.includes('Slide 1 of')", timeout=60_000)
+        wait_for_slide(page, 1)
         page.locator("[data-testid='stMain'] h1").first.click()  # the page, not a widget, has the focus
         page.keyboard.press("ArrowRight")
-        page.wait_for_function("() => document.body.innerText.includes('Slide 2 of')", timeout=60_000)
+        wait_for_slide(page, 2)
         assert "slide=2" in page.url and "presenter=1" in page.url
         assert "Clearance" in shown_slide_text(page)
         page.keyboard.press("ArrowLeft")
-        page.wait_for_function("() => document.body.innerText.includes('Slide 1 of')", timeout=60_000)
+        wait_for_slide(page, 1)
         assert "slide=1" in page.url
 
 
