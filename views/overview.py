@@ -92,7 +92,16 @@ MIN_N = Setting(
     step=5,
     help="With fewer courses counted, a claim is inconclusive.",
 )
-DEFINITION_SETTINGS = (DEFINITION, MISSING, REDUCTION, RETREATMENT, TREATMENT_EMERGENT, MIN_N)
+# Each definition with the analysis setting it sets when changed, and that setting's type.
+APPLIED_AS = (
+    (DEFINITION, "clearance.definition", str),
+    (MISSING, "clearance.missing", str),
+    (REDUCTION, "clearance.reduction_percent", float),
+    (RETREATMENT, "relapse.retreatment_counts_as_relapse", bool),
+    (TREATMENT_EMERGENT, "adverse_events.treatment_emergent", bool),
+    (MIN_N, "claims.min_n", int),
+)
+DEFINITION_SETTINGS = tuple(setting for setting, _, _ in APPLIED_AS)
 
 
 def threshold_settings() -> dict[str, Setting]:
@@ -117,14 +126,7 @@ def threshold_settings() -> dict[str, Setting]:
 def analysis_settings(thresholds: dict[str, Setting]) -> dict:
     """The settings the analysis reads: only the definitions and thresholds changed from their defaults."""
     settings = {}
-    for setting, name, convert in (
-        (DEFINITION, "clearance.definition", str),
-        (MISSING, "clearance.missing", str),
-        (REDUCTION, "clearance.reduction_percent", float),
-        (RETREATMENT, "relapse.retreatment_counts_as_relapse", bool),
-        (TREATMENT_EMERGENT, "adverse_events.treatment_emergent", bool),
-        (MIN_N, "claims.min_n", int),
-    ):
+    for setting, name, convert in APPLIED_AS:
         if setting.changed(value(setting)):
             settings[name] = convert(value(setting))
     for reading, setting in thresholds.items():
