@@ -21,6 +21,7 @@ SIZES = """() => {
     ticks: all('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text'),
     axis_titles: all('.js-plotly-plot .xtitle, .js-plotly-plot .ytitle'),
     legends: all('.js-plotly-plot .legendtext'),
+    badges: all('[data-testid="stMain"] span.stMarkdownBadge'),
   };
 }"""
 
@@ -40,6 +41,11 @@ def test_key_numbers_are_at_least_twice_the_body_text(clearance_sizes):
     body = clearance_sizes["body"]
     assert clearance_sizes["metric_values"] and min(clearance_sizes["metric_values"]) >= 2 * body
     assert min(clearance_sizes["metric_labels"]) >= body  # a label no larger than its number
+
+
+def test_badges_read_as_large_as_the_text_around_them(clearance_sizes):
+    """Verdicts and the data's label are badges: Streamlit draws them at 0.875rem whatever the text."""
+    assert clearance_sizes["badges"] and min(clearance_sizes["badges"]) >= 0.9 * clearance_sizes["body"]
 
 
 def test_chart_type_is_large_enough_for_a_projector(clearance_sizes):

@@ -47,6 +47,7 @@ PRESENTER_CSS = """
 [data-testid="stMain"] [data-testid="stMetricLabel"] p { font-size: 1.3rem; }
 [data-testid="stMain"] [data-testid="stMetricDelta"],
 [data-testid="stMain"] [data-testid="stMetricDelta"] p { font-size: 1.2rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] span.stMarkdownBadge { font-size: 1.1rem !important; }  /* Streamlit sets 0.875rem inline */
 [data-testid="stMain"] h1 { font-size: 3rem; }
 [data-testid="stMain"] h2 { font-size: 2.2rem; }
 [data-testid="stMain"] h3 { font-size: 1.8rem; }
